@@ -1,0 +1,371 @@
+package directory
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/rosterd/rosterd/store"
+)
+
+// working is a card being changed inside one transaction, with its claims.
+type working struct {
+	card Card
+	// stored: the card exists in the store; version is its stored version.
+	stored  bool
+	version int64
+	claims  []Claim
+	// dirtyClaims names the sources whose claims must be written.
+	dirtyClaims map[string]bool
+	// dirty: the card must be written; mutations counts the changes made to
+	// it in this transaction.
+	dirty     bool
+	mutations int
+	// login is set by a mutation that records a login.
+	login bool
+}
+
+func (w *working) claim(source string) (Claim, bool) {
+	for _, c := range w.claims {
+		if c.Source == source {
+			return c, true
+		}
+	}
+	return Claim{}, false
+}
+
+func (w *working) putClaim(c Claim) {
+	c.CardID, c.Tenant = w.card.ID, w.card.Tenant
+	if i := slices.IndexFunc(w.claims, func(x Claim) bool { return x.Source == c.Source }); i >= 0 {
+		w.claims[i] = c
+	} else {
+		w.claims = append(w.claims, c)
+	}
+	if w.dirtyClaims == nil {
+		w.dirtyClaims = map[string]bool{}
+	}
+	w.dirtyClaims[c.Source] = true
+}
+
+func (w *working) nextVersion() int64 {
+	if w.stored {
+		return w.version + 1
+	}
+	return 1
+}
+
+// batch is one transaction's view of the cards it changes: everything is
+// read first (locking the rows), changed in memory card by card, and written
+// at the end in a few bulk statements.
+type batch struct {
+	s       *Service
+	tx      store.Tx
+	tenant  string
+	policy  Policy
+	actor   Actor
+	now     time.Time
+	byID    map[string]*working
+	byEmail map[string]*working
+	order   []*working
+	audit   []store.AuditEvent
+	events  []store.Event
+	outbox  []store.OutboxMessage
+}
+
+func (s *Service) newBatch(tx store.Tx, tenant string, policy Policy, actor Actor) *batch {
+	return &batch{
+		s: s, tx: tx, tenant: tenant, policy: policy, actor: actor, now: s.Now(),
+		byID: map[string]*working{}, byEmail: map[string]*working{},
+	}
+}
+
+// load reads and locks the cards named by id, by email, and by the
+// external ids of their sources, with all their claims. It returns, per
+// source, the card id of each external id found.
+func (b *batch) load(ctx context.Context, ids, emails []string, ext map[string][]string) (map[string]map[string]string, error) {
+	extCards := map[string]map[string]string{}
+	for _, source := range slices.Sorted(maps.Keys(ext)) {
+		m, err := b.tx.ClaimCardIDs(ctx, b.tenant, source, dedupe(ext[source]))
+		if err != nil {
+			return nil, err
+		}
+		extCards[source] = m
+		for _, id := range m {
+			ids = append(ids, id)
+		}
+	}
+	var loaded []Card
+	if ids = dedupe(ids); len(ids) > 0 {
+		m, err := b.tx.CardsByID(ctx, b.tenant, ids)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range m {
+			loaded = append(loaded, c)
+		}
+	}
+	if emails = dedupe(emails); len(emails) > 0 {
+		m, err := b.tx.CardsByEmail(ctx, b.tenant, emails)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range m {
+			loaded = append(loaded, c)
+		}
+	}
+	if err := b.register(ctx, loaded); err != nil {
+		return nil, err
+	}
+	return extCards, nil
+}
+
+// register adds loaded cards (and their claims) to the working set.
+func (b *batch) register(ctx context.Context, cards []Card) error {
+	var fresh []string
+	for _, c := range cards {
+		if b.byID[c.ID] != nil {
+			continue
+		}
+		w := &working{card: c, stored: true, version: c.Version}
+		b.byID[c.ID], b.byEmail[c.EmailNorm] = w, w
+		b.order = append(b.order, w)
+		fresh = append(fresh, c.ID)
+	}
+	if len(fresh) == 0 {
+		return nil
+	}
+	claims, err := b.tx.Claims(ctx, b.tenant, fresh)
+	if err != nil {
+		return err
+	}
+	for _, id := range fresh {
+		b.byID[id].claims = claims[id]
+	}
+	return nil
+}
+
+func dedupe(xs []string) []string {
+	slices.Sort(xs)
+	return slices.Compact(xs)
+}
+
+// find returns the working card an input names: by card id, by the card its
+// external id belongs to, or by email.
+func (b *batch) find(cardID, extCardID, emailNorm string) *working {
+	switch {
+	case cardID != "":
+		return b.byID[cardID]
+	case extCardID != "":
+		return b.byID[extCardID]
+	default:
+		return b.byEmail[emailNorm]
+	}
+}
+
+func (b *batch) create(display, norm string) *working {
+	w := &working{card: Card{ID: newID(), Tenant: b.tenant, Email: display, EmailNorm: norm, CreatedAt: b.now, UpdatedAt: b.now}}
+	b.byID[w.card.ID], b.byEmail[norm] = w, w
+	b.order = append(b.order, w)
+	return w
+}
+
+// mutate applies fn to a working card, resolves it, and records what
+// changed: the audit line, the event, and an invite when the card becomes
+// enabled without ever having been invited or logged in. When fn or the
+// resolution refuses the change, the card is left as it was and the refusal
+// is returned in Outcome.Err. The error result is the store's.
+func (b *batch) mutate(ctx context.Context, w *working, action, source string, fn func(*working) error, invite *bool) (Outcome, error) {
+	before := w.card
+	saved := struct {
+		claims []Claim
+		dirty  map[string]bool
+	}{slices.Clone(w.claims), maps.Clone(w.dirtyClaims)}
+	existed := w.stored || w.mutations > 0
+	restore := func() {
+		w.card, w.claims, w.dirtyClaims, w.login = before, saved.claims, saved.dirty, false
+	}
+	w.login = false
+	if err := fn(w); err != nil {
+		restore()
+		return Outcome{Card: before, Err: err}, nil
+	}
+	claimNotes := claimChanges(saved.claims, w.claims, w.dirtyClaims)
+
+	r := Resolve(w.claims, w.card.Pin, b.policy.Precedence)
+	w.card.Enabled, w.card.Reason, w.card.Attributes = r.Enabled, r.Reason, r.Attributes
+	if r.Email != "" && r.Email != w.card.Email {
+		_, norm, err := NormalizeEmail(r.Email)
+		if err != nil {
+			restore()
+			return Outcome{Card: before, Err: err}, nil
+		}
+		if norm != w.card.EmailNorm {
+			other, err := b.cardByEmail(ctx, norm)
+			if err != nil {
+				return Outcome{}, err
+			}
+			if other != nil && other != w {
+				restore()
+				return Outcome{Card: before, Err: fmt.Errorf("%w: %s is the email of card %s", ErrEmailTaken, r.Email, other.card.ID)}, nil
+			}
+			delete(b.byEmail, w.card.EmailNorm)
+			b.byEmail[norm] = w
+		}
+		w.card.Email, w.card.EmailNorm = r.Email, norm
+	}
+
+	wantInvite := b.policy.AutoInvite
+	if invite != nil {
+		wantInvite = *invite
+	}
+	invited := false
+	if b.policy.Invite == "email" && wantInvite && w.card.Enabled && (!before.Enabled || !existed) &&
+		w.card.Invite == nil && w.card.FirstLoginAt.IsZero() {
+		w.card.Invite = &store.Invite{SentAt: b.now, ExpiresAt: b.now.Add(b.policy.InviteTTL)}
+		invited = true
+	}
+
+	changes := changeList(before, w.card, existed)
+	if existed && len(changes) == 0 && len(claimNotes) == 0 {
+		return Outcome{Card: w.card}, nil
+	}
+
+	w.card.Version = w.nextVersion()
+	w.card.UpdatedAt = b.now
+	w.dirty = true
+	w.mutations++
+
+	eventType := ""
+	switch {
+	case !existed:
+		eventType = "card.created"
+	case before.Enabled != w.card.Enabled && w.card.Enabled:
+		eventType = "card.enabled"
+	case before.Enabled != w.card.Enabled:
+		eventType = "card.disabled"
+	case w.login:
+		eventType = "card.login"
+	case len(changes) > 0:
+		eventType = "card.updated"
+	}
+
+	after := b.s.view(w.card, b.now)
+	detail := strings.Join(claimNotes, "; ")
+	if len(changes) > 0 {
+		if detail != "" {
+			detail += "; "
+		}
+		detail += "changed: " + strings.Join(changes, ", ")
+	}
+	audit := store.AuditEvent{Tenant: b.tenant, CardID: w.card.ID, At: b.now, Actor: b.actor.Name, Source: source,
+		Action: action, RunID: b.actor.RunID, After: mustJSON(after), Detail: detail}
+	if existed {
+		audit.Before = mustJSON(b.s.view(before, b.now))
+	}
+	b.audit = append(b.audit, audit)
+	if eventType != "" {
+		b.events = append(b.events, store.Event{Tenant: b.tenant, CardID: w.card.ID, Type: eventType, At: b.now,
+			Actor: b.actor.Name, Source: source, Data: mustJSON(eventData{Card: after, Changes: changes, Reason: w.card.Reason})})
+	}
+	if invited {
+		b.outbox = append(b.outbox, store.OutboxMessage{Tenant: b.tenant, CardID: w.card.ID, Kind: "email.invite", Created: b.now,
+			Payload: mustJSON(map[string]string{"card_id": w.card.ID, "email": w.card.Email})})
+	}
+	return Outcome{Card: w.card, Created: !existed, Changed: true, Event: eventType}, nil
+}
+
+// eventData is the payload of a card event.
+type eventData struct {
+	Card    cardView `json:"card"`
+	Changes []string `json:"changes,omitempty"`
+	Reason  string   `json:"reason"`
+}
+
+// cardByEmail finds a card by email in the working set or, failing that,
+// in the store (locking it).
+func (b *batch) cardByEmail(ctx context.Context, norm string) (*working, error) {
+	if w := b.byEmail[norm]; w != nil {
+		return w, nil
+	}
+	m, err := b.tx.CardsByEmail(ctx, b.tenant, []string{norm})
+	if err != nil {
+		return nil, err
+	}
+	c, ok := m[norm]
+	if !ok {
+		return nil, nil
+	}
+	if err := b.register(ctx, []Card{c}); err != nil {
+		return nil, err
+	}
+	return b.byID[c.ID], nil
+}
+
+// claimChanges describes, for the audit trail, how the claims changed:
+// "file:hr: present → withdrawn".
+func claimChanges(before, after []Claim, dirty map[string]bool) []string {
+	var notes []string
+	for _, c := range after {
+		if !dirty[c.Source] {
+			continue
+		}
+		i := slices.IndexFunc(before, func(x Claim) bool { return x.Source == c.Source })
+		switch {
+		case i < 0:
+			notes = append(notes, fmt.Sprintf("%s: new claim, %s", c.Source, c.State))
+		case before[i].State != c.State:
+			notes = append(notes, fmt.Sprintf("%s: %s → %s", c.Source, before[i].State, c.State))
+		case !claimEqual(before[i], c):
+			notes = append(notes, fmt.Sprintf("%s: claim updated", c.Source))
+		}
+	}
+	return notes
+}
+
+// flush writes everything the batch changed, cards first (claims refer to them).
+func (b *batch) flush(ctx context.Context) error {
+	var (
+		cards  []Card
+		claims []Claim
+	)
+	for _, w := range b.order {
+		if !w.dirty {
+			continue
+		}
+		cards = append(cards, w.card)
+		for _, c := range w.claims {
+			if w.dirtyClaims[c.Source] {
+				claims = append(claims, c)
+			}
+		}
+	}
+	if len(cards) > 0 {
+		if err := b.tx.PutCards(ctx, cards); err != nil {
+			return err
+		}
+	}
+	if len(claims) > 0 {
+		if err := b.tx.PutClaims(ctx, claims); err != nil {
+			return err
+		}
+	}
+	if len(b.audit) > 0 {
+		if err := b.tx.AppendAudit(ctx, b.audit); err != nil {
+			return err
+		}
+	}
+	if len(b.events) > 0 {
+		if err := b.tx.AppendEvents(ctx, b.events); err != nil {
+			return err
+		}
+	}
+	if len(b.outbox) > 0 {
+		if err := b.tx.Enqueue(ctx, b.outbox); err != nil {
+			return err
+		}
+	}
+	return nil
+}

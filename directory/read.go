@@ -1,0 +1,160 @@
+package directory
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/rosterd/rosterd/store"
+)
+
+// Get returns a card of a tenant.
+func (s *Service) Get(ctx context.Context, tenant, id string) (Card, error) {
+	if _, err := s.Policy(tenant); err != nil {
+		return Card{}, err
+	}
+	return s.store.GetCard(ctx, tenant, id)
+}
+
+// GetByEmail returns the card of a tenant with this email (any case).
+func (s *Service) GetByEmail(ctx context.Context, tenant, email string) (Card, error) {
+	if _, err := s.Policy(tenant); err != nil {
+		return Card{}, err
+	}
+	_, norm, err := NormalizeEmail(email)
+	if err != nil {
+		return Card{}, err
+	}
+	return s.store.GetCardByEmail(ctx, tenant, norm)
+}
+
+// Claims returns a card's claims.
+func (s *Service) Claims(ctx context.Context, tenant, cardID string) ([]Claim, error) {
+	return s.store.ListClaims(ctx, tenant, cardID)
+}
+
+// ListQuery selects cards of a tenant.
+type ListQuery struct {
+	Tenant string
+	// Status is one of Statuses, or "enabled" for every status but disabled;
+	// empty for all.
+	Status string
+	Source string
+	Group  string
+	// Query matches a substring of the email or a name, ignoring case.
+	Query string
+	// Cursor is the Next of the previous page.
+	Cursor string
+	// Limit is the page size: 1..1000, default 100.
+	Limit int
+}
+
+// Page is one page of cards; Next is empty on the last page.
+type Page struct {
+	Cards []Card `json:"cards"`
+	Next  string `json:"next,omitempty"`
+}
+
+// List returns a page of cards, in creation order.
+func (s *Service) List(ctx context.Context, q ListQuery) (Page, error) {
+	if _, err := s.Policy(q.Tenant); err != nil {
+		return Page{}, err
+	}
+	limit := q.Limit
+	switch {
+	case limit == 0:
+		limit = 100
+	case limit < 0 || limit > 1000:
+		return Page{}, fmt.Errorf("limit %d out of range 1..1000", limit)
+	}
+	yes, no := true, false
+	f := store.CardFilter{Tenant: q.Tenant, Source: q.Source, Group: q.Group, Query: q.Query, After: q.Cursor, Limit: limit + 1, Now: s.Now()}
+	switch q.Status {
+	case "":
+	case "enabled":
+		f.Enabled = &yes
+	case string(Active):
+		f.Enabled, f.LoggedIn = &yes, &yes
+	case string(InvitePending):
+		f.Enabled, f.LoggedIn, f.Invite = &yes, &no, "live"
+	case string(InviteExpired):
+		f.Enabled, f.LoggedIn, f.Invite = &yes, &no, "expired"
+	case string(Provisioned):
+		f.Enabled, f.LoggedIn, f.Invite = &yes, &no, "none"
+	case string(Disabled):
+		f.Enabled = &no
+	default:
+		return Page{}, fmt.Errorf("unknown status %q: want one of active, invite_pending, invite_expired, provisioned, disabled, enabled", q.Status)
+	}
+	cards, err := s.store.ListCards(ctx, f)
+	if err != nil {
+		return Page{}, err
+	}
+	p := Page{Cards: cards}
+	if len(cards) > limit {
+		p.Cards = cards[:limit]
+		p.Next = cards[limit-1].ID
+	}
+	if p.Cards == nil {
+		p.Cards = []Card{}
+	}
+	return p, nil
+}
+
+// AttributeSource says where a card's attribute value came from.
+type AttributeSource struct {
+	Name   string `json:"name"`
+	Value  string `json:"value"`
+	Source string `json:"source"`
+}
+
+// Explanation is Resolve's reasoning for one card, for people.
+type Explanation struct {
+	CardID  string `json:"card_id"`
+	Status  Status `json:"status"`
+	Enabled bool   `json:"enabled"`
+	Rule    Rule   `json:"rule"`
+	// Reason: "disabled: no source lists this person any more (withdrawn by
+	// file:hr in run 42 on 2026-11-20)".
+	Reason     string            `json:"reason"`
+	Pin        *Pin              `json:"pin,omitempty"`
+	Claims     []Claim           `json:"claims"`
+	Attributes []AttributeSource `json:"attributes"`
+}
+
+// Explain resolves a card's claims again and says why it is what it is.
+func (s *Service) Explain(ctx context.Context, tenant, cardID string) (Explanation, error) {
+	policy, err := s.Policy(tenant)
+	if err != nil {
+		return Explanation{}, err
+	}
+	card, err := s.store.GetCard(ctx, tenant, cardID)
+	if err != nil {
+		return Explanation{}, err
+	}
+	claims, err := s.store.ListClaims(ctx, tenant, cardID)
+	if err != nil {
+		return Explanation{}, err
+	}
+	r := Resolve(claims, card.Pin, policy.Precedence)
+	e := Explanation{CardID: card.ID, Status: StatusOf(card, s.Now()), Enabled: r.Enabled, Rule: r.Rule, Reason: r.Reason, Pin: card.Pin, Claims: claims}
+	if e.Claims == nil {
+		e.Claims = []Claim{}
+	}
+	if src, ok := r.From["email"]; ok {
+		e.Attributes = append(e.Attributes, AttributeSource{Name: "email", Value: r.Email, Source: src})
+	}
+	for _, f := range attributeFields {
+		if v := *f.get(&r.Attributes); v != "" {
+			e.Attributes = append(e.Attributes, AttributeSource{Name: f.name, Value: v, Source: r.From[f.name]})
+		}
+	}
+	if len(r.Attributes.Groups) > 0 {
+		e.Attributes = append(e.Attributes, AttributeSource{Name: "groups", Value: fmt.Sprint(r.Attributes.Groups), Source: r.From["groups"]})
+	}
+	for _, k := range slices.Sorted(maps.Keys(r.Attributes.Custom)) {
+		e.Attributes = append(e.Attributes, AttributeSource{Name: "custom." + k, Value: r.Attributes.Custom[k], Source: r.From["custom."+k]})
+	}
+	return e, nil
+}

@@ -1,0 +1,238 @@
+package directory
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/rosterd/rosterd/store"
+)
+
+// Card, Claim and Attributes are the store's records; the directory gives
+// them their meaning (Resolve, StatusOf) and is the only code that writes them.
+type (
+	Card       = store.Card
+	Claim      = store.Claim
+	Attributes = store.Attributes
+	Pin        = store.Pin
+)
+
+// Source kinds, in the default attribute precedence.
+const (
+	KindAdmin = "admin"
+	KindSCIM  = "scim"
+	KindLDAP  = "ldap"
+	KindFile  = "file"
+	KindSAML  = "saml"
+)
+
+// DefaultPrecedence is the attribute precedence when a tenant sets none.
+var DefaultPrecedence = []string{KindAdmin, KindSCIM, KindLDAP, KindFile, KindSAML}
+
+// SourceKind returns the kind of a source name: "scim:okta" → "scim".
+func SourceKind(source string) string {
+	kind, _, _ := strings.Cut(source, ":")
+	return kind
+}
+
+// Rule numbers the resolution rules in the order they are tried.
+type Rule int
+
+const (
+	RulePinned      Rule = 1 // an admin pinned the card disabled
+	RuleDeactivated Rule = 2 // an authoritative source deactivated the person
+	RulePresent     Rule = 3 // an authoritative source lists the person
+	RuleUnlisted    Rule = 4 // no authoritative source lists the person
+)
+
+// Resolution is what Resolve decided, and why.
+type Resolution struct {
+	Enabled bool
+	Rule    Rule
+	// Reason is one line a person can read: "disabled: withdrawn by file:hr
+	// in run 42 on 2026-11-20".
+	Reason string
+	// Email is the display email of the highest-precedence claim that still
+	// lists the person; empty when every claim is withdrawn.
+	Email      string
+	Attributes Attributes
+	// From names, per attribute (as in Attributes' JSON names, custom ones
+	// as "custom.KEY", plus "email"), the source whose value won.
+	From map[string]string
+}
+
+// Resolve decides a card's enabled state and attributes from its claims and
+// admin pin. It is a pure function: the same claims, pin and precedence
+// always give the same result, whatever order the claims come in.
+//
+// Enabled state, first rule that applies:
+//  1. an admin pin → disabled;
+//  2. an authoritative claim deactivated → disabled;
+//  3. an authoritative claim present → enabled;
+//  4. otherwise → disabled: no source lists the person any more.
+//
+// Attributes: per attribute, the first non-empty value among the claims that
+// still list the person (present or deactivated), in precedence order of
+// their source kind; two sources of one kind are ordered by name.
+func Resolve(claims []Claim, pin *Pin, precedence []string) Resolution {
+	if len(precedence) == 0 {
+		precedence = DefaultPrecedence
+	}
+	ordered := slices.Clone(claims)
+	rank := func(c Claim) int {
+		if i := slices.Index(precedence, SourceKind(c.Source)); i >= 0 {
+			return i
+		}
+		return len(precedence)
+	}
+	slices.SortStableFunc(ordered, func(a, b Claim) int {
+		if d := rank(a) - rank(b); d != 0 {
+			return d
+		}
+		return strings.Compare(a.Source, b.Source)
+	})
+
+	var r Resolution
+	r.Enabled, r.Rule, r.Reason = decide(ordered, pin)
+	r.Email, r.Attributes, r.From = mergeAttributes(ordered)
+	return r
+}
+
+func decide(claims []Claim, pin *Pin) (bool, Rule, string) {
+	if pin != nil {
+		reason := fmt.Sprintf("disabled: pinned by admin %s on %s", pin.Actor, day(pin.At))
+		if pin.Reason != "" {
+			reason += fmt.Sprintf(" (%q)", pin.Reason)
+		}
+		return false, RulePinned, reason
+	}
+	var deactivated, present, withdrawn, attributesOnly []string
+	for _, c := range claims {
+		if !c.Authoritative {
+			if c.State != store.Withdrawn {
+				attributesOnly = append(attributesOnly, c.Source)
+			}
+			continue
+		}
+		switch c.State {
+		case store.Deactivated:
+			deactivated = append(deactivated, "by "+provenance(c))
+		case store.Present:
+			present = append(present, c.Source)
+		case store.Withdrawn:
+			withdrawn = append(withdrawn, "by "+provenance(c))
+		}
+	}
+	switch {
+	case len(deactivated) > 0:
+		return false, RuleDeactivated, "disabled: deactivated " + strings.Join(deactivated, "; ")
+	case len(present) > 0:
+		return true, RulePresent, "enabled: listed by " + strings.Join(present, ", ")
+	case len(withdrawn) > 0:
+		return false, RuleUnlisted, "disabled: no source lists this person any more (withdrawn " + strings.Join(withdrawn, "; ") + ")"
+	case len(attributesOnly) > 0:
+		return false, RuleUnlisted, "disabled: listed only by attributes-only sources (" + strings.Join(attributesOnly, ", ") + ")"
+	default:
+		return false, RuleUnlisted, "disabled: no source lists this person"
+	}
+}
+
+// provenance says which source changed a claim's state, in which run, when:
+// "file:hr in run 42 on 2026-11-20".
+func provenance(c Claim) string {
+	s := c.Source
+	if c.RunID != "" {
+		s += " in run " + c.RunID
+	}
+	if !c.StateSince.IsZero() {
+		s += " on " + day(c.StateSince)
+	}
+	return s
+}
+
+func day(t time.Time) string { return t.UTC().Format("2006-01-02") }
+
+// attributeFields lists the scalar attributes with their JSON names, so that
+// merging, diffing and explaining walk them in one fixed order.
+var attributeFields = []struct {
+	name string
+	get  func(*Attributes) *string
+}{
+	{"given_name", func(a *Attributes) *string { return &a.GivenName }},
+	{"family_name", func(a *Attributes) *string { return &a.FamilyName }},
+	{"display_name", func(a *Attributes) *string { return &a.DisplayName }},
+	{"title", func(a *Attributes) *string { return &a.Title }},
+	{"department", func(a *Attributes) *string { return &a.Department }},
+	{"location", func(a *Attributes) *string { return &a.Location }},
+	{"employee_id", func(a *Attributes) *string { return &a.EmployeeID }},
+	{"manager_email", func(a *Attributes) *string { return &a.ManagerEmail }},
+	{"role", func(a *Attributes) *string { return &a.Role }},
+}
+
+func mergeAttributes(ordered []Claim) (string, Attributes, map[string]string) {
+	var (
+		email string
+		out   Attributes
+		from  = map[string]string{}
+	)
+	for i := range ordered {
+		c := &ordered[i]
+		if c.State == store.Withdrawn {
+			continue
+		}
+		if email == "" && c.Email != "" {
+			email, from["email"] = c.Email, c.Source
+		}
+		for _, f := range attributeFields {
+			if dst, v := f.get(&out), *f.get(&c.Attributes); *dst == "" && v != "" {
+				*dst, from[f.name] = v, c.Source
+			}
+		}
+		if out.Groups == nil && len(c.Attributes.Groups) > 0 {
+			out.Groups, from["groups"] = slices.Clone(c.Attributes.Groups), c.Source
+		}
+		for k, v := range c.Attributes.Custom {
+			if v == "" {
+				continue
+			}
+			if _, taken := out.Custom[k]; taken {
+				continue
+			}
+			if out.Custom == nil {
+				out.Custom = map[string]string{}
+			}
+			out.Custom[k], from["custom."+k] = v, c.Source
+		}
+	}
+	return email, out, from
+}
+
+// changedAttributes names the attributes that differ between a and b, in a
+// fixed order.
+func changedAttributes(a, b Attributes) []string {
+	var changed []string
+	for _, f := range attributeFields {
+		if *f.get(&a) != *f.get(&b) {
+			changed = append(changed, f.name)
+		}
+	}
+	if !slices.Equal(a.Groups, b.Groups) {
+		changed = append(changed, "groups")
+	}
+	keys := map[string]bool{}
+	for k := range a.Custom {
+		keys[k] = true
+	}
+	for k := range b.Custom {
+		keys[k] = true
+	}
+	var customKeys []string
+	for k := range keys {
+		if a.Custom[k] != b.Custom[k] {
+			customKeys = append(customKeys, "custom."+k)
+		}
+	}
+	slices.Sort(customKeys)
+	return append(changed, customKeys...)
+}

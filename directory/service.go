@@ -1,0 +1,478 @@
+package directory
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/rosterd/rosterd/store"
+)
+
+// Errors a channel turns into a status code or a message for a person.
+var (
+	ErrUnknownTenant = errors.New("unknown tenant")
+	// ErrNotFound: no card with that id in that tenant.
+	ErrNotFound = store.ErrNotFound
+	// ErrDisabled: the card exists and is disabled; a login is refused.
+	ErrDisabled = errors.New("card is disabled")
+	// ErrUnknownPerson: a login for an email no card has, with JIT off.
+	ErrUnknownPerson = errors.New("no card for this person")
+	// ErrEmailTaken: a change would give a card an email another card has.
+	ErrEmailTaken = errors.New("email belongs to another card")
+)
+
+// Policy is a tenant's rules the directory applies.
+type Policy struct {
+	// Invite is "email" (new cards get an emailed invite) or "none" (SSO only).
+	Invite           string
+	InviteTTL        time.Duration
+	ReminderInterval time.Duration
+	// AutoInvite sends an invite when a card becomes enabled for the first
+	// time without having been invited or having logged in.
+	AutoInvite bool
+	// JIT creates a card on the first SAML login of an unknown person.
+	JIT bool
+	// Precedence orders source kinds for attributes; nil = DefaultPrecedence.
+	Precedence []string
+}
+
+// DefaultPolicy is the policy of a tenant configured with no options.
+func DefaultPolicy() Policy {
+	return Policy{Invite: "email", InviteTTL: 7 * 24 * time.Hour, ReminderInterval: 24 * time.Hour, AutoInvite: true}
+}
+
+// Actor says who makes a change, for the audit trail and the events.
+type Actor struct {
+	// Name: "admin:ops" for an admin key, "scim:okta", "file:hr", "saml", "system".
+	Name string
+	// RunID names the sync run or request the change belongs to.
+	RunID string
+}
+
+// ClaimInput is one source's statement about one person.
+type ClaimInput struct {
+	Tenant string
+	// Source: "scim:okta", "file:hr", "ldap:corp", "saml", "admin".
+	Source string
+	// ExternalID is the source's immutable id for the person, if it has one.
+	// A claim found by external id follows its card even when the email
+	// changes.
+	ExternalID string
+	Email      string
+	State      store.ClaimState
+	// Authoritative claims decide enabled/disabled (see Resolve).
+	Authoritative bool
+	Attributes    Attributes
+	// CardID, when set, names the card directly (an admin acting on a card);
+	// otherwise the card is found by external id, then by email, and created
+	// when there is none.
+	CardID string
+	// Invite overrides the tenant's AutoInvite for this change; nil = policy.
+	Invite *bool
+}
+
+// Outcome is what one ClaimInput did.
+type Outcome struct {
+	Card Card
+	// Created: the card did not exist before.
+	Created bool
+	// Changed: something was written (card, claim, audit, event).
+	Changed bool
+	// Event is the type of the event written ("card.created", …), or "".
+	Event string
+	// Err: this input was refused (invalid email, an email of another
+	// card); the rest of its batch still applied.
+	Err error
+}
+
+// Service is the only code that changes cards. Every method that writes does
+// so in one transaction holding the card, its claims, an audit event, an
+// event for the platform and any outbox messages, so that a crash never
+// loses one of them and never leaves one for a change that did not commit.
+type Service struct {
+	store    store.Store
+	policies map[string]Policy
+	now      func() time.Time
+	logger   *slog.Logger
+}
+
+// Option configures a Service.
+type Option func(*Service)
+
+// WithClock makes the service read time from now (tests pin the clock).
+func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = now } }
+
+// WithLogger sets the logger; the default discards.
+func WithLogger(l *slog.Logger) Option { return func(s *Service) { s.logger = l } }
+
+// NewService returns a service over st for the tenants in policies.
+func NewService(st store.Store, policies map[string]Policy, opts ...Option) *Service {
+	s := &Service{
+		store:    st,
+		policies: policies,
+		now:      time.Now,
+		logger:   slog.New(slog.DiscardHandler),
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// Policy returns a tenant's policy.
+func (s *Service) Policy(tenant string) (Policy, error) {
+	p, ok := s.policies[tenant]
+	if !ok {
+		return Policy{}, fmt.Errorf("%w %q", ErrUnknownTenant, tenant)
+	}
+	return p, nil
+}
+
+// Now is the service's clock.
+func (s *Service) Now() time.Time { return s.now().UTC() }
+
+// ApplyClaim applies one source's statement about one person.
+func (s *Service) ApplyClaim(ctx context.Context, actor Actor, in ClaimInput) (Outcome, error) {
+	out, err := s.ApplyClaims(ctx, actor, []ClaimInput{in})
+	if err != nil {
+		return Outcome{}, err
+	}
+	return out[0], out[0].Err
+}
+
+// ApplyClaims applies a batch of statements of one tenant in one
+// transaction. An input that is refused (see Outcome.Err) does not stop the
+// others; an error of the store fails the whole batch and writes nothing.
+// Callers bound the batch size (a sync run applies a plan in batches).
+func (s *Service) ApplyClaims(ctx context.Context, actor Actor, ins []ClaimInput) ([]Outcome, error) {
+	if len(ins) == 0 {
+		return nil, nil
+	}
+	tenant := ins[0].Tenant
+	policy, err := s.Policy(tenant)
+	if err != nil {
+		return nil, err
+	}
+	type prepared struct {
+		in                 ClaimInput
+		display, emailNorm string
+	}
+	preps := make([]prepared, len(ins))
+	refused := make([]error, len(ins))
+	for i, in := range ins {
+		preps[i].in = in
+		switch {
+		case in.Tenant != tenant:
+			refused[i] = fmt.Errorf("batch mixes tenants %q and %q", tenant, in.Tenant)
+		case in.Source == "":
+			refused[i] = errors.New("claim has no source")
+		case !in.State.Valid():
+			refused[i] = fmt.Errorf("invalid claim state %q", in.State)
+		default:
+			preps[i].display, preps[i].emailNorm, refused[i] = NormalizeEmail(in.Email)
+			if refused[i] != nil && in.State == store.Withdrawn && (in.ExternalID != "" || in.CardID != "") {
+				refused[i] = nil // a withdrawal needs no email when the claim is known otherwise
+			}
+		}
+	}
+
+	var outcomes []Outcome
+	err = s.inTx(ctx, func(tx store.Tx) error {
+		// Outcomes start afresh on every attempt: a retried transaction
+		// must not report what a rolled-back one did.
+		outcomes = make([]Outcome, len(ins))
+		for i := range outcomes {
+			outcomes[i].Err = refused[i]
+		}
+		b := s.newBatch(tx, tenant, policy, actor)
+		var (
+			ids    []string
+			emails []string
+			ext    = map[string][]string{}
+		)
+		for i, p := range preps {
+			if outcomes[i].Err != nil {
+				continue
+			}
+			if p.in.CardID != "" {
+				ids = append(ids, p.in.CardID)
+			}
+			if p.in.ExternalID != "" {
+				ext[p.in.Source] = append(ext[p.in.Source], p.in.ExternalID)
+			}
+			if p.emailNorm != "" {
+				emails = append(emails, p.emailNorm)
+			}
+		}
+		extCards, err := b.load(ctx, ids, emails, ext)
+		if err != nil {
+			return err
+		}
+		for i, p := range preps {
+			if outcomes[i].Err != nil {
+				continue
+			}
+			w := b.find(p.in.CardID, extCards[p.in.Source][p.in.ExternalID], p.emailNorm)
+			if p.in.CardID != "" && w == nil {
+				outcomes[i].Err = fmt.Errorf("card %s: %w", p.in.CardID, ErrNotFound)
+				continue
+			}
+			if w == nil {
+				if p.in.State == store.Withdrawn {
+					continue // nothing to withdraw from a card that never was
+				}
+				w = b.create(p.display, p.emailNorm)
+			}
+			in := p.in
+			outcomes[i], err = b.mutate(ctx, w, "claim.applied", in.Source, func(w *working) error {
+				return setClaim(w, in, p.display, b.now, actor)
+			}, in.Invite)
+			if err != nil {
+				return err
+			}
+		}
+		return b.flush(ctx)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return outcomes, nil
+}
+
+// setClaim puts the input's claim on the working card.
+func setClaim(w *working, in ClaimInput, display string, now time.Time, actor Actor) error {
+	c, had := w.claim(in.Source)
+	if !had {
+		c = Claim{CardID: w.card.ID, Tenant: w.card.Tenant, Source: in.Source, FirstSeen: now, StateSince: now}
+	}
+	next := c
+	if in.ExternalID != "" {
+		next.ExternalID = in.ExternalID
+	}
+	if display != "" {
+		next.Email = display
+	}
+	next.State = in.State
+	next.Authoritative = in.Authoritative
+	next.Attributes = in.Attributes
+	if in.State == store.Withdrawn {
+		// A withdrawn claim keeps its last attributes for the record;
+		// Resolve ignores them.
+		next.Attributes = c.Attributes
+	}
+	if had && claimEqual(c, next) {
+		return nil
+	}
+	if c.State != next.State || !had {
+		next.StateSince = now
+	}
+	next.LastSeen = now
+	next.Actor, next.RunID = actor.Name, actor.RunID
+	w.putClaim(next)
+	return nil
+}
+
+func claimEqual(a, b Claim) bool {
+	return a.ExternalID == b.ExternalID && a.Email == b.Email && a.State == b.State &&
+		a.Authoritative == b.Authoritative && len(changedAttributes(a.Attributes, b.Attributes)) == 0
+}
+
+// Pin disables a card until an admin unpins it: no source, SCIM call or
+// login undoes a pin.
+func (s *Service) Pin(ctx context.Context, actor Actor, tenant, cardID, reason string) (Card, error) {
+	return s.updateCard(ctx, actor, tenant, cardID, "card.pinned", func(w *working, now time.Time) error {
+		w.card.Pin = &Pin{Actor: actor.Name, Reason: reason, At: now}
+		return nil
+	})
+}
+
+// Unpin removes an admin pin; the claims decide again.
+func (s *Service) Unpin(ctx context.Context, actor Actor, tenant, cardID string) (Card, error) {
+	return s.updateCard(ctx, actor, tenant, cardID, "card.unpinned", func(w *working, now time.Time) error {
+		w.card.Pin = nil
+		return nil
+	})
+}
+
+func (s *Service) updateCard(ctx context.Context, actor Actor, tenant, cardID, action string, fn func(w *working, now time.Time) error) (Card, error) {
+	policy, err := s.Policy(tenant)
+	if err != nil {
+		return Card{}, err
+	}
+	var card Card
+	err = s.inTx(ctx, func(tx store.Tx) error {
+		b := s.newBatch(tx, tenant, policy, actor)
+		if _, err := b.load(ctx, []string{cardID}, nil, nil); err != nil {
+			return err
+		}
+		w := b.byID[cardID]
+		if w == nil {
+			return fmt.Errorf("card %s: %w", cardID, ErrNotFound)
+		}
+		out, err := b.mutate(ctx, w, action, KindAdmin, func(w *working) error { return fn(w, b.now) }, nil)
+		if err != nil {
+			return err
+		}
+		if out.Err != nil {
+			return out.Err
+		}
+		card = out.Card
+		return b.flush(ctx)
+	})
+	return card, err
+}
+
+// Login is a person's successful authentication at the IdP.
+type Login struct {
+	Tenant string
+	Email  string
+	// NameID is the IdP's subject; kept as the saml claim's external id.
+	NameID     string
+	Attributes Attributes
+}
+
+// RecordLogin records a login: the first makes the card active; attributes
+// update as the saml source (lowest precedence by default). A disabled card
+// is refused with ErrDisabled, an unknown person with ErrUnknownPerson
+// unless the tenant creates cards just in time; both refusals are audited.
+func (s *Service) RecordLogin(ctx context.Context, l Login) (Card, error) {
+	policy, err := s.Policy(l.Tenant)
+	if err != nil {
+		return Card{}, err
+	}
+	display, norm, err := NormalizeEmail(l.Email)
+	if err != nil {
+		return Card{}, err
+	}
+	var (
+		card    Card
+		refusal error
+	)
+	actor := Actor{Name: KindSAML}
+	err = s.inTx(ctx, func(tx store.Tx) error {
+		refusal = nil
+		b := s.newBatch(tx, l.Tenant, policy, actor)
+		if _, err := b.load(ctx, nil, []string{norm}, nil); err != nil {
+			return err
+		}
+		w := b.byEmail[norm]
+		switch {
+		case w == nil && !policy.JIT:
+			refusal = ErrUnknownPerson
+			b.audit = append(b.audit, store.AuditEvent{Tenant: l.Tenant, At: b.now, Actor: actor.Name, Source: KindSAML,
+				Action: "login.refused", Detail: "no card for this person and just-in-time creation is off"})
+			return b.flush(ctx)
+		case w != nil && !w.card.Enabled:
+			refusal = ErrDisabled
+			card = w.card
+			b.audit = append(b.audit, store.AuditEvent{Tenant: l.Tenant, CardID: w.card.ID, At: b.now, Actor: actor.Name, Source: KindSAML,
+				Action: "login.refused", Detail: w.card.Reason})
+			return b.flush(ctx)
+		case w == nil:
+			w = b.create(display, norm)
+		}
+		out, err := b.mutate(ctx, w, "login", KindSAML, func(w *working) error {
+			prev, had := w.claim(KindSAML)
+			// A JIT-created card lives by its saml claim; on a card that
+			// another source brought in, SAML only enriches attributes.
+			authoritative := (had && prev.Authoritative) || !w.stored
+			if err := setClaim(w, ClaimInput{Tenant: l.Tenant, Source: KindSAML, ExternalID: l.NameID, State: store.Present,
+				Authoritative: authoritative, Attributes: l.Attributes}, display, b.now, actor); err != nil {
+				return err
+			}
+			if w.card.FirstLoginAt.IsZero() {
+				w.card.FirstLoginAt = b.now
+			}
+			w.card.LastLoginAt = b.now
+			w.login = true
+			return nil
+		}, nil)
+		if err != nil {
+			return err
+		}
+		if out.Err != nil {
+			return out.Err
+		}
+		card = out.Card
+		return b.flush(ctx)
+	})
+	if err != nil {
+		return Card{}, err
+	}
+	return card, refusal
+}
+
+// maxAttempts bounds the retries of a transaction that lost a race.
+const maxAttempts = 12
+
+// inTx runs fn in a transaction and runs it again when it lost a race: two
+// writers creating the card for one email (the loser's insert meets the
+// unique index), a version that moved, a deadlock the database broke.
+func (s *Service) inTx(ctx context.Context, fn func(store.Tx) error) error {
+	for attempt := 1; ; attempt++ {
+		err := s.store.InTx(ctx, fn)
+		if err == nil || attempt == maxAttempts || !(errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrAlreadyExists)) {
+			return err
+		}
+		s.logger.Debug("transaction lost a race, retrying", "attempt", attempt, "err", err)
+		backoff := time.Duration(rand.Int64N(int64(time.Millisecond) << min(attempt, 6)))
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff):
+		}
+	}
+}
+
+// cardView is a card as events and audit lines show it: with its status.
+type cardView struct {
+	Card
+	Status Status `json:"status"`
+}
+
+func (s *Service) view(c Card, now time.Time) cardView { return cardView{Card: c, Status: StatusOf(c, now)} }
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		// Cards and claims are plain data; failing to encode one is a bug.
+		panic(fmt.Sprintf("directory: encoding %T: %v", v, err))
+	}
+	return b
+}
+
+// newID returns a UUIDv7: ids sort by creation time, which keeps cursor
+// paging in creation order and inserts at the end of the index.
+func newID() string { return uuid.Must(uuid.NewV7()).String() }
+
+// changeList names what differs between two versions of a card.
+func changeList(before, after Card, existed bool) []string {
+	if !existed {
+		return nil
+	}
+	var changed []string
+	if before.Email != after.Email {
+		changed = append(changed, "email")
+	}
+	if before.Enabled != after.Enabled {
+		changed = append(changed, "enabled")
+	}
+	changed = append(changed, changedAttributes(before.Attributes, after.Attributes)...)
+	if (before.Pin == nil) != (after.Pin == nil) {
+		changed = append(changed, "pin")
+	}
+	if (before.Invite == nil) != (after.Invite == nil) || (before.Invite != nil && after.Invite != nil && *before.Invite != *after.Invite) {
+		changed = append(changed, "invite")
+	}
+	if !before.LastLoginAt.Equal(after.LastLoginAt) {
+		changed = append(changed, "last_login_at")
+	}
+	return slices.Clip(changed)
+}

@@ -1,0 +1,39 @@
+package directory
+
+import "time"
+
+// Status is what a tenant's admins see of a card.
+type Status string
+
+const (
+	// Active: enabled and has logged in at least once.
+	Active Status = "active"
+	// InvitePending: enabled, invited by email, not logged in, invite still valid.
+	InvitePending Status = "invite_pending"
+	// InviteExpired: enabled, invited, not logged in, invite past its lifetime.
+	InviteExpired Status = "invite_expired"
+	// Provisioned: enabled, not logged in, never invited by email (SSO tenants).
+	Provisioned Status = "provisioned"
+	// Disabled: hidden from the platform, kept in the store.
+	Disabled Status = "disabled"
+)
+
+// Statuses lists every status, in the order admins see them.
+var Statuses = []Status{Active, InvitePending, InviteExpired, Provisioned, Disabled}
+
+// StatusOf derives a card's status at now. An invite's expiry is derived,
+// not swept: a card shows invite_expired the moment its invite runs out.
+func StatusOf(c Card, now time.Time) Status {
+	switch {
+	case !c.Enabled:
+		return Disabled
+	case !c.FirstLoginAt.IsZero():
+		return Active
+	case c.Invite == nil:
+		return Provisioned
+	case now.Before(c.Invite.ExpiresAt):
+		return InvitePending
+	default:
+		return InviteExpired
+	}
+}

@@ -1,0 +1,281 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Sentinel errors. Backends map their driver errors onto these in one place,
+// so callers never inspect SQLSTATE codes or SQLite result codes.
+var (
+	// ErrNotFound: the row asked for does not exist.
+	ErrNotFound = errors.New("store: not found")
+	// ErrAlreadyExists: a unique key (a card's email in its tenant, a claim's
+	// external id in its source) is already taken by another row.
+	ErrAlreadyExists = errors.New("store: already exists")
+	// ErrConflict: a row changed between read and write (its version moved on),
+	// or the database aborted the transaction to break a deadlock or a
+	// serialization failure. The whole transaction may be retried.
+	ErrConflict = errors.New("store: concurrent change")
+	// ErrSchemaBehind: the database schema is older than this binary expects
+	// and automatic migration is off.
+	ErrSchemaBehind = errors.New("store: schema is behind")
+)
+
+// ClaimState is what one source says about one person.
+type ClaimState string
+
+const (
+	// Present: the source lists the person as active.
+	Present ClaimState = "present"
+	// Deactivated: the source lists the person but says they must not get in
+	// (SCIM active:false, the AD disabled bit, an HR "terminated" status).
+	Deactivated ClaimState = "deactivated"
+	// Withdrawn: the source no longer lists the person (SCIM DELETE, a row
+	// gone from the HR file, an entry gone from LDAP).
+	Withdrawn ClaimState = "withdrawn"
+)
+
+// Valid reports whether s is one of the three states.
+func (s ClaimState) Valid() bool {
+	return s == Present || s == Deactivated || s == Withdrawn
+}
+
+// Attributes are the profile fields a source may assert about a person.
+// The card holds the resolved set; each claim holds its source's set.
+type Attributes struct {
+	GivenName    string            `json:"given_name,omitempty"`
+	FamilyName   string            `json:"family_name,omitempty"`
+	DisplayName  string            `json:"display_name,omitempty"`
+	Title        string            `json:"title,omitempty"`
+	Department   string            `json:"department,omitempty"`
+	Location     string            `json:"location,omitempty"`
+	EmployeeID   string            `json:"employee_id,omitempty"`
+	ManagerEmail string            `json:"manager_email,omitempty"`
+	Role         string            `json:"role,omitempty"`
+	Groups       []string          `json:"groups,omitempty"`
+	Custom       map[string]string `json:"custom,omitempty"`
+}
+
+// Claim is one source's view of one card.
+type Claim struct {
+	CardID string `json:"card_id"`
+	Tenant string `json:"tenant"`
+	// Source names the channel: "scim:okta", "file:hr", "ldap:corp", "saml", "admin".
+	Source string `json:"source"`
+	// ExternalID is the source's own immutable id for the person (SCIM id
+	// given by the IdP, entryUUID, objectGUID, an HR employee id); empty when
+	// the source has none. Unique per (tenant, source) when set.
+	ExternalID string `json:"external_id,omitempty"`
+	// Email is the address as this source sent it.
+	Email string     `json:"email"`
+	State ClaimState `json:"state"`
+	// Authoritative claims decide enabled/disabled; the others only enrich
+	// attributes.
+	Authoritative bool       `json:"authoritative"`
+	Attributes    Attributes `json:"attributes"`
+	// RunID names the sync run or request that last changed the claim.
+	RunID string `json:"run_id,omitempty"`
+	// Actor is who last changed the claim (an admin key's name, a SCIM
+	// connection, "system").
+	Actor string `json:"actor,omitempty"`
+	// FirstSeen is when the source first asserted the claim; LastSeen when it
+	// last changed it; StateSince when State last changed.
+	FirstSeen  time.Time `json:"first_seen"`
+	LastSeen   time.Time `json:"last_seen"`
+	StateSince time.Time `json:"state_since"`
+}
+
+// Pin is an admin's override that no source may undo.
+type Pin struct {
+	Reason string    `json:"reason,omitempty"`
+	Actor  string    `json:"actor"`
+	At     time.Time `json:"at"`
+}
+
+// Invite is the state of the email invitation of a card.
+type Invite struct {
+	// TokenHash is the SHA-256 of the invite token; the token itself is never stored.
+	TokenHash  string    `json:"-"`
+	SentAt     time.Time `json:"sent_at"`
+	ExpiresAt  time.Time `json:"expires_at"`
+	RemindedAt time.Time `json:"reminded_at,omitzero"`
+}
+
+// Card is one person of one tenant: the resolved result of its claims.
+// Cards are never deleted.
+type Card struct {
+	ID     string `json:"id"`
+	Tenant string `json:"tenant"`
+	// Email is the display form; EmailNorm the trimmed, case-folded form
+	// that is unique per tenant.
+	Email      string     `json:"email"`
+	EmailNorm  string     `json:"-"`
+	Attributes Attributes `json:"attributes"`
+	Enabled    bool       `json:"enabled"`
+	// Reason is the one-line explanation Resolve gave for Enabled.
+	Reason       string    `json:"reason"`
+	Pin          *Pin      `json:"pin,omitempty"`
+	Invite       *Invite   `json:"invite,omitempty"`
+	FirstLoginAt time.Time `json:"first_login_at,omitzero"`
+	LastLoginAt  time.Time `json:"last_login_at,omitzero"`
+	CreatedAt    time.Time `json:"created_at"`
+	UpdatedAt    time.Time `json:"updated_at"`
+	// Version starts at 1 and grows by one with every write; ETags and
+	// optimistic concurrency use it.
+	Version int64 `json:"version"`
+}
+
+// AuditEvent is one append-only line of the audit trail.
+type AuditEvent struct {
+	ID     int64     `json:"id"`
+	Tenant string    `json:"tenant"`
+	CardID string    `json:"card_id,omitempty"`
+	At     time.Time `json:"at"`
+	Actor  string    `json:"actor"`
+	Source string    `json:"source,omitempty"`
+	// Action names what happened: "claim.applied", "card.pinned", "login.refused", …
+	Action string `json:"action"`
+	RunID  string `json:"run_id,omitempty"`
+	// Before and After are JSON snapshots of the card (or nil).
+	Before []byte `json:"before,omitempty"`
+	After  []byte `json:"after,omitempty"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// Event is one change to a card, for the platform's change feed.
+type Event struct {
+	ID     int64     `json:"id"`
+	Tenant string    `json:"tenant"`
+	CardID string    `json:"card_id"`
+	Type   string    `json:"type"`
+	At     time.Time `json:"at"`
+	Actor  string    `json:"actor,omitempty"`
+	Source string    `json:"source,omitempty"`
+	// Data is the JSON payload: the card after the change and what changed.
+	Data []byte `json:"data"`
+}
+
+// OutboxMessage is work that must happen because a change committed: an
+// email to send, a webhook to deliver. Written in the change's transaction.
+type OutboxMessage struct {
+	ID      int64     `json:"id"`
+	Tenant  string    `json:"tenant"`
+	CardID  string    `json:"card_id,omitempty"`
+	Kind    string    `json:"kind"`
+	Payload []byte    `json:"payload"`
+	Created time.Time `json:"created"`
+}
+
+// Credential is a hashed secret: an admin API key or a SCIM bearer token.
+type Credential struct {
+	ID   string `json:"id"`
+	Kind string `json:"kind"` // "admin_key" | "scim_token"
+	// Tenant is empty for admin keys that span all tenants.
+	Tenant string `json:"tenant,omitempty"`
+	// Name is the admin key's name or the SCIM connection's name.
+	Name string `json:"name"`
+	// Hash is the hex SHA-256 of the secret.
+	Hash     string    `json:"-"`
+	ReadOnly bool      `json:"read_only"`
+	Origin   string    `json:"origin"` // "config" | "bootstrap" | "cli"
+	Created  time.Time `json:"created"`
+}
+
+// Credential kinds.
+const (
+	AdminKey  = "admin_key"
+	SCIMToken = "scim_token"
+)
+
+// CardFilter selects cards of one tenant. Status is expressed in stored
+// facts, not in the domain's status names: the directory translates.
+type CardFilter struct {
+	Tenant string
+	// Enabled, LoggedIn: nil means either.
+	Enabled  *bool
+	LoggedIn *bool
+	// Invite: "" any, "none" never invited, "live" invite not expired at Now,
+	// "expired" invite expired at Now.
+	Invite string
+	Now    time.Time
+	// Source: only cards with a claim (in any state but withdrawn) of this source.
+	Source string
+	// Group: only cards whose resolved groups contain this name.
+	Group string
+	// Query: case-insensitive substring of email or names.
+	Query string
+	// After: the cursor, the last card id of the previous page.
+	After string
+	Limit int
+}
+
+// Store is the persistence the directory service needs. Writes happen only
+// inside InTx; reads outside a transaction see committed data.
+type Store interface {
+	// InTx runs fn in one transaction: committed when fn returns nil, rolled
+	// back otherwise (and when ctx is cancelled). It does not retry; callers
+	// retry on ErrConflict and ErrAlreadyExists when that makes sense.
+	InTx(ctx context.Context, fn func(Tx) error) error
+
+	GetCard(ctx context.Context, tenant, id string) (Card, error)
+	GetCardByEmail(ctx context.Context, tenant, emailNorm string) (Card, error)
+	ListCards(ctx context.Context, f CardFilter) ([]Card, error)
+	// ListClaims returns a card's claims ordered by source.
+	ListClaims(ctx context.Context, tenant, cardID string) ([]Claim, error)
+	// ListAudit returns audit events of a card, oldest first.
+	ListAudit(ctx context.Context, tenant, cardID string, afterID int64, limit int) ([]AuditEvent, error)
+	ListEvents(ctx context.Context, tenant string, afterID int64, limit int) ([]Event, error)
+	ListOutbox(ctx context.Context, tenant string, afterID int64, limit int) ([]OutboxMessage, error)
+
+	// Credentials.
+	PutCredential(ctx context.Context, c Credential) error
+	FindCredential(ctx context.Context, kind, hash string) (Credential, error)
+	CountCredentials(ctx context.Context, kind, tenant string) (int, error)
+
+	// Ready reports whether the database answers and its schema is current.
+	Ready(ctx context.Context) error
+	Close() error
+}
+
+// Tx is the write side. Its reads lock what they return (row locks on
+// PostgreSQL; SQLite transactions hold the database's single write lock from
+// their start), so a read-modify-write inside one Tx cannot lose an update.
+// Every method takes slices so one code path serves one claim and a batch of
+// thousands.
+type Tx interface {
+	// CardsByEmail returns the cards of tenant with these normalized emails,
+	// keyed by EmailNorm.
+	CardsByEmail(ctx context.Context, tenant string, emailNorms []string) (map[string]Card, error)
+	// CardsByID returns the cards of tenant with these ids, keyed by ID.
+	CardsByID(ctx context.Context, tenant string, ids []string) (map[string]Card, error)
+	// ClaimCardIDs maps a source's external ids to the ids of the cards
+	// holding them.
+	ClaimCardIDs(ctx context.Context, tenant, source string, externalIDs []string) (map[string]string, error)
+	// Claims returns the claims of these cards, keyed by card id.
+	Claims(ctx context.Context, tenant string, cardIDs []string) (map[string][]Claim, error)
+
+	// PutCards inserts cards with Version 1 and updates the others, each only
+	// if its stored version is Version-1; otherwise ErrConflict. An email
+	// already taken by another card → ErrAlreadyExists.
+	PutCards(ctx context.Context, cards []Card) error
+	// PutClaims inserts or replaces claims keyed by (card, source). An
+	// external id already held by another card of the source → ErrAlreadyExists.
+	PutClaims(ctx context.Context, claims []Claim) error
+	AppendAudit(ctx context.Context, events []AuditEvent) error
+	AppendEvents(ctx context.Context, events []Event) error
+	Enqueue(ctx context.Context, msgs []OutboxMessage) error
+}
+
+// Backend is a Store that also manages its schema. Both backends implement it.
+type Backend interface {
+	Store
+	// Migrate applies pending migrations and returns the versions applied.
+	Migrate(ctx context.Context) ([]int64, error)
+	// CheckSchema returns an error wrapping ErrSchemaBehind, naming the
+	// command that fixes it, when the schema is older than this binary.
+	CheckSchema(ctx context.Context) error
+	// SchemaVersions returns the database's schema version and this binary's.
+	SchemaVersions(ctx context.Context) (current, target int64, err error)
+}

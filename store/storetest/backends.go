@@ -1,0 +1,65 @@
+package storetest
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/rosterd/rosterd/internal/pgtest"
+	"github.com/rosterd/rosterd/store"
+	"github.com/rosterd/rosterd/store/postgres"
+	"github.com/rosterd/rosterd/store/sqlite"
+)
+
+// OpenSQLite opens a fresh SQLite store in a temp dir; not migrated.
+func OpenSQLite(t testing.TB) store.Backend {
+	t.Helper()
+	s, err := sqlite.Open(filepath.Join(t.TempDir(), "rosterd.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// OpenPostgres opens a store on a fresh database of the test binary's
+// throwaway PostgreSQL cluster (the package's TestMain must call
+// pgtest.Main); not migrated.
+func OpenPostgres(t testing.TB) store.Backend {
+	t.Helper()
+	s, err := postgres.Open(pgtest.DSN(t), postgres.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// Backends names each backend's opener, for tests that run on both.
+var Backends = []struct {
+	Name string
+	Open func(testing.TB) store.Backend
+}{
+	{"sqlite", OpenSQLite},
+	{"postgres", OpenPostgres},
+}
+
+// ForEachBackend runs fn as a subtest per backend, each with a fresh,
+// migrated store.
+func ForEachBackend(t *testing.T, fn func(t *testing.T, s store.Backend)) {
+	for _, b := range Backends {
+		t.Run(b.Name, func(t *testing.T) {
+			fn(t, Migrated(t, b.Open))
+		})
+	}
+}
+
+// Migrated opens a store with open and migrates it.
+func Migrated(t testing.TB, open func(testing.TB) store.Backend) store.Backend {
+	t.Helper()
+	s := open(t)
+	if _, err := s.Migrate(context.Background()); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	return s
+}

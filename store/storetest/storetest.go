@@ -1,0 +1,521 @@
+// Package storetest is the conformance suite every store backend passes, in
+// the manner of Dex's storage/conformance: a backend's own test calls
+// RunTests with a function that opens a fresh, empty, unmigrated store, and
+// every subtest gets one of its own.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rosterd/rosterd/store"
+)
+
+// NewStore opens a fresh, empty store that has not been migrated.
+type NewStore func(t *testing.T) store.Backend
+
+// RunTests runs the conformance suite.
+func RunTests(t *testing.T, newStore NewStore) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s store.Backend)
+	}{
+		{"SchemaBehindUntilMigrated", testSchemaBehind},
+		{"CardRoundTrip", testCardRoundTrip},
+		{"DuplicateEmail", testDuplicateEmail},
+		{"VersionConflict", testVersionConflict},
+		{"ClaimsAndExternalIDs", testClaims},
+		{"RollbackLeavesNothing", testRollback},
+		{"BulkLookupsBeyondParameterLimit", testBulkLookups},
+		{"ListCardsFilters", testListFilters},
+		{"ListCardsPaging", testListPaging},
+		{"AuditEventsOutbox", testAppendOnly},
+		{"Credentials", testCredentials},
+		{"ConcurrentUpdatesSerialize", testConcurrentUpdates},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newStore(t)
+			t.Cleanup(func() { s.Close() })
+			if tc.name != "SchemaBehindUntilMigrated" {
+				if _, err := s.Migrate(context.Background()); err != nil {
+					t.Fatalf("migrate: %v", err)
+				}
+			}
+			tc.fn(t, s)
+		})
+	}
+}
+
+var t0 = time.Date(2026, 11, 20, 9, 30, 15, 123456000, time.UTC)
+
+func card(tenant, id, email string) store.Card {
+	return store.Card{ID: id, Tenant: tenant, Email: email, EmailNorm: strings.ToLower(email), Enabled: true,
+		Reason: "enabled: listed by file:hr", CreatedAt: t0, UpdatedAt: t0, Version: 1}
+}
+
+func put(t *testing.T, s store.Store, cards ...store.Card) {
+	t.Helper()
+	err := s.InTx(context.Background(), func(tx store.Tx) error { return tx.PutCards(context.Background(), cards) })
+	if err != nil {
+		t.Fatalf("PutCards: %v", err)
+	}
+}
+
+func testSchemaBehind(t *testing.T, s store.Backend) {
+	ctx := context.Background()
+	err := s.CheckSchema(ctx)
+	if !errors.Is(err, store.ErrSchemaBehind) || !strings.Contains(err.Error(), "rosterd migrate") {
+		t.Fatalf("CheckSchema on an empty database = %v, want ErrSchemaBehind naming `rosterd migrate`", err)
+	}
+	if err := s.Ready(ctx); !errors.Is(err, store.ErrSchemaBehind) {
+		t.Fatalf("Ready on an empty database = %v, want ErrSchemaBehind", err)
+	}
+	applied, err := s.Migrate(ctx)
+	if err != nil || len(applied) == 0 {
+		t.Fatalf("Migrate = %v, %v; want some versions applied", applied, err)
+	}
+	if err := s.CheckSchema(ctx); err != nil {
+		t.Fatalf("CheckSchema after Migrate: %v", err)
+	}
+	if err := s.Ready(ctx); err != nil {
+		t.Fatalf("Ready after Migrate: %v", err)
+	}
+	again, err := s.Migrate(ctx)
+	if err != nil || len(again) != 0 {
+		t.Fatalf("second Migrate = %v, %v; want nothing to do", again, err)
+	}
+	cur, target, err := s.SchemaVersions(ctx)
+	if err != nil || cur != target || cur != applied[len(applied)-1] {
+		t.Fatalf("SchemaVersions = %d, %d, %v; want both %d", cur, target, err, applied[len(applied)-1])
+	}
+}
+
+func testCardRoundTrip(t *testing.T, s store.Backend) {
+	ctx := context.Background()
+	full := card("acme", "c1", "Ann.Lee@Example.com")
+	full.Attributes = store.Attributes{GivenName: "Ann", FamilyName: "Lee", DisplayName: "Ann Lee", Title: "Engineer",
+		Department: "R&D", Location: "Berlin", EmployeeID: "000123", ManagerEmail: "boss@example.com", Role: "member",
+		Groups: []string{"eng", "berlin"}, Custom: map[string]string{"cost_center": "42"}}
+	full.Pin = &store.Pin{Actor: "admin:ops", Reason: "left", At: t0.Add(time.Hour)}
+	full.Invite = &store.Invite{TokenHash: "abc123", SentAt: t0, ExpiresAt: t0.Add(7 * 24 * time.Hour), RemindedAt: t0.Add(25 * time.Hour)}
+	full.FirstLoginAt, full.LastLoginAt = t0.Add(2*time.Hour), t0.Add(3*time.Hour)
+	bare := card("acme", "c2", "bob@example.com")
+	put(t, s, full, bare)
+
+	got, err := s.GetCard(ctx, "acme", "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, full) {
+		t.Fatalf("round trip changed the card:\n got %+v\nwant %+v", got, full)
+	}
+	got, err = s.GetCard(ctx, "acme", "c2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Pin != nil || got.Invite != nil || got.Attributes.Groups != nil || got.Attributes.Custom != nil || !got.FirstLoginAt.IsZero() {
+		t.Fatalf("bare card came back with %+v", got)
+	}
+	byEmail, err := s.GetCardByEmail(ctx, "acme", "ann.lee@example.com")
+	if err != nil || byEmail.ID != "c1" {
+		t.Fatalf("GetCardByEmail = %v, %v", byEmail.ID, err)
+	}
+	if _, err := s.GetCard(ctx, "other", "c1"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("another tenant's card: err = %v, want ErrNotFound", err)
+	}
+}
+
+func testDuplicateEmail(t *testing.T, s store.Backend) {
+	put(t, s, card("acme", "c1", "ann@example.com"))
+	err := s.InTx(context.Background(), func(tx store.Tx) error {
+		return tx.PutCards(context.Background(), []store.Card{card("acme", "c2", "ANN@example.com")})
+	})
+	if !errors.Is(err, store.ErrAlreadyExists) {
+		t.Fatalf("second card with the same email: err = %v, want ErrAlreadyExists", err)
+	}
+	// The same email in another tenant is another person.
+	put(t, s, card("globex", "c3", "ann@example.com"))
+}
+
+func testVersionConflict(t *testing.T, s store.Backend) {
+	ctx := context.Background()
+	c := card("acme", "c1", "ann@example.com")
+	put(t, s, c)
+	stale := c
+	stale.Version = 3 // claims to follow version 2, which never was
+	err := s.InTx(ctx, func(tx store.Tx) error { return tx.PutCards(ctx, []store.Card{stale}) })
+	if !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("stale update: err = %v, want ErrConflict", err)
+	}
+	next := c
+	next.Version = 2
+	next.Attributes.Title = "Lead"
+	put(t, s, next)
+	got, _ := s.GetCard(ctx, "acme", "c1")
+	if got.Version != 2 || got.Attributes.Title != "Lead" {
+		t.Fatalf("after update: version %d title %q", got.Version, got.Attributes.Title)
+	}
+}
+
+func claim(cardID, source, ext string, state store.ClaimState) store.Claim {
+	return store.Claim{CardID: cardID, Tenant: "acme", Source: source, ExternalID: ext, Email: "x@example.com", State: state,
+		Authoritative: true, Attributes: store.Attributes{Department: "R&D"}, RunID: "7", Actor: source,
+		FirstSeen: t0, LastSeen: t0, StateSince: t0}
+}
+
+func testClaims(t *testing.T, s store.Backend) {
+	ctx := context.Background()
+	put(t, s, card("acme", "c1", "ann@example.com"), card("acme", "c2", "bob@example.com"))
+	write := func(claims ...store.Claim) error {
+		return s.InTx(ctx, func(tx store.Tx) error { return tx.PutClaims(ctx, claims) })
+	}
+	if err := write(claim("c1", "file:hr", "E1", store.Present), claim("c1", "scim:okta", "", store.Present), claim("c2", "scim:okta", "", store.Present)); err != nil {
+		t.Fatal(err)
+	}
+	// Replacing a claim keeps one row per (card, source).
+	updated := claim("c1", "file:hr", "E1", store.Withdrawn)
+	updated.StateSince = t0.Add(time.Hour)
+	if err := write(updated); err != nil {
+		t.Fatal(err)
+	}
+	claims, err := s.ListClaims(ctx, "acme", "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(claims) != 2 || claims[0].Source != "file:hr" || claims[0].State != store.Withdrawn || !claims[0].StateSince.Equal(t0.Add(time.Hour)) ||
+		claims[0].Attributes.Department != "R&D" || claims[1].Source != "scim:okta" {
+		t.Fatalf("claims = %+v", claims)
+	}
+	// Empty external ids are not unique; a taken one is.
+	if err := write(claim("c2", "file:hr", "E1", store.Present)); !errors.Is(err, store.ErrAlreadyExists) {
+		t.Fatalf("external id of another card: err = %v, want ErrAlreadyExists", err)
+	}
+	err = s.InTx(ctx, func(tx store.Tx) error {
+		ids, err := tx.ClaimCardIDs(ctx, "acme", "file:hr", []string{"E1", "E404"})
+		if err != nil {
+			return err
+		}
+		if len(ids) != 1 || ids["E1"] != "c1" {
+			return fmt.Errorf("ClaimCardIDs = %v", ids)
+		}
+		byCard, err := tx.Claims(ctx, "acme", []string{"c1", "c2"})
+		if err != nil {
+			return err
+		}
+		if len(byCard["c1"]) != 2 || len(byCard["c2"]) != 1 {
+			return fmt.Errorf("Claims = %v", byCard)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func testRollback(t *testing.T, s store.Backend) {
+	ctx := context.Background()
+	boom := errors.New("boom")
+	err := s.InTx(ctx, func(tx store.Tx) error {
+		if err := tx.PutCards(ctx, []store.Card{card("acme", "c1", "ann@example.com")}); err != nil {
+			return err
+		}
+		if err := tx.PutClaims(ctx, []store.Claim{claim("c1", "file:hr", "E1", store.Present)}); err != nil {
+			return err
+		}
+		if err := tx.AppendAudit(ctx, []store.AuditEvent{{Tenant: "acme", CardID: "c1", At: t0, Actor: "x", Action: "claim.applied"}}); err != nil {
+			return err
+		}
+		if err := tx.AppendEvents(ctx, []store.Event{{Tenant: "acme", CardID: "c1", Type: "card.created", At: t0, Data: []byte(`{}`)}}); err != nil {
+			return err
+		}
+		if err := tx.Enqueue(ctx, []store.OutboxMessage{{Tenant: "acme", CardID: "c1", Kind: "email.invite", Payload: []byte(`{}`), Created: t0}}); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("InTx = %v, want the function's error", err)
+	}
+	if _, err := s.GetCard(ctx, "acme", "c1"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("card after rollback: %v", err)
+	}
+	assertEmpty(t, s, "acme", "c1")
+
+	// A cancelled context rolls back too.
+	cctx, cancel := context.WithCancel(ctx)
+	err = s.InTx(cctx, func(tx store.Tx) error {
+		if err := tx.PutCards(cctx, []store.Card{card("acme", "c1", "ann@example.com")}); err != nil {
+			return err
+		}
+		cancel()
+		return tx.PutClaims(cctx, []store.Claim{claim("c1", "file:hr", "E1", store.Present)})
+	})
+	if err == nil {
+		t.Fatal("InTx with a context cancelled midway succeeded")
+	}
+	if _, err := s.GetCard(ctx, "acme", "c1"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("card after cancelled transaction: %v", err)
+	}
+	assertEmpty(t, s, "acme", "c1")
+}
+
+func assertEmpty(t *testing.T, s store.Store, tenant, cardID string) {
+	t.Helper()
+	ctx := context.Background()
+	claims, _ := s.ListClaims(ctx, tenant, cardID)
+	audit, _ := s.ListAudit(ctx, tenant, cardID, 0, 10)
+	events, _ := s.ListEvents(ctx, tenant, 0, 10)
+	outbox, _ := s.ListOutbox(ctx, tenant, 0, 10)
+	if len(claims)+len(audit)+len(events)+len(outbox) != 0 {
+		t.Fatalf("left behind: %d claims, %d audit events, %d events, %d outbox messages", len(claims), len(audit), len(events), len(outbox))
+	}
+}
+
+func testBulkLookups(t *testing.T, s store.Backend) {
+	ctx := context.Background()
+	// More values than either backend binds in one statement (PostgreSQL
+	// takes 65535 parameters at most): the store must cut the lookup up.
+	const n = 70000
+	cards := make([]store.Card, 0, 3)
+	for i := range 3 {
+		cards = append(cards, card("acme", fmt.Sprintf("c%05d", i*30000), fmt.Sprintf("u%05d@example.com", i*30000)))
+	}
+	put(t, s, cards...)
+	ids := make([]string, n)
+	emails := make([]string, n)
+	for i := range n {
+		ids[i] = fmt.Sprintf("c%05d", i)
+		emails[i] = fmt.Sprintf("u%05d@example.com", i)
+	}
+	err := s.InTx(ctx, func(tx store.Tx) error {
+		byID, err := tx.CardsByID(ctx, "acme", ids)
+		if err != nil {
+			return err
+		}
+		byEmail, err := tx.CardsByEmail(ctx, "acme", emails)
+		if err != nil {
+			return err
+		}
+		if len(byID) != 3 || len(byEmail) != 3 || byEmail["u60000@example.com"].ID != "c60000" {
+			return fmt.Errorf("found %d by id, %d by email", len(byID), len(byEmail))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func testListFilters(t *testing.T, s store.Backend) {
+	ctx := context.Background()
+	now := t0.Add(48 * time.Hour)
+	active := card("acme", "c1", "ann@example.com")
+	active.FirstLoginAt = t0
+	active.Attributes = store.Attributes{GivenName: "Ann", FamilyName: "Lee", Groups: []string{"eng", "berlin"}}
+	pending := card("acme", "c2", "bob@example.com")
+	pending.Invite = &store.Invite{SentAt: t0, ExpiresAt: now.Add(time.Hour)}
+	pending.Attributes = store.Attributes{GivenName: "Bob", FamilyName: "100%_Real", Groups: []string{"engineering"}}
+	expired := card("acme", "c3", "cy@example.com")
+	expired.Invite = &store.Invite{SentAt: t0, ExpiresAt: now}
+	provisioned := card("acme", "c4", "dee@example.com")
+	disabled := card("acme", "c5", "eve@example.com")
+	disabled.Enabled = false
+	other := card("globex", "c6", "ann@globex.example")
+	put(t, s, active, pending, expired, provisioned, disabled, other)
+	if err := s.InTx(ctx, func(tx store.Tx) error {
+		return tx.PutClaims(ctx, []store.Claim{claim("c1", "scim:okta", "", store.Present), claim("c2", "scim:okta", "", store.Withdrawn), claim("c3", "file:hr", "", store.Present)})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	yes, no := true, false
+	for _, tc := range []struct {
+		name string
+		f    store.CardFilter
+		want []string
+	}{
+		{"all", store.CardFilter{}, []string{"c1", "c2", "c3", "c4", "c5"}},
+		{"enabled", store.CardFilter{Enabled: &yes}, []string{"c1", "c2", "c3", "c4"}},
+		{"disabled", store.CardFilter{Enabled: &no}, []string{"c5"}},
+		{"logged in", store.CardFilter{LoggedIn: &yes}, []string{"c1"}},
+		{"invite live", store.CardFilter{Enabled: &yes, LoggedIn: &no, Invite: "live", Now: now}, []string{"c2"}},
+		{"invite expired at its expiry instant", store.CardFilter{Enabled: &yes, LoggedIn: &no, Invite: "expired", Now: now}, []string{"c3"}},
+		{"never invited", store.CardFilter{Enabled: &yes, LoggedIn: &no, Invite: "none"}, []string{"c4"}},
+		{"source, withdrawn claims excluded", store.CardFilter{Source: "scim:okta"}, []string{"c1"}},
+		{"group exact, not substring", store.CardFilter{Group: "eng"}, []string{"c1"}},
+		{"query on email, any case", store.CardFilter{Query: "BOB@"}, []string{"c2"}},
+		{"query on family name", store.CardFilter{Query: "lee"}, []string{"c1"}},
+		{"query wildcards are literal", store.CardFilter{Query: "0%_r"}, []string{"c2"}},
+		{"query % alone matches only a literal %", store.CardFilter{Query: "%"}, []string{"c2"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.f.Tenant = "acme"
+			cards, err := s.ListCards(ctx, tc.f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, c := range cards {
+				got = append(got, c.ID)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Fatalf("got %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func testListPaging(t *testing.T, s store.Backend) {
+	ctx := context.Background()
+	var cards []store.Card
+	for i := range 25 {
+		cards = append(cards, card("acme", fmt.Sprintf("c%02d", i), fmt.Sprintf("u%02d@example.com", i)))
+	}
+	put(t, s, cards...)
+	var seen []string
+	after := ""
+	for page := 0; ; page++ {
+		got, err := s.ListCards(ctx, store.CardFilter{Tenant: "acme", After: after, Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) == 0 {
+			break
+		}
+		if page > 3 {
+			t.Fatal("paging does not end")
+		}
+		for _, c := range got {
+			seen = append(seen, c.ID)
+		}
+		after = got[len(got)-1].ID
+	}
+	if len(seen) != 25 || !slices.IsSorted(seen) || slices.Compact(slices.Clone(seen))[24] != "c24" {
+		t.Fatalf("pages gave %v", seen)
+	}
+}
+
+func testAppendOnly(t *testing.T, s store.Backend) {
+	ctx := context.Background()
+	put(t, s, card("acme", "c1", "ann@example.com"))
+	err := s.InTx(ctx, func(tx store.Tx) error {
+		if err := tx.AppendAudit(ctx, []store.AuditEvent{
+			{Tenant: "acme", CardID: "c1", At: t0, Actor: "file:hr", Source: "file:hr", Action: "claim.applied", RunID: "42", After: []byte(`{"a":1}`), Detail: "first"},
+			{Tenant: "acme", CardID: "c1", At: t0.Add(time.Second), Actor: "admin:ops", Action: "card.pinned", Before: []byte(`{"a":1}`), After: []byte(`{"a":2}`), Detail: "second"},
+		}); err != nil {
+			return err
+		}
+		if err := tx.AppendEvents(ctx, []store.Event{
+			{Tenant: "acme", CardID: "c1", Type: "card.created", At: t0, Actor: "file:hr", Source: "file:hr", Data: []byte(`{"n":1}`)},
+			{Tenant: "acme", CardID: "c1", Type: "card.disabled", At: t0, Actor: "admin:ops", Data: []byte(`{"n":2}`)},
+			{Tenant: "globex", CardID: "x", Type: "card.created", At: t0, Data: []byte(`{}`)},
+		}); err != nil {
+			return err
+		}
+		return tx.Enqueue(ctx, []store.OutboxMessage{{Tenant: "acme", CardID: "c1", Kind: "email.invite", Payload: []byte(`{"card_id":"c1"}`), Created: t0}})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	audit, err := s.ListAudit(ctx, "acme", "c1", 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(audit) != 2 || audit[0].Detail != "first" || audit[0].Before != nil || string(audit[0].After) != `{"a":1}` ||
+		audit[1].Action != "card.pinned" || string(audit[1].Before) != `{"a":1}` || !audit[1].At.Equal(t0.Add(time.Second)) || audit[0].RunID != "42" {
+		t.Fatalf("audit = %+v", audit)
+	}
+	if rest, _ := s.ListAudit(ctx, "acme", "c1", audit[0].ID, 10); len(rest) != 1 || rest[0].ID != audit[1].ID {
+		t.Fatalf("audit after first = %+v", rest)
+	}
+	events, err := s.ListEvents(ctx, "acme", 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != 2 || events[0].Type != "card.created" || events[1].Type != "card.disabled" || events[0].ID >= events[1].ID || string(events[1].Data) != `{"n":2}` {
+		t.Fatalf("events = %+v", events)
+	}
+	outbox, err := s.ListOutbox(ctx, "acme", 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(outbox) != 1 || outbox[0].Kind != "email.invite" || string(outbox[0].Payload) != `{"card_id":"c1"}` {
+		t.Fatalf("outbox = %+v", outbox)
+	}
+}
+
+func testCredentials(t *testing.T, s store.Backend) {
+	ctx := context.Background()
+	admin := store.Credential{ID: "k1", Kind: store.AdminKey, Name: "ops", Hash: "aa", Origin: "bootstrap", Created: t0}
+	scim := store.Credential{ID: "k2", Kind: store.SCIMToken, Tenant: "acme", Name: "okta", Hash: "bb", ReadOnly: false, Origin: "config", Created: t0}
+	for _, c := range []store.Credential{admin, scim} {
+		if err := s.PutCredential(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.FindCredential(ctx, store.SCIMToken, "bb")
+	if err != nil || got != scim {
+		t.Fatalf("FindCredential = %+v, %v; want %+v", got, err, scim)
+	}
+	if _, err := s.FindCredential(ctx, store.AdminKey, "bb"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a SCIM token's hash found as an admin key: %v", err)
+	}
+	dup := admin
+	dup.ID = "k3"
+	if err := s.PutCredential(ctx, dup); !errors.Is(err, store.ErrAlreadyExists) {
+		t.Fatalf("duplicate hash: err = %v, want ErrAlreadyExists", err)
+	}
+	if n, err := s.CountCredentials(ctx, store.AdminKey, ""); err != nil || n != 1 {
+		t.Fatalf("CountCredentials = %d, %v", n, err)
+	}
+}
+
+// testConcurrentUpdates: many transactions read-modify-write one card at
+// once; with the row lock (or SQLite's write lock) and the version check,
+// every increment survives.
+func testConcurrentUpdates(t *testing.T, s store.Backend) {
+	ctx := context.Background()
+	put(t, s, card("acme", "c1", "ann@example.com"))
+	const writers = 20
+	errs := make(chan error, writers)
+	for range writers {
+		go func() {
+			for {
+				err := s.InTx(ctx, func(tx store.Tx) error {
+					m, err := tx.CardsByID(ctx, "acme", []string{"c1"})
+					if err != nil {
+						return err
+					}
+					c := m["c1"]
+					c.Attributes.Custom = map[string]string{"n": fmt.Sprint(len(c.Attributes.Custom["n"]) + 1)}
+					c.Attributes.Groups = append(c.Attributes.Groups, "x")
+					c.Version++
+					return tx.PutCards(ctx, []store.Card{c})
+				})
+				if errors.Is(err, store.ErrConflict) {
+					continue
+				}
+				errs <- err
+				return
+			}
+		}()
+	}
+	for range writers {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.GetCard(ctx, "acme", "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Version != writers+1 || len(got.Attributes.Groups) != writers {
+		t.Fatalf("after %d concurrent increments: version %d, %d groups", writers, got.Version, len(got.Attributes.Groups))
+	}
+}
