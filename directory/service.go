@@ -437,7 +437,9 @@ type cardView struct {
 	Status Status `json:"status"`
 }
 
-func (s *Service) view(c Card, now time.Time) cardView { return cardView{Card: c, Status: StatusOf(c, now)} }
+func (s *Service) view(c Card, now time.Time) cardView {
+	return cardView{Card: c, Status: StatusOf(c, now)}
+}
 
 func mustJSON(v any) []byte {
 	b, err := json.Marshal(v)

@@ -15,7 +15,7 @@ import (
 // recorder is a testing.TB that records Skipf/Fatalf instead of ending the
 // goroutine, so the decision Unavailable makes can be observed in-process.
 type recorder struct {
-	testing.TB // nil: any method not overridden here panics, which would fail the test
+	testing.TB      // nil: any method not overridden here panics, which would fail the test
 	skipped, failed string
 }
 
