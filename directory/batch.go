@@ -342,30 +342,5 @@ func (b *batch) flush(ctx context.Context) error {
 			}
 		}
 	}
-	if len(cards) > 0 {
-		if err := b.tx.PutCards(ctx, cards); err != nil {
-			return err
-		}
-	}
-	if len(claims) > 0 {
-		if err := b.tx.PutClaims(ctx, claims); err != nil {
-			return err
-		}
-	}
-	if len(b.audit) > 0 {
-		if err := b.tx.AppendAudit(ctx, b.audit); err != nil {
-			return err
-		}
-	}
-	if len(b.events) > 0 {
-		if err := b.tx.AppendEvents(ctx, b.events); err != nil {
-			return err
-		}
-	}
-	if len(b.outbox) > 0 {
-		if err := b.tx.Enqueue(ctx, b.outbox); err != nil {
-			return err
-		}
-	}
-	return nil
+	return b.tx.Write(ctx, store.Changes{Cards: cards, Claims: claims, Audit: b.audit, Events: b.events, Outbox: b.outbox})
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -477,4 +478,72 @@ func changeList(before, after Card, existed bool) []string {
 		changed = append(changed, "last_login_at")
 	}
 	return slices.Clip(changed)
+}
+
+// BatchOptions tunes ApplyAll.
+type BatchOptions struct {
+	// Size is the number of claims per transaction; default 1000.
+	Size int
+	// Workers is the number of transactions in flight at once; default 2.
+	// While one transaction waits on the database another is being
+	// prepared, and on PostgreSQL several use several cores.
+	Workers int
+	// Done, when set, is called after each committed batch with the number
+	// of inputs it held (a progress bar's tick).
+	Done func(n int)
+}
+
+// ApplyAll applies many claims of one tenant in bounded transactions, some
+// at once. The inputs must name distinct people (one input per card, as a
+// sync plan has): two batches in flight never touch one card, so the order
+// of the batches does not matter. Outcomes are returned in input order. The
+// first store error stops the work: batches already committed stay
+// committed, and applying the same inputs again finishes the rest (a
+// claim already applied is unchanged and writes nothing).
+func (s *Service) ApplyAll(ctx context.Context, actor Actor, ins []ClaimInput, opt BatchOptions) ([]Outcome, error) {
+	size, workers := opt.Size, opt.Workers
+	if size <= 0 {
+		size = 1000
+	}
+	if workers <= 0 {
+		workers = 2
+	}
+	outcomes := make([]Outcome, len(ins))
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	for range min(workers, (len(ins)+size-1)/size) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for lo := range jobs {
+				hi := min(lo+size, len(ins))
+				out, err := s.ApplyClaims(ctx, actor, ins[lo:hi])
+				if err != nil {
+					cancel(err)
+					continue
+				}
+				copy(outcomes[lo:hi], out)
+				if opt.Done != nil {
+					opt.Done(hi - lo)
+				}
+			}
+		}()
+	}
+	for lo := 0; lo < len(ins); lo += size {
+		select {
+		case jobs <- lo:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
+		return outcomes, err
+	}
+	return outcomes, nil
 }

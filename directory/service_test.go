@@ -131,21 +131,23 @@ type failingTx struct {
 
 var errInjected = errors.New("injected fault")
 
-func (t *failingTx) AppendAudit(ctx context.Context, e []store.AuditEvent) error {
+// Write writes the cards and claims first, then fails (or cancels the
+// context before writing the rest), as a crash midway would.
+func (t *failingTx) Write(ctx context.Context, ch store.Changes) error {
+	if err := t.Tx.Write(ctx, store.Changes{Cards: ch.Cards, Claims: ch.Claims}); err != nil {
+		return err
+	}
 	switch t.f.failOn {
 	case "audit":
 		return errInjected
+	case "outbox":
+		if len(ch.Outbox) > 0 {
+			return errInjected
+		}
 	case "cancel":
 		t.f.cancel()
 	}
-	return t.Tx.AppendAudit(ctx, e)
-}
-
-func (t *failingTx) Enqueue(ctx context.Context, m []store.OutboxMessage) error {
-	if t.f.failOn == "outbox" {
-		return errInjected
-	}
-	return t.Tx.Enqueue(ctx, m)
+	return t.Tx.Write(ctx, store.Changes{Audit: ch.Audit, Events: ch.Events, Outbox: ch.Outbox})
 }
 
 func TestFailedTransactionLeavesNothing(t *testing.T) {
@@ -513,6 +515,57 @@ func TestListPaging(t *testing.T) {
 		}
 		if _, err := svc.List(ctx, directory.ListQuery{Tenant: "acme", Status: "gone"}); err == nil || !strings.Contains(err.Error(), `unknown status "gone"`) {
 			t.Fatalf("bad status: %v", err)
+		}
+	})
+}
+
+func TestApplyAll(t *testing.T) {
+	storetest.ForEachBackend(t, func(t *testing.T, st store.Backend) {
+		svc, _ := newService(st, ssoPolicy())
+		var ins []directory.ClaimInput
+		for i := range 2500 {
+			ins = append(ins, present("file:hr", fmt.Sprintf("p%04d@example.com", i)))
+		}
+		ins[1234].Email = "broken"
+		ticks := 0
+		var mu sync.Mutex
+		outs, err := svc.ApplyAll(ctx, actor("file:hr"), ins, directory.BatchOptions{Size: 300, Workers: 3, Done: func(n int) {
+			mu.Lock()
+			ticks += n
+			mu.Unlock()
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ticks != 2500 {
+			t.Fatalf("progress counted %d, want 2500", ticks)
+		}
+		for i, o := range outs {
+			if i == 1234 {
+				if o.Err == nil {
+					t.Fatal("the broken email was applied")
+				}
+				continue
+			}
+			if o.Err != nil || !o.Created || o.Card.Email != ins[i].Email {
+				t.Fatalf("outcome %d = %+v, want the card of %s", i, o, ins[i].Email)
+			}
+		}
+		// Applying the same inputs again changes nothing.
+		again, err := svc.ApplyAll(ctx, actor("file:hr"), ins, directory.BatchOptions{Size: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, o := range again {
+			if o.Changed {
+				t.Fatalf("second apply changed input %d", i)
+			}
+		}
+		// A failing store stops the work with its error.
+		cctx, cancel := context.WithCancel(ctx)
+		cancel()
+		if _, err := svc.ApplyAll(cctx, actor("file:hr"), ins, directory.BatchOptions{}); !errors.Is(err, context.Canceled) {
+			t.Fatalf("cancelled ApplyAll: %v", err)
 		}
 	})
 }

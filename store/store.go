@@ -256,16 +256,22 @@ type Tx interface {
 	// Claims returns the claims of these cards, keyed by card id.
 	Claims(ctx context.Context, tenant string, cardIDs []string) (map[string][]Claim, error)
 
-	// PutCards inserts cards with Version 1 and updates the others, each only
-	// if its stored version is Version-1; otherwise ErrConflict. An email
-	// already taken by another card → ErrAlreadyExists.
-	PutCards(ctx context.Context, cards []Card) error
-	// PutClaims inserts or replaces claims keyed by (card, source). An
-	// external id already held by another card of the source → ErrAlreadyExists.
-	PutClaims(ctx context.Context, claims []Claim) error
-	AppendAudit(ctx context.Context, events []AuditEvent) error
-	AppendEvents(ctx context.Context, events []Event) error
-	Enqueue(ctx context.Context, msgs []OutboxMessage) error
+	// Write stores everything one transaction changed. Cards with Version 1
+	// are inserted; the others are updated only if their stored version is
+	// Version-1, else ErrConflict. An email already taken by another card,
+	// or a source's external id already held by another card, is
+	// ErrAlreadyExists. Claims are keyed by (card, source); audit lines,
+	// events and outbox messages are appended.
+	Write(ctx context.Context, ch Changes) error
+}
+
+// Changes is what one transaction writes, cards first.
+type Changes struct {
+	Cards  []Card
+	Claims []Claim
+	Audit  []AuditEvent
+	Events []Event
+	Outbox []OutboxMessage
 }
 
 // Backend is a Store that also manages its schema. Both backends implement it.

@@ -70,8 +70,10 @@ func Open(path string) (*Store, error) {
 			// modernc binds $N parameters by name, a linear search per
 			// parameter: statements of tens of thousands of parameters
 			// cost seconds, so keep them at SQLite's classic limit.
-			MaxParams: 999,
-			MapError:  mapError,
+			MaxParams:       999,
+			MapError:        mapError,
+			OneWriter:       true,
+			CacheStatements: true,
 		}),
 		Path: file,
 	}

@@ -38,6 +38,8 @@ func RunTests(t *testing.T, newStore NewStore) {
 		{"AuditEventsOutbox", testAppendOnly},
 		{"Credentials", testCredentials},
 		{"ConcurrentUpdatesSerialize", testConcurrentUpdates},
+		{"LargeWriteIsCutUp", testLargeWrite},
+		{"ConflictInMixedWriteWritesNothing", testMixedWriteConflict},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -62,7 +64,7 @@ func card(tenant, id, email string) store.Card {
 
 func put(t *testing.T, s store.Store, cards ...store.Card) {
 	t.Helper()
-	err := s.InTx(context.Background(), func(tx store.Tx) error { return tx.PutCards(context.Background(), cards) })
+	err := s.InTx(context.Background(), func(tx store.Tx) error { return tx.Write(context.Background(), store.Changes{Cards: cards}) })
 	if err != nil {
 		t.Fatalf("PutCards: %v", err)
 	}
@@ -135,7 +137,7 @@ func testCardRoundTrip(t *testing.T, s store.Backend) {
 func testDuplicateEmail(t *testing.T, s store.Backend) {
 	put(t, s, card("acme", "c1", "ann@example.com"))
 	err := s.InTx(context.Background(), func(tx store.Tx) error {
-		return tx.PutCards(context.Background(), []store.Card{card("acme", "c2", "ANN@example.com")})
+		return tx.Write(context.Background(), store.Changes{Cards: []store.Card{card("acme", "c2", "ANN@example.com")}})
 	})
 	if !errors.Is(err, store.ErrAlreadyExists) {
 		t.Fatalf("second card with the same email: err = %v, want ErrAlreadyExists", err)
@@ -150,7 +152,7 @@ func testVersionConflict(t *testing.T, s store.Backend) {
 	put(t, s, c)
 	stale := c
 	stale.Version = 3 // claims to follow version 2, which never was
-	err := s.InTx(ctx, func(tx store.Tx) error { return tx.PutCards(ctx, []store.Card{stale}) })
+	err := s.InTx(ctx, func(tx store.Tx) error { return tx.Write(ctx, store.Changes{Cards: []store.Card{stale}}) })
 	if !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("stale update: err = %v, want ErrConflict", err)
 	}
@@ -174,7 +176,7 @@ func testClaims(t *testing.T, s store.Backend) {
 	ctx := context.Background()
 	put(t, s, card("acme", "c1", "ann@example.com"), card("acme", "c2", "bob@example.com"))
 	write := func(claims ...store.Claim) error {
-		return s.InTx(ctx, func(tx store.Tx) error { return tx.PutClaims(ctx, claims) })
+		return s.InTx(ctx, func(tx store.Tx) error { return tx.Write(ctx, store.Changes{Claims: claims}) })
 	}
 	if err := write(claim("c1", "file:hr", "E1", store.Present), claim("c1", "scim:okta", "", store.Present), claim("c2", "scim:okta", "", store.Present)); err != nil {
 		t.Fatal(err)
@@ -223,19 +225,14 @@ func testRollback(t *testing.T, s store.Backend) {
 	ctx := context.Background()
 	boom := errors.New("boom")
 	err := s.InTx(ctx, func(tx store.Tx) error {
-		if err := tx.PutCards(ctx, []store.Card{card("acme", "c1", "ann@example.com")}); err != nil {
-			return err
-		}
-		if err := tx.PutClaims(ctx, []store.Claim{claim("c1", "file:hr", "E1", store.Present)}); err != nil {
-			return err
-		}
-		if err := tx.AppendAudit(ctx, []store.AuditEvent{{Tenant: "acme", CardID: "c1", At: t0, Actor: "x", Action: "claim.applied"}}); err != nil {
-			return err
-		}
-		if err := tx.AppendEvents(ctx, []store.Event{{Tenant: "acme", CardID: "c1", Type: "card.created", At: t0, Data: []byte(`{}`)}}); err != nil {
-			return err
-		}
-		if err := tx.Enqueue(ctx, []store.OutboxMessage{{Tenant: "acme", CardID: "c1", Kind: "email.invite", Payload: []byte(`{}`), Created: t0}}); err != nil {
+		err := tx.Write(ctx, store.Changes{
+			Cards:  []store.Card{card("acme", "c1", "ann@example.com")},
+			Claims: []store.Claim{claim("c1", "file:hr", "E1", store.Present)},
+			Audit:  []store.AuditEvent{{Tenant: "acme", CardID: "c1", At: t0, Actor: "x", Action: "claim.applied"}},
+			Events: []store.Event{{Tenant: "acme", CardID: "c1", Type: "card.created", At: t0, Data: []byte(`{}`)}},
+			Outbox: []store.OutboxMessage{{Tenant: "acme", CardID: "c1", Kind: "email.invite", Payload: []byte(`{}`), Created: t0}},
+		})
+		if err != nil {
 			return err
 		}
 		return boom
@@ -251,11 +248,11 @@ func testRollback(t *testing.T, s store.Backend) {
 	// A cancelled context rolls back too.
 	cctx, cancel := context.WithCancel(ctx)
 	err = s.InTx(cctx, func(tx store.Tx) error {
-		if err := tx.PutCards(cctx, []store.Card{card("acme", "c1", "ann@example.com")}); err != nil {
+		if err := tx.Write(cctx, store.Changes{Cards: []store.Card{card("acme", "c1", "ann@example.com")}}); err != nil {
 			return err
 		}
 		cancel()
-		return tx.PutClaims(cctx, []store.Claim{claim("c1", "file:hr", "E1", store.Present)})
+		return tx.Write(cctx, store.Changes{Claims: []store.Claim{claim("c1", "file:hr", "E1", store.Present)}})
 	})
 	if err == nil {
 		t.Fatal("InTx with a context cancelled midway succeeded")
@@ -330,7 +327,7 @@ func testListFilters(t *testing.T, s store.Backend) {
 	other := card("globex", "c6", "ann@globex.example")
 	put(t, s, active, pending, expired, provisioned, disabled, other)
 	if err := s.InTx(ctx, func(tx store.Tx) error {
-		return tx.PutClaims(ctx, []store.Claim{claim("c1", "scim:okta", "", store.Present), claim("c2", "scim:okta", "", store.Withdrawn), claim("c3", "file:hr", "", store.Present)})
+		return tx.Write(ctx, store.Changes{Claims: []store.Claim{claim("c1", "scim:okta", "", store.Present), claim("c2", "scim:okta", "", store.Withdrawn), claim("c3", "file:hr", "", store.Present)}})
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -405,20 +402,14 @@ func testAppendOnly(t *testing.T, s store.Backend) {
 	ctx := context.Background()
 	put(t, s, card("acme", "c1", "ann@example.com"))
 	err := s.InTx(ctx, func(tx store.Tx) error {
-		if err := tx.AppendAudit(ctx, []store.AuditEvent{
+		return tx.Write(ctx, store.Changes{Audit: []store.AuditEvent{
 			{Tenant: "acme", CardID: "c1", At: t0, Actor: "file:hr", Source: "file:hr", Action: "claim.applied", RunID: "42", After: []byte(`{"a":1}`), Detail: "first"},
 			{Tenant: "acme", CardID: "c1", At: t0.Add(time.Second), Actor: "admin:ops", Action: "card.pinned", Before: []byte(`{"a":1}`), After: []byte(`{"a":2}`), Detail: "second"},
-		}); err != nil {
-			return err
-		}
-		if err := tx.AppendEvents(ctx, []store.Event{
+		}, Events: []store.Event{
 			{Tenant: "acme", CardID: "c1", Type: "card.created", At: t0, Actor: "file:hr", Source: "file:hr", Data: []byte(`{"n":1}`)},
 			{Tenant: "acme", CardID: "c1", Type: "card.disabled", At: t0, Actor: "admin:ops", Data: []byte(`{"n":2}`)},
 			{Tenant: "globex", CardID: "x", Type: "card.created", At: t0, Data: []byte(`{}`)},
-		}); err != nil {
-			return err
-		}
-		return tx.Enqueue(ctx, []store.OutboxMessage{{Tenant: "acme", CardID: "c1", Kind: "email.invite", Payload: []byte(`{"card_id":"c1"}`), Created: t0}})
+		}, Outbox: []store.OutboxMessage{{Tenant: "acme", CardID: "c1", Kind: "email.invite", Payload: []byte(`{"card_id":"c1"}`), Created: t0}}})
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -496,7 +487,7 @@ func testConcurrentUpdates(t *testing.T, s store.Backend) {
 					c.Attributes.Custom = map[string]string{"n": fmt.Sprint(len(c.Attributes.Custom["n"]) + 1)}
 					c.Attributes.Groups = append(c.Attributes.Groups, "x")
 					c.Version++
-					return tx.PutCards(ctx, []store.Card{c})
+					return tx.Write(ctx, store.Changes{Cards: []store.Card{c}})
 				})
 				if errors.Is(err, store.ErrConflict) {
 					continue
@@ -518,4 +509,53 @@ func testConcurrentUpdates(t *testing.T, s store.Backend) {
 	if got.Version != writers+1 || len(got.Attributes.Groups) != writers {
 		t.Fatalf("after %d concurrent increments: version %d, %d groups", writers, got.Version, len(got.Attributes.Groups))
 	}
+}
+
+// testLargeWrite: one Write with more rows than one statement may bind.
+func testLargeWrite(t *testing.T, s store.Backend) {
+	ctx := context.Background()
+	const n = 5000 // 5000 cards × 29 columns > 65535 parameters
+	ch := store.Changes{}
+	for i := range n {
+		id := fmt.Sprintf("c%05d", i)
+		ch.Cards = append(ch.Cards, card("acme", id, fmt.Sprintf("u%05d@example.com", i)))
+		ch.Claims = append(ch.Claims, claim(id, "file:hr", fmt.Sprintf("E%05d", i), store.Present))
+		ch.Audit = append(ch.Audit, store.AuditEvent{Tenant: "acme", CardID: id, At: t0, Actor: "file:hr", Action: "claim.applied"})
+		ch.Events = append(ch.Events, store.Event{Tenant: "acme", CardID: id, Type: "card.created", At: t0, Data: []byte(`{}`)})
+	}
+	if err := s.InTx(ctx, func(tx store.Tx) error { return tx.Write(ctx, ch) }); err != nil {
+		t.Fatal(err)
+	}
+	cards, err := s.ListCards(ctx, store.CardFilter{Tenant: "acme", Limit: n + 1})
+	if err != nil || len(cards) != n {
+		t.Fatalf("%d cards, %v; want %d", len(cards), err, n)
+	}
+	events, _ := s.ListEvents(ctx, "acme", 0, n+1)
+	claims, _ := s.ListClaims(ctx, "acme", "c04999")
+	if len(events) != n || len(claims) != 1 || claims[0].ExternalID != "E04999" {
+		t.Fatalf("%d events, claims of the last card %+v", len(events), claims)
+	}
+}
+
+// testMixedWriteConflict: a Write whose card update lost its race writes
+// none of its other rows either.
+func testMixedWriteConflict(t *testing.T, s store.Backend) {
+	ctx := context.Background()
+	put(t, s, card("acme", "c1", "ann@example.com"))
+	stale := card("acme", "c1", "ann@example.com")
+	stale.Version = 5
+	err := s.InTx(ctx, func(tx store.Tx) error {
+		return tx.Write(ctx, store.Changes{
+			Cards:  []store.Card{card("acme", "c2", "bob@example.com"), stale},
+			Claims: []store.Claim{claim("c2", "file:hr", "E2", store.Present)},
+			Events: []store.Event{{Tenant: "acme", CardID: "c2", Type: "card.created", At: t0, Data: []byte(`{}`)}},
+		})
+	})
+	if !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("err = %v, want ErrConflict", err)
+	}
+	if _, err := s.GetCard(ctx, "acme", "c2"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the new card of a conflicting write: %v", err)
+	}
+	assertEmpty(t, s, "acme", "c2")
 }

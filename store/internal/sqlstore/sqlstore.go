@@ -14,6 +14,7 @@ import (
 	"io/fs"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -38,6 +39,20 @@ type Dialect struct {
 	// MapError turns a driver error into a store sentinel error (wrapped),
 	// or returns it unchanged.
 	MapError func(error) error
+	// Arrays: the driver binds Go slices as arrays (pgx), so lookups take
+	// "= ANY($n)" and writes go as unnest over one array per column, all
+	// tables in one statement of data-modifying CTEs. SQLite has neither,
+	// and no round trips to save.
+	Arrays bool
+	// OneWriter makes transactions of this process take turns before they
+	// begin: SQLite allows one writer at a time, and writers queued on a Go
+	// channel wake in order, where writers left to SQLite's busy handler
+	// sleep and poll.
+	OneWriter bool
+	// CacheStatements keeps statements prepared across transactions. pgx
+	// caches them itself; modernc's SQLite driver parses every statement
+	// anew, which is a third of a small transaction's time.
+	CacheStatements bool
 	// SessionLocker serializes migrations of several replicas starting at
 	// once (PostgreSQL advisory lock); nil for SQLite.
 	SessionLocker lock.SessionLocker
@@ -47,10 +62,23 @@ type Dialect struct {
 type DB struct {
 	SQL *sql.DB
 	d   Dialect
+	// writer holds one token when Dialect.OneWriter is set.
+	writer chan struct{}
+	// stmts caches prepared statements when Dialect.CacheStatements is set.
+	stmts *stmtCache
 }
 
 // New wraps an open database. It does not migrate; see Migrate and CheckSchema.
-func New(db *sql.DB, d Dialect) *DB { return &DB{SQL: db, d: d} }
+func New(db *sql.DB, d Dialect) *DB {
+	s := &DB{SQL: db, d: d}
+	if d.OneWriter {
+		s.writer = make(chan struct{}, 1)
+	}
+	if d.CacheStatements {
+		s.stmts = &stmtCache{db: db, m: map[string]*sql.Stmt{}}
+	}
+	return s
+}
 
 func (s *DB) provider() (*goose.Provider, error) {
 	var opts []goose.ProviderOption
@@ -113,15 +141,99 @@ func (s *DB) Ready(ctx context.Context) error {
 }
 
 // Close implements store.Store.
-func (s *DB) Close() error { return s.SQL.Close() }
+func (s *DB) Close() error {
+	if s.stmts != nil {
+		s.stmts.close()
+	}
+	return s.SQL.Close()
+}
+
+// stmtCache holds statements prepared on the database; a transaction uses
+// them through Tx.StmtContext, which reuses the copy already prepared on its
+// connection. The number of distinct statements is bounded (bulk statements
+// vary only in their row count, up to the parameter limit), and past
+// maxCachedStatements new ones simply run unprepared.
+type stmtCache struct {
+	db *sql.DB
+	mu sync.Mutex
+	m  map[string]*sql.Stmt
+}
+
+const maxCachedStatements = 2048
+
+func (c *stmtCache) get(ctx context.Context, query string) (*sql.Stmt, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if st, ok := c.m[query]; ok {
+		return st, nil
+	}
+	if len(c.m) >= maxCachedStatements {
+		return nil, nil
+	}
+	st, err := c.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	c.m[query] = st
+	return st, nil
+}
+
+func (c *stmtCache) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, st := range c.m {
+		st.Close()
+	}
+	c.m = nil
+}
+
+// cachedTx runs a transaction's statements through the cache.
+type cachedTx struct {
+	tx    *sql.Tx
+	cache *stmtCache
+}
+
+func (c *cachedTx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	st, err := c.cache.get(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if st == nil {
+		return c.tx.QueryContext(ctx, query, args...)
+	}
+	return c.tx.StmtContext(ctx, st).QueryContext(ctx, args...)
+}
+
+func (c *cachedTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	st, err := c.cache.get(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if st == nil {
+		return c.tx.ExecContext(ctx, query, args...)
+	}
+	return c.tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+}
 
 // InTx implements store.Store.
 func (s *DB) InTx(ctx context.Context, fn func(store.Tx) error) error {
+	if s.writer != nil {
+		select {
+		case s.writer <- struct{}{}:
+			defer func() { <-s.writer }()
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	sqlTx, err := s.SQL.BeginTx(ctx, nil)
 	if err != nil {
 		return s.d.MapError(fmt.Errorf("beginning transaction: %w", err))
 	}
-	if err := fn(&tx{tx: sqlTx, d: s.d}); err != nil {
+	var q queryer = sqlTx
+	if s.stmts != nil {
+		q = &cachedTx{tx: sqlTx, cache: s.stmts}
+	}
+	if err := fn(&tx{tx: sqlTx, q: q, d: s.d}); err != nil {
 		_ = sqlTx.Rollback()
 		return err
 	}
@@ -217,8 +329,6 @@ const cardColumns = `id, tenant, email, email_norm, given_name, family_name, dis
 	department, location, employee_id, manager_email, role, groups_json, custom_json, enabled, reason,
 	pin_actor, pin_reason, pin_at, invite_token_hash, invite_sent_at, invite_expires_at, invite_reminded_at,
 	first_login_at, last_login_at, created_at, updated_at, version`
-
-const cardColumnCount = 29
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -409,8 +519,6 @@ func (s *DB) ListCards(ctx context.Context, f store.CardFilter) ([]store.Card, e
 // ---- claims
 
 const claimColumns = `card_id, tenant, source, external_id, email, state, authoritative, attrs_json, run_id, actor, first_seen, last_seen, state_since`
-
-const claimColumnCount = 13
 
 func scanClaim(sc scanner) (store.Claim, error) {
 	var (

@@ -14,20 +14,49 @@ import (
 // costs a handful of round trips, not thousands.
 type tx struct {
 	tx *sql.Tx
-	d  Dialect
+	// q runs the statements: tx itself, or tx through the statement cache.
+	q queryer
+	d Dialect
 }
 
 func (t *tx) rowsPer(cols int) int { return max(1, t.d.MaxParams/cols) }
 
+// maxArray bounds the values of one array parameter, to keep one
+// statement's memory in check.
+const maxArray = 10000
+
+// lookupChunk is how many values one lookup takes, after fixed parameters.
+func (t *tx) lookupChunk(fixed int) int {
+	if t.d.Arrays {
+		return maxArray
+	}
+	return t.d.MaxParams - fixed
+}
+
+// in returns "col IN ($k,…)" with one parameter per value, or, where the
+// dialect binds arrays, "col = ANY($k)" with the values as one array:
+// one parameter to bind and one small statement to plan, whatever the count.
+func (t *tx) in(col string, vals []string, fixed ...any) (string, []any) {
+	args := append([]any{}, fixed...)
+	if t.d.Arrays {
+		return fmt.Sprintf("%s = ANY($%d)", col, len(fixed)+1), append(args, vals)
+	}
+	for _, v := range vals {
+		args = append(args, v)
+	}
+	return col + " IN (" + list(len(vals), len(fixed)+1) + ")", args
+}
+
+// The reads below order their rows by the index they look up, so that the
+// index serves both the lookup and the order (ordering by another column
+// once made PostgreSQL walk the primary key instead), and so that
+// concurrent transactions lock rows in one order.
+
 func (t *tx) CardsByEmail(ctx context.Context, tenant string, emailNorms []string) (map[string]store.Card, error) {
 	out := make(map[string]store.Card, len(emailNorms))
-	err := chunks(emailNorms, t.d.MaxParams-1, func(part []string) error {
-		args := make([]any, 0, len(part)+1)
-		args = append(args, tenant)
-		for _, e := range part {
-			args = append(args, e)
-		}
-		cards, err := queryCards(ctx, t.tx, `SELECT `+cardColumns+` FROM cards WHERE tenant = $1 AND email_norm IN (`+list(len(part), 2)+`) ORDER BY id`+t.d.ForUpdate, args...)
+	err := chunks(emailNorms, t.lookupChunk(1), func(part []string) error {
+		in, args := t.in("email_norm", part, tenant)
+		cards, err := queryCards(ctx, t.q, `SELECT `+cardColumns+` FROM cards WHERE tenant = $1 AND `+in+` ORDER BY email_norm`+t.d.ForUpdate, args...)
 		for _, c := range cards {
 			out[c.EmailNorm] = c
 		}
@@ -41,13 +70,9 @@ func (t *tx) CardsByEmail(ctx context.Context, tenant string, emailNorms []strin
 
 func (t *tx) CardsByID(ctx context.Context, tenant string, ids []string) (map[string]store.Card, error) {
 	out := make(map[string]store.Card, len(ids))
-	err := chunks(ids, t.d.MaxParams-1, func(part []string) error {
-		args := make([]any, 0, len(part)+1)
-		args = append(args, tenant)
-		for _, id := range part {
-			args = append(args, id)
-		}
-		cards, err := queryCards(ctx, t.tx, `SELECT `+cardColumns+` FROM cards WHERE tenant = $1 AND id IN (`+list(len(part), 2)+`) ORDER BY id`+t.d.ForUpdate, args...)
+	err := chunks(ids, t.lookupChunk(1), func(part []string) error {
+		in, args := t.in("id", part, tenant)
+		cards, err := queryCards(ctx, t.q, `SELECT `+cardColumns+` FROM cards WHERE tenant = $1 AND `+in+` ORDER BY id`+t.d.ForUpdate, args...)
 		for _, c := range cards {
 			out[c.ID] = c
 		}
@@ -61,13 +86,9 @@ func (t *tx) CardsByID(ctx context.Context, tenant string, ids []string) (map[st
 
 func (t *tx) ClaimCardIDs(ctx context.Context, tenant, source string, externalIDs []string) (map[string]string, error) {
 	out := make(map[string]string, len(externalIDs))
-	err := chunks(externalIDs, t.d.MaxParams-2, func(part []string) error {
-		args := make([]any, 0, len(part)+2)
-		args = append(args, tenant, source)
-		for _, id := range part {
-			args = append(args, id)
-		}
-		rows, err := t.tx.QueryContext(ctx, `SELECT external_id, card_id FROM claims WHERE tenant = $1 AND source = $2 AND external_id IN (`+list(len(part), 3)+`)`, args...)
+	err := chunks(externalIDs, t.lookupChunk(2), func(part []string) error {
+		in, args := t.in("external_id", part, tenant, source)
+		rows, err := t.q.QueryContext(ctx, `SELECT external_id, card_id FROM claims WHERE tenant = $1 AND source = $2 AND external_id <> '' AND `+in, args...)
 		if err != nil {
 			return err
 		}
@@ -89,13 +110,9 @@ func (t *tx) ClaimCardIDs(ctx context.Context, tenant, source string, externalID
 
 func (t *tx) Claims(ctx context.Context, tenant string, cardIDs []string) (map[string][]store.Claim, error) {
 	out := make(map[string][]store.Claim, len(cardIDs))
-	err := chunks(cardIDs, t.d.MaxParams-1, func(part []string) error {
-		args := make([]any, 0, len(part)+1)
-		args = append(args, tenant)
-		for _, id := range part {
-			args = append(args, id)
-		}
-		claims, err := queryClaims(ctx, t.tx, `SELECT `+claimColumns+` FROM claims WHERE tenant = $1 AND card_id IN (`+list(len(part), 2)+`) ORDER BY card_id, source`, args...)
+	err := chunks(cardIDs, t.lookupChunk(1), func(part []string) error {
+		in, args := t.in("card_id", part, tenant)
+		claims, err := queryClaims(ctx, t.q, `SELECT `+claimColumns+` FROM claims WHERE tenant = $1 AND `+in+` ORDER BY card_id, source`, args...)
 		for _, c := range claims {
 			out[c.CardID] = append(out[c.CardID], c)
 		}
@@ -121,138 +138,254 @@ var cardUpdateSet = func() string {
 	return strings.Join(sets, ", ")
 }()
 
-func (t *tx) PutCards(ctx context.Context, cards []store.Card) error {
-	var inserts, updates []store.Card
-	for _, c := range cards {
-		if c.Version <= 1 {
-			inserts = append(inserts, c)
-		} else {
-			updates = append(updates, c)
-		}
+// A table is the target of one INSERT of a Write: its columns with their
+// PostgreSQL types (for unnest's casts) and what follows the VALUES.
+type table struct {
+	name   string
+	cols   []string
+	types  []string
+	suffix string
+}
+
+func cols(spec string) (names, types []string) {
+	for _, f := range strings.Split(spec, ",") {
+		name, typ, _ := strings.Cut(strings.TrimSpace(f), " ")
+		names, types = append(names, name), append(types, typ)
 	}
-	err := chunks(inserts, t.rowsPer(cardColumnCount), func(part []store.Card) error {
-		args, err := cardArgsList(part)
-		if err != nil {
-			return err
+	return names, types
+}
+
+var (
+	cardsTable = func() table {
+		names, types := cols(`id text, tenant text, email text, email_norm text, given_name text, family_name text,
+			display_name text, title text, department text, location text, employee_id text, manager_email text, role text,
+			groups_json text, custom_json text, enabled bool, reason text, pin_actor text, pin_reason text, pin_at int8,
+			invite_token_hash text, invite_sent_at int8, invite_expires_at int8, invite_reminded_at int8,
+			first_login_at int8, last_login_at int8, created_at int8, updated_at int8, version int8`)
+		return table{name: "cards", cols: names, types: types,
+			suffix: ` ON CONFLICT (id) DO UPDATE SET ` + cardUpdateSet + ` WHERE cards.version = excluded.version - 1 RETURNING id`}
+	}()
+	claimsTable = func() table {
+		names, types := cols(`card_id text, tenant text, source text, external_id text, email text, state text,
+			authoritative bool, attrs_json text, run_id text, actor text, first_seen int8, last_seen int8, state_since int8`)
+		return table{name: "claims", cols: names, types: types,
+			suffix: ` ON CONFLICT (card_id, source) DO UPDATE SET external_id = excluded.external_id, email = excluded.email,
+			state = excluded.state, authoritative = excluded.authoritative, attrs_json = excluded.attrs_json,
+			run_id = excluded.run_id, actor = excluded.actor, last_seen = excluded.last_seen, state_since = excluded.state_since`}
+	}()
+	auditTable = func() table {
+		names, types := cols(`tenant text, card_id text, at int8, actor text, source text, action text, run_id text,
+			before_json text, after_json text, detail text`)
+		return table{name: "audit_events", cols: names, types: types}
+	}()
+	eventsTable = func() table {
+		names, types := cols(`tenant text, card_id text, type text, at int8, actor text, source text, data text`)
+		return table{name: "events", cols: names, types: types}
+	}()
+	outboxTable = func() table {
+		names, types := cols(`tenant text, card_id text, kind text, payload text, created_at int8, next_attempt_at int8`)
+		return table{name: "outbox", cols: names, types: types}
+	}()
+)
+
+// A statement is one table's rows of a Write, row-major.
+type statement struct {
+	table
+	rows int
+	args []any
+}
+
+// sql returns the INSERT for the statement's rows with placeholders from
+// $start, and its arguments: a VALUES list with one parameter per value,
+// or, where the dialect binds arrays, unnest over one array per column.
+func (st statement) sql(start int, arrays bool) (string, []any) {
+	head := `INSERT INTO ` + st.name + ` (` + strings.Join(st.cols, ", ") + `) `
+	if !arrays {
+		return head + `VALUES ` + placeholders(st.rows, len(st.cols), start) + st.suffix, st.args
+	}
+	casts := make([]string, len(st.cols))
+	columns := make([]any, len(st.cols))
+	for c, typ := range st.types {
+		casts[c] = fmt.Sprintf("$%d::%s[]", start+c, typ)
+		columns[c] = column(st.args, c, len(st.cols), st.rows, typ)
+	}
+	return head + `SELECT * FROM unnest(` + strings.Join(casts, ", ") + `)` + st.suffix, columns
+}
+
+// column gathers column c of row-major args into a typed slice that the
+// driver sends as an array; nil values become NULL elements.
+func column(args []any, c, width, rows int, typ string) any {
+	switch typ {
+	case "bool":
+		out := make([]bool, rows)
+		for r := range rows {
+			out[r], _ = args[r*width+c].(bool)
 		}
-		_, err = t.tx.ExecContext(ctx, `INSERT INTO cards (`+cardColumns+`) VALUES `+placeholders(len(part), cardColumnCount, 1), args...)
+		return out
+	case "int8":
+		out := make([]*int64, rows)
+		for r := range rows {
+			if v, ok := args[r*width+c].(int64); ok {
+				out[r] = &v
+			}
+		}
+		return out
+	default:
+		out := make([]*string, rows)
+		for r := range rows {
+			if v, ok := args[r*width+c].(string); ok {
+				out[r] = &v
+			}
+		}
+		return out
+	}
+}
+
+// Write implements store.Tx.
+//
+// Cards are written with one upsert on the primary key that takes effect
+// only where the stored version is the one the caller read (new cards have
+// fresh ids and always go in); RETURNING tells which rows did, and a missing
+// one means somebody else wrote in between.
+//
+// On PostgreSQL every table's rows go as arrays, and all the inserts as one
+// statement of data-modifying CTEs: one round trip and a small plan,
+// whatever the batch size. SQLite, in-process, runs one INSERT per table,
+// cut below its parameter limit.
+func (t *tx) Write(ctx context.Context, ch store.Changes) error {
+	stmts, err := writeStatements(ch)
+	if err != nil || len(stmts) == 0 {
 		return err
-	})
-	if err != nil {
-		return t.d.MapError(fmt.Errorf("inserting cards: %w", err))
 	}
-	// An update is an upsert on the primary key that only takes effect when
-	// the stored version is the one the caller read: RETURNING tells which
-	// rows did, and a missing one means somebody else wrote in between.
-	err = chunks(updates, t.rowsPer(cardColumnCount), func(part []store.Card) error {
-		args, err := cardArgsList(part)
-		if err != nil {
+	if t.d.Arrays {
+		// A small change (one SCIM request) plans faster as VALUES.
+		return t.writeCombined(ctx, stmts, len(ch.Cards), len(ch.Cards)+len(ch.Claims) > smallWrite)
+	}
+	for _, st := range stmts {
+		if err := t.writeChunked(ctx, st); err != nil {
 			return err
 		}
-		rows, err := t.tx.QueryContext(ctx, `INSERT INTO cards (`+cardColumns+`) VALUES `+placeholders(len(part), cardColumnCount, 1)+
-			` ON CONFLICT (id) DO UPDATE SET `+cardUpdateSet+` WHERE cards.version = excluded.version - 1 RETURNING id`, args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		n := 0
-		for rows.Next() {
-			n++
-		}
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		if n != len(part) {
-			return fmt.Errorf("%w: %d of %d cards changed since they were read", store.ErrConflict, len(part)-n, len(part))
-		}
-		return nil
-	})
-	if err != nil {
-		return t.d.MapError(fmt.Errorf("updating cards: %w", err))
 	}
 	return nil
 }
 
-func cardArgsList(cards []store.Card) ([]any, error) {
-	args := make([]any, 0, len(cards)*cardColumnCount)
-	for i := range cards {
-		a, err := cardArgs(&cards[i])
+// smallWrite is the number of cards and claims up to which a combined
+// write binds values one by one rather than as arrays.
+const smallWrite = 16
+
+func (t *tx) writeCombined(ctx context.Context, stmts []statement, cards int, arrays bool) error {
+	var (
+		b     strings.Builder
+		args  []any
+		count = "0"
+	)
+	b.WriteString("WITH ")
+	for i, st := range stmts {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		query, stArgs := st.sql(len(args)+1, arrays)
+		fmt.Fprintf(&b, "w%d AS (%s", i, query)
+		if st.name == "cards" {
+			count = fmt.Sprintf("(SELECT count(*) FROM w%d)", i)
+		} else {
+			b.WriteString(" RETURNING 1")
+		}
+		b.WriteString(")")
+		args = append(args, stArgs...)
+	}
+	b.WriteString(" SELECT " + count)
+	var n int
+	if err := t.tx.QueryRowContext(ctx, b.String(), args...).Scan(&n); err != nil {
+		return t.d.MapError(fmt.Errorf("writing changes: %w", err))
+	}
+	if n != cards {
+		return fmt.Errorf("%w: %d of %d cards changed since they were read", store.ErrConflict, cards-n, cards)
+	}
+	return nil
+}
+
+// writeChunked runs one statement, cut into pieces below the parameter limit.
+func (t *tx) writeChunked(ctx context.Context, st statement) error {
+	width := len(st.cols)
+	perStmt := t.rowsPer(width)
+	for lo := 0; lo < st.rows; lo += perStmt {
+		hi := min(lo+perStmt, st.rows)
+		part := statement{table: st.table, rows: hi - lo, args: st.args[lo*width : hi*width]}
+		query, args := part.sql(1, false)
+		if st.name != "cards" {
+			if _, err := t.q.ExecContext(ctx, query, args...); err != nil {
+				return t.d.MapError(fmt.Errorf("writing %s: %w", st.name, err))
+			}
+			continue
+		}
+		rows, err := t.q.QueryContext(ctx, query, args...)
+		if err != nil {
+			return t.d.MapError(fmt.Errorf("writing cards: %w", err))
+		}
+		n := 0
+		for rows.Next() {
+			n++
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return t.d.MapError(fmt.Errorf("writing cards: %w", err))
+		}
+		if n != part.rows {
+			return fmt.Errorf("%w: %d of %d cards changed since they were read", store.ErrConflict, part.rows-n, part.rows)
+		}
+	}
+	return nil
+}
+
+// writeStatements turns changes into one INSERT per table that has rows,
+// in the order foreign keys need: cards before the claims that refer to them.
+func writeStatements(ch store.Changes) ([]statement, error) {
+	var stmts []statement
+	add := func(tb table, rows int, args []any) {
+		if rows > 0 {
+			stmts = append(stmts, statement{table: tb, rows: rows, args: args})
+		}
+	}
+
+	args := make([]any, 0, len(ch.Cards)*len(cardsTable.cols))
+	for i := range ch.Cards {
+		a, err := cardArgs(&ch.Cards[i])
 		if err != nil {
 			return nil, err
 		}
 		args = append(args, a...)
 	}
-	return args, nil
-}
+	add(cardsTable, len(ch.Cards), args)
 
-func (t *tx) PutClaims(ctx context.Context, claims []store.Claim) error {
-	err := chunks(claims, t.rowsPer(claimColumnCount), func(part []store.Claim) error {
-		args := make([]any, 0, len(part)*claimColumnCount)
-		for i := range part {
-			a, err := claimArgs(&part[i])
-			if err != nil {
-				return err
-			}
-			args = append(args, a...)
+	args = make([]any, 0, len(ch.Claims)*len(claimsTable.cols))
+	for i := range ch.Claims {
+		a, err := claimArgs(&ch.Claims[i])
+		if err != nil {
+			return nil, err
 		}
-		_, err := t.tx.ExecContext(ctx, `INSERT INTO claims (`+claimColumns+`) VALUES `+placeholders(len(part), claimColumnCount, 1)+
-			` ON CONFLICT (card_id, source) DO UPDATE SET external_id = excluded.external_id, email = excluded.email, state = excluded.state,
-			authoritative = excluded.authoritative, attrs_json = excluded.attrs_json, run_id = excluded.run_id, actor = excluded.actor,
-			last_seen = excluded.last_seen, state_since = excluded.state_since`, args...)
-		return err
-	})
-	if err != nil {
-		return t.d.MapError(fmt.Errorf("writing claims: %w", err))
+		args = append(args, a...)
 	}
-	return nil
-}
+	add(claimsTable, len(ch.Claims), args)
 
-func (t *tx) AppendAudit(ctx context.Context, events []store.AuditEvent) error {
-	const cols = 10
-	err := chunks(events, t.rowsPer(cols), func(part []store.AuditEvent) error {
-		args := make([]any, 0, len(part)*cols)
-		for _, e := range part {
-			args = append(args, e.Tenant, e.CardID, micros(e.At), e.Actor, e.Source, e.Action, e.RunID,
-				nullString(string(e.Before), e.Before != nil), nullString(string(e.After), e.After != nil), e.Detail)
-		}
-		_, err := t.tx.ExecContext(ctx, `INSERT INTO audit_events (tenant, card_id, at, actor, source, action, run_id, before_json, after_json, detail)
-			VALUES `+placeholders(len(part), cols, 1), args...)
-		return err
-	})
-	if err != nil {
-		return t.d.MapError(fmt.Errorf("writing audit events: %w", err))
+	args = make([]any, 0, len(ch.Audit)*len(auditTable.cols))
+	for _, e := range ch.Audit {
+		args = append(args, e.Tenant, e.CardID, micros(e.At), e.Actor, e.Source, e.Action, e.RunID,
+			nullString(string(e.Before), e.Before != nil), nullString(string(e.After), e.After != nil), e.Detail)
 	}
-	return nil
-}
+	add(auditTable, len(ch.Audit), args)
 
-func (t *tx) AppendEvents(ctx context.Context, events []store.Event) error {
-	const cols = 7
-	err := chunks(events, t.rowsPer(cols), func(part []store.Event) error {
-		args := make([]any, 0, len(part)*cols)
-		for _, e := range part {
-			args = append(args, e.Tenant, e.CardID, e.Type, micros(e.At), e.Actor, e.Source, string(e.Data))
-		}
-		_, err := t.tx.ExecContext(ctx, `INSERT INTO events (tenant, card_id, type, at, actor, source, data) VALUES `+placeholders(len(part), cols, 1), args...)
-		return err
-	})
-	if err != nil {
-		return t.d.MapError(fmt.Errorf("writing events: %w", err))
+	args = make([]any, 0, len(ch.Events)*len(eventsTable.cols))
+	for _, e := range ch.Events {
+		args = append(args, e.Tenant, e.CardID, e.Type, micros(e.At), e.Actor, e.Source, string(e.Data))
 	}
-	return nil
-}
+	add(eventsTable, len(ch.Events), args)
 
-func (t *tx) Enqueue(ctx context.Context, msgs []store.OutboxMessage) error {
-	const cols = 6
-	err := chunks(msgs, t.rowsPer(cols), func(part []store.OutboxMessage) error {
-		args := make([]any, 0, len(part)*cols)
-		for _, m := range part {
-			args = append(args, m.Tenant, m.CardID, m.Kind, string(m.Payload), micros(m.Created), micros(m.Created))
-		}
-		_, err := t.tx.ExecContext(ctx, `INSERT INTO outbox (tenant, card_id, kind, payload, created_at, next_attempt_at) VALUES `+placeholders(len(part), cols, 1), args...)
-		return err
-	})
-	if err != nil {
-		return t.d.MapError(fmt.Errorf("writing outbox: %w", err))
+	args = make([]any, 0, len(ch.Outbox)*len(outboxTable.cols))
+	for _, m := range ch.Outbox {
+		args = append(args, m.Tenant, m.CardID, m.Kind, string(m.Payload), micros(m.Created), micros(m.Created))
 	}
-	return nil
+	add(outboxTable, len(ch.Outbox), args)
+	return stmts, nil
 }

@@ -1,0 +1,424 @@
+package config
+
+import (
+	"time"
+)
+
+// Config is the whole daemon's configuration: one YAML file, or Default()
+// when there is none. Fields hold the values after ApplyDefaults; each
+// comment names the YAML key's default.
+type Config struct {
+	// Listen is the HTTP listen address, host:port. Default "127.0.0.1:8080".
+	Listen string `yaml:"listen"`
+	// PublicURL is the base of every link rosterd hands out (SAML endpoints,
+	// invite links). Default "http://" + Listen, with a wildcard or empty host
+	// replaced by localhost.
+	PublicURL string `yaml:"public_url"`
+	// DataDir holds the default SQLite file and generated keys. Default ".",
+	// the working directory (not the config file's directory).
+	DataDir string `yaml:"data_dir"`
+	// Store selects the database. Default SQLite in DataDir.
+	Store Store `yaml:"store"`
+	// AutoMigrate applies pending schema migrations at start. Default true;
+	// read it with AutoMigrateEnabled.
+	AutoMigrate *bool `yaml:"auto_migrate"`
+	// ShutdownTimeout bounds a graceful shutdown. Default 30s.
+	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+	// Log configures log/slog output. Default level info, format auto.
+	Log Log `yaml:"log"`
+	// AdminKeys are the bearer keys of the admin API. Default none: the
+	// daemon then generates a bootstrap key at first start.
+	AdminKeys []AdminKey `yaml:"admin_keys"`
+	// SMTP is the outgoing mail server for invites. Default none.
+	SMTP SMTP `yaml:"smtp"`
+	// Webhooks receive card events. Default none.
+	Webhooks []Webhook `yaml:"webhooks"`
+	// Events configures the event log. Default retention 720h.
+	Events Events `yaml:"events"`
+	// Tenants are the organizations served. Default: when the file names
+	// none, one tenant with id "default" and name "Default".
+	Tenants []Tenant `yaml:"tenants"`
+
+	// lines maps each key path written in the file to its line, so that
+	// Validate can point at the line and ApplyDefaults can tell an explicit
+	// zero ("max_disable_count: 0") from a key left out. Nil when the Config
+	// was not parsed from a file.
+	lines map[string]int
+}
+
+// Store selects and configures the database.
+type Store struct {
+	// Driver is "sqlite" or "postgres". Default "sqlite".
+	Driver string `yaml:"driver"`
+	// DSN is the SQLite file path or the Postgres connection string.
+	// Default for sqlite: filepath.Join(DataDir, "rosterd.db"); required for
+	// postgres.
+	DSN string `yaml:"dsn"`
+	// DSNFile names a file holding DSN; Parse reads it into DSN and clears
+	// this field. Default none.
+	DSNFile string `yaml:"dsn_file"`
+	// MaxConns caps open connections. Default 0: the driver's own default.
+	MaxConns int `yaml:"max_conns"`
+}
+
+// Log configures the daemon's log output.
+type Log struct {
+	// Level is debug, info, warn or error. Default "info".
+	Level string `yaml:"level"`
+	// Format is auto (colored text on a terminal, JSON otherwise), text or
+	// json. Default "auto".
+	Format string `yaml:"format"`
+}
+
+// AdminKey is one bearer key of the admin API.
+type AdminKey struct {
+	// Name identifies the key in logs and events. Required.
+	Name string `yaml:"name"`
+	// Key is the secret itself. Required (or KeyFile).
+	Key string `yaml:"key"`
+	// KeyFile names a file holding Key; Parse reads it into Key and clears
+	// this field. Default none.
+	KeyFile string `yaml:"key_file"`
+	// ReadOnly limits the key to GET requests. Default false.
+	ReadOnly bool `yaml:"read_only"`
+}
+
+// SMTP is the outgoing mail server.
+type SMTP struct {
+	// URL is smtp://user:password@host:port (STARTTLS) or smtps://… (TLS).
+	// Default none: no mail leaves the daemon.
+	URL string `yaml:"url"`
+	// URLFile names a file holding URL; Parse reads it into URL and clears
+	// this field. Default none.
+	URLFile string `yaml:"url_file"`
+	// From is the sender address, e.g. "Acme <noreply@example.com>".
+	// Required when URL is set.
+	From string `yaml:"from"`
+}
+
+// Webhook is one receiver of card events.
+type Webhook struct {
+	// URL is an absolute http(s) URL. Required.
+	URL string `yaml:"url"`
+	// Secret signs each delivery. Default none (unsigned).
+	Secret string `yaml:"secret"`
+	// SecretFile names a file holding Secret; Parse reads it into Secret and
+	// clears this field. Default none.
+	SecretFile string `yaml:"secret_file"`
+	// Tenants limits the webhook to these tenant ids. Default: all tenants.
+	Tenants []string `yaml:"tenants"`
+}
+
+// Events configures the event log.
+type Events struct {
+	// Retention is how long events are kept. Default 720h (30 days).
+	Retention Duration `yaml:"retention"`
+}
+
+// Tenant is one organization and its policy; everything else is scoped by it.
+type Tenant struct {
+	// ID is the tenant's stable identifier, [a-z0-9][a-z0-9-]{0,62}. Required.
+	ID string `yaml:"id"`
+	// Name is shown to people. Default: ID.
+	Name string `yaml:"name"`
+	// Invite is "email" (new cards get an invite mail) or "none" (SSO only).
+	// Default "email".
+	Invite string `yaml:"invite"`
+	// InviteTTL is how long an invite stays valid. Default 168h.
+	InviteTTL Duration `yaml:"invite_ttl"`
+	// ReminderInterval is the time between invite reminders; 0 sends none.
+	// Default 24h.
+	ReminderInterval Duration `yaml:"reminder_interval"`
+	// AutoInvite invites new cards without an admin's action. Default true;
+	// read it with AutoInviteEnabled.
+	AutoInvite *bool `yaml:"auto_invite"`
+	// JIT creates a card on the first SAML login of an unknown person.
+	// Default false.
+	JIT bool `yaml:"jit"`
+	// Safety limits what one sync run may disable. Defaults 10%, 50, 0.5.
+	Safety Safety `yaml:"safety"`
+	// Precedence orders source kinds for attribute values, first wins. When
+	// given it must list admin, scim, ldap, file and saml exactly once each.
+	// Default [admin, scim, ldap, file, saml].
+	Precedence []string `yaml:"precedence"`
+	// AppCallbackURL is where login codes go after SAML login or an invite
+	// link. Required when SAML is configured.
+	AppCallbackURL string `yaml:"app_callback_url"`
+	// AllowedReturnURLs are the return URLs the app may ask for. Default none.
+	AllowedReturnURLs []string `yaml:"allowed_return_urls"`
+	// SCIM lists the SCIM clients (identity providers) allowed to push.
+	// Default none.
+	SCIM []SCIMConnection `yaml:"scim"`
+	// SAML configures login through the tenant's identity provider. Default
+	// nil: no SAML login.
+	SAML *SAML `yaml:"saml"`
+	// Feeds are the scheduled file and LDAP imports. Default none.
+	Feeds []Feed `yaml:"feeds"`
+}
+
+// Safety limits what one sync run may change before it stops for a human.
+// A key written as 0 stays 0 (e.g. max_disable_count: 0 forbids automatic
+// disables); only keys left out take the default.
+type Safety struct {
+	// MaxDisablePercent is the largest share of enabled cards, 0..100, one
+	// run may disable. Default 10.
+	MaxDisablePercent float64 `yaml:"max_disable_percent"`
+	// MaxDisableCount is the largest number of cards one run may disable.
+	// Default 50.
+	MaxDisableCount int `yaml:"max_disable_count"`
+	// MinSnapshotRatio, 0..1, rejects a snapshot smaller than this share of
+	// the previous one (a truncated export). Default 0.5.
+	MinSnapshotRatio float64 `yaml:"min_snapshot_ratio"`
+}
+
+// SCIMConnection is one SCIM client of a tenant, named in claims as
+// "scim:<name>".
+type SCIMConnection struct {
+	// Name identifies the connection, [a-z0-9][a-z0-9_-]*. Required.
+	Name string `yaml:"name"`
+	// Token is the bearer token the client sends. One of Token, TokenFile or
+	// Tokens is required.
+	Token string `yaml:"token"`
+	// TokenFile names a file holding Token; Parse reads it into Token and
+	// clears this field. Default none.
+	TokenFile string `yaml:"token_file"`
+	// Tokens are further valid tokens, so a token can be rotated without a
+	// gap. Default none.
+	Tokens []string `yaml:"tokens"`
+	// Authoritative lets this connection enable and disable cards; false
+	// makes it attributes-only. Default true; read it with
+	// AuthoritativeEnabled.
+	Authoritative *bool `yaml:"authoritative"`
+}
+
+// SAML configures the tenant's SAML identity provider and our service
+// provider.
+type SAML struct {
+	// IDPMetadataURL is fetched and refreshed every MetadataRefresh. Exactly
+	// one of IDPMetadataURL and IDPMetadataFile is required.
+	IDPMetadataURL string `yaml:"idp_metadata_url"`
+	// IDPMetadataFile is a local copy of the IdP metadata. Default none.
+	IDPMetadataFile string `yaml:"idp_metadata_file"`
+	// AllowInsecureMetadataURL permits an http:// IDPMetadataURL, whose
+	// content an attacker on the path could replace. Default false.
+	AllowInsecureMetadataURL bool `yaml:"allow_insecure_metadata_url"`
+	// MetadataRefresh is how often IDPMetadataURL is fetched. Default 24h.
+	MetadataRefresh Duration `yaml:"metadata_refresh"`
+	// AllowIDPInitiated accepts responses without a request of ours.
+	// Default false.
+	AllowIDPInitiated bool `yaml:"allow_idp_initiated"`
+	// Attributes maps our attribute names to the IdP's attribute names.
+	// Default none (the IdP's NameID is the email).
+	Attributes map[string]string `yaml:"attributes"`
+	// EntityID is our SP entity id. Default: derived from PublicURL by the
+	// saml package.
+	EntityID string `yaml:"entity_id"`
+	// CertFile and KeyFile are our signing certificate and key (PEM).
+	// Default: generated in DataDir by the saml package.
+	CertFile string `yaml:"cert_file"`
+	// KeyFile is the private key matching CertFile. Default none.
+	KeyFile string `yaml:"key_file"`
+	// EncryptionCertFile and EncryptionKeyFile decrypt encrypted assertions.
+	// Default none.
+	EncryptionCertFile string `yaml:"encryption_cert_file"`
+	// EncryptionKeyFile is the private key matching EncryptionCertFile.
+	// Default none.
+	EncryptionKeyFile string `yaml:"encryption_key_file"`
+	// SignRequests signs our AuthnRequests. Default true; read it with
+	// SignRequestsEnabled.
+	SignRequests *bool `yaml:"sign_requests"`
+	// ClockSkew is the tolerance on assertion times. Default 3m.
+	ClockSkew Duration `yaml:"clock_skew"`
+	// RequestCookieLifetime bounds the login round trip. Default 5m.
+	RequestCookieLifetime Duration `yaml:"request_cookie_lifetime"`
+}
+
+// Feed is one scheduled import, named in claims as "file:<name>" or
+// "ldap:<name>". The keys of FileFeed and LDAPFeed sit in the feed's own
+// YAML mapping; Validate rejects keys of the other kind.
+type Feed struct {
+	// Name identifies the feed in its tenant, [a-z0-9][a-z0-9_-]*. Required.
+	Name string `yaml:"name"`
+	// Kind is "file" or "ldap". Required.
+	Kind string `yaml:"kind"`
+	// Schedule is a 5-field cron spec or a descriptor (@daily, @every 1h).
+	// Default none: the feed runs only when asked.
+	Schedule string `yaml:"schedule"`
+	// Timezone is the IANA zone Schedule is read in. Default "UTC".
+	Timezone string `yaml:"timezone"`
+	// Authoritative lets the feed enable and disable cards; false makes it
+	// attributes-only. Default true; read it with AuthoritativeEnabled.
+	Authoritative *bool `yaml:"authoritative"`
+	// RunMissedOnStart runs the feed at start when the daemon was down at its
+	// last scheduled time. Default true; read it with RunMissedOnStartEnabled.
+	RunMissedOnStart *bool `yaml:"run_missed_on_start"`
+	// File holds the keys of kind file; their defaults are filled only on
+	// file feeds (see FileFeed).
+	File FileFeed `yaml:",inline"`
+	// LDAP holds the keys of kind ldap; their defaults are filled only on
+	// ldap feeds (see LDAPFeed).
+	LDAP LDAPFeed `yaml:",inline"`
+}
+
+// FileFeed reads HR exports (CSV, TSV, XLSX) from a folder or SFTP server.
+type FileFeed struct {
+	// Source is dir:///abs/path/glob or sftp://user@host:port/path/glob.
+	// Required for kind file.
+	Source string `yaml:"source"`
+	// SFTP holds credentials for an sftp:// Source.
+	SFTP SFTP `yaml:"sftp"`
+	// Key is the attribute that identifies a person: "email" or
+	// "employee_id". Default "email".
+	Key string `yaml:"key"`
+	// Columns maps header text to our attribute names (those of
+	// SAML.Attributes, plus "status"). Default none: headers are our names.
+	Columns map[string]string `yaml:"columns"`
+	// StatusColumn is the header whose value says whether a person left.
+	// Default none.
+	StatusColumn string `yaml:"status_column"`
+	// InactiveValues are status values (case-insensitive) that disable a
+	// card. Default [terminated, inactive, leaver, disabled].
+	InactiveValues []string `yaml:"inactive_values"`
+	// DoneMarker, e.g. ".done", is a file whose presence says the export
+	// beside it is complete. Default none.
+	DoneMarker string `yaml:"done_marker"`
+	// StableFor is how long a file's size and mtime must stay unchanged
+	// before it is read. Default 30s.
+	StableFor Duration `yaml:"stable_for"`
+	// Archive is the folder, relative to the drop folder, processed files
+	// move to; "" leaves them in place. Default "processed"; read it with
+	// ArchiveDir.
+	Archive *string `yaml:"archive"`
+}
+
+// SFTP holds the credentials of an SFTP file feed.
+type SFTP struct {
+	// PrivateKeyFile is an SSH private key. One of PrivateKeyFile, Password
+	// or PasswordFile is required.
+	PrivateKeyFile string `yaml:"private_key_file"`
+	// Password is the SSH password. Default none.
+	Password string `yaml:"password"`
+	// PasswordFile names a file holding Password; Parse reads it into
+	// Password and clears this field. Default none.
+	PasswordFile string `yaml:"password_file"`
+	// KnownHostsFile pins the server's host key. Required: rosterd never
+	// trusts an unknown host key.
+	KnownHostsFile string `yaml:"known_hosts_file"`
+}
+
+// LDAPFeed reads people from OpenLDAP or Active Directory.
+type LDAPFeed struct {
+	// URL is ldaps://host[:port] or ldap://host[:port] (upgraded with
+	// StartTLS unless InsecurePlaintext). Required for kind ldap.
+	URL string `yaml:"url"`
+	// BindDN is the service account. Default none (anonymous bind).
+	BindDN string `yaml:"bind_dn"`
+	// BindPassword is the service account's password. Default none.
+	BindPassword string `yaml:"bind_password"`
+	// BindPasswordFile names a file holding BindPassword; Parse reads it
+	// into BindPassword and clears this field. Default none.
+	BindPasswordFile string `yaml:"bind_password_file"`
+	// BaseDN is where the search starts. Required for kind ldap.
+	BaseDN string `yaml:"base_dn"`
+	// Scope is sub, one or base. Default "sub".
+	Scope string `yaml:"scope"`
+	// Filter is an LDAP search filter. Default none: the ldapfeed package
+	// picks one for people.
+	Filter string `yaml:"filter"`
+	// ActiveDirectory reads AD's attributes and its "account disabled" bit.
+	// Default false.
+	ActiveDirectory bool `yaml:"active_directory"`
+	// PageSize is the paged-search page size. Default 500.
+	PageSize int `yaml:"page_size"`
+	// CAFile is a PEM bundle trusted for the server's certificate. Default:
+	// the system pool.
+	CAFile string `yaml:"ca_file"`
+	// TLSServerName overrides the name checked in the server's certificate.
+	// Default: the URL's host.
+	TLSServerName string `yaml:"tls_server_name"`
+	// InsecurePlaintext allows ldap:// without StartTLS, sending the bind
+	// password in clear. Default false.
+	InsecurePlaintext bool `yaml:"insecure_plaintext"`
+	// InsecureSkipVerify accepts any server certificate. For tests against
+	// a throwaway server only: it lets anyone on the path read the bind
+	// password. Default false.
+	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
+	// Timeout bounds each LDAP operation. Default 30s.
+	Timeout Duration `yaml:"timeout"`
+	// Groups are group DNs whose members are read. Default none: everyone
+	// the filter matches.
+	Groups []string `yaml:"groups"`
+	// Attributes maps our attribute names to LDAP attribute names. Default
+	// none: the ldapfeed package's mapping for OpenLDAP or AD.
+	Attributes map[string]string `yaml:"attributes"`
+}
+
+// FindTenant returns the tenant with the given id.
+func (c *Config) FindTenant(id string) (*Tenant, bool) {
+	for i := range c.Tenants {
+		if c.Tenants[i].ID == id {
+			return &c.Tenants[i], true
+		}
+	}
+	return nil, false
+}
+
+// FindFeed returns the tenant's feed with the given name.
+func (t *Tenant) FindFeed(name string) (*Feed, bool) {
+	for i := range t.Feeds {
+		if t.Feeds[i].Name == name {
+			return &t.Feeds[i], true
+		}
+	}
+	return nil, false
+}
+
+// AutoMigrateEnabled reports auto_migrate, true when unset.
+func (c *Config) AutoMigrateEnabled() bool { return boolOr(c.AutoMigrate, true) }
+
+// AutoInviteEnabled reports auto_invite, true when unset.
+func (t *Tenant) AutoInviteEnabled() bool { return boolOr(t.AutoInvite, true) }
+
+// AuthoritativeEnabled reports authoritative, true when unset.
+func (s *SCIMConnection) AuthoritativeEnabled() bool { return boolOr(s.Authoritative, true) }
+
+// AllTokens returns Token and Tokens, the bearer tokens valid for this
+// connection.
+func (s *SCIMConnection) AllTokens() []string {
+	var all []string
+	if s.Token != "" {
+		all = append(all, s.Token)
+	}
+	return append(all, s.Tokens...)
+}
+
+// SignRequestsEnabled reports sign_requests, true when unset.
+func (s *SAML) SignRequestsEnabled() bool { return boolOr(s.SignRequests, true) }
+
+// AuthoritativeEnabled reports authoritative, true when unset.
+func (f *Feed) AuthoritativeEnabled() bool { return boolOr(f.Authoritative, true) }
+
+// RunMissedOnStartEnabled reports run_missed_on_start, true when unset.
+func (f *Feed) RunMissedOnStartEnabled() bool { return boolOr(f.RunMissedOnStart, true) }
+
+// ArchiveDir returns the archive folder, "processed" when unset and "" when
+// archiving is off.
+func (f *FileFeed) ArchiveDir() string {
+	if f.Archive == nil {
+		return defaultArchive
+	}
+	return *f.Archive
+}
+
+// Location returns the feed's time zone, UTC when unset. Validate has
+// checked that the name loads.
+func (f *Feed) Location() (*time.Location, error) {
+	return time.LoadLocation(f.Timezone)
+}
+
+func boolOr(p *bool, def bool) bool {
+	if p == nil {
+		return def
+	}
+	return *p
+}
