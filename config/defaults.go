@@ -36,7 +36,7 @@ func Default() *Config {
 // where nothing was written, every zero field takes its default.
 func (c *Config) ApplyDefaults() {
 	setDefault(c, "listen", &c.Listen, defaultListen)
-	setDefault(c, "public_url", &c.PublicURL, publicURLFor(c.Listen))
+	setDefault(c, "public_url", &c.PublicURL, DefaultPublicURL(c.Listen))
 	setDefault(c, "data_dir", &c.DataDir, ".")
 	setDefault(c, "store.driver", &c.Store.Driver, "sqlite")
 	if c.Store.Driver == "sqlite" && c.Store.DSNFile == "" {
@@ -127,10 +127,10 @@ func setPointer[T any](field **T, value T) {
 	}
 }
 
-// publicURLFor derives the default public URL from the listen address; a
-// wildcard or empty host is not something a browser can reach, so it
+// DefaultPublicURL derives the default public URL from the listen address;
+// a wildcard or empty host is not something a browser can reach, so it
 // becomes localhost.
-func publicURLFor(listen string) string {
+func DefaultPublicURL(listen string) string {
 	host, port, err := net.SplitHostPort(listen)
 	if err != nil {
 		return "http://" + listen

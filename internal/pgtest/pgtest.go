@@ -149,6 +149,13 @@ func DSN(t testing.TB) string {
 
 var unsafeChars = regexp.MustCompile(`[^a-z0-9_]+`)
 
+// Durable reports whether PGTEST_DURABLE=1 asks for a cluster that keeps
+// PostgreSQL's default durability (fsync, synchronous commit, full page
+// writes) on a disk under /tmp: slower, and what benchmarks that claim
+// production numbers should run on. By default the cluster trades
+// durability for speed, which throwaway test data does not need.
+func Durable() bool { return os.Getenv("PGTEST_DURABLE") == "1" }
+
 // dbName makes a unique, readable database name: t<N>_<test name>.
 func dbName(testName string, n int64) string {
 	s := unsafeChars.ReplaceAllString(strings.ToLower(testName), "_")
@@ -296,6 +303,9 @@ func start() (_ *cluster, err error) {
 		return nil, err
 	}
 	parent := baseParent()
+	if Durable() {
+		parent = "/tmp" // a disk, not memory
+	}
 	sweepStale(parent)
 	// Short path: the socket BASE/.s.PGSQL.PORT must fit in ~107 bytes.
 	base, err := os.MkdirTemp(parent, "pg")
@@ -349,20 +359,21 @@ func start() (_ *cluster, err error) {
 		return nil, err
 	}
 	defer logf.Close() // the child has its own copy
-	cmd := exec.Command(filepath.Join(binDir, "postgres"),
+	durability := []string{"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"}
+	if Durable() {
+		durability = []string{"-c", "fsync=on", "-c", "synchronous_commit=on", "-c", "full_page_writes=on"}
+	}
+	cmd := exec.Command(filepath.Join(binDir, "postgres"), append(append([]string{
 		"-D", c.dataDir,
 		"-k", base,
 		"-p", strconv.Itoa(c.port),
-		"-c", "listen_addresses=",
-		"-c", "fsync=off",
-		"-c", "synchronous_commit=off",
-		"-c", "full_page_writes=off",
+		"-c", "listen_addresses="}, durability...),
 		"-c", "max_connections=200",
 		// Dynamic shared memory in files under data/ rather than in
 		// /dev/shm/PostgreSQL.*, so a killed cluster leaves nothing
 		// outside base (which sweepStale removes).
 		"-c", "dynamic_shared_memory_type=mmap",
-	)
+	)...)
 	cmd.Dir = base
 	cmd.Env = childEnv()
 	cmd.SysProcAttr = sysProcAttr(cred)

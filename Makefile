@@ -1,0 +1,10 @@
+# Convenience targets; the README's commands work without make.
+.PHONY: build test bench
+build:
+	CGO_ENABLED=0 go build -trimpath -o rosterd ./cmd/rosterd
+test:
+	go test -count=1 ./...
+# Benchmarks recorded in BENCHMARKS.md.
+bench:
+	go test -run '^$$' -bench 'ApplyClaim$$' -benchtime 20000x -count 3 ./directory/
+	go test -run '^$$' -bench 'ApplyBatch$$' -benchtime 1x -count 3 ./directory/
