@@ -1,0 +1,69 @@
+package admin
+
+import (
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/rosterd/rosterd/internal/credential"
+	"github.com/rosterd/rosterd/store"
+	"github.com/rosterd/rosterd/store/storetest"
+)
+
+func TestAuth(t *testing.T) {
+	st := storetest.Migrated(t, storetest.OpenSQLite)
+	keys := credential.NewKeyring(st, []credential.Static{
+		{Kind: store.AdminKey, Name: "ops", Secret: "rw-key"},
+		{Kind: store.AdminKey, Name: "auditor", Secret: "ro-key", ReadOnly: true},
+		{Kind: store.SCIMToken, Tenant: "acme", Name: "okta", Secret: "scim-token"},
+	})
+	api := New(keys, []Tenant{{ID: "acme", Name: "Acme"}}, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	mux := http.NewServeMux()
+	api.Mount(mux)
+	// A writing route, to see what a read-only key may not do.
+	var sawKey string
+	mux.Handle("POST /api/v1/test-write", api.auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		k, _ := KeyFrom(r.Context())
+		sawKey = k.Name
+		w.WriteHeader(http.StatusNoContent)
+	})))
+
+	for _, tc := range []struct {
+		method, path, auth string
+		code               int
+		body               string
+	}{
+		{"GET", "/api/v1/tenants", "Bearer rw-key", 200, `{"tenants":[{"id":"acme","name":"Acme"}]}`},
+		{"GET", "/api/v1/tenants", "Bearer ro-key", 200, `"acme"`},
+		{"GET", "/api/v1/tenants", "", 401, `"code":"unauthenticated"`},
+		{"GET", "/api/v1/tenants", "Basic cnc6a2V5", 401, `"code":"unauthenticated"`},
+		{"GET", "/api/v1/tenants", "Bearer wrong", 401, `"code":"invalid_key"`},
+		{"GET", "/api/v1/tenants", "Bearer scim-token", 401, `"code":"invalid_key"`},
+		{"POST", "/api/v1/test-write", "Bearer ro-key", 403, `"code":"read_only_key"`},
+		{"POST", "/api/v1/test-write", "Bearer rw-key", 204, ""},
+	} {
+		req := httptest.NewRequest(tc.method, tc.path, nil)
+		if tc.auth != "" {
+			req.Header.Set("Authorization", tc.auth)
+		}
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, req)
+		if rec.Code != tc.code || !strings.Contains(rec.Body.String(), tc.body) {
+			t.Errorf("%s %s with %q: %d %s, want %d containing %s", tc.method, tc.path, tc.auth, rec.Code, rec.Body.String(), tc.code, tc.body)
+		}
+		if tc.code == 401 && rec.Header().Get("WWW-Authenticate") == "" {
+			t.Errorf("%s with %q: 401 without WWW-Authenticate", tc.path, tc.auth)
+		}
+	}
+	if sawKey != "ops" {
+		t.Fatalf("handler saw key %q, want ops", sawKey)
+	}
+	if n := testutil.ToFloat64(api.authFailure); n != 4 {
+		t.Fatalf("auth failures counted %v, want 4", n)
+	}
+}
