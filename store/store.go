@@ -69,12 +69,19 @@ type Claim struct {
 	// the source has none. Unique per (tenant, source) when set.
 	ExternalID string `json:"external_id,omitempty"`
 	// Email is the address as this source sent it.
-	Email string     `json:"email"`
+	Email string `json:"email"`
+	// Login is the source's login name for the person (SCIM userName), if
+	// it has one: unique among the source's live claims, ignoring case.
+	Login string     `json:"login,omitempty"`
 	State ClaimState `json:"state"`
 	// Authoritative claims decide enabled/disabled; the others only enrich
 	// attributes.
 	Authoritative bool       `json:"authoritative"`
 	Attributes    Attributes `json:"attributes"`
+	// Raw is the source's own record of the person as it sent it (a SCIM
+	// resource's attributes), JSON; the store keeps it opaque but lets
+	// queries filter on it.
+	Raw []byte `json:"-"`
 	// RunID names the sync run or request that last changed the claim.
 	RunID string `json:"run_id,omitempty"`
 	// Actor is who last changed the claim (an admin key's name, a SCIM
@@ -214,6 +221,8 @@ type CardFilter struct {
 // Store is the persistence the directory service needs. Writes happen only
 // inside InTx; reads outside a transaction see committed data.
 type Store interface {
+	Queries
+
 	// InTx runs fn in one transaction: committed when fn returns nil, rolled
 	// back otherwise (and when ctx is cancelled). It does not retry; callers
 	// retry on ErrConflict and ErrAlreadyExists when that makes sense.
@@ -255,6 +264,20 @@ type Tx interface {
 	ClaimCardIDs(ctx context.Context, tenant, source string, externalIDs []string) (map[string]string, error)
 	// Claims returns the claims of these cards, keyed by card id.
 	Claims(ctx context.Context, tenant string, cardIDs []string) (map[string][]Claim, error)
+	// LoginCardIDs maps login names (any case) to the ids of the cards whose
+	// live claim of the source holds them, keyed by the lower-case login.
+	LoginCardIDs(ctx context.Context, tenant, source string, logins []string) (map[string]string, error)
+
+	// GroupsByID returns (and locks) groups of a source, keyed by id.
+	GroupsByID(ctx context.Context, tenant, source string, ids []string) (map[string]Group, error)
+	// GroupIDsByName maps display names (any case) to group ids, keyed by
+	// the lower-case name.
+	GroupIDsByName(ctx context.Context, tenant, source string, names []string) (map[string]string, error)
+	// GroupMemberIDs returns the card ids of a group's members.
+	GroupMemberIDs(ctx context.Context, groupID string) ([]string, error)
+	// GroupNamesOfCards returns, per card, the display names of the source's
+	// groups it is a member of, sorted; cards in none are absent.
+	GroupNamesOfCards(ctx context.Context, tenant, source string, cardIDs []string) (map[string][]string, error)
 
 	// Write stores everything one transaction changed. Cards with Version 1
 	// are inserted; the others are updated only if their stored version is
@@ -269,9 +292,19 @@ type Tx interface {
 type Changes struct {
 	Cards  []Card
 	Claims []Claim
-	Audit  []AuditEvent
-	Events []Event
-	Outbox []OutboxMessage
+	// Groups are inserted (Version 1) or updated (only from Version-1,
+	// else ErrConflict); a display name taken by another group of the
+	// source is ErrAlreadyExists.
+	Groups []Group
+	// DeleteGroups removes groups and their memberships.
+	DeleteGroups []string
+	// AddMembers and RemoveMembers change memberships; adding one that
+	// exists, or removing one that does not, is no error.
+	AddMembers    []Membership
+	RemoveMembers []Membership
+	Audit         []AuditEvent
+	Events        []Event
+	Outbox        []OutboxMessage
 }
 
 // Backend is a Store that also manages its schema. Both backends implement it.

@@ -40,6 +40,15 @@ func RunTests(t *testing.T, newStore NewStore) {
 		{"ConcurrentUpdatesSerialize", testConcurrentUpdates},
 		{"LargeWriteIsCutUp", testLargeWrite},
 		{"ConflictInMixedWriteWritesNothing", testMixedWriteConflict},
+		{"ClaimLoginAndRaw", testClaimLoginRaw},
+		{"LoginUniqueAmongLiveClaims", testLoginUnique},
+		{"Groups", testGroups},
+		{"GroupQueries", testGroupQueries},
+		{"Membership", testMembership},
+		{"LargeGroup", testLargeGroup},
+		{"QueryClaims", testQueryClaims},
+		{"ClaimFilters", testClaimFilters},
+		{"GroupFilters", testGroupFilters},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

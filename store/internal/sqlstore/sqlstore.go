@@ -6,6 +6,7 @@
 package sqlstore
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -56,7 +57,20 @@ type Dialect struct {
 	// SessionLocker serializes migrations of several replicas starting at
 	// once (PostgreSQL advisory lock); nil for SQLite.
 	SessionLocker lock.SessionLocker
+	// JSON names the JSON functions that filters on raw records translate
+	// to: JSONSQLite (json_extract, json_type, json_each over TEXT) or
+	// JSONPostgres (jsonb operators, jsonb_array_elements). Left empty, New
+	// derives it from Arrays: only the PostgreSQL backend binds arrays, and
+	// the backends' own files predate this field, so the one flag that
+	// already tells the two apart decides.
+	JSON string
 }
+
+// Values of Dialect.JSON.
+const (
+	JSONSQLite   = "sqlite"
+	JSONPostgres = "postgres"
+)
 
 // DB implements store.Store over a *sql.DB.
 type DB struct {
@@ -70,6 +84,12 @@ type DB struct {
 
 // New wraps an open database. It does not migrate; see Migrate and CheckSchema.
 func New(db *sql.DB, d Dialect) *DB {
+	if d.JSON == "" {
+		d.JSON = JSONSQLite
+		if d.Arrays {
+			d.JSON = JSONPostgres
+		}
+	}
 	s := &DB{SQL: db, d: d}
 	if d.OneWriter {
 		s.writer = make(chan struct{}, 1)
@@ -333,25 +353,39 @@ const cardColumns = `id, tenant, email, email_norm, given_name, family_name, dis
 type scanner interface{ Scan(dest ...any) error }
 
 func scanCard(sc scanner) (store.Card, error) {
-	var (
-		c                                     store.Card
-		groups, custom                        string
-		pinActor, pinReason, inviteHash       sql.NullString
-		pinAt, sent, expires, reminded        sql.NullInt64
-		firstLogin, lastLogin, created, updat sql.NullInt64
-	)
-	a := &c.Attributes
-	err := sc.Scan(&c.ID, &c.Tenant, &c.Email, &c.EmailNorm, &a.GivenName, &a.FamilyName, &a.DisplayName, &a.Title,
-		&a.Department, &a.Location, &a.EmployeeID, &a.ManagerEmail, &a.Role, &groups, &custom, &c.Enabled, &c.Reason,
-		&pinActor, &pinReason, &pinAt, &inviteHash, &sent, &expires, &reminded,
-		&firstLogin, &lastLogin, &created, &updat, &c.Version)
-	if err != nil {
-		return c, err
+	var x cardScan
+	if err := sc.Scan(x.dest()...); err != nil {
+		return x.c, err
 	}
-	if err := json.Unmarshal([]byte(groups), &a.Groups); err != nil {
+	return x.finish()
+}
+
+// cardScan holds one row of cardColumns: dest are its Scan destinations,
+// finish turns them into the card. (QueryClaims scans a card and a claim
+// from one row.)
+type cardScan struct {
+	c                                     store.Card
+	groups, custom                        string
+	pinActor, pinReason, inviteHash       sql.NullString
+	pinAt, sent, expires, reminded        sql.NullInt64
+	firstLogin, lastLogin, created, updat sql.NullInt64
+}
+
+func (x *cardScan) dest() []any {
+	c, a := &x.c, &x.c.Attributes
+	return []any{&c.ID, &c.Tenant, &c.Email, &c.EmailNorm, &a.GivenName, &a.FamilyName, &a.DisplayName, &a.Title,
+		&a.Department, &a.Location, &a.EmployeeID, &a.ManagerEmail, &a.Role, &x.groups, &x.custom, &c.Enabled, &c.Reason,
+		&x.pinActor, &x.pinReason, &x.pinAt, &x.inviteHash, &x.sent, &x.expires, &x.reminded,
+		&x.firstLogin, &x.lastLogin, &x.created, &x.updat, &c.Version}
+}
+
+func (x *cardScan) finish() (store.Card, error) {
+	c := x.c
+	a := &c.Attributes
+	if err := json.Unmarshal([]byte(x.groups), &a.Groups); err != nil {
 		return c, fmt.Errorf("card %s: groups: %w", c.ID, err)
 	}
-	if err := json.Unmarshal([]byte(custom), &a.Custom); err != nil {
+	if err := json.Unmarshal([]byte(x.custom), &a.Custom); err != nil {
 		return c, fmt.Errorf("card %s: custom attributes: %w", c.ID, err)
 	}
 	if len(a.Groups) == 0 {
@@ -360,16 +394,16 @@ func scanCard(sc scanner) (store.Card, error) {
 	if len(a.Custom) == 0 {
 		a.Custom = nil
 	}
-	if pinActor.Valid {
-		c.Pin = &store.Pin{Actor: pinActor.String, Reason: pinReason.String, At: fromMicros(pinAt)}
+	if x.pinActor.Valid {
+		c.Pin = &store.Pin{Actor: x.pinActor.String, Reason: x.pinReason.String, At: fromMicros(x.pinAt)}
 	}
-	if sent.Valid {
-		c.Invite = &store.Invite{TokenHash: inviteHash.String, SentAt: fromMicros(sent), ExpiresAt: fromMicros(expires), RemindedAt: fromMicros(reminded)}
+	if x.sent.Valid {
+		c.Invite = &store.Invite{TokenHash: x.inviteHash.String, SentAt: fromMicros(x.sent), ExpiresAt: fromMicros(x.expires), RemindedAt: fromMicros(x.reminded)}
 	}
-	c.FirstLoginAt = fromMicros(firstLogin)
-	c.LastLoginAt = fromMicros(lastLogin)
-	c.CreatedAt = fromMicros(created)
-	c.UpdatedAt = fromMicros(updat)
+	c.FirstLoginAt = fromMicros(x.firstLogin)
+	c.LastLoginAt = fromMicros(x.lastLogin)
+	c.CreatedAt = fromMicros(x.created)
+	c.UpdatedAt = fromMicros(x.updat)
 	return c, nil
 }
 
@@ -443,7 +477,7 @@ func (s *DB) GetCard(ctx context.Context, tenant, id string) (store.Card, error)
 
 // GetCardByEmail implements store.Store.
 func (s *DB) GetCardByEmail(ctx context.Context, tenant, emailNorm string) (store.Card, error) {
-	cards, err := queryCards(ctx, s.SQL, `SELECT `+cardColumns+` FROM cards WHERE tenant = $1 AND email_norm = $2`, tenant, emailNorm)
+	cards, err := queryCards(ctx, s.SQL, `SELECT `+cardColumns+` FROM cards WHERE tenant = $1 AND email_norm = $2 AND email_norm <> ''`, tenant, emailNorm)
 	if err != nil {
 		return store.Card{}, s.d.MapError(fmt.Errorf("reading card: %w", err))
 	}
@@ -518,32 +552,99 @@ func (s *DB) ListCards(ctx context.Context, f store.CardFilter) ([]store.Card, e
 
 // ---- claims
 
-const claimColumns = `card_id, tenant, source, external_id, email, state, authoritative, attrs_json, run_id, actor, first_seen, last_seen, state_since`
+// claimColumns are what scanClaim reads, in its order. login_norm is
+// derived from login and not read back.
+const claimColumns = `card_id, tenant, source, external_id, email, state, authoritative, attrs_json, run_id, actor, first_seen, last_seen, state_since, login, raw_json`
 
 func scanClaim(sc scanner) (store.Claim, error) {
-	var (
-		c                              store.Claim
-		attrs, state                   string
-		firstSeen, lastSeen, stateSine sql.NullInt64
-	)
-	if err := sc.Scan(&c.CardID, &c.Tenant, &c.Source, &c.ExternalID, &c.Email, &state, &c.Authoritative, &attrs, &c.RunID, &c.Actor, &firstSeen, &lastSeen, &stateSine); err != nil {
-		return c, err
+	var x claimScan
+	if err := sc.Scan(x.dest()...); err != nil {
+		return x.c, err
 	}
-	c.State = store.ClaimState(state)
-	if err := json.Unmarshal([]byte(attrs), &c.Attributes); err != nil {
+	return x.finish()
+}
+
+// claimScan holds one row of claimColumns, as cardScan does of a card.
+type claimScan struct {
+	c                              store.Claim
+	attrs, state                   string
+	firstSeen, lastSeen, stateSine sql.NullInt64
+	raw                            sql.NullString
+}
+
+func (x *claimScan) dest() []any {
+	c := &x.c
+	return []any{&c.CardID, &c.Tenant, &c.Source, &c.ExternalID, &c.Email, &x.state, &c.Authoritative, &x.attrs, &c.RunID, &c.Actor,
+		&x.firstSeen, &x.lastSeen, &x.stateSine, &c.Login, &x.raw}
+}
+
+func (x *claimScan) finish() (store.Claim, error) {
+	c := x.c
+	c.State = store.ClaimState(x.state)
+	if err := json.Unmarshal([]byte(x.attrs), &c.Attributes); err != nil {
 		return c, fmt.Errorf("claim %s/%s: attributes: %w", c.CardID, c.Source, err)
 	}
-	c.FirstSeen, c.LastSeen, c.StateSince = fromMicros(firstSeen), fromMicros(lastSeen), fromMicros(stateSine)
+	c.FirstSeen, c.LastSeen, c.StateSince = fromMicros(x.firstSeen), fromMicros(x.lastSeen), fromMicros(x.stateSine)
+	c.Raw = rawBytes(x.raw)
 	return c, nil
 }
 
+// claimArgs returns a claim's values in claimsTable's column order.
 func claimArgs(c *store.Claim) ([]any, error) {
 	attrs, err := json.Marshal(c.Attributes)
 	if err != nil {
 		return nil, err
 	}
+	raw, err := rawArg(c.Raw)
+	if err != nil {
+		return nil, fmt.Errorf("claim %s/%s: %w", c.CardID, c.Source, err)
+	}
 	return []any{c.CardID, c.Tenant, c.Source, c.ExternalID, c.Email, string(c.State), c.Authoritative, string(attrs), c.RunID, c.Actor,
-		micros(c.FirstSeen), micros(c.LastSeen), micros(c.StateSince)}, nil
+		micros(c.FirstSeen), micros(c.LastSeen), micros(c.StateSince), c.Login, strings.ToLower(c.Login), raw}, nil
+}
+
+// rawArg stores a raw record: nil (or empty) as NULL, anything else only
+// if it is JSON, since filters parse it and one bad record would break
+// every query of its source.
+func rawArg(raw []byte) (any, error) {
+	if len(raw) == 0 {
+		return nil, nil
+	}
+	if !json.Valid(raw) {
+		return nil, errors.New("raw record is not valid JSON")
+	}
+	if hasNULEscape(raw) {
+		// PostgreSQL's jsonb refuses \u0000; keep both backends alike.
+		return nil, errors.New(`raw record holds a \u0000 escape`)
+	}
+	return string(raw), nil
+}
+
+// hasNULEscape reports whether valid JSON text escapes the NUL character:
+// a \u0000 whose backslash is not itself escaped.
+func hasNULEscape(raw []byte) bool {
+	for i := 0; ; {
+		j := bytes.Index(raw[i:], []byte(`u0000`))
+		if j < 0 {
+			return false
+		}
+		j += i
+		n := 0
+		for k := j - 1; k >= 0 && raw[k] == '\\'; k-- {
+			n++
+		}
+		if n%2 == 1 {
+			return true
+		}
+		i = j + 1
+	}
+}
+
+func rawBytes(s sql.NullString) []byte {
+	if !s.Valid {
+		return nil
+	}
+	return []byte(s.String)
 }
 
 func queryClaims(ctx context.Context, q queryer, query string, args ...any) ([]store.Claim, error) {

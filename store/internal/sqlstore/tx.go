@@ -26,19 +26,25 @@ func (t *tx) rowsPer(cols int) int { return max(1, t.d.MaxParams/cols) }
 const maxArray = 10000
 
 // lookupChunk is how many values one lookup takes, after fixed parameters.
-func (t *tx) lookupChunk(fixed int) int {
-	if t.d.Arrays {
+func (t *tx) lookupChunk(fixed int) int { return t.d.lookupChunk(fixed) }
+
+func (d Dialect) lookupChunk(fixed int) int {
+	if d.Arrays {
 		return maxArray
 	}
-	return t.d.MaxParams - fixed
+	return d.MaxParams - fixed
 }
 
 // in returns "col IN ($k,…)" with one parameter per value, or, where the
 // dialect binds arrays, "col = ANY($k)" with the values as one array:
 // one parameter to bind and one small statement to plan, whatever the count.
 func (t *tx) in(col string, vals []string, fixed ...any) (string, []any) {
+	return t.d.in(col, vals, fixed...)
+}
+
+func (d Dialect) in(col string, vals []string, fixed ...any) (string, []any) {
 	args := append([]any{}, fixed...)
-	if t.d.Arrays {
+	if d.Arrays {
 		return fmt.Sprintf("%s = ANY($%d)", col, len(fixed)+1), append(args, vals)
 	}
 	for _, v := range vals {
@@ -56,7 +62,9 @@ func (t *tx) CardsByEmail(ctx context.Context, tenant string, emailNorms []strin
 	out := make(map[string]store.Card, len(emailNorms))
 	err := chunks(emailNorms, t.lookupChunk(1), func(part []string) error {
 		in, args := t.in("email_norm", part, tenant)
-		cards, err := queryCards(ctx, t.q, `SELECT `+cardColumns+` FROM cards WHERE tenant = $1 AND `+in+` ORDER BY email_norm`+t.d.ForUpdate, args...)
+		// email_norm <> '': cards_tenant_email is partial on it (cards may
+		// have no email), and neither planner infers it from the IN list.
+		cards, err := queryCards(ctx, t.q, `SELECT `+cardColumns+` FROM cards WHERE tenant = $1 AND email_norm <> '' AND `+in+` ORDER BY email_norm`+t.d.ForUpdate, args...)
 		for _, c := range cards {
 			out[c.EmailNorm] = c
 		}
@@ -145,6 +153,9 @@ type table struct {
 	cols   []string
 	types  []string
 	suffix string
+	// versioned: the suffix RETURNs one row per row written, and a row
+	// missing means its version check failed (cards, groups).
+	versioned bool
 }
 
 func cols(spec string) (names, types []string) {
@@ -163,15 +174,18 @@ var (
 			invite_token_hash text, invite_sent_at int8, invite_expires_at int8, invite_reminded_at int8,
 			first_login_at int8, last_login_at int8, created_at int8, updated_at int8, version int8`)
 		return table{name: "cards", cols: names, types: types,
-			suffix: ` ON CONFLICT (id) DO UPDATE SET ` + cardUpdateSet + ` WHERE cards.version = excluded.version - 1 RETURNING id`}
+			suffix:    ` ON CONFLICT (id) DO UPDATE SET ` + cardUpdateSet + ` WHERE cards.version = excluded.version - 1 RETURNING id`,
+			versioned: true}
 	}()
 	claimsTable = func() table {
 		names, types := cols(`card_id text, tenant text, source text, external_id text, email text, state text,
-			authoritative bool, attrs_json text, run_id text, actor text, first_seen int8, last_seen int8, state_since int8`)
+			authoritative bool, attrs_json text, run_id text, actor text, first_seen int8, last_seen int8, state_since int8,
+			login text, login_norm text, raw_json text`)
 		return table{name: "claims", cols: names, types: types,
 			suffix: ` ON CONFLICT (card_id, source) DO UPDATE SET external_id = excluded.external_id, email = excluded.email,
 			state = excluded.state, authoritative = excluded.authoritative, attrs_json = excluded.attrs_json,
-			run_id = excluded.run_id, actor = excluded.actor, last_seen = excluded.last_seen, state_since = excluded.state_since`}
+			run_id = excluded.run_id, actor = excluded.actor, last_seen = excluded.last_seen, state_since = excluded.state_since,
+			login = excluded.login, login_norm = excluded.login_norm, raw_json = excluded.raw_json`}
 	}()
 	auditTable = func() table {
 		names, types := cols(`tenant text, card_id text, at int8, actor text, source text, action text, run_id text,
@@ -246,23 +260,59 @@ func column(args []any, c, width, rows int, typ string) any {
 // Cards are written with one upsert on the primary key that takes effect
 // only where the stored version is the one the caller read (new cards have
 // fresh ids and always go in); RETURNING tells which rows did, and a missing
-// one means somebody else wrote in between.
+// one means somebody else wrote in between. Groups are written the same way.
 //
-// On PostgreSQL every table's rows go as arrays, and all the inserts as one
-// statement of data-modifying CTEs: one round trip and a small plan,
-// whatever the batch size. SQLite, in-process, runs one INSERT per table,
-// cut below its parameter limit.
+// The order is the one foreign keys need: cards, claims, groups, group
+// deletions (their memberships go with them), membership removals, then
+// additions (so that removing and adding one membership in one Write leaves
+// it in place), then audit lines, events and outbox messages.
+//
+// On PostgreSQL the cards, claims, audit, events and outbox rows go as
+// arrays, all the inserts as one statement of data-modifying CTEs: one round
+// trip and a small plan, whatever the batch size. Groups and memberships do
+// not join that statement: its CTEs all see one snapshot, so a membership
+// deleted and added again, or a group deleted along with member rows that
+// refer to it, would not see each other. They run as statements of their
+// own after it, in the same transaction; the only foreign keys among the
+// tables involved point from memberships to cards and groups, which are
+// written before them. SQLite, in-process, runs one statement per table,
+// cut below its parameter limit, in the order above.
 func (t *tx) Write(ctx context.Context, ch store.Changes) error {
 	stmts, err := writeStatements(ch)
-	if err != nil || len(stmts) == 0 {
+	if err != nil {
 		return err
 	}
-	if t.d.Arrays {
-		// A small change (one SCIM request) plans faster as VALUES.
-		return t.writeCombined(ctx, stmts, len(ch.Cards), len(ch.Cards)+len(ch.Claims) > smallWrite)
+	groups, err := groupStatement(ch.Groups)
+	if err != nil {
+		return err
 	}
-	for _, st := range stmts {
-		if err := t.writeChunked(ctx, st); err != nil {
+	grouped := groups.rows > 0 || len(ch.DeleteGroups) > 0 || len(ch.RemoveMembers) > 0 || len(ch.AddMembers) > 0
+	if t.d.Arrays {
+		if len(stmts) > 0 {
+			// A small change (one SCIM request) plans faster as VALUES.
+			err := t.writeCombined(ctx, stmts, len(ch.Cards), len(ch.Cards)+len(ch.Claims) > smallWrite)
+			if err != nil {
+				return err
+			}
+		}
+		if grouped {
+			return t.writeGroups(ctx, groups, ch)
+		}
+		return nil
+	}
+	i := 0
+	for ; i < len(stmts) && (stmts[i].name == "cards" || stmts[i].name == "claims"); i++ {
+		if err := t.writeChunked(ctx, stmts[i]); err != nil {
+			return err
+		}
+	}
+	if grouped {
+		if err := t.writeGroups(ctx, groups, ch); err != nil {
+			return err
+		}
+	}
+	for ; i < len(stmts); i++ {
+		if err := t.writeChunked(ctx, stmts[i]); err != nil {
 			return err
 		}
 	}
@@ -313,7 +363,7 @@ func (t *tx) writeChunked(ctx context.Context, st statement) error {
 		hi := min(lo+perStmt, st.rows)
 		part := statement{table: st.table, rows: hi - lo, args: st.args[lo*width : hi*width]}
 		query, args := part.sql(1, false)
-		if st.name != "cards" {
+		if !st.versioned {
 			if _, err := t.q.ExecContext(ctx, query, args...); err != nil {
 				return t.d.MapError(fmt.Errorf("writing %s: %w", st.name, err))
 			}
@@ -321,7 +371,7 @@ func (t *tx) writeChunked(ctx context.Context, st statement) error {
 		}
 		rows, err := t.q.QueryContext(ctx, query, args...)
 		if err != nil {
-			return t.d.MapError(fmt.Errorf("writing cards: %w", err))
+			return t.d.MapError(fmt.Errorf("writing %s: %w", st.name, err))
 		}
 		n := 0
 		for rows.Next() {
@@ -330,10 +380,10 @@ func (t *tx) writeChunked(ctx context.Context, st statement) error {
 		err = rows.Err()
 		rows.Close()
 		if err != nil {
-			return t.d.MapError(fmt.Errorf("writing cards: %w", err))
+			return t.d.MapError(fmt.Errorf("writing %s: %w", st.name, err))
 		}
 		if n != part.rows {
-			return fmt.Errorf("%w: %d of %d cards changed since they were read", store.ErrConflict, part.rows-n, part.rows)
+			return fmt.Errorf("%w: %d of %d %s changed since they were read", store.ErrConflict, part.rows-n, part.rows, st.name)
 		}
 	}
 	return nil

@@ -1,0 +1,241 @@
+package sqlstore
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/rosterd/rosterd/store"
+)
+
+// The read side of SCIM: pages of a source's live claims and groups,
+// selected by a store.Filter (see filter.go), with the number of matches.
+//
+// A page and its total come from one statement (see page): the ids of the
+// page, found on the (tenant, source, …) indexes, joined to their rows.
+// claims_source_card walks a source's claims in card order, so a page at
+// any offset reads that index alone and sorts nothing; a userName lookup
+// reads claims_login. Cards are joined to the search only when the filter
+// reads them. Measured at 100,000 claims of one source on PostgreSQL 15
+// (BenchmarkQueryClaims, PGTEST_DURABLE=1): the page at offset 90,000 with
+// its total in about 20 ms, a userName lookup in under 1 ms. A filter on
+// the raw record reads every live claim of the source: about 4 µs a claim.
+
+// qualify prefixes each of a column list's names with alias.
+func qualify(columns, alias string) string {
+	parts := strings.Split(columns, ",")
+	for i, p := range parts {
+		parts[i] = alias + "." + strings.TrimSpace(p)
+	}
+	return strings.Join(parts, ", ")
+}
+
+var (
+	claimCardColumns = qualify(claimColumns, "c") + ", " + qualify(cardColumns, "k")
+	groupColumnsG    = qualify(groupColumns, "g")
+)
+
+// QueryClaims implements store.Queries.
+func (s *DB) QueryClaims(ctx context.Context, q store.ClaimQuery) ([]store.ClaimCard, int, error) {
+	f := s.d.newFilter(scopeClaims, q.Tenant, q.Source)
+	// state <> 'withdrawn' rather than IN ('present', 'deactivated'): the
+	// same rows, and the very condition claims_login is partial on.
+	where := `c.tenant = $1 AND c.source = $2 AND c.state <> 'withdrawn'`
+	if q.Filter != nil {
+		cond, err := f.where(q.Filter)
+		if err != nil {
+			return nil, 0, err
+		}
+		where += " AND " + cond
+	}
+	from := "claims c"
+	if f.cards {
+		from += " JOIN cards k ON k.id = c.card_id"
+	}
+	if f.raw && f.pg {
+		from += claimsRawLateral
+	}
+	count := `SELECT count(*) FROM ` + from + ` WHERE ` + where
+	if q.Limit <= 0 {
+		total, err := s.count(ctx, count, f.args)
+		return nil, total, err
+	}
+	offset := max(q.Offset, 0)
+	args := append(f.args, q.Limit, offset)
+	query := `SELECT p.total, ` + claimCardColumns + ` FROM (` + page("c.card_id", from, where, f.raw, len(args)) + `) p
+		JOIN claims c ON c.card_id = p.id AND c.source = $2 JOIN cards k ON k.id = p.id ORDER BY p.id`
+	rows, err := s.SQL.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, 0, s.d.MapError(fmt.Errorf("querying claims: %w", err))
+	}
+	defer rows.Close()
+	var (
+		out   []store.ClaimCard
+		total int
+	)
+	for rows.Next() {
+		var (
+			cc store.ClaimCard
+			x  claimScan
+			y  cardScan
+		)
+		if err := rows.Scan(append(append([]any{&total}, x.dest()...), y.dest()...)...); err != nil {
+			return nil, 0, s.d.MapError(fmt.Errorf("querying claims: %w", err))
+		}
+		if cc.Claim, err = x.finish(); err != nil {
+			return nil, 0, err
+		}
+		if cc.Card, err = y.finish(); err != nil {
+			return nil, 0, err
+		}
+		out = append(out, cc)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, s.d.MapError(fmt.Errorf("querying claims: %w", err))
+	}
+	if len(out) == 0 && offset > 0 {
+		// Past the end: the page had no row to carry the total.
+		total, err = s.count(ctx, count, f.args)
+	}
+	return out, total, err
+}
+
+// page selects the ids of one page, in order, each with the number of all
+// matches, in one statement: one round trip, and a total that agrees with
+// the page. The page's LIMIT and OFFSET are the last two of n parameters.
+//
+// The page itself is ids only, so that skipping to the offset reads the
+// index alone (claims_source_card holds tenant, source, card_id and state);
+// the caller joins the page's rows to it. The total comes from a second
+// scan of the same index, in a scalar subquery: at 100,000 claims both take
+// about 10 ms on PostgreSQL, where a count(*) OVER () over the one scan
+// must buffer every match and took 28 ms. But where the filter reads raw
+// records, evaluating it is what costs, and the window evaluates it once.
+func page(id, from, where string, expensive bool, n int) string {
+	limit := ` ORDER BY ` + id + ` LIMIT $` + strconv.Itoa(n-1) + ` OFFSET $` + strconv.Itoa(n)
+	if expensive {
+		return `SELECT ` + id + ` AS id, count(*) OVER () AS total FROM ` + from + ` WHERE ` + where + limit
+	}
+	return `SELECT ` + id + ` AS id, (SELECT count(*) FROM ` + from + ` WHERE ` + where + `) AS total FROM ` + from + ` WHERE ` + where + limit
+}
+
+func (s *DB) count(ctx context.Context, query string, args []any) (int, error) {
+	var n int
+	if err := s.SQL.QueryRowContext(ctx, query, args...).Scan(&n); err != nil {
+		return 0, s.d.MapError(fmt.Errorf("counting: %w", err))
+	}
+	return n, nil
+}
+
+// GetGroup implements store.Queries.
+func (s *DB) GetGroup(ctx context.Context, tenant, source, id string) (store.Group, error) {
+	groups, err := queryGroups(ctx, s.SQL, `SELECT `+groupColumns+` FROM groups WHERE tenant = $1 AND source = $2 AND id = $3`, tenant, source, id)
+	if err != nil {
+		return store.Group{}, s.d.MapError(fmt.Errorf("reading group: %w", err))
+	}
+	if len(groups) == 0 {
+		return store.Group{}, store.ErrNotFound
+	}
+	return groups[0], nil
+}
+
+// QueryGroups implements store.Queries.
+func (s *DB) QueryGroups(ctx context.Context, q store.GroupQuery) ([]store.Group, int, error) {
+	f := s.d.newFilter(scopeGroups, q.Tenant, q.Source)
+	where := `g.tenant = $1 AND g.source = $2`
+	if q.Filter != nil {
+		cond, err := f.where(q.Filter)
+		if err != nil {
+			return nil, 0, err
+		}
+		where += " AND " + cond
+	}
+	from := "groups g"
+	if f.raw && f.pg {
+		from += groupsRawLateral
+	}
+	count := `SELECT count(*) FROM ` + from + ` WHERE ` + where
+	if q.Limit <= 0 {
+		total, err := s.count(ctx, count, f.args)
+		return nil, total, err
+	}
+	offset := max(q.Offset, 0)
+	args := append(f.args, q.Limit, offset)
+	query := `SELECT p.total, ` + groupColumnsG + ` FROM (` + page("g.id", from, where, f.raw, len(args)) + `) p
+		JOIN groups g ON g.id = p.id ORDER BY p.id`
+	rows, err := s.SQL.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, 0, s.d.MapError(fmt.Errorf("querying groups: %w", err))
+	}
+	defer rows.Close()
+	var (
+		out   []store.Group
+		total int
+	)
+	for rows.Next() {
+		var x groupScan
+		if err := rows.Scan(append([]any{&total}, x.dest()...)...); err != nil {
+			return nil, 0, s.d.MapError(fmt.Errorf("querying groups: %w", err))
+		}
+		out = append(out, x.finish())
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, s.d.MapError(fmt.Errorf("querying groups: %w", err))
+	}
+	if len(out) == 0 && offset > 0 {
+		total, err = s.count(ctx, count, f.args)
+	}
+	return out, total, err
+}
+
+// GroupMembers implements store.Queries. A limit of 0 or less means 100,
+// as in the other List methods.
+func (s *DB) GroupMembers(ctx context.Context, groupID, after string, limit int) ([]string, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	ids, err := queryStrings(ctx, s.SQL, `SELECT card_id FROM group_members WHERE group_id = $1 AND card_id > $2 ORDER BY card_id LIMIT $3`,
+		groupID, after, limit)
+	if err != nil {
+		return nil, s.d.MapError(fmt.Errorf("listing group members: %w", err))
+	}
+	return ids, nil
+}
+
+// GroupsOfCards implements store.Queries: per card, its groups of the
+// source, sorted by display name (bytes, not a database's collation).
+func (s *DB) GroupsOfCards(ctx context.Context, tenant, source string, cardIDs []string) (map[string][]store.Group, error) {
+	out := make(map[string][]store.Group)
+	err := chunks(cardIDs, s.d.lookupChunk(2), func(part []string) error {
+		in, args := s.d.in("gm.card_id", part, tenant, source)
+		rows, err := s.SQL.QueryContext(ctx, `SELECT gm.card_id, `+groupColumnsG+` FROM `+membersThenGroups+`
+			g.tenant = $1 AND g.source = $2 AND `+in, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var (
+				card string
+				x    groupScan
+			)
+			if err := rows.Scan(append([]any{&card}, x.dest()...)...); err != nil {
+				return err
+			}
+			out[card] = append(out[card], x.finish())
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, s.d.MapError(fmt.Errorf("reading groups of cards: %w", err))
+	}
+	for _, groups := range out {
+		slices.SortFunc(groups, func(a, b store.Group) int {
+			return cmp.Or(cmp.Compare(a.DisplayName, b.DisplayName), cmp.Compare(a.ID, b.ID))
+		})
+	}
+	return out, nil
+}
