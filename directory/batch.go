@@ -73,6 +73,11 @@ type batch struct {
 	audit   []store.AuditEvent
 	events  []store.Event
 	outbox  []store.OutboxMessage
+	// Group changes, written after the cards.
+	groups        []store.Group
+	deleteGroups  []string
+	addMembers    []store.Membership
+	removeMembers []store.Membership
 }
 
 func (s *Service) newBatch(tx store.Tx, tenant string, policy Policy, actor Actor) *batch {
@@ -130,7 +135,10 @@ func (b *batch) register(ctx context.Context, cards []Card) error {
 			continue
 		}
 		w := &working{card: c, stored: true, version: c.Version}
-		b.byID[c.ID], b.byEmail[c.EmailNorm] = w, w
+		b.byID[c.ID] = w
+		if c.EmailNorm != "" {
+			b.byEmail[c.EmailNorm] = w
+		}
 		b.order = append(b.order, w)
 		fresh = append(fresh, c.ID)
 	}
@@ -160,6 +168,8 @@ func (b *batch) find(cardID, extCardID, emailNorm string) *working {
 		return b.byID[cardID]
 	case extCardID != "":
 		return b.byID[extCardID]
+	case emailNorm == "":
+		return nil
 	default:
 		return b.byEmail[emailNorm]
 	}
@@ -167,7 +177,10 @@ func (b *batch) find(cardID, extCardID, emailNorm string) *working {
 
 func (b *batch) create(display, norm string) *working {
 	w := &working{card: Card{ID: newID(), Tenant: b.tenant, Email: display, EmailNorm: norm, CreatedAt: b.now, UpdatedAt: b.now}}
-	b.byID[w.card.ID], b.byEmail[norm] = w, w
+	b.byID[w.card.ID] = w
+	if norm != "" {
+		b.byEmail[norm] = w
+	}
 	b.order = append(b.order, w)
 	return w
 }
@@ -177,7 +190,16 @@ func (b *batch) create(display, norm string) *working {
 // enabled without ever having been invited or logged in. When fn or the
 // resolution refuses the change, the card is left as it was and the refusal
 // is returned in Outcome.Err. The error result is the store's.
-func (b *batch) mutate(ctx context.Context, w *working, action, source string, fn func(*working) error, invite *bool) (Outcome, error) {
+// mutation says how a change may treat the card beyond its claims.
+type mutation struct {
+	// invite overrides the tenant's AutoInvite; nil = policy.
+	invite *bool
+	// emailOptional: when the resolved email is another card's, the card
+	// keeps its own (possibly none) instead of the change being refused.
+	emailOptional bool
+}
+
+func (b *batch) mutate(ctx context.Context, w *working, action, source string, fn func(*working) error, m mutation) (Outcome, error) {
 	before := w.card
 	saved := struct {
 		claims []Claim
@@ -207,22 +229,28 @@ func (b *batch) mutate(ctx context.Context, w *working, action, source string, f
 			if err != nil {
 				return Outcome{}, err
 			}
-			if other != nil && other != w {
+			switch {
+			case other != nil && other != w && m.emailOptional:
+				norm = "" // the address is another card's; this one keeps its own
+			case other != nil && other != w:
 				restore()
 				return Outcome{Card: before, Err: fmt.Errorf("%w: %s is the email of card %s", ErrEmailTaken, r.Email, other.card.ID)}, nil
+			default:
+				delete(b.byEmail, w.card.EmailNorm)
+				b.byEmail[norm] = w
 			}
-			delete(b.byEmail, w.card.EmailNorm)
-			b.byEmail[norm] = w
 		}
-		w.card.Email, w.card.EmailNorm = r.Email, norm
+		if norm != "" {
+			w.card.Email, w.card.EmailNorm = r.Email, norm
+		}
 	}
 
 	wantInvite := b.policy.AutoInvite
-	if invite != nil {
-		wantInvite = *invite
+	if m.invite != nil {
+		wantInvite = *m.invite
 	}
 	invited := false
-	if b.policy.Invite == "email" && wantInvite && w.card.Enabled && (!before.Enabled || !existed) &&
+	if b.policy.Invite == "email" && wantInvite && w.card.Enabled && (!before.Enabled || !existed) && w.card.Email != "" &&
 		w.card.Invite == nil && w.card.FirstLoginAt.IsZero() {
 		w.card.Invite = &store.Invite{SentAt: b.now, ExpiresAt: b.now.Add(b.policy.InviteTTL)}
 		invited = true
@@ -342,5 +370,6 @@ func (b *batch) flush(ctx context.Context) error {
 			}
 		}
 	}
-	return b.tx.Write(ctx, store.Changes{Cards: cards, Claims: claims, Audit: b.audit, Events: b.events, Outbox: b.outbox})
+	return b.tx.Write(ctx, store.Changes{Cards: cards, Claims: claims, Groups: b.groups, DeleteGroups: b.deleteGroups,
+		AddMembers: b.addMembers, RemoveMembers: b.removeMembers, Audit: b.audit, Events: b.events, Outbox: b.outbox})
 }

@@ -158,3 +158,41 @@ func (s *Service) Explain(ctx context.Context, tenant, cardID string) (Explanati
 	}
 	return e, nil
 }
+
+// QueryClaims returns a page of a source's live claims with their cards,
+// and the number of matches: what a SCIM connection sees.
+func (s *Service) QueryClaims(ctx context.Context, q store.ClaimQuery) ([]store.ClaimCard, int, error) {
+	if _, err := s.Policy(q.Tenant); err != nil {
+		return nil, 0, err
+	}
+	return s.store.QueryClaims(ctx, q)
+}
+
+// GetGroup returns a group of a source.
+func (s *Service) GetGroup(ctx context.Context, tenant, source, id string) (Group, error) {
+	if _, err := s.Policy(tenant); err != nil {
+		return Group{}, err
+	}
+	return s.store.GetGroup(ctx, tenant, source, id)
+}
+
+// QueryGroups returns a page of a source's groups and the number of matches.
+func (s *Service) QueryGroups(ctx context.Context, q store.GroupQuery) ([]Group, int, error) {
+	if _, err := s.Policy(q.Tenant); err != nil {
+		return nil, 0, err
+	}
+	return s.store.QueryGroups(ctx, q)
+}
+
+// GroupMembers returns a page of a group's member card ids after a cursor.
+func (s *Service) GroupMembers(ctx context.Context, groupID, after string, limit int) ([]string, error) {
+	return s.store.GroupMembers(ctx, groupID, after, limit)
+}
+
+// GroupsOfCards returns, per card, the source's groups it is a member of.
+func (s *Service) GroupsOfCards(ctx context.Context, tenant, source string, cardIDs []string) (map[string][]Group, error) {
+	if len(cardIDs) == 0 {
+		return map[string][]Group{}, nil
+	}
+	return s.store.GroupsOfCards(ctx, tenant, source, cardIDs)
+}

@@ -1,6 +1,7 @@
 package directory
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -27,6 +29,11 @@ var (
 	ErrUnknownPerson = errors.New("no card for this person")
 	// ErrEmailTaken: a change would give a card an email another card has.
 	ErrEmailTaken = errors.New("email belongs to another card")
+	// ErrLoginTaken: another card's live claim of the source holds the login.
+	ErrLoginTaken = errors.New("login belongs to another card")
+	// ErrClaimExists: a create found the source already holding a live claim
+	// on the person's card.
+	ErrClaimExists = errors.New("the source already holds this person")
 )
 
 // Policy is a tenant's rules the directory applies.
@@ -77,6 +84,27 @@ type ClaimInput struct {
 	CardID string
 	// Invite overrides the tenant's AutoInvite for this change; nil = policy.
 	Invite *bool
+	// Login is the source's login name (SCIM userName): unique among the
+	// source's live claims, ignoring case.
+	Login string
+	// Raw is the source's own record as it sent it (JSON), kept with the claim.
+	Raw []byte
+	// MustBeNew: the input is a new person for the source (a SCIM POST).
+	// When the source already holds a live claim on the card its email
+	// finds, the input is refused with ErrClaimExists — or, with
+	// EmailOptional, gets a card of its own without that email.
+	MustBeNew bool
+	// EmailOptional: the source's key is not the email (SCIM's is
+	// userName). A missing or invalid email is no refusal (the card has
+	// none), and an email that is another card's is kept on the claim but
+	// not given to this card.
+	EmailOptional bool
+	// KeepGroups keeps the claim's groups as they are: the source keeps
+	// group membership apart from the person's record (SCIM Groups).
+	KeepGroups bool
+	// IfVersion, when not zero, is the card version the caller last read:
+	// a card at another version refuses the input with ErrVersionMismatch.
+	IfVersion int64
 }
 
 // Outcome is what one ClaimInput did.
@@ -181,6 +209,9 @@ func (s *Service) ApplyClaims(ctx context.Context, actor Actor, ins []ClaimInput
 			if refused[i] != nil && in.State == store.Withdrawn && (in.ExternalID != "" || in.CardID != "") {
 				refused[i] = nil // a withdrawal needs no email when the claim is known otherwise
 			}
+			if refused[i] != nil && in.EmailOptional {
+				refused[i], preps[i].display, preps[i].emailNorm = nil, "", ""
+			}
 		}
 	}
 
@@ -197,6 +228,7 @@ func (s *Service) ApplyClaims(ctx context.Context, actor Actor, ins []ClaimInput
 			ids    []string
 			emails []string
 			ext    = map[string][]string{}
+			logins = map[string][]string{}
 		)
 		for i, p := range preps {
 			if outcomes[i].Err != nil {
@@ -211,10 +243,19 @@ func (s *Service) ApplyClaims(ctx context.Context, actor Actor, ins []ClaimInput
 			if p.emailNorm != "" {
 				emails = append(emails, p.emailNorm)
 			}
+			if p.in.Login != "" {
+				logins[p.in.Source] = append(logins[p.in.Source], p.in.Login)
+			}
 		}
 		extCards, err := b.load(ctx, ids, emails, ext)
 		if err != nil {
 			return err
+		}
+		loginCards := map[string]map[string]string{}
+		for source, ls := range logins {
+			if loginCards[source], err = tx.LoginCardIDs(ctx, tenant, source, ls); err != nil {
+				return err
+			}
 		}
 		for i, p := range preps {
 			if outcomes[i].Err != nil {
@@ -225,18 +266,57 @@ func (s *Service) ApplyClaims(ctx context.Context, actor Actor, ins []ClaimInput
 				outcomes[i].Err = fmt.Errorf("card %s: %w", p.in.CardID, ErrNotFound)
 				continue
 			}
+			if w != nil && p.in.IfVersion != 0 && w.card.Version != p.in.IfVersion {
+				outcomes[i] = Outcome{Card: w.card, Err: fmt.Errorf("%w: card %s is at version %d, not %d", ErrVersionMismatch, w.card.ID, w.card.Version, p.in.IfVersion)}
+				continue
+			}
+			anotherPerson := false
+			if w != nil && p.in.MustBeNew {
+				if c, ok := w.claim(p.in.Source); ok && c.State != store.Withdrawn {
+					if !p.in.EmailOptional {
+						outcomes[i] = Outcome{Card: w.card, Err: fmt.Errorf("%w: card %s", ErrClaimExists, w.card.ID)}
+						continue
+					}
+					// The source holds this address already, for someone
+					// else by its own key: another person who shares a
+					// mailbox. They get a card of their own, without it.
+					w, anotherPerson = nil, true
+				}
+			}
+			loginKey := strings.ToLower(p.in.Login)
+			if holder := loginCards[p.in.Source][loginKey]; p.in.Login != "" && p.in.State != store.Withdrawn && holder != "" && (w == nil || holder != w.card.ID) {
+				outcomes[i] = Outcome{Err: fmt.Errorf("%w: %q is held by card %s", ErrLoginTaken, p.in.Login, holder)}
+				continue
+			}
 			if w == nil {
 				if p.in.State == store.Withdrawn {
 					continue // nothing to withdraw from a card that never was
 				}
-				w = b.create(p.display, p.emailNorm)
+				if anotherPerson {
+					w = b.create("", "")
+				} else {
+					w = b.create(p.display, p.emailNorm)
+				}
 			}
 			in := p.in
+			prev, _ := w.claim(in.Source)
 			outcomes[i], err = b.mutate(ctx, w, "claim.applied", in.Source, func(w *working) error {
 				return setClaim(w, in, p.display, b.now, actor)
-			}, in.Invite)
+			}, mutation{invite: in.Invite, emailOptional: in.EmailOptional})
 			if err != nil {
 				return err
+			}
+			if outcomes[i].Err == nil && in.State == store.Withdrawn && prev.State != store.Withdrawn && len(prev.Attributes.Groups) > 0 {
+				// A person the source no longer lists leaves its groups.
+				if err := b.leaveGroups(ctx, w, in.Source); err != nil {
+					return err
+				}
+			}
+			if outcomes[i].Err == nil && in.Login != "" {
+				if loginCards[in.Source] == nil {
+					loginCards[in.Source] = map[string]string{}
+				}
+				loginCards[in.Source][loginKey] = w.card.ID
 			}
 		}
 		return b.flush(ctx)
@@ -257,12 +337,21 @@ func setClaim(w *working, in ClaimInput, display string, now time.Time, actor Ac
 	if in.ExternalID != "" {
 		next.ExternalID = in.ExternalID
 	}
-	if display != "" {
+	if display != "" || in.EmailOptional {
 		next.Email = display
 	}
 	next.State = in.State
 	next.Authoritative = in.Authoritative
 	next.Attributes = in.Attributes
+	if in.KeepGroups {
+		next.Attributes.Groups = c.Attributes.Groups
+	}
+	if in.Login != "" {
+		next.Login = in.Login
+	}
+	if in.Raw != nil {
+		next.Raw = in.Raw
+	}
 	if in.State == store.Withdrawn {
 		// A withdrawn claim keeps its last attributes for the record;
 		// Resolve ignores them.
@@ -281,8 +370,8 @@ func setClaim(w *working, in ClaimInput, display string, now time.Time, actor Ac
 }
 
 func claimEqual(a, b Claim) bool {
-	return a.ExternalID == b.ExternalID && a.Email == b.Email && a.State == b.State &&
-		a.Authoritative == b.Authoritative && len(changedAttributes(a.Attributes, b.Attributes)) == 0
+	return a.ExternalID == b.ExternalID && a.Email == b.Email && a.State == b.State && a.Login == b.Login &&
+		a.Authoritative == b.Authoritative && bytes.Equal(a.Raw, b.Raw) && len(changedAttributes(a.Attributes, b.Attributes)) == 0
 }
 
 // Pin disables a card until an admin unpins it: no source, SCIM call or
@@ -317,7 +406,7 @@ func (s *Service) updateCard(ctx context.Context, actor Actor, tenant, cardID, a
 		if w == nil {
 			return fmt.Errorf("card %s: %w", cardID, ErrNotFound)
 		}
-		out, err := b.mutate(ctx, w, action, KindAdmin, func(w *working) error { return fn(w, b.now) }, nil)
+		out, err := b.mutate(ctx, w, action, KindAdmin, func(w *working) error { return fn(w, b.now) }, mutation{emailOptional: true})
 		if err != nil {
 			return err
 		}
@@ -394,7 +483,7 @@ func (s *Service) RecordLogin(ctx context.Context, l Login) (Card, error) {
 			w.card.LastLoginAt = b.now
 			w.login = true
 			return nil
-		}, nil)
+		}, mutation{emailOptional: true})
 		if err != nil {
 			return err
 		}
