@@ -11,6 +11,7 @@ import (
 	"github.com/rosterd/rosterd/directory"
 	"github.com/rosterd/rosterd/internal/credential"
 	"github.com/rosterd/rosterd/internal/daemon"
+	"github.com/rosterd/rosterd/scim"
 )
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -52,6 +53,20 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		tenants = append(tenants, admin.Tenant{ID: t.ID, Name: t.Name})
 	}
 	admin.New(keys, tenants, logger.With("component", "admin"), reg).Mount(srv)
+
+	var tenantIDs []string
+	var conns []scim.Connection
+	for _, t := range cfg.Tenants {
+		tenantIDs = append(tenantIDs, t.ID)
+		for _, c := range t.SCIM {
+			conns = append(conns, scim.Connection{Tenant: t.ID, Name: c.Name, Authoritative: c.AuthoritativeEnabled()})
+		}
+	}
+	scimServer, err := scim.New(svc, keys, tenantIDs, conns, logger.With("component", "scim"), reg, scim.Options{PublicURL: cfg.PublicURL})
+	if err != nil {
+		return err
+	}
+	scimServer.Mount(srv)
 
 	return srv.Run(ctx, cfg.Listen, cfg.ShutdownTimeout.Std(), func(addr net.Addr) {
 		logger.Info("rosterd serving", "addr", addr.String(), "public_url", cfg.PublicURL, "store", cfg.Store.Driver, "tenants", len(cfg.Tenants), "version", version())
