@@ -30,6 +30,7 @@ type API struct {
 	tenants     []Tenant
 	logger      *slog.Logger
 	authFailure prometheus.Counter
+	loginCodes  LoginCodes // see WithLoginCodes
 }
 
 // New returns the admin API; reg receives its metrics.
@@ -53,6 +54,8 @@ type Mux interface {
 // Mount registers the API's routes.
 func (a *API) Mount(mux Mux) {
 	mux.Handle("GET /api/v1/tenants", a.auth(http.HandlerFunc(a.listTenants)))
+	mux.Handle("GET /api/v1/import/template.csv", a.auth(http.HandlerFunc(a.importTemplate)))
+	mux.Handle("POST /api/v1/login-codes/redeem", a.auth(http.HandlerFunc(a.redeemLoginCode)))
 }
 
 type keyContext struct{}

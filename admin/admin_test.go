@@ -46,6 +46,8 @@ func TestAuth(t *testing.T) {
 		{"GET", "/api/v1/tenants", "Bearer scim-token", 401, `"code":"invalid_key"`},
 		{"POST", "/api/v1/test-write", "Bearer ro-key", 403, `"code":"read_only_key"`},
 		{"POST", "/api/v1/test-write", "Bearer rw-key", 204, ""},
+		{"GET", "/api/v1/import/template.csv", "Bearer ro-key", 200, "First Name"},
+		{"GET", "/api/v1/import/template.csv", "", 401, "unauthenticated"},
 	} {
 		req := httptest.NewRequest(tc.method, tc.path, nil)
 		if tc.auth != "" {
@@ -63,7 +65,7 @@ func TestAuth(t *testing.T) {
 	if sawKey != "ops" {
 		t.Fatalf("handler saw key %q, want ops", sawKey)
 	}
-	if n := testutil.ToFloat64(api.authFailure); n != 4 {
-		t.Fatalf("auth failures counted %v, want 4", n)
+	if n := testutil.ToFloat64(api.authFailure); n != 5 {
+		t.Fatalf("auth failures counted %v, want 5", n)
 	}
 }

@@ -214,7 +214,8 @@ type SAML struct {
 	// saml package.
 	EntityID string `yaml:"entity_id"`
 	// CertFile and KeyFile are our signing certificate and key (PEM).
-	// Default: generated in DataDir by the saml package.
+	// Default: generated at first start by the saml package and kept in
+	// the store, so that every replica signs with the same key.
 	CertFile string `yaml:"cert_file"`
 	// KeyFile is the private key matching CertFile. Default none.
 	KeyFile string `yaml:"key_file"`

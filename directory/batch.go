@@ -73,6 +73,9 @@ type batch struct {
 	audit   []store.AuditEvent
 	events  []store.Event
 	outbox  []store.OutboxMessage
+	// dryRun: a preview; nothing will be written, so no audit lines or
+	// events are built.
+	dryRun bool
 	// Group changes, written after the cards.
 	groups        []store.Group
 	deleteGroups  []string
@@ -280,6 +283,9 @@ func (b *batch) mutate(ctx context.Context, w *working, action, source string, f
 		eventType = "card.updated"
 	}
 
+	if b.dryRun {
+		return Outcome{Card: w.card, Created: !existed, Changed: true, Event: eventType}, nil
+	}
 	after := b.s.view(w.card, b.now)
 	detail := strings.Join(claimNotes, "; ")
 	if len(changes) > 0 {

@@ -236,3 +236,34 @@ func changedAttributes(a, b Attributes) []string {
 	slices.Sort(customKeys)
 	return append(changed, customKeys...)
 }
+
+// AttributeChange is one attribute's old and new value.
+type AttributeChange struct {
+	Name string `json:"name"`
+	Old  string `json:"old"`
+	New  string `json:"new"`
+}
+
+// AttributeChanges lists what differs between two attribute sets, in a
+// fixed order; groups are shown joined by ", ".
+func AttributeChanges(old, new Attributes) []AttributeChange {
+	var out []AttributeChange
+	for _, name := range changedAttributes(old, new) {
+		var o, n string
+		switch {
+		case name == "groups":
+			o, n = strings.Join(old.Groups, ", "), strings.Join(new.Groups, ", ")
+		case strings.HasPrefix(name, "custom."):
+			k := strings.TrimPrefix(name, "custom.")
+			o, n = old.Custom[k], new.Custom[k]
+		default:
+			for _, f := range attributeFields {
+				if f.name == name {
+					o, n = *f.get(&old), *f.get(&new)
+				}
+			}
+		}
+		out = append(out, AttributeChange{Name: name, Old: o, New: n})
+	}
+	return out
+}

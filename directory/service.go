@@ -7,10 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/bits"
 	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -181,6 +183,22 @@ func (s *Service) ApplyClaim(ctx context.Context, actor Actor, in ClaimInput) (O
 // others; an error of the store fails the whole batch and writes nothing.
 // Callers bound the batch size (a sync run applies a plan in batches).
 func (s *Service) ApplyClaims(ctx context.Context, actor Actor, ins []ClaimInput) ([]Outcome, error) {
+	return s.applyClaims(ctx, actor, ins, false)
+}
+
+// Preview says what ApplyClaims would do with the same inputs — which cards
+// it would create, enable or disable — without writing anything: the same
+// transaction runs and is rolled back. A sync plan is made with it, so the
+// plan's effects are the directory's own decisions, not a second copy of
+// its rules.
+func (s *Service) Preview(ctx context.Context, actor Actor, ins []ClaimInput) ([]Outcome, error) {
+	return s.applyClaims(ctx, actor, ins, true)
+}
+
+// errPreview rolls a preview's transaction back.
+var errPreview = errors.New("preview: roll back")
+
+func (s *Service) applyClaims(ctx context.Context, actor Actor, ins []ClaimInput, dryRun bool) ([]Outcome, error) {
 	if len(ins) == 0 {
 		return nil, nil
 	}
@@ -224,6 +242,7 @@ func (s *Service) ApplyClaims(ctx context.Context, actor Actor, ins []ClaimInput
 			outcomes[i].Err = refused[i]
 		}
 		b := s.newBatch(tx, tenant, policy, actor)
+		b.dryRun = dryRun
 		var (
 			ids    []string
 			emails []string
@@ -319,9 +338,12 @@ func (s *Service) ApplyClaims(ctx context.Context, actor Actor, ins []ClaimInput
 				loginCards[in.Source][loginKey] = w.card.ID
 			}
 		}
+		if dryRun {
+			return errPreview
+		}
 		return b.flush(ctx)
 	})
-	if err != nil {
+	if err != nil && !(dryRun && errors.Is(err, errPreview)) {
 		return nil, err
 	}
 	return outcomes, nil
@@ -601,7 +623,13 @@ func (s *Service) ApplyAll(ctx context.Context, actor Actor, ins []ClaimInput, o
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	jobs := make(chan int)
-	var wg sync.WaitGroup
+	var (
+		wg        sync.WaitGroup
+		committed atomic.Int64
+	)
+	// Statistics go stale when a batch apply grows the tables fast: refresh
+	// them after the 1st, 4th, 16th, 64th… batch, where the store can.
+	an, canAnalyze := s.store.(interface{ Analyze(context.Context) error })
 	for range min(workers, (len(ins)+size-1)/size) {
 		wg.Add(1)
 		go func() {
@@ -616,6 +644,11 @@ func (s *Service) ApplyAll(ctx context.Context, actor Actor, ins []ClaimInput, o
 				copy(outcomes[lo:hi], out)
 				if opt.Done != nil {
 					opt.Done(hi - lo)
+				}
+				if n := committed.Add(1); canAnalyze && n&(n-1) == 0 && bits.TrailingZeros64(uint64(n))%2 == 0 && len(ins) > size {
+					if err := an.Analyze(ctx); err != nil {
+						s.logger.Warn("refreshing statistics", "err", err)
+					}
 				}
 			}
 		}()

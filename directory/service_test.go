@@ -569,3 +569,27 @@ func TestApplyAll(t *testing.T) {
 		}
 	})
 }
+
+func TestPreviewWritesNothing(t *testing.T) {
+	storetest.ForEachBackend(t, func(t *testing.T, st store.Backend) {
+		svc, _ := newService(st, directory.DefaultPolicy())
+		kept, _ := svc.ApplyClaim(ctx, actor("file:hr"), present("file:hr", "kept@example.com"))
+		outs, err := svc.Preview(ctx, actor("file:hr"), []directory.ClaimInput{
+			present("file:hr", "new@example.com"),
+			withState(present("file:hr", "kept@example.com"), store.Withdrawn),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !outs[0].Created || !outs[0].Card.Enabled || outs[1].Event != "card.disabled" || outs[1].Card.Enabled {
+			t.Fatalf("preview outcomes %+v", outs)
+		}
+		page, _ := svc.List(ctx, directory.ListQuery{Tenant: "acme"})
+		card, _ := svc.Get(ctx, "acme", kept.Card.ID)
+		events, _ := st.ListEvents(ctx, "acme", 0, 10)
+		outbox, _ := st.ListOutbox(ctx, "acme", 0, 10)
+		if len(page.Cards) != 1 || !card.Enabled || card.Version != kept.Card.Version || len(events) != 1 || len(outbox) != 1 {
+			t.Fatalf("preview wrote: %d cards, kept card %+v, %d events, %d outbox rows", len(page.Cards), card, len(events), len(outbox))
+		}
+	})
+}

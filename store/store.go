@@ -222,6 +222,8 @@ type CardFilter struct {
 // inside InTx; reads outside a transaction see committed data.
 type Store interface {
 	Queries
+	SAMLStore
+	Runs
 
 	// InTx runs fn in one transaction: committed when fn returns nil, rolled
 	// back otherwise (and when ctx is cancelled). It does not retry; callers

@@ -34,6 +34,8 @@ type command struct {
 var commands = []command{
 	{"serve", "run the daemon (the default)", serve},
 	{"migrate", "apply pending database migrations and exit", migrate},
+	{"sync", "plan, run, approve or reject feed runs; list runs", syncCommand},
+	{"import", "import people from a CSV/TSV/XLSX file as the admin", importCommand},
 	{"version", "print the version and exit", printVersion},
 }
 

@@ -11,7 +11,10 @@ import (
 	"github.com/rosterd/rosterd/directory"
 	"github.com/rosterd/rosterd/internal/credential"
 	"github.com/rosterd/rosterd/internal/daemon"
+	"github.com/rosterd/rosterd/saml"
 	"github.com/rosterd/rosterd/scim"
+	"github.com/rosterd/rosterd/store"
+	"github.com/rosterd/rosterd/sync/reconcile"
 )
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -52,7 +55,49 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	for _, t := range cfg.Tenants {
 		tenants = append(tenants, admin.Tenant{ID: t.ID, Name: t.Name})
 	}
-	admin.New(keys, tenants, logger.With("component", "admin"), reg).Mount(srv)
+	// SAML: one service provider per tenant that configures one, under
+	// /saml/{tenant}/; its login codes are redeemed through the admin API.
+	var loginCodes admin.LoginCodes
+	var samlTenants []saml.TenantConfig
+	for _, t := range cfg.Tenants {
+		if t.SAML == nil {
+			continue
+		}
+		s := t.SAML
+		samlTenants = append(samlTenants, saml.TenantConfig{Tenant: t.ID, EntityID: s.EntityID,
+			AppCallbackURL: t.AppCallbackURL, AllowedReturnURLs: t.AllowedReturnURLs, AllowIDPInitiated: s.AllowIDPInitiated,
+			Attributes: s.Attributes, IdPMetadataURL: s.IDPMetadataURL, IdPMetadataFile: s.IDPMetadataFile,
+			AllowInsecureMetadataURL: s.AllowInsecureMetadataURL, MetadataRefresh: s.MetadataRefresh.Std(),
+			SignRequests: s.SignRequestsEnabled(), ClockSkew: s.ClockSkew.Std(), RequestLifetime: s.RequestCookieLifetime.Std(),
+			CertFile: s.CertFile, KeyFile: s.KeyFile, EncryptionCertFile: s.EncryptionCertFile, EncryptionKeyFile: s.EncryptionKeyFile})
+	}
+	if len(samlTenants) > 0 {
+		// Refusals that reach no card (a bad signature, a replay) are
+		// audited here; the directory audits those of a card.
+		audit := saml.AuditorFunc(func(ctx context.Context, tenant string, reason saml.Reason, detail string) error {
+			return st.InTx(ctx, func(tx store.Tx) error {
+				return tx.Write(ctx, store.Changes{Audit: []store.AuditEvent{{Tenant: tenant, At: svc.Now(), Actor: directory.KindSAML,
+					Source: directory.KindSAML, Action: "login.refused", Detail: string(reason) + ": " + detail}}})
+			})
+		})
+		samlServer, err := saml.New(ctx, svc, st, samlTenants, saml.Options{PublicURL: cfg.PublicURL,
+			Logger: logger.With("component", "saml"), Registerer: reg, Auditor: audit})
+		if err != nil {
+			return err
+		}
+		samlServer.Mount(srv)
+		srv.AddReadinessCheck(daemon.Check{Name: "saml", Fn: samlServer.Ready})
+		samlCtx, stopSAML := context.WithCancel(ctx)
+		defer stopSAML()
+		go samlServer.Run(samlCtx)
+		loginCodes = samlServer
+	}
+
+	adminAPI := admin.New(keys, tenants, logger.With("component", "admin"), reg)
+	if loginCodes != nil {
+		adminAPI.WithLoginCodes(loginCodes)
+	}
+	adminAPI.Mount(srv)
 
 	var tenantIDs []string
 	var conns []scim.Connection
@@ -67,6 +112,19 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	scimServer.Mount(srv)
+
+	// Scheduled feeds, after resuming any run a crash left applying. The
+	// scheduler stops with the server; a run in progress finishes.
+	feeds := feedsOf(cfg, nil)
+	runner := &reconcile.Runner{Dir: svc, Store: st, Logger: logger.With("component", "sync")}
+	sched, err := startScheduler(ctx, cfg, st, runner, feeds, logger.With("component", "schedule"))
+	if err != nil {
+		return err
+	}
+	schedCtx, stopSched := context.WithCancel(ctx)
+	schedDone := make(chan struct{})
+	go func() { sched.Run(schedCtx); close(schedDone) }()
+	defer func() { stopSched(); <-schedDone }()
 
 	return srv.Run(ctx, cfg.Listen, cfg.ShutdownTimeout.Std(), func(addr net.Addr) {
 		logger.Info("rosterd serving", "addr", addr.String(), "public_url", cfg.PublicURL, "store", cfg.Store.Driver, "tenants", len(cfg.Tenants), "version", version())

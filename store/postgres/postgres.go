@@ -76,6 +76,7 @@ func Open(dsn string, opts Options) (*Store, error) {
 		MaxParams:     65535,
 		MapError:      mapError,
 		Arrays:        true,
+		AdvisoryLocks: true,
 		SessionLocker: locker,
 	})}, nil
 }

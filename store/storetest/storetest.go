@@ -40,6 +40,9 @@ func RunTests(t *testing.T, newStore NewStore) {
 		{"ConcurrentUpdatesSerialize", testConcurrentUpdates},
 		{"LargeWriteIsCutUp", testLargeWrite},
 		{"ConflictInMixedWriteWritesNothing", testMixedWriteConflict},
+		{"Runs", testRuns},
+		{"SourceClaimsAndFingerprint", testSourceClaimsAndFingerprint},
+		{"SlotsAndLocks", testSlotsAndLocks},
 		{"ClaimLoginAndRaw", testClaimLoginRaw},
 		{"LoginUniqueAmongLiveClaims", testLoginUnique},
 		{"Groups", testGroups},
@@ -49,6 +52,9 @@ func RunTests(t *testing.T, newStore NewStore) {
 		{"QueryClaims", testQueryClaims},
 		{"ClaimFilters", testClaimFilters},
 		{"GroupFilters", testGroupFilters},
+		{"SAMLReplayCache", testSAMLReplayCache},
+		{"SAMLLoginCodes", testSAMLLoginCodes},
+		{"SAMLKeyPairs", testSAMLKeyPairs},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -54,6 +54,9 @@ type Dialect struct {
 	// caches them itself; modernc's SQLite driver parses every statement
 	// anew, which is a third of a small transaction's time.
 	CacheStatements bool
+	// AdvisoryLocks: TryLock takes PostgreSQL advisory locks (across
+	// processes) rather than in-process ones.
+	AdvisoryLocks bool
 	// SessionLocker serializes migrations of several replicas starting at
 	// once (PostgreSQL advisory lock); nil for SQLite.
 	SessionLocker lock.SessionLocker
@@ -158,6 +161,18 @@ func (s *DB) Ready(ctx context.Context) error {
 		return fmt.Errorf("database unreachable: %w", err)
 	}
 	return s.CheckSchema(ctx)
+}
+
+// Analyze refreshes the planner's statistics of the tables bulk writes
+// grow. A big import into a new installation otherwise runs its lookups
+// with the statistics of empty tables until autovacuum's next round.
+func (s *DB) Analyze(ctx context.Context) error {
+	stmt := `PRAGMA optimize`
+	if s.d.Arrays {
+		stmt = `ANALYZE cards, claims, group_members`
+	}
+	_, err := s.SQL.ExecContext(ctx, stmt)
+	return s.d.MapError(err)
 }
 
 // Close implements store.Store.

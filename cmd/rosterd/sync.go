@@ -1,0 +1,403 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/rosterd/rosterd/config"
+	"github.com/rosterd/rosterd/directory"
+	"github.com/rosterd/rosterd/internal/daemon"
+	"github.com/rosterd/rosterd/store"
+	"github.com/rosterd/rosterd/sync/filefeed"
+	"github.com/rosterd/rosterd/sync/reconcile"
+	"github.com/rosterd/rosterd/sync/schedule"
+)
+
+// feedsOf builds every configured feed of every tenant, by "tenant/feed".
+func feedsOf(cfg *config.Config, now func() time.Time) map[string]reconcile.Feed {
+	out := map[string]reconcile.Feed{}
+	for _, t := range cfg.Tenants {
+		limits := reconcile.Limits{MaxDisablePercent: t.Safety.MaxDisablePercent, MaxDisableCount: t.Safety.MaxDisableCount,
+			MinSnapshotRatio: t.Safety.MinSnapshotRatio}
+		for _, f := range t.Feeds {
+			switch f.Kind {
+			case "file":
+				out[t.ID+"/"+f.Name] = filefeed.NewFeed(t.ID, f, limits, now)
+			}
+		}
+	}
+	return out
+}
+
+// findFeed resolves FEED or TENANT/FEED; with one tenant the tenant may be
+// left out.
+func findFeed(cfg *config.Config, feeds map[string]reconcile.Feed, name, tenant string) (reconcile.Feed, error) {
+	if t, f, ok := strings.Cut(name, "/"); ok {
+		tenant, name = t, f
+	}
+	if tenant == "" {
+		if len(cfg.Tenants) != 1 {
+			return reconcile.Feed{}, fmt.Errorf("%w: several tenants: name the feed as TENANT/FEED or give --tenant", errUsage)
+		}
+		tenant = cfg.Tenants[0].ID
+	}
+	f, ok := feeds[tenant+"/"+name]
+	if !ok {
+		var names []string
+		for k := range feeds {
+			names = append(names, k)
+		}
+		return reconcile.Feed{}, fmt.Errorf("%w: no feed %s/%s (configured: %s)", errUsage, tenant, name, strings.Join(names, ", "))
+	}
+	return f, nil
+}
+
+// app is what the one-shot commands open: configuration, store, directory.
+type app struct {
+	cfg    *config.Config
+	st     store.Backend
+	dir    *directory.Service
+	logger *slog.Logger
+}
+
+func openApp(ctx context.Context, g globalFlags, stderr io.Writer) (*app, error) {
+	cfg, err := loadConfig(g)
+	if err != nil {
+		return nil, err
+	}
+	if g.logLevel == "" {
+		cfg.Log.Level = "warn" // a command's own output is what matters
+	}
+	logger, err := newLogger(cfg, stderr)
+	if err != nil {
+		return nil, err
+	}
+	st, err := openStore(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := prepareSchema(ctx, cfg, st, logger); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return &app{cfg: cfg, st: st, logger: logger,
+		dir: directory.NewService(st, policies(cfg), directory.WithLogger(logger))}, nil
+}
+
+func (a *app) runner() *reconcile.Runner {
+	return &reconcile.Runner{Dir: a.dir, Store: a.st, Logger: a.logger}
+}
+
+func syncCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	const help = `Usage: rosterd sync COMMAND [flags]
+
+Commands:
+  plan FEED       fetch and plan, apply nothing (a dry run); --output plan.csv|plan.json
+  run FEED        run the feed now: fetch, plan, apply (or hold)
+  approve RUN     apply a held run
+  reject RUN      close a held run; nothing is applied
+  runs            list recent runs (--feed FEED)
+
+FEED is the feed's name, or TENANT/FEED when there are several tenants.`
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprintln(stdout, help)
+		if len(args) == 0 {
+			return errUsage
+		}
+		return nil
+	}
+	sub, args := args[0], args[1:]
+	var g globalFlags
+	fs := newFlagSet("sync "+sub, "See rosterd sync --help.", stderr, &g)
+	tenant := fs.String("tenant", "", "the tenant (when there are several)")
+	output := fs.String("output", "", "(plan) also write the plan to `FILE`, CSV or JSON by its extension")
+	feedFilter := fs.String("feed", "", "(runs) only this feed's runs")
+	actor := fs.String("actor", "cli", "(approve, reject) who decides, for the audit trail")
+	var positional []string
+	for len(args) > 0 {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return err
+			}
+			return fmt.Errorf("%w: %v", errUsage, err)
+		}
+		args = fs.Args()
+		if len(args) > 0 {
+			positional = append(positional, args[0])
+			args = args[1:]
+		}
+	}
+	a, err := openApp(ctx, g, stderr)
+	if err != nil {
+		return err
+	}
+	defer a.st.Close()
+	feeds := feedsOf(a.cfg, nil)
+
+	switch sub {
+	case "plan", "run":
+		if len(positional) != 1 {
+			return fmt.Errorf("%w: sync %s takes one FEED", errUsage, sub)
+		}
+		f, err := findFeed(a.cfg, feeds, positional[0], *tenant)
+		if err != nil {
+			return err
+		}
+		opt := reconcile.RunOptions{DryRun: sub == "plan", Trigger: "manual", Actor: "cli", Progress: progress(stderr, "applying")}
+		run, err := a.runner().Run(ctx, f, opt)
+		printRun(stdout, run)
+		if err != nil {
+			return err
+		}
+		if *output != "" {
+			return writePlan(run, *output)
+		}
+		return nil
+	case "approve", "reject":
+		if len(positional) != 1 {
+			return fmt.Errorf("%w: sync %s takes one RUN id", errUsage, sub)
+		}
+		run, err := findRun(ctx, a, positional[0], *tenant)
+		if err != nil {
+			return err
+		}
+		if sub == "reject" {
+			run, err = a.runner().Reject(ctx, run.Tenant, run.ID, "cli:"+*actor)
+		} else {
+			f, ferr := findFeed(a.cfg, feeds, run.Tenant+"/"+run.Feed, "")
+			if ferr != nil {
+				return ferr
+			}
+			run, err = a.runner().Approve(ctx, f, run.ID, "cli:"+*actor)
+		}
+		printRun(stdout, run)
+		return err
+	case "runs":
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "RUN\tTENANT\tFEED\tSTATUS\tSTARTED\tFILE\tCHANGES")
+		for _, t := range a.cfg.Tenants {
+			if *tenant != "" && t.ID != *tenant {
+				continue
+			}
+			runs, err := a.st.ListRuns(ctx, store.RunQuery{Tenant: t.ID, Feed: *feedFilter, Limit: 20})
+			if err != nil {
+				return err
+			}
+			for _, r := range runs {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Tenant, r.Feed, r.Status, r.Started.Format(time.RFC3339), r.FileName, countsLine(r.Counts))
+			}
+		}
+		return tw.Flush()
+	default:
+		return fmt.Errorf("%w: unknown sync command %q", errUsage, sub)
+	}
+}
+
+func findRun(ctx context.Context, a *app, id, tenant string) (store.Run, error) {
+	for _, t := range a.cfg.Tenants {
+		if tenant != "" && t.ID != tenant {
+			continue
+		}
+		run, err := a.st.GetRun(ctx, t.ID, id)
+		if err == nil {
+			return run, nil
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return run, err
+		}
+	}
+	return store.Run{}, fmt.Errorf("no run %s", id)
+}
+
+// printRun prints a run's outcome as a short table.
+func printRun(w io.Writer, r store.Run) {
+	if r.ID == "" {
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "run\t%s\n", r.ID)
+	fmt.Fprintf(tw, "feed\t%s/%s\n", r.Tenant, r.Feed)
+	fmt.Fprintf(tw, "status\t%s\n", r.Status)
+	if r.FileName != "" {
+		fmt.Fprintf(tw, "file\t%s (%d bytes, sha256 %.12s…)\n", r.FileName, r.FileSize, r.FileHash)
+	}
+	for _, k := range []string{"records", "flagged", "create", "claim", "update", "deactivate", "reactivate", "withdraw", "unchanged", "enable", "disable", "refused", "applied"} {
+		if n, ok := r.Counts[k]; ok {
+			fmt.Fprintf(tw, "%s\t%d\n", k, n)
+		}
+	}
+	label := "held"
+	if r.Status != store.RunHeld {
+		label = "was held"
+	}
+	for _, reason := range r.HoldReasons {
+		fmt.Fprintf(tw, "%s\t%s\n", label, reason)
+	}
+	if r.Status == store.RunHeld {
+		fmt.Fprintf(tw, "\t→ rosterd sync approve %s   or   rosterd sync reject %s\n", r.ID, r.ID)
+	}
+	if r.Error != "" {
+		fmt.Fprintf(tw, "note\t%s\n", r.Error)
+	}
+	tw.Flush()
+	if len(r.Flagged) > 2 {
+		fmt.Fprintf(w, "flagged rows: %s\n", r.Flagged)
+	}
+}
+
+func countsLine(c map[string]int) string {
+	var parts []string
+	for _, k := range []string{"create", "claim", "update", "deactivate", "reactivate", "withdraw", "enable", "disable", "flagged"} {
+		if c[k] > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", k, c[k]))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+func writePlan(run store.Run, path string) error {
+	plan, err := reconcile.LoadPlan(run)
+	if err != nil {
+		return err
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if strings.HasSuffix(strings.ToLower(path), ".json") {
+		err = plan.WriteJSON(f)
+	} else {
+		err = plan.WriteCSV(f)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// progress returns a progress reporter that draws a bar on a terminal and
+// nothing elsewhere.
+func progress(w io.Writer, what string) func(done, total int) {
+	if !daemon.IsTerminal(w) {
+		return nil
+	}
+	return func(done, total int) {
+		if total == 0 {
+			return
+		}
+		const width = 30
+		filled := width * done / total
+		fmt.Fprintf(w, "\r%s [%s%s] %d/%d", what, strings.Repeat("#", filled), strings.Repeat(".", width-filled), done, total)
+		if done >= total {
+			fmt.Fprintln(w)
+		}
+	}
+}
+
+// importCommand is the admin's one-off import: the same parse, plan and
+// apply, with the admin as the source; it adds and updates, and disables
+// nobody unless the file is declared the full roster.
+func importCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var g globalFlags
+	fs := newFlagSet("import", "Import people from a CSV, TSV or XLSX file as the admin: adds and updates cards; with --full-roster also withdraws the admin's claim on everyone the file omits.\n\nUsage: rosterd import FILE --tenant T [--dry-run] [--invite] [--full-roster]", stderr, &g)
+	tenant := fs.String("tenant", "", "the tenant to import into (required with several tenants)")
+	dryRun := fs.Bool("dry-run", false, "plan only: print what would change")
+	invite := fs.Bool("invite", false, "send invites to the cards the import creates (never to existing ones)")
+	fullRoster := fs.Bool("full-roster", false, "the file is everyone: withdraw the admin's claims on people it omits")
+	output := fs.String("output", "", "also write the plan to `FILE` (CSV or JSON)")
+	var positional []string
+	for len(args) > 0 {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return err
+			}
+			return fmt.Errorf("%w: %v", errUsage, err)
+		}
+		args = fs.Args()
+		if len(args) > 0 {
+			positional, args = append(positional, args[0]), args[1:]
+		}
+	}
+	if len(positional) != 1 {
+		return fmt.Errorf("%w: import takes one FILE", errUsage)
+	}
+	a, err := openApp(ctx, g, stderr)
+	if err != nil {
+		return err
+	}
+	defer a.st.Close()
+	t := *tenant
+	if t == "" {
+		if len(a.cfg.Tenants) != 1 {
+			return fmt.Errorf("%w: several tenants: give --tenant", errUsage)
+		}
+		t = a.cfg.Tenants[0].ID
+	}
+	tc, ok := a.cfg.FindTenant(t)
+	if !ok {
+		return fmt.Errorf("%w: no tenant %q", errUsage, t)
+	}
+	data, err := os.ReadFile(positional[0])
+	if err != nil {
+		return err
+	}
+	f := filefeed.ImportFeed(t, positional[0], data, *invite, *fullRoster, reconcile.Limits{
+		MaxDisablePercent: tc.Safety.MaxDisablePercent, MaxDisableCount: tc.Safety.MaxDisableCount, MinSnapshotRatio: tc.Safety.MinSnapshotRatio})
+	run, err := a.runner().Run(ctx, f, reconcile.RunOptions{DryRun: *dryRun, Trigger: "import", Actor: "cli", Progress: progress(stderr, "importing")})
+	printRun(stdout, run)
+	if err != nil {
+		return err
+	}
+	if *output != "" {
+		return writePlan(run, *output)
+	}
+	return nil
+}
+
+// startScheduler runs the feeds with schedules until ctx ends, and first
+// resumes runs a crash left applying.
+func startScheduler(ctx context.Context, cfg *config.Config, st store.Backend, runner *reconcile.Runner, feeds map[string]reconcile.Feed, logger *slog.Logger) (*schedule.Scheduler, error) {
+	s := &schedule.Scheduler{Slots: st, Logger: logger}
+	for _, t := range cfg.Tenants {
+		for _, fc := range t.Feeds {
+			f, ok := feeds[t.ID+"/"+fc.Name]
+			if !ok {
+				continue
+			}
+			if last, err := st.LastRun(ctx, t.ID, fc.Name, store.RunApplying); err == nil {
+				logger.Info("resuming a run left applying", "tenant", t.ID, "feed", fc.Name, "run", last.ID)
+				if _, err := runner.Resume(ctx, f, last); err != nil {
+					logger.Error("resuming a run", "run", last.ID, "err", err)
+				}
+			}
+			if fc.Schedule == "" {
+				continue
+			}
+			loc, err := fc.Location()
+			if err != nil {
+				return nil, err
+			}
+			var lastRun time.Time
+			if last, err := st.LastRun(ctx, t.ID, fc.Name); err == nil {
+				lastRun = last.Started
+			}
+			if err := s.Add(schedule.Job{Tenant: t.ID, Feed: fc.Name, Spec: fc.Schedule, Location: loc, LastRun: lastRun,
+				RunMissedOnStart: fc.RunMissedOnStartEnabled(),
+				Run: func(ctx context.Context, due time.Time) error {
+					_, err := runner.Run(ctx, f, reconcile.RunOptions{Trigger: "schedule", Actor: "scheduler"})
+					return err
+				}}); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return s, nil
+}

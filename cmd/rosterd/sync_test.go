@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// rosterdCmd runs a one-shot rosterd command in this process.
+func rosterdCmd(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr syncBuffer
+	code := run(context.Background(), args, &stdout, &stderr)
+	return code, stdout.String(), stderr.String()
+}
+
+const hrFile = `Employee ID,First Name,Last Name,Work Email,Department,Status
+001,Ann,Lee,ann@acme.example,Engineering,active
+002,Bob,Stone,bob@acme.example,Engineering,active
+003,Cy,Nak,cy@acme.example,Finance,active
+004,Dee,Oka,dee@acme.example,Sales,terminated
+005,Eve,Mar,eve@acme.example,Sales,active
+006,Fay,Mul,not-an-email,People,active
+`
+
+// TestSyncCommands walks the README's file-feed example: a dry run, a run,
+// a truncated file held, rejected, held again and approved.
+func TestSyncCommands(t *testing.T) {
+	dir, drop := t.TempDir(), t.TempDir()
+	cfg := filepath.Join(dir, "rosterd.yaml")
+	os.WriteFile(cfg, []byte(`data_dir: `+dir+`
+tenants:
+  - id: acme
+    invite: none
+    feeds:
+      - name: hr
+        kind: file
+        source: dir://`+drop+`/employees-*.csv
+        stable_for: 0s
+        key: employee_id
+`), 0o600)
+	os.WriteFile(filepath.Join(drop, "employees-1.csv"), []byte(hrFile), 0o600)
+
+	code, out, errOut := rosterdCmd(t, "sync", "plan", "hr", "--config", cfg, "--output", filepath.Join(dir, "plan.csv"))
+	if code != 0 || !regexp.MustCompile(`status\s+planned`).MatchString(out) || !regexp.MustCompile(`create\s+5`).MatchString(out) ||
+		!regexp.MustCompile(`enable\s+4`).MatchString(out) || !strings.Contains(out, `employees-1.csv:7`) {
+		t.Fatalf("sync plan: exit %d\n%s\n%s", code, out, errOut)
+	}
+	csv, _ := os.ReadFile(filepath.Join(dir, "plan.csv"))
+	if !strings.HasPrefix(string(csv), "action,key,email,card_id,effect,changes,refused,line\ncreate,001,ann@acme.example,,enable,") {
+		t.Fatalf("plan.csv:\n%s", csv)
+	}
+
+	code, out, errOut = rosterdCmd(t, "sync", "run", "hr", "--config", cfg)
+	if code != 0 || !regexp.MustCompile(`status\s+applied`).MatchString(out) || !regexp.MustCompile(`applied\s+5`).MatchString(out) {
+		t.Fatalf("sync run: exit %d\n%s\n%s", code, out, errOut)
+	}
+	// The processed file went to processed/ (the default archive).
+	if _, err := os.Stat(filepath.Join(drop, "employees-1.csv")); !os.IsNotExist(err) {
+		t.Fatalf("processed file still in the drop folder: %v", err)
+	}
+	archived, _ := filepath.Glob(filepath.Join(drop, "processed", "employees-1.csv.*"))
+	if len(archived) != 1 {
+		t.Fatalf("archive: %v", archived)
+	}
+
+	// A truncated file is held, then rejected: nothing changes.
+	os.WriteFile(filepath.Join(drop, "employees-2.csv"), []byte(strings.Join(strings.Split(hrFile, "\n")[:2], "\n")+"\n"), 0o600)
+	code, out, _ = rosterdCmd(t, "sync", "run", "hr", "--config", cfg)
+	held := regexp.MustCompile(`run\s+(\S+)`).FindStringSubmatch(out)
+	if code != 0 || !regexp.MustCompile(`status\s+held`).MatchString(out) || held == nil {
+		t.Fatalf("truncated: exit %d\n%s", code, out)
+	}
+	code, out, _ = rosterdCmd(t, "sync", "reject", held[1], "--config", cfg)
+	if code != 0 || !regexp.MustCompile(`status\s+rejected`).MatchString(out) {
+		t.Fatalf("reject: exit %d\n%s", code, out)
+	}
+	// The same truncated file again: held again; approved, applied.
+	code, out, _ = rosterdCmd(t, "sync", "run", "hr", "--config", cfg)
+	held = regexp.MustCompile(`run\s+(\S+)`).FindStringSubmatch(out)
+	if code != 0 || !regexp.MustCompile(`status\s+held`).MatchString(out) {
+		t.Fatalf("held again: exit %d\n%s", code, out)
+	}
+	code, out, _ = rosterdCmd(t, "sync", "approve", held[1], "--config", cfg)
+	if code != 0 || !regexp.MustCompile(`status\s+applied`).MatchString(out) || !regexp.MustCompile(`withdraw\s+4`).MatchString(out) {
+		t.Fatalf("approve: exit %d\n%s", code, out)
+	}
+	code, out, _ = rosterdCmd(t, "sync", "runs", "--config", cfg)
+	if code != 0 || strings.Count(out, "\n") != 5 || !strings.Contains(out, "rejected") {
+		t.Fatalf("runs: exit %d\n%s", code, out)
+	}
+	if code, _, errOut := rosterdCmd(t, "sync", "run", "nope", "--config", cfg); code != 2 || !strings.Contains(errOut, "no feed acme/nope") {
+		t.Fatalf("unknown feed: %d %s", code, errOut)
+	}
+}
+
+// TestImportCommand: the admin's import adds and updates, invites only new
+// cards, disables nobody unless it is the full roster.
+func TestImportCommand(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "rosterd.yaml")
+	os.WriteFile(cfg, []byte("data_dir: "+dir+"\ntenants:\n  - id: acme\n"), 0o600)
+	file := filepath.Join(dir, "people.csv")
+	os.WriteFile(file, []byte("Email,First Name\nann@acme.example,Ann\nbob@acme.example,Bob\n"), 0o600)
+	code, out, errOut := rosterdCmd(t, "import", file, "--config", cfg, "--invite")
+	if code != 0 || !regexp.MustCompile(`create\s+2`).MatchString(out) {
+		t.Fatalf("import: %d\n%s\n%s", code, out, errOut)
+	}
+	// An update and one new person; Bob is not in this file.
+	os.WriteFile(file, []byte("Email,First Name\nann@acme.example,Annie\ncy@acme.example,Cy\n"), 0o600)
+	code, out, _ = rosterdCmd(t, "import", file, "--config", cfg, "--invite")
+	if code != 0 || !regexp.MustCompile(`create\s+1`).MatchString(out) || !regexp.MustCompile(`update\s+1`).MatchString(out) || strings.Contains(out, "withdraw") {
+		t.Fatalf("second import: %d\n%s", code, out)
+	}
+	a, err := openApp(context.Background(), globalFlags{config: cfg}, &syncBuffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.st.Close()
+	outbox, _ := a.st.ListOutbox(context.Background(), "acme", 0, 10)
+	if len(outbox) != 3 {
+		t.Fatalf("%d invites queued, want 3 (one per new card, none for the update)", len(outbox))
+	}
+	bob, err := a.dir.GetByEmail(context.Background(), "acme", "bob@acme.example")
+	if err != nil || !bob.Enabled {
+		t.Fatalf("bob, absent from a partial import, must stay: %+v, %v", bob, err)
+	}
+	// A full-roster dry run shows Bob withdrawn.
+	code, out, _ = rosterdCmd(t, "import", file, "--config", cfg, "--full-roster", "--dry-run")
+	if code != 0 || !regexp.MustCompile(`withdraw\s+1`).MatchString(out) || !strings.Contains(out, "planned") {
+		t.Fatalf("full roster dry run: %d\n%s", code, out)
+	}
+}

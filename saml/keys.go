@@ -1,0 +1,132 @@
+package saml
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"os"
+	"time"
+
+	"github.com/rosterd/rosterd/store"
+)
+
+// KeyPair is a service provider's RSA key and its certificate.
+type KeyPair struct {
+	Key  *rsa.PrivateKey
+	Cert *x509.Certificate
+}
+
+// LoadKeyPair reads a PEM certificate and its PEM private key (PKCS#1 or
+// PKCS#8 RSA) from files.
+func LoadKeyPair(certFile, keyFile string) (KeyPair, error) {
+	certPEM, err := os.ReadFile(certFile)
+	if err != nil {
+		return KeyPair{}, fmt.Errorf("reading SAML certificate: %w", err)
+	}
+	keyPEM, err := os.ReadFile(keyFile)
+	if err != nil {
+		return KeyPair{}, fmt.Errorf("reading SAML key: %w", err)
+	}
+	kp, err := ParseKeyPair(certPEM, keyPEM)
+	if err != nil {
+		return KeyPair{}, fmt.Errorf("%s, %s: %w", certFile, keyFile, err)
+	}
+	return kp, nil
+}
+
+// ParseKeyPair reads a PEM certificate and its PEM RSA private key.
+func ParseKeyPair(certPEM, keyPEM []byte) (KeyPair, error) {
+	cb, _ := pem.Decode(certPEM)
+	if cb == nil || cb.Type != "CERTIFICATE" {
+		return KeyPair{}, errors.New("no PEM CERTIFICATE block")
+	}
+	cert, err := x509.ParseCertificate(cb.Bytes)
+	if err != nil {
+		return KeyPair{}, fmt.Errorf("certificate: %w", err)
+	}
+	kb, _ := pem.Decode(keyPEM)
+	if kb == nil {
+		return KeyPair{}, errors.New("no PEM private key block")
+	}
+	var key *rsa.PrivateKey
+	switch kb.Type {
+	case "RSA PRIVATE KEY":
+		key, err = x509.ParsePKCS1PrivateKey(kb.Bytes)
+	case "PRIVATE KEY":
+		var k any
+		k, err = x509.ParsePKCS8PrivateKey(kb.Bytes)
+		if err == nil {
+			var ok bool
+			if key, ok = k.(*rsa.PrivateKey); !ok {
+				err = fmt.Errorf("the key is %T; SAML signing here needs RSA", k)
+			}
+		}
+	default:
+		err = fmt.Errorf("unsupported PEM block %q", kb.Type)
+	}
+	if err != nil {
+		return KeyPair{}, fmt.Errorf("private key: %w", err)
+	}
+	if pub, ok := cert.PublicKey.(*rsa.PublicKey); !ok || !pub.Equal(&key.PublicKey) {
+		return KeyPair{}, errors.New("the certificate does not belong to the private key")
+	}
+	return KeyPair{Key: key, Cert: cert}, nil
+}
+
+// StoredKeyPair returns the key pair kept in the store under name, making
+// and storing one on first use. Replicas that start together each make
+// one; the store keeps the first, and all of them use it.
+func StoredKeyPair(ctx context.Context, st store.SAMLStore, name string, now time.Time) (KeyPair, error) {
+	p, err := st.SAMLKeyPair(ctx, name)
+	if errors.Is(err, store.ErrNotFound) {
+		var certPEM, keyPEM []byte
+		certPEM, keyPEM, err = GenerateKeyPair("rosterd SAML SP "+name, now)
+		if err != nil {
+			return KeyPair{}, err
+		}
+		p, err = st.PutSAMLKeyPair(ctx, store.SAMLKeyPair{Name: name, KeyPEM: keyPEM, CertPEM: certPEM, Created: now})
+	}
+	if err != nil {
+		return KeyPair{}, fmt.Errorf("SAML key pair %q: %w", name, err)
+	}
+	kp, err := ParseKeyPair(p.CertPEM, p.KeyPEM)
+	if err != nil {
+		return KeyPair{}, fmt.Errorf("stored SAML key pair %q: %w", name, err)
+	}
+	return kp, nil
+}
+
+// GenerateKeyPair makes an RSA-2048 key and a self-signed certificate valid
+// for ten years, as PEM. IdPs pin SP certificates from metadata and do not
+// check a chain, so self-signed is what SPs use.
+func GenerateKeyPair(commonName string, now time.Time) (certPEM, keyPEM []byte, err error) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, nil, fmt.Errorf("generating SAML key: %w", err)
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+	if err != nil {
+		return nil, nil, fmt.Errorf("generating SAML certificate serial: %w", err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          serial,
+		Subject:               pkix.Name{CommonName: commonName},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.AddDate(10, 0, 0),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
+		BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return nil, nil, fmt.Errorf("generating SAML certificate: %w", err)
+	}
+	certPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	keyPEM = pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
+	return certPEM, keyPEM, nil
+}

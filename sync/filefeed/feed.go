@@ -1,0 +1,89 @@
+package filefeed
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/rosterd/rosterd/config"
+	"github.com/rosterd/rosterd/sync/reconcile"
+)
+
+// NewFeed is a configured file feed as the sync pipeline runs it: source
+// "file:<name>", authoritative unless configured otherwise, a full roster
+// (people the file omits are withdrawn).
+func NewFeed(tenant string, f config.Feed, limits reconcile.Limits, now func() time.Time) reconcile.Feed {
+	if now == nil {
+		now = time.Now
+	}
+	stable := f.File.StableFor.Std()
+	if stable == 0 {
+		stable = -1 // configured "stable_for: 0s": do not wait
+	}
+	opts := SourceOptions{
+		URL: f.File.Source, PrivateKeyFile: f.File.SFTP.PrivateKeyFile, Password: f.File.SFTP.Password,
+		KnownHostsFile: f.File.SFTP.KnownHostsFile, DoneMarker: f.File.DoneMarker, StableFor: stable,
+		ArchiveDir: f.File.ArchiveDir(),
+	}
+	parse := ParseOptions{Feed: f.Name, Key: f.File.Key, Columns: f.File.Columns, StatusColumn: f.File.StatusColumn,
+		InactiveValues: f.File.InactiveValues}
+	return reconcile.Feed{
+		Source: reconcile.Source{Tenant: tenant, Name: "file:" + f.Name, Authoritative: f.AuthoritativeEnabled(), Withdraw: true},
+		Feed:   f.Name,
+		Kind:   "file",
+		Limits: limits,
+		Fetch: func(ctx context.Context) (reconcile.Snapshot, func(context.Context) error, error) {
+			src, err := OpenSource(ctx, opts)
+			if err != nil {
+				return reconcile.Snapshot{}, nil, err
+			}
+			defer src.Close()
+			fi, err := src.Newest(ctx)
+			if errors.Is(err, ErrNoFile) || errors.Is(err, ErrNotReady) {
+				return reconcile.Snapshot{}, nil, fmt.Errorf("%w: %w", reconcile.ErrNothingNew, err)
+			}
+			if err != nil {
+				return reconcile.Snapshot{}, nil, err
+			}
+			data, err := src.Read(ctx, fi)
+			if err != nil {
+				return reconcile.Snapshot{}, nil, err
+			}
+			snap, err := Parse(fi.Name, data, parse)
+			if err != nil {
+				return reconcile.Snapshot{}, nil, err
+			}
+			snap.Fetched = now().UTC()
+			done := func(ctx context.Context) error {
+				if opts.ArchiveDir == "" {
+					return nil
+				}
+				src, err := OpenSource(ctx, opts)
+				if err != nil {
+					return err
+				}
+				defer src.Close()
+				return src.Archive(ctx, fi, now().UTC())
+			}
+			return snap, done, nil
+		},
+	}
+}
+
+// ImportFeed is an admin's one-off import of a file's content: source
+// "admin", adding and updating; with fullRoster, the admin's claims on
+// people the file omits are withdrawn. Invites go to cards the import
+// creates only when invite is set.
+func ImportFeed(tenant, name string, data []byte, invite, fullRoster bool, limits reconcile.Limits) reconcile.Feed {
+	return reconcile.Feed{
+		Source: reconcile.Source{Tenant: tenant, Name: "admin", Authoritative: true, Withdraw: fullRoster, Invite: &invite},
+		Feed:   "import",
+		Kind:   "import",
+		Limits: limits,
+		Fetch: func(ctx context.Context) (reconcile.Snapshot, func(context.Context) error, error) {
+			snap, err := Parse(name, data, ParseOptions{Feed: "import"})
+			return snap, nil, err
+		},
+	}
+}

@@ -1,0 +1,513 @@
+package filefeed
+
+// The roster parser: an HR export (CSV, TSV or XLSX) in, a
+// reconcile.Snapshot out. Decisions a reader of a plan may need to know:
+//
+//   - The format is told by content, never by name alone: a zip is XLSX; an
+//     OLE2 file (Excel 97-2003 .xls, or a password-protected .xlsx) is
+//     refused with a message saying to save it as .xlsx or CSV; anything
+//     else is text. The name's extension only breaks a tie in delimiter
+//     detection (".tsv" and ".tab" prefer a tab).
+//   - Text is UTF-8 with or without BOM, or UTF-16 LE/BE (with BOM, as
+//     Excel's "Unicode text" writes it; without BOM when the first
+//     character's high byte is zero). Bytes that are not UTF-8 in a column
+//     the feed reads fail the whole file (a Windows-1252 export would
+//     otherwise skip every person with an accent in their name, and skipped
+//     people are withdrawn).
+//   - The delimiter is the most frequent of , ; TAB | outside quotes in the
+//     header line; ties go to the extension's delimiter, then to the comma.
+//     An Excel "sep=;" first line names it outright. Old-Mac files whose
+//     lines end in a bare CR are read as if they ended in LF.
+//   - The header is the first row with a non-empty cell; earlier blank rows
+//     are skipped, and lines are still counted from the top of the file.
+//     Header matching: see mapHeader.
+//   - A row with a value beyond the header's last column is flagged, not
+//     read: it is almost always a value with an unquoted delimiter, whose
+//     other values have shifted into the wrong columns. Missing trailing
+//     values are empty.
+//   - A row that encoding/csv cannot read (a bare " inside an unquoted value,
+//     text after a closing quote) is flagged with the line its record starts
+//     on, and reading goes on with the next line. A quoted value still open
+//     at the end of the file is ErrTruncated: the whole file is refused.
+//   - Line numbers count the file's lines from 1 (for XLSX: the sheet's row
+//     numbers); a record with a quoted newline is reported at its first line.
+//     Record.Line and Flag.Line are "<base name>:<line>".
+//   - The key is the normalized email (directory.NormalizeEmail), or, with
+//     Key "employee_id", the trimmed employee id compared exactly. Either
+//     way the row needs a valid email — a card is one per email — and a
+//     second row with an email already taken is flagged as a duplicate;
+//     the first row stays.
+//   - Status: a value equal (case-insensitive, trimmed) to one of
+//     InactiveValues makes the record Deactivated; any other value, or none,
+//     leaves it present. manager_email is kept as written (not validated).
+//   - Groups split on ";" and ","; empty and repeated names are dropped.
+//   - XLSX: the first visible sheet. Cells are read raw: a date-formatted
+//     number becomes "2006-01-02" (the time of day is dropped), a number
+//     becomes its shortest decimal ("123", never "123.0" or "1.23E+02"), and
+//     text stays text ("00123").
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/rosterd/rosterd/directory"
+	"github.com/rosterd/rosterd/sync/reconcile"
+)
+
+// ParseOptions is what a feed's configuration says about its files
+// (config.FileFeed's Key, Columns, StatusColumn and InactiveValues).
+type ParseOptions struct {
+	// Feed is the feed's name, for messages.
+	Feed string
+	// Key is "email" (the default when empty) or "employee_id".
+	Key string
+	// Columns maps header text to an attribute name: store.Attributes' JSON
+	// names, "email", "status", or "custom.<name>" for a custom attribute.
+	// These add to and override the default headers (see mapHeader), and
+	// each configured header must be present in the file.
+	Columns map[string]string
+	// StatusColumn is the header of the status column; "" means a column
+	// headed "Status" is used if there is one. Setting it is the same as
+	// mapping it to "status" in Columns.
+	StatusColumn string
+	// InactiveValues are the status values (case-insensitive, trimmed) that
+	// mean the person left. nil means the defaults: terminated, inactive,
+	// leaver, disabled; an empty non-nil slice means no value does.
+	InactiveValues []string
+}
+
+// DefaultInactiveValues are the status values that mean "left" when
+// ParseOptions.InactiveValues is nil.
+var DefaultInactiveValues = []string{"terminated", "inactive", "leaver", "disabled"}
+
+// Errors a ParseError may wrap (besides *ColumnError, *csv.ParseError for
+// a header row encoding/csv cannot read, and read errors of the source).
+var (
+	// ErrTruncated: a quoted value is still open at the end of the file —
+	// the file was cut short (or has a stray quote that swallowed the rest).
+	ErrTruncated = errors.New("a quoted value starting in this record is still open at the end of the file (truncated file?)")
+	// ErrNoHeader: the file has no row with a non-empty cell.
+	ErrNoHeader = errors.New("no header row (the file is empty)")
+	// ErrEncoding: text that is neither UTF-8 nor UTF-16.
+	ErrEncoding = errors.New(`not UTF-8 text (export it as "CSV UTF-8" or "Unicode text")`)
+	// ErrFormat: content that is not CSV, TSV or XLSX.
+	ErrFormat = errors.New("not a CSV, TSV or XLSX file")
+	// ErrOptions: ParseOptions the parser cannot use (config validation
+	// should have caught them).
+	ErrOptions = errors.New("invalid feed options")
+)
+
+// ParseError is why a whole file was refused. Rows that are merely bad are
+// not errors: they are the snapshot's Flagged.
+type ParseError struct {
+	Feed string
+	// File is the file's base name.
+	File string
+	// Line is the line (XLSX: row) the problem is on, 0 when it is about the
+	// file as a whole.
+	Line int
+	Err  error
+}
+
+func (e *ParseError) Error() string {
+	var b strings.Builder
+	if e.Feed != "" {
+		fmt.Fprintf(&b, "feed %q: ", e.Feed)
+	}
+	b.WriteString(e.File)
+	if e.Line > 0 {
+		b.WriteByte(':')
+		b.WriteString(strconv.Itoa(e.Line))
+	}
+	b.WriteString(": ")
+	b.WriteString(e.Err.Error())
+	return b.String()
+}
+
+func (e *ParseError) Unwrap() error { return e.Err }
+
+// Parse reads a whole roster file and returns its snapshot: Records,
+// Flagged, Name (name as given), Size and Hash (hex SHA-256 of data);
+// Fetched is left for the caller. It fails, with a *ParseError, only when
+// the file as a whole is unusable; bad rows are flagged.
+func Parse(name string, data []byte, opt ParseOptions) (reconcile.Snapshot, error) {
+	// Newlines bound the rows from above; sizing for them up front spares
+	// the growth copies of a million-row file (a hint only: for UTF-16 and
+	// XLSX it is a guess).
+	hint := min(bytes.Count(data, []byte{'\n'}), len(data)/8, 1<<24)
+	return parseRoster(name, bytes.NewReader(data), opt, hint)
+}
+
+// ParseReader is Parse over a reader. CSV and TSV are streamed: memory
+// beyond the records themselves stays bounded however long the file. XLSX
+// is read into memory whole (a zip must be).
+func ParseReader(name string, r io.Reader, opt ParseOptions) (reconcile.Snapshot, error) {
+	return parseRoster(name, r, opt, 0)
+}
+
+// Template returns a CSV file with a header row only: one recognised
+// default header per attribute. It starts with a UTF-8 byte order mark so
+// that Excel opens it as UTF-8 (and names with accents survive the round
+// trip), and ends its line with CRLF as RFC 4180 does.
+func Template() []byte {
+	var b bytes.Buffer
+	b.WriteString("\uFEFF")
+	for i, d := range rosterDefaultHeaders {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(d.headers[0])
+	}
+	b.WriteString("\r\n")
+	return b.Bytes()
+}
+
+func parseRoster(name string, r io.Reader, opt ParseOptions, hint int) (reconcile.Snapshot, error) {
+	p, err := newRosterParser(name, opt, hint)
+	if err != nil {
+		return reconcile.Snapshot{}, err
+	}
+	h := sha256.New()
+	src := &hashingReader{r: r, h: h}
+	if err := p.parse(src); err != nil {
+		return reconcile.Snapshot{}, err
+	}
+	// The readers above stop at EOF, but hash everything whatever they did.
+	if _, err := io.Copy(io.Discard, src); err != nil {
+		return reconcile.Snapshot{}, p.fail(0, err)
+	}
+	return reconcile.Snapshot{
+		Name:    name,
+		Size:    src.n,
+		Hash:    hex.EncodeToString(h.Sum(nil)),
+		Records: p.records,
+		Flagged: p.flagged,
+	}, nil
+}
+
+// hashingReader hashes and counts what passes through it.
+type hashingReader struct {
+	r io.Reader
+	h io.Writer
+	n int64
+}
+
+func (hr *hashingReader) Read(b []byte) (int, error) {
+	n, err := hr.r.Read(b)
+	hr.h.Write(b[:n])
+	hr.n += int64(n)
+	return n, err
+}
+
+// rosterParser holds one parse: the header mapping, the rows so far, and
+// the keys seen.
+type rosterParser struct {
+	feed     string
+	file     string // the name's last element, for lines and messages
+	plan     *rosterColumnPlan
+	inactive []string
+	hint     int
+
+	// checkUTF8 is set for text that was not decoded from UTF-16.
+	checkUTF8 bool
+	// tooWideHint ends the message for a row wider than its header.
+	tooWideHint string
+
+	haveHeader bool
+	cols       []rosterColumn
+	width      int
+	emailCol   int // index into cols
+	idCol      int // index into cols, -1 if none
+	customCols int
+	keyIsEmail bool
+
+	seenKey   map[string]int // key → line of its record
+	seenEmail map[string]int // normalized email → line, when the key is not the email
+	records   []reconcile.Record
+	flagged   []reconcile.Flag
+
+	vals []string // per-row scratch, one per col
+	offs []int
+}
+
+func newRosterParser(name string, opt ParseOptions, hint int) (*rosterParser, error) {
+	p := &rosterParser{
+		feed:     opt.Feed,
+		file:     name[strings.LastIndexAny(name, `/\`)+1:],
+		inactive: opt.InactiveValues,
+		hint:     hint,
+		records:  []reconcile.Record{},
+		flagged:  []reconcile.Flag{},
+	}
+	if p.inactive == nil {
+		p.inactive = DefaultInactiveValues
+	}
+	p.inactive = slices.Clone(p.inactive)
+	for i, v := range p.inactive {
+		p.inactive[i] = strings.TrimSpace(v)
+	}
+	plan, err := newRosterColumnPlan(opt)
+	if err != nil {
+		return nil, p.fail(0, fmt.Errorf("%w: %w", ErrOptions, err))
+	}
+	p.plan = plan
+	p.keyIsEmail = plan.key == "email"
+	return p, nil
+}
+
+func (p *rosterParser) fail(line int, err error) error {
+	return &ParseError{Feed: p.feed, File: p.file, Line: line, Err: err}
+}
+
+func (p *rosterParser) lineOf(line int) string {
+	return p.file + ":" + strconv.Itoa(line)
+}
+
+func (p *rosterParser) flag(line int, reason string) {
+	p.flagged = append(p.flagged, reconcile.Flag{Line: p.lineOf(line), Reason: reason})
+}
+
+// flagKey flags a row whose person is known by key: the plan keeps that
+// person as they are rather than withdrawing them for a bad cell.
+func (p *rosterParser) flagKey(line int, key, reason string) {
+	p.flagged = append(p.flagged, reconcile.Flag{Line: p.lineOf(line), Key: key, Reason: reason})
+}
+
+// parse tells the format apart by the first bytes and reads the file.
+func (p *rosterParser) parse(src io.Reader) error {
+	br := newPeekReader(src)
+	head, err := br.Peek(8)
+	if err != nil && err != io.EOF {
+		return p.fail(0, err)
+	}
+	switch {
+	case bytes.HasPrefix(head, []byte("PK\x03\x04")):
+		data, err := io.ReadAll(br)
+		if err != nil {
+			return p.fail(0, err)
+		}
+		return p.parseXLSX(data)
+	case bytes.HasPrefix(head, []byte("\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1")):
+		return p.fail(0, fmt.Errorf("%w: an Excel 97-2003 .xls or a password-protected workbook; save it as .xlsx (without a password) or CSV", ErrFormat))
+	}
+	return p.parseText(br)
+}
+
+// header maps the header row.
+func (p *rosterParser) header(line int, cells []string) error {
+	if p.checkUTF8 {
+		for _, c := range cells {
+			if !utf8.ValidString(c) {
+				return p.fail(line, ErrEncoding)
+			}
+		}
+	}
+	cols, width, notes, err := p.plan.mapHeader(cells)
+	if err != nil {
+		return p.fail(0, err)
+	}
+	p.haveHeader, p.cols, p.width = true, cols, width
+	p.idCol = -1
+	for i, c := range cols {
+		switch c.field {
+		case fieldEmail:
+			p.emailCol = i
+		case fieldEmployeeID:
+			p.idCol = i
+		case fieldCustom:
+			p.customCols++
+		}
+	}
+	for _, n := range notes {
+		p.flag(line, n)
+	}
+	p.vals = make([]string, len(cols))
+	p.offs = make([]int, len(cols))
+	p.records = make([]reconcile.Record, 0, p.hint)
+	p.seenKey = make(map[string]int, p.hint)
+	if !p.keyIsEmail {
+		p.seenEmail = make(map[string]int, p.hint)
+	}
+	return nil
+}
+
+// row reads one data row that starts on line. It returns an error only when
+// the whole file must be refused.
+func (p *rosterParser) row(line int, cells []string) error {
+	if isBlankRow(cells) {
+		return nil
+	}
+	for i := p.width; i < len(cells); i++ {
+		if v := strings.TrimSpace(cells[i]); v != "" {
+			p.flag(line, fmt.Sprintf("value %q in column %d, beyond the header's %d columns%s", clip(v), i+1, p.width, p.tooWideHint))
+			return nil
+		}
+	}
+	size := 0
+	for j, c := range p.cols {
+		v := ""
+		if c.index < len(cells) {
+			v = strings.TrimSpace(cells[c.index])
+		}
+		if p.checkUTF8 && !utf8.ValidString(v) {
+			return p.fail(line, ErrEncoding)
+		}
+		p.vals[j] = v
+		size += len(v)
+	}
+
+	id := ""
+	if p.idCol >= 0 {
+		id = p.vals[p.idCol]
+	}
+	if !p.keyIsEmail && id == "" {
+		p.flag(line, "missing employee id")
+		return nil
+	}
+	email := p.vals[p.emailCol]
+	key := id
+	if p.keyIsEmail {
+		key = strings.ToLower(strings.TrimSpace(email))
+	}
+	if email == "" {
+		p.flagKey(line, key, "missing email")
+		return nil
+	}
+	_, norm, err := directory.NormalizeEmail(email)
+	if err != nil {
+		p.flagKey(line, key, err.Error())
+		return nil
+	}
+	if p.keyIsEmail {
+		if first, dup := p.seenKey[norm]; dup {
+			p.flag(line, fmt.Sprintf("duplicate email %s (first on line %d)", norm, first))
+			return nil
+		}
+	} else {
+		if first, dup := p.seenKey[id]; dup {
+			p.flag(line, fmt.Sprintf("duplicate employee id %s (first on line %d)", id, first))
+			return nil
+		}
+		if first, dup := p.seenEmail[norm]; dup {
+			p.flag(line, fmt.Sprintf("duplicate email %s (first on line %d)", norm, first))
+			return nil
+		}
+	}
+
+	// Copy what the record keeps into one string of its own: the values
+	// are substrings of the row as encoding/csv read it, which holds every
+	// column, and a record must not keep the columns nobody reads alive.
+	var b strings.Builder
+	b.Grow(len(p.file) + 21 + size)
+	b.WriteString(p.file)
+	b.WriteByte(':')
+	var nb [20]byte
+	b.Write(strconv.AppendInt(nb[:0], int64(line), 10))
+	lineEnd := b.Len()
+	for j, v := range p.vals {
+		p.offs[j] = b.Len()
+		b.WriteString(v)
+	}
+	s := b.String()
+	for j, v := range p.vals {
+		p.vals[j] = s[p.offs[j] : p.offs[j]+len(v)]
+	}
+	email = p.vals[p.emailCol]
+	if norm == email {
+		norm = email // the same text: keep the copy, not the row's
+	}
+	rec := reconcile.Record{Email: email, Line: s[:lineEnd]}
+	if p.keyIsEmail {
+		rec.Key = norm
+		p.seenKey[norm] = line
+	} else {
+		rec.Key = p.vals[p.idCol]
+		p.seenKey[rec.Key] = line
+		p.seenEmail[norm] = line
+	}
+	a := &rec.Attributes
+	for j, c := range p.cols {
+		v := p.vals[j]
+		if v == "" {
+			continue
+		}
+		switch c.field {
+		case fieldGivenName:
+			a.GivenName = v
+		case fieldFamilyName:
+			a.FamilyName = v
+		case fieldDisplayName:
+			a.DisplayName = v
+		case fieldTitle:
+			a.Title = v
+		case fieldDepartment:
+			a.Department = v
+		case fieldLocation:
+			a.Location = v
+		case fieldEmployeeID:
+			a.EmployeeID = v
+		case fieldManagerEmail:
+			a.ManagerEmail = v
+		case fieldRole:
+			a.Role = v
+		case fieldGroups:
+			a.Groups = splitGroups(v)
+		case fieldStatus:
+			for _, iv := range p.inactive {
+				if strings.EqualFold(v, iv) {
+					rec.Deactivated = true
+					break
+				}
+			}
+		case fieldCustom:
+			if a.Custom == nil {
+				a.Custom = make(map[string]string, p.customCols)
+			}
+			a.Custom[c.custom] = v
+		}
+	}
+	p.records = append(p.records, rec)
+	return nil
+}
+
+// splitGroups splits a groups cell on ";" and ",", dropping empty and
+// repeated names.
+func splitGroups(v string) []string {
+	groups := make([]string, 0, 1+strings.Count(v, ";")+strings.Count(v, ","))
+	for v != "" {
+		part := v
+		if i := strings.IndexAny(v, ";,"); i >= 0 {
+			part, v = v[:i], v[i+1:]
+		} else {
+			v = ""
+		}
+		if part = strings.TrimSpace(part); part != "" && !slices.Contains(groups, part) {
+			groups = append(groups, part)
+		}
+	}
+	if len(groups) == 0 {
+		return nil
+	}
+	return groups
+}
+
+// clip shortens a value quoted in a message.
+func clip(v string) string {
+	const max = 40
+	if len(v) <= max {
+		return v
+	}
+	cut := max
+	for cut > 0 && !utf8.RuneStart(v[cut]) {
+		cut--
+	}
+	return v[:cut] + "…"
+}

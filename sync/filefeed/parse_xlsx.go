@@ -1,0 +1,190 @@
+package filefeed
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/xuri/excelize/v2"
+)
+
+// xlsxUnzipLimit bounds what a workbook may unzip to, against zip bombs:
+// far above any roster (a million rows of 15 columns is some 200 MiB of
+// sheet XML).
+const xlsxUnzipLimit = 1 << 30
+
+// parseXLSX reads the first visible sheet of a workbook. Its header is the
+// first row with a non-empty cell; lines are the sheet's row numbers.
+func (p *rosterParser) parseXLSX(data []byte) (err error) {
+	// The workbook is untrusted input to a large library: a panic in it
+	// refuses the file, it does not take the daemon down.
+	defer func() {
+		if r := recover(); r != nil {
+			err = p.fail(0, fmt.Errorf("%w: unreadable XLSX workbook: %v", ErrFormat, r))
+		}
+	}()
+	f, err := excelize.OpenReader(bytes.NewReader(data), excelize.Options{UnzipSizeLimit: xlsxUnzipLimit})
+	if err != nil {
+		return p.fail(0, fmt.Errorf("%w: not a readable XLSX workbook: %w", ErrFormat, err))
+	}
+	defer f.Close()
+
+	sheet := ""
+	for _, s := range f.GetSheetList() {
+		if visible, err := f.GetSheetVisible(s); err == nil && visible {
+			sheet = s
+			break
+		}
+	}
+	if sheet == "" {
+		return p.fail(0, fmt.Errorf("%w: the workbook has no visible sheet", ErrFormat))
+	}
+	props, err := f.GetWorkbookProps()
+	if err != nil {
+		return p.fail(0, fmt.Errorf("%w: %w", ErrFormat, err))
+	}
+	cells := xlsxCells{f: f, sheet: sheet, date1904: props.Date1904 != nil && *props.Date1904, dateStyle: map[int]bool{}}
+
+	// Rows rather than GetRows: GetRows stops quietly at a row it cannot
+	// read, and a roster cut short must fail, not lose its tail.
+	rows, err := f.Rows(sheet)
+	if err != nil {
+		return p.fail(0, fmt.Errorf("%w: sheet %q: %w", ErrFormat, sheet, err))
+	}
+	defer rows.Close()
+	for line := 1; rows.Next(); line++ {
+		row, err := rows.Columns(excelize.Options{RawCellValue: true})
+		if err != nil {
+			return p.fail(line, fmt.Errorf("%w: sheet %q: %w", ErrFormat, sheet, err))
+		}
+		for i, v := range row {
+			if row[i], err = cells.value(i+1, line, v); err != nil {
+				return p.fail(line, fmt.Errorf("%w: sheet %q: %w", ErrFormat, sheet, err))
+			}
+		}
+		if !p.haveHeader {
+			if isBlankRow(row) {
+				continue
+			}
+			if err := p.header(line, row); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := p.row(line, row); err != nil {
+			return err
+		}
+	}
+	if err := rows.Error(); err != nil {
+		return p.fail(0, fmt.Errorf("%w: sheet %q: %w", ErrFormat, sheet, err))
+	}
+	if !p.haveHeader {
+		return p.fail(0, ErrNoHeader)
+	}
+	return nil
+}
+
+// xlsxCells turns raw cell values into text. excelize's formatted values
+// apply the cell's number format — "1.23E+02", "01-15-24" — so cells are
+// read raw and only numbers are looked at again: their type (a number, or
+// text that looks like one, "00123") and, for numbers, whether their
+// format is a date.
+type xlsxCells struct {
+	f         *excelize.File
+	sheet     string
+	date1904  bool
+	dateStyle map[int]bool // style id → its number format shows a date
+}
+
+func (c *xlsxCells) value(col, row int, raw string) (string, error) {
+	if raw == "" {
+		return raw, nil
+	}
+	n, err := strconv.ParseFloat(strings.TrimSpace(raw), 64)
+	if err != nil {
+		return raw, nil // text, an error value (#N/A), a boolean
+	}
+	ref, err := excelize.CoordinatesToCellName(col, row)
+	if err != nil {
+		return "", err
+	}
+	typ, err := c.f.GetCellType(c.sheet, ref)
+	if err != nil {
+		return "", err
+	}
+	switch typ {
+	case excelize.CellTypeUnset, excelize.CellTypeNumber:
+	case excelize.CellTypeBool:
+		if n != 0 {
+			return "TRUE", nil
+		}
+		return "FALSE", nil
+	default:
+		return raw, nil // text typed as text keeps its leading zeros
+	}
+	style, err := c.f.GetCellStyle(c.sheet, ref)
+	if err != nil {
+		return "", err
+	}
+	isDate, ok := c.dateStyle[style]
+	if !ok {
+		isDate = c.styleIsDate(style)
+		c.dateStyle[style] = isDate
+	}
+	if isDate {
+		if t, err := excelize.ExcelDateToTime(n, c.date1904); err == nil {
+			return t.Format("2006-01-02"), nil
+		}
+	}
+	if math.IsInf(n, 0) || math.IsNaN(n) {
+		return raw, nil
+	}
+	return strconv.FormatFloat(n, 'f', -1, 64), nil
+}
+
+// xlsxBuiltInDateFormats are the built-in number formats (ECMA-376
+// §18.8.30, and the East Asian ones) that show a date.
+var xlsxBuiltInDateFormats = map[int]bool{
+	14: true, 15: true, 16: true, 17: true, 22: true,
+	27: true, 28: true, 29: true, 30: true, 31: true, 36: true,
+	50: true, 51: true, 54: true, 57: true, 58: true,
+}
+
+func (c *xlsxCells) styleIsDate(id int) bool {
+	st, err := c.f.GetStyle(id)
+	if err != nil || st == nil {
+		return false
+	}
+	if st.CustomNumFmt != nil {
+		return formatShowsDate(*st.CustomNumFmt)
+	}
+	return xlsxBuiltInDateFormats[st.NumFmt]
+}
+
+// formatShowsDate reports whether a custom number format code shows a day
+// or a year: "yyyy-mm-dd", "d.m.yy", "[$-409]mmmm d, yyyy". Quoted text,
+// escaped characters and [bracketed] parts (colours, locales, elapsed
+// hours) do not count; "m" alone does not either, since it is also minutes.
+func formatShowsDate(code string) bool {
+	for i := 0; i < len(code); i++ {
+		switch c := code[i]; c {
+		case '"':
+			if j := strings.IndexByte(code[i+1:], '"'); j >= 0 {
+				i += j + 1
+			} else {
+				return false
+			}
+		case '\\', '_', '*':
+			i++ // the next character is literal, or padding
+		case '[':
+			if j := strings.IndexByte(code[i:], ']'); j >= 0 {
+				i += j
+			}
+		case 'd', 'D', 'y', 'Y':
+			return true
+		}
+	}
+	return false
+}

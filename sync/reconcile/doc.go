@@ -1,0 +1,9 @@
+// Package reconcile turns a snapshot source's full roster into changes:
+// Snapshot (what the source says now), Plan (the diff against the source's
+// claims, and through the directory which cards would be enabled or
+// disabled), the safety brake that holds a plan which would disable too
+// many, and Apply through the directory service in bounded transactions.
+//
+// It serves every snapshot source alike — HR files, LDAP — and decides
+// nobody's enabled state itself: the directory does.
+package reconcile

@@ -1,0 +1,245 @@
+package reconcile
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/rosterd/rosterd/directory"
+	"github.com/rosterd/rosterd/store"
+)
+
+// Action is what a plan does with one person.
+type Action string
+
+const (
+	// Create: nobody has a card for this person yet.
+	Create Action = "create"
+	// Claim: a card exists (another source brought it in, or this source
+	// listed the person before and withdrew): this source claims it.
+	Claim Action = "claim"
+	// Update: the source's claim changes attributes or email.
+	Update Action = "update"
+	// Deactivate: the source now says the person must not get in.
+	Deactivate Action = "deactivate"
+	// Reactivate: the source lists a deactivated person as active again.
+	Reactivate Action = "reactivate"
+	// Withdraw: the source no longer lists the person.
+	Withdraw Action = "withdraw"
+	// Unchanged: nothing to do (counted, not listed).
+	Unchanged Action = "unchanged"
+)
+
+// Change is one line of a plan.
+type Change struct {
+	Action Action `json:"action"`
+	Key    string `json:"key"`
+	Email  string `json:"email,omitempty"`
+	// CardID is the card the change lands on; empty for a create.
+	CardID string `json:"card_id,omitempty"`
+	// Attributes lists what an update changes, old → new.
+	Attributes []directory.AttributeChange `json:"attributes,omitempty"`
+	// Effect is what the directory would do to the card: "enable",
+	// "disable", or "" for neither.
+	Effect string `json:"effect,omitempty"`
+	// Refused says why the directory would refuse the change (an email
+	// that is another card's).
+	Refused string `json:"refused,omitempty"`
+	Line    string `json:"line,omitempty"`
+
+	// in is the claim to apply.
+	in directory.ClaimInput
+}
+
+// Plan is the diff of a snapshot against a source's claims.
+type Plan struct {
+	Tenant string `json:"tenant"`
+	Source string `json:"source"`
+	// Records is the number of valid records in the snapshot; Flagged its
+	// skipped rows.
+	Records int    `json:"records"`
+	Flagged []Flag `json:"flagged,omitempty"`
+	// Changes lists everything but the unchanged, in snapshot order, then
+	// the withdrawals.
+	Changes []Change       `json:"changes"`
+	Counts  map[string]int `json:"counts"`
+	// Present is how many people this source listed as present before.
+	Present int `json:"present"`
+	// FullRoster: the snapshot is everyone; those it omits are withdrawn.
+	FullRoster bool `json:"full_roster"`
+	// Fingerprint is the source's claims' state the plan was made against.
+	Fingerprint string `json:"fingerprint"`
+}
+
+// Directory is what reconcile needs of the directory service.
+type Directory interface {
+	Preview(ctx context.Context, actor directory.Actor, ins []directory.ClaimInput) ([]directory.Outcome, error)
+	ApplyAll(ctx context.Context, actor directory.Actor, ins []directory.ClaimInput, opt directory.BatchOptions) ([]directory.Outcome, error)
+}
+
+// Claims is what reconcile needs of the store.
+type Claims interface {
+	SourceClaims(ctx context.Context, tenant, source string, fn func(store.Claim) error) error
+	SourceFingerprint(ctx context.Context, tenant, source string) (string, error)
+}
+
+// Source names a snapshot source and how its claims count.
+type Source struct {
+	Tenant string
+	// Name is the claims' source: "file:hr", "ldap:corp", "admin".
+	Name string
+	// Authoritative sources decide enabled/disabled.
+	Authoritative bool
+	// Withdraw: people the snapshot omits are withdrawn (a full roster).
+	// An admin's import that is not a full roster only adds and updates.
+	Withdraw bool
+	// Invite overrides the tenant's auto-invite for cards this source
+	// creates; nil = the tenant's policy.
+	Invite *bool
+}
+
+// previewBatch bounds one preview transaction.
+const previewBatch = 1000
+
+// MakePlan diffs a snapshot against the source's claims: who is new, who
+// changed, who left. Which cards would be enabled or disabled is asked of
+// the directory (Preview), never decided here.
+func MakePlan(ctx context.Context, dir Directory, claims Claims, src Source, snap Snapshot) (Plan, error) {
+	fingerprint, err := claims.SourceFingerprint(ctx, src.Tenant, src.Name)
+	if err != nil {
+		return Plan{}, err
+	}
+	// The source's claims by key: the external id (which MakePlan sets to
+	// the record's key), else the case-folded email.
+	existing := map[string]store.Claim{}
+	present := 0
+	err = claims.SourceClaims(ctx, src.Tenant, src.Name, func(c store.Claim) error {
+		existing[claimKey(c)] = c
+		if c.State == store.Present {
+			present++
+		}
+		return nil
+	})
+	if err != nil {
+		return Plan{}, fmt.Errorf("reading the claims of %s: %w", src.Name, err)
+	}
+
+	p := Plan{Tenant: src.Tenant, Source: src.Name, Records: len(snap.Records), Flagged: snap.Flagged,
+		Counts: map[string]int{}, Present: present, Fingerprint: fingerprint, FullRoster: src.Withdraw}
+	seen := make(map[string]bool, len(snap.Records)+len(snap.Flagged))
+	for _, f := range snap.Flagged {
+		if f.Key != "" {
+			seen[f.Key] = true
+		}
+	}
+	for _, rec := range snap.Records {
+		seen[rec.Key] = true
+		state := store.Present
+		if rec.Deactivated {
+			state = store.Deactivated
+		}
+		in := directory.ClaimInput{Tenant: src.Tenant, Source: src.Name, ExternalID: rec.Key, Email: rec.Email,
+			State: state, Authoritative: src.Authoritative, Attributes: rec.Attributes, Invite: src.Invite}
+		c, had := existing[rec.Key]
+		ch := Change{Key: rec.Key, Email: rec.Email, Line: rec.Line, in: in}
+		switch {
+		case !had:
+			ch.Action = Create // or Claim, once the directory has said whether a card exists
+		case c.State == store.Withdrawn:
+			ch.Action, ch.CardID = Claim, c.CardID
+		case c.State == store.Present && rec.Deactivated:
+			ch.Action, ch.CardID = Deactivate, c.CardID
+		case c.State == store.Deactivated && !rec.Deactivated:
+			ch.Action, ch.CardID = Reactivate, c.CardID
+		default:
+			ch.CardID = c.CardID
+			ch.Attributes = directory.AttributeChanges(c.Attributes, rec.Attributes)
+			if c.Email != rec.Email {
+				ch.Attributes = append([]directory.AttributeChange{{Name: "email", Old: c.Email, New: rec.Email}}, ch.Attributes...)
+			}
+			if len(ch.Attributes) == 0 && c.Authoritative == src.Authoritative {
+				p.Counts[string(Unchanged)]++
+				continue
+			}
+			ch.Action = Update
+		}
+		if ch.Action != Update && had {
+			ch.Attributes = directory.AttributeChanges(c.Attributes, rec.Attributes)
+		}
+		p.Changes = append(p.Changes, ch)
+	}
+	if src.Withdraw {
+		for key, c := range existing {
+			if seen[key] || c.State == store.Withdrawn {
+				continue
+			}
+			p.Changes = append(p.Changes, Change{Action: Withdraw, Key: key, Email: c.Email, CardID: c.CardID,
+				in: directory.ClaimInput{Tenant: src.Tenant, Source: src.Name, ExternalID: c.ExternalID, CardID: c.CardID,
+					Email: c.Email, State: store.Withdrawn, Authoritative: c.Authoritative}})
+		}
+		sortWithdrawals(p.Changes)
+	}
+
+	// Ask the directory what the changes would do.
+	actor := directory.Actor{Name: src.Name}
+	for lo := 0; lo < len(p.Changes); lo += previewBatch {
+		part := p.Changes[lo:min(lo+previewBatch, len(p.Changes))]
+		ins := make([]directory.ClaimInput, len(part))
+		for i := range part {
+			ins[i] = part[i].in
+		}
+		outs, err := dir.Preview(ctx, actor, ins)
+		if err != nil {
+			return Plan{}, fmt.Errorf("previewing the plan: %w", err)
+		}
+		for i, o := range outs {
+			ch := &part[i]
+			switch {
+			case o.Err != nil:
+				ch.Refused = o.Err.Error()
+			case ch.Action == Create && !o.Created:
+				ch.Action, ch.CardID = Claim, o.Card.ID
+			case ch.Action == Create:
+			}
+			switch o.Event {
+			case "card.enabled":
+				ch.Effect = "enable"
+			case "card.disabled":
+				ch.Effect = "disable"
+			case "card.created":
+				if o.Card.Enabled {
+					ch.Effect = "enable"
+				}
+			}
+		}
+	}
+	for _, ch := range p.Changes {
+		p.Counts[string(ch.Action)]++
+		if ch.Effect != "" {
+			p.Counts[ch.Effect]++
+		}
+		if ch.Refused != "" {
+			p.Counts["refused"]++
+		}
+	}
+	p.Counts["records"], p.Counts["flagged"] = len(snap.Records), len(snap.Flagged)
+	return p, nil
+}
+
+func claimKey(c store.Claim) string {
+	if c.ExternalID != "" {
+		return c.ExternalID
+	}
+	return strings.ToLower(strings.TrimSpace(c.Email))
+}
+
+// sortWithdrawals orders the withdrawals (which come from a map) by key,
+// after the snapshot's own changes, so a plan reads the same every time.
+func sortWithdrawals(changes []Change) {
+	i := len(changes)
+	for i > 0 && changes[i-1].Action == Withdraw {
+		i--
+	}
+	slices.SortFunc(changes[i:], func(a, b Change) int { return strings.Compare(a.Key, b.Key) })
+}

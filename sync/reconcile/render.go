@@ -1,0 +1,35 @@
+package reconcile
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"io"
+	"strings"
+)
+
+// WriteJSON writes the plan as JSON.
+func (p Plan) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(p)
+}
+
+// WriteCSV writes the plan's changes as CSV, one change a row, for people
+// who read plans in a spreadsheet; the flagged rows follow, with action
+// "flagged".
+func (p Plan) WriteCSV(w io.Writer) error {
+	cw := csv.NewWriter(w)
+	cw.Write([]string{"action", "key", "email", "card_id", "effect", "changes", "refused", "line"})
+	for _, ch := range p.Changes {
+		var changes []string
+		for _, a := range ch.Attributes {
+			changes = append(changes, a.Name+": "+a.Old+" → "+a.New)
+		}
+		cw.Write([]string{string(ch.Action), ch.Key, ch.Email, ch.CardID, ch.Effect, strings.Join(changes, "; "), ch.Refused, ch.Line})
+	}
+	for _, f := range p.Flagged {
+		cw.Write([]string{"flagged", "", "", "", "", "", f.Reason, f.Line})
+	}
+	cw.Flush()
+	return cw.Error()
+}

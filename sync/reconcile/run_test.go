@@ -1,0 +1,246 @@
+package reconcile_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/rosterd/rosterd/directory"
+	"github.com/rosterd/rosterd/internal/pgtest"
+	"github.com/rosterd/rosterd/store"
+	"github.com/rosterd/rosterd/store/storetest"
+	"github.com/rosterd/rosterd/sync/reconcile"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+var ctx = context.Background()
+
+// roster makes a snapshot of people p<from>..p<to-1>.
+func roster(from, to int, tweak func(i int, r *reconcile.Record)) reconcile.Snapshot {
+	var s reconcile.Snapshot
+	h := sha256.New()
+	for i := from; i < to; i++ {
+		email := fmt.Sprintf("p%03d@example.com", i)
+		r := reconcile.Record{Key: email, Email: email, Line: fmt.Sprintf("hr.csv:%d", i+2),
+			Attributes: store.Attributes{GivenName: "P", FamilyName: fmt.Sprint(i), Department: "R&D"}}
+		if tweak != nil {
+			tweak(i, &r)
+		}
+		s.Records = append(s.Records, r)
+		fmt.Fprintf(h, "%v", r)
+	}
+	s.Name, s.Hash = "hr.csv", hex.EncodeToString(h.Sum(nil))
+	return s
+}
+
+type env struct {
+	dir    *directory.Service
+	st     store.Backend
+	runner *reconcile.Runner
+	snap   reconcile.Snapshot
+	feed   reconcile.Feed
+	done   int
+}
+
+func newEnv(t *testing.T, st store.Backend) *env {
+	policy := directory.DefaultPolicy()
+	policy.Invite = "none"
+	dir := directory.NewService(st, map[string]directory.Policy{"acme": policy})
+	e := &env{dir: dir, st: st, runner: &reconcile.Runner{Dir: dir, Store: st, Batch: 7, Workers: 2}}
+	e.feed = reconcile.Feed{
+		Source: reconcile.Source{Tenant: "acme", Name: "file:hr", Authoritative: true, Withdraw: true},
+		Feed:   "hr", Kind: "file",
+		Limits: reconcile.Limits{MaxDisablePercent: 10, MaxDisableCount: 50, MinSnapshotRatio: 0.5},
+		Fetch: func(context.Context) (reconcile.Snapshot, func(context.Context) error, error) {
+			return e.snap, func(context.Context) error { e.done++; return nil }, nil
+		},
+	}
+	return e
+}
+
+func (e *env) enabled(t *testing.T) int {
+	t.Helper()
+	page, err := e.dir.List(ctx, directory.ListQuery{Tenant: "acme", Status: "enabled", Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(page.Cards)
+}
+
+func TestRunApplyHoldApproveReject(t *testing.T) {
+	storetest.ForEachBackend(t, func(t *testing.T, st store.Backend) {
+		e := newEnv(t, st)
+		e.snap = roster(0, 40, nil)
+		run, err := e.runner.Run(ctx, e.feed, reconcile.RunOptions{Trigger: "manual"})
+		if err != nil || run.Status != store.RunApplied || run.Counts["create"] != 40 || run.Counts["enable"] != 40 || e.enabled(t) != 40 || e.done != 1 {
+			t.Fatalf("first run: %+v, %v; %d enabled, done %d", run, err, e.enabled(t), e.done)
+		}
+		// The same content again: skipped.
+		again, err := e.runner.Run(ctx, e.feed, reconcile.RunOptions{Trigger: "manual"})
+		if err != nil || again.Status != store.RunSkipped || !strings.Contains(again.Error, run.ID) {
+			t.Fatalf("same content: %+v, %v", again, err)
+		}
+		// A dry run of a change plans it and changes nothing.
+		e.snap = roster(0, 40, func(i int, r *reconcile.Record) {
+			if i == 3 {
+				r.Attributes.Title = "Lead"
+			}
+			if i == 4 {
+				r.Deactivated = true
+			}
+		})
+		dry, err := e.runner.Run(ctx, e.feed, reconcile.RunOptions{DryRun: true})
+		if err != nil || dry.Status != store.RunPlanned || dry.Counts["update"] != 1 || dry.Counts["deactivate"] != 1 || dry.Counts["disable"] != 1 || dry.Counts["unchanged"] != 38 {
+			t.Fatalf("dry run: %+v, %v", dry, err)
+		}
+		plan, _ := reconcile.LoadPlan(dry)
+		if len(plan.Changes) != 2 || plan.Changes[0].Attributes[0].Name != "title" || plan.Changes[0].Attributes[0].New != "Lead" {
+			t.Fatalf("dry run plan: %+v", plan.Changes)
+		}
+		if e.enabled(t) != 40 {
+			t.Fatal("a dry run changed cards")
+		}
+		// A truncated file (half the people gone) is held.
+		e.snap = roster(0, 15, nil)
+		held, err := e.runner.Run(ctx, e.feed, reconcile.RunOptions{Trigger: "schedule"})
+		if err != nil || held.Status != store.RunHeld || len(held.HoldReasons) == 0 || e.enabled(t) != 40 {
+			t.Fatalf("truncated: %+v, %v; %d enabled", held, err, e.enabled(t))
+		}
+		if !strings.Contains(strings.Join(held.HoldReasons, "; "), "would disable 25 of the 40") {
+			t.Fatalf("hold reasons: %v", held.HoldReasons)
+		}
+		// Rejected: every card as it was.
+		rejected, err := e.runner.Reject(ctx, "acme", held.ID, "admin:ops")
+		if err != nil || rejected.Status != store.RunRejected || e.enabled(t) != 40 {
+			t.Fatalf("reject: %+v, %v; %d enabled", rejected, err, e.enabled(t))
+		}
+		if _, err := e.runner.Approve(ctx, e.feed, held.ID, "admin:ops"); !errors.Is(err, reconcile.ErrNotHeld) {
+			t.Fatalf("approving a rejected run: %v", err)
+		}
+		// Held again, approved: applied.
+		e.snap = roster(0, 15, func(i int, r *reconcile.Record) { r.Attributes.Title = "x" }) // another hash
+		held2, _ := e.runner.Run(ctx, e.feed, reconcile.RunOptions{Trigger: "schedule"})
+		if held2.Status != store.RunHeld {
+			t.Fatalf("second truncated run: %+v", held2)
+		}
+		approved, err := e.runner.Approve(ctx, e.feed, held2.ID, "admin:ops")
+		if err != nil || approved.Status != store.RunApplied || approved.Counts["withdraw"] != 25 || e.enabled(t) != 15 {
+			t.Fatalf("approve: %+v, %v; %d enabled", approved, err, e.enabled(t))
+		}
+		card, _ := e.dir.GetByEmail(ctx, "acme", "p030@example.com")
+		if card.Enabled || !strings.Contains(card.Reason, "withdrawn by file:hr in run "+approved.ID) {
+			t.Fatalf("withdrawn card: %+v", card)
+		}
+	})
+}
+
+func TestRunFailedReadChangesNothing(t *testing.T) {
+	storetest.ForEachBackend(t, func(t *testing.T, st store.Backend) {
+		e := newEnv(t, st)
+		e.snap = roster(0, 10, nil)
+		e.runner.Run(ctx, e.feed, reconcile.RunOptions{})
+		e.feed.Fetch = func(context.Context) (reconcile.Snapshot, func(context.Context) error, error) {
+			return reconcile.Snapshot{}, nil, errors.New("connection reset by peer")
+		}
+		run, err := e.runner.Run(ctx, e.feed, reconcile.RunOptions{})
+		if err == nil || run.Status != store.RunFailed || !strings.Contains(run.Error, "connection reset") || e.enabled(t) != 10 {
+			t.Fatalf("failed read: %+v, %v; %d enabled", run, err, e.enabled(t))
+		}
+		e.feed.Fetch = func(context.Context) (reconcile.Snapshot, func(context.Context) error, error) {
+			return reconcile.Snapshot{}, nil, fmt.Errorf("no file matches /drop/*.csv: %w", reconcile.ErrNothingNew)
+		}
+		run, err = e.runner.Run(ctx, e.feed, reconcile.RunOptions{})
+		if err != nil || run.Status != store.RunSkipped || e.enabled(t) != 10 {
+			t.Fatalf("nothing new: %+v, %v", run, err)
+		}
+	})
+}
+
+func TestRunBusy(t *testing.T) {
+	storetest.ForEachBackend(t, func(t *testing.T, st store.Backend) {
+		e := newEnv(t, st)
+		release, ok, _ := st.TryLock(ctx, "feed:acme/hr")
+		if !ok {
+			t.Fatal("lock")
+		}
+		defer release()
+		e.snap = roster(0, 3, nil)
+		if _, err := e.runner.Run(ctx, e.feed, reconcile.RunOptions{}); !errors.Is(err, reconcile.ErrBusy) {
+			t.Fatalf("run while another runs: %v", err)
+		}
+	})
+}
+
+func TestApplyIsIdempotentAndResumes(t *testing.T) {
+	storetest.ForEachBackend(t, func(t *testing.T, st store.Backend) {
+		e := newEnv(t, st)
+		e.snap = roster(0, 30, nil)
+		// A crash midway: the run is recorded applying with its snapshot,
+		// and only part of the plan went in.
+		failing := &failAfter{Service: e.dir, left: 2}
+		crashed := &reconcile.Runner{Dir: failing, Store: st, Batch: 5, Workers: 1}
+		run, err := crashed.Run(ctx, e.feed, reconcile.RunOptions{})
+		if err == nil || run.Status != store.RunFailed {
+			t.Fatalf("crashed run: %+v, %v", run, err)
+		}
+		partial := e.enabled(t)
+		if partial == 0 || partial == 30 {
+			t.Fatalf("%d cards after a crash midway; want some", partial)
+		}
+		// Simulate the process dying while applying: mark it so and resume.
+		run.Status = store.RunApplying
+		st.PutRun(ctx, run)
+		resumed, err := e.runner.Resume(ctx, e.feed, run)
+		if err != nil || resumed.Status != store.RunApplied || e.enabled(t) != 30 || resumed.Counts["create"] != 30-partial {
+			t.Fatalf("resumed: %+v, %v; %d enabled", resumed, err, e.enabled(t))
+		}
+	})
+}
+
+// failAfter lets a number of ApplyAll batches through, then fails.
+type failAfter struct {
+	*directory.Service
+	left int
+}
+
+func (f *failAfter) ApplyAll(ctx context.Context, actor directory.Actor, ins []directory.ClaimInput, opt directory.BatchOptions) ([]directory.Outcome, error) {
+	var all []directory.Outcome
+	for lo := 0; lo < len(ins); lo += opt.Size {
+		if f.left == 0 {
+			return all, errors.New("killed")
+		}
+		f.left--
+		out, err := f.Service.ApplyClaims(ctx, actor, ins[lo:min(lo+opt.Size, len(ins))])
+		if err != nil {
+			return all, err
+		}
+		all = append(all, out...)
+	}
+	return all, nil
+}
+
+// TestFlaggedRowKeepsItsPerson: a row skipped for a bad cell names its
+// person by key; a full roster does not withdraw them for the typo.
+func TestFlaggedRowKeepsItsPerson(t *testing.T) {
+	storetest.ForEachBackend(t, func(t *testing.T, st store.Backend) {
+		e := newEnv(t, st)
+		e.snap = roster(0, 10, nil)
+		if _, err := e.runner.Run(ctx, e.feed, reconcile.RunOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		e.snap = roster(0, 10, nil)
+		e.snap.Records = append(e.snap.Records[:5], e.snap.Records[6:]...)
+		e.snap.Flagged = []reconcile.Flag{{Line: "hr.csv:7", Key: "p005@example.com", Reason: `invalid email "p005@example"`}}
+		e.snap.Hash = "other"
+		run, err := e.runner.Run(ctx, e.feed, reconcile.RunOptions{})
+		if err != nil || run.Status != store.RunSkipped && run.Counts["withdraw"] != 0 || e.enabled(t) != 10 {
+			t.Fatalf("run with a flagged row: %+v, %v; %d enabled", run, err, e.enabled(t))
+		}
+	})
+}

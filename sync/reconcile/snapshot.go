@@ -1,0 +1,58 @@
+package reconcile
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/rosterd/rosterd/store"
+)
+
+// Snapshot is a full roster as one source delivered it: everyone the
+// source lists, and the rows it could not use. A snapshot source — an HR
+// file, an LDAP directory — produces one per run; Plan diffs it against the
+// source's claims.
+type Snapshot struct {
+	// Name says where it came from: a file name, an LDAP URL and base DN.
+	Name string
+	// Size and Hash identify the content (bytes and hex SHA-256 of a file);
+	// the same hash as the last applied run makes the run a no-op.
+	Size int64
+	Hash string
+	// Fetched is when the content was read.
+	Fetched time.Time
+	// Records are the valid rows, at most one per key.
+	Records []Record
+	// Flagged are the rows that were skipped, with why.
+	Flagged []Flag
+}
+
+// Record is one person in a snapshot.
+type Record struct {
+	// Key identifies the person in the source: the normalized email, an
+	// employee id, an LDAP entryUUID/objectGUID. It becomes the claim's
+	// external id, so a person whose email changes keeps their card.
+	Key   string
+	Email string
+	// Deactivated: the source lists the person but says they must not get
+	// in (an HR status "terminated", the AD disabled bit).
+	Deactivated bool
+	Attributes  store.Attributes
+	// Line is where the record came from (a file's line, an LDAP DN), for
+	// messages.
+	Line string
+}
+
+// Flag is a row of the source that was skipped.
+type Flag struct {
+	// Line is the file's line number (or an LDAP DN).
+	Line string `json:"line"`
+	// Key, when the row names its person well enough, is that person's key:
+	// a bad row keeps its person as they are (a full roster does not
+	// withdraw them for a typo).
+	Key string `json:"key,omitempty"`
+	// Reason: "invalid email \"x\"", "missing employee id", "duplicate key
+	// a@example.com (first on line 12)".
+	Reason string `json:"reason"`
+}
+
+func (f Flag) String() string { return fmt.Sprintf("%s: %s", f.Line, f.Reason) }
