@@ -26,6 +26,8 @@ type working struct {
 	mutations int
 	// login is set by a mutation that records a login.
 	login bool
+	// outbox holds messages a mutation queues; kept only if it succeeds.
+	outbox []store.OutboxMessage
 }
 
 func (w *working) claim(source string) (Claim, bool) {
@@ -200,6 +202,10 @@ type mutation struct {
 	// emailOptional: when the resolved email is another card's, the card
 	// keeps its own (possibly none) instead of the change being refused.
 	emailOptional bool
+	// forceInvite issues a fresh invite (an admin's invite or re-invite)
+	// to an enabled card that has an email and never logged in, whatever
+	// invites it had.
+	forceInvite bool
 }
 
 func (b *batch) mutate(ctx context.Context, w *working, action, source string, fn func(*working) error, m mutation) (Outcome, error) {
@@ -210,7 +216,7 @@ func (b *batch) mutate(ctx context.Context, w *working, action, source string, f
 	}{slices.Clone(w.claims), maps.Clone(w.dirtyClaims)}
 	existed := w.stored || w.mutations > 0
 	restore := func() {
-		w.card, w.claims, w.dirtyClaims, w.login = before, saved.claims, saved.dirty, false
+		w.card, w.claims, w.dirtyClaims, w.login, w.outbox = before, saved.claims, saved.dirty, false, nil
 	}
 	w.login = false
 	if err := fn(w); err != nil {
@@ -252,11 +258,10 @@ func (b *batch) mutate(ctx context.Context, w *working, action, source string, f
 	if m.invite != nil {
 		wantInvite = *m.invite
 	}
-	invited := false
-	if b.policy.Invite == "email" && wantInvite && w.card.Enabled && (!before.Enabled || !existed) && w.card.Email != "" &&
-		w.card.Invite == nil && w.card.FirstLoginAt.IsZero() {
-		w.card.Invite = &store.Invite{SentAt: b.now, ExpiresAt: b.now.Add(b.policy.InviteTTL)}
-		invited = true
+	invitable := b.policy.Invite == "email" && w.card.Enabled && w.card.Email != "" && w.card.FirstLoginAt.IsZero()
+	var token string
+	if invitable && (m.forceInvite || wantInvite && (!before.Enabled || !existed) && w.card.Invite == nil) {
+		token = b.issueInvite(w)
 	}
 
 	changes := changeList(before, w.card, existed)
@@ -283,9 +288,12 @@ func (b *batch) mutate(ctx context.Context, w *working, action, source string, f
 		eventType = "card.updated"
 	}
 
+	queued := w.outbox
+	w.outbox = nil
 	if b.dryRun {
 		return Outcome{Card: w.card, Created: !existed, Changed: true, Event: eventType}, nil
 	}
+	b.outbox = append(b.outbox, queued...)
 	after := b.s.view(w.card, b.now)
 	detail := strings.Join(claimNotes, "; ")
 	if len(changes) > 0 {
@@ -304,9 +312,9 @@ func (b *batch) mutate(ctx context.Context, w *working, action, source string, f
 		b.events = append(b.events, store.Event{Tenant: b.tenant, CardID: w.card.ID, Type: eventType, At: b.now,
 			Actor: b.actor.Name, Source: source, Data: mustJSON(eventData{Card: after, Changes: changes, Reason: w.card.Reason})})
 	}
-	if invited {
-		b.outbox = append(b.outbox, store.OutboxMessage{Tenant: b.tenant, CardID: w.card.ID, Kind: "email.invite", Created: b.now,
-			Payload: mustJSON(map[string]string{"card_id": w.card.ID, "email": w.card.Email})})
+	if token != "" {
+		b.outbox = append(b.outbox, store.OutboxMessage{Tenant: b.tenant, CardID: w.card.ID, Kind: OutboxInvite, Created: b.now,
+			Payload: mustJSON(InviteMessage{CardID: w.card.ID, Email: w.card.Email, Token: token, ExpiresAt: w.card.Invite.ExpiresAt})})
 	}
 	return Outcome{Card: w.card, Created: !existed, Changed: true, Event: eventType}, nil
 }

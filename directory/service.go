@@ -414,6 +414,11 @@ func (s *Service) Unpin(ctx context.Context, actor Actor, tenant, cardID string)
 }
 
 func (s *Service) updateCard(ctx context.Context, actor Actor, tenant, cardID, action string, fn func(w *working, now time.Time) error) (Card, error) {
+	return s.updateCardWith(ctx, actor, tenant, cardID, action, mutation{emailOptional: true}, fn)
+}
+
+// updateCardWith changes one card by id in one transaction.
+func (s *Service) updateCardWith(ctx context.Context, actor Actor, tenant, cardID, action string, m mutation, fn func(w *working, now time.Time) error) (Card, error) {
 	policy, err := s.Policy(tenant)
 	if err != nil {
 		return Card{}, err
@@ -428,7 +433,7 @@ func (s *Service) updateCard(ctx context.Context, actor Actor, tenant, cardID, a
 		if w == nil {
 			return fmt.Errorf("card %s: %w", cardID, ErrNotFound)
 		}
-		out, err := b.mutate(ctx, w, action, KindAdmin, func(w *working) error { return fn(w, b.now) }, mutation{emailOptional: true})
+		out, err := b.mutate(ctx, w, action, KindAdmin, func(w *working) error { return fn(w, b.now) }, m)
 		if err != nil {
 			return err
 		}

@@ -264,6 +264,9 @@ type Tx interface {
 	// ClaimCardIDs maps a source's external ids to the ids of the cards
 	// holding them.
 	ClaimCardIDs(ctx context.Context, tenant, source string, externalIDs []string) (map[string]string, error)
+	// CardIDByInvite returns the id of the card whose invite token has this
+	// hash; ErrNotFound if none.
+	CardIDByInvite(ctx context.Context, tenant, tokenHash string) (string, error)
 	// Claims returns the claims of these cards, keyed by card id.
 	Claims(ctx context.Context, tenant string, cardIDs []string) (map[string][]Claim, error)
 	// LoginCardIDs maps login names (any case) to the ids of the cards whose

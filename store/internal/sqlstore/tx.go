@@ -442,3 +442,19 @@ func writeStatements(ch store.Changes) ([]statement, error) {
 	add(outboxTable, len(ch.Outbox), args)
 	return stmts, nil
 }
+
+func (t *tx) CardIDByInvite(ctx context.Context, tenant, tokenHash string) (string, error) {
+	rows, err := t.q.QueryContext(ctx, `SELECT id FROM cards WHERE invite_token_hash = $1 AND tenant = $2`, tokenHash, tenant)
+	if err != nil {
+		return "", t.d.MapError(fmt.Errorf("reading an invite: %w", err))
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		return "", store.ErrNotFound
+	}
+	var id string
+	if err := rows.Scan(&id); err != nil {
+		return "", err
+	}
+	return id, rows.Err()
+}

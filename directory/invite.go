@@ -1,0 +1,253 @@
+package directory
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/rosterd/rosterd/store"
+)
+
+// Outbox message kinds the directory writes.
+const (
+	OutboxInvite   = "email.invite"
+	OutboxReminder = "email.reminder"
+)
+
+// InviteMessage is the payload of an invite or reminder in the outbox.
+//
+// The token travels in the outbox row until the mail is sent — the worker
+// then blanks it — so that the message can be built after the change
+// committed; on the card only its hash is kept.
+type InviteMessage struct {
+	CardID    string    `json:"card_id"`
+	Email     string    `json:"email"`
+	Token     string    `json:"token,omitempty"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// Invite errors.
+var (
+	// ErrNotInvitable: the card is disabled, has no email, has logged in
+	// already, or the tenant does not invite by email.
+	ErrNotInvitable = errors.New("the card cannot be invited")
+	// ErrInviteInvalid: an invite token that is unknown, replaced, used, or
+	// expired.
+	ErrInviteInvalid = errors.New("the invite is not valid")
+)
+
+// TooSoonError refuses a reminder sent within the tenant's interval.
+type TooSoonError struct{ RetryAfter time.Duration }
+
+func (e *TooSoonError) Error() string {
+	return fmt.Sprintf("a reminder was sent less than the reminder interval ago; try again in %s", e.RetryAfter.Round(time.Second))
+}
+
+// HashToken is how invite tokens are kept: their SHA-256.
+func HashToken(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+// issueInvite gives the card a fresh invite (a random 256-bit token, valid
+// for the tenant's invite lifetime) and returns the token; a previous
+// token stops working.
+func (b *batch) issueInvite(w *working) string {
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		panic(fmt.Sprintf("directory: no randomness for an invite token: %v", err))
+	}
+	token := base64.RawURLEncoding.EncodeToString(raw)
+	w.card.Invite = &store.Invite{TokenHash: HashToken(token), SentAt: b.now, ExpiresAt: b.now.Add(b.policy.InviteTTL)}
+	return token
+}
+
+// AdminInput is what an admin says of a person: an invite, an edit.
+type AdminInput struct {
+	Tenant     string
+	Email      string
+	Attributes Attributes
+}
+
+// Invite makes sure a person has a card the admin holds (creating it, or
+// re-enabling a disabled one through the admin's own claim) and sends them
+// an invite, when the tenant invites by email and they never logged in.
+func (s *Service) Invite(ctx context.Context, actor Actor, in AdminInput) (Outcome, error) {
+	policy, err := s.Policy(in.Tenant)
+	if err != nil {
+		return Outcome{}, err
+	}
+	display, norm, err := NormalizeEmail(in.Email)
+	if err != nil {
+		return Outcome{}, err
+	}
+	var out Outcome
+	err = s.inTx(ctx, func(tx store.Tx) error {
+		b := s.newBatch(tx, in.Tenant, policy, actor)
+		if _, err := b.load(ctx, nil, []string{norm}, nil); err != nil {
+			return err
+		}
+		w := b.byEmail[norm]
+		if w == nil {
+			w = b.create(display, norm)
+		}
+		var err error
+		out, err = b.mutate(ctx, w, "admin.invite", KindAdmin, func(w *working) error {
+			prev, _ := w.claim(KindAdmin)
+			attrs := in.Attributes
+			if prev.State != "" && len(changedAttributes(Attributes{}, attrs)) == 0 {
+				attrs = prev.Attributes
+			}
+			return setClaim(w, ClaimInput{Tenant: in.Tenant, Source: KindAdmin, Email: display, State: store.Present,
+				Authoritative: true, Attributes: attrs}, display, b.now, actor)
+		}, mutation{emailOptional: true, forceInvite: policy.Invite == "email"})
+		if err != nil || out.Err != nil {
+			return err
+		}
+		return b.flush(ctx)
+	})
+	if err != nil {
+		return Outcome{}, err
+	}
+	return out, out.Err
+}
+
+// Reinvite replaces a card's invite with a new one, valid for another
+// invite lifetime; the old link stops working.
+func (s *Service) Reinvite(ctx context.Context, actor Actor, tenant, cardID string) (Card, error) {
+	policy, err := s.Policy(tenant)
+	if err != nil {
+		return Card{}, err
+	}
+	return s.updateCardWith(ctx, actor, tenant, cardID, "admin.reinvite", mutation{emailOptional: true, forceInvite: true}, func(w *working, now time.Time) error {
+		if policy.Invite != "email" || !w.card.Enabled || w.card.Email == "" || !w.card.FirstLoginAt.IsZero() {
+			return fmt.Errorf("%w: %s", ErrNotInvitable, StatusOf(w.card, now))
+		}
+		return nil
+	})
+}
+
+// Remind sends a pending invite again, at most once per the tenant's
+// reminder interval (TooSoonError otherwise). The link stays the same
+// person's but gets a new token, as the old one is kept only as a hash.
+func (s *Service) Remind(ctx context.Context, actor Actor, tenant, cardID string) (Card, error) {
+	policy, err := s.Policy(tenant)
+	if err != nil {
+		return Card{}, err
+	}
+	return s.updateCardWith(ctx, actor, tenant, cardID, "admin.remind", mutation{emailOptional: true}, func(w *working, now time.Time) error {
+		if StatusOf(w.card, now) != InvitePending {
+			return fmt.Errorf("%w: only a pending invite can be reminded of (the card is %s)", ErrNotInvitable, StatusOf(w.card, now))
+		}
+		last := w.card.Invite.RemindedAt
+		if last.IsZero() {
+			last = w.card.Invite.SentAt
+		}
+		if wait := last.Add(policy.ReminderInterval).Sub(now); wait > 0 {
+			return &TooSoonError{RetryAfter: wait}
+		}
+		inv := *w.card.Invite
+		token := make([]byte, 32)
+		if _, err := rand.Read(token); err != nil {
+			return err
+		}
+		tok := base64.RawURLEncoding.EncodeToString(token)
+		inv.TokenHash, inv.RemindedAt = HashToken(tok), now
+		w.card.Invite = &inv
+		w.outbox = append(w.outbox, store.OutboxMessage{Tenant: tenant, CardID: w.card.ID, Kind: OutboxReminder, Created: now,
+			Payload: mustJSON(InviteMessage{CardID: w.card.ID, Email: w.card.Email, Token: tok, ExpiresAt: inv.ExpiresAt})})
+		return nil
+	})
+}
+
+// Disable pins the card disabled with a reason (see Pin).
+func (s *Service) Disable(ctx context.Context, actor Actor, tenant, cardID, reason string) (Card, error) {
+	return s.Pin(ctx, actor, tenant, cardID, reason)
+}
+
+// Enable lifts an admin's pin and adds the admin's own present claim, in
+// one change: the card is enabled whatever the sources say, until released.
+func (s *Service) Enable(ctx context.Context, actor Actor, tenant, cardID string) (Card, error) {
+	return s.updateCardWith(ctx, actor, tenant, cardID, "admin.enable", mutation{emailOptional: true}, func(w *working, now time.Time) error {
+		w.card.Pin = nil
+		prev, _ := w.claim(KindAdmin)
+		return setClaim(w, ClaimInput{Tenant: tenant, Source: KindAdmin, Email: w.card.Email, State: store.Present,
+			Authoritative: true, Attributes: prev.Attributes, EmailOptional: true}, w.card.Email, now, Actor{Name: "admin"})
+	})
+}
+
+// Release hands a card back to its sources: the admin's pin and claim go.
+func (s *Service) Release(ctx context.Context, actor Actor, tenant, cardID string) (Card, error) {
+	return s.updateCardWith(ctx, actor, tenant, cardID, "admin.release", mutation{emailOptional: true}, func(w *working, now time.Time) error {
+		w.card.Pin = nil
+		if prev, ok := w.claim(KindAdmin); ok && prev.State != store.Withdrawn {
+			return setClaim(w, ClaimInput{Tenant: tenant, Source: KindAdmin, Email: w.card.Email, State: store.Withdrawn,
+				Authoritative: prev.Authoritative, EmailOptional: true}, "", now, Actor{Name: "admin"})
+		}
+		return nil
+	})
+}
+
+// Edit sets the admin's attributes on a card (they come first by
+// precedence). On a card the admin does not hold, the admin's claim is
+// attributes-only: editing a name does not keep a leaver enabled.
+func (s *Service) Edit(ctx context.Context, actor Actor, tenant, cardID string, attrs Attributes) (Card, error) {
+	return s.updateCardWith(ctx, actor, tenant, cardID, "admin.edit", mutation{emailOptional: true}, func(w *working, now time.Time) error {
+		prev, had := w.claim(KindAdmin)
+		state, auth := store.Present, false
+		if had && prev.State != store.Withdrawn {
+			state, auth = prev.State, prev.Authoritative
+		}
+		return setClaim(w, ClaimInput{Tenant: tenant, Source: KindAdmin, Email: w.card.Email, State: state,
+			Authoritative: auth, Attributes: attrs, EmailOptional: true}, w.card.Email, now, Actor{Name: "admin"})
+	})
+}
+
+// AcceptInvite takes an invite link's token: the card becomes active (the
+// invite counts as the first login) and the token is spent.
+func (s *Service) AcceptInvite(ctx context.Context, tenant, token string) (Card, error) {
+	policy, err := s.Policy(tenant)
+	if err != nil {
+		return Card{}, err
+	}
+	var card Card
+	err = s.inTx(ctx, func(tx store.Tx) error {
+		id, err := tx.CardIDByInvite(ctx, tenant, HashToken(token))
+		if errors.Is(err, store.ErrNotFound) {
+			return ErrInviteInvalid
+		}
+		if err != nil {
+			return err
+		}
+		b := s.newBatch(tx, tenant, policy, Actor{Name: "invite"})
+		if _, err := b.load(ctx, []string{id}, nil, nil); err != nil {
+			return err
+		}
+		w := b.byID[id]
+		if w == nil || w.card.Invite == nil || w.card.Invite.TokenHash != HashToken(token) || !b.now.Before(w.card.Invite.ExpiresAt) || !w.card.Enabled {
+			return ErrInviteInvalid
+		}
+		out, err := b.mutate(ctx, w, "invite.accepted", "invite", func(w *working) error {
+			inv := *w.card.Invite
+			inv.TokenHash = "" // single use
+			w.card.Invite = &inv
+			if w.card.FirstLoginAt.IsZero() {
+				w.card.FirstLoginAt = b.now
+			}
+			w.card.LastLoginAt = b.now
+			w.login = true
+			return nil
+		}, mutation{emailOptional: true})
+		if err != nil {
+			return err
+		}
+		card = out.Card
+		return b.flush(ctx)
+	})
+	return card, err
+}

@@ -1,0 +1,123 @@
+package directory_test
+
+import (
+	"encoding/json"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/rosterd/rosterd/directory"
+	"github.com/rosterd/rosterd/store"
+	"github.com/rosterd/rosterd/store/storetest"
+)
+
+func lastInviteToken(t *testing.T, st store.Store) string {
+	t.Helper()
+	msgs, err := st.ListOutbox(ctx, "acme", 0, 100)
+	if err != nil || len(msgs) == 0 {
+		t.Fatalf("outbox: %v, %v", msgs, err)
+	}
+	var m directory.InviteMessage
+	json.Unmarshal(msgs[len(msgs)-1].Payload, &m)
+	if m.Token == "" {
+		t.Fatalf("no token in %s", msgs[len(msgs)-1].Payload)
+	}
+	return m.Token
+}
+
+func TestInviteLifecycle(t *testing.T) {
+	storetest.ForEachBackend(t, func(t *testing.T, st store.Backend) {
+		svc, clk := newService(st, directory.DefaultPolicy())
+		admin := actor("admin:ops")
+		out, err := svc.Invite(ctx, admin, directory.AdminInput{Tenant: "acme", Email: "Contractor@Example.com", Attributes: directory.Attributes{Role: "contractor"}})
+		if err != nil || !out.Created || directory.StatusOf(out.Card, clk.Now()) != directory.InvitePending {
+			t.Fatalf("invite: %+v, %v", out, err)
+		}
+		first := lastInviteToken(t, st)
+		// Seven days later the invite has expired, without any sweep.
+		clk.Advance(7 * 24 * time.Hour)
+		card, _ := svc.Get(ctx, "acme", out.Card.ID)
+		if directory.StatusOf(card, clk.Now()) != directory.InviteExpired {
+			t.Fatalf("after 7 days: %s", directory.StatusOf(card, clk.Now()))
+		}
+		if _, err := svc.AcceptInvite(ctx, "acme", first); !errors.Is(err, directory.ErrInviteInvalid) {
+			t.Fatalf("expired token accepted: %v", err)
+		}
+		// Re-invite: pending again, a new token; the old one is refused.
+		card, err = svc.Reinvite(ctx, admin, "acme", out.Card.ID)
+		if err != nil || directory.StatusOf(card, clk.Now()) != directory.InvitePending {
+			t.Fatalf("reinvite: %+v, %v", card, err)
+		}
+		second := lastInviteToken(t, st)
+		if second == first {
+			t.Fatal("re-invite kept the token")
+		}
+		// Remind: too soon after the invite, then fine a day later, then too soon again.
+		var tooSoon *directory.TooSoonError
+		if _, err := svc.Remind(ctx, admin, "acme", out.Card.ID); !errors.As(err, &tooSoon) || tooSoon.RetryAfter != 24*time.Hour {
+			t.Fatalf("remind right after the invite: %v", err)
+		}
+		clk.Advance(25 * time.Hour)
+		if _, err := svc.Remind(ctx, admin, "acme", out.Card.ID); err != nil {
+			t.Fatalf("remind a day later: %v", err)
+		}
+		third := lastInviteToken(t, st)
+		clk.Advance(time.Hour)
+		if _, err := svc.Remind(ctx, admin, "acme", out.Card.ID); !errors.As(err, &tooSoon) || tooSoon.RetryAfter != 23*time.Hour {
+			t.Fatalf("second remind within 24h: %v", err)
+		}
+		if _, err := svc.AcceptInvite(ctx, "acme", second); !errors.Is(err, directory.ErrInviteInvalid) {
+			t.Fatalf("a replaced token accepted: %v", err)
+		}
+		card, err = svc.AcceptInvite(ctx, "acme", third)
+		if err != nil || directory.StatusOf(card, clk.Now()) != directory.Active {
+			t.Fatalf("accept: %+v, %v", card, err)
+		}
+		if _, err := svc.AcceptInvite(ctx, "acme", third); !errors.Is(err, directory.ErrInviteInvalid) {
+			t.Fatalf("a used token accepted again: %v", err)
+		}
+		if _, err := svc.Reinvite(ctx, admin, "acme", out.Card.ID); !errors.Is(err, directory.ErrNotInvitable) {
+			t.Fatalf("re-inviting an active card: %v", err)
+		}
+	})
+}
+
+func TestAdminOverrides(t *testing.T) {
+	storetest.ForEachBackend(t, func(t *testing.T, st store.Backend) {
+		svc, _ := newService(st, ssoPolicy())
+		admin := actor("admin:ops")
+		hr, _ := svc.ApplyClaim(ctx, actor("file:hr"), present("file:hr", "ann@example.com"))
+		id := hr.Card.ID
+		// Disable survives the feed and SCIM saying present.
+		if _, err := svc.Disable(ctx, admin, "acme", id, "left in a hurry"); err != nil {
+			t.Fatal(err)
+		}
+		svc.ApplyClaim(ctx, actor("scim:okta"), present("scim:okta", "ann@example.com"))
+		card, _ := svc.Get(ctx, "acme", id)
+		if card.Enabled {
+			t.Fatal("a source re-enabled a pinned card")
+		}
+		// Enable: the admin holds the card even when the feed drops the person.
+		if card, _ = svc.Enable(ctx, admin, "acme", id); !card.Enabled {
+			t.Fatal("enable")
+		}
+		svc.ApplyClaim(ctx, actor("file:hr"), withState(present("file:hr", "ann@example.com"), store.Withdrawn))
+		svc.ApplyClaim(ctx, actor("scim:okta"), withState(present("scim:okta", "ann@example.com"), store.Withdrawn))
+		if card, _ = svc.Get(ctx, "acme", id); !card.Enabled || card.Reason != "enabled: listed by admin" {
+			t.Fatalf("admin-held card after the sources left: %+v", card)
+		}
+		// Release: the sources decide again — nobody lists Ann.
+		if card, _ = svc.Release(ctx, admin, "acme", id); card.Enabled {
+			t.Fatalf("released card: %+v", card)
+		}
+		// An admin edit on a card the admin does not hold is attributes-only.
+		bob, _ := svc.ApplyClaim(ctx, actor("file:hr"), present("file:hr", "bob@example.com"))
+		if card, _ = svc.Edit(ctx, admin, "acme", bob.Card.ID, directory.Attributes{Title: "Head of Fun"}); card.Attributes.Title != "Head of Fun" {
+			t.Fatalf("edit: %+v", card)
+		}
+		svc.ApplyClaim(ctx, actor("file:hr"), withState(present("file:hr", "bob@example.com"), store.Withdrawn))
+		if card, _ = svc.Get(ctx, "acme", bob.Card.ID); card.Enabled {
+			t.Fatal("an admin's edit kept a leaver enabled")
+		}
+	})
+}
