@@ -162,6 +162,8 @@ type Event struct {
 	Source string    `json:"source,omitempty"`
 	// Data is the JSON payload: the card after the change and what changed.
 	Data []byte `json:"data"`
+	// Cursor is the event's position in its tenant's feed (read only).
+	Cursor EventCursor `json:"-"`
 }
 
 // OutboxMessage is work that must happen because a change committed: an
@@ -222,8 +224,10 @@ type CardFilter struct {
 // inside InTx; reads outside a transaction see committed data.
 type Store interface {
 	Queries
+	Events
 	SAMLStore
 	Runs
+	Outbox
 
 	// InTx runs fn in one transaction: committed when fn returns nil, rolled
 	// back otherwise (and when ctx is cancelled). It does not retry; callers

@@ -41,6 +41,8 @@ func RunTests(t *testing.T, newStore NewStore) {
 		{"LargeWriteIsCutUp", testLargeWrite},
 		{"ConflictInMixedWriteWritesNothing", testMixedWriteConflict},
 		{"Runs", testRuns},
+		{"EventFeed", testEventFeed},
+		{"EventFeedConcurrentWriters", testEventFeedConcurrent},
 		{"SourceClaimsAndFingerprint", testSourceClaimsAndFingerprint},
 		{"SlotsAndLocks", testSlotsAndLocks},
 		{"ClaimLoginAndRaw", testClaimLoginRaw},
@@ -55,6 +57,8 @@ func RunTests(t *testing.T, newStore NewStore) {
 		{"SAMLReplayCache", testSAMLReplayCache},
 		{"SAMLLoginCodes", testSAMLLoginCodes},
 		{"SAMLKeyPairs", testSAMLKeyPairs},
+		{"Outbox", testOutbox},
+		{"OutboxConcurrentClaims", testOutboxConcurrentClaims},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
