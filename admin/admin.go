@@ -11,6 +11,7 @@ import (
 
 	"github.com/rosterd/rosterd/internal/daemon"
 	"github.com/rosterd/rosterd/store"
+	"github.com/rosterd/rosterd/sync/reconcile"
 )
 
 // Keys checks admin API keys.
@@ -22,6 +23,8 @@ type Keys interface {
 type Tenant struct {
 	ID   string `json:"id"`
 	Name string `json:"name"`
+	// ImportLimits are the safety limits of the tenant's admin imports.
+	ImportLimits reconcile.Limits `json:"-"`
 }
 
 // API is the admin API.
@@ -31,6 +34,7 @@ type API struct {
 	logger      *slog.Logger
 	authFailure prometheus.Counter
 	loginCodes  LoginCodes // see WithLoginCodes
+	services    Services   // see With
 }
 
 // New returns the admin API; reg receives its metrics.
@@ -51,11 +55,59 @@ type Mux interface {
 	Handle(pattern string, h http.Handler)
 }
 
+// route is one endpoint of the API.
+type route struct {
+	pattern string
+	handler http.HandlerFunc
+	public  bool // served without a key
+}
+
+// routes lists every endpoint; each must appear in openapi.yaml (a test
+// checks).
+func (a *API) routes() []route {
+	const t = "/api/v1/tenants/{t}"
+	return []route{
+		{pattern: "GET /api/v1/openapi.yaml", handler: a.openAPI, public: true},
+		{pattern: "GET /api/v1/tenants", handler: a.listTenants},
+		{pattern: "GET /api/v1/import/template.csv", handler: a.importTemplate},
+		{pattern: "POST /api/v1/login-codes/redeem", handler: a.redeemLoginCode},
+
+		{pattern: "GET " + t + "/cards", handler: a.inTenant(a.listCards)},
+		{pattern: "GET " + t + "/cards/stats", handler: a.inTenant(a.cardStats)},
+		{pattern: "GET " + t + "/cards/export.csv", handler: a.inTenant(a.exportCards)},
+		{pattern: "POST " + t + "/cards/invite", handler: a.inTenant(a.inviteCards)},
+		{pattern: "GET " + t + "/cards/{id}", handler: a.inTenant(a.getCard)},
+		{pattern: "PATCH " + t + "/cards/{id}", handler: a.inTenant(a.editCard)},
+		{pattern: "GET " + t + "/cards/{id}/explain", handler: a.inTenant(a.explainCard)},
+		{pattern: "POST " + t + "/cards/{id}/disable", handler: a.inTenant(a.disableCard)},
+		{pattern: "POST " + t + "/cards/{id}/enable", handler: a.inTenant(a.cardAction(a.enable))},
+		{pattern: "POST " + t + "/cards/{id}/release", handler: a.inTenant(a.cardAction(a.release))},
+		{pattern: "POST " + t + "/cards/{id}/reinvite", handler: a.inTenant(a.cardAction(a.reinvite))},
+		{pattern: "POST " + t + "/cards/{id}/remind", handler: a.inTenant(a.cardAction(a.remind))},
+
+		{pattern: "GET " + t + "/feeds", handler: a.inTenant(a.listFeeds)},
+		{pattern: "POST " + t + "/feeds/{name}/runs", handler: a.inTenant(a.runFeed)},
+		{pattern: "GET " + t + "/runs", handler: a.inTenant(a.listRuns)},
+		{pattern: "GET " + t + "/runs/{id}", handler: a.inTenant(a.getRun)},
+		{pattern: "GET " + t + "/runs/{id}/plan", handler: a.inTenant(a.getPlan)},
+		{pattern: "POST " + t + "/runs/{id}/approve", handler: a.inTenant(a.approveRun)},
+		{pattern: "POST " + t + "/runs/{id}/reject", handler: a.inTenant(a.rejectRun)},
+		{pattern: "POST " + t + "/imports", handler: a.inTenant(a.importFile)},
+
+		{pattern: "GET " + t + "/audit", handler: a.inTenant(a.listAudit)},
+		{pattern: "GET " + t + "/events", handler: a.inTenant(a.listEvents)},
+	}
+}
+
 // Mount registers the API's routes.
 func (a *API) Mount(mux Mux) {
-	mux.Handle("GET /api/v1/tenants", a.auth(http.HandlerFunc(a.listTenants)))
-	mux.Handle("GET /api/v1/import/template.csv", a.auth(http.HandlerFunc(a.importTemplate)))
-	mux.Handle("POST /api/v1/login-codes/redeem", a.auth(http.HandlerFunc(a.redeemLoginCode)))
+	for _, rt := range a.routes() {
+		var h http.Handler = rt.handler
+		if !rt.public {
+			h = a.auth(h)
+		}
+		mux.Handle(rt.pattern, h)
+	}
 }
 
 type keyContext struct{}

@@ -36,6 +36,8 @@ var commands = []command{
 	{"migrate", "apply pending database migrations and exit", migrate},
 	{"sync", "plan, run, approve or reject feed runs; list runs", syncCommand},
 	{"import", "import people from a CSV/TSV/XLSX file as the admin", importCommand},
+	{"events", "tail: follow a tenant's change feed", eventsCommand},
+	{"apikey", "create admin API keys", apikeyCommand},
 	{"version", "print the version and exit", printVersion},
 }
 

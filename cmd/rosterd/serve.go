@@ -8,9 +8,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/rosterd/rosterd/admin"
+	"github.com/rosterd/rosterd/config"
 	"github.com/rosterd/rosterd/directory"
 	"github.com/rosterd/rosterd/internal/credential"
 	"github.com/rosterd/rosterd/internal/daemon"
+	"github.com/rosterd/rosterd/notify"
 	"github.com/rosterd/rosterd/saml"
 	"github.com/rosterd/rosterd/scim"
 	"github.com/rosterd/rosterd/store"
@@ -53,7 +55,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	var tenants []admin.Tenant
 	for _, t := range cfg.Tenants {
-		tenants = append(tenants, admin.Tenant{ID: t.ID, Name: t.Name})
+		tenants = append(tenants, admin.Tenant{ID: t.ID, Name: t.Name, ImportLimits: reconcile.Limits{MaxDisablePercent: t.Safety.MaxDisablePercent,
+			MaxDisableCount: t.Safety.MaxDisableCount, MinSnapshotRatio: t.Safety.MinSnapshotRatio}})
 	}
 	// SAML: one service provider per tenant that configures one, under
 	// /saml/{tenant}/; its login codes are redeemed through the admin API.
@@ -93,12 +96,6 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		loginCodes = samlServer
 	}
 
-	adminAPI := admin.New(keys, tenants, logger.With("component", "admin"), reg)
-	if loginCodes != nil {
-		adminAPI.WithLoginCodes(loginCodes)
-	}
-	adminAPI.Mount(srv)
-
 	var tenantIDs []string
 	var conns []scim.Connection
 	for _, t := range cfg.Tenants {
@@ -121,12 +118,69 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// Email delivery (notify): the outbox worker sends the invites and
+	// reminders the directory queued, over smtp.url; without it they stay
+	// queued and are logged as undeliverable. The invite links open
+	// GET /invite/{tenant}/{token}: SAML tenants go on to their IdP, the
+	// others to app_callback_url with a login code, redeemed through the
+	// admin API (by the SAML server when there is one, else by the store).
+	mailTenants := map[string]string{}
+	var pageTenants []notify.PageTenant
+	for _, t := range cfg.Tenants {
+		mailTenants[t.ID] = t.Name
+		pageTenants = append(pageTenants, notify.PageTenant{ID: t.ID, Name: t.Name, AppCallbackURL: t.AppCallbackURL, SAMLLogin: t.SAML != nil})
+	}
+	inviteCodes := notify.StoreLoginCodes{Store: st, Cards: svc, Prefix: saml.LoginCodePrefix, Now: svc.Now}
+	if loginCodes == nil {
+		loginCodes = inviteCodes
+	}
+	invitePage, err := notify.NewInvitePage(svc, inviteCodes, pageTenants, notify.PageOptions{PublicURL: cfg.PublicURL,
+		Logger: logger.With("component", "invite"), Registerer: reg})
+	if err != nil {
+		return err
+	}
+	invitePage.Mount(srv)
+	mailer, err := notify.New(st, notify.Options{SMTPURL: cfg.SMTP.URL, From: cfg.SMTP.From, PublicURL: cfg.PublicURL,
+		TenantNames: mailTenants, Logger: logger.With("component", "notify"), Registerer: reg})
+	if err != nil {
+		return err
+	}
+	mailCtx, stopMail := context.WithCancel(ctx)
+	mailDone := make(chan struct{})
+	go func() { mailer.Run(mailCtx); close(mailDone) }()
+	defer func() { stopMail(); <-mailDone }()
+
+	adminAPI := admin.New(keys, tenants, logger.With("component", "admin"), reg)
+	if loginCodes != nil {
+		adminAPI.WithLoginCodes(loginCodes)
+	}
+	adminAPI.With(admin.Services{Directory: svc, Store: st, Runner: runner, Feeds: adminFeeds(cfg, feeds), Events: st})
+	adminAPI.Mount(srv)
+
 	schedCtx, stopSched := context.WithCancel(ctx)
 	schedDone := make(chan struct{})
 	go func() { sched.Run(schedCtx); close(schedDone) }()
 	defer func() { stopSched(); <-schedDone }()
+	// Events older than the retention go, hourly; older cursors get 410.
+	go pruneEvents(schedCtx, st, cfg.Events.Retention.Std(), logger.With("component", "events"))
 
 	return srv.Run(ctx, cfg.Listen, cfg.ShutdownTimeout.Std(), func(addr net.Addr) {
 		logger.Info("rosterd serving", "addr", addr.String(), "public_url", cfg.PublicURL, "store", cfg.Store.Driver, "tenants", len(cfg.Tenants), "version", version())
 	})
+}
+
+// adminFeeds pairs each runnable feed with its schedule, for the admin API.
+func adminFeeds(cfg *config.Config, feeds map[string]reconcile.Feed) map[string]admin.Feed {
+	out := map[string]admin.Feed{}
+	for _, t := range cfg.Tenants {
+		for _, fc := range t.Feeds {
+			f, ok := feeds[t.ID+"/"+fc.Name]
+			if !ok {
+				continue
+			}
+			loc, _ := fc.Location() // validated at start
+			out[t.ID+"/"+fc.Name] = admin.Feed{Run: f, Schedule: fc.Schedule, Location: loc}
+		}
+	}
+	return out
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/rosterd/rosterd/internal/daemon"
 	"github.com/rosterd/rosterd/store"
 	"github.com/rosterd/rosterd/sync/filefeed"
+	"github.com/rosterd/rosterd/sync/ldapfeed"
 	"github.com/rosterd/rosterd/sync/reconcile"
 	"github.com/rosterd/rosterd/sync/schedule"
 )
@@ -31,6 +32,8 @@ func feedsOf(cfg *config.Config, now func() time.Time) map[string]reconcile.Feed
 			switch f.Kind {
 			case "file":
 				out[t.ID+"/"+f.Name] = filefeed.NewFeed(t.ID, f, limits, now)
+			case "ldap":
+				out[t.ID+"/"+f.Name] = ldapfeed.NewFeed(t.ID, f, limits)
 			}
 		}
 	}

@@ -110,14 +110,41 @@ func MakePlan(ctx context.Context, dir Directory, claims Claims, src Source, sna
 	if err != nil {
 		return Plan{}, err
 	}
-	// The source's claims by key: the external id (which MakePlan sets to
-	// the record's key), else the case-folded email.
-	existing := map[string]store.Claim{}
-	present := 0
+	// Claims are compared with the records as they stream in, and only the
+	// ones that differ are kept: a roster of a million unchanged people
+	// holds the snapshot, an index of it, and little else.
+	index := make(map[string]int32, len(snap.Records))
+	for i, rec := range snap.Records {
+		index[rec.Key] = int32(i)
+	}
+	// A bad row that names its person keeps them as they are.
+	flaggedKeys := map[string]bool{}
+	for _, f := range snap.Flagged {
+		if f.Key != "" {
+			flaggedKeys[f.Key] = true
+		}
+	}
+	var (
+		present   int
+		unchanged = make([]bool, len(snap.Records))
+		differ    = map[int32]store.Claim{}
+		gone      []store.Claim
+	)
 	err = claims.SourceClaims(ctx, src.Tenant, src.Name, func(c store.Claim) error {
-		existing[claimKey(c)] = c
 		if c.State == store.Present {
 			present++
+		}
+		key := claimKey(c)
+		i, listed := index[key]
+		switch {
+		case !listed:
+			if src.Withdraw && c.State != store.Withdrawn && !flaggedKeys[key] {
+				gone = append(gone, store.Claim{CardID: c.CardID, ExternalID: c.ExternalID, Email: c.Email, Authoritative: c.Authoritative})
+			}
+		case sameClaim(c, snap.Records[i], src.Authoritative):
+			unchanged[i] = true
+		default:
+			differ[i] = c
 		}
 		return nil
 	})
@@ -127,21 +154,18 @@ func MakePlan(ctx context.Context, dir Directory, claims Claims, src Source, sna
 
 	p := Plan{Tenant: src.Tenant, Source: src.Name, Records: len(snap.Records), Flagged: snap.Flagged,
 		Counts: map[string]int{}, Present: present, Fingerprint: fingerprint, FullRoster: src.Withdraw}
-	seen := make(map[string]bool, len(snap.Records)+len(snap.Flagged))
-	for _, f := range snap.Flagged {
-		if f.Key != "" {
-			seen[f.Key] = true
+	for i, rec := range snap.Records {
+		if unchanged[i] {
+			p.Counts[string(Unchanged)]++
+			continue
 		}
-	}
-	for _, rec := range snap.Records {
-		seen[rec.Key] = true
 		state := store.Present
 		if rec.Deactivated {
 			state = store.Deactivated
 		}
 		in := directory.ClaimInput{Tenant: src.Tenant, Source: src.Name, ExternalID: rec.Key, Email: rec.Email,
 			State: state, Authoritative: src.Authoritative, Attributes: rec.Attributes, Invite: src.Invite}
-		c, had := existing[rec.Key]
+		c, had := differ[int32(i)]
 		ch := Change{Key: rec.Key, Email: rec.Email, Line: rec.Line, in: in}
 		switch {
 		case !had:
@@ -153,28 +177,19 @@ func MakePlan(ctx context.Context, dir Directory, claims Claims, src Source, sna
 		case c.State == store.Deactivated && !rec.Deactivated:
 			ch.Action, ch.CardID = Reactivate, c.CardID
 		default:
-			ch.CardID = c.CardID
+			ch.Action, ch.CardID = Update, c.CardID
+		}
+		if had {
 			ch.Attributes = directory.AttributeChanges(c.Attributes, rec.Attributes)
 			if c.Email != rec.Email {
 				ch.Attributes = append([]directory.AttributeChange{{Name: "email", Old: c.Email, New: rec.Email}}, ch.Attributes...)
 			}
-			if len(ch.Attributes) == 0 && c.Authoritative == src.Authoritative {
-				p.Counts[string(Unchanged)]++
-				continue
-			}
-			ch.Action = Update
-		}
-		if ch.Action != Update && had {
-			ch.Attributes = directory.AttributeChanges(c.Attributes, rec.Attributes)
 		}
 		p.Changes = append(p.Changes, ch)
 	}
 	if src.Withdraw {
-		for key, c := range existing {
-			if seen[key] || c.State == store.Withdrawn {
-				continue
-			}
-			p.Changes = append(p.Changes, Change{Action: Withdraw, Key: key, Email: c.Email, CardID: c.CardID,
+		for _, c := range gone {
+			p.Changes = append(p.Changes, Change{Action: Withdraw, Key: claimKey(c), Email: c.Email, CardID: c.CardID,
 				in: directory.ClaimInput{Tenant: src.Tenant, Source: src.Name, ExternalID: c.ExternalID, CardID: c.CardID,
 					Email: c.Email, State: store.Withdrawn, Authoritative: c.Authoritative}})
 		}
@@ -225,6 +240,17 @@ func MakePlan(ctx context.Context, dir Directory, claims Claims, src Source, sna
 	}
 	p.Counts["records"], p.Counts["flagged"] = len(snap.Records), len(snap.Flagged)
 	return p, nil
+}
+
+// sameClaim reports whether the source's claim already says what the
+// record says.
+func sameClaim(c store.Claim, rec Record, authoritative bool) bool {
+	state := store.Present
+	if rec.Deactivated {
+		state = store.Deactivated
+	}
+	return c.State == state && c.Email == rec.Email && c.Authoritative == authoritative &&
+		len(directory.AttributeChanges(c.Attributes, rec.Attributes)) == 0
 }
 
 func claimKey(c store.Claim) string {

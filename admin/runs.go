@@ -1,0 +1,283 @@
+package admin
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/rosterd/rosterd/internal/daemon"
+	"github.com/rosterd/rosterd/store"
+	"github.com/rosterd/rosterd/sync/filefeed"
+	"github.com/rosterd/rosterd/sync/reconcile"
+	"github.com/rosterd/rosterd/sync/schedule"
+)
+
+// RunBody is a run as the API shows it, with its flagged rows.
+type RunBody struct {
+	store.Run
+	Flagged json.RawMessage `json:"flagged,omitempty"`
+}
+
+func runBody(r store.Run) RunBody {
+	b := RunBody{Run: r}
+	if len(r.Flagged) > 0 && json.Valid(r.Flagged) {
+		b.Flagged = r.Flagged
+	}
+	return b
+}
+
+// FeedBody is a configured feed with its last run and its next scheduled
+// time.
+type FeedBody struct {
+	Name     string     `json:"name"`
+	Kind     string     `json:"kind"`
+	Source   string     `json:"source"`
+	Schedule string     `json:"schedule,omitempty"`
+	Timezone string     `json:"timezone,omitempty"`
+	NextRun  *time.Time `json:"next_run,omitempty"`
+	LastRun  *RunBody   `json:"last_run,omitempty"`
+}
+
+func (a *API) listFeeds(w http.ResponseWriter, r *http.Request, tenant string) {
+	feeds := []FeedBody{}
+	now := a.services.Directory.Now()
+	for key, f := range a.services.Feeds {
+		if !strings.HasPrefix(key, tenant+"/") {
+			continue
+		}
+		b := FeedBody{Name: f.Run.Feed, Kind: f.Run.Kind, Source: f.Run.Source.Name, Schedule: f.Schedule}
+		if f.Schedule != "" {
+			loc := f.Location
+			if loc == nil {
+				loc = time.UTC
+			}
+			b.Timezone = loc.String()
+			if next, err := schedule.Next(f.Schedule, loc, now); err == nil {
+				b.NextRun = &next
+			}
+		}
+		last, err := a.services.Store.LastRun(r.Context(), tenant, f.Run.Feed)
+		switch {
+		case err == nil:
+			lb := runBody(last)
+			b.LastRun = &lb
+		case !errors.Is(err, store.ErrNotFound):
+			a.fail(w, r, err)
+			return
+		}
+		feeds = append(feeds, b)
+	}
+	slices.SortFunc(feeds, func(x, y FeedBody) int { return strings.Compare(x.Name, y.Name) })
+	daemon.WriteJSON(w, http.StatusOK, map[string]any{"feeds": feeds})
+}
+
+func (a *API) runner(w http.ResponseWriter) (Runner, bool) {
+	if a.services.Runner == nil {
+		daemon.WriteError(w, http.StatusServiceUnavailable, "not_configured", "", "feeds cannot run in this process")
+		return nil, false
+	}
+	return a.services.Runner, true
+}
+
+// runFeed: POST …/feeds/{name}/runs?dry_run=true — run a feed now. The
+// answer waits for the run to end. A run that failed is still a run:
+// 201 with its status and error.
+func (a *API) runFeed(w http.ResponseWriter, r *http.Request, tenant string) {
+	runner, ok := a.runner(w)
+	if !ok {
+		return
+	}
+	f, found := a.services.Feeds[tenant+"/"+r.PathValue("name")]
+	if !found {
+		daemon.WriteError(w, http.StatusNotFound, "unknown_feed", "name", "no feed of that name in this tenant")
+		return
+	}
+	dry, ok := boolParam(w, "dry_run", r.URL.Query().Get("dry_run"))
+	if !ok {
+		return
+	}
+	// A client that hangs up does not stop an apply midway.
+	run, err := runner.Run(context.WithoutCancel(r.Context()), f.Run, reconcile.RunOptions{DryRun: dry, Trigger: "manual", Actor: actor(r).Name})
+	a.answerRun(w, r, run, err, http.StatusCreated)
+}
+
+// answerRun answers with a run, or with the error when no run was made.
+func (a *API) answerRun(w http.ResponseWriter, r *http.Request, run store.Run, err error, status int) {
+	if err != nil && (run.ID == "" || errors.Is(err, reconcile.ErrBusy) || errors.Is(err, reconcile.ErrNotHeld) || errors.Is(err, store.ErrNotFound)) {
+		a.fail(w, r, err)
+		return
+	}
+	if err != nil {
+		a.logger.Warn("run failed", "tenant", run.Tenant, "feed", run.Feed, "run", run.ID, "err", err)
+	}
+	w.Header().Set("Location", "/api/v1/tenants/"+run.Tenant+"/runs/"+run.ID)
+	daemon.WriteJSON(w, status, runBody(run))
+}
+
+// listRuns: GET …/runs?feed=&cursor=&limit=, newest first.
+func (a *API) listRuns(w http.ResponseWriter, r *http.Request, tenant string) {
+	limit, ok := pageLimit(w, r, 50, 500)
+	if !ok {
+		return
+	}
+	runs, err := a.services.Store.ListRuns(r.Context(), store.RunQuery{Tenant: tenant, Feed: r.URL.Query().Get("feed"),
+		Before: r.URL.Query().Get("cursor"), Limit: limit + 1})
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	next := ""
+	if len(runs) > limit {
+		runs = runs[:limit]
+		next = runs[limit-1].ID
+	}
+	out := make([]RunBody, len(runs))
+	for i, run := range runs {
+		out[i] = runBody(run)
+	}
+	daemon.WriteJSON(w, http.StatusOK, struct {
+		Runs []RunBody `json:"runs"`
+		Next string    `json:"next,omitempty"`
+	}{out, next})
+}
+
+func (a *API) getRun(w http.ResponseWriter, r *http.Request, tenant string) {
+	run, err := a.services.Store.GetRun(r.Context(), tenant, r.PathValue("id"))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	daemon.WriteJSON(w, http.StatusOK, runBody(run))
+}
+
+// getPlan: GET …/runs/{id}/plan, JSON, or CSV with ?format=csv or
+// Accept: text/csv.
+func (a *API) getPlan(w http.ResponseWriter, r *http.Request, tenant string) {
+	format := r.URL.Query().Get("format")
+	switch format {
+	case "", "json", "csv":
+	default:
+		daemon.WriteError(w, http.StatusBadRequest, "invalid_value", "format", "format must be json or csv")
+		return
+	}
+	if format == "" && strings.Contains(r.Header.Get("Accept"), "text/csv") {
+		format = "csv"
+	}
+	run, err := a.services.Store.GetRun(r.Context(), tenant, r.PathValue("id"))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	plan, err := reconcile.LoadPlan(run)
+	if err != nil {
+		daemon.WriteError(w, http.StatusNotFound, "no_plan", "id", "this run has no plan (it was skipped or failed before planning)")
+		return
+	}
+	if format == "csv" {
+		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+		w.Header().Set("Content-Disposition", `attachment; filename="plan-`+run.ID+`.csv"`)
+		_ = plan.WriteCSV(w)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	_ = plan.WriteJSON(w)
+}
+
+// approveRun: POST …/runs/{id}/approve — apply a held plan.
+func (a *API) approveRun(w http.ResponseWriter, r *http.Request, tenant string) {
+	runner, ok := a.runner(w)
+	if !ok {
+		return
+	}
+	var body struct{}
+	if !decodeJSON(w, r, &body, true) {
+		return
+	}
+	run, err := a.services.Store.GetRun(r.Context(), tenant, r.PathValue("id"))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	var f reconcile.Feed
+	if run.Kind == "import" {
+		// An import is no configured feed: its source is the admin, and
+		// whether it was a full roster is kept in its plan. Approval
+		// sends no invites (the import's own choice is not recorded).
+		plan, _ := reconcile.LoadPlan(run)
+		f = filefeed.ImportFeed(tenant, run.FileName, nil, false, plan.FullRoster, a.tenant(tenant).ImportLimits)
+	} else {
+		cf, found := a.services.Feeds[tenant+"/"+run.Feed]
+		if !found {
+			daemon.WriteError(w, http.StatusConflict, "unknown_feed", "", "the run's feed "+run.Feed+" is no longer configured")
+			return
+		}
+		f = cf.Run
+	}
+	run, err = runner.Approve(context.WithoutCancel(r.Context()), f, run.ID, actor(r).Name)
+	a.answerRun(w, r, run, err, http.StatusOK)
+}
+
+// rejectRun: POST …/runs/{id}/reject — close a held plan unapplied.
+func (a *API) rejectRun(w http.ResponseWriter, r *http.Request, tenant string) {
+	runner, ok := a.runner(w)
+	if !ok {
+		return
+	}
+	var body struct{}
+	if !decodeJSON(w, r, &body, true) {
+		return
+	}
+	run, err := runner.Reject(r.Context(), tenant, r.PathValue("id"), actor(r).Name)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	daemon.WriteJSON(w, http.StatusOK, runBody(run))
+}
+
+// importFile: POST …/imports, multipart/form-data with file (CSV, TSV or
+// XLSX, at most 50 MiB), dry_run, invite and full_roster. The admin is
+// the source: it adds and updates, disables nobody unless full_roster,
+// and invites only the cards it creates, only with invite.
+func (a *API) importFile(w http.ResponseWriter, r *http.Request, tenant string) {
+	runner, ok := a.runner(w)
+	if !ok {
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxImportBody)
+	if err := r.ParseMultipartForm(8 << 20); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			daemon.WriteError(w, http.StatusRequestEntityTooLarge, "body_too_large", "file", "the upload is larger than 50 MiB")
+			return
+		}
+		daemon.WriteError(w, http.StatusBadRequest, "invalid_body", "", "send multipart/form-data with a file field: "+err.Error())
+		return
+	}
+	defer r.MultipartForm.RemoveAll()
+	var opts [3]bool
+	for i, name := range []string{"dry_run", "invite", "full_roster"} {
+		if opts[i], ok = boolParam(w, name, r.FormValue(name)); !ok {
+			return
+		}
+	}
+	file, header, err := r.FormFile("file")
+	if err != nil {
+		daemon.WriteError(w, http.StatusBadRequest, "invalid_value", "file", "the file field is required")
+		return
+	}
+	data, err := io.ReadAll(file)
+	file.Close()
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	f := filefeed.ImportFeed(tenant, header.Filename, data, opts[1], opts[2], a.tenant(tenant).ImportLimits)
+	run, err := runner.Run(context.WithoutCancel(r.Context()), f, reconcile.RunOptions{DryRun: opts[0], Trigger: "import", Actor: actor(r).Name})
+	a.answerRun(w, r, run, err, http.StatusCreated)
+}

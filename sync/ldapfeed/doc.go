@@ -1,0 +1,43 @@
+// Package ldapfeed is the LDAP snapshot source of the sync pipeline: a feed
+// of kind "ldap" reads everyone under a base DN of an OpenLDAP server or an
+// Active Directory domain and hands the pipeline (plan, safety brake,
+// apply, schedule, locks, runs — package reconcile) a full Snapshot.
+//
+// What it does:
+//
+//   - Connection: ldaps://, or ldap:// upgraded with StartTLS (plain only
+//     with insecure_plaintext); ca_file and tls_server_name; certificate
+//     verification on unless insecure_skip_verify (tests only); a simple
+//     bind with bind_dn and bind_password (from the environment with
+//     ${VAR}, or from bind_password_file — package config reads both);
+//     every request bounded by timeout (go-ldap's SetTimeout: go-ldap has
+//     no timeout of its own).
+//   - Search: base DN, scope, filter (default: people — inetOrgPerson on
+//     OpenLDAP, user accounts that are not computers on AD), paged by hand
+//     with the paging control and its cookie, one page in memory at a time
+//     (go-ldap's SearchWithPaging would buffer the whole directory).
+//   - Group scope: with groups, only members — AD's transitive
+//     LDAP_MATCHING_RULE_IN_CHAIN (1.2.840.113556.1.4.1941) on memberOf, or
+//     direct memberOf on OpenLDAP (the memberof overlay). The groups' own
+//     member lists are read with range retrieval (member;range=0-1499, …)
+//     to fill each record's groups attribute with the names of the
+//     configured groups the person is a direct member of.
+//   - Mapping: defaults for OpenLDAP and AD (see DefaultAttributes),
+//     overridable per feed; the key is the directory's immutable id
+//     (entryUUID, or objectGUID as a canonical GUID string), so a renamed
+//     DN or a changed email follows the same card. A manager DN becomes the
+//     manager's email: from the snapshot, or by a base-scope lookup.
+//   - Deactivated: userAccountControl bit 0x2 (ACCOUNTDISABLE), wherever the
+//     attribute exists; on AD an accountExpires in the past; and the
+//     configurable "disabled" attribute (default on OpenLDAP:
+//     pwdAccountLockedTime of the ppolicy overlay) — any value but
+//     FALSE/0/no deactivates.
+//   - Failure is never "everyone left": a failed bind, a timeout, a size or
+//     time limit, a lost paging control or cookie, a referral, a dropped
+//     connection or any other error before the last page makes Fetch fail
+//     with an error that says which (errors.Is with ErrBind, ErrTimeout,
+//     ErrSizeLimit, ErrTimeLimit, ErrPaging, ErrReferral, ErrConnection);
+//     the run fails and nothing is withdrawn. Entries without a usable email
+//     are flagged (Line = the DN, Key = their id) and keep their card as it
+//     is.
+package ldapfeed

@@ -1,0 +1,330 @@
+package ldapfeed
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/go-ldap/ldap/v3"
+
+	"github.com/rosterd/rosterd/config"
+	"github.com/rosterd/rosterd/sync/reconcile"
+)
+
+// NewFeed is a configured LDAP feed as the sync pipeline runs it: source
+// "ldap:<name>", authoritative unless configured otherwise, a full roster
+// (people the directory no longer lists are withdrawn — only after a search
+// that read every page without an error).
+func NewFeed(tenant string, f config.Feed, limits reconcile.Limits) reconcile.Feed {
+	o := &options{tenant: tenant, feed: f.Name, cfg: f.LDAP, now: time.Now}
+	return o.reconcileFeed(f.AuthoritativeEnabled(), limits)
+}
+
+// options is one feed's settings, plus what tests hook into.
+type options struct {
+	tenant, feed string
+	cfg          config.LDAPFeed
+	now          func() time.Time
+	// onPage, when set, is told after every page of the people search.
+	onPage func(page, entries int)
+}
+
+func (o *options) reconcileFeed(authoritative bool, limits reconcile.Limits) reconcile.Feed {
+	return reconcile.Feed{
+		Source: reconcile.Source{Tenant: o.tenant, Name: "ldap:" + o.feed, Authoritative: authoritative, Withdraw: true},
+		Feed:   o.feed,
+		Kind:   "ldap",
+		Limits: limits,
+		Fetch: func(ctx context.Context) (reconcile.Snapshot, func(context.Context) error, error) {
+			snap, err := o.fetch(ctx)
+			if err != nil {
+				return reconcile.Snapshot{}, nil, fmt.Errorf("ldap:%s: %w", o.feed, err)
+			}
+			return snap, nil, nil
+		},
+	}
+}
+
+func (o *options) timeout() time.Duration {
+	if d := o.cfg.Timeout.Std(); d > 0 {
+		return d
+	}
+	return 30 * time.Second
+}
+
+func (o *options) tlsConfig(host string) (*tls.Config, error) {
+	c := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: host, InsecureSkipVerify: o.cfg.InsecureSkipVerify}
+	if o.cfg.TLSServerName != "" {
+		c.ServerName = o.cfg.TLSServerName
+	}
+	if o.cfg.CAFile != "" {
+		pem, err := os.ReadFile(o.cfg.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("%w: ca_file: %w", ErrConfig, err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("%w: ca_file %s holds no PEM certificate", ErrConfig, o.cfg.CAFile)
+		}
+		c.RootCAs = pool
+	}
+	return c, nil
+}
+
+// dial connects, secures (ldaps or StartTLS) and binds.
+func (o *options) dial() (*ldap.Conn, error) {
+	u, err := url.Parse(o.cfg.URL)
+	if err != nil || (u.Scheme != "ldap" && u.Scheme != "ldaps") || u.Host == "" {
+		return nil, fmt.Errorf("%w: url %q: want ldaps://host[:port] or ldap://host[:port]", ErrConfig, o.cfg.URL)
+	}
+	tc, err := o.tlsConfig(u.Hostname())
+	if err != nil {
+		return nil, err
+	}
+	timeout := o.timeout()
+	conn, err := ldap.DialURL(o.cfg.URL, ldap.DialWithDialer(&net.Dialer{Timeout: timeout}), ldap.DialWithTLSConfig(tc))
+	if err != nil {
+		why := classify(err)
+		var certErr *tls.CertificateVerificationError
+		if errors.As(err, &certErr) {
+			why = ErrTLS
+		}
+		return nil, fmt.Errorf("connecting to %s: %w: %w", o.cfg.URL, why, err)
+	}
+	conn.SetTimeout(timeout)
+	if u.Scheme == "ldap" && !o.cfg.InsecurePlaintext {
+		if err := conn.StartTLS(tc); err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("StartTLS with %s (required for ldap:// unless insecure_plaintext): %w: %w", o.cfg.URL, ErrTLS, err)
+		}
+	}
+	if o.cfg.BindDN != "" {
+		pw := o.cfg.BindPassword
+		if pw == "" {
+			conn.Close()
+			return nil, fmt.Errorf("%w: %w: no password for bind_dn %q (bind_password, e.g. ${LDAP_PASSWORD}, or bind_password_file)",
+				ErrBind, ErrConfig, o.cfg.BindDN)
+		}
+		if err := conn.Bind(o.cfg.BindDN, pw); err != nil {
+			conn.Close()
+			why := classify(err)
+			if why == ErrSearch {
+				why = ErrBind
+			}
+			return nil, fmt.Errorf("bind as %q at %s failed: %w: %w", o.cfg.BindDN, o.cfg.URL, why, err)
+		}
+	}
+	return conn, nil
+}
+
+// filter is the people search's filter, with the group scope.
+func (o *options) filter() (string, error) {
+	f := strings.TrimSpace(o.cfg.Filter)
+	if f == "" {
+		f = "(objectClass=inetOrgPerson)"
+		if o.cfg.ActiveDirectory {
+			f = "(&(objectCategory=person)(objectClass=user))"
+		}
+	}
+	if !strings.HasPrefix(f, "(") {
+		f = "(" + f + ")"
+	}
+	if len(o.cfg.Groups) > 0 {
+		var b strings.Builder
+		b.WriteString("(&" + f + "(|")
+		for _, g := range o.cfg.Groups {
+			if o.cfg.ActiveDirectory {
+				b.WriteString("(memberOf:1.2.840.113556.1.4.1941:=" + ldap.EscapeFilter(g) + ")")
+			} else {
+				b.WriteString("(memberOf=" + ldap.EscapeFilter(g) + ")")
+			}
+		}
+		b.WriteString("))")
+		f = b.String()
+	}
+	if _, err := ldap.CompileFilter(f); err != nil {
+		return "", fmt.Errorf("%w: filter %q: %w", ErrConfig, f, err)
+	}
+	return f, nil
+}
+
+func (o *options) scope() (int, error) {
+	switch strings.ToLower(o.cfg.Scope) {
+	case "", "sub":
+		return ldap.ScopeWholeSubtree, nil
+	case "one":
+		return ldap.ScopeSingleLevel, nil
+	case "base":
+		return ldap.ScopeBaseObject, nil
+	}
+	return 0, fmt.Errorf("%w: scope %q: want sub, one or base", ErrConfig, o.cfg.Scope)
+}
+
+func (o *options) fetch(ctx context.Context) (reconcile.Snapshot, error) {
+	mp, err := newMapping(o.cfg.ActiveDirectory, o.cfg.Attributes)
+	if err != nil {
+		return reconcile.Snapshot{}, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	filter, err := o.filter()
+	if err != nil {
+		return reconcile.Snapshot{}, err
+	}
+	scope, err := o.scope()
+	if err != nil {
+		return reconcile.Snapshot{}, err
+	}
+	if strings.TrimSpace(o.cfg.BaseDN) == "" {
+		return reconcile.Snapshot{}, fmt.Errorf("%w: base_dn is required", ErrConfig)
+	}
+	pageSize := o.cfg.PageSize
+	if pageSize <= 0 {
+		pageSize = 500
+	}
+	conn, err := o.dial()
+	if err != nil {
+		return reconcile.Snapshot{}, err
+	}
+	defer conn.Close()
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	wrap := func(err error) error {
+		if ctx.Err() != nil {
+			return fmt.Errorf("%w (%w)", ctx.Err(), err)
+		}
+		return err
+	}
+	snap, err := collect(conn, mp, o.cfg, filter, scope, pageSize, o.now().UTC(), o.onPage)
+	if err != nil {
+		return reconcile.Snapshot{}, wrap(err)
+	}
+	return snap, nil
+}
+
+// collect reads the snapshot through s.
+func collect(s searcher, mp *mapping, cfg config.LDAPFeed, filter string, scope, pageSize int, now time.Time, onPage func(page, entries int)) (reconcile.Snapshot, error) {
+	snap := reconcile.Snapshot{Name: cfg.URL + " " + cfg.BaseDN, Fetched: now}
+
+	// The configured groups' direct members, read from the groups (range
+	// retrieval on AD), name each record's groups.
+	groupsOf := map[string][]string{}
+	for _, g := range cfg.Groups {
+		attrs := []string{"member"}
+		if !mp.ad {
+			attrs = append(attrs, "uniqueMember")
+		}
+		for _, a := range attrs {
+			members, err := readMembers(s, g, a, mp.ad)
+			if err != nil {
+				return snap, err
+			}
+			for _, m := range members {
+				n := normDN(m)
+				if !slices.Contains(groupsOf[n], rdnValue(g)) {
+					groupsOf[n] = append(groupsOf[n], rdnValue(g))
+				}
+			}
+		}
+	}
+
+	byDN := map[string]string{}    // normalized DN → email, for managers
+	keyAt := map[string]string{}   // key → DN
+	emailAt := map[string]string{} // normalized email → DN
+	managers := map[int]string{}   // record index → manager DN
+	req := ldap.NewSearchRequest(cfg.BaseDN, scope, ldap.NeverDerefAliases, 0, 0, false, filter, mp.requested(), nil)
+	_, _, err := pagedSearch(s, req, pageSize, mp.ad, func(e *ldap.Entry) error {
+		rec, mgr, flag := mp.record(e, now)
+		if flag != nil {
+			snap.Flagged = append(snap.Flagged, *flag)
+			return nil
+		}
+		if dn, dup := keyAt[rec.Key]; dup {
+			snap.Flagged = append(snap.Flagged, reconcile.Flag{Line: e.DN, Reason: fmt.Sprintf("duplicate key %s (first on %s)", rec.Key, dn)})
+			return nil
+		}
+		norm := strings.ToLower(rec.Email)
+		if dn, dup := emailAt[norm]; dup {
+			snap.Flagged = append(snap.Flagged, reconcile.Flag{Line: e.DN, Key: rec.Key, Reason: fmt.Sprintf("duplicate email %s (first on %s)", rec.Email, dn)})
+			return nil
+		}
+		keyAt[rec.Key], emailAt[norm] = e.DN, e.DN
+		byDN[strings.ToLower(e.DN)] = rec.Email
+		if len(groupsOf) > 0 {
+			if g := groupsOf[normDN(e.DN)]; len(g) > 0 {
+				rec.Attributes.Groups = slices.Sorted(slices.Values(g))
+			}
+		}
+		if mgr != "" {
+			managers[len(snap.Records)] = mgr
+		}
+		snap.Records = append(snap.Records, rec)
+		return nil
+	}, onPage)
+	if err != nil {
+		return snap, err
+	}
+
+	// Managers: from the snapshot, else looked up (once per DN).
+	looked := map[string]string{}
+	var byNormDN map[string]string // built on the first DN written differently
+	for i, dn := range managers {
+		n := normDN(dn)
+		email, ok := byDN[strings.ToLower(dn)]
+		if !ok {
+			if byNormDN == nil {
+				byNormDN = make(map[string]string, len(byDN))
+				for k, v := range byDN {
+					byNormDN[normDN(k)] = v
+				}
+			}
+			email, ok = byNormDN[n]
+		}
+		if !ok {
+			if email, ok = looked[n]; !ok {
+				email, err = lookupEmail(s, dn, mp)
+				if err != nil {
+					return snap, err
+				}
+				looked[n] = email
+			}
+		}
+		snap.Records[i].Attributes.ManagerEmail = email
+	}
+
+	slices.SortFunc(snap.Records, func(a, b reconcile.Record) int { return strings.Compare(a.Key, b.Key) })
+	h := sha256.New()
+	for _, r := range snap.Records {
+		fmt.Fprintf(h, "%q %q %t %+v\n", r.Key, r.Email, r.Deactivated, r.Attributes)
+	}
+	for _, f := range snap.Flagged {
+		fmt.Fprintf(h, "flag %q %q %q\n", f.Line, f.Key, f.Reason)
+	}
+	snap.Hash = hex.EncodeToString(h.Sum(nil))
+	return snap, nil
+}
+
+// lookupEmail reads the email of the entry at dn (a manager outside the
+// search); "" when there is no such entry or it has no email.
+func lookupEmail(s searcher, dn string, mp *mapping) (string, error) {
+	res, err := s.Search(ldap.NewSearchRequest(dn, ldap.ScopeBaseObject, ldap.NeverDerefAliases, 1, 0, false,
+		"(objectClass=*)", mp.email, nil))
+	if ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("looking up manager %q: %w: %w", dn, classify(err), err)
+	}
+	if len(res.Entries) == 0 {
+		return "", nil
+	}
+	return first(res.Entries[0], mp.email...), nil
+}
