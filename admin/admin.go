@@ -96,6 +96,7 @@ func (a *API) routes() []route {
 
 		{pattern: "GET " + t + "/audit", handler: a.inTenant(a.listAudit)},
 		{pattern: "GET " + t + "/events", handler: a.inTenant(a.listEvents)},
+		{pattern: "GET " + t + "/webhooks/deliveries", handler: a.inTenant(a.listWebhookDeliveries)},
 	}
 }
 

@@ -69,6 +69,8 @@ type Services struct {
 	Feeds map[string]Feed
 	// Events is the change feed (the store).
 	Events Events
+	// Webhooks is the record of webhook deliveries (the store).
+	Webhooks WebhookDeliveries
 }
 
 // Events reads the platform's change feed.

@@ -196,3 +196,21 @@ func (s *Service) GroupsOfCards(ctx context.Context, tenant, source string, card
 	}
 	return s.store.GroupsOfCards(ctx, tenant, source, cardIDs)
 }
+
+// ClaimsOfCards returns the claims of many cards (a page of an export).
+func (s *Service) ClaimsOfCards(ctx context.Context, tenant string, cardIDs []string) (map[string][]Claim, error) {
+	return s.store.ClaimsOfCards(ctx, tenant, cardIDs)
+}
+
+// Stats counts a tenant's cards per status, now.
+func (s *Service) Stats(ctx context.Context, tenant string) (map[Status]int, error) {
+	if _, err := s.Policy(tenant); err != nil {
+		return nil, err
+	}
+	c, err := s.store.CountCards(ctx, tenant, s.Now())
+	if err != nil {
+		return nil, err
+	}
+	return map[Status]int{Disabled: c.Disabled, Active: c.LoggedIn, Provisioned: c.NeverInvited,
+		InvitePending: c.InviteLive, InviteExpired: c.InviteExpired}, nil
+}

@@ -198,6 +198,13 @@ const (
 	SCIMToken = "scim_token"
 )
 
+// CardCounts are a tenant's cards counted by stored facts: disabled;
+// enabled and logged in; enabled, not logged in and never invited; with a
+// live invite; with an expired one.
+type CardCounts struct {
+	Disabled, LoggedIn, NeverInvited, InviteLive, InviteExpired int
+}
+
 // CardFilter selects cards of one tenant. Status is expressed in stored
 // facts, not in the domain's status names: the directory translates.
 type CardFilter struct {
@@ -225,6 +232,7 @@ type CardFilter struct {
 type Store interface {
 	Queries
 	Events
+	Webhooks
 	SAMLStore
 	Runs
 	Outbox
@@ -237,6 +245,11 @@ type Store interface {
 	GetCard(ctx context.Context, tenant, id string) (Card, error)
 	GetCardByEmail(ctx context.Context, tenant, emailNorm string) (Card, error)
 	ListCards(ctx context.Context, f CardFilter) ([]Card, error)
+	// CountCards counts a tenant's cards by the facts their statuses derive
+	// from, at now.
+	CountCards(ctx context.Context, tenant string, now time.Time) (CardCounts, error)
+	// ClaimsOfCards returns the claims of many cards, keyed by card id.
+	ClaimsOfCards(ctx context.Context, tenant string, cardIDs []string) (map[string][]Claim, error)
 	// ListClaims returns a card's claims ordered by source.
 	ListClaims(ctx context.Context, tenant, cardID string) ([]Claim, error)
 	// ListAudit returns audit events of a card, oldest first.

@@ -13,6 +13,7 @@ import (
 	"github.com/rosterd/rosterd/internal/credential"
 	"github.com/rosterd/rosterd/internal/daemon"
 	"github.com/rosterd/rosterd/notify"
+	"github.com/rosterd/rosterd/notify/webhook"
 	"github.com/rosterd/rosterd/saml"
 	"github.com/rosterd/rosterd/scim"
 	"github.com/rosterd/rosterd/store"
@@ -150,11 +151,37 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	go func() { mailer.Run(mailCtx); close(mailDone) }()
 	defer func() { stopMail(); <-mailDone }()
 
+	// Signed webhooks (notify/webhook): one dispatcher per endpoint, which
+	// delivers while it holds the endpoint's lock (one replica at a time).
+	var hookDone []chan struct{}
+	hookCtx, stopHooks := context.WithCancel(ctx)
+	for _, wh := range cfg.Webhooks {
+		hookTenants := wh.Tenants
+		if len(hookTenants) == 0 {
+			hookTenants = tenantIDs
+		}
+		d, err := webhook.New(st, webhook.Options{URL: wh.URL, Secret: wh.Secret, Tenants: hookTenants, Keep: cfg.Events.Retention.Std(),
+			Logger: logger.With("component", "webhook"), Registerer: reg})
+		if err != nil {
+			stopHooks()
+			return err
+		}
+		done := make(chan struct{})
+		hookDone = append(hookDone, done)
+		go func() { d.Run(hookCtx); close(done) }()
+	}
+	defer func() {
+		stopHooks()
+		for _, done := range hookDone {
+			<-done
+		}
+	}()
+
 	adminAPI := admin.New(keys, tenants, logger.With("component", "admin"), reg)
 	if loginCodes != nil {
 		adminAPI.WithLoginCodes(loginCodes)
 	}
-	adminAPI.With(admin.Services{Directory: svc, Store: st, Runner: runner, Feeds: adminFeeds(cfg, feeds), Events: st})
+	adminAPI.With(admin.Services{Directory: svc, Store: st, Runner: runner, Feeds: adminFeeds(cfg, feeds), Events: st, Webhooks: st})
 	adminAPI.Mount(srv)
 
 	schedCtx, stopSched := context.WithCancel(ctx)

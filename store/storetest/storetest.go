@@ -59,6 +59,7 @@ func RunTests(t *testing.T, newStore NewStore) {
 		{"SAMLKeyPairs", testSAMLKeyPairs},
 		{"Outbox", testOutbox},
 		{"OutboxConcurrentClaims", testOutboxConcurrentClaims},
+		{"Webhooks", testWebhooks},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -349,6 +350,10 @@ func testListFilters(t *testing.T, s store.Backend) {
 		return tx.Write(ctx, store.Changes{Claims: []store.Claim{claim("c1", "scim:okta", "", store.Present), claim("c2", "scim:okta", "", store.Withdrawn), claim("c3", "file:hr", "", store.Present)}})
 	}); err != nil {
 		t.Fatal(err)
+	}
+	counts, err := s.CountCards(ctx, "acme", now)
+	if err != nil || counts != (store.CardCounts{Disabled: 1, LoggedIn: 1, NeverInvited: 1, InviteLive: 1, InviteExpired: 1}) {
+		t.Fatalf("CountCards = %+v, %v", counts, err)
 	}
 	yes, no := true, false
 	for _, tc := range []struct {

@@ -819,3 +819,42 @@ func (s *DB) CountCredentials(ctx context.Context, kind, tenant string) (int, er
 	}
 	return n, nil
 }
+
+// ClaimsOfCards returns the claims of many cards, outside a transaction
+// (a page of an export), keyed by card id.
+func (s *DB) ClaimsOfCards(ctx context.Context, tenant string, cardIDs []string) (map[string][]store.Claim, error) {
+	out := map[string][]store.Claim{}
+	if len(cardIDs) == 0 {
+		return out, nil
+	}
+	t := &tx{q: s.SQL, d: s.d}
+	err := chunks(cardIDs, t.lookupChunk(1), func(part []string) error {
+		in, args := t.in("card_id", part, tenant)
+		claims, err := queryClaims(ctx, s.SQL, `SELECT `+claimColumns+` FROM claims WHERE tenant = $1 AND `+in+` ORDER BY card_id, source`, args...)
+		for _, c := range claims {
+			out[c.CardID] = append(out[c.CardID], c)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, s.d.MapError(fmt.Errorf("reading claims: %w", err))
+	}
+	return out, nil
+}
+
+// CountCards implements store.Store: one pass over the tenant's cards.
+func (s *DB) CountCards(ctx context.Context, tenant string, now time.Time) (store.CardCounts, error) {
+	var c store.CardCounts
+	err := s.SQL.QueryRowContext(ctx, `SELECT
+		COALESCE(sum(CASE WHEN NOT enabled THEN 1 ELSE 0 END), 0),
+		COALESCE(sum(CASE WHEN enabled AND first_login_at IS NOT NULL THEN 1 ELSE 0 END), 0),
+		COALESCE(sum(CASE WHEN enabled AND first_login_at IS NULL AND invite_sent_at IS NULL THEN 1 ELSE 0 END), 0),
+		COALESCE(sum(CASE WHEN enabled AND first_login_at IS NULL AND invite_sent_at IS NOT NULL AND invite_expires_at > $2 THEN 1 ELSE 0 END), 0),
+		COALESCE(sum(CASE WHEN enabled AND first_login_at IS NULL AND invite_sent_at IS NOT NULL AND invite_expires_at <= $2 THEN 1 ELSE 0 END), 0)
+		FROM cards WHERE tenant = $1`, tenant, now.UnixMicro()).
+		Scan(&c.Disabled, &c.LoggedIn, &c.NeverInvited, &c.InviteLive, &c.InviteExpired)
+	if err != nil {
+		return c, s.d.MapError(fmt.Errorf("counting cards: %w", err))
+	}
+	return c, nil
+}
