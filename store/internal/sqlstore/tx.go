@@ -44,6 +44,13 @@ func (t *tx) in(col string, vals []string, fixed ...any) (string, []any) {
 
 func (d Dialect) in(col string, vals []string, fixed ...any) (string, []any) {
 	args := append([]any{}, fixed...)
+	if len(vals) == 1 {
+		// One key (a SCIM request, a login): plain equality, which the
+		// index whose first column it is serves whatever the statistics
+		// say — the semi-join below was planned as a scan of the source's
+		// claims while a new install's statistics were still empty.
+		return fmt.Sprintf("%s = $%d", col, len(fixed)+1), append(args, vals[0])
+	}
 	if d.Arrays {
 		// A semi-join on the unnested keys: the planner runs it as one
 		// index lookup per key. "col = ANY($k)" with a thousand keys was
