@@ -229,8 +229,13 @@ func printRun(w io.Writer, r store.Run) {
 	fmt.Fprintf(tw, "run\t%s\n", r.ID)
 	fmt.Fprintf(tw, "feed\t%s/%s\n", r.Tenant, r.Feed)
 	fmt.Fprintf(tw, "status\t%s\n", r.Status)
-	if r.FileName != "" {
+	switch {
+	case r.FileName != "" && r.FileSize > 0:
 		fmt.Fprintf(tw, "file\t%s (%d bytes, sha256 %.12s…)\n", r.FileName, r.FileSize, r.FileHash)
+	case r.FileName != "":
+		// A directory read (LDAP) has no byte size. (An empty file, refused
+		// as having no header, is shown this way too.)
+		fmt.Fprintf(tw, "source\t%s (sha256 %.12s…)\n", r.FileName, r.FileHash)
 	}
 	for _, k := range []string{"records", "flagged", "create", "claim", "update", "deactivate", "reactivate", "withdraw", "unchanged", "enable", "disable", "refused", "applied"} {
 		if n, ok := r.Counts[k]; ok {
