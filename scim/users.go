@@ -238,16 +238,27 @@ func recordOf(claim store.Claim) map[string]any {
 
 // validateUser checks a patched resource against the schemas, as a POST
 // body is checked, and returns its canonical attributes.
+// userValidation is the core User schema plus externalId, and
+// enterpriseValidation the enterprise extension: built once, since building
+// them is a tenth of a PATCH's CPU, and only read afterwards (elimity's
+// Schema.Validate has a value receiver and does not write to the schema).
+var (
+	userValidation = func() schema.Schema {
+		s := schema.CoreUserSchema()
+		s.Attributes = append(s.Attributes, schema.SimpleCoreAttribute(schema.SimpleStringParams(schema.StringParams{
+			Name: "externalId", CaseExact: true, Mutability: schema.AttributeMutabilityReadWrite()})))
+		return s
+	}()
+	enterpriseValidation = schema.ExtensionEnterpriseUser()
+)
+
 func validateUser(m map[string]any) (map[string]any, *scimerrors.ScimError) {
-	withExt := schema.CoreUserSchema()
-	withExt.Attributes = append(withExt.Attributes, schema.SimpleCoreAttribute(schema.SimpleStringParams(schema.StringParams{
-		Name: "externalId", CaseExact: true, Mutability: schema.AttributeMutabilityReadWrite()})))
-	attrs, err := withExt.Validate(m)
+	attrs, err := userValidation.Validate(m)
 	if err != nil {
 		return nil, err
 	}
 	if k := key(m, enterpriseSchema); k != "" {
-		ext, err := schema.ExtensionEnterpriseUser().Validate(m[k])
+		ext, err := enterpriseValidation.Validate(m[k])
 		if err != nil {
 			return nil, err
 		}
