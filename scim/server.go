@@ -273,7 +273,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// only the schemas' attributes and refuses meta.lastModified, which
 	// IdPs use for incremental reads.
 	if f := strings.TrimSpace(r.URL.Query().Get("filter")); f != "" && r.Method == http.MethodGet {
-		expr, err := filter.ParseFilter([]byte(rewriteSubAttrAfterValuePath(f)))
+		expr, err := parseFilter(rewriteSubAttrAfterValuePath(f))
 		if err != nil {
 			writeError(rec, http.StatusBadRequest, scimerrors.ScimTypeInvalidFilter, "the filter cannot be parsed: "+err.Error())
 			rec.flush(w)

@@ -1,0 +1,89 @@
+package scim
+
+import (
+	"reflect"
+	"testing"
+
+	filter "github.com/scim2/filter-parser/v2"
+)
+
+var filterSamples = []string{
+	`userName eq "ada@example.com"`,
+	`externalId eq "00u1abc"`,
+	`userName EQ "Ada"`,
+	`displayName eq ""`,
+	`userName eq "Ünïcødé 名前"`,
+	`userName eq "a b  c"`,
+	`userName eq "with \"quote\""`,
+	`userName eq "back\\slash"`,
+	`userName  eq "two spaces"`,
+	`userName eq  "two spaces"`,
+	`name.familyName eq "O'Brien"`,
+	`emails[type eq "work"]`,
+	`urn:ietf:params:scim:schemas:core:2.0:User:userName eq "x"`,
+	`userName ne "x"`,
+	`userName eq true`,
+	`userName eq 12`,
+	`userName eq "x" and active eq true`,
+	`1userName eq "x"`,
+	`user$Name eq "x"`,
+	`userName eq "x`,
+	`userName eq x"`,
+	`userName eq`,
+	`userName eq "tab	inside"`,
+	"userName eq \"bad \xff utf8\"",
+	`meta.lastModified gt "2024-01-01T00:00:00Z"`,
+}
+
+// The fast path must agree with filter-parser on everything it accepts, and
+// must take the forms identity providers send.
+func TestParseSimpleEq(t *testing.T) {
+	for _, f := range filterSamples {
+		checkFilterAgrees(t, f)
+	}
+	for _, f := range []string{`userName eq "ada@example.com"`, `externalId eq "00u1abc"`, `userName EQ "Ada"`, `displayName eq ""`, `userName eq "Ünïcødé 名前"`} {
+		if _, ok := parseSimpleEq(f); !ok {
+			t.Errorf("parseSimpleEq(%q) declined a simple filter", f)
+		}
+	}
+}
+
+func FuzzParseFilter(f *testing.F) {
+	for _, s := range filterSamples {
+		f.Add(s)
+	}
+	f.Fuzz(checkFilterAgrees)
+}
+
+func checkFilterAgrees(t *testing.T, f string) {
+	fast, ok := parseSimpleEq(f)
+	if !ok {
+		return
+	}
+	want, err := filter.ParseFilter([]byte(f))
+	if err != nil {
+		t.Fatalf("parseSimpleEq(%q) accepted what filter-parser refuses: %v", f, err)
+	}
+	if !reflect.DeepEqual(filter.Expression(fast), want) {
+		t.Fatalf("parseSimpleEq(%q) = %#v, filter-parser gives %#v", f, fast, want)
+	}
+}
+
+// go test -run '^$' -bench ParseFilter -benchmem ./scim/
+func BenchmarkParseFilter(b *testing.B) {
+	for _, bc := range []struct {
+		name  string
+		parse func(string) (filter.Expression, error)
+	}{
+		{"filter-parser", func(s string) (filter.Expression, error) { return filter.ParseFilter([]byte(s)) }},
+		{"rosterd", parseFilter},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := bc.parse(`userName eq "ada.lovelace@example.com"`); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
