@@ -170,8 +170,10 @@ func TestFetchSFTPStalledServerTimesOut(t *testing.T) {
 	p.StallAfter(size / 4)
 	t0 := time.Now()
 	_, err = src.Read(context.Background(), f)
-	if err == nil || !errors.Is(err, os.ErrDeadlineExceeded) || time.Since(t0) > 5*time.Second {
-		t.Fatalf("Read from a server that stops answering = %v after %v; want a timeout after ~500ms", err, time.Since(t0))
+	// A Read that ignored Timeout would hang until go test's own timeout;
+	// the error says which deadline ended it (no wall-clock bound here).
+	if err == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("Read from a server that stops answering = %v after %v; want the Timeout's deadline error", err, time.Since(t0))
 	}
 	t.Logf("after %v: %v", time.Since(t0).Round(time.Millisecond), err)
 
@@ -181,8 +183,10 @@ func TestFetchSFTPStalledServerTimesOut(t *testing.T) {
 	defer cancel()
 	t0 = time.Now()
 	_, err = src.Read(ctx, f)
-	if !errors.Is(err, context.DeadlineExceeded) || time.Since(t0) > 450*time.Millisecond {
-		t.Fatalf("Read with a 100ms context from a stalled server = %v after %v; want the context's error at ~100ms", err, time.Since(t0))
+	// Had the read waited for Timeout (500ms), the error would be
+	// os.ErrDeadlineExceeded, not the context's.
+	if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("Read with a 100ms context from a stalled server = %v after %v; want the context's error", err, time.Since(t0))
 	}
 
 	p.Cut() // disarm
@@ -244,7 +248,7 @@ func TestFetchSFTPTimeout(t *testing.T) {
 	_, err = OpenSource(context.Background(), SourceOptions{
 		URL: "sftp://hr@" + ln.Addr().String() + "/x/*.csv", Password: "p", KnownHostsFile: kh, Timeout: 300 * time.Millisecond,
 	})
-	if err == nil || time.Since(t0) > 5*time.Second {
+	if err == nil { // without the Timeout, OpenSource would wait forever
 		t.Fatalf("OpenSource against a silent server = %v after %v; want an error after ~300ms", err, time.Since(t0))
 	}
 	t.Logf("after %v: %v", time.Since(t0).Round(time.Millisecond), err)

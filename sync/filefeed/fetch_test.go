@@ -381,7 +381,8 @@ func TestFetchSleepHonoursContext(t *testing.T) {
 	defer cancel()
 	t0 := time.Now()
 	_, err := src.Newest(ctx)
-	if !errors.Is(err, context.DeadlineExceeded) || time.Since(t0) > 5*time.Second {
+	// Ignoring ctx would sleep StableFor (an hour): go test's timeout, not a clock check, catches that.
+	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Newest with a 50ms context and StableFor 1h = %v after %v", err, time.Since(t0))
 	}
 }
