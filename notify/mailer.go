@@ -16,6 +16,7 @@ import (
 	mail "github.com/wneessen/go-mail"
 
 	"github.com/rosterd/rosterd/directory"
+	"github.com/rosterd/rosterd/internal/retry"
 	"github.com/rosterd/rosterd/store"
 )
 
@@ -324,11 +325,7 @@ func (m *Mailer) giveUp(ctx context.Context, msg store.ClaimedMessage, attempts 
 // backoff is the wait after the n-th failed attempt: 1m, 2m, 4m … at most
 // 1h, shortened by up to a fifth at random.
 func (m *Mailer) backoff(n int) time.Duration {
-	d := maxRetry
-	if n-1 < 7 {
-		d = min(firstRetry<<(n-1), maxRetry)
-	}
-	return d - time.Duration(float64(d)*0.2*m.opt.Jitter())
+	return retry.Backoff(n, firstRetry, maxRetry, m.opt.Jitter())
 }
 
 // build turns an outbox row into a mail, and returns the payload to keep

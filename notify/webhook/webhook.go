@@ -77,6 +77,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/rosterd/rosterd/internal/retry"
 	"github.com/rosterd/rosterd/store"
 )
 
@@ -597,11 +598,7 @@ func (d *Dispatcher) post(ctx context.Context, s *tenantState, now time.Time) (i
 // backoff is the wait after the n-th failed attempt: FirstRetry doubled
 // n-1 times, at most MaxRetry, shortened by up to a fifth at random.
 func (d *Dispatcher) backoff(n int) time.Duration {
-	w := d.opt.MaxRetry
-	if n-1 < 30 {
-		w = min(d.opt.FirstRetry<<(n-1), d.opt.MaxRetry)
-	}
-	return w - time.Duration(float64(w)*0.2*d.opt.Jitter())
+	return retry.Backoff(n, d.opt.FirstRetry, d.opt.MaxRetry, d.opt.Jitter())
 }
 
 // gauges refreshes the backlog gauges, at most once a second.
