@@ -121,3 +121,28 @@ func TestAdminOverrides(t *testing.T) {
 		}
 	})
 }
+
+// A login code redeemed after the card was disabled hands over nothing:
+// LoginCard is the rule both redeemers (saml, notify) apply.
+func TestLoginCardRefusesADisabledCard(t *testing.T) {
+	storetest.ForEachBackend(t, func(t *testing.T, st store.Backend) {
+		svc, _ := newService(st, ssoPolicy())
+		hr, err := svc.ApplyClaim(ctx, actor("file:hr"), present("file:hr", "ann@example.com"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := hr.Card.ID
+		if card, err := svc.LoginCard(ctx, "acme", id); err != nil || card.ID != id || !card.Enabled {
+			t.Fatalf("LoginCard of an enabled card = %+v, %v", card, err)
+		}
+		if _, err := svc.Disable(ctx, actor("admin:ops"), "acme", id, "left"); err != nil {
+			t.Fatal(err)
+		}
+		if card, err := svc.LoginCard(ctx, "acme", id); !errors.Is(err, directory.ErrDisabled) || card.ID != id {
+			t.Fatalf("LoginCard of a disabled card = %+v, %v; want it with ErrDisabled", card, err)
+		}
+		if _, err := svc.LoginCard(ctx, "acme", "no-such-card"); err == nil {
+			t.Fatal("LoginCard of an unknown id succeeded")
+		}
+	})
+}

@@ -17,6 +17,20 @@ func (s *Service) Get(ctx context.Context, tenant, id string) (Card, error) {
 	return s.store.GetCard(ctx, tenant, id)
 }
 
+// LoginCard returns the card a login hands to the platform, as when a login
+// code is redeemed some time after the login: a card disabled since is
+// refused with ErrDisabled, the rule RecordLogin applies at the login.
+func (s *Service) LoginCard(ctx context.Context, tenant, id string) (Card, error) {
+	card, err := s.Get(ctx, tenant, id)
+	if err != nil {
+		return Card{}, err
+	}
+	if !card.Enabled {
+		return card, ErrDisabled
+	}
+	return card, nil
+}
+
 // GetByEmail returns the card of a tenant with this email (any case).
 func (s *Service) GetByEmail(ctx context.Context, tenant, email string) (Card, error) {
 	if _, err := s.Policy(tenant); err != nil {

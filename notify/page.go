@@ -224,7 +224,7 @@ type StoreLoginCodes struct {
 	Store store.SAMLStore
 	// Cards reads the card of a redeemed code; needed by Redeem only.
 	Cards interface {
-		Get(ctx context.Context, tenant, id string) (directory.Card, error)
+		LoginCard(ctx context.Context, tenant, id string) (directory.Card, error)
 	}
 	// Prefix must be saml.LoginCodePrefix: the redemption checks it.
 	Prefix string
@@ -276,12 +276,5 @@ func (c StoreLoginCodes) Redeem(ctx context.Context, code, tenant string) (direc
 	if err != nil {
 		return directory.Card{}, err
 	}
-	card, err := c.Cards.Get(ctx, lc.Tenant, lc.CardID)
-	if err != nil {
-		return directory.Card{}, err
-	}
-	if !card.Enabled {
-		return card, directory.ErrDisabled
-	}
-	return card, nil
+	return c.Cards.LoginCard(ctx, lc.Tenant, lc.CardID)
 }

@@ -29,7 +29,7 @@ import (
 // Directory is what the service provider needs of the directory service.
 type Directory interface {
 	RecordLogin(ctx context.Context, l directory.Login) (directory.Card, error)
-	Get(ctx context.Context, tenant, id string) (directory.Card, error)
+	LoginCard(ctx context.Context, tenant, id string) (directory.Card, error)
 }
 
 // Auditor writes an audit line for a refused login that reached no card
@@ -756,14 +756,14 @@ func (s *Server) Redeem(ctx context.Context, code, tenant string) (directory.Car
 		s.redeems.WithLabelValues("error").Inc()
 		return directory.Card{}, err
 	}
-	card, err := s.dir.Get(ctx, lc.Tenant, lc.CardID)
+	card, err := s.dir.LoginCard(ctx, lc.Tenant, lc.CardID)
+	if errors.Is(err, directory.ErrDisabled) {
+		s.redeems.WithLabelValues("disabled").Inc()
+		return card, err
+	}
 	if err != nil {
 		s.redeems.WithLabelValues("error").Inc()
 		return directory.Card{}, err
-	}
-	if !card.Enabled {
-		s.redeems.WithLabelValues("disabled").Inc()
-		return card, directory.ErrDisabled
 	}
 	s.redeems.WithLabelValues("ok").Inc()
 	return card, nil
