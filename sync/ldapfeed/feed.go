@@ -2,10 +2,8 @@ package ldapfeed
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -240,6 +238,10 @@ func collect(s searcher, mp *mapping, cfg config.LDAPFeed, filter string, scope,
 	keyAt := map[string]string{}   // key → DN
 	emailAt := map[string]string{} // normalized email → DN
 	managers := map[int]string{}   // record index → manager DN
+	// Records are gathered a page at a time and joined once at the end:
+	// appending to one growing slice copied every record again and again.
+	var pagesOf [][]reconcile.Record
+	n := 0
 	req := ldap.NewSearchRequest(cfg.BaseDN, scope, ldap.NeverDerefAliases, 0, 0, false, filter, mp.requested(), nil)
 	_, _, err := pagedSearch(s, req, pageSize, mp.ad, func(e *ldap.Entry) error {
 		rec, mgr, flag := mp.record(e, now)
@@ -264,14 +266,21 @@ func collect(s searcher, mp *mapping, cfg config.LDAPFeed, filter string, scope,
 			}
 		}
 		if mgr != "" {
-			managers[len(snap.Records)] = mgr
+			managers[n] = mgr
 		}
-		snap.Records = append(snap.Records, rec)
+		if len(pagesOf) == 0 || len(pagesOf[len(pagesOf)-1]) == cap(pagesOf[len(pagesOf)-1]) {
+			pagesOf = append(pagesOf, make([]reconcile.Record, 0, pageSize))
+		}
+		last := &pagesOf[len(pagesOf)-1]
+		*last = append(*last, rec)
+		n++
 		return nil
 	}, onPage)
 	if err != nil {
 		return snap, err
 	}
+	snap.Records = slices.Concat(pagesOf...)
+	pagesOf = nil
 
 	// Managers: from the snapshot, else looked up (once per DN).
 	looked := map[string]string{}
@@ -301,14 +310,7 @@ func collect(s searcher, mp *mapping, cfg config.LDAPFeed, filter string, scope,
 	}
 
 	slices.SortFunc(snap.Records, func(a, b reconcile.Record) int { return strings.Compare(a.Key, b.Key) })
-	h := sha256.New()
-	for _, r := range snap.Records {
-		fmt.Fprintf(h, "%q %q %t %+v\n", r.Key, r.Email, r.Deactivated, r.Attributes)
-	}
-	for _, f := range snap.Flagged {
-		fmt.Fprintf(h, "flag %q %q %q\n", f.Line, f.Key, f.Reason)
-	}
-	snap.Hash = hex.EncodeToString(h.Sum(nil))
+	snap.Hash = reconcile.ContentHash(snap.Records, snap.Flagged)
 	return snap, nil
 }
 

@@ -1,7 +1,12 @@
 package reconcile
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/rosterd/rosterd/store"
@@ -56,3 +61,49 @@ type Flag struct {
 }
 
 func (f Flag) String() string { return fmt.Sprintf("%s: %s", f.Line, f.Reason) }
+
+// ContentHash is the hex SHA-256 of what a snapshot says — its records in
+// the order given and its flagged rows — for sources that have no file to
+// hash (an LDAP directory): the same content, the same hash. Each field is
+// written with its length, so no two contents share an encoding.
+func ContentHash(records []Record, flagged []Flag) string {
+	h := sha256.New()
+	var buf []byte
+	str := func(s string) {
+		buf = binary.AppendUvarint(buf, uint64(len(s)))
+		buf = append(buf, s...)
+	}
+	for _, r := range records {
+		buf = buf[:0]
+		buf = append(buf, 'r')
+		str(r.Key)
+		str(r.Email)
+		if r.Deactivated {
+			buf = append(buf, 1)
+		} else {
+			buf = append(buf, 0)
+		}
+		a := &r.Attributes
+		for _, s := range [...]string{a.GivenName, a.FamilyName, a.DisplayName, a.Title, a.Department, a.Location, a.EmployeeID, a.ManagerEmail, a.Role} {
+			str(s)
+		}
+		buf = binary.AppendUvarint(buf, uint64(len(a.Groups)))
+		for _, g := range a.Groups {
+			str(g)
+		}
+		buf = binary.AppendUvarint(buf, uint64(len(a.Custom)))
+		for _, k := range slices.Sorted(maps.Keys(a.Custom)) {
+			str(k)
+			str(a.Custom[k])
+		}
+		h.Write(buf)
+	}
+	for _, f := range flagged {
+		buf = append(buf[:0], 'f')
+		str(f.Line)
+		str(f.Key)
+		str(f.Reason)
+		h.Write(buf)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
