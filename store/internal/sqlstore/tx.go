@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -29,7 +30,7 @@ const maxArray = 10000
 func (t *tx) lookupChunk(fixed int) int { return t.d.lookupChunk(fixed) }
 
 func (d Dialect) lookupChunk(fixed int) int {
-	if d.Arrays {
+	if d.Arrays || d.JSON == JSONSQLite {
 		return maxArray
 	}
 	return d.MaxParams - fixed
@@ -56,6 +57,17 @@ func (d Dialect) in(col string, vals []string, fixed ...any) (string, []any) {
 		// index lookup per key. "col = ANY($k)" with a thousand keys was
 		// planned as a scan of the tenant with a filter, statistics or not.
 		return fmt.Sprintf("%s IN (SELECT unnest($%d::text[]))", col, len(fixed)+1), append(args, vals)
+	}
+	if d.JSON == JSONSQLite {
+		// The same on SQLite, with the keys as one JSON array: one
+		// statement text whatever the count (prepared once, cached), and
+		// no per-parameter name search (modernc binds $N by name, so a
+		// thousand parameters cost a million string compares).
+		keys, err := json.Marshal(vals)
+		if err != nil {
+			panic(err) // strings always marshal
+		}
+		return fmt.Sprintf("%s IN (SELECT value FROM json_each($%d))", col, len(fixed)+1), append(args, string(keys))
 	}
 	for _, v := range vals {
 		args = append(args, v)
