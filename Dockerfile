@@ -3,6 +3,8 @@
 FROM golang:1.26-bookworm AS build
 WORKDIR /src
 COPY go.mod go.sum ./
+# go.mod replaces the BER decoder with the patched copy in third_party.
+COPY third_party ./third_party
 RUN go mod download
 COPY . .
 ARG VERSION=dev
