@@ -154,6 +154,13 @@ func MakePlan(ctx context.Context, dir Directory, claims Claims, src Source, sna
 
 	p := Plan{Tenant: src.Tenant, Source: src.Name, Records: len(snap.Records), Flagged: snap.Flagged,
 		Counts: map[string]int{}, Present: present, Fingerprint: fingerprint, FullRoster: src.Withdraw}
+	same := 0
+	for _, u := range unchanged {
+		if u {
+			same++
+		}
+	}
+	p.Changes = make([]Change, 0, len(snap.Records)-same+len(gone))
 	for i, rec := range snap.Records {
 		if unchanged[i] {
 			p.Counts[string(Unchanged)]++

@@ -311,9 +311,9 @@ func readPacket(reader io.Reader, depth int) (*Packet, int, error) {
 		return nil, read, fmt.Errorf("length %d greater than maximum %d", length, MaxPacketLengthBytes)
 	}
 
-	p := &Packet{
-		Identifier: identifier,
-	}
+	// rosterd patch: the packet and its Data buffer are one allocation.
+	pd := &packetData{p: Packet{Identifier: identifier}}
+	p := &pd.p
 
 	if p.TagType == TypeConstructed && length != LengthIndefinite {
 		// rosterd patch: read the content once and decode the children
@@ -324,8 +324,9 @@ func readPacket(reader io.Reader, depth int) (*Packet, int, error) {
 		if err != nil {
 			return nil, read, unexpectedEOF(err)
 		}
-		p.Data = bytes.NewBuffer(content)
-		p.Children = make([]*Packet, 0, 2)
+		pd.data = *bytes.NewBuffer(content)
+		p.Data = &pd.data
+		p.Children = make([]*Packet, 0, countChildren(content))
 		r := &sliceReader{b: content}
 		for r.off < len(r.b) {
 			child, _, err := readPacket(r, depth+1)
@@ -408,7 +409,8 @@ func readPacket(reader io.Reader, depth int) (*Packet, int, error) {
 	}
 
 	if p.ClassType == ClassUniversal {
-		p.Data = bytes.NewBuffer(content) // rosterd patch: no copy
+		pd.data = *bytes.NewBuffer(content) // rosterd patch: no copy
+		p.Data = &pd.data
 		p.ByteValue = content
 
 		switch p.Tag {
@@ -482,7 +484,8 @@ func readPacket(reader io.Reader, depth int) (*Packet, int, error) {
 		case TagBMPString:
 		}
 	} else {
-		p.Data = bytes.NewBuffer(content) // rosterd patch: no copy
+		pd.data = *bytes.NewBuffer(content) // rosterd patch: no copy
+		p.Data = &pd.data
 	}
 
 	return p, read, err

@@ -1,6 +1,9 @@
 package ber
 
-import "io"
+import (
+	"bytes"
+	"io"
+)
 
 func readByte(reader io.Reader) (byte, error) {
 	if br, ok := reader.(io.ByteReader); ok { // rosterd patch: no allocation per byte
@@ -91,4 +94,54 @@ func (r *sliceReader) ReadByte() (byte, error) {
 	c := r.b[r.off]
 	r.off++
 	return c, nil
+}
+
+// packetData holds a decoded packet and its Data buffer together.
+type packetData struct {
+	p    Packet
+	data bytes.Buffer
+}
+
+// countChildren is how many encodings content holds one after another (at
+// least 2, the capacity upstream gives), so Children is allocated once; a
+// content it cannot walk gets 2, and the decoder reports what is wrong.
+func countChildren(content []byte) int {
+	n, i := 0, 0
+	for i < len(content) {
+		if content[i]&0x1f == 0x1f { // high tag number: skip its bytes
+			i++
+			for i < len(content) && content[i]&0x80 != 0 {
+				i++
+			}
+		}
+		i++
+		if i >= len(content) {
+			return 2
+		}
+		l := int(content[i])
+		i++
+		if l == 0x80 || l == 0xff {
+			return 2 // indefinite or invalid
+		}
+		if l > 0x80 {
+			k := l & 0x7f
+			if k > 4 || i+k > len(content) {
+				return 2
+			}
+			l = 0
+			for _, b := range content[i : i+k] {
+				l = l<<8 | int(b)
+			}
+			i += k
+		}
+		i += l
+		n++
+	}
+	if i != len(content) {
+		return 2
+	}
+	if n < 2 {
+		return 2
+	}
+	return n
 }
