@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -90,11 +92,24 @@ func testSourceClaimsAndFingerprint(t *testing.T, s store.Backend) {
 		t.Fatal(err)
 	}
 	var seen []string
-	if err := s.SourceClaims(ctx, "acme", "file:hr", func(c store.Claim) error { seen = append(seen, c.CardID); return nil }); err != nil {
+	var first store.Claim
+	if err := s.SourceClaims(ctx, "acme", "file:hr", func(c store.Claim) error {
+		seen = append(seen, c.CardID)
+		if c.CardID == "c01" {
+			first = c
+		}
+		return nil
+	}); err != nil {
 		t.Fatal(err)
 	}
+	slices.Sort(seen)
 	if len(seen) != 20 || seen[0] != "c01" || seen[19] != "c29" {
 		t.Fatalf("SourceClaims: %v", seen)
+	}
+	want := claim("c01", "file:hr", "E01", store.Present)
+	if first.Tenant != "acme" || first.Source != "file:hr" || first.ExternalID != want.ExternalID || first.Email != want.Email ||
+		first.State != store.Present || first.Authoritative != want.Authoritative || !reflect.DeepEqual(first.Attributes, want.Attributes) {
+		t.Fatalf("SourceClaims gave %+v, want the fields a plan compares of %+v", first, want)
 	}
 	stop := errors.New("stop")
 	if err := s.SourceClaims(ctx, "acme", "file:hr", func(store.Claim) error { return stop }); !errors.Is(err, stop) {

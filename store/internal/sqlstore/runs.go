@@ -150,17 +150,26 @@ func (s *DB) LastRun(ctx context.Context, tenant, feed string, statuses ...strin
 }
 
 // SourceClaims implements store.Runs. Rows stream: a source of a million
-// claims is not held twice in memory.
+// claims is not held twice in memory. No ORDER BY: sorting a million rows
+// (or walking an index to the heap in card order) was a third of the read.
 func (s *DB) SourceClaims(ctx context.Context, tenant, source string, fn func(store.Claim) error) error {
-	rows, err := s.SQL.QueryContext(ctx, `SELECT `+claimColumns+` FROM claims WHERE tenant = $1 AND source = $2 ORDER BY card_id`, tenant, source)
+	rows, err := s.SQL.QueryContext(ctx, `SELECT card_id, external_id, email, state, authoritative, attrs_json
+		FROM claims WHERE tenant = $1 AND source = $2`, tenant, source)
 	if err != nil {
 		return s.d.MapError(fmt.Errorf("reading claims of %s: %w", source, err))
 	}
 	defer rows.Close()
+	c := store.Claim{Tenant: tenant, Source: source}
+	var state string
+	var attrs []byte
 	for rows.Next() {
-		c, err := scanClaim(rows)
-		if err != nil {
-			return err
+		c.Attributes = store.Attributes{}
+		if err := rows.Scan(&c.CardID, &c.ExternalID, &c.Email, &state, &c.Authoritative, &attrs); err != nil {
+			return s.d.MapError(fmt.Errorf("reading claims of %s: %w", source, err))
+		}
+		c.State = store.ClaimState(state)
+		if err := json.Unmarshal(attrs, &c.Attributes); err != nil {
+			return fmt.Errorf("claim %s/%s: attributes: %w", c.CardID, source, err)
 		}
 		if err := fn(c); err != nil {
 			return err
