@@ -161,7 +161,7 @@ func (s *DB) SourceClaims(ctx context.Context, tenant, source string, fn func(st
 	defer rows.Close()
 	c := store.Claim{Tenant: tenant, Source: source}
 	var state string
-	var attrs []byte
+	var attrs sql.RawBytes // decoded at once: no copy of a million attribute sets
 	for rows.Next() {
 		c.Attributes = store.Attributes{}
 		if err := rows.Scan(&c.CardID, &c.ExternalID, &c.Email, &state, &c.Authoritative, &attrs); err != nil {
