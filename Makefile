@@ -3,7 +3,7 @@
 build:
 	CGO_ENABLED=0 go build -trimpath -o rosterd ./cmd/rosterd
 test:
-	go test -count=1 ./...
+	go test -count=1 ./... github.com/go-asn1-ber/asn1-ber
 # Benchmarks recorded in BENCHMARKS.md.
 bench:
 	go test -run '^$$' -bench 'ApplyClaim$$' -benchtime 20000x -count 3 ./directory/

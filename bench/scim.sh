@@ -26,7 +26,9 @@
 # PERF (0: 1 records 10 s perf profiles of rosterd and the cluster's
 # postgres during get, filter and patch, when DURATION ≥ 15s, and prints
 # where they spend their CPU; PostgreSQL's planning vs. execution share),
-# KEEP (0: 1 keeps the work directory).
+# KEEP (0: 1 keeps the work directory),
+# PG_DSN_PARAMS (appended to rosterd's DSN, e.g. "&plan_cache_mode=auto":
+# session settings to compare).
 set -euo pipefail
 
 USERS=${USERS:-100000}
@@ -38,6 +40,7 @@ PG_SLOW_MS=${PG_SLOW_MS:-100}
 PGSS=${PGSS:-0}
 PERF=${PERF:-0}
 KEEP=${KEEP:-0}
+PG_DSN_PARAMS=${PG_DSN_PARAMS:-}
 
 backends=("$@")
 [ ${#backends[@]} -eq 0 ] && backends=(postgres sqlite)
@@ -234,7 +237,7 @@ start_pg() {
 	settings=$(as_pg "$pg_bindir/psql" -h "$dir" -p "$pg_port" -U postgres -d rosterd -qAt -F ' ' \
 		-c "SELECT name || '=' || setting FROM pg_settings WHERE name IN ('fsync','synchronous_commit','full_page_writes','shared_buffers','server_version') ORDER BY name" | tr '\n' ' ')
 	echo "PostgreSQL cluster in $pg_data (disk, not tmpfs): $settings— PostgreSQL's default durability, fsync NOT turned off" | tee -a "$summary"
-	dsn="postgres://postgres@/rosterd?host=$dir&port=$pg_port&sslmode=disable"
+	dsn="postgres://postgres@/rosterd?host=$dir&port=$pg_port&sslmode=disable$PG_DSN_PARAMS"
 }
 
 pg_psql() { as_pg "$pg_bindir/psql" -h "$work/pg" -p "$pg_port" -U postgres -d rosterd -qAt "$@"; }
