@@ -76,6 +76,7 @@ type Server struct {
 
 	authFailures *prometheus.CounterVec
 	requests     *prometheus.CounterVec
+	pages        *pageCache
 }
 
 // connection is the authenticated client of a request.
@@ -90,8 +91,11 @@ type connKey struct{}
 // answer with headers only (a PATCH's 204 and its ETag).
 type recorderKey struct{}
 
-// filterKey holds a request's parsed filter.
-type filterKey struct{}
+// filterKey holds a request's parsed filter, filterTextKey its text.
+type (
+	filterKey     struct{}
+	filterTextKey struct{}
+)
 
 // subAttrAfterValuePath matches emails[type eq "work"].value eq "x", which
 // Entra ID sends and RFC 7644's filter grammar lacks; it is read as
@@ -148,6 +152,7 @@ func New(dir Directory, keys Keys, tenants []string, conns []Connection, logger 
 		dir: dir, keys: keys, logger: logger, opt: opt,
 		conns:   map[string]Connection{},
 		tenants: map[string]bool{},
+		pages:   newPageCache(),
 		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "rosterd_scim_auth_failures_total",
 			Help: "SCIM requests refused for a missing or invalid bearer token, by tenant in the URL.",
@@ -280,6 +285,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		ctx = context.WithValue(ctx, filterKey{}, expr)
+		ctx = context.WithValue(ctx, filterTextKey{}, f)
 		r = r.WithContext(ctx)
 	}
 	r2 := r.Clone(ctx)
@@ -298,6 +304,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(rec, http.StatusNotImplemented, "", "bulk operations are not supported")
 	default:
 		s.lib.ServeHTTP(rec, r2)
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		// After the write: lists read before it are stale from now on.
+		s.pages.wrote(conn.Tenant + "/" + conn.source)
 	}
 	s.complete(rec, r, tenant, path)
 	rec.flush(w)

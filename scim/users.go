@@ -52,7 +52,7 @@ func (u *users) GetAll(r *http.Request, params elimity.ListRequestParams) (elimi
 		return elimity.Page{}, err
 	}
 	offset, limit := pageBounds(params, u.s.opt.MaxResults)
-	rows, total, err := u.s.dir.QueryClaims(ctx, store.ClaimQuery{Tenant: c.Tenant, Source: c.source, Filter: f, Offset: offset, Limit: limit})
+	rows, total, err := u.page(ctx, c, f, offset, limit)
 	if err != nil {
 		return elimity.Page{}, u.s.fail(ctx, err, "list users")
 	}
@@ -69,6 +69,44 @@ func (u *users) GetAll(r *http.Request, params elimity.ListRequestParams) (elimi
 		page.Resources = append(page.Resources, u.s.userResource(c, row.Claim, row.Card, groups[row.Card.ID]))
 	}
 	return page, nil
+}
+
+// page reads the users at offset: with the total and the page's start
+// from the page cache when it has them (a keyset read, no count), else with
+// one row more before the page, whose id is where the page starts.
+func (u *users) page(ctx context.Context, c connection, f *store.Filter, offset, limit int) ([]store.ClaimCard, int, error) {
+	key := pageKey{source: c.Tenant + "/" + c.source}
+	key.filter, _ = ctx.Value(filterTextKey{}).(string)
+	gen := u.s.pages.generation(key.source)
+	total, after, cached := u.s.pages.lookup(key, offset)
+	if cached && limit == 0 {
+		return nil, total, nil
+	}
+	q := store.ClaimQuery{Tenant: c.Tenant, Source: c.source, Filter: f, Offset: offset, Limit: limit, NoTotal: cached}
+	before := false
+	switch {
+	case after != "":
+		q.After, q.Offset = after, 0
+	case offset > 0 && limit > 0:
+		q.Offset, q.Limit, before = offset-1, limit+1, true
+	}
+	rows, n, err := u.s.dir.QueryClaims(ctx, q)
+	if err != nil {
+		return nil, 0, err
+	}
+	if !cached {
+		total = n
+	}
+	starts := map[int]string{}
+	if before && len(rows) > 0 {
+		starts[offset] = rows[0].Card.ID
+		rows = rows[1:]
+	}
+	if len(rows) > 0 {
+		starts[offset+len(rows)] = rows[len(rows)-1].Card.ID
+	}
+	u.s.pages.remember(key, gen, total, starts)
+	return rows, total, nil
 }
 
 func pageBounds(params elimity.ListRequestParams, max int) (offset, limit int) {
@@ -167,23 +205,16 @@ func (u *users) Delete(r *http.Request, id string) error {
 // live returns a card this connection holds a live claim on, and the claim;
 // any other card is 404, as if it did not exist.
 func (u *users) live(ctx context.Context, c connection, id string) (store.Card, store.Claim, error) {
-	card, err := u.s.dir.Get(ctx, c.Tenant, id)
+	// The card with this source's live claim on it, in one statement.
+	rows, _, err := u.s.dir.QueryClaims(ctx, store.ClaimQuery{Tenant: c.Tenant, Source: c.source, Limit: 1, NoTotal: true,
+		Filter: &store.Filter{Op: "eq", Attr: store.AttrCardID, Value: id}})
 	if err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return card, store.Claim{}, notFound("User", id)
-		}
-		return card, store.Claim{}, u.s.fail(ctx, err, "read user")
+		return store.Card{}, store.Claim{}, u.s.fail(ctx, err, "read user")
 	}
-	claims, err := u.s.dir.Claims(ctx, c.Tenant, id)
-	if err != nil {
-		return card, store.Claim{}, u.s.fail(ctx, err, "read user")
+	if len(rows) == 0 {
+		return store.Card{}, store.Claim{}, notFound("User", id)
 	}
-	for _, cl := range claims {
-		if cl.Source == c.source && cl.State != store.Withdrawn {
-			return card, cl, nil
-		}
-	}
-	return card, store.Claim{}, notFound("User", id)
+	return rows[0].Card, rows[0].Claim, nil
 }
 
 func (u *users) resource(ctx context.Context, c connection, id string) (elimity.Resource, error) {

@@ -1,7 +1,9 @@
 package scim_test
 
 import (
+	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -249,4 +251,81 @@ func truncate(s string) string {
 		return s[:300] + "…"
 	}
 	return s
+}
+
+// An IdP reading every user page by page gets each user once, with the
+// total of the moment: pages after the first start where the one before
+// ended (the page cache), and a write in between is seen at once.
+func TestListPagesSequentially(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		var want []string
+		for i := range 23 {
+			r := e.entra("POST", "/Users", user(fmt.Sprintf("u%02d@example.com", i), "U", fmt.Sprint(i))).must(t, http.StatusCreated)
+			want = append(want, r.str("id"))
+		}
+		slices.Sort(want)
+		read := func(count int) (ids []string, totals []string) {
+			for start := 1; ; start += count {
+				r := e.entra("GET", fmt.Sprintf("/Users?startIndex=%d&count=%d", start, count), nil).must(t, http.StatusOK)
+				totals = append(totals, r.str("totalResults"))
+				res, _ := r.Body["Resources"].([]any)
+				if len(res) == 0 {
+					return ids, totals
+				}
+				for _, x := range res {
+					ids = append(ids, x.(map[string]any)["id"].(string))
+				}
+			}
+		}
+		for round := range 2 { // the second round is served from the cache
+			got, totals := read(5)
+			if !slices.Equal(got, want) {
+				t.Fatalf("round %d: pages gave %v, want %v", round, got, want)
+			}
+			for _, tot := range totals {
+				if tot != "23" {
+					t.Fatalf("round %d: totals %v", round, totals)
+				}
+			}
+		}
+		// The same page twice, then a page that is not on a page boundary.
+		a := e.entra("GET", "/Users?startIndex=11&count=5", nil).must(t, http.StatusOK).Raw
+		b := e.entra("GET", "/Users?startIndex=11&count=5", nil).must(t, http.StatusOK).Raw
+		if a != b {
+			t.Fatalf("the same page twice differs:\n%s\n%s", a, b)
+		}
+		r := e.entra("GET", "/Users?startIndex=13&count=2", nil).must(t, http.StatusOK)
+		if res := r.Body["Resources"].([]any); len(res) != 2 || res[0].(map[string]any)["id"] != want[12] || res[1].(map[string]any)["id"] != want[13] {
+			t.Fatalf("startIndex 13: %s", r.Raw)
+		}
+		// A user deleted: a page read before at that startIndex moves by one,
+		// and the total says so.
+		e.entra("DELETE", "/Users/"+want[0], nil).must(t, http.StatusNoContent)
+		r = e.entra("GET", "/Users?startIndex=11&count=5", nil).must(t, http.StatusOK)
+		if res := r.Body["Resources"].([]any); r.str("totalResults") != "22" || len(res) != 5 || res[0].(map[string]any)["id"] != want[11] {
+			t.Fatalf("startIndex 11 after a delete: %s (want %s first, of 22)", r.Raw, want[11])
+		}
+		// And one created: the next pages say so.
+		created := e.entra("POST", "/Users", user("late@example.com", "L", "Ate")).must(t, http.StatusCreated).str("id")
+		want = slices.DeleteFunc(want, func(id string) bool { return id == want[0] })
+		want = append(want, created)
+		slices.Sort(want)
+		got, totals := read(5)
+		if !slices.Equal(got, want) || totals[0] != "23" {
+			t.Fatalf("after a delete and a create: %v (totals %v), want %v", got, totals, want)
+		}
+		// Past the end, and a count of 0.
+		r = e.entra("GET", "/Users?startIndex=100&count=5", nil).must(t, http.StatusOK)
+		if r.str("totalResults") != "23" {
+			t.Fatalf("past the end: %s", r.Raw)
+		}
+		r = e.entra("GET", "/Users?count=0", nil).must(t, http.StatusOK)
+		if r.str("totalResults") != "23" {
+			t.Fatalf("count 0: %s", r.Raw)
+		}
+		// Another connection of the tenant lists its own users only.
+		if r := e.do("GET", "acme", acmeOkta, "/Users?startIndex=1&count=5", nil).must(t, http.StatusOK); r.str("totalResults") != "0" {
+			t.Fatalf("okta's list: %s", r.Raw)
+		}
+	})
 }

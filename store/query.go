@@ -56,6 +56,13 @@ type ClaimQuery struct {
 	// Offset skips that many matches; Limit bounds the page (0: none are
 	// returned, only the total).
 	Offset, Limit int
+	// After, when set, starts the page at the first match whose card id
+	// is greater (keyset paging: no walk over the matches before it);
+	// Offset then skips from there.
+	After string
+	// NoTotal skips counting the matches (the total returned is -1): for
+	// a lookup by id, or a caller that knows the total already.
+	NoTotal bool
 }
 
 // ClaimCard is a claim with its card.

@@ -481,6 +481,45 @@ func testQueryClaims(t *testing.T, s store.Backend) {
 	if err != nil || total != 1 || len(page) != 1 || page[0].Card.ID != "c03" {
 		t.Fatalf("userName eq: %+v, total %d, %v", page, total, err)
 	}
+
+	// Keyset pages (After) give what offset pages give, with the total of
+	// every match; NoTotal leaves the total out (-1).
+	seen = nil
+	after := ""
+	for {
+		page, total, err := s.QueryClaims(ctx, store.ClaimQuery{Tenant: "acme", Source: okta, After: after, Limit: 7})
+		if err != nil || total != len(live) {
+			t.Fatalf("after %q: total %d, %v", after, total, err)
+		}
+		if len(page) == 0 {
+			break
+		}
+		for _, cc := range page {
+			seen = append(seen, cc.Card.ID)
+		}
+		after = page[len(page)-1].Card.ID
+	}
+	if !slices.Equal(seen, live) {
+		t.Fatalf("keyset pages gave %v, want %v", seen, live)
+	}
+	page, total, err = s.QueryClaims(ctx, store.ClaimQuery{Tenant: "acme", Source: okta, After: "c05", Offset: 2, Limit: 3, NoTotal: true})
+	if err != nil || total != -1 || len(page) != 3 || page[0].Card.ID != "c09" || page[2].Card.ID != "c11" {
+		t.Fatalf("after c05, offset 2, no total: %v, total %d, %v", page, total, err)
+	}
+	page, total, err = s.QueryClaims(ctx, store.ClaimQuery{Tenant: "acme", Source: okta, Limit: 1, NoTotal: true,
+		Filter: &store.Filter{Op: "eq", Attr: store.AttrCardID, Value: "c07"}})
+	if err != nil || total != -1 || len(page) != 0 {
+		t.Fatalf("a withdrawn claim by id: %v, total %d, %v", page, total, err)
+	}
+	page, total, err = s.QueryClaims(ctx, store.ClaimQuery{Tenant: "globex", Source: okta, Limit: 1, NoTotal: true,
+		Filter: &store.Filter{Op: "eq", Attr: store.AttrCardID, Value: "c03"}})
+	if err != nil || len(page) != 0 {
+		t.Fatalf("another tenant's card by id: %v, %v", page, err)
+	}
+	page, total, err = s.QueryClaims(ctx, store.ClaimQuery{Tenant: "acme", Source: okta, After: "c24", Limit: 5})
+	if err != nil || total != len(live) || len(page) != 0 {
+		t.Fatalf("after the last: %v, total %d, %v", page, total, err)
+	}
 }
 
 // filterCase is one filter and the ids it must select, or an error.

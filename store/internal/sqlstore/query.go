@@ -60,12 +60,27 @@ func (s *DB) QueryClaims(ctx context.Context, q store.ClaimQuery) ([]store.Claim
 	}
 	count := `SELECT count(*) FROM ` + from + ` WHERE ` + where
 	if q.Limit <= 0 {
+		if q.NoTotal {
+			return nil, -1, nil
+		}
 		total, err := s.count(ctx, count, f.args)
 		return nil, total, err
 	}
+	args := f.args
+	pageWhere := where
+	if q.After != "" {
+		args = append(args, q.After)
+		pageWhere += ` AND c.card_id > $` + strconv.Itoa(len(args))
+	}
 	offset := max(q.Offset, 0)
-	args := append(f.args, q.Limit, offset)
-	query := `SELECT p.total, ` + claimCardColumns + ` FROM (` + page("c.card_id", from, where, f.raw, len(args)) + `) p
+	args = append(args, q.Limit, offset)
+	var ids string
+	if q.NoTotal {
+		ids = `SELECT c.card_id AS id, -1 AS total FROM ` + from + ` WHERE ` + pageWhere + pageLimit("c.card_id", len(args))
+	} else {
+		ids = page("c.card_id", from, where, pageWhere, f.raw, len(args))
+	}
+	query := `SELECT p.total, ` + claimCardColumns + ` FROM (` + ids + `) p
 		JOIN claims c ON c.card_id = p.id AND c.source = $2 JOIN cards k ON k.id = p.id ORDER BY p.id`
 	rows, err := s.SQL.QueryContext(ctx, query, args...)
 	if err != nil {
@@ -96,7 +111,9 @@ func (s *DB) QueryClaims(ctx context.Context, q store.ClaimQuery) ([]store.Claim
 	if err := rows.Err(); err != nil {
 		return nil, 0, s.d.MapError(fmt.Errorf("querying claims: %w", err))
 	}
-	if len(out) == 0 && offset > 0 {
+	if q.NoTotal {
+		total = -1
+	} else if len(out) == 0 && (offset > 0 || q.After != "") {
 		// Past the end: the page had no row to carry the total.
 		total, err = s.count(ctx, count, f.args)
 	}
@@ -114,12 +131,19 @@ func (s *DB) QueryClaims(ctx context.Context, q store.ClaimQuery) ([]store.Claim
 // about 10 ms on PostgreSQL, where a count(*) OVER () over the one scan
 // must buffer every match and took 28 ms. But where the filter reads raw
 // records, evaluating it is what costs, and the window evaluates it once.
-func page(id, from, where string, expensive bool, n int) string {
-	limit := ` ORDER BY ` + id + ` LIMIT $` + strconv.Itoa(n-1) + ` OFFSET $` + strconv.Itoa(n)
-	if expensive {
+//
+// pageWhere is where plus a keyset condition when the page starts after an
+// id (the total counts every match of where).
+func page(id, from, where, pageWhere string, expensive bool, n int) string {
+	limit := pageLimit(id, n)
+	if expensive && where == pageWhere {
 		return `SELECT ` + id + ` AS id, count(*) OVER () AS total FROM ` + from + ` WHERE ` + where + limit
 	}
-	return `SELECT ` + id + ` AS id, (SELECT count(*) FROM ` + from + ` WHERE ` + where + `) AS total FROM ` + from + ` WHERE ` + where + limit
+	return `SELECT ` + id + ` AS id, (SELECT count(*) FROM ` + from + ` WHERE ` + where + `) AS total FROM ` + from + ` WHERE ` + pageWhere + limit
+}
+
+func pageLimit(id string, n int) string {
+	return ` ORDER BY ` + id + ` LIMIT $` + strconv.Itoa(n-1) + ` OFFSET $` + strconv.Itoa(n)
 }
 
 func (s *DB) count(ctx context.Context, query string, args []any) (int, error) {
@@ -164,7 +188,7 @@ func (s *DB) QueryGroups(ctx context.Context, q store.GroupQuery) ([]store.Group
 	}
 	offset := max(q.Offset, 0)
 	args := append(f.args, q.Limit, offset)
-	query := `SELECT p.total, ` + groupColumnsG + ` FROM (` + page("g.id", from, where, f.raw, len(args)) + `) p
+	query := `SELECT p.total, ` + groupColumnsG + ` FROM (` + page("g.id", from, where, where, f.raw, len(args)) + `) p
 		JOIN groups g ON g.id = p.id ORDER BY p.id`
 	rows, err := s.SQL.QueryContext(ctx, query, args...)
 	if err != nil {
