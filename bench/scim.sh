@@ -199,7 +199,7 @@ perf_profile() { # backend scenario: a 10 s profile of rosterd and our postgres,
 			perf report -i "$data" --stdio --children --comm rosterd --sort symbol 2>/dev/null |
 				grep -E '^ +[0-9.]+%.*\] github.com/' | grep -v 'internal/daemon' | sed -n 1,20p | awk '{print $1, $4}'
 		} >"$txt"
-		rm -f "$data"
+		[ "$KEEP" = 1 ] || rm -f "$data"
 	) &
 }
 

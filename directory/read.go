@@ -203,14 +203,6 @@ func (s *Service) GroupMembers(ctx context.Context, groupID, after string, limit
 	return s.store.GroupMembers(ctx, groupID, after, limit)
 }
 
-// GroupsOfCards returns, per card, the source's groups it is a member of.
-func (s *Service) GroupsOfCards(ctx context.Context, tenant, source string, cardIDs []string) (map[string][]Group, error) {
-	if len(cardIDs) == 0 {
-		return map[string][]Group{}, nil
-	}
-	return s.store.GroupsOfCards(ctx, tenant, source, cardIDs)
-}
-
 // ClaimsOfCards returns the claims of many cards (a page of an export).
 func (s *Service) ClaimsOfCards(ctx context.Context, tenant string, cardIDs []string) (map[string][]Claim, error) {
 	return s.store.ClaimsOfCards(ctx, tenant, cardIDs)

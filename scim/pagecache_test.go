@@ -50,7 +50,7 @@ func TestPageCache(t *testing.T) {
 	}
 	// Bounded.
 	for i := range pageCacheMaxEntries + 10 {
-		c.remember(pageKey{source: k.source, filter: string(rune('a' + i%26)) + string(rune(i))}, gen, i, nil)
+		c.remember(pageKey{source: k.source, filter: string(rune('a'+i%26)) + string(rune(i))}, gen, i, nil)
 	}
 	if len(c.entries) > pageCacheMaxEntries {
 		t.Fatalf("%d entries", len(c.entries))

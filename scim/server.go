@@ -29,7 +29,6 @@ type Directory interface {
 	Get(ctx context.Context, tenant, id string) (directory.Card, error)
 	Claims(ctx context.Context, tenant, cardID string) ([]directory.Claim, error)
 	QueryClaims(ctx context.Context, q store.ClaimQuery) ([]store.ClaimCard, int, error)
-	GroupsOfCards(ctx context.Context, tenant, source string, cardIDs []string) (map[string][]store.Group, error)
 
 	CreateGroup(ctx context.Context, actor directory.Actor, in directory.GroupInput, members []string) (directory.GroupResult, error)
 	UpdateGroup(ctx context.Context, actor directory.Actor, tenant, source, id string, ch directory.GroupChange) (directory.GroupResult, error)

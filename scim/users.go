@@ -56,17 +56,9 @@ func (u *users) GetAll(r *http.Request, params elimity.ListRequestParams) (elimi
 	if err != nil {
 		return elimity.Page{}, u.s.fail(ctx, err, "list users")
 	}
-	ids := make([]string, len(rows))
-	for i, row := range rows {
-		ids[i] = row.Card.ID
-	}
-	groups, err := u.s.dir.GroupsOfCards(ctx, c.Tenant, c.source, ids)
-	if err != nil {
-		return elimity.Page{}, u.s.fail(ctx, err, "list users")
-	}
 	page := elimity.Page{TotalResults: total, Resources: []elimity.Resource{}}
 	for _, row := range rows {
-		page.Resources = append(page.Resources, u.s.userResource(c, row.Claim, row.Card, groups[row.Card.ID]))
+		page.Resources = append(page.Resources, u.s.userResource(c, row.Claim, row.Card, row.Groups))
 	}
 	return page, nil
 }
@@ -82,7 +74,7 @@ func (u *users) page(ctx context.Context, c connection, f *store.Filter, offset,
 	if cached && limit == 0 {
 		return nil, total, nil
 	}
-	q := store.ClaimQuery{Tenant: c.Tenant, Source: c.source, Filter: f, Offset: offset, Limit: limit, NoTotal: cached}
+	q := store.ClaimQuery{Tenant: c.Tenant, Source: c.source, Filter: f, Offset: offset, Limit: limit, NoTotal: cached, WithGroups: true}
 	before := false
 	switch {
 	case after != "":
@@ -205,28 +197,30 @@ func (u *users) Delete(r *http.Request, id string) error {
 // live returns a card this connection holds a live claim on, and the claim;
 // any other card is 404, as if it did not exist.
 func (u *users) live(ctx context.Context, c connection, id string) (store.Card, store.Claim, error) {
-	// The card with this source's live claim on it, in one statement.
+	row, err := u.row(ctx, c, id, false)
+	return row.Card, row.Claim, err
+}
+
+// row is the card with this source's live claim on it (and, withGroups,
+// the source's groups it is in), in one statement.
+func (u *users) row(ctx context.Context, c connection, id string, withGroups bool) (store.ClaimCard, error) {
 	rows, _, err := u.s.dir.QueryClaims(ctx, store.ClaimQuery{Tenant: c.Tenant, Source: c.source, Limit: 1, NoTotal: true,
-		Filter: &store.Filter{Op: "eq", Attr: store.AttrCardID, Value: id}})
+		WithGroups: withGroups, Filter: &store.Filter{Op: "eq", Attr: store.AttrCardID, Value: id}})
 	if err != nil {
-		return store.Card{}, store.Claim{}, u.s.fail(ctx, err, "read user")
+		return store.ClaimCard{}, u.s.fail(ctx, err, "read user")
 	}
 	if len(rows) == 0 {
-		return store.Card{}, store.Claim{}, notFound("User", id)
+		return store.ClaimCard{}, notFound("User", id)
 	}
-	return rows[0].Card, rows[0].Claim, nil
+	return rows[0], nil
 }
 
 func (u *users) resource(ctx context.Context, c connection, id string) (elimity.Resource, error) {
-	card, claim, err := u.live(ctx, c, id)
+	row, err := u.row(ctx, c, id, true)
 	if err != nil {
 		return elimity.Resource{}, err
 	}
-	groups, err := u.s.dir.GroupsOfCards(ctx, c.Tenant, c.source, []string{id})
-	if err != nil {
-		return elimity.Resource{}, u.s.fail(ctx, err, "read user")
-	}
-	return u.s.userResource(c, claim, card, groups[id]), nil
+	return u.s.userResource(c, row.Claim, row.Card, row.Groups), nil
 }
 
 // userResource is what GET returns: the record the IdP sent, with the

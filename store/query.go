@@ -63,12 +63,18 @@ type ClaimQuery struct {
 	// NoTotal skips counting the matches (the total returned is -1): for
 	// a lookup by id, or a caller that knows the total already.
 	NoTotal bool
+	// WithGroups fills each row's Groups, in the same statement.
+	WithGroups bool
 }
 
 // ClaimCard is a claim with its card.
 type ClaimCard struct {
 	Claim Claim
 	Card  Card
+	// Groups, with ClaimQuery.WithGroups: the source's groups the card is
+	// a member of, by display name then id, each with its ID, Tenant,
+	// Source and DisplayName only.
+	Groups []Group
 }
 
 // Group is a named set of cards kept by one source (a SCIM group).
@@ -112,7 +118,4 @@ type Queries interface {
 	// GroupMembers returns the card ids of a group's members after the
 	// cursor (a card id), in card id order.
 	GroupMembers(ctx context.Context, groupID, after string, limit int) ([]string, error)
-	// GroupsOfCards returns, per card, the source's groups it is a member
-	// of, by display name; cards in none are absent.
-	GroupsOfCards(ctx context.Context, tenant, source string, cardIDs []string) (map[string][]Group, error)
 }

@@ -290,12 +290,29 @@ func testMembership(t *testing.T, s store.Backend) {
 		}
 		return nil
 	})
-	groups, err := s.GroupsOfCards(ctx, "acme", okta, []string{"c1", "c2", "c3"})
-	if err != nil {
-		t.Fatal(err)
+	// A query's rows carry the card's groups of the source, by display name
+	// (bytes: "Eng" before "berlin") then id, WithGroups.
+	write(t, s, store.Changes{Claims: []store.Claim{scimClaim("c1", "a", store.Present, ""), scimClaim("c2", "b", store.Present, ""),
+		scimClaim("c3", "c", store.Present, "")}})
+	rows, _, err := s.QueryClaims(ctx, store.ClaimQuery{Tenant: "acme", Source: okta, Limit: 10, WithGroups: true})
+	if err != nil || len(rows) != 3 {
+		t.Fatalf("QueryClaims WithGroups: %d rows, %v", len(rows), err)
 	}
-	if len(groups) != 2 || len(groups["c2"]) != 2 || groups["c2"][0].ID != "g1" || groups["c2"][1].ID != "g2" || groups["c3"][0].DisplayName != "Eng" {
-		t.Fatalf("GroupsOfCards = %+v", groups)
+	wantGroups := map[string][]string{"c1": nil, "c2": {"g1 Eng", "g2 berlin"}, "c3": {"g1 Eng"}}
+	for _, r := range rows {
+		var got []string
+		for _, g := range r.Groups {
+			if g.Tenant != "acme" || g.Source != okta {
+				t.Fatalf("card %s: group %+v", r.Card.ID, g)
+			}
+			got = append(got, g.ID+" "+g.DisplayName)
+		}
+		if !slices.Equal(got, wantGroups[r.Card.ID]) {
+			t.Fatalf("card %s: groups %v, want %v", r.Card.ID, got, wantGroups[r.Card.ID])
+		}
+	}
+	if rows, _, _ := s.QueryClaims(ctx, store.ClaimQuery{Tenant: "acme", Source: okta, Limit: 10}); rows[1].Groups != nil {
+		t.Fatalf("groups without WithGroups: %+v", rows[1].Groups)
 	}
 
 	// A new card, its claim, a new group and the membership, in one Write.

@@ -27,15 +27,21 @@ func TestContentHash(t *testing.T) {
 		}
 	}
 	changes := map[string]func(r []Record, f []Flag) ([]Record, []Flag){
-		"key":            func(r []Record, f []Flag) ([]Record, []Flag) { r[0].Key = "u9"; return r, f },
-		"email":          func(r []Record, f []Flag) ([]Record, []Flag) { r[1].Email = "c@x.com"; return r, f },
-		"deactivated":    func(r []Record, f []Flag) ([]Record, []Flag) { r[1].Deactivated = false; return r, f },
-		"given name":     func(r []Record, f []Flag) ([]Record, []Flag) { r[0].Attributes.GivenName = "Anne"; return r, f },
-		"role":           func(r []Record, f []Flag) ([]Record, []Flag) { r[1].Attributes.Role = "admin"; return r, f },
-		"group":          func(r []Record, f []Flag) ([]Record, []Flag) { r[0].Attributes.Groups = r[0].Attributes.Groups[:1]; return r, f },
-		"custom":         func(r []Record, f []Flag) ([]Record, []Flag) { r[0].Attributes.Custom["k"] = "x"; return r, f },
-		"boundary":       func(r []Record, f []Flag) ([]Record, []Flag) { r[0].Key, r[0].Email = "u1a", "@x.com"; return r, f },
-		"field shift":    func(r []Record, f []Flag) ([]Record, []Flag) { r[0].Attributes.GivenName, r[0].Attributes.FamilyName = "", "Ann"; return r, f },
+		"key":         func(r []Record, f []Flag) ([]Record, []Flag) { r[0].Key = "u9"; return r, f },
+		"email":       func(r []Record, f []Flag) ([]Record, []Flag) { r[1].Email = "c@x.com"; return r, f },
+		"deactivated": func(r []Record, f []Flag) ([]Record, []Flag) { r[1].Deactivated = false; return r, f },
+		"given name":  func(r []Record, f []Flag) ([]Record, []Flag) { r[0].Attributes.GivenName = "Anne"; return r, f },
+		"role":        func(r []Record, f []Flag) ([]Record, []Flag) { r[1].Attributes.Role = "admin"; return r, f },
+		"group": func(r []Record, f []Flag) ([]Record, []Flag) {
+			r[0].Attributes.Groups = r[0].Attributes.Groups[:1]
+			return r, f
+		},
+		"custom":   func(r []Record, f []Flag) ([]Record, []Flag) { r[0].Attributes.Custom["k"] = "x"; return r, f },
+		"boundary": func(r []Record, f []Flag) ([]Record, []Flag) { r[0].Key, r[0].Email = "u1a", "@x.com"; return r, f },
+		"field shift": func(r []Record, f []Flag) ([]Record, []Flag) {
+			r[0].Attributes.GivenName, r[0].Attributes.FamilyName = "", "Ann"
+			return r, f
+		},
 		"order":          func(r []Record, f []Flag) ([]Record, []Flag) { r[0], r[1] = r[1], r[0]; return r, f },
 		"flag reason":    func(r []Record, f []Flag) ([]Record, []Flag) { f[0].Reason = "duplicate"; return r, f },
 		"flag dropped":   func(r []Record, f []Flag) ([]Record, []Flag) { return r, nil },

@@ -3,6 +3,8 @@ package sqlstore
 import (
 	"cmp"
 	"context"
+	"database/sql"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
@@ -80,7 +82,11 @@ func (s *DB) QueryClaims(ctx context.Context, q store.ClaimQuery) ([]store.Claim
 	} else {
 		ids = page("c.card_id", from, where, pageWhere, f.raw, len(args))
 	}
-	query := `SELECT p.total, ` + claimCardColumns + ` FROM (` + ids + `) p
+	groups := ""
+	if q.WithGroups {
+		groups = ", " + s.d.groupsOfCard("p.id")
+	}
+	query := `SELECT p.total, ` + claimCardColumns + groups + ` FROM (` + ids + `) p
 		JOIN claims c ON c.card_id = p.id AND c.source = $2 JOIN cards k ON k.id = p.id ORDER BY p.id`
 	rows, err := s.SQL.QueryContext(ctx, query, args...)
 	if err != nil {
@@ -97,8 +103,18 @@ func (s *DB) QueryClaims(ctx context.Context, q store.ClaimQuery) ([]store.Claim
 			x  claimScan
 			y  cardScan
 		)
-		if err := rows.Scan(append(append([]any{&total}, x.dest()...), y.dest()...)...); err != nil {
+		var groups sql.RawBytes
+		dest := append(append([]any{&total}, x.dest()...), y.dest()...)
+		if q.WithGroups {
+			dest = append(dest, &groups)
+		}
+		if err := rows.Scan(dest...); err != nil {
 			return nil, 0, s.d.MapError(fmt.Errorf("querying claims: %w", err))
+		}
+		if q.WithGroups {
+			if cc.Groups, err = decodeGroups(groups, q.Tenant, q.Source); err != nil {
+				return nil, 0, err
+			}
 		}
 		if cc.Claim, err = x.finish(); err != nil {
 			return nil, 0, err
@@ -229,37 +245,35 @@ func (s *DB) GroupMembers(ctx context.Context, groupID, after string, limit int)
 	return ids, nil
 }
 
-// GroupsOfCards implements store.Queries: per card, its groups of the
-// source, sorted by display name (bytes, not a database's collation).
-func (s *DB) GroupsOfCards(ctx context.Context, tenant, source string, cardIDs []string) (map[string][]store.Group, error) {
-	out := make(map[string][]store.Group)
-	err := chunks(cardIDs, s.d.lookupChunk(2), func(part []string) error {
-		in, args := s.d.in("gm.card_id", part, tenant, source)
-		rows, err := s.SQL.QueryContext(ctx, `SELECT gm.card_id, `+groupColumnsG+` FROM `+membersThenGroups+`
-			g.tenant = $1 AND g.source = $2 AND `+in, args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var (
-				card string
-				x    groupScan
-			)
-			if err := rows.Scan(append([]any{&card}, x.dest()...)...); err != nil {
-				return err
-			}
-			out[card] = append(out[card], x.finish())
-		}
-		return rows.Err()
-	})
-	if err != nil {
-		return nil, s.d.MapError(fmt.Errorf("reading groups of cards: %w", err))
+// groupsOfCard is a scalar subquery: the source's ($1, $2) groups the card
+// named by col is a member of, as a JSON array of [id, display name].
+func (d Dialect) groupsOfCard(col string) string {
+	where := membersThenGroups + ` g.tenant = $1 AND g.source = $2 AND gm.card_id = ` + col
+	if d.JSON == JSONPostgres {
+		return `(SELECT COALESCE(json_agg(json_build_array(g.id, g.display_name))::text, '[]') FROM ` + where + `)`
 	}
-	for _, groups := range out {
-		slices.SortFunc(groups, func(a, b store.Group) int {
-			return cmp.Or(cmp.Compare(a.DisplayName, b.DisplayName), cmp.Compare(a.ID, b.ID))
-		})
+	return `(SELECT json_group_array(json_array(g.id, g.display_name)) FROM ` + where + `)`
+}
+
+// decodeGroups reads groupsOfCard's array, ordered as GroupsOfCards orders.
+func decodeGroups(b []byte, tenant, source string) ([]store.Group, error) {
+	var pairs [][2]string
+	if err := json.Unmarshal(b, &pairs); err != nil {
+		return nil, fmt.Errorf("reading a card's groups: %w", err)
 	}
+	if len(pairs) == 0 {
+		return nil, nil
+	}
+	out := make([]store.Group, len(pairs))
+	for i, p := range pairs {
+		out[i] = store.Group{ID: p[0], Tenant: tenant, Source: source, DisplayName: p[1]}
+	}
+	sortGroups(out)
 	return out, nil
+}
+
+func sortGroups(groups []store.Group) {
+	slices.SortFunc(groups, func(a, b store.Group) int {
+		return cmp.Or(cmp.Compare(a.DisplayName, b.DisplayName), cmp.Compare(a.ID, b.ID))
+	})
 }
