@@ -187,7 +187,7 @@ func (g *groups) Patch(r *http.Request, id string, ops []elimity.PatchOperation)
 		return elimity.Resource{}, g.s.fail(ctx, err, "patch group")
 	}
 	g.logIgnored(c, res)
-	return g.s.patchResult(r, func() (elimity.Resource, error) { return g.resource(ctx, c, res.Group, !excludesMembers(r)) })
+	return g.s.patchResult(r, 0, func() (elimity.Resource, error) { return g.resource(ctx, c, res.Group, !excludesMembers(r)) })
 }
 
 func (g *groups) Delete(r *http.Request, id string) error {

@@ -164,14 +164,14 @@ func (u *users) Patch(r *http.Request, id string, ops []elimity.PatchOperation) 
 			return elimity.Resource{}, err
 		}
 		in.CardID, in.IfVersion = id, card.Version
-		_, err = u.s.dir.ApplyClaim(ctx, actorOf(c), in)
+		out, err := u.s.dir.ApplyClaim(ctx, actorOf(c), in)
 		if errors.Is(err, directory.ErrVersionMismatch) && want == 0 && attempt < 5 {
 			continue
 		}
 		if err != nil {
 			return elimity.Resource{}, u.s.fail(ctx, err, "patch user")
 		}
-		return u.s.patchResult(r, func() (elimity.Resource, error) { return u.resource(ctx, c, id) })
+		return u.s.patchResult(r, out.Card.Version, func() (elimity.Resource, error) { return u.resource(ctx, c, id) })
 	}
 }
 
@@ -478,17 +478,26 @@ func uniquenessDetail(err error) string {
 // the resource or 204 with headers; rosterd answers 204 with the new ETag
 // (what Microsoft's reference server does, and Entra ID and Okta accept),
 // unless the request asks for attributes, which only a body can carry.
-func (s *Server) patchResult(r *http.Request, load func() (elimity.Resource, error)) (elimity.Resource, error) {
-	res, err := load()
-	if err != nil {
-		return res, err
-	}
+//
+// version is the resource's version after the PATCH, when the caller knows
+// it (0: load tells): a 204 needs no other read.
+func (s *Server) patchResult(r *http.Request, version int64, load func() (elimity.Resource, error)) (elimity.Resource, error) {
 	q := r.URL.Query()
 	if q.Has("attributes") || q.Has("excludedAttributes") {
-		return res, nil
+		return load()
+	}
+	tag := ""
+	if version != 0 {
+		tag = etag(version)
+	} else {
+		res, err := load()
+		if err != nil {
+			return res, err
+		}
+		tag = res.Meta.Version
 	}
 	if rec, ok := r.Context().Value(recorderKey{}).(*recorder); ok {
-		rec.header.Set("Etag", res.Meta.Version)
+		rec.header.Set("Etag", tag)
 	}
 	return elimity.Resource{}, nil
 }
