@@ -107,27 +107,26 @@ func (b *batch) load(ctx context.Context, ids, emails []string, ext map[string][
 			ids = append(ids, id)
 		}
 	}
-	var loaded []Card
 	if ids = dedupe(ids); len(ids) > 0 {
 		m, err := b.tx.CardsByID(ctx, b.tenant, ids)
 		if err != nil {
 			return nil, err
 		}
-		for _, c := range m {
-			loaded = append(loaded, c)
+		if err := b.register(ctx, slices.Collect(maps.Values(m))); err != nil {
+			return nil, err
 		}
 	}
-	if emails = dedupe(emails); len(emails) > 0 {
+	// An email the cards just loaded already have needs no lookup: a
+	// change to a known card (a PATCH, a feed's update) reads one less.
+	emails = slices.DeleteFunc(dedupe(emails), func(e string) bool { return b.byEmail[e] != nil })
+	if len(emails) > 0 {
 		m, err := b.tx.CardsByEmail(ctx, b.tenant, emails)
 		if err != nil {
 			return nil, err
 		}
-		for _, c := range m {
-			loaded = append(loaded, c)
+		if err := b.register(ctx, slices.Collect(maps.Values(m))); err != nil {
+			return nil, err
 		}
-	}
-	if err := b.register(ctx, loaded); err != nil {
-		return nil, err
 	}
 	return extCards, nil
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/bits"
 	"math/rand/v2"
 	"slices"
@@ -270,11 +271,34 @@ func (s *Service) applyClaims(ctx context.Context, actor Actor, ins []ClaimInput
 		if err != nil {
 			return err
 		}
+		// A login a loaded card's live claim of the source already holds is
+		// held by that card (logins are unique among live claims): only the
+		// others are looked up.
 		loginCards := map[string]map[string]string{}
+		for _, w := range b.order {
+			for _, c := range w.claims {
+				if c.Login != "" && c.State != store.Withdrawn && logins[c.Source] != nil {
+					if loginCards[c.Source] == nil {
+						loginCards[c.Source] = map[string]string{}
+					}
+					loginCards[c.Source][strings.ToLower(c.Login)] = w.card.ID
+				}
+			}
+		}
 		for source, ls := range logins {
-			if loginCards[source], err = tx.LoginCardIDs(ctx, tenant, source, ls); err != nil {
+			ls = slices.DeleteFunc(ls, func(l string) bool { return loginCards[source][strings.ToLower(l)] != "" })
+			if len(ls) == 0 {
+				continue
+			}
+			found, err := tx.LoginCardIDs(ctx, tenant, source, ls)
+			if err != nil {
 				return err
 			}
+			if loginCards[source] == nil {
+				loginCards[source] = found
+				continue
+			}
+			maps.Copy(loginCards[source], found)
 		}
 		for i, p := range preps {
 			if outcomes[i].Err != nil {
