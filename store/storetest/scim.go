@@ -311,6 +311,12 @@ func testMembership(t *testing.T, s store.Backend) {
 			t.Fatalf("card %s: groups %v, want %v", r.Card.ID, got, wantGroups[r.Card.ID])
 		}
 	}
+	// One card by id, without a total (the statement a SCIM GET makes).
+	one, total, err := s.QueryClaims(ctx, store.ClaimQuery{Tenant: "acme", Source: okta, Limit: 1, NoTotal: true, WithGroups: true,
+		Filter: &store.Filter{Op: "eq", Attr: store.AttrCardID, Value: "c2"}})
+	if err != nil || total != -1 || len(one) != 1 || one[0].Card.ID != "c2" || len(one[0].Groups) != 2 || one[0].Groups[0].DisplayName != "Eng" {
+		t.Fatalf("c2 by id with groups: %+v, total %d, %v", one, total, err)
+	}
 	if rows, _, _ := s.QueryClaims(ctx, store.ClaimQuery{Tenant: "acme", Source: okta, Limit: 10}); rows[1].Groups != nil {
 		t.Fatalf("groups without WithGroups: %+v", rows[1].Groups)
 	}
