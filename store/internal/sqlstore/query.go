@@ -76,31 +76,18 @@ func (s *DB) QueryClaims(ctx context.Context, q store.ClaimQuery) ([]store.Claim
 	}
 	offset := max(q.Offset, 0)
 	args = append(args, q.Limit, offset)
-	var query string
-	if q.NoTotal && offset == 0 {
-		// Nothing to count or skip (a user by id, a keyset page): the rows
-		// themselves, without reading the claims twice.
-		from := "claims c JOIN cards k ON k.id = c.card_id"
-		if f.raw && f.pg {
-			from += claimsRawLateral
-		}
-		groups := ""
-		if q.WithGroups {
-			groups = ", " + s.d.groupsOfCard("c.card_id")
-		}
-		query = `SELECT -1, ` + claimCardColumns + groups + ` FROM ` + from + ` WHERE ` + pageWhere + pageLimit("c.card_id", len(args))
+	var ids string
+	if q.NoTotal {
+		ids = `SELECT c.card_id AS id, -1 AS total FROM ` + from + ` WHERE ` + pageWhere + pageLimit("c.card_id", len(args))
 	} else {
-		ids := page("c.card_id", from, where, pageWhere, f.raw, len(args))
-		if q.NoTotal {
-			ids = `SELECT c.card_id AS id, -1 AS total FROM ` + from + ` WHERE ` + pageWhere + pageLimit("c.card_id", len(args))
-		}
-		groups := ""
-		if q.WithGroups {
-			groups = ", " + s.d.groupsOfCard("p.id")
-		}
-		query = `SELECT p.total, ` + claimCardColumns + groups + ` FROM (` + ids + `) p
-		JOIN claims c ON c.card_id = p.id AND c.source = $2 JOIN cards k ON k.id = p.id ORDER BY p.id`
+		ids = page("c.card_id", from, where, pageWhere, f.raw, len(args))
 	}
+	groups := ""
+	if q.WithGroups {
+		groups = ", " + s.d.groupsOfCard("p.id")
+	}
+	query := `SELECT p.total, ` + claimCardColumns + groups + ` FROM (` + ids + `) p
+		JOIN claims c ON c.card_id = p.id AND c.source = $2 JOIN cards k ON k.id = p.id ORDER BY p.id`
 	rows, err := s.SQL.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, 0, s.d.MapError(fmt.Errorf("querying claims: %w", err))
