@@ -425,13 +425,17 @@ func (s *Server) complete(rec *recorder, r *http.Request, tenant, path string) {
 	if code >= 300 || rec.body.Len() == 0 || !strings.Contains(rec.header.Get("Content-Type"), "json") {
 		return
 	}
+	base := s.opt.PublicURL + "/scim/" + tenant + "/v2/"
+	q := r.URL.Query()
+	if !q.Has("attributes") && !q.Has("excludedAttributes") && completeResource(rec, base, code) {
+		return
+	}
 	var doc map[string]any
 	dec := json.NewDecoder(bytes.NewReader(rec.body.Bytes()))
 	dec.UseNumber()
 	if err := dec.Decode(&doc); err != nil {
 		return
 	}
-	base := s.opt.PublicURL + "/scim/" + tenant + "/v2/"
 	fixLocation := func(res map[string]any) {
 		if meta, ok := res["meta"].(map[string]any); ok {
 			if loc, ok := meta["location"].(string); ok && !strings.Contains(loc, "://") {
@@ -477,6 +481,45 @@ func (s *Server) complete(rec *recorder, r *http.Request, tenant, path string) {
 	}
 	rec.body.Reset()
 	rec.body.Write(out)
+}
+
+// completeResource is complete for one resource with nothing to project:
+// only meta.location changes (made absolute), so the body is taken apart
+// only at its top level and in meta, not decoded whole and encoded again
+// (~7 % of a GET's CPU). It reports false, having changed nothing, for any
+// body that is not a single resource with an id.
+func completeResource(rec *recorder, base string, code int) bool {
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(rec.body.Bytes(), &top); err != nil || top["id"] == nil || top["Resources"] != nil || top["totalResults"] != nil {
+		return false
+	}
+	var meta map[string]json.RawMessage
+	if err := json.Unmarshal(top["meta"], &meta); err != nil || meta == nil {
+		return false
+	}
+	var loc string
+	if err := json.Unmarshal(meta["location"], &loc); err != nil {
+		return false
+	}
+	if loc != "" && !strings.Contains(loc, "://") {
+		loc = base + strings.TrimPrefix(loc, "/")
+		meta["location"], _ = json.Marshal(loc)
+		m, err := json.Marshal(meta)
+		if err != nil {
+			return false
+		}
+		top["meta"] = m
+	}
+	out, err := json.Marshal(top)
+	if err != nil {
+		return false
+	}
+	if code == http.StatusCreated && loc != "" {
+		rec.header.Set("Location", loc)
+	}
+	rec.body.Reset()
+	rec.body.Write(out)
+	return true
 }
 
 func splitList(s string) []string {
