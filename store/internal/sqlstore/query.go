@@ -88,7 +88,7 @@ func (s *DB) QueryClaims(ctx context.Context, q store.ClaimQuery) ([]store.Claim
 	}
 	query := `SELECT p.total, ` + claimCardColumns + groups + ` FROM (` + ids + `) p
 		JOIN claims c ON c.card_id = p.id AND c.source = $2 JOIN cards k ON k.id = p.id ORDER BY p.id`
-	rows, err := s.SQL.QueryContext(ctx, query, args...)
+	rows, err := s.queryContext(ctx, query, args...)
 	if err != nil {
 		return nil, 0, s.d.MapError(fmt.Errorf("querying claims: %w", err))
 	}
@@ -164,7 +164,18 @@ func pageLimit(id string, n int) string {
 
 func (s *DB) count(ctx context.Context, query string, args []any) (int, error) {
 	var n int
-	if err := s.SQL.QueryRowContext(ctx, query, args...).Scan(&n); err != nil {
+	rows, err := s.queryContext(ctx, query, args...)
+	if err != nil {
+		return 0, s.d.MapError(fmt.Errorf("counting: %w", err))
+	}
+	defer rows.Close()
+	if rows.Next() {
+		err = rows.Scan(&n)
+	}
+	if err == nil {
+		err = rows.Err()
+	}
+	if err != nil {
 		return 0, s.d.MapError(fmt.Errorf("counting: %w", err))
 	}
 	return n, nil
@@ -206,7 +217,7 @@ func (s *DB) QueryGroups(ctx context.Context, q store.GroupQuery) ([]store.Group
 	args := append(f.args, q.Limit, offset)
 	query := `SELECT p.total, ` + groupColumnsG + ` FROM (` + page("g.id", from, where, where, f.raw, len(args)) + `) p
 		JOIN groups g ON g.id = p.id ORDER BY p.id`
-	rows, err := s.SQL.QueryContext(ctx, query, args...)
+	rows, err := s.queryContext(ctx, query, args...)
 	if err != nil {
 		return nil, 0, s.d.MapError(fmt.Errorf("querying groups: %w", err))
 	}
