@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -108,25 +109,54 @@ func (e *searchError) Error() string {
 func (e *searchError) Unwrap() []error { return []error{e.Why, e.Err} }
 
 // pagedSearch runs req page by page (the paging control and its cookie),
-// calling each for every entry and onPage after every page; only one page
-// is in memory at a time. Any error, a page without the paging control, or
-// a referral stops it with a *searchError.
+// calling each for every entry and onPage after every page. Pages are read
+// one ahead: as soon as a page has arrived the next is asked for, and the
+// entries of the one at hand are handed to each meanwhile, so slapd and
+// the decoder work while the entries are mapped. At most two pages are in
+// memory. Any error, a page without the paging control, or a referral
+// stops it with a *searchError.
 func pagedSearch(s searcher, req *ldap.SearchRequest, pageSize int, ad bool, each func(*ldap.Entry) error, onPage func(page, entries int)) (pages, entries int, err error) {
-	paging := ldap.NewControlPaging(uint32(pageSize))
-	req.Controls = append(req.Controls, paging)
 	fail := func(why, err error) (int, int, error) {
 		return pages, entries, &searchError{Base: req.BaseDN, Page: pages + 1, Entries: entries, Why: why, Err: err}
 	}
+	type answer struct {
+		res *ldap.SearchResult
+		err error
+	}
+	ask := func(cookie []byte) <-chan answer {
+		// A request of its own per page: the one in flight is not touched
+		// while the next is built.
+		r := *req
+		paging := ldap.NewControlPaging(uint32(pageSize))
+		paging.SetCookie(cookie)
+		r.Controls = append(slices.Clip(req.Controls), paging)
+		ch := make(chan answer, 1)
+		go func() {
+			res, err := s.Search(&r)
+			ch <- answer{res, err}
+		}()
+		return ch
+	}
+	pending := ask(nil)
 	for {
-		res, err := s.Search(req)
-		if err != nil {
-			return fail(classify(err), err)
+		a := <-pending
+		pending = nil
+		if a.err != nil {
+			return fail(classify(a.err), a.err)
 		}
+		res := a.res
 		if err := checkReferrals(res.Referrals, ad); err != nil {
 			return fail(ErrReferral, err)
 		}
+		ctrl, ok := ldap.FindControl(res.Controls, ldap.ControlTypePaging).(*ldap.ControlPaging)
+		if ok && len(ctrl.Cookie) > 0 {
+			pending = ask(ctrl.Cookie)
+		}
 		for _, e := range res.Entries {
 			if err := each(e); err != nil {
+				if pending != nil {
+					go func(ch <-chan answer) { <-ch }(pending) // let the page in flight land
+				}
 				return fail(ErrSearch, err)
 			}
 			entries++
@@ -135,15 +165,13 @@ func pagedSearch(s searcher, req *ldap.SearchRequest, pageSize int, ad bool, eac
 		if onPage != nil {
 			onPage(pages, len(res.Entries))
 		}
-		ctrl, ok := ldap.FindControl(res.Controls, ldap.ControlTypePaging).(*ldap.ControlPaging)
 		if !ok {
 			pages--
 			return fail(ErrPaging, errors.New("the server's answer carries no paging control: it may be partial"))
 		}
-		if len(ctrl.Cookie) == 0 {
+		if pending == nil {
 			return pages, entries, nil
 		}
-		paging.SetCookie(ctrl.Cookie)
 	}
 }
 
