@@ -3,6 +3,7 @@ package directory_test
 import (
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -143,6 +144,57 @@ func TestLoginCardRefusesADisabledCard(t *testing.T) {
 		}
 		if _, err := svc.LoginCard(ctx, "acme", "no-such-card"); err == nil {
 			t.Fatal("LoginCard of an unknown id succeeded")
+		}
+	})
+}
+
+// A login code is spent once, within its lifetime, for its own tenant, and
+// never hands over a card disabled since the login.
+func TestLoginCodes(t *testing.T) {
+	storetest.ForEachBackend(t, func(t *testing.T, st store.Backend) {
+		svc, clk := newService(st, ssoPolicy())
+		hr, err := svc.ApplyClaim(ctx, actor("file:hr"), present("file:hr", "ann@example.com"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := hr.Card.ID
+		mint := func() string {
+			t.Helper()
+			code, err := svc.MintLoginCode(ctx, "acme", id, time.Minute)
+			if err != nil || !strings.HasPrefix(code, directory.LoginCodePrefix) || len(code) < 40 {
+				t.Fatalf("minted %q, %v", code, err)
+			}
+			return code
+		}
+		code := mint()
+		if card, err := svc.RedeemLoginCode(ctx, code, "acme"); err != nil || card.ID != id {
+			t.Fatalf("redeem: %+v, %v", card, err)
+		}
+		if _, err := svc.RedeemLoginCode(ctx, code, "acme"); !errors.Is(err, directory.ErrInvalidCode) {
+			t.Fatalf("redeemed twice: %v", err)
+		}
+		if _, err := svc.RedeemLoginCode(ctx, mint(), "globex"); !errors.Is(err, directory.ErrInvalidCode) {
+			t.Fatalf("redeemed for another tenant: %v", err)
+		}
+		late := mint()
+		clk.Advance(61 * time.Second)
+		if _, err := svc.RedeemLoginCode(ctx, late, ""); !errors.Is(err, directory.ErrInvalidCode) {
+			t.Fatalf("redeemed after its minute: %v", err)
+		}
+		for _, bad := range []string{"", directory.LoginCodePrefix, "nope", strings.Repeat("rlc_x", 50)} {
+			if _, err := svc.RedeemLoginCode(ctx, bad, ""); !errors.Is(err, directory.ErrInvalidCode) {
+				t.Fatalf("redeemed %q: %v", bad, err)
+			}
+		}
+		code = mint()
+		if _, err := svc.Disable(ctx, actor("admin:ops"), "acme", id, "left"); err != nil {
+			t.Fatal(err)
+		}
+		if card, err := svc.RedeemLoginCode(ctx, code, "acme"); !errors.Is(err, directory.ErrDisabled) || card.ID != id {
+			t.Fatalf("a disabled card's code: %+v, %v", card, err)
+		}
+		if _, err := svc.RedeemLoginCode(ctx, code, "acme"); !errors.Is(err, directory.ErrInvalidCode) {
+			t.Fatalf("a refused code is still spent: %v", err)
 		}
 	})
 }

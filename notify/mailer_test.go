@@ -85,7 +85,7 @@ func openPostgres(t *testing.T) store.Backend {
 func newEnv(t *testing.T, st store.Backend) *env {
 	e := &env{t: t, ctx: context.Background(), st: st, clock: newClock()}
 	e.svc = directory.NewService(st, map[string]directory.Policy{"acme": directory.DefaultPolicy()}, directory.WithClock(e.clock.Now))
-	e.codes = notify.StoreLoginCodes{Store: st, Cards: e.svc, Prefix: "rlc_", Now: e.clock.Now}
+	e.codes = notify.StoreLoginCodes{Dir: e.svc}
 	page, err := notify.NewInvitePage(e.svc, e.codes,
 		[]notify.PageTenant{{ID: "acme", Name: "Acme Inc.", AppCallbackURL: callback}}, notify.PageOptions{})
 	if err != nil {

@@ -3,7 +3,6 @@ package notify
 import (
 	"context"
 	"errors"
-	"fmt"
 	"html/template"
 	"log/slog"
 	"net/http"
@@ -14,8 +13,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/rosterd/rosterd/directory"
-	"github.com/rosterd/rosterd/internal/credential"
-	"github.com/rosterd/rosterd/store"
 )
 
 // Acceptor is what the invite page needs of the directory service.
@@ -215,66 +212,33 @@ func page(w http.ResponseWriter, status int, title, message string) {
 	_ = pageTemplate.Execute(w, struct{ Title, Message string }{title, message})
 }
 
-// StoreLoginCodes mints login codes into the store, in the form the SAML
-// service provider mints them (Prefix and a 256-bit random part, kept as
-// its SHA-256), so that the platform redeems both through one endpoint.
-// It redeems them too, for installations without SAML, where no SAML
-// server is there to do it.
+// StoreLoginCodes mints and redeems login codes through the directory, as
+// the SAML service provider does, so that the platform redeems both kinds
+// through one endpoint — also in installations without SAML.
 type StoreLoginCodes struct {
-	Store store.SAMLStore
-	// Cards reads the card of a redeemed code; needed by Redeem only.
-	Cards interface {
-		LoginCard(ctx context.Context, tenant, id string) (directory.Card, error)
+	Dir interface {
+		MintLoginCode(ctx context.Context, tenant, cardID string, ttl time.Duration) (string, error)
+		RedeemLoginCode(ctx context.Context, code, tenant string) (directory.Card, error)
 	}
-	// Prefix must be saml.LoginCodePrefix: the redemption checks it.
-	Prefix string
 	// TTL is the code's lifetime; default 60 s, as SAML's.
 	TTL time.Duration
-	Now func() time.Time
 }
 
 // MintLoginCode implements LoginCodes.
 func (c StoreLoginCodes) MintLoginCode(ctx context.Context, tenant, cardID string) (string, error) {
-	code, err := credential.Generate(c.Prefix)
-	if err != nil {
-		return "", err
-	}
-	now := time.Now()
-	if c.Now != nil {
-		now = c.Now()
-	}
 	ttl := c.TTL
 	if ttl <= 0 {
 		ttl = time.Minute
 	}
-	err = c.Store.PutLoginCode(ctx, store.LoginCode{Hash: credential.Hash(code), Tenant: tenant, CardID: cardID, Created: now, Expires: now.Add(ttl)})
-	if err != nil {
-		return "", err
-	}
-	return code, nil
+	return c.Dir.MintLoginCode(ctx, tenant, cardID, ttl)
 }
 
-// ErrInvalidCode: a login code unknown, spent, expired, or of another
-// tenant. It wraps store.ErrNotFound.
-var ErrInvalidCode = fmt.Errorf("login code is not valid: %w", store.ErrNotFound)
+// ErrInvalidCode is directory.ErrInvalidCode.
+var ErrInvalidCode = directory.ErrInvalidCode
 
-// Redeem spends a login code and returns its card, as saml.Server.Redeem
-// does: tenant, when not empty, must be the code's; a card disabled since
-// is refused with directory.ErrDisabled.
+// Redeem spends a login code and returns its card (directory's
+// RedeemLoginCode: tenant, when not empty, must be the code's; a card
+// disabled since is refused with directory.ErrDisabled).
 func (c StoreLoginCodes) Redeem(ctx context.Context, code, tenant string) (directory.Card, error) {
-	if !strings.HasPrefix(code, c.Prefix) || len(code) > 200 {
-		return directory.Card{}, ErrInvalidCode
-	}
-	now := time.Now()
-	if c.Now != nil {
-		now = c.Now()
-	}
-	lc, err := c.Store.RedeemLoginCode(ctx, credential.Hash(code), now)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && tenant != "" && lc.Tenant != tenant) {
-		return directory.Card{}, ErrInvalidCode
-	}
-	if err != nil {
-		return directory.Card{}, err
-	}
-	return c.Cards.LoginCard(ctx, lc.Tenant, lc.CardID)
+	return c.Dir.RedeemLoginCode(ctx, code, tenant)
 }

@@ -22,14 +22,14 @@ import (
 	dsig "github.com/russellhaering/goxmldsig"
 
 	"github.com/rosterd/rosterd/directory"
-	"github.com/rosterd/rosterd/internal/credential"
 	"github.com/rosterd/rosterd/store"
 )
 
 // Directory is what the service provider needs of the directory service.
 type Directory interface {
 	RecordLogin(ctx context.Context, l directory.Login) (directory.Card, error)
-	LoginCard(ctx context.Context, tenant, id string) (directory.Card, error)
+	MintLoginCode(ctx context.Context, tenant, cardID string, ttl time.Duration) (string, error)
+	RedeemLoginCode(ctx context.Context, code, tenant string) (directory.Card, error)
 }
 
 // Auditor writes an audit line for a refused login that reached no card
@@ -724,49 +724,33 @@ func (s *Server) failed(w http.ResponseWriter, p *provider, ref, what string, er
 	page(w, http.StatusInternalServerError, "Sign-in failed", "Something went wrong on our side. Please try again in a moment.", ref)
 }
 
-// LoginCodePrefix marks login codes for secret scanners and people.
-const LoginCodePrefix = "rlc_"
+// LoginCodePrefix marks login codes (directory.LoginCodePrefix).
+const LoginCodePrefix = directory.LoginCodePrefix
 
-// mintCode makes a login code of 256 random bits and stores its hash.
+// mintCode makes the login code the platform redeems for this login.
 func (s *Server) mintCode(ctx context.Context, tenant, cardID string) (string, error) {
-	code := LoginCodePrefix + randomToken(32)
-	now := s.now()
-	err := s.st.PutLoginCode(ctx, store.LoginCode{Hash: credential.Hash(code), Tenant: tenant, CardID: cardID, Created: now, Expires: now.Add(s.opt.CodeTTL)})
-	return code, err
+	return s.dir.MintLoginCode(ctx, tenant, cardID, s.opt.CodeTTL)
 }
 
-// ErrInvalidCode: the login code is unknown, used, expired, or of another
-// tenant. It wraps store.ErrNotFound.
-var ErrInvalidCode = fmt.Errorf("login code is not valid: %w", store.ErrNotFound)
+// ErrInvalidCode is directory.ErrInvalidCode.
+var ErrInvalidCode = directory.ErrInvalidCode
 
-// Redeem spends a login code and returns its card. tenant, when not empty,
-// must be the code's tenant. A card disabled since the login is refused
-// with directory.ErrDisabled.
+// Redeem spends a login code and returns its card (directory's
+// RedeemLoginCode), counting the outcome in rosterd_saml_login_code_redemptions_total.
 func (s *Server) Redeem(ctx context.Context, code, tenant string) (directory.Card, error) {
-	if !strings.HasPrefix(code, LoginCodePrefix) || len(code) > 200 {
+	card, err := s.dir.RedeemLoginCode(ctx, code, tenant)
+	switch {
+	case err == nil:
+		s.redeems.WithLabelValues("ok").Inc()
+	case errors.Is(err, directory.ErrInvalidCode):
 		s.redeems.WithLabelValues("invalid").Inc()
-		return directory.Card{}, ErrInvalidCode
-	}
-	lc, err := s.st.RedeemLoginCode(ctx, credential.Hash(code), s.now())
-	if errors.Is(err, store.ErrNotFound) || (err == nil && tenant != "" && lc.Tenant != tenant) {
-		s.redeems.WithLabelValues("invalid").Inc()
-		return directory.Card{}, ErrInvalidCode
-	}
-	if err != nil {
-		s.redeems.WithLabelValues("error").Inc()
-		return directory.Card{}, err
-	}
-	card, err := s.dir.LoginCard(ctx, lc.Tenant, lc.CardID)
-	if errors.Is(err, directory.ErrDisabled) {
+	case errors.Is(err, directory.ErrDisabled):
 		s.redeems.WithLabelValues("disabled").Inc()
-		return card, err
-	}
-	if err != nil {
+	default:
 		s.redeems.WithLabelValues("error").Inc()
 		return directory.Card{}, err
 	}
-	s.redeems.WithLabelValues("ok").Inc()
-	return card, nil
+	return card, err
 }
 
 func randomToken(n int) string {

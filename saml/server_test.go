@@ -142,6 +142,8 @@ type env struct {
 	reg     *prometheus.Registry
 	audit   *recordingAuditor
 	tenants []TenantConfig
+	// dirNow is the directory's clock (login codes expire by it); nil: now.
+	dirNow func() time.Time
 }
 
 func defaultTenants() []TenantConfig {
@@ -186,7 +188,12 @@ func newEnv(t *testing.T, st store.Backend, tenants []TenantConfig) *env {
 		p.Invite, p.JIT = "none", true
 		pols[tc.Tenant] = p
 	}
-	e.dir = directory.NewService(st, pols)
+	e.dir = directory.NewService(st, pols, directory.WithClock(func() time.Time {
+		if e.dirNow != nil {
+			return e.dirNow()
+		}
+		return time.Now()
+	}))
 	e.srv, e.reg = e.replica(st, fetcher)
 	mux := http.NewServeMux()
 	e.srv.Mount(mux)
@@ -514,6 +521,7 @@ func TestLoginCodes(t *testing.T) {
 	e := newEnv(t, storetest.Migrated(t, storetest.OpenSQLite), defaultTenants())
 	clk := time.Now()
 	e.srv.now = func() time.Time { return clk }
+	e.dirNow = func() time.Time { return clk }
 	code, _ := e.code(e.submit(e.spLogin("acme", "")))
 	if _, err := e.srv.Redeem(context.Background(), code, "globex"); !errors.Is(err, ErrInvalidCode) {
 		t.Fatalf("redeemed for another tenant: %v", err)

@@ -131,7 +131,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		mailTenants[t.ID] = t.Name
 		pageTenants = append(pageTenants, notify.PageTenant{ID: t.ID, Name: t.Name, AppCallbackURL: t.AppCallbackURL, SAMLLogin: t.SAML != nil})
 	}
-	inviteCodes := notify.StoreLoginCodes{Store: st, Cards: svc, Prefix: saml.LoginCodePrefix, Now: svc.Now}
+	inviteCodes := notify.StoreLoginCodes{Dir: svc}
 	if loginCodes == nil {
 		loginCodes = inviteCodes
 	}
