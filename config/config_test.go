@@ -897,7 +897,7 @@ func TestValidateProblems(t *testing.T) {
 		{"unknown key attribute", feedDoc("file", dirSource, "        key: uuid\n"),
 			[]string{`rosterd.yaml:7: tenants[0].feeds[0].key: must be email or employee_id, got "uuid"`}},
 		{"unknown column attribute", feedDoc("file", dirSource, `        columns: {"Work Email": email, "Cost Center": cost_center}`+"\n"),
-			[]string{`rosterd.yaml:7: tenants[0].feeds[0].columns["Cost Center"]: unknown attribute "cost_center" (want status or one of email,`}},
+			[]string{`rosterd.yaml:7: tenants[0].feeds[0].columns["Cost Center"]: unknown attribute "cost_center" (want status, custom.<name> or one of email,`}},
 		{"two columns for one attribute", feedDoc("file", dirSource, "        columns:\n          E-Mail: email\n          Work Email: email\n"),
 			[]string{`rosterd.yaml:9: tenants[0].feeds[0].columns["Work Email"]: attribute "email" is already mapped from column "E-Mail"`}},
 		{"status twice", feedDoc("file", dirSource, "        columns: {State: status}\n        status_column: Status\n"),
@@ -919,6 +919,11 @@ func TestValidateProblems(t *testing.T) {
 				`rosterd.yaml:13: tenants[0].feeds[0].groups[0]: must not be empty`}},
 		{"ldap unknown attribute", ldapDoc("        attributes: {email: mail, badge: badgeNumber}\n"),
 			[]string{`rosterd.yaml:8: tenants[0].feeds[0].attributes["badge"]: unknown attribute "badge"`}},
+		{"ldap attribute names", ldapDoc("        attributes:\n          email: \"\"\n          manager: \"manager, secretary\"\n          title: \"job title\"\n          custom.: x\n          department: \"department;lang-en,2.5.4.11\"\n"),
+			[]string{`rosterd.yaml:12: tenants[0].feeds[0].attributes["custom."]: unknown attribute "custom."`,
+				`rosterd.yaml:9: tenants[0].feeds[0].attributes["email"]: must name an LDAP attribute (email cannot be dropped)`,
+				`rosterd.yaml:10: tenants[0].feeds[0].attributes["manager"]: names one LDAP attribute, got "manager, secretary"`,
+				`rosterd.yaml:11: tenants[0].feeds[0].attributes["title"]: invalid LDAP attribute name "job title"`}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -946,13 +951,15 @@ func TestValidateAcceptsVariants(t *testing.T) {
         schedule: "0 6 * * MON-FRI"
         timezone: America/New_York
 `),
-		"http metadata when allowed":     samlDoc("      idp_metadata_url: http://idp.internal/metadata\n      allow_insecure_metadata_url: true\n"),
-		"postgres with dsn":              "store:\n  driver: postgres\n  dsn: postgres://rosterd@db/rosterd\n  max_conns: 10\n",
-		"ldap with starttls and a group": ldapDoc("        groups: [\"cn=staff,dc=example\"]\n        attributes: {email: mail, employee_id: employeeNumber}\n"),
-		"sftp with password":             feedDoc("file", "sftp://hr@sftp.example.com/out/*.csv", "        sftp: {password: pw, known_hosts_file: /k}\n        key: employee_id\n        columns: {ID: employee_id, Status: status}\n"),
-		"scim rotation":                  "tenants:\n  - id: acme\n    scim:\n      - name: okta\n        tokens: [new-token, old-token]\n        authoritative: false\n",
-		"explicit default precedence":    "tenants:\n  - id: acme\n    precedence: [saml, file, ldap, scim, admin]\n",
-		"listen on all interfaces":       "listen: \":8080\"\n",
+		"http metadata when allowed":               samlDoc("      idp_metadata_url: http://idp.internal/metadata\n      allow_insecure_metadata_url: true\n"),
+		"postgres with dsn":                        "store:\n  driver: postgres\n  dsn: postgres://rosterd@db/rosterd\n  max_conns: 10\n",
+		"ldap with starttls and a group":           ldapDoc("        groups: [\"cn=staff,dc=example\"]\n        attributes: {email: mail, employee_id: employeeNumber}\n"),
+		"ldap attributes as the README shows them": ldapDoc("        active_directory: true\n        attributes:\n          custom.cost_center: extensionAttribute1\n          id: objectGUID\n          email: \"mail, userPrincipalName\"\n          manager: manager\n          disabled: \"\"\n          department: \"department;lang-en\"\n"),
+		"custom file column":                       feedDoc("file", "dir:///srv/drop/*.csv", "        columns: {Cost Center: custom.cost_center}\n"),
+		"sftp with password":                       feedDoc("file", "sftp://hr@sftp.example.com/out/*.csv", "        sftp: {password: pw, known_hosts_file: /k}\n        key: employee_id\n        columns: {ID: employee_id, Status: status}\n"),
+		"scim rotation":                            "tenants:\n  - id: acme\n    scim:\n      - name: okta\n        tokens: [new-token, old-token]\n        authoritative: false\n",
+		"explicit default precedence":              "tenants:\n  - id: acme\n    precedence: [saml, file, ldap, scim, admin]\n",
+		"listen on all interfaces":                 "listen: \":8080\"\n",
 	}
 	for name, doc := range docs {
 		if _, err := parse(t, doc); err != nil {

@@ -399,8 +399,8 @@ func (v *validator) fileFeed(fp string, f *FileFeed) {
 		attr := f.Columns[header]
 		cp := mapKeyPath(fp+".columns", header)
 		switch {
-		case attr != "status" && !slices.Contains(attributeNames, attr):
-			v.add(cp, "unknown attribute %q (want status or one of %s)", attr, strings.Join(attributeNames, ", "))
+		case attr != "status" && !slices.Contains(attributeNames, attr) && !(strings.HasPrefix(attr, "custom.") && len(attr) > len("custom.")):
+			v.add(cp, "unknown attribute %q (want status, custom.<name> or one of %s)", attr, strings.Join(attributeNames, ", "))
 		case targets[attr] != "":
 			v.add(cp, "attribute %q is already mapped from column %q", attr, targets[attr])
 		default:
@@ -449,7 +449,51 @@ func (v *validator) ldapFeed(fp string, l *LDAPFeed) {
 			v.add(fmt.Sprintf("%s.groups[%d]", fp, i), "must not be empty")
 		}
 	}
-	v.attributes(fp+".attributes", l.Attributes, "LDAP attribute")
+	v.ldapAttributes(fp+".attributes", l.Attributes)
+}
+
+// LDAPFieldNames are the keys of an ldap feed's attributes besides id,
+// email, manager, disabled and custom.<name>: the card attributes an LDAP
+// attribute may fill (sync/ldapfeed reads the same list).
+var LDAPFieldNames = []string{"given_name", "family_name", "display_name", "title", "department", "location", "employee_id", "role"}
+
+// ldapAttrPattern is an LDAP attribute description (RFC 4512 §2.5): a name
+// or a numeric OID, with options (";binary", ";range=0-1499" is not one).
+var ldapAttrPattern = regexp.MustCompile(`^([A-Za-z][A-Za-z0-9-]*|[0-9]+(\.[0-9]+)+)(;[A-Za-z0-9-]+)*$`)
+
+// ldapAttributes checks an ldap feed's attributes as sync/ldapfeed reads
+// them: our name → one or more LDAP attribute descriptions, comma
+// separated; an empty value drops a default mapping (id and email cannot
+// be dropped).
+func (v *validator) ldapAttributes(p string, m map[string]string) {
+	for _, ours := range slices.Sorted(maps.Keys(m)) {
+		ap := mapKeyPath(p, ours)
+		custom, isCustom := strings.CutPrefix(ours, "custom.")
+		switch {
+		case isCustom && custom != "":
+		case ours == "id", ours == "email", ours == "manager", ours == "disabled", slices.Contains(LDAPFieldNames, ours):
+		default:
+			v.add(ap, "unknown attribute %q (want id, email, manager, disabled, %s or custom.<name>)", ours, strings.Join(LDAPFieldNames, ", "))
+			continue
+		}
+		var names []string
+		for _, n := range strings.Split(m[ours], ",") {
+			if n = strings.TrimSpace(n); n != "" {
+				names = append(names, n)
+			}
+		}
+		switch {
+		case len(names) == 0 && (ours == "id" || ours == "email"):
+			v.add(ap, "must name an LDAP attribute (%s cannot be dropped)", ours)
+		case len(names) > 1 && ours != "email" && !slices.Contains(LDAPFieldNames, ours) && !isCustom:
+			v.add(ap, "names one LDAP attribute, got %q", m[ours])
+		}
+		for _, n := range names {
+			if !ldapAttrPattern.MatchString(n) {
+				v.add(ap, "invalid LDAP attribute name %q (letters, digits and -, starting with a letter; or a numeric OID)", n)
+			}
+		}
+	}
 }
 
 // attributes checks a map from our attribute names to a source's names.

@@ -3,6 +3,7 @@ package ldapfeed
 import (
 	"encoding/binary"
 	"fmt"
+	"github.com/rosterd/rosterd/config"
 	"maps"
 	"slices"
 	"strconv"
@@ -63,7 +64,9 @@ type mapping struct {
 	fields   map[string][]string // store.Attributes JSON name or custom.<x> → LDAP names
 }
 
-var fieldNames = []string{"given_name", "family_name", "display_name", "title", "department", "location", "employee_id", "role"}
+// fieldNames are the card attributes an LDAP attribute may fill; the
+// configuration checks the same list.
+var fieldNames = config.LDAPFieldNames
 
 func newMapping(ad bool, override map[string]string) (*mapping, error) {
 	m := DefaultAttributes(ad)
