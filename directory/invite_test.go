@@ -198,3 +198,25 @@ func TestLoginCodes(t *testing.T) {
 		}
 	})
 }
+
+// A login refused before it reached a card is audited by the directory,
+// for the tenant only.
+func TestAuditLoginRefusal(t *testing.T) {
+	storetest.ForEachBackend(t, func(t *testing.T, st store.Backend) {
+		svc, _ := newService(st, ssoPolicy())
+		if err := svc.AuditLoginRefusal(ctx, "acme", "replay", "assertion _a1 seen before"); err != nil {
+			t.Fatal(err)
+		}
+		if err := svc.AuditLoginRefusal(ctx, "nosuch", "replay", "x"); err == nil {
+			t.Fatal("audited for an unknown tenant")
+		}
+		lines, err := st.ListAudit(ctx, "acme", "", 0, 10) // lines of no card
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(lines) != 1 || lines[0].Action != "login.refused" || lines[0].CardID != "" || lines[0].Source != "saml" ||
+			lines[0].Detail != "replay: assertion _a1 seen before" {
+			t.Fatalf("audit = %+v", lines)
+		}
+	})
+}

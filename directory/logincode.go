@@ -51,3 +51,17 @@ func (s *Service) RedeemLoginCode(ctx context.Context, code, tenant string) (Car
 	}
 	return s.LoginCard(ctx, lc.Tenant, lc.CardID)
 }
+
+// AuditLoginRefusal writes the audit line of a login refused before it
+// reached a card (a bad signature, a replay, an assertion out of its time):
+// RecordLogin audits the refusals that reach one. reason is the SAML
+// service provider's short reason ("bad_signature", "replay", …).
+func (s *Service) AuditLoginRefusal(ctx context.Context, tenant, reason, detail string) error {
+	if _, err := s.Policy(tenant); err != nil {
+		return err
+	}
+	return s.inTx(ctx, func(tx store.Tx) error {
+		return tx.Write(ctx, store.Changes{Audit: []store.AuditEvent{{Tenant: tenant, At: s.Now(), Actor: KindSAML,
+			Source: KindSAML, Action: "login.refused", Detail: reason + ": " + detail}}})
+	})
+}

@@ -16,7 +16,6 @@ import (
 	"github.com/rosterd/rosterd/notify/webhook"
 	"github.com/rosterd/rosterd/saml"
 	"github.com/rosterd/rosterd/scim"
-	"github.com/rosterd/rosterd/store"
 	"github.com/rosterd/rosterd/sync/reconcile"
 )
 
@@ -76,13 +75,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			CertFile: s.CertFile, KeyFile: s.KeyFile, EncryptionCertFile: s.EncryptionCertFile, EncryptionKeyFile: s.EncryptionKeyFile})
 	}
 	if len(samlTenants) > 0 {
-		// Refusals that reach no card (a bad signature, a replay) are
-		// audited here; the directory audits those of a card.
+		// The directory audits refusals, those that reach no card (a bad
+		// signature, a replay) as well as those of a card.
 		audit := saml.AuditorFunc(func(ctx context.Context, tenant string, reason saml.Reason, detail string) error {
-			return st.InTx(ctx, func(tx store.Tx) error {
-				return tx.Write(ctx, store.Changes{Audit: []store.AuditEvent{{Tenant: tenant, At: svc.Now(), Actor: directory.KindSAML,
-					Source: directory.KindSAML, Action: "login.refused", Detail: string(reason) + ": " + detail}}})
-			})
+			return svc.AuditLoginRefusal(ctx, tenant, string(reason), detail)
 		})
 		samlServer, err := saml.New(ctx, svc, st, samlTenants, saml.Options{PublicURL: cfg.PublicURL,
 			Logger: logger.With("component", "saml"), Registerer: reg, Auditor: audit})
