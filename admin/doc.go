@@ -8,11 +8,8 @@
 // described in openapi.yaml, served at /api/v1/openapi.yaml; a test keeps
 // the two in step), then Services.
 //
-// Limits of the store it works around, until the store offers them:
-//   - the audit trail is read per card (Store.ListAudit), so GET …/audit
-//     requires card; a query across cards by actor and time is needed;
-//   - GET …/cards/stats pages through every card and derives each status
-//     (O(cards)); a count per status query is needed;
-//   - the export reads each card's claims for its sources column unless the
-//     directory offers ClaimsOfCards (one query per page).
+// Two reads are optional interfaces of Directory, which directory.Service
+// has: Stats (GET …/cards/stats as one grouped count) and ClaimsOfCards
+// (an export page's claims in one query); a directory without them is
+// paged through, or read card by card.
 package admin

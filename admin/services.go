@@ -40,6 +40,7 @@ type Directory interface {
 // audit trail and the run records. It never writes.
 type Store interface {
 	ListAudit(ctx context.Context, tenant, cardID string, afterID int64, limit int) ([]store.AuditEvent, error)
+	ListTenantAudit(ctx context.Context, tenant string, afterID int64, limit int) ([]store.AuditEvent, error)
 	GetRun(ctx context.Context, tenant, id string) (store.Run, error)
 	ListRuns(ctx context.Context, q store.RunQuery) ([]store.Run, error)
 	LastRun(ctx context.Context, tenant, feed string, statuses ...string) (store.Run, error)

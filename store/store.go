@@ -252,8 +252,11 @@ type Store interface {
 	ClaimsOfCards(ctx context.Context, tenant string, cardIDs []string) (map[string][]Claim, error)
 	// ListClaims returns a card's claims ordered by source.
 	ListClaims(ctx context.Context, tenant, cardID string) ([]Claim, error)
-	// ListAudit returns audit events of a card, oldest first.
+	// ListAudit returns audit events of a card, oldest first ("": the
+	// lines of no card).
 	ListAudit(ctx context.Context, tenant, cardID string, afterID int64, limit int) ([]AuditEvent, error)
+	// ListTenantAudit returns every audit event of a tenant, oldest first.
+	ListTenantAudit(ctx context.Context, tenant string, afterID int64, limit int) ([]AuditEvent, error)
 	ListEvents(ctx context.Context, tenant string, afterID int64, limit int) ([]Event, error)
 	ListOutbox(ctx context.Context, tenant string, afterID int64, limit int) ([]OutboxMessage, error)
 

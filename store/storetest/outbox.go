@@ -108,6 +108,37 @@ func testOutbox(t *testing.T, s store.Backend) {
 	if err != nil || len(audit) != 1 || audit[0].Action != "email.dead" || audit[0].Actor != "notify" {
 		t.Fatalf("ListAudit = %+v, %v", audit, err)
 	}
+
+	// A tenant's whole trail, cards or none, in id order, paged; another
+	// tenant's lines never.
+	if err := s.AppendAudit(ctx, []store.AuditEvent{
+		{Tenant: "acme", At: now, Actor: "saml", Action: "login.refused", Detail: "replay"},
+		{Tenant: "globex", At: now, Actor: "saml", Action: "login.refused", Detail: "replay"},
+		{Tenant: "acme", CardID: "c2", At: now, Actor: "notify", Action: "email.dead", Detail: "message 3"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var trail []store.AuditEvent
+	for after := int64(0); ; {
+		page, err := s.ListTenantAudit(ctx, "acme", after, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) == 0 {
+			break
+		}
+		trail = append(trail, page...)
+		after = page[len(page)-1].ID
+	}
+	if len(trail) != 3 || trail[0].CardID != "c1" || trail[1].CardID != "" || trail[1].Action != "login.refused" || trail[2].CardID != "c2" ||
+		!(trail[0].ID < trail[1].ID && trail[1].ID < trail[2].ID) {
+		t.Fatalf("ListTenantAudit = %+v", trail)
+	}
+	for _, e := range trail {
+		if e.Tenant != "acme" {
+			t.Fatalf("another tenant's line: %+v", e)
+		}
+	}
 }
 
 // testOutboxConcurrentClaims: workers claiming at once get disjoint rows,

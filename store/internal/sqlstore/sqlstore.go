@@ -712,8 +712,21 @@ func (s *DB) ListAudit(ctx context.Context, tenant, cardID string, afterID int64
 	if limit <= 0 {
 		limit = 100
 	}
-	rows, err := s.SQL.QueryContext(ctx, `SELECT id, tenant, card_id, at, actor, source, action, run_id, before_json, after_json, detail
+	return s.listAudit(ctx, `SELECT id, tenant, card_id, at, actor, source, action, run_id, before_json, after_json, detail
 		FROM audit_events WHERE tenant = $1 AND card_id = $2 AND id > $3 ORDER BY id LIMIT $4`, tenant, cardID, afterID, limit)
+}
+
+// ListTenantAudit implements store.Store.
+func (s *DB) ListTenantAudit(ctx context.Context, tenant string, afterID int64, limit int) ([]store.AuditEvent, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	return s.listAudit(ctx, `SELECT id, tenant, card_id, at, actor, source, action, run_id, before_json, after_json, detail
+		FROM audit_events WHERE tenant = $1 AND id > $2 ORDER BY id LIMIT $3`, tenant, afterID, limit)
+}
+
+func (s *DB) listAudit(ctx context.Context, query string, args ...any) ([]store.AuditEvent, error) {
+	rows, err := s.SQL.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, s.d.MapError(fmt.Errorf("listing audit events: %w", err))
 	}
