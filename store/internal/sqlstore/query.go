@@ -275,7 +275,7 @@ func (d Dialect) groupsOfCard(col string) string {
 	return `(SELECT json_group_array(json_array(g.id, g.display_name)) FROM ` + where + `)`
 }
 
-// decodeGroups reads groupsOfCard's array, ordered as GroupsOfCards orders.
+// decodeGroups reads groupsOfCard's array, ordered by display name, then id.
 func decodeGroups(b []byte, tenant, source string) ([]store.Group, error) {
 	var pairs [][2]string
 	if err := json.Unmarshal(b, &pairs); err != nil {
