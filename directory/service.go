@@ -629,7 +629,7 @@ type BatchOptions struct {
 	// prepared, and on PostgreSQL several use several cores.
 	Workers int
 	// Done, when set, is called after each committed batch with the number
-	// of inputs it held (a progress bar's tick).
+	// of inputs it held (a progress bar's tick); one call at a time.
 	Done func(n int)
 }
 
@@ -655,6 +655,7 @@ func (s *Service) ApplyAll(ctx context.Context, actor Actor, ins []ClaimInput, o
 	var (
 		wg        sync.WaitGroup
 		committed atomic.Int64
+		doneMu    sync.Mutex // Done is called one at a time
 	)
 	// Statistics go stale when a batch apply grows the tables fast: refresh
 	// them after the 1st, 4th, 16th, 64th… batch, where the store can.
@@ -672,7 +673,9 @@ func (s *Service) ApplyAll(ctx context.Context, actor Actor, ins []ClaimInput, o
 				}
 				copy(outcomes[lo:hi], out)
 				if opt.Done != nil {
+					doneMu.Lock()
 					opt.Done(hi - lo)
+					doneMu.Unlock()
 				}
 				if n := committed.Add(1); canAnalyze && n&(n-1) == 0 && bits.TrailingZeros64(uint64(n))%2 == 0 && len(ins) > size {
 					if err := an.Analyze(ctx); err != nil {
