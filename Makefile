@@ -1,9 +1,12 @@
 # Convenience targets; the README's commands work without make.
-.PHONY: build test bench
+.PHONY: build test race bench
 build:
 	CGO_ENABLED=0 go build -trimpath -o rosterd ./cmd/rosterd
 test:
 	go test -count=1 ./... github.com/go-asn1-ber/asn1-ber
+# The same tests under the race detector (about 4 minutes; not run by CI).
+race:
+	go test -race -count=1 ./... github.com/go-asn1-ber/asn1-ber
 # Benchmarks recorded in BENCHMARKS.md.
 bench:
 	go test -run '^$$' -bench 'ApplyClaim$$' -benchtime 20000x -count 3 ./directory/
