@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"regexp"
@@ -40,18 +38,9 @@ only that tenant.`
 	fs := newFlagSet("apikey create NAME", "Create an admin API key; it is printed once.", stderr, &g)
 	readOnly := fs.Bool("read-only", false, "the key may only read")
 	tenant := fs.String("tenant", "", "bind the key to one `tenant` (default: all tenants)")
-	var positional []string
-	for len(args) > 0 {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return err
-			}
-			return fmt.Errorf("%w: %v", errUsage, err)
-		}
-		args = fs.Args()
-		if len(args) > 0 {
-			positional, args = append(positional, args[0]), args[1:]
-		}
+	positional, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
 	}
 	if len(positional) != 1 {
 		return fmt.Errorf("%w: apikey create takes one NAME", errUsage)

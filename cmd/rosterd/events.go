@@ -39,12 +39,9 @@ func eventsCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return err
 	}
 	defer a.st.Close()
-	t := *tenant
-	if t == "" {
-		if len(a.cfg.Tenants) != 1 {
-			return fmt.Errorf("%w: several tenants: give --tenant", errUsage)
-		}
-		t = a.cfg.Tenants[0].ID
+	t, err := a.tenant(*tenant)
+	if err != nil {
+		return err
 	}
 	cursor, err := store.ParseEventCursor(*from)
 	if err != nil {

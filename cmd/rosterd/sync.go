@@ -71,6 +71,37 @@ type app struct {
 	logger *slog.Logger
 }
 
+// tenant is the tenant a command names with --tenant, or the only one.
+func (a *app) tenant(flagValue string) (string, error) {
+	if flagValue != "" {
+		return flagValue, nil
+	}
+	if len(a.cfg.Tenants) != 1 {
+		return "", fmt.Errorf("%w: several tenants: give --tenant", errUsage)
+	}
+	return a.cfg.Tenants[0].ID, nil
+}
+
+// parseInterleaved parses flags that may stand before, between or after
+// the positional arguments ("sync plan hr --tenant acme"), and returns the
+// positional ones.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for len(args) > 0 {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, fmt.Errorf("%w: %v", errUsage, err)
+		}
+		args = fs.Args()
+		if len(args) > 0 {
+			positional, args = append(positional, args[0]), args[1:]
+		}
+	}
+	return positional, nil
+}
+
 func openApp(ctx context.Context, g globalFlags, stderr io.Writer) (*app, error) {
 	cfg, err := loadConfig(g)
 	if err != nil {
@@ -124,19 +155,9 @@ FEED is the feed's name, or TENANT/FEED when there are several tenants.`
 	output := fs.String("output", "", "(plan) also write the plan to `FILE`, CSV or JSON by its extension")
 	feedFilter := fs.String("feed", "", "(runs) only this feed's runs")
 	actor := fs.String("actor", "cli", "(approve, reject) who decides, for the audit trail")
-	var positional []string
-	for len(args) > 0 {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return err
-			}
-			return fmt.Errorf("%w: %v", errUsage, err)
-		}
-		args = fs.Args()
-		if len(args) > 0 {
-			positional = append(positional, args[0])
-			args = args[1:]
-		}
+	positional, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
 	}
 	a, err := openApp(ctx, g, stderr)
 	if err != nil {
@@ -321,18 +342,9 @@ func importCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	invite := fs.Bool("invite", false, "send invites to the cards the import creates (never to existing ones)")
 	fullRoster := fs.Bool("full-roster", false, "the file is everyone: withdraw the admin's claims on people it omits")
 	output := fs.String("output", "", "also write the plan to `FILE` (CSV or JSON)")
-	var positional []string
-	for len(args) > 0 {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return err
-			}
-			return fmt.Errorf("%w: %v", errUsage, err)
-		}
-		args = fs.Args()
-		if len(args) > 0 {
-			positional, args = append(positional, args[0]), args[1:]
-		}
+	positional, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
 	}
 	if len(positional) != 1 {
 		return fmt.Errorf("%w: import takes one FILE", errUsage)
@@ -342,12 +354,9 @@ func importCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return err
 	}
 	defer a.st.Close()
-	t := *tenant
-	if t == "" {
-		if len(a.cfg.Tenants) != 1 {
-			return fmt.Errorf("%w: several tenants: give --tenant", errUsage)
-		}
-		t = a.cfg.Tenants[0].ID
+	t, err := a.tenant(*tenant)
+	if err != nil {
+		return err
 	}
 	tc, ok := a.cfg.FindTenant(t)
 	if !ok {
