@@ -43,21 +43,28 @@ func (s schemas) userFilter(e filter.Expression) (*store.Filter, error) {
 		case name == "externalid" && sub == "":
 			return &store.Filter{Op: op, Attr: store.AttrRaw, Path: []string{"externalId"}, Value: value}, true, nil
 		case name == "meta" && (sub == "lastmodified" || sub == "created"):
-			t, err := filterTime(op, value)
-			if err != nil {
-				return nil, true, err
-			}
-			attr := store.AttrUpdated
-			if sub == "created" {
-				attr = store.AttrCreated
-			}
-			return &store.Filter{Op: op, Attr: attr, Value: t}, true, nil
+			f, err := metaFilter(sub, op, value)
+			return f, true, err
 		case name == "groups":
 			return nil, true, invalidFilter("filtering users by group is not supported; filter Groups by members.value")
 		}
 		return nil, false, nil
 	})
 	return f, err
+}
+
+// metaFilter is meta.created or meta.lastModified (sub, lowercased)
+// compared with a time, for users and groups alike.
+func metaFilter(sub, op string, value any) (*store.Filter, error) {
+	t, err := filterTime(op, value)
+	if err != nil {
+		return nil, err
+	}
+	attr := store.AttrUpdated
+	if sub == "created" {
+		attr = store.AttrCreated
+	}
+	return &store.Filter{Op: op, Attr: attr, Value: t}, nil
 }
 
 // groupFilter translates a filter on Groups.
@@ -80,15 +87,8 @@ func (s schemas) groupFilter(e filter.Expression) (*store.Filter, error) {
 			}
 			return &store.Filter{Op: op, Attr: store.AttrMember, Value: value}, true, nil
 		case name == "meta" && (sub == "lastmodified" || sub == "created"):
-			t, err := filterTime(op, value)
-			if err != nil {
-				return nil, true, err
-			}
-			attr := store.AttrUpdated
-			if sub == "created" {
-				attr = store.AttrCreated
-			}
-			return &store.Filter{Op: op, Attr: attr, Value: t}, true, nil
+			f, err := metaFilter(sub, op, value)
+			return f, true, err
 		}
 		return nil, true, invalidFilter("groups cannot be filtered by %s", ap.String())
 	})
