@@ -30,6 +30,15 @@ type working struct {
 	outbox []store.OutboxMessage
 }
 
+// loggedIn records a login at now: the first one stays, the last moves.
+func (w *working) loggedIn(now time.Time) {
+	if w.card.FirstLoginAt.IsZero() {
+		w.card.FirstLoginAt = now
+	}
+	w.card.LastLoginAt = now
+	w.login = true
+}
+
 func (w *working) claim(source string) (Claim, bool) {
 	for _, c := range w.claims {
 		if c.Source == source {

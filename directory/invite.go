@@ -236,11 +236,7 @@ func (s *Service) AcceptInvite(ctx context.Context, tenant, token string) (Card,
 			inv := *w.card.Invite
 			inv.TokenHash = "" // single use
 			w.card.Invite = &inv
-			if w.card.FirstLoginAt.IsZero() {
-				w.card.FirstLoginAt = b.now
-			}
-			w.card.LastLoginAt = b.now
-			w.login = true
+			w.loggedIn(b.now)
 			return nil
 		}, mutation{emailOptional: true})
 		if err != nil {

@@ -528,11 +528,7 @@ func (s *Service) RecordLogin(ctx context.Context, l Login) (Card, error) {
 				Authoritative: authoritative, Attributes: l.Attributes}, display, b.now, actor); err != nil {
 				return err
 			}
-			if w.card.FirstLoginAt.IsZero() {
-				w.card.FirstLoginAt = b.now
-			}
-			w.card.LastLoginAt = b.now
-			w.login = true
+			w.loggedIn(b.now)
 			return nil
 		}, mutation{emailOptional: true})
 		if err != nil {
