@@ -1,6 +1,7 @@
 package store
 
 import (
+	"strings"
 	"context"
 	"errors"
 	"time"
@@ -56,6 +57,45 @@ type Attributes struct {
 	Role         string            `json:"role,omitempty"`
 	Groups       []string          `json:"groups,omitempty"`
 	Custom       map[string]string `json:"custom,omitempty"`
+}
+
+// Set sets the text attribute with this JSON name (given_name,
+// family_name, display_name, title, department, location, employee_id,
+// manager_email, role) or, for "custom.<name>", that custom attribute: how
+// the feeds fill a record from a column or an LDAP attribute named in
+// configuration. It reports false, changing nothing, for any other name
+// (email and groups are not text attributes).
+func (a *Attributes) Set(name, v string) bool {
+	switch name {
+	case "given_name":
+		a.GivenName = v
+	case "family_name":
+		a.FamilyName = v
+	case "display_name":
+		a.DisplayName = v
+	case "title":
+		a.Title = v
+	case "department":
+		a.Department = v
+	case "location":
+		a.Location = v
+	case "employee_id":
+		a.EmployeeID = v
+	case "manager_email":
+		a.ManagerEmail = v
+	case "role":
+		a.Role = v
+	default:
+		custom, ok := strings.CutPrefix(name, "custom.")
+		if !ok || custom == "" {
+			return false
+		}
+		if a.Custom == nil {
+			a.Custom = map[string]string{}
+		}
+		a.Custom[custom] = v
+	}
+	return true
 }
 
 // Claim is one source's view of one card.

@@ -226,7 +226,6 @@ type rosterParser struct {
 	width      int
 	emailCol   int // index into cols
 	idCol      int // index into cols, -1 if none
-	customCols int
 	keyIsEmail bool
 
 	seenKey   map[string]int // key → line of its record
@@ -322,8 +321,6 @@ func (p *rosterParser) header(line int, cells []string) error {
 			p.emailCol = i
 		case fieldEmployeeID:
 			p.idCol = i
-		case fieldCustom:
-			p.customCols++
 		}
 	}
 	for _, n := range notes {
@@ -440,24 +437,6 @@ func (p *rosterParser) row(line int, cells []string) error {
 			continue
 		}
 		switch c.field {
-		case fieldGivenName:
-			a.GivenName = v
-		case fieldFamilyName:
-			a.FamilyName = v
-		case fieldDisplayName:
-			a.DisplayName = v
-		case fieldTitle:
-			a.Title = v
-		case fieldDepartment:
-			a.Department = v
-		case fieldLocation:
-			a.Location = v
-		case fieldEmployeeID:
-			a.EmployeeID = v
-		case fieldManagerEmail:
-			a.ManagerEmail = v
-		case fieldRole:
-			a.Role = v
 		case fieldGroups:
 			a.Groups = splitGroups(v)
 		case fieldStatus:
@@ -467,11 +446,8 @@ func (p *rosterParser) row(line int, cells []string) error {
 					break
 				}
 			}
-		case fieldCustom:
-			if a.Custom == nil {
-				a.Custom = make(map[string]string, p.customCols)
-			}
-			a.Custom[c.custom] = v
+		default:
+			a.Set(c.attr, v) // text attributes and custom.<name>; email is rec.Email
 		}
 	}
 	p.records = append(p.records, rec)

@@ -171,7 +171,6 @@ type rosterColumn struct {
 	index  int
 	field  rosterField
 	attr   string // "email", "custom.cost_center", …
-	custom string // the name after "custom."
 	header string // as the file spells it
 }
 
@@ -221,8 +220,8 @@ func (cp *rosterColumnPlan) mapHeader(header []string) (cols []rosterColumn, wid
 			continue
 		}
 		c := rosterColumn{index: i, attr: attr, header: h}
-		if name, ok := strings.CutPrefix(attr, customPrefix); ok {
-			c.field, c.custom = fieldCustom, name
+		if strings.HasPrefix(attr, customPrefix) {
+			c.field = fieldCustom
 		} else {
 			c.field = rosterAttributes[attr]
 		}

@@ -261,34 +261,9 @@ func (m *mapping) record(e *ldap.Entry, now time.Time) (rec reconcile.Record, ma
 	if m.disabled != "" && truthy(first(e, m.disabled)) {
 		rec.Deactivated = true
 	}
-	a := &rec.Attributes
 	for k, names := range m.fields {
-		v := first(e, names...)
-		if v == "" {
-			continue
-		}
-		switch k {
-		case "given_name":
-			a.GivenName = v
-		case "family_name":
-			a.FamilyName = v
-		case "display_name":
-			a.DisplayName = v
-		case "title":
-			a.Title = v
-		case "department":
-			a.Department = v
-		case "location":
-			a.Location = v
-		case "employee_id":
-			a.EmployeeID = v
-		case "role":
-			a.Role = v
-		default:
-			if a.Custom == nil {
-				a.Custom = map[string]string{}
-			}
-			a.Custom[strings.TrimPrefix(k, "custom.")] = v
+		if v := first(e, names...); v != "" {
+			rec.Attributes.Set(k, v) // a card attribute or custom.<name>
 		}
 	}
 	if m.manager != "" {
