@@ -205,19 +205,14 @@ func TestParallelDSN(t *testing.T) {
 	}
 }
 
-// TestDSNSpeed logs what a DSN call costs once the cluster runs (see it
-// with -v). Each call is in its own subtest, so its database is dropped
-// before the next one is made, as in a real suite.
-func TestDSNSpeed(t *testing.T) {
-	pgtest.DSN(t) // the cluster is started outside the timing
-	const n = 20
-	var total time.Duration
-	for i := range n {
-		t.Run(fmt.Sprint(i), func(t *testing.T) {
-			t0 := time.Now()
-			pgtest.DSN(t)
-			total += time.Since(t0)
-		})
+// BenchmarkDSN is what a DSN call costs once the cluster runs: a fresh
+// database (CREATE DATABASE; they are dropped when the benchmark ends).
+// It measures and asserts nothing, so it is a benchmark, not a test:
+//
+//	go test -run '^$' -bench DSN ./internal/pgtest/
+func BenchmarkDSN(b *testing.B) {
+	pgtest.DSN(b) // the cluster is started outside the timing
+	for b.Loop() {
+		pgtest.DSN(b)
 	}
-	t.Logf("DSN (CREATE DATABASE): %v per call, mean of %d", (total / n).Round(100*time.Microsecond), n)
 }
