@@ -41,7 +41,7 @@ func (s *DB) EventsAfter(ctx context.Context, tenant string, after store.EventCu
 	}
 	// ORDER BY names the table's columns: an output column called txid (the
 	// text cast) would sort 1000 before 935.
-	rows, err := s.SQL.QueryContext(ctx, `SELECT id, CAST(txid AS TEXT) AS txid_text, tenant, card_id, type, at, actor, source, data FROM events
+	rows, err := s.queryContext(ctx, `SELECT id, CAST(txid AS TEXT) AS txid_text, tenant, card_id, type, at, actor, source, data FROM events
 		WHERE tenant = $1 AND (txid, id) > (`+txid+`, $3)`+visible+` ORDER BY events.txid, events.id LIMIT $4`,
 		tenant, txArg, after.ID, limit)
 	if err != nil {
@@ -73,7 +73,7 @@ func (s *DB) horizon(ctx context.Context, tenant string) (store.EventCursor, err
 		tx string
 		id int64
 	)
-	err := s.SQL.QueryRowContext(ctx, `SELECT CAST(txid AS TEXT), id FROM event_horizon WHERE tenant = $1`, tenant).Scan(&tx, &id)
+	err := s.queryRowContext(ctx, `SELECT CAST(txid AS TEXT), id FROM event_horizon WHERE tenant = $1`, tenant).Scan(&tx, &id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.EventCursor{}, nil
 	}

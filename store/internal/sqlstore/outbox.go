@@ -58,7 +58,7 @@ func (s *DB) ClaimOutbox(ctx context.Context, kinds []string, now time.Time, lim
 		RETURNING id, tenant, card_id, kind, payload, created_at, attempts, last_error, locked_until`
 	var out []store.ClaimedMessage
 	err := s.exclusive(ctx, func() error {
-		rows, err := s.SQL.QueryContext(ctx, query, args...)
+		rows, err := s.queryContext(ctx, query, args...)
 		if err != nil {
 			return err
 		}
@@ -143,7 +143,7 @@ func (s *DB) OutboxBacklog(ctx context.Context, kinds []string) (int, time.Time,
 		n      int
 		oldest sql.NullInt64
 	)
-	err := s.SQL.QueryRowContext(ctx, `SELECT count(*), min(created_at) FROM outbox WHERE status = 'pending' AND `+in, args...).Scan(&n, &oldest)
+	err := s.queryRowContext(ctx, `SELECT count(*), min(created_at) FROM outbox WHERE status = 'pending' AND `+in, args...).Scan(&n, &oldest)
 	if err != nil {
 		return 0, time.Time{}, s.d.MapError(fmt.Errorf("counting the outbox backlog: %w", err))
 	}
@@ -156,7 +156,7 @@ func (s *DB) OutboxStatus(ctx context.Context, id int64) (string, int, string, e
 		status, lastErr string
 		attempts        int
 	)
-	err := s.SQL.QueryRowContext(ctx, `SELECT status, attempts, last_error FROM outbox WHERE id = $1`, id).Scan(&status, &attempts, &lastErr)
+	err := s.queryRowContext(ctx, `SELECT status, attempts, last_error FROM outbox WHERE id = $1`, id).Scan(&status, &attempts, &lastErr)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", 0, "", store.ErrNotFound
 	}

@@ -173,18 +173,7 @@ func (d Dialect) limitOffset(id string, args []any, limit, offset int) (string, 
 
 func (s *DB) count(ctx context.Context, query string, args []any) (int, error) {
 	var n int
-	rows, err := s.queryContext(ctx, query, args...)
-	if err != nil {
-		return 0, s.d.MapError(fmt.Errorf("counting: %w", err))
-	}
-	defer rows.Close()
-	if rows.Next() {
-		err = rows.Scan(&n)
-	}
-	if err == nil {
-		err = rows.Err()
-	}
-	if err != nil {
+	if err := s.queryRowContext(ctx, query, args...).Scan(&n); err != nil {
 		return 0, s.d.MapError(fmt.Errorf("counting: %w", err))
 	}
 	return n, nil

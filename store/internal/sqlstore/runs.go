@@ -83,7 +83,7 @@ func (s *DB) PutRun(ctx context.Context, r store.Run) error {
 
 // GetRun implements store.Runs.
 func (s *DB) GetRun(ctx context.Context, tenant, id string) (store.Run, error) {
-	row := s.SQL.QueryRowContext(ctx, `SELECT `+runColumns+`, plan FROM runs WHERE tenant = $1 AND id = $2`, tenant, id)
+	row := s.queryRowContext(ctx, `SELECT `+runColumns+`, plan FROM runs WHERE tenant = $1 AND id = $2`, tenant, id)
 	r, err := scanRun(row, true)
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, store.ErrNotFound
@@ -110,7 +110,7 @@ func (s *DB) ListRuns(ctx context.Context, q store.RunQuery) ([]store.Run, error
 		limit = 50
 	}
 	args = append(args, limit)
-	rows, err := s.SQL.QueryContext(ctx, `SELECT `+runColumns+` FROM runs WHERE `+strings.Join(where, " AND ")+
+	rows, err := s.queryContext(ctx, `SELECT `+runColumns+` FROM runs WHERE `+strings.Join(where, " AND ")+
 		` ORDER BY id DESC LIMIT $`+strconv.Itoa(len(args)), args...)
 	if err != nil {
 		return nil, s.d.MapError(fmt.Errorf("listing runs: %w", err))
@@ -138,7 +138,7 @@ func (s *DB) LastRun(ctx context.Context, tenant, feed string, statuses ...strin
 		}
 		where = append(where, "status IN ("+strings.Join(ph, ",")+")")
 	}
-	row := s.SQL.QueryRowContext(ctx, `SELECT `+runColumns+` FROM runs WHERE `+strings.Join(where, " AND ")+` ORDER BY id DESC LIMIT 1`, args...)
+	row := s.queryRowContext(ctx, `SELECT `+runColumns+` FROM runs WHERE `+strings.Join(where, " AND ")+` ORDER BY id DESC LIMIT 1`, args...)
 	r, err := scanRun(row, false)
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, store.ErrNotFound
@@ -153,7 +153,7 @@ func (s *DB) LastRun(ctx context.Context, tenant, feed string, statuses ...strin
 // claims is not held twice in memory. No ORDER BY: sorting a million rows
 // (or walking an index to the heap in card order) was a third of the read.
 func (s *DB) SourceClaims(ctx context.Context, tenant, source string, fn func(store.Claim) error) error {
-	rows, err := s.SQL.QueryContext(ctx, `SELECT card_id, external_id, email, state, authoritative, attrs_json
+	rows, err := s.queryContext(ctx, `SELECT card_id, external_id, email, state, authoritative, attrs_json
 		FROM claims WHERE tenant = $1 AND source = $2`, tenant, source)
 	if err != nil {
 		return s.d.MapError(fmt.Errorf("reading claims of %s: %w", source, err))
@@ -185,7 +185,7 @@ func (s *DB) SourceClaims(ctx context.Context, tenant, source string, fn func(st
 // its last_seen, so the count, the latest and a checksum of them change.
 func (s *DB) SourceFingerprint(ctx context.Context, tenant, source string) (string, error) {
 	var n, latest, sum int64
-	err := s.SQL.QueryRowContext(ctx, `SELECT count(*), COALESCE(max(last_seen), 0), COALESCE(sum(last_seen % 1000003), 0)
+	err := s.queryRowContext(ctx, `SELECT count(*), COALESCE(max(last_seen), 0), COALESCE(sum(last_seen % 1000003), 0)
 		FROM claims WHERE tenant = $1 AND source = $2`, tenant, source).Scan(&n, &latest, &sum)
 	if err != nil {
 		return "", s.d.MapError(fmt.Errorf("fingerprinting claims of %s: %w", source, err))

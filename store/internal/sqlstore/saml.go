@@ -51,7 +51,7 @@ func (s *DB) RedeemLoginCode(ctx context.Context, hash string, now time.Time) (s
 		created, expires int64
 		redeemed         sql.NullInt64
 	)
-	err := s.SQL.QueryRowContext(ctx, `UPDATE saml_login_codes SET redeemed_at = $2
+	err := s.queryRowContext(ctx, `UPDATE saml_login_codes SET redeemed_at = $2
 		WHERE hash = $1 AND redeemed_at IS NULL AND expires_at > $2
 		RETURNING hash, tenant, card_id, created_at, expires_at, redeemed_at`, hash, now.UnixMicro()).
 		Scan(&c.Hash, &c.Tenant, &c.CardID, &created, &expires, &redeemed)
@@ -72,7 +72,7 @@ func (s *DB) SAMLKeyPair(ctx context.Context, name string) (store.SAMLKeyPair, e
 		key, crt string
 		created  int64
 	)
-	err := s.SQL.QueryRowContext(ctx, `SELECT name, key_pem, cert_pem, created_at FROM saml_key_pairs WHERE name = $1`, name).
+	err := s.queryRowContext(ctx, `SELECT name, key_pem, cert_pem, created_at FROM saml_key_pairs WHERE name = $1`, name).
 		Scan(&p.Name, &key, &crt, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return p, store.ErrNotFound

@@ -222,7 +222,8 @@ func (c *stmtCache) close() {
 	c.m = nil
 }
 
-// queryContext runs a read outside a transaction, through the statement
+// queryContext runs a read outside a transaction (every store read that
+// is not in InTx goes through it or queryRowContext), through the statement
 // cache when there is one: modernc's SQLite otherwise parses the statement
 // on every call (and, once the tables have statistics, again at its first
 // step) — two thirds of a SCIM GET's CPU on SQLite.
@@ -237,6 +238,17 @@ func (s *DB) queryContext(ctx context.Context, query string, args ...any) (*sql.
 		}
 	}
 	return s.SQL.QueryContext(ctx, query, args...)
+}
+
+// queryRowContext is queryContext for one row. A statement that cannot be
+// prepared runs unprepared, so that its error comes out of Scan.
+func (s *DB) queryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if s.stmts != nil {
+		if st, err := s.stmts.get(ctx, query); err == nil && st != nil {
+			return st.QueryRowContext(ctx, args...)
+		}
+	}
+	return s.SQL.QueryRowContext(ctx, query, args...)
 }
 
 // cachedTx runs a transaction's statements through the cache.
@@ -726,7 +738,7 @@ func (s *DB) ListTenantAudit(ctx context.Context, tenant string, afterID int64, 
 }
 
 func (s *DB) listAudit(ctx context.Context, query string, args ...any) ([]store.AuditEvent, error) {
-	rows, err := s.SQL.QueryContext(ctx, query, args...)
+	rows, err := s.queryContext(ctx, query, args...)
 	if err != nil {
 		return nil, s.d.MapError(fmt.Errorf("listing audit events: %w", err))
 	}
@@ -758,7 +770,7 @@ func (s *DB) ListEvents(ctx context.Context, tenant string, afterID int64, limit
 	if limit <= 0 {
 		limit = 100
 	}
-	rows, err := s.SQL.QueryContext(ctx, `SELECT id, tenant, card_id, type, at, actor, source, data
+	rows, err := s.queryContext(ctx, `SELECT id, tenant, card_id, type, at, actor, source, data
 		FROM events WHERE tenant = $1 AND id > $2 ORDER BY id LIMIT $3`, tenant, afterID, limit)
 	if err != nil {
 		return nil, s.d.MapError(fmt.Errorf("listing events: %w", err))
@@ -785,7 +797,7 @@ func (s *DB) ListOutbox(ctx context.Context, tenant string, afterID int64, limit
 	if limit <= 0 {
 		limit = 100
 	}
-	rows, err := s.SQL.QueryContext(ctx, `SELECT id, tenant, card_id, kind, payload, created_at
+	rows, err := s.queryContext(ctx, `SELECT id, tenant, card_id, kind, payload, created_at
 		FROM outbox WHERE tenant = $1 AND id > $2 ORDER BY id LIMIT $3`, tenant, afterID, limit)
 	if err != nil {
 		return nil, s.d.MapError(fmt.Errorf("listing outbox: %w", err))
@@ -827,7 +839,7 @@ func (s *DB) FindCredential(ctx context.Context, kind, hash string) (store.Crede
 		c       store.Credential
 		created sql.NullInt64
 	)
-	err := s.SQL.QueryRowContext(ctx, `SELECT id, kind, tenant, name, hash, read_only, origin, created_at
+	err := s.queryRowContext(ctx, `SELECT id, kind, tenant, name, hash, read_only, origin, created_at
 		FROM credentials WHERE kind = $1 AND hash = $2`, kind, hash).
 		Scan(&c.ID, &c.Kind, &c.Tenant, &c.Name, &c.Hash, &c.ReadOnly, &c.Origin, &created)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -843,7 +855,7 @@ func (s *DB) FindCredential(ctx context.Context, kind, hash string) (store.Crede
 // CountCredentials implements store.Store.
 func (s *DB) CountCredentials(ctx context.Context, kind, tenant string) (int, error) {
 	var n int
-	err := s.SQL.QueryRowContext(ctx, `SELECT count(*) FROM credentials WHERE kind = $1 AND tenant = $2`, kind, tenant).Scan(&n)
+	err := s.queryRowContext(ctx, `SELECT count(*) FROM credentials WHERE kind = $1 AND tenant = $2`, kind, tenant).Scan(&n)
 	if err != nil {
 		return 0, s.d.MapError(fmt.Errorf("counting credentials: %w", err))
 	}
@@ -875,7 +887,7 @@ func (s *DB) ClaimsOfCards(ctx context.Context, tenant string, cardIDs []string)
 // CountCards implements store.Store: one pass over the tenant's cards.
 func (s *DB) CountCards(ctx context.Context, tenant string, now time.Time) (store.CardCounts, error) {
 	var c store.CardCounts
-	err := s.SQL.QueryRowContext(ctx, `SELECT
+	err := s.queryRowContext(ctx, `SELECT
 		COALESCE(sum(CASE WHEN NOT enabled THEN 1 ELSE 0 END), 0),
 		COALESCE(sum(CASE WHEN enabled AND first_login_at IS NOT NULL THEN 1 ELSE 0 END), 0),
 		COALESCE(sum(CASE WHEN enabled AND first_login_at IS NULL AND invite_sent_at IS NULL THEN 1 ELSE 0 END), 0),

@@ -18,7 +18,7 @@ import (
 // WebhookCursor implements store.Webhooks.
 func (s *DB) WebhookCursor(ctx context.Context, endpoint, tenant string) (store.EventCursor, error) {
 	var c string
-	err := s.SQL.QueryRowContext(ctx, `SELECT cursor FROM webhook_cursors WHERE endpoint = $1 AND tenant = $2`, endpoint, tenant).Scan(&c)
+	err := s.queryRowContext(ctx, `SELECT cursor FROM webhook_cursors WHERE endpoint = $1 AND tenant = $2`, endpoint, tenant).Scan(&c)
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.EventCursor{}, nil
 	}
@@ -73,7 +73,7 @@ func (s *DB) RecordWebhookDelivery(ctx context.Context, d store.WebhookDelivery)
 				WHERE id = $1`, d.ID, d.Status, d.Attempts, d.LastStatus, d.LastError, d.LastAttempt.UnixMicro())
 			return err
 		}
-		return s.SQL.QueryRowContext(ctx, `INSERT INTO webhook_deliveries (endpoint, tenant, event_ids, first_cursor, last_cursor, status, attempts,
+		return s.queryRowContext(ctx, `INSERT INTO webhook_deliveries (endpoint, tenant, event_ids, first_cursor, last_cursor, status, attempts,
 				last_status, last_error, first_attempt_at, last_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
 			d.Endpoint, d.Tenant, joinIDs(d.EventIDs), d.First.String(), d.Last.String(), d.Status, d.Attempts,
 			d.LastStatus, d.LastError, d.FirstAttempt.UnixMicro(), d.LastAttempt.UnixMicro()).Scan(&id)
@@ -104,7 +104,7 @@ func (s *DB) ListWebhookDeliveries(ctx context.Context, q store.WebhookDeliveryQ
 		add("id < $%d", q.BeforeID)
 	}
 	args = append(args, q.Limit)
-	rows, err := s.SQL.QueryContext(ctx, `SELECT id, endpoint, tenant, event_ids, first_cursor, last_cursor, status, attempts, last_status,
+	rows, err := s.queryContext(ctx, `SELECT id, endpoint, tenant, event_ids, first_cursor, last_cursor, status, attempts, last_status,
 		last_error, first_attempt_at, last_attempt_at FROM webhook_deliveries WHERE `+strings.Join(where, " AND ")+
 		fmt.Sprintf(` ORDER BY id DESC LIMIT $%d`, len(args)), args...)
 	if err != nil {
@@ -161,7 +161,7 @@ func (s *DB) CountEventsAfter(ctx context.Context, tenant string, after store.Ev
 		visible = " AND txid < pg_snapshot_xmin(pg_current_snapshot())"
 	}
 	var n int
-	err := s.SQL.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM events
+	err := s.queryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM events
 		WHERE tenant = $1 AND (txid, id) > (`+txid+`, $3)`+visible+` LIMIT $4) AS backlog`,
 		tenant, txArg, after.ID, limit).Scan(&n)
 	if err != nil {
