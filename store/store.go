@@ -1,9 +1,9 @@
 package store
 
 import (
-	"strings"
 	"context"
 	"errors"
+	"strings"
 	"time"
 )
 
