@@ -87,7 +87,7 @@ type Server struct {
 
 	cmd     *exec.Cmd
 	log     *lockedBuffer
-	done    chan struct{}
+	done    <-chan struct{} // closed when slapd has exited
 	stopped bool
 	mu      sync.Mutex
 }
@@ -140,7 +140,7 @@ func Start(t testing.TB, opt Options) *Server {
 	s := &Server{Host: "127.0.0.1", Port: testenv.FreePort(t), Dir: dir,
 		RootDN: "cn=admin," + Suffix, RootPassword: "rootsecret",
 		ReaderDN: "cn=reader," + Suffix, ReaderPassword: "readersecret",
-		log: &lockedBuffer{}, done: make(chan struct{})}
+		log: &lockedBuffer{}}
 	s.URL = "ldap://" + s.Host + ":" + strconv.Itoa(s.Port)
 	if err := os.MkdirAll(filepath.Join(dir, "db"), 0o700); err != nil {
 		t.Fatal(err)
@@ -228,12 +228,12 @@ userPassword: %s
 
 	s.cmd = exec.Command(slapd, "-d", "0", "-f", confFile, "-h", s.URL+"/")
 	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := s.cmd.Start(); err != nil {
+	proc, err := testenv.StartProcess(s.cmd) // dies with the test binary
+	if err != nil {
 		testenv.Unavailable(t, "slapd did not start: %v", err)
 		return nil
 	}
-	go func() { s.cmd.Wait(); close(s.done) }()
+	s.done = proc.Exited()
 	t.Cleanup(func() {
 		s.Stop()
 		if t.Failed() {

@@ -12,7 +12,6 @@ import (
 	"os/user"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -62,8 +61,8 @@ type cluster struct {
 	port    int
 	logPath string
 	cmd     *exec.Cmd
-	exited  chan struct{} // closed when the postgres process has exited
-	waitErr error         // valid after exited is closed
+	proc    *testenv.Process
+	exited  <-chan struct{} // closed when the postgres process has exited
 
 	serverVersion int // server_version_num, e.g. 150014
 
@@ -218,7 +217,7 @@ func (c *cluster) adminConn(ctx context.Context) (*pgx.Conn, error) {
 func (c *cluster) exitNote() string {
 	select {
 	case <-c.exited:
-		return fmt.Sprintf(" (postgres exited: %v)\n%s", c.waitErr, logTail(c.logPath))
+		return fmt.Sprintf(" (postgres exited: %v)\n%s", c.proc.Err(), logTail(c.logPath))
 	default:
 		return ""
 	}
@@ -288,8 +287,7 @@ func childEnv() []string {
 func sysProcAttr(cred *syscall.Credential) *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{
 		Credential: cred,
-		Setpgid:    true,            // own process group: we can kill postgres and its children together
-		Pdeathsig:  syscall.SIGKILL, // a crashed or killed test binary takes postgres with it
+		Setpgid:    true, // own process group: we can kill postgres and its children together
 	}
 }
 
@@ -329,7 +327,6 @@ func start() (_ *cluster, err error) {
 		base:     base,
 		dataDir:  filepath.Join(base, "data"),
 		logPath:  filepath.Join(base, "postgres.log"),
-		exited:   make(chan struct{}),
 		adminSem: make(chan struct{}, adminConns),
 	}
 
@@ -380,23 +377,11 @@ func start() (_ *cluster, err error) {
 	cmd.Stdout, cmd.Stderr = logf, logf
 	c.cmd = cmd
 
-	// Pdeathsig fires when the *thread* that forked the child exits, not the
-	// process. Fork from a goroutine locked to its thread that stays blocked
-	// in Wait for postgres's whole life, so that thread never goes away early.
-	started := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread ends with this goroutine, after postgres
-		if err := cmd.Start(); err != nil {
-			started <- err
-			return
-		}
-		started <- nil
-		c.waitErr = cmd.Wait()
-		close(c.exited)
-	}()
-	if err := <-started; err != nil {
+	proc, err := testenv.StartProcess(cmd) // dies with the test binary
+	if err != nil {
 		return nil, fmt.Errorf("starting postgres: %v", err)
 	}
+	c.proc, c.exited = proc, proc.Exited()
 	if err := c.waitReady(); err != nil {
 		c.kill()
 		return nil, err
@@ -488,7 +473,7 @@ func (c *cluster) waitReady() error {
 	for time.Now().Before(deadline) {
 		select {
 		case <-c.exited:
-			return fmt.Errorf("postgres exited during startup (%v); log tail:\n%s", c.waitErr, logTail(c.logPath))
+			return fmt.Errorf("postgres exited during startup (%v); log tail:\n%s", c.proc.Err(), logTail(c.logPath))
 		default:
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)

@@ -13,7 +13,6 @@ import (
 	"os/user"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -61,8 +60,8 @@ type Server struct {
 	dir     string // temp dir: config, keys, pid file, log
 	logPath string
 	cmd     *exec.Cmd
-	exited  chan struct{}
-	waitErr error
+	proc    *testenv.Process
+	exited  <-chan struct{}
 	stopped sync.Once
 }
 
@@ -384,29 +383,13 @@ func (s *Server) start(bin, confPath string) error {
 	cmd := exec.Command(bin, "-D", "-e", "-f", confPath)
 	cmd.Dir = s.dir
 	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Setpgid:   true,
-		Pdeathsig: syscall.SIGKILL, // a crashed test binary takes sshd along
-	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	s.cmd = cmd
-	s.exited = make(chan struct{})
-
-	// Pdeathsig fires when the thread that forked the child exits: fork from
-	// a goroutine locked to its thread that stays in Wait for sshd's life.
-	started := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread ends with this goroutine
-		if err := cmd.Start(); err != nil {
-			started <- err
-			return
-		}
-		started <- nil
-		s.waitErr = cmd.Wait()
-		close(s.exited)
-	}()
-	if err := <-started; err != nil {
+	proc, err := testenv.StartProcess(cmd) // dies with the test binary
+	if err != nil {
 		return fmt.Errorf("starting %s: %v", bin, err)
 	}
+	s.proc, s.exited = proc, proc.Exited()
 	if err := s.waitReady(); err != nil {
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		<-s.exited
@@ -422,7 +405,7 @@ func (s *Server) waitReady() error {
 	for time.Now().Before(deadline) {
 		select {
 		case <-s.exited:
-			return fmt.Errorf("sshd exited during startup (%v)", s.waitErr)
+			return fmt.Errorf("sshd exited during startup (%v)", s.proc.Err())
 		default:
 		}
 		c, err := net.DialTimeout("tcp", s.Addr, time.Second)
@@ -451,7 +434,7 @@ func (s *Server) stop() error {
 	s.stopped.Do(func() {
 		select {
 		case <-s.exited:
-			err = fmt.Errorf("sshd had exited before the test ended (%v)", s.waitErr)
+			err = fmt.Errorf("sshd had exited before the test ended (%v)", s.proc.Err())
 			return
 		default:
 		}
