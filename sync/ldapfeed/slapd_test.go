@@ -116,7 +116,7 @@ type runEnv struct {
 	opts   *options
 }
 
-func newRunEnv(t *testing.T, st store.Backend, s *ldaptest.Server) *runEnv {
+func newRunEnv(t testing.TB, st store.Backend, s *ldaptest.Server) *runEnv {
 	policy := directory.DefaultPolicy()
 	policy.Invite = "none"
 	dir := directory.NewService(st, map[string]directory.Policy{"acme": policy})
