@@ -298,6 +298,13 @@ func DecodePacketErr(data []byte) (*Packet, error) {
 
 // readPacket reads a single Packet from the reader, returning the number of bytes read.
 func readPacket(reader io.Reader, depth int) (*Packet, int, error) {
+	return readPacketInto(reader, depth, new(packetData))
+}
+
+// readPacketInto is readPacket decoding into pd (rosterd patch: the
+// children of a definite-length constructed packet are decoded into one
+// slice of packetData, allocated at once).
+func readPacketInto(reader io.Reader, depth int, pd *packetData) (*Packet, int, error) {
 	if MaxNestingDepth > 0 && depth >= MaxNestingDepth {
 		return nil, 0, fmt.Errorf("nesting depth %d exceeds maximum %d", depth, MaxNestingDepth)
 	}
@@ -312,7 +319,7 @@ func readPacket(reader io.Reader, depth int) (*Packet, int, error) {
 	}
 
 	// rosterd patch: the packet and its Data buffer are one allocation.
-	pd := &packetData{p: Packet{Identifier: identifier}}
+	pd.p.Identifier = identifier
 	p := &pd.p
 
 	if p.TagType == TypeConstructed && length != LengthIndefinite {
@@ -326,10 +333,32 @@ func readPacket(reader io.Reader, depth int) (*Packet, int, error) {
 		}
 		pd.data = *bytes.NewBuffer(content)
 		p.Data = &pd.data
-		p.Children = make([]*Packet, 0, countChildren(content))
-		r := &sliceReader{b: content}
-		for r.off < len(r.b) {
-			child, _, err := readPacket(r, depth+1)
+		n := countChildren(content)
+		capacity := n
+		if capacity < 2 {
+			capacity = 2 // what upstream gives
+		}
+		p.Children = make([]*Packet, 0, capacity)
+		var slab []packetData
+		if n > 0 {
+			slab = make([]packetData, n)
+		}
+		// The children are read from content. Within a parent's content
+		// its reader is borrowed (decoding is depth first) and given back
+		// after the last child: one reader per message.
+		r, parent := &sliceReader{}, sliceReader{}
+		if sr, ok := reader.(*sliceReader); ok {
+			r, parent = sr, *sr
+		}
+		*r = sliceReader{b: content}
+		for i := 0; r.off < len(r.b); i++ {
+			var dst *packetData
+			if i < len(slab) {
+				dst = &slab[i]
+			} else {
+				dst = new(packetData)
+			}
+			child, _, err := readPacketInto(r, depth+1, dst)
 			if err != nil {
 				return nil, read, unexpectedEOF(err)
 			}
@@ -338,11 +367,19 @@ func readPacket(reader io.Reader, depth int) (*Packet, int, error) {
 			}
 			p.Children = append(p.Children, child)
 		}
+		*r = parent
 		return p, read, nil
 	}
 
-	p.Data = new(bytes.Buffer)
-	p.Children = make([]*Packet, 0, 2)
+	// rosterd patch: Data is the buffer allocated with the packet, and a
+	// primitive's Children an empty slice of no capacity that all of them
+	// share (an append allocates), rather than two allocations each.
+	p.Data = &pd.data
+	if p.TagType == TypeConstructed {
+		p.Children = make([]*Packet, 0, 2)
+	} else {
+		p.Children = noChildren
+	}
 	p.Value = nil
 
 	if p.TagType == TypeConstructed {

@@ -22,6 +22,9 @@ func sameTree(t *testing.T, path string, got, want *Packet) {
 	if !bytes.Equal(got.ByteValue, want.ByteValue) {
 		t.Fatalf("%s: byte value %x, want %x", path, got.ByteValue, want.ByteValue)
 	}
+	if (got.Children == nil) != (want.Children == nil) || (got.Data == nil) != (want.Data == nil) {
+		t.Fatalf("%s: children or data nil where upstream's are not (or the reverse)", path)
+	}
 	if len(got.Children) != len(want.Children) {
 		t.Fatalf("%s: %d children, want %d", path, len(got.Children), len(want.Children))
 	}

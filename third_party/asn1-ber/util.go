@@ -102,9 +102,14 @@ type packetData struct {
 	data bytes.Buffer
 }
 
-// countChildren is how many encodings content holds one after another (at
-// least 2, the capacity upstream gives), so Children is allocated once; a
-// content it cannot walk gets 2, and the decoder reports what is wrong.
+// noChildren is the Children of every decoded primitive: not nil, as
+// upstream's, and of no capacity, so an append never writes into it.
+var noChildren = make([]*Packet, 0)
+
+// countChildren is how many encodings content holds one after another, so
+// a constructed packet's children and their Children slice are allocated
+// once each; a content it cannot walk gets 0 (the decoder then allocates
+// child by child and reports what is wrong).
 func countChildren(content []byte) int {
 	n, i := 0, 0
 	for i < len(content) {
@@ -116,17 +121,17 @@ func countChildren(content []byte) int {
 		}
 		i++
 		if i >= len(content) {
-			return 2
+			return 0
 		}
 		l := int(content[i])
 		i++
 		if l == 0x80 || l == 0xff {
-			return 2 // indefinite or invalid
+			return 0 // indefinite or invalid
 		}
 		if l > 0x80 {
 			k := l & 0x7f
 			if k > 4 || i+k > len(content) {
-				return 2
+				return 0
 			}
 			l = 0
 			for _, b := range content[i : i+k] {
@@ -138,10 +143,7 @@ func countChildren(content []byte) int {
 		n++
 	}
 	if i != len(content) {
-		return 2
-	}
-	if n < 2 {
-		return 2
+		return 0
 	}
 	return n
 }
