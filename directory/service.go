@@ -235,7 +235,13 @@ func (s *Service) applyClaims(ctx context.Context, actor Actor, ins []ClaimInput
 	}
 
 	var outcomes []Outcome
-	err = s.inTx(ctx, func(tx store.Tx) error {
+	// A preview writes nothing: it reads in a read-only transaction, which
+	// locks no rows and waits for no writer, so previews run side by side.
+	run := s.inTx
+	if dryRun {
+		run = s.store.InReadTx
+	}
+	err = run(ctx, func(tx store.Tx) error {
 		// Outcomes start afresh on every attempt: a retried transaction
 		// must not report what a rolled-back one did.
 		outcomes = make([]Outcome, len(ins))

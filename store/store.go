@@ -22,6 +22,8 @@ var (
 	// ErrSchemaBehind: the database schema is older than this binary expects
 	// and automatic migration is off.
 	ErrSchemaBehind = errors.New("store: schema is behind")
+	// ErrReadOnly: a write in a transaction begun to only read (InReadTx).
+	ErrReadOnly = errors.New("store: write in a read-only transaction")
 )
 
 // ClaimState is what one source says about one person.
@@ -281,6 +283,11 @@ type Store interface {
 	// back otherwise (and when ctx is cancelled). It does not retry; callers
 	// retry on ErrConflict and ErrAlreadyExists when that makes sense.
 	InTx(ctx context.Context, fn func(Tx) error) error
+	// InReadTx runs fn in a transaction that only reads: one consistent
+	// view of the store, taking no row locks and not queued behind writers
+	// (a preview runs alongside the writes it previews, and several at
+	// once). Its Write fails with ErrReadOnly; it is always rolled back.
+	InReadTx(ctx context.Context, fn func(Tx) error) error
 
 	GetCard(ctx context.Context, tenant, id string) (Card, error)
 	GetCardByEmail(ctx context.Context, tenant, emailNorm string) (Card, error)

@@ -32,6 +32,7 @@ func RunTests(t *testing.T, newStore NewStore) {
 		{"VersionConflict", testVersionConflict},
 		{"ClaimsAndExternalIDs", testClaims},
 		{"RollbackLeavesNothing", testRollback},
+		{"ReadTxReadsOneSnapshotAndWaitsForNoWriter", testReadTx},
 		{"BulkLookupsBeyondParameterLimit", testBulkLookups},
 		{"ListCardsFilters", testListFilters},
 		{"ListCardsPaging", testListPaging},
@@ -281,6 +282,80 @@ func testRollback(t *testing.T, s store.Backend) {
 		t.Fatalf("card after cancelled transaction: %v", err)
 	}
 	assertEmpty(t, s, "acme", "c1")
+}
+
+// testReadTx: a read-only transaction sees what was committed when it
+// began and nothing later, runs while a writer holds the card it reads
+// (locked, and on SQLite holding the one-writer turn), and cannot write.
+func testReadTx(t *testing.T, s store.Backend) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c := card("acme", "c1", "ann@example.com")
+	put(t, s, c)
+	version := func(tx store.Tx) int64 {
+		t.Helper()
+		got, err := tx.CardsByID(ctx, "acme", []string{"c1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got["c1"].Version
+	}
+
+	// A writer locks the card, writes version 2 and waits.
+	holding, release, written := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	go func() {
+		written <- s.InTx(ctx, func(tx store.Tx) error {
+			cards, err := tx.CardsByID(ctx, "acme", []string{"c1"})
+			if err != nil {
+				return err
+			}
+			next := cards["c1"]
+			next.Version, next.Attributes.Title = 2, "Lead"
+			if err := tx.Write(ctx, store.Changes{Cards: []store.Card{next}}); err != nil {
+				return err
+			}
+			close(holding)
+			<-release
+			return nil
+		})
+	}()
+	select {
+	case <-holding:
+	case err := <-written:
+		t.Fatalf("writer: %v", err)
+	}
+	boom := errors.New("boom")
+	err := s.InReadTx(ctx, func(tx store.Tx) error {
+		if v := version(tx); v != 1 {
+			t.Errorf("read beside an open writer: version %d, want the committed 1", v)
+		}
+		if err := tx.Write(ctx, store.Changes{Cards: []store.Card{card("acme", "c2", "bob@example.com")}}); !errors.Is(err, store.ErrReadOnly) {
+			t.Errorf("Write in a read-only transaction: %v, want ErrReadOnly", err)
+		}
+		// The writer commits now; this transaction still reads its snapshot.
+		close(release)
+		if err := <-written; err != nil {
+			t.Fatalf("writer: %v", err)
+		}
+		if v := version(tx); v != 1 {
+			t.Errorf("read after another transaction committed: version %d, want 1 (one snapshot)", v)
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("InReadTx = %v, want the function's error", err)
+	}
+	if err := s.InReadTx(ctx, func(tx store.Tx) error {
+		if v := version(tx); v != 2 {
+			t.Errorf("a new read-only transaction: version %d, want 2", v)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GetCard(ctx, "acme", "c2"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the refused write left a card: %v", err)
+	}
 }
 
 func assertEmpty(t *testing.T, s store.Store, tenant, cardID string) {

@@ -217,7 +217,7 @@ func (t *tx) GroupsByID(ctx context.Context, tenant, source string, ids []string
 	out := make(map[string]store.Group, len(ids))
 	err := chunks(ids, t.lookupChunk(2), func(part []string) error {
 		in, args := t.in("id", part, tenant, source)
-		groups, err := queryGroups(ctx, t.q, `SELECT `+groupColumns+` FROM groups WHERE tenant = $1 AND source = $2 AND `+in+` ORDER BY id`+t.d.ForUpdate, args...)
+		groups, err := queryGroups(ctx, t.q, `SELECT `+groupColumns+` FROM groups WHERE tenant = $1 AND source = $2 AND `+in+` ORDER BY id`+t.forUpdate(), args...)
 		for _, g := range groups {
 			out[g.ID] = g
 		}

@@ -307,6 +307,24 @@ func (s *DB) InTx(ctx context.Context, fn func(store.Tx) error) error {
 	return nil
 }
 
+// InReadTx implements store.Store. On PostgreSQL it is REPEATABLE READ,
+// READ ONLY: one snapshot for all of fn's reads. On SQLite it is a
+// deferred transaction, which in WAL mode reads one snapshot while writers
+// go on, and does not take the one-writer turn.
+func (s *DB) InReadTx(ctx context.Context, fn func(store.Tx) error) error {
+	// SQLite's driver ignores the level: a transaction reads one snapshot.
+	sqlTx, err := s.SQL.BeginTx(ctx, &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead})
+	if err != nil {
+		return s.d.MapError(fmt.Errorf("beginning read-only transaction: %w", err))
+	}
+	defer sqlTx.Rollback() //nolint:errcheck // nothing was written
+	var q queryer = sqlTx
+	if s.stmts != nil {
+		q = &cachedTx{tx: sqlTx, cache: s.stmts}
+	}
+	return fn(&tx{tx: sqlTx, q: q, d: s.d, readOnly: true})
+}
+
 // Queryer is what *sql.DB and *sql.Tx have in common.
 type queryer interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)

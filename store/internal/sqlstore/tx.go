@@ -18,6 +18,17 @@ type tx struct {
 	// q runs the statements: tx itself, or tx through the statement cache.
 	q queryer
 	d Dialect
+	// readOnly: begun by InReadTx; its reads lock nothing, Write fails.
+	readOnly bool
+}
+
+// forUpdate is what the reads that lock rows end with: the dialect's
+// locking clause, nothing in a read-only transaction.
+func (t *tx) forUpdate() string {
+	if t.readOnly {
+		return ""
+	}
+	return t.d.ForUpdate
 }
 
 func (t *tx) rowsPer(cols int) int { return max(1, t.d.MaxParams/cols) }
@@ -86,7 +97,7 @@ func (t *tx) CardsByEmail(ctx context.Context, tenant string, emailNorms []strin
 		in, args := t.in("email_norm", part, tenant)
 		// email_norm <> '': cards_tenant_email is partial on it (cards may
 		// have no email), and neither planner infers it from the IN list.
-		cards, err := queryCards(ctx, t.q, `SELECT `+cardColumns+` FROM cards WHERE tenant = $1 AND email_norm <> '' AND `+in+` ORDER BY email_norm`+t.d.ForUpdate, args...)
+		cards, err := queryCards(ctx, t.q, `SELECT `+cardColumns+` FROM cards WHERE tenant = $1 AND email_norm <> '' AND `+in+` ORDER BY email_norm`+t.forUpdate(), args...)
 		for _, c := range cards {
 			out[c.EmailNorm] = c
 		}
@@ -102,7 +113,7 @@ func (t *tx) CardsByID(ctx context.Context, tenant string, ids []string) (map[st
 	out := make(map[string]store.Card, len(ids))
 	err := chunks(ids, t.lookupChunk(1), func(part []string) error {
 		in, args := t.in("id", part, tenant)
-		cards, err := queryCards(ctx, t.q, `SELECT `+cardColumns+` FROM cards WHERE tenant = $1 AND `+in+` ORDER BY id`+t.d.ForUpdate, args...)
+		cards, err := queryCards(ctx, t.q, `SELECT `+cardColumns+` FROM cards WHERE tenant = $1 AND `+in+` ORDER BY id`+t.forUpdate(), args...)
 		for _, c := range cards {
 			out[c.ID] = c
 		}
@@ -300,6 +311,9 @@ func column(args []any, c, width, rows int, typ string) any {
 // written before them. SQLite, in-process, runs one statement per table,
 // cut below its parameter limit, in the order above.
 func (t *tx) Write(ctx context.Context, ch store.Changes) error {
+	if t.readOnly {
+		return store.ErrReadOnly
+	}
 	stmts, err := writeStatements(ch)
 	if err != nil {
 		return err
