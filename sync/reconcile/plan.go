@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/rosterd/rosterd/directory"
 	"github.com/rosterd/rosterd/store"
 )
@@ -215,38 +217,18 @@ func MakePlan(ctx context.Context, dir Directory, claims Claims, src Source, sna
 		sortWithdrawals(p.Changes)
 	}
 
-	// Ask the directory what the changes would do.
+	// Ask the directory what the changes would do, a batch at a time. Each
+	// preview is a read-only transaction of its own, so the batches do not
+	// see each other and several run at once.
 	actor := directory.Actor{Name: src.Name}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(previewWorkers())
 	for lo := 0; lo < len(p.Changes); lo += previewBatch {
 		part := p.Changes[lo:min(lo+previewBatch, len(p.Changes))]
-		ins := make([]directory.ClaimInput, len(part))
-		for i := range part {
-			ins[i] = part[i].in
-		}
-		outs, err := dir.Preview(ctx, actor, ins)
-		if err != nil {
-			return Plan{}, fmt.Errorf("previewing the plan: %w", err)
-		}
-		for i, o := range outs {
-			ch := &part[i]
-			switch {
-			case o.Err != nil:
-				ch.Refused = o.Err.Error()
-			case ch.Action == Create && !o.Created:
-				ch.Action, ch.CardID = Claim, o.Card.ID
-			case ch.Action == Create:
-			}
-			switch o.Event {
-			case "card.enabled":
-				ch.Effect = "enable"
-			case "card.disabled":
-				ch.Effect = "disable"
-			case "card.created":
-				if o.Card.Enabled {
-					ch.Effect = "enable"
-				}
-			}
-		}
+		g.Go(func() error { return preview(gctx, dir, actor, part) })
+	}
+	if err := g.Wait(); err != nil {
+		return Plan{}, fmt.Errorf("previewing the plan: %w", err)
 	}
 	for _, ch := range p.Changes {
 		p.Counts[string(ch.Action)]++
@@ -259,6 +241,44 @@ func MakePlan(ctx context.Context, dir Directory, claims Claims, src Source, sna
 	}
 	p.Counts["records"], p.Counts["flagged"] = len(snap.Records), len(snap.Flagged)
 	return p, nil
+}
+
+// previewWorkers is how many previews a plan runs at once: one per CPU,
+// at most 4 (each holds a database connection).
+func previewWorkers() int { return min(runtime.GOMAXPROCS(0), 4) }
+
+// preview asks the directory what part's changes would do, and notes it on
+// them: a refusal, a create that would claim an existing card, the effect
+// on the card's access.
+func preview(ctx context.Context, dir Directory, actor directory.Actor, part []Change) error {
+	ins := make([]directory.ClaimInput, len(part))
+	for i := range part {
+		ins[i] = part[i].in
+	}
+	outs, err := dir.Preview(ctx, actor, ins)
+	if err != nil {
+		return err
+	}
+	for i, o := range outs {
+		ch := &part[i]
+		switch {
+		case o.Err != nil:
+			ch.Refused = o.Err.Error()
+		case ch.Action == Create && !o.Created:
+			ch.Action, ch.CardID = Claim, o.Card.ID
+		}
+		switch o.Event {
+		case "card.enabled":
+			ch.Effect = "enable"
+		case "card.disabled":
+			ch.Effect = "disable"
+		case "card.created":
+			if o.Card.Enabled {
+				ch.Effect = "enable"
+			}
+		}
+	}
+	return nil
 }
 
 // sameClaim reports whether the source's claim already says what the

@@ -1,0 +1,85 @@
+package reconcile_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/rosterd/rosterd/directory"
+	"github.com/rosterd/rosterd/store"
+	"github.com/rosterd/rosterd/store/storetest"
+	"github.com/rosterd/rosterd/sync/reconcile"
+)
+
+// TestPlanPreviewsEveryBatch: a plan of several preview batches (they run
+// at once) notes each outcome on its own change: the people another
+// source already brought in are claimed, by their card, the others
+// created and enabled.
+func TestPlanPreviewsEveryBatch(t *testing.T) {
+	storetest.ForEachBackend(t, func(t *testing.T, st store.Backend) {
+		e := newEnv(t, st)
+		const n = 2500
+		var ins []directory.ClaimInput
+		for i := 0; i < n; i += 7 {
+			ins = append(ins, directory.ClaimInput{Tenant: "acme", Source: "scim:entra", ExternalID: fmt.Sprint("u", i),
+				Email: fmt.Sprintf("p%03d@example.com", i), State: store.Present, Authoritative: true})
+		}
+		outs, err := e.dir.ApplyAll(ctx, directory.Actor{Name: "scim:entra"}, ins, directory.BatchOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cardOf := map[string]string{}
+		for i, o := range outs {
+			if o.Err != nil {
+				t.Fatal(o.Err)
+			}
+			cardOf[ins[i].Email] = o.Card.ID
+		}
+
+		p, err := reconcile.MakePlan(ctx, e.dir, st, e.feed.Source, roster(0, n, nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p.Changes) != n || p.Counts["claim"] != len(ins) || p.Counts["create"] != n-len(ins) || p.Counts["enable"] != n-len(ins) {
+			t.Fatalf("%d changes, counts %v; want %d claims and %d creates that enable", len(p.Changes), p.Counts, len(ins), n-len(ins))
+		}
+		for i, ch := range p.Changes {
+			want := fmt.Sprintf("p%03d@example.com", i)
+			id, had := cardOf[want]
+			switch {
+			case ch.Email != want:
+				t.Fatalf("change %d is %s, want %s (the records' order)", i, ch.Email, want)
+			case had && (ch.Action != reconcile.Claim || ch.CardID != id || ch.Effect != ""):
+				t.Fatalf("%s: %s of %q, effect %q; want a claim of %s, no effect (enabled already)", want, ch.Action, ch.CardID, ch.Effect, id)
+			case !had && (ch.Action != reconcile.Create || ch.Effect != "enable"):
+				t.Fatalf("%s: %s, effect %q; want create, enable", want, ch.Action, ch.Effect)
+			}
+		}
+	})
+}
+
+// failingPreview fails the preview of any batch that holds key.
+type failingPreview struct {
+	reconcile.Directory
+	key string
+}
+
+func (f failingPreview) Preview(ctx context.Context, actor directory.Actor, ins []directory.ClaimInput) ([]directory.Outcome, error) {
+	for _, in := range ins {
+		if in.ExternalID == f.key {
+			return nil, errors.New("the store went away")
+		}
+	}
+	return f.Directory.Preview(ctx, actor, ins)
+}
+
+func TestPlanFailsWhenOnePreviewFails(t *testing.T) {
+	st := storetest.Migrated(t, storetest.OpenSQLite)
+	e := newEnv(t, st)
+	_, err := reconcile.MakePlan(ctx, failingPreview{e.dir, "p1500@example.com"}, st, e.feed.Source, roster(0, 2500, nil))
+	if err == nil || !strings.Contains(err.Error(), "previewing the plan: the store went away") {
+		t.Fatalf("MakePlan = %v, want the failed preview's error", err)
+	}
+}
