@@ -19,7 +19,7 @@ type working struct {
 	version int64
 	claims  []Claim
 	// dirtyClaims names the sources whose claims must be written.
-	dirtyClaims map[string]bool
+	dirtyClaims sources
 	// dirty: the card must be written; mutations counts the changes made to
 	// it in this transaction.
 	dirty     bool
@@ -55,10 +55,20 @@ func (w *working) putClaim(c Claim) {
 	} else {
 		w.claims = append(w.claims, c)
 	}
-	if w.dirtyClaims == nil {
-		w.dirtyClaims = map[string]bool{}
+	w.dirtyClaims = w.dirtyClaims.add(c.Source)
+}
+
+// sources is a set of source names; a card has a few claims, and a slice
+// costs less than a map per card changed.
+type sources []string
+
+func (s sources) has(source string) bool { return slices.Contains(s, source) }
+
+func (s sources) add(source string) sources {
+	if s.has(source) {
+		return s
 	}
-	w.dirtyClaims[c.Source] = true
+	return append(s, source)
 }
 
 func (w *working) nextVersion() int64 {
@@ -220,8 +230,8 @@ func (b *batch) mutate(ctx context.Context, w *working, action, source string, f
 	before := w.card
 	saved := struct {
 		claims []Claim
-		dirty  map[string]bool
-	}{slices.Clone(w.claims), maps.Clone(w.dirtyClaims)}
+		dirty  sources
+	}{slices.Clone(w.claims), slices.Clone(w.dirtyClaims)}
 	existed := w.stored || w.mutations > 0
 	restore := func() {
 		w.card, w.claims, w.dirtyClaims, w.login, w.outbox = before, saved.claims, saved.dirty, false, nil
@@ -233,7 +243,7 @@ func (b *batch) mutate(ctx context.Context, w *working, action, source string, f
 	}
 	claimNotes := claimChanges(saved.claims, w.claims, w.dirtyClaims)
 
-	r := Resolve(w.claims, w.card.Pin, b.policy.Precedence)
+	r := resolve(w.claims, w.card.Pin, b.policy.Precedence, false)
 	w.card.Enabled, w.card.Reason, w.card.Attributes = r.Enabled, r.Reason, r.Attributes
 	if r.Email != "" && r.Email != w.card.Email {
 		_, norm, err := NormalizeEmail(r.Email)
@@ -356,10 +366,10 @@ func (b *batch) cardByEmail(ctx context.Context, norm string) (*working, error) 
 
 // claimChanges describes, for the audit trail, how the claims changed:
 // "file:hr: present → withdrawn".
-func claimChanges(before, after []Claim, dirty map[string]bool) []string {
+func claimChanges(before, after []Claim, dirty sources) []string {
 	var notes []string
 	for _, c := range after {
-		if !dirty[c.Source] {
+		if !dirty.has(c.Source) {
 			continue
 		}
 		i := slices.IndexFunc(before, func(x Claim) bool { return x.Source == c.Source })
@@ -387,7 +397,7 @@ func (b *batch) flush(ctx context.Context) error {
 		}
 		cards = append(cards, w.card)
 		for _, c := range w.claims {
-			if w.dirtyClaims[c.Source] {
+			if w.dirtyClaims.has(c.Source) {
 				claims = append(claims, c)
 			}
 		}

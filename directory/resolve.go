@@ -76,26 +76,35 @@ type Resolution struct {
 // still list the person (present or deactivated), in precedence order of
 // their source kind; two sources of one kind are ordered by name.
 func Resolve(claims []Claim, pin *Pin, precedence []string) Resolution {
+	return resolve(claims, pin, precedence, true)
+}
+
+// resolve is Resolve; withFrom: fill From (a batch applying changes does
+// not read it, and leaving it out saves a map per card changed).
+func resolve(claims []Claim, pin *Pin, precedence []string, withFrom bool) Resolution {
 	if len(precedence) == 0 {
 		precedence = DefaultPrecedence
 	}
-	ordered := slices.Clone(claims)
-	rank := func(c Claim) int {
-		if i := slices.Index(precedence, SourceKind(c.Source)); i >= 0 {
-			return i
+	ordered := claims // read only; one claim is in order already
+	if len(claims) > 1 {
+		ordered = slices.Clone(claims)
+		rank := func(c Claim) int {
+			if i := slices.Index(precedence, SourceKind(c.Source)); i >= 0 {
+				return i
+			}
+			return len(precedence)
 		}
-		return len(precedence)
+		slices.SortStableFunc(ordered, func(a, b Claim) int {
+			if d := rank(a) - rank(b); d != 0 {
+				return d
+			}
+			return strings.Compare(a.Source, b.Source)
+		})
 	}
-	slices.SortStableFunc(ordered, func(a, b Claim) int {
-		if d := rank(a) - rank(b); d != 0 {
-			return d
-		}
-		return strings.Compare(a.Source, b.Source)
-	})
 
 	var r Resolution
 	r.Enabled, r.Rule, r.Reason = decide(ordered, pin)
-	r.Email, r.Attributes, r.From = mergeAttributes(ordered)
+	r.Email, r.Attributes, r.From = mergeAttributes(ordered, withFrom)
 	return r
 }
 
@@ -170,27 +179,38 @@ var attributeFields = []struct {
 	{"role", func(a *Attributes) *string { return &a.Role }},
 }
 
-func mergeAttributes(ordered []Claim) (string, Attributes, map[string]string) {
+func mergeAttributes(ordered []Claim, withFrom bool) (string, Attributes, map[string]string) {
 	var (
 		email string
 		out   Attributes
-		from  = map[string]string{}
+		from  map[string]string
 	)
+	if withFrom {
+		from = map[string]string{}
+	}
+	won := func(name, source string) {
+		if from != nil {
+			from[name] = source
+		}
+	}
 	for i := range ordered {
 		c := &ordered[i]
 		if c.State == store.Withdrawn {
 			continue
 		}
 		if email == "" && c.Email != "" {
-			email, from["email"] = c.Email, c.Source
+			email = c.Email
+			won("email", c.Source)
 		}
 		for _, f := range attributeFields {
 			if dst, v := f.get(&out), *f.get(&c.Attributes); *dst == "" && v != "" {
-				*dst, from[f.name] = v, c.Source
+				*dst = v
+				won(f.name, c.Source)
 			}
 		}
 		if out.Groups == nil && len(c.Attributes.Groups) > 0 {
-			out.Groups, from["groups"] = slices.Clone(c.Attributes.Groups), c.Source
+			out.Groups = slices.Clone(c.Attributes.Groups)
+			won("groups", c.Source)
 		}
 		for k, v := range c.Attributes.Custom {
 			if v == "" {
@@ -202,7 +222,8 @@ func mergeAttributes(ordered []Claim) (string, Attributes, map[string]string) {
 			if out.Custom == nil {
 				out.Custom = map[string]string{}
 			}
-			out.Custom[k], from["custom."+k] = v, c.Source
+			out.Custom[k] = v
+			won("custom."+k, c.Source)
 		}
 	}
 	return email, out, from

@@ -132,6 +132,21 @@ func TestResolveAttributePrecedence(t *testing.T) {
 		if r.Email != "admin@example.com" {
 			t.Fatalf("email = %q, want the admin claim's", r.Email)
 		}
+		// A batch resolves without the sources of each value, and gets
+		// the same result otherwise; the claims are not reordered in place.
+		before := slices.Clone(shuffled)
+		lean := resolve(shuffled, nil, nil, false)
+		if lean.From != nil || !reflect.DeepEqual(lean.Attributes, want) || lean.Email != r.Email || lean.Enabled != r.Enabled || lean.Reason != r.Reason {
+			t.Fatalf("shuffle %d: resolve without sources = %+v, want %+v without From", i, lean, r)
+		}
+		if !reflect.DeepEqual(shuffled, before) {
+			t.Fatalf("shuffle %d: resolve reordered its argument", i)
+		}
+	}
+	// One claim is resolved as it is.
+	one := Resolve(claims[1:2], nil, nil)
+	if one.Attributes.Title != "file-title" || one.From["title"] != "file:hr" || !one.Enabled {
+		t.Fatalf("one claim: %+v", one)
 	}
 }
 
