@@ -277,6 +277,10 @@ func (s *Server) Kill() {
 	<-s.done
 }
 
+// Freeze stops slapd with SIGSTOP: a server that holds its connections
+// open and answers nothing. Stop and Kill still end it.
+func (s *Server) Freeze() { s.cmd.Process.Signal(syscall.SIGSTOP) }
+
 // Stop ends slapd with SIGTERM (SIGKILL after 5 s) and waits for it.
 func (s *Server) Stop() {
 	s.mu.Lock()
@@ -286,6 +290,7 @@ func (s *Server) Stop() {
 	}
 	s.stopped = true
 	s.cmd.Process.Signal(syscall.SIGTERM)
+	s.cmd.Process.Signal(syscall.SIGCONT) // a frozen slapd handles the SIGTERM now
 	select {
 	case <-s.done:
 	case <-time.After(5 * time.Second):

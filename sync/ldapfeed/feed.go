@@ -201,7 +201,12 @@ func (o *options) fetch(ctx context.Context) (reconcile.Snapshot, error) {
 		}
 		return err
 	}
-	snap, err := collect(conn, mp, o.cfg, filter, scope, pageSize, o.now().UTC(), o.onPage)
+	// The request timeout is kept by the feed from here on, not by go-ldap:
+	// go-ldap's (Conn.SetTimeout) starts a timer for every message the
+	// server sends, 100,000 of them for 100,000 people, and drops a
+	// message its reader has not taken within the timeout.
+	conn.SetTimeout(0)
+	snap, err := collect(&timedConn{conn: conn, timeout: o.timeout()}, mp, o.cfg, filter, scope, pageSize, o.now().UTC(), o.onPage)
 	if err != nil {
 		return reconcile.Snapshot{}, wrap(err)
 	}

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/go-ldap/ldap/v3"
 )
@@ -32,6 +34,35 @@ var (
 type searcher interface {
 	Search(*ldap.SearchRequest) (*ldap.SearchResult, error)
 }
+
+// timedConn gives each search the feed's request timeout: a search that
+// has not finished in time closes the connection (the run fails, and a
+// connection with a request in flight is not used again).
+type timedConn struct {
+	conn    *ldap.Conn
+	timeout time.Duration
+}
+
+func (c *timedConn) Search(req *ldap.SearchRequest) (*ldap.SearchResult, error) {
+	var late atomic.Bool
+	t := time.AfterFunc(c.timeout, func() { late.Store(true); c.conn.Close() })
+	res, err := c.conn.Search(req)
+	t.Stop()
+	if late.Load() {
+		return nil, searchTimeout(c.timeout)
+	}
+	return res, err
+}
+
+// searchTimeout is a search that got no answer in time (a net.Error that
+// times out, which classify reports as ErrTimeout).
+type searchTimeout time.Duration
+
+func (d searchTimeout) Error() string {
+	return fmt.Sprintf("no answer to a search within %v", time.Duration(d))
+}
+func (searchTimeout) Timeout() bool   { return true }
+func (searchTimeout) Temporary() bool { return false }
 
 // classify names why an LDAP operation failed.
 func classify(err error) error {

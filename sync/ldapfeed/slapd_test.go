@@ -258,6 +258,48 @@ func TestSlapdKilledMidSearch(t *testing.T) {
 	}
 }
 
+// TestSlapdStopsAnswering: a server that keeps the connection open and
+// answers nothing more (slapd frozen mid-search) fails the run after the
+// request timeout, and no card changes.
+func TestSlapdStopsAnswering(t *testing.T) {
+	st := storetest.Migrated(t, storetest.OpenSQLite)
+	s := ldaptest.Start(t, ldaptest.Options{WriteLDIF: func(w io.Writer) error { return writePeople(w, 0, 1000, nil) }})
+	e := newRunEnv(t, st, s)
+	e.opts.cfg.PageSize = 100
+	if run, err := e.runner.Run(ctx, e.feed, reconcile.RunOptions{Trigger: "manual"}); err != nil || run.Status != store.RunApplied {
+		t.Fatalf("first run: %+v, %v", run, err)
+	}
+	before := e.cards(t)
+	e.opts.cfg.Timeout = config.Duration(time.Second)
+	e.opts.onPage = func(p, _ int) {
+		if p == 3 {
+			s.Freeze()
+		}
+	}
+	start := time.Now()
+	run, err := e.runner.Run(ctx, e.feed, reconcile.RunOptions{Trigger: "manual"})
+	if err == nil || run.Status != store.RunFailed || !errors.Is(err, ErrTimeout) {
+		t.Fatalf("frozen slapd: %+v, %v", run, err)
+	}
+	if d := time.Since(start); d > 30*time.Second {
+		t.Fatalf("the run took %v to give up", d)
+	}
+	if !strings.Contains(run.Error, "did not answer in time") || !strings.Contains(run.Error, "within 1s") ||
+		!regexp.MustCompile(`failed on page [45] after [34]00 entries`).MatchString(run.Error) || !strings.Contains(run.Error, "nothing is withdrawn") {
+		t.Fatalf("error: %s", run.Error)
+	}
+	t.Log(run.Error)
+	after := e.cards(t)
+	if len(after) != len(before) || len(before) != 1000 {
+		t.Fatalf("%d cards before, %d after", len(before), len(after))
+	}
+	for id, v := range before {
+		if after[id] != v {
+			t.Fatalf("card %s changed: %s → %s", id, v, after[id])
+		}
+	}
+}
+
 func TestSlapdBadPassword(t *testing.T) {
 	st := storetest.Migrated(t, storetest.OpenSQLite)
 	s := ldaptest.Start(t, ldaptest.Options{WriteLDIF: func(w io.Writer) error { return writePeople(w, 0, 5, nil) }})
