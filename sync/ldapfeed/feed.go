@@ -239,7 +239,6 @@ func collect(s searcher, mp *mapping, cfg config.LDAPFeed, filter string, scope,
 		}
 	}
 
-	byDN := map[string]string{}    // normalized DN → email, for managers
 	keyAt := map[string]string{}   // key → DN
 	emailAt := map[string]string{} // normalized email → DN
 	managers := map[int]string{}   // record index → manager DN
@@ -264,7 +263,6 @@ func collect(s searcher, mp *mapping, cfg config.LDAPFeed, filter string, scope,
 			return nil
 		}
 		keyAt[rec.Key], emailAt[norm] = e.DN, e.DN
-		byDN[strings.ToLower(e.DN)] = rec.Email
 		if len(groupsOf) > 0 {
 			if g := groupsOf[normDN(e.DN)]; len(g) > 0 {
 				rec.Attributes.Groups = slices.Sorted(slices.Values(g))
@@ -287,7 +285,15 @@ func collect(s searcher, mp *mapping, cfg config.LDAPFeed, filter string, scope,
 	snap.Records = slices.Concat(pagesOf...)
 	pagesOf = nil
 
-	// Managers: from the snapshot, else looked up (once per DN).
+	// Managers: from the snapshot (DN → email, built when someone has a
+	// manager), else looked up (once per DN).
+	var byDN map[string]string
+	if len(managers) > 0 {
+		byDN = make(map[string]string, len(snap.Records))
+		for _, r := range snap.Records {
+			byDN[strings.ToLower(r.Line)] = r.Email // Line is the entry's DN
+		}
+	}
 	looked := map[string]string{}
 	var byNormDN map[string]string // built on the first DN written differently
 	for i, dn := range managers {

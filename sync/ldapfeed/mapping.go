@@ -61,7 +61,14 @@ type mapping struct {
 	email    []string
 	manager  string
 	disabled string
-	fields   map[string][]string // store.Attributes JSON name or custom.<x> → LDAP names
+	fields   []field // by name
+}
+
+// field is a card attribute (store.Attributes JSON name or custom.<x>) and
+// the LDAP attributes that fill it, first first.
+type field struct {
+	name string
+	ldap []string
 }
 
 // fieldNames are the card attributes an LDAP attribute may fill; the
@@ -86,7 +93,7 @@ func newMapping(ad bool, override map[string]string) (*mapping, error) {
 		}
 		return out
 	}
-	mp := &mapping{ad: ad, fields: map[string][]string{}}
+	mp := &mapping{ad: ad}
 	for _, k := range slices.Sorted(maps.Keys(m)) {
 		v := split(m[k])
 		switch {
@@ -102,7 +109,7 @@ func newMapping(ad bool, override map[string]string) (*mapping, error) {
 		case k == "disabled":
 			mp.disabled = v[0]
 		case slices.Contains(fieldNames, k), strings.HasPrefix(k, "custom.") && len(k) > len("custom."):
-			mp.fields[k] = v
+			mp.fields = append(mp.fields, field{k, v}) // k in order
 		default:
 			return nil, fmt.Errorf("attributes: unknown name %q (want id, email, manager, disabled, %s or custom.<name>)", k, strings.Join(fieldNames, ", "))
 		}
@@ -125,8 +132,8 @@ func (m *mapping) requested() []string {
 	for _, e := range m.email {
 		set[e] = true
 	}
-	for _, v := range m.fields {
-		for _, a := range v {
+	for _, f := range m.fields {
+		for _, a := range f.ldap {
 			set[a] = true
 		}
 	}
@@ -139,13 +146,23 @@ func (m *mapping) requested() []string {
 	return slices.Sorted(maps.Keys(set))
 }
 
-// first returns the first non-empty value of the first of names that has one.
+// first returns the first non-empty value of the first of names that has
+// one. Names are compared as go-ldap's GetEqualFoldAttributeValues does,
+// after a look at their lengths: attribute descriptions are ASCII (RFC
+// 4512), so names of different lengths differ, and most of the dozen names
+// looked up in each entry are told apart without folding.
 func first(e *ldap.Entry, names ...string) string {
 	for _, n := range names {
-		for _, v := range e.GetEqualFoldAttributeValues(n) {
-			if v = strings.TrimSpace(v); v != "" {
-				return v
+		for _, a := range e.Attributes {
+			if len(a.Name) != len(n) || !strings.EqualFold(a.Name, n) {
+				continue
 			}
+			for _, v := range a.Values {
+				if v = strings.TrimSpace(v); v != "" {
+					return v
+				}
+			}
+			break // the first attribute of the name, as go-ldap's lookup
 		}
 	}
 	return ""
@@ -261,9 +278,9 @@ func (m *mapping) record(e *ldap.Entry, now time.Time) (rec reconcile.Record, ma
 	if m.disabled != "" && truthy(first(e, m.disabled)) {
 		rec.Deactivated = true
 	}
-	for k, names := range m.fields {
-		if v := first(e, names...); v != "" {
-			rec.Attributes.Set(k, v) // a card attribute or custom.<name>
+	for _, f := range m.fields {
+		if v := first(e, f.ldap...); v != "" {
+			rec.Attributes.Set(f.name, v) // a card attribute or custom.<name>
 		}
 	}
 	if m.manager != "" {
