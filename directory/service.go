@@ -209,13 +209,13 @@ func (s *Service) applyClaims(ctx context.Context, actor Actor, ins []ClaimInput
 		return nil, err
 	}
 	type prepared struct {
-		in                 ClaimInput
+		in                 *ClaimInput // in ins, which is only read
 		display, emailNorm string
 	}
 	preps := make([]prepared, len(ins))
 	refused := make([]error, len(ins))
 	for i, in := range ins {
-		preps[i].in = in
+		preps[i].in = &ins[i]
 		switch {
 		case in.Tenant != tenant:
 			refused[i] = fmt.Errorf("batch mixes tenants %q and %q", tenant, in.Tenant)
@@ -350,7 +350,7 @@ func (s *Service) applyClaims(ctx context.Context, actor Actor, ins []ClaimInput
 			in := p.in
 			prev, _ := w.claim(in.Source)
 			outcomes[i], err = b.mutate(ctx, w, "claim.applied", in.Source, func(w *working) error {
-				return setClaim(w, in, p.display, b.now, actor)
+				return setClaim(w, *in, p.display, b.now, actor)
 			}, mutation{invite: in.Invite, emailOptional: in.EmailOptional})
 			if err != nil {
 				return err
