@@ -50,9 +50,6 @@ type Change struct {
 	// that is another card's).
 	Refused string `json:"refused,omitempty"`
 	Line    string `json:"line,omitempty"`
-
-	// in is the claim to apply.
-	in directory.ClaimInput
 }
 
 // Plan is the diff of a snapshot against a source's claims.
@@ -73,6 +70,11 @@ type Plan struct {
 	FullRoster bool `json:"full_roster"`
 	// Fingerprint is the source's claims' state the plan was made against.
 	Fingerprint string `json:"fingerprint"`
+
+	// ins[i] is the claim Changes[i] applies (one slice, so that the
+	// directory is handed batches of it as they are, not copies). A stored
+	// plan has none: it is made again from its snapshot to be applied.
+	ins []directory.ClaimInput
 }
 
 // Directory is what reconcile needs of the directory service.
@@ -175,6 +177,7 @@ func MakePlan(ctx context.Context, dir Directory, claims Claims, src Source, sna
 		}
 	}
 	p.Changes = make([]Change, 0, len(snap.Records)-same+len(gone))
+	p.ins = make([]directory.ClaimInput, 0, cap(p.Changes))
 	for i, rec := range snap.Records {
 		if unchanged[i] {
 			p.Counts[string(Unchanged)]++
@@ -187,7 +190,7 @@ func MakePlan(ctx context.Context, dir Directory, claims Claims, src Source, sna
 		in := directory.ClaimInput{Tenant: src.Tenant, Source: src.Name, ExternalID: rec.Key, Email: rec.Email,
 			State: state, Authoritative: src.Authoritative, Attributes: rec.Attributes, Invite: src.Invite}
 		c, had := differ[int32(i)]
-		ch := Change{Key: rec.Key, Email: rec.Email, Line: rec.Line, in: in}
+		ch := Change{Key: rec.Key, Email: rec.Email, Line: rec.Line}
 		switch {
 		case !had:
 			ch.Action = Create // or Claim, once the directory has said whether a card exists
@@ -206,15 +209,26 @@ func MakePlan(ctx context.Context, dir Directory, claims Claims, src Source, sna
 				ch.Attributes = append([]directory.AttributeChange{{Name: "email", Old: c.Email, New: rec.Email}}, ch.Attributes...)
 			}
 		}
-		p.Changes = append(p.Changes, ch)
+		p.Changes, p.ins = append(p.Changes, ch), append(p.ins, in)
 	}
 	if src.Withdraw {
-		for _, c := range gone {
-			p.Changes = append(p.Changes, Change{Action: Withdraw, Key: claimKey(c), Email: c.Email, CardID: c.CardID,
-				in: directory.ClaimInput{Tenant: src.Tenant, Source: src.Name, ExternalID: c.ExternalID, CardID: c.CardID,
-					Email: c.Email, State: store.Withdrawn, Authoritative: c.Authoritative}})
+		// After the snapshot's own changes, by key (they come from a map),
+		// so a plan reads the same every time.
+		type withdrawal struct {
+			key string
+			c   store.Claim
 		}
-		sortWithdrawals(p.Changes)
+		ws := make([]withdrawal, len(gone))
+		for i, c := range gone {
+			ws[i] = withdrawal{claimKey(c), c}
+		}
+		slices.SortFunc(ws, func(a, b withdrawal) int { return strings.Compare(a.key, b.key) })
+		for _, w := range ws {
+			c := w.c
+			p.Changes = append(p.Changes, Change{Action: Withdraw, Key: w.key, Email: c.Email, CardID: c.CardID})
+			p.ins = append(p.ins, directory.ClaimInput{Tenant: src.Tenant, Source: src.Name, ExternalID: c.ExternalID, CardID: c.CardID,
+				Email: c.Email, State: store.Withdrawn, Authoritative: c.Authoritative})
+		}
 	}
 
 	// Ask the directory what the changes would do, a batch at a time. Each
@@ -224,8 +238,9 @@ func MakePlan(ctx context.Context, dir Directory, claims Claims, src Source, sna
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(previewWorkers())
 	for lo := 0; lo < len(p.Changes); lo += previewBatch {
-		part := p.Changes[lo:min(lo+previewBatch, len(p.Changes))]
-		g.Go(func() error { return preview(gctx, dir, actor, part) })
+		hi := min(lo+previewBatch, len(p.Changes))
+		part, ins := p.Changes[lo:hi], p.ins[lo:hi]
+		g.Go(func() error { return preview(gctx, dir, actor, part, ins) })
 	}
 	if err := g.Wait(); err != nil {
 		return Plan{}, fmt.Errorf("previewing the plan: %w", err)
@@ -247,14 +262,10 @@ func MakePlan(ctx context.Context, dir Directory, claims Claims, src Source, sna
 // at most 4 (each holds a database connection).
 func previewWorkers() int { return min(runtime.GOMAXPROCS(0), 4) }
 
-// preview asks the directory what part's changes would do, and notes it on
-// them: a refusal, a create that would claim an existing card, the effect
-// on the card's access.
-func preview(ctx context.Context, dir Directory, actor directory.Actor, part []Change) error {
-	ins := make([]directory.ClaimInput, len(part))
-	for i := range part {
-		ins[i] = part[i].in
-	}
+// preview asks the directory what part's changes (their claims: ins) would
+// do, and notes it on them: a refusal, a create that would claim an
+// existing card, the effect on the card's access.
+func preview(ctx context.Context, dir Directory, actor directory.Actor, part []Change, ins []directory.ClaimInput) error {
 	outs, err := dir.Preview(ctx, actor, ins)
 	if err != nil {
 		return err
@@ -297,14 +308,4 @@ func claimKey(c store.Claim) string {
 		return c.ExternalID
 	}
 	return strings.ToLower(strings.TrimSpace(c.Email))
-}
-
-// sortWithdrawals orders the withdrawals (which come from a map) by key,
-// after the snapshot's own changes, so a plan reads the same every time.
-func sortWithdrawals(changes []Change) {
-	i := len(changes)
-	for i > 0 && changes[i-1].Action == Withdraw {
-		i--
-	}
-	slices.SortFunc(changes[i:], func(a, b Change) int { return strings.Compare(a.Key, b.Key) })
 }

@@ -83,3 +83,56 @@ func TestPlanFailsWhenOnePreviewFails(t *testing.T) {
 		t.Fatalf("MakePlan = %v, want the failed preview's error", err)
 	}
 }
+
+// TestApplySkipsWhatThePreviewRefused: a change the directory refuses (an
+// email another card holds) is not applied, and the changes around it are.
+func TestApplySkipsWhatThePreviewRefused(t *testing.T) {
+	storetest.ForEachBackend(t, func(t *testing.T, st store.Backend) {
+		e := newEnv(t, st)
+		e.snap = roster(0, 5, nil)
+		if run, err := e.runner.Run(ctx, e.feed, reconcile.RunOptions{Trigger: "manual"}); err != nil || run.Status != store.RunApplied {
+			t.Fatalf("first run: %+v, %v", run, err)
+		}
+		e.snap = roster(0, 5, func(i int, r *reconcile.Record) {
+			switch i {
+			case 1:
+				r.Email = "p002@example.com" // p002's card has it
+			case 0, 3:
+				r.Attributes.Title = "Lead"
+			}
+		})
+		run, err := e.runner.Run(ctx, e.feed, reconcile.RunOptions{Trigger: "manual"})
+		if err != nil || run.Status != store.RunApplied || run.Counts["update"] != 3 || run.Counts["refused"] != 1 || run.Counts["applied"] != 2 {
+			t.Fatalf("run: %+v, %v", run.Counts, err)
+		}
+		for email, title := range map[string]string{"p000@example.com": "Lead", "p001@example.com": "", "p003@example.com": "Lead"} {
+			c, err := e.dir.GetByEmail(ctx, "acme", email)
+			if err != nil || c.Attributes.Title != title {
+				t.Fatalf("%s: title %q, %v; want %q", email, c.Attributes.Title, err, title)
+			}
+		}
+	})
+}
+
+// TestWithdrawalsComeLastByKey: the people a full roster no longer lists
+// are withdrawn after the roster's own changes, in key order.
+func TestWithdrawalsComeLastByKey(t *testing.T) {
+	st := storetest.Migrated(t, storetest.OpenSQLite)
+	e := newEnv(t, st)
+	e.snap = roster(0, 40, nil)
+	if run, err := e.runner.Run(ctx, e.feed, reconcile.RunOptions{Trigger: "manual"}); err != nil || run.Status != store.RunApplied {
+		t.Fatalf("first run: %+v, %v", run, err)
+	}
+	p, err := reconcile.MakePlan(ctx, e.dir, st, e.feed.Source, roster(30, 41, nil))
+	if err != nil || len(p.Changes) != 31 || p.Counts["withdraw"] != 30 || p.Counts["disable"] != 30 {
+		t.Fatalf("plan: %d changes, %v, %v", len(p.Changes), p.Counts, err)
+	}
+	if ch := p.Changes[0]; ch.Action != reconcile.Create || ch.Email != "p040@example.com" {
+		t.Fatalf("first change: %+v", ch)
+	}
+	for i, ch := range p.Changes[1:] {
+		if want := fmt.Sprintf("p%03d@example.com", i); ch.Action != reconcile.Withdraw || ch.Key != want || ch.Email != want || ch.Effect != "disable" {
+			t.Fatalf("withdrawal %d: %+v, want %s", i, ch, want)
+		}
+	}
+}

@@ -179,10 +179,16 @@ func (r *Runner) apply(ctx context.Context, f Feed, run store.Run, plan Plan, sn
 	if err := r.Store.PutRun(ctx, run); err != nil {
 		return run, err
 	}
-	var ins []directory.ClaimInput
-	for _, ch := range plan.Changes {
-		if ch.Refused == "" {
-			ins = append(ins, ch.in)
+	if len(plan.ins) != len(plan.Changes) {
+		return run, fmt.Errorf("plan of %d changes carries %d claims: only a plan made by MakePlan applies", len(plan.Changes), len(plan.ins))
+	}
+	ins := plan.ins // all of them, unless the preview refused some
+	if plan.Counts["refused"] > 0 {
+		ins = make([]directory.ClaimInput, 0, len(plan.ins))
+		for i, ch := range plan.Changes {
+			if ch.Refused == "" {
+				ins = append(ins, plan.ins[i])
+			}
 		}
 	}
 	applied := 0
