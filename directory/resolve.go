@@ -164,19 +164,41 @@ func day(t time.Time) string { return t.UTC().Format("2006-01-02") }
 
 // attributeFields lists the scalar attributes with their JSON names, so that
 // merging, diffing and explaining walk them in one fixed order.
-var attributeFields = []struct {
+var attributeFields = []attributeField{
+	{"given_name", 0}, {"family_name", 1}, {"display_name", 2}, {"title", 3}, {"department", 4},
+	{"location", 5}, {"employee_id", 6}, {"manager_email", 7}, {"role", 8},
+}
+
+type attributeField struct {
 	name string
-	get  func(*Attributes) *string
-}{
-	{"given_name", func(a *Attributes) *string { return &a.GivenName }},
-	{"family_name", func(a *Attributes) *string { return &a.FamilyName }},
-	{"display_name", func(a *Attributes) *string { return &a.DisplayName }},
-	{"title", func(a *Attributes) *string { return &a.Title }},
-	{"department", func(a *Attributes) *string { return &a.Department }},
-	{"location", func(a *Attributes) *string { return &a.Location }},
-	{"employee_id", func(a *Attributes) *string { return &a.EmployeeID }},
-	{"manager_email", func(a *Attributes) *string { return &a.ManagerEmail }},
-	{"role", func(a *Attributes) *string { return &a.Role }},
+	i    int
+}
+
+// get is the field in a. A method with a switch rather than a function
+// value per field: the compiler then sees that the pointer it is given
+// stays where it is, and the Attributes a caller passes stay on its stack.
+func (f attributeField) get(a *Attributes) *string {
+	switch f.i {
+	case 0:
+		return &a.GivenName
+	case 1:
+		return &a.FamilyName
+	case 2:
+		return &a.DisplayName
+	case 3:
+		return &a.Title
+	case 4:
+		return &a.Department
+	case 5:
+		return &a.Location
+	case 6:
+		return &a.EmployeeID
+	case 7:
+		return &a.ManagerEmail
+	case 8:
+		return &a.Role
+	}
+	panic("directory: no attribute field " + f.name)
 }
 
 func mergeAttributes(ordered []Claim, withFrom bool) (string, Attributes, map[string]string) {
