@@ -250,6 +250,9 @@ func (s *Service) applyClaims(ctx context.Context, actor Actor, ins []ClaimInput
 		}
 		b := s.newBatch(tx, tenant, policy, actor)
 		b.dryRun = dryRun
+		// About a card per input: the maps are made at that size once
+		// rather than grown from empty in every batch.
+		b.byID, b.byEmail = make(map[string]*working, len(ins)), make(map[string]*working, len(ins))
 		var (
 			ids    []string
 			emails []string
