@@ -205,7 +205,7 @@ func TestADCollectManagersRangeGroups(t *testing.T) {
 		Groups: []string{"CN=All Staff,OU=Groups,DC=corp,DC=example"}}
 	mp, _ := newMapping(true, nil)
 	pages := 0
-	snap, err := collect(f, mp, cfg, "(objectClass=user)", ldap.ScopeWholeSubtree, 3, adNow, func(p, _ int) { pages = p })
+	snap, err := collect(f, mp, cfg, "(objectClass=user)", ldap.ScopeWholeSubtree, 3, 0, adNow, func(p, _ int) { pages = p })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -297,7 +297,7 @@ func TestSearchFailuresNameTheirCause(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := &fakeAD{people: adPeople(7), pageSize: 3}
 			tc.edit(f)
-			_, err := collect(f, mp, cfg, "(objectClass=user)", ldap.ScopeWholeSubtree, 3, adNow, nil)
+			_, err := collect(f, mp, cfg, "(objectClass=user)", ldap.ScopeWholeSubtree, 3, 0, adNow, nil)
 			if !errors.Is(err, tc.want) || !strings.Contains(err.Error(), tc.text) || !strings.Contains(err.Error(), "nothing is withdrawn") {
 				t.Fatalf("got %v; want %v, %q", err, tc.want, tc.text)
 			}
@@ -307,7 +307,7 @@ func TestSearchFailuresNameTheirCause(t *testing.T) {
 	f := &fakeAD{people: adPeople(7), pageSize: 3, referrals: []string{
 		"ldap://DomainDnsZones.corp.example/DC=DomainDnsZones,DC=corp,DC=example",
 		"ldap://corp.example/CN=Configuration,DC=corp,DC=example"}}
-	if snap, err := collect(f, mp, cfg, "(objectClass=user)", ldap.ScopeWholeSubtree, 3, adNow, nil); err != nil || len(snap.Records) != 7 {
+	if snap, err := collect(f, mp, cfg, "(objectClass=user)", ldap.ScopeWholeSubtree, 3, 0, adNow, nil); err != nil || len(snap.Records) != 7 {
 		t.Fatalf("AD partition references: %v", err)
 	}
 }

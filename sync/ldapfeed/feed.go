@@ -11,6 +11,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-ldap/ldap/v3"
@@ -35,6 +36,9 @@ type options struct {
 	now          func() time.Time
 	// onPage, when set, is told after every page of the people search.
 	onPage func(page, entries int)
+	// found is how many people the last read of this feed found: the next
+	// read makes its lists that big at once.
+	found atomic.Int64
 }
 
 func (o *options) reconcileFeed(authoritative bool, limits reconcile.Limits) reconcile.Feed {
@@ -206,15 +210,17 @@ func (o *options) fetch(ctx context.Context) (reconcile.Snapshot, error) {
 	// server sends, 100,000 of them for 100,000 people, and drops a
 	// message its reader has not taken within the timeout.
 	conn.SetTimeout(0)
-	snap, err := collect(&timedConn{conn: conn, timeout: o.timeout()}, mp, o.cfg, filter, scope, pageSize, o.now().UTC(), o.onPage)
+	snap, err := collect(&timedConn{conn: conn, timeout: o.timeout()}, mp, o.cfg, filter, scope, pageSize, int(o.found.Load()), o.now().UTC(), o.onPage)
 	if err != nil {
 		return reconcile.Snapshot{}, wrap(err)
 	}
+	o.found.Store(int64(len(snap.Records)))
 	return snap, nil
 }
 
-// collect reads the snapshot through s.
-func collect(s searcher, mp *mapping, cfg config.LDAPFeed, filter string, scope, pageSize int, now time.Time, onPage func(page, entries int)) (reconcile.Snapshot, error) {
+// collect reads the snapshot through s; found is how many people the last
+// read found (0: unknown).
+func collect(s searcher, mp *mapping, cfg config.LDAPFeed, filter string, scope, pageSize, found int, now time.Time, onPage func(page, entries int)) (reconcile.Snapshot, error) {
 	snap := reconcile.Snapshot{Name: cfg.URL + " " + cfg.BaseDN, Fetched: now}
 
 	// The configured groups' direct members, read from the groups (range
@@ -239,11 +245,18 @@ func collect(s searcher, mp *mapping, cfg config.LDAPFeed, filter string, scope,
 		}
 	}
 
-	keyAt := map[string]string{}   // key → DN
-	emailAt := map[string]string{} // normalized email → DN
-	managers := map[int]string{}   // record index → manager DN
-	// Records are gathered a page at a time and joined once at the end:
-	// appending to one growing slice copied every record again and again.
+	// The last read's size, and a tenth more, sizes the lists at once.
+	expect := 0
+	if found > 0 {
+		expect = found + found/10
+	}
+	keyAt := make(map[string]string, expect)   // key → DN
+	emailAt := make(map[string]string, expect) // normalized email → DN
+	managers := map[int]string{}               // record index → manager DN
+	// Records are gathered in chunks: the first as big as expected (or a
+	// page), then a page at a time, and the chunks are joined at the end
+	// if there is more than one; appending to one growing slice copied
+	// every record again and again.
 	var pagesOf [][]reconcile.Record
 	n := 0
 	req := ldap.NewSearchRequest(cfg.BaseDN, scope, ldap.NeverDerefAliases, 0, 0, false, filter, mp.requested(), nil)
@@ -272,7 +285,11 @@ func collect(s searcher, mp *mapping, cfg config.LDAPFeed, filter string, scope,
 			managers[n] = mgr
 		}
 		if len(pagesOf) == 0 || len(pagesOf[len(pagesOf)-1]) == cap(pagesOf[len(pagesOf)-1]) {
-			pagesOf = append(pagesOf, make([]reconcile.Record, 0, pageSize))
+			size := pageSize
+			if len(pagesOf) == 0 {
+				size = max(pageSize, expect)
+			}
+			pagesOf = append(pagesOf, make([]reconcile.Record, 0, size))
 		}
 		last := &pagesOf[len(pagesOf)-1]
 		*last = append(*last, rec)
@@ -282,7 +299,11 @@ func collect(s searcher, mp *mapping, cfg config.LDAPFeed, filter string, scope,
 	if err != nil {
 		return snap, err
 	}
-	snap.Records = slices.Concat(pagesOf...)
+	if len(pagesOf) == 1 {
+		snap.Records = pagesOf[0]
+	} else {
+		snap.Records = slices.Concat(pagesOf...)
+	}
 	pagesOf = nil
 
 	// Managers: from the snapshot (DN → email, built when someone has a

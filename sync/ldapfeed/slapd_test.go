@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -67,6 +68,18 @@ func TestSlapdPaging10kStartTLS(t *testing.T) {
 	r := snap.Records[0]
 	if len(r.Key) != 36 || !strings.HasSuffix(r.Email, "@example.com") || r.Attributes.Department != "R&D" || r.Attributes.EmployeeID == "" || r.Attributes.FamilyName == "" {
 		t.Fatalf("record: %+v", r)
+	}
+	// The next read is sized by this one's 10,000; one sized too small
+	// (700: a first chunk, then pages) reads the same snapshot.
+	for _, found := range []int64{10000, 700} {
+		if got := o.found.Load(); found == 10000 && got != 10000 {
+			t.Fatalf("found after a read of 10,000: %d", got)
+		}
+		o.found.Store(found)
+		again, err := o.fetch(ctx)
+		if err != nil || again.Hash != snap.Hash || !reflect.DeepEqual(again.Records, snap.Records) {
+			t.Fatalf("read sized for %d: %d records, %v; not the first read's", found, len(again.Records), err)
+		}
 	}
 
 	// The same certificate checked against another name fails; the
