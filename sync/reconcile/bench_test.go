@@ -178,3 +178,28 @@ func BenchmarkFileFeed(b *testing.B) {
 		b.Logf("rows %d; peak RSS during parse+plan %s (including the %d-byte file while it is parsed); peak RSS of the whole benchmark %s", rows, planPeak, size, peakRSS())
 	}
 }
+
+// BenchmarkMakePlanCreates is the plan half of the LDAP benchmark on its
+// own: MakePlan of 100,000 new people against an empty SQLite store, each
+// previewed by the directory (BENCHMARKS.md, LDAP):
+//
+//	go test ./sync/reconcile -run '^$' -bench MakePlanCreates -benchtime 5x -benchmem
+func BenchmarkMakePlanCreates(b *testing.B) {
+	ctx := context.Background()
+	st := storetest.Migrated(b, storetest.OpenSQLite)
+	policy := directory.DefaultPolicy()
+	policy.Invite = "none"
+	dir := directory.NewService(st, map[string]directory.Policy{"acme": policy})
+	snap, err := filefeed.Parse("employees.csv", rosterCSV(100_000, 0), filefeed.ParseOptions{Feed: "hr", Key: "employee_id"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	src := reconcile.Source{Tenant: "acme", Name: "file:hr", Authoritative: true, Withdraw: true}
+	b.ResetTimer()
+	for range b.N {
+		p, err := reconcile.MakePlan(ctx, dir, st, src, snap)
+		if err != nil || p.Counts["create"] != 100_000 || p.Counts["enable"] != 100_000 {
+			b.Fatal(err, p.Counts)
+		}
+	}
+}
