@@ -299,9 +299,12 @@ func collect(s searcher, mp *mapping, cfg config.LDAPFeed, filter string, scope,
 	if err != nil {
 		return snap, err
 	}
-	if len(pagesOf) == 1 {
+	switch {
+	case len(pagesOf) == 1 && len(pagesOf[0]) >= cap(pagesOf[0])/2:
 		snap.Records = pagesOf[0]
-	} else {
+	case len(pagesOf) == 1: // far fewer people than last time: not kept at last time's size
+		snap.Records = slices.Clone(pagesOf[0])
+	default:
 		snap.Records = slices.Concat(pagesOf...)
 	}
 	pagesOf = nil

@@ -71,8 +71,10 @@ func TestSlapdPaging10kStartTLS(t *testing.T) {
 		t.Fatalf("record: %+v", r)
 	}
 	// The next read is sized by this one's 10,000; one sized too small
-	// (700: a first chunk, then pages) reads the same snapshot.
-	for _, found := range []int64{10000, 700} {
+	// (700: a first chunk, then pages) or far too big (the directory
+	// shrank) reads the same snapshot, and does not keep the room it did
+	// not need.
+	for _, found := range []int64{10000, 700, 100000} {
 		if got := o.found.Load(); found == 10000 && got != 10000 {
 			t.Fatalf("found after a read of 10,000: %d", got)
 		}
@@ -80,6 +82,9 @@ func TestSlapdPaging10kStartTLS(t *testing.T) {
 		again, err := o.fetch(ctx)
 		if err != nil || again.Hash != snap.Hash || !reflect.DeepEqual(again.Records, snap.Records) {
 			t.Fatalf("read sized for %d: %d records, %v; not the first read's", found, len(again.Records), err)
+		}
+		if cap(again.Records) > 2*len(again.Records) {
+			t.Fatalf("read sized for %d keeps room for %d records", found, cap(again.Records))
 		}
 	}
 
