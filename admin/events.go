@@ -5,32 +5,9 @@ import (
 	"net/http"
 
 	"github.com/rosterd/rosterd/internal/daemon"
+	"github.com/rosterd/rosterd/notify/webhook"
 	"github.com/rosterd/rosterd/store"
 )
-
-// event is one change as the feed hands it out.
-type event struct {
-	// ID identifies the event, to deduplicate (deliveries are at least once).
-	ID     int64  `json:"id"`
-	Cursor string `json:"cursor"`
-	Type   string `json:"type"`
-	Tenant string `json:"tenant"`
-	CardID string `json:"card_id"`
-	At     string `json:"at"`
-	Actor  string `json:"actor,omitempty"`
-	Source string `json:"source,omitempty"`
-	// Data: the card after the change, what changed, and the reason.
-	Data rawJSON `json:"data"`
-}
-
-type rawJSON []byte
-
-func (r rawJSON) MarshalJSON() ([]byte, error) {
-	if len(r) == 0 {
-		return []byte("null"), nil
-	}
-	return r, nil
-}
 
 // listEvents is the pull side of the change feed: GET …/events?after=&limit=.
 // A reader that keeps the last cursor and asks again sees every event once,
@@ -59,12 +36,9 @@ func (a *API) listEvents(w http.ResponseWriter, r *http.Request, tenant string) 
 		a.fail(w, r, err)
 		return
 	}
-	out := make([]event, 0, len(events))
 	next := after
-	for _, e := range events {
-		out = append(out, event{ID: e.ID, Cursor: e.Cursor.String(), Type: e.Type, Tenant: e.Tenant, CardID: e.CardID,
-			At: e.At.UTC().Format("2006-01-02T15:04:05.000000Z07:00"), Actor: e.Actor, Source: e.Source, Data: e.Data})
-		next = e.Cursor
+	if len(events) > 0 {
+		next = events[len(events)-1].Cursor
 	}
-	daemon.WriteJSON(w, http.StatusOK, map[string]any{"events": out, "next": next.String()})
+	daemon.WriteJSON(w, http.StatusOK, map[string]any{"events": webhook.Wire(events), "next": next.String()})
 }

@@ -449,8 +449,9 @@ func (d *Dispatcher) read(ctx context.Context, s *tenantState, now time.Time) er
 	return nil
 }
 
-// Event is one event as a delivery carries it: the shape of the pull
-// feed's events.
+// Event is one event as the pull feed hands it out and a delivery carries
+// it. ID identifies the event, to deduplicate (deliveries are at least
+// once); Data is the card after the change, what changed, and the reason.
 type Event struct {
 	ID     int64           `json:"id"`
 	Cursor string          `json:"cursor"`
@@ -468,18 +469,24 @@ type Payload struct {
 	Events []Event `json:"events"`
 }
 
-// Body is the JSON body of a delivery of these events.
-func Body(events []store.Event) ([]byte, error) {
-	p := Payload{Events: make([]Event, len(events))}
+// Wire is events as both the pull feed (GET …/events) and deliveries
+// carry them; never nil.
+func Wire(events []store.Event) []Event {
+	out := make([]Event, len(events))
 	for i, e := range events {
 		data := json.RawMessage(e.Data)
 		if len(data) == 0 {
 			data = json.RawMessage("null")
 		}
-		p.Events[i] = Event{ID: e.ID, Cursor: e.Cursor.String(), Type: e.Type, Tenant: e.Tenant, CardID: e.CardID,
+		out[i] = Event{ID: e.ID, Cursor: e.Cursor.String(), Type: e.Type, Tenant: e.Tenant, CardID: e.CardID,
 			At: e.At.UTC().Format("2006-01-02T15:04:05.000000Z07:00"), Actor: e.Actor, Source: e.Source, Data: data}
 	}
-	return json.Marshal(p)
+	return out
+}
+
+// Body is the JSON body of a delivery of these events.
+func Body(events []store.Event) ([]byte, error) {
+	return json.Marshal(Payload{Events: Wire(events)})
 }
 
 // attempt POSTs the tenant's batch once and records the outcome. It
