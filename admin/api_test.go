@@ -24,6 +24,7 @@ import (
 	"github.com/rosterd/rosterd/internal/credential"
 	"github.com/rosterd/rosterd/internal/daemon"
 	"github.com/rosterd/rosterd/internal/pgtest"
+	"github.com/rosterd/rosterd/internal/testenv"
 	"github.com/rosterd/rosterd/scim"
 	"github.com/rosterd/rosterd/store"
 	"github.com/rosterd/rosterd/store/storetest"
@@ -38,18 +39,6 @@ const (
 	scimTok = "scim-token"
 )
 
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // env is the daemon's HTTP surface with the admin API and SCIM mounted
 // over a real store, a directory with a pinned clock, and a runner whose
 // feeds read snapshots the test sets.
@@ -58,7 +47,7 @@ type env struct {
 	url   string
 	dir   *directory.Service
 	store store.Backend
-	clock *testClock
+	clock *testenv.Clock
 
 	mu    sync.Mutex
 	snaps map[string][]reconcile.Record // by feed
@@ -66,7 +55,7 @@ type env struct {
 
 func newEnv(t *testing.T, st store.Backend) *env {
 	t.Helper()
-	clk := &testClock{t: time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)}
+	clk := testenv.NewClock(time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC))
 	policy := directory.DefaultPolicy() // invites by email, 7 days, reminders every 24 h
 	svc := directory.NewService(st, map[string]directory.Policy{"acme": policy, "globex": policy}, directory.WithClock(clk.Now))
 	keys := credential.NewKeyring(st, []credential.Static{

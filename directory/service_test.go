@@ -13,27 +13,15 @@ import (
 
 	"github.com/rosterd/rosterd/directory"
 	"github.com/rosterd/rosterd/internal/pgtest"
+	"github.com/rosterd/rosterd/internal/testenv"
 	"github.com/rosterd/rosterd/store"
 	"github.com/rosterd/rosterd/store/storetest"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
-// clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-func newService(st store.Store, policy directory.Policy) (*directory.Service, *clock) {
-	clk := &clock{t: time.Date(2026, 11, 20, 6, 0, 0, 0, time.UTC)}
+func newService(st store.Store, policy directory.Policy) (*directory.Service, *testenv.Clock) {
+	clk := testenv.NewClock(time.Date(2026, 11, 20, 6, 0, 0, 0, time.UTC))
 	return directory.NewService(st, map[string]directory.Policy{"acme": policy}, directory.WithClock(clk.Now)), clk
 }
 

@@ -20,6 +20,7 @@ import (
 
 	"github.com/rosterd/rosterd/directory"
 	"github.com/rosterd/rosterd/internal/pgtest"
+	"github.com/rosterd/rosterd/internal/testenv"
 	"github.com/rosterd/rosterd/notify"
 	"github.com/rosterd/rosterd/store"
 	"github.com/rosterd/rosterd/store/postgres"
@@ -28,20 +29,9 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
-// clock is a test's time, moved by hand.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
+func newClock() *testenv.Clock {
+	return testenv.NewClock(time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC))
 }
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-func newClock() *clock { return &clock{t: time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)} }
 
 const callback = "https://app.example.com/sso/callback"
 
@@ -51,7 +41,7 @@ type env struct {
 	t     *testing.T
 	ctx   context.Context
 	st    store.Backend
-	clock *clock
+	clock *testenv.Clock
 	svc   *directory.Service
 	web   *httptest.Server
 	codes notify.StoreLoginCodes
@@ -244,7 +234,7 @@ func TestInviteArrivesWithWorkingLink(t *testing.T) {
 	}
 
 	// The link: accepted, on to the platform with a login code.
-	e.clock.Add(time.Hour)
+	e.clock.Advance(time.Hour)
 	resp := get(t, link)
 	loc := resp.Header.Get("Location")
 	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, callback+"?code=rlc_") {
@@ -292,7 +282,7 @@ func TestTenantlessLinkAndReminder(t *testing.T) {
 	card := e.invite("bo@example.com")
 	m := e.mailer(smtp.url(), notify.Options{})
 	e.runOnce(m)
-	e.clock.Add(25 * time.Hour)
+	e.clock.Advance(25 * time.Hour)
 	if _, err := e.svc.Remind(e.ctx, directory.Actor{Name: "admin:ops"}, "acme", card.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -337,11 +327,11 @@ func TestSMTPDownRetriedThenDelivered(t *testing.T) {
 		if st, att := e.status(id); st != store.OutboxPending || att != attempt+1 {
 			t.Fatalf("after attempt %d: %s, %d attempts", attempt+1, st, att)
 		}
-		e.clock.Add(wait - time.Second)
+		e.clock.Advance(wait - time.Second)
 		if res := e.runOnce(m); res != (notify.Result{}) {
 			t.Fatalf("a second before the retry after %s: RunOnce = %+v, want nothing due", wait, res)
 		}
-		e.clock.Add(time.Second)
+		e.clock.Advance(time.Second)
 	}
 	// The server comes back.
 	smtp.start()
@@ -358,7 +348,7 @@ func TestSMTPDownRetriedThenDelivered(t *testing.T) {
 		t.Fatalf("RunOnce with the server stopped = %+v", res)
 	}
 	smtp.start()
-	e.clock.Add(time.Minute)
+	e.clock.Advance(time.Minute)
 	if res := e.runOnce(m); res.Sent != 1 {
 		t.Fatalf("RunOnce after the restart = %+v", res)
 	}
@@ -385,7 +375,7 @@ func TestDeadAfterMaxAttempts(t *testing.T) {
 		if i < 3 && res.Failed != 1 || i == 3 && res.Dead != 1 {
 			t.Fatalf("attempt %d: %+v", i, res)
 		}
-		e.clock.Add(time.Hour)
+		e.clock.Advance(time.Hour)
 	}
 	if st, att := e.status(id); st != store.OutboxDead || att != 3 {
 		t.Fatalf("status = %s, %d attempts; want dead after 3", st, att)
@@ -443,18 +433,18 @@ func TestWithoutSMTPStaysQueued(t *testing.T) {
 	if err := json.Unmarshal(e.outbox(card.ID)[0].Payload, &p); err != nil || p.Token == "" {
 		t.Fatalf("queued payload lost its token: %s", e.outbox(card.ID)[0].Payload)
 	}
-	e.clock.Add(time.Minute)
+	e.clock.Advance(time.Minute)
 	if res := e.runOnce(off); res.Undeliverable != 0 {
 		t.Errorf("logged again after a minute: %+v", res)
 	}
-	e.clock.Add(notify.DefaultUndeliverableEvery)
+	e.clock.Advance(notify.DefaultUndeliverableEvery)
 	if res := e.runOnce(off); res.Undeliverable != 1 {
 		t.Errorf("not logged again after %s: %+v", notify.DefaultUndeliverableEvery, res)
 	}
 	// SMTP configured (a restart with smtp.url): the message goes.
 	smtp := newCapture(t)
 	smtp.start()
-	e.clock.Add(notify.DefaultUndeliverableEvery)
+	e.clock.Advance(notify.DefaultUndeliverableEvery)
 	if res := e.runOnce(e.mailer(smtp.url(), notify.Options{})); res.Sent != 1 {
 		t.Fatalf("RunOnce with SMTP = %+v", res)
 	}

@@ -13,7 +13,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,6 +22,7 @@ import (
 	"github.com/rosterd/rosterd/internal/credential"
 	"github.com/rosterd/rosterd/internal/daemon"
 	"github.com/rosterd/rosterd/internal/pgtest"
+	"github.com/rosterd/rosterd/internal/testenv"
 	"github.com/rosterd/rosterd/scim"
 	"github.com/rosterd/rosterd/store"
 	"github.com/rosterd/rosterd/store/storetest"
@@ -37,7 +37,7 @@ type env struct {
 	url   string // http://127.0.0.1:port
 	dir   *directory.Service
 	store store.Backend
-	clock *testClock
+	clock *testenv.Clock
 }
 
 // Tokens of the test connections.
@@ -47,21 +47,9 @@ const (
 	globexOkta = "globex-okta-token"
 )
 
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 func newEnv(t *testing.T, st store.Backend) *env {
 	t.Helper()
-	clk := &testClock{t: time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)}
+	clk := testenv.NewClock(time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC))
 	policy := directory.DefaultPolicy()
 	policy.Invite = "none"
 	svc := directory.NewService(st, map[string]directory.Policy{"acme": policy, "globex": policy}, directory.WithClock(clk.Now))

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // recorder is a testing.TB that records Skipf/Fatalf instead of ending the
@@ -149,4 +150,16 @@ func TestFreePort(t *testing.T) {
 		t.Fatalf("port %d from FreePort is not bindable: %v", p, err)
 	}
 	l.Close()
+}
+
+func TestClock(t *testing.T) {
+	start := time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
+	c := NewClock(start)
+	if !c.Now().Equal(start) {
+		t.Fatalf("Now = %v, want %v", c.Now(), start)
+	}
+	c.Advance(90 * time.Minute)
+	if got := c.Now(); !got.Equal(start.Add(90 * time.Minute)) {
+		t.Fatalf("after Advance: %v", got)
+	}
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/rosterd/rosterd/internal/credential"
 	"github.com/rosterd/rosterd/internal/daemon"
 	"github.com/rosterd/rosterd/internal/pgtest"
+	"github.com/rosterd/rosterd/internal/testenv"
 	"github.com/rosterd/rosterd/notify/webhook"
 	"github.com/rosterd/rosterd/scim"
 	"github.com/rosterd/rosterd/store"
@@ -167,16 +168,10 @@ func (r *receiver) delivered(st store.Store, tenants ...string) bool {
 
 // fakeClock moves on when the dispatcher sleeps (and sleeps a little for
 // real, so that a receiver has time to come back).
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+type fakeClock struct{ *testenv.Clock }
 
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
+func (c fakeClock) Sleep(ctx context.Context, d time.Duration) error {
+	c.Advance(d)
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
@@ -374,7 +369,7 @@ func TestReceiverDown(t *testing.T) {
 		rcv.srv.Listener = ln
 		rcv.srv.Start()
 
-		clk := &fakeClock{t: time.Now()}
+		clk := fakeClock{testenv.NewClock(time.Now())}
 		reg := prometheus.NewRegistry()
 		rcv.setStatus(http.StatusServiceUnavailable)
 		start(t, st, webhook.Options{URL: "http://" + addr + "/hooks", Tenants: []string{"acme", "globex"}, Batch: 4,
@@ -441,7 +436,7 @@ func TestSignatureCoversBody(t *testing.T) {
 		if _, err := e.svc.Invite(context.Background(), directory.Actor{Name: "admin:ops"}, directory.AdminInput{Tenant: "acme", Email: "ann@example.com"}); err != nil {
 			t.Fatal(err)
 		}
-		clk := &fakeClock{t: time.Now()}
+		clk := fakeClock{testenv.NewClock(time.Now())}
 		start(t, st, webhook.Options{URL: proxy.URL + "/hooks", Tenants: []string{"acme"}, Now: clk.Now, Sleep: clk.Sleep, Interval: time.Second})
 		var body map[string]any
 		waitFor(t, "a failed delivery", func() bool {
