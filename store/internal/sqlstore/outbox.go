@@ -30,20 +30,6 @@ func (d Dialect) skipLocked() string {
 	return d.ForUpdate + " SKIP LOCKED"
 }
 
-// exclusive runs fn holding the process's single writer, where the dialect
-// has one.
-func (s *DB) exclusive(ctx context.Context, fn func() error) error {
-	if s.writer != nil {
-		select {
-		case s.writer <- struct{}{}:
-			defer func() { <-s.writer }()
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	return fn()
-}
-
 // ClaimOutbox implements store.Outbox.
 func (s *DB) ClaimOutbox(ctx context.Context, kinds []string, now time.Time, limit int, lease time.Duration) ([]store.ClaimedMessage, error) {
 	if len(kinds) == 0 || limit <= 0 {

@@ -281,6 +281,29 @@ func (c *cachedTx) ExecContext(ctx context.Context, query string, args ...any) (
 
 // InTx implements store.Store.
 func (s *DB) InTx(ctx context.Context, fn func(store.Tx) error) error {
+	return s.exclusive(ctx, func() error {
+		sqlTx, err := s.SQL.BeginTx(ctx, nil)
+		if err != nil {
+			return s.d.MapError(fmt.Errorf("beginning transaction: %w", err))
+		}
+		var q queryer = sqlTx
+		if s.stmts != nil {
+			q = &cachedTx{tx: sqlTx, cache: s.stmts}
+		}
+		if err := fn(&tx{tx: sqlTx, q: q, d: s.d}); err != nil {
+			_ = sqlTx.Rollback()
+			return err
+		}
+		if err := sqlTx.Commit(); err != nil {
+			return s.d.MapError(fmt.Errorf("committing: %w", err))
+		}
+		return nil
+	})
+}
+
+// exclusive runs fn holding the process's single writer, where the dialect
+// has one (Dialect.OneWriter): every write transaction goes through it.
+func (s *DB) exclusive(ctx context.Context, fn func() error) error {
 	if s.writer != nil {
 		select {
 		case s.writer <- struct{}{}:
@@ -289,22 +312,7 @@ func (s *DB) InTx(ctx context.Context, fn func(store.Tx) error) error {
 			return ctx.Err()
 		}
 	}
-	sqlTx, err := s.SQL.BeginTx(ctx, nil)
-	if err != nil {
-		return s.d.MapError(fmt.Errorf("beginning transaction: %w", err))
-	}
-	var q queryer = sqlTx
-	if s.stmts != nil {
-		q = &cachedTx{tx: sqlTx, cache: s.stmts}
-	}
-	if err := fn(&tx{tx: sqlTx, q: q, d: s.d}); err != nil {
-		_ = sqlTx.Rollback()
-		return err
-	}
-	if err := sqlTx.Commit(); err != nil {
-		return s.d.MapError(fmt.Errorf("committing: %w", err))
-	}
-	return nil
+	return fn()
 }
 
 // InReadTx implements store.Store. On PostgreSQL it is REPEATABLE READ,
