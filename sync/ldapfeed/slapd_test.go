@@ -304,13 +304,11 @@ func TestSlapdKilledMidSearch(t *testing.T) {
 
 // TestSlapdStopsAnswering: a server that keeps the connection open and
 // answers nothing more (slapd frozen mid-search) fails the run after the
-// request timeout.
+// request timeout. The error names the feed's own 1 s timer; a run that
+// waited for the frozen server instead would hang until go test's
+// timeout, which catches it without a clock check here.
 func TestSlapdStopsAnswering(t *testing.T) {
-	start := time.Now()
 	run := failMidSearch(t, 1000, (*ldaptest.Server).Freeze, func(o *options) { o.cfg.Timeout = config.Duration(time.Second) }, ErrTimeout)
-	if d := time.Since(start); d > 30*time.Second {
-		t.Fatalf("the runs took %v: the frozen server was waited for", d)
-	}
 	if !strings.Contains(run.Error, "did not answer in time") || !strings.Contains(run.Error, "within 1s") {
 		t.Fatalf("error: %s", run.Error)
 	}
