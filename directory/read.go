@@ -159,9 +159,9 @@ func (s *Service) Explain(ctx context.Context, tenant, cardID string) (Explanati
 	if src, ok := r.From["email"]; ok {
 		e.Attributes = append(e.Attributes, AttributeSource{Name: "email", Value: r.Email, Source: src})
 	}
-	for _, f := range attributeFields {
-		if v := *f.get(&r.Attributes); v != "" {
-			e.Attributes = append(e.Attributes, AttributeSource{Name: f.name, Value: v, Source: r.From[f.name]})
+	for _, name := range store.TextAttributes {
+		if v := *r.Attributes.Text(name); v != "" {
+			e.Attributes = append(e.Attributes, AttributeSource{Name: name, Value: v, Source: r.From[name]})
 		}
 	}
 	if len(r.Attributes.Groups) > 0 {

@@ -162,45 +162,6 @@ func provenance(c Claim) string {
 
 func day(t time.Time) string { return t.UTC().Format("2006-01-02") }
 
-// attributeFields lists the scalar attributes with their JSON names, so that
-// merging, diffing and explaining walk them in one fixed order.
-var attributeFields = []attributeField{
-	{"given_name", 0}, {"family_name", 1}, {"display_name", 2}, {"title", 3}, {"department", 4},
-	{"location", 5}, {"employee_id", 6}, {"manager_email", 7}, {"role", 8},
-}
-
-type attributeField struct {
-	name string
-	i    int
-}
-
-// get is the field in a. A method with a switch rather than a function
-// value per field: the compiler then sees that the pointer it is given
-// stays where it is, and the Attributes a caller passes stay on its stack.
-func (f attributeField) get(a *Attributes) *string {
-	switch f.i {
-	case 0:
-		return &a.GivenName
-	case 1:
-		return &a.FamilyName
-	case 2:
-		return &a.DisplayName
-	case 3:
-		return &a.Title
-	case 4:
-		return &a.Department
-	case 5:
-		return &a.Location
-	case 6:
-		return &a.EmployeeID
-	case 7:
-		return &a.ManagerEmail
-	case 8:
-		return &a.Role
-	}
-	panic("directory: no attribute field " + f.name)
-}
-
 func mergeAttributes(ordered []Claim, withFrom bool) (string, Attributes, map[string]string) {
 	var (
 		email string
@@ -224,10 +185,10 @@ func mergeAttributes(ordered []Claim, withFrom bool) (string, Attributes, map[st
 			email = c.Email
 			won("email", c.Source)
 		}
-		for _, f := range attributeFields {
-			if dst, v := f.get(&out), *f.get(&c.Attributes); *dst == "" && v != "" {
+		for _, name := range store.TextAttributes {
+			if dst, v := out.Text(name), *c.Attributes.Text(name); *dst == "" && v != "" {
 				*dst = v
-				won(f.name, c.Source)
+				won(name, c.Source)
 			}
 		}
 		if out.Groups == nil && len(c.Attributes.Groups) > 0 {
@@ -255,9 +216,9 @@ func mergeAttributes(ordered []Claim, withFrom bool) (string, Attributes, map[st
 // fixed order.
 func changedAttributes(a, b Attributes) []string {
 	var changed []string
-	for _, f := range attributeFields {
-		if *f.get(&a) != *f.get(&b) {
-			changed = append(changed, f.name)
+	for _, name := range store.TextAttributes {
+		if *a.Text(name) != *b.Text(name) {
+			changed = append(changed, name)
 		}
 	}
 	if !slices.Equal(a.Groups, b.Groups) {
@@ -300,10 +261,8 @@ func AttributeChanges(old, new Attributes) []AttributeChange {
 			k := strings.TrimPrefix(name, "custom.")
 			o, n = old.Custom[k], new.Custom[k]
 		default:
-			for _, f := range attributeFields {
-				if f.name == name {
-					o, n = *f.get(&old), *f.get(&new)
-				}
+			if p := old.Text(name); p != nil {
+				o, n = *p, *new.Text(name)
 			}
 		}
 		out = append(out, AttributeChange{Name: name, Old: o, New: n})

@@ -4,7 +4,6 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -214,37 +213,5 @@ func TestNormalizeEmail(t *testing.T) {
 		if display != tc.display || norm != tc.norm || gotErr != tc.err {
 			t.Errorf("NormalizeEmail(%q) = %q, %q, %q; want %q, %q, %q", tc.in, display, norm, gotErr, tc.display, tc.norm, tc.err)
 		}
-	}
-}
-
-// TestAttributeFieldsCoverEveryScalar: attributeFields names each string
-// field of Attributes by its JSON name, once, and get finds that field.
-func TestAttributeFieldsCoverEveryScalar(t *testing.T) {
-	var a Attributes
-	v := reflect.ValueOf(&a).Elem()
-	seen := map[string]bool{}
-	for i := 0; i < v.NumField(); i++ {
-		sf := v.Type().Field(i)
-		if sf.Type.Kind() != reflect.String {
-			continue
-		}
-		name, _, _ := strings.Cut(sf.Tag.Get("json"), ",")
-		v.Field(i).SetString("value of " + name)
-		found := 0
-		for _, f := range attributeFields {
-			if f.name == name {
-				found++
-				if got := *f.get(&a); got != "value of "+name {
-					t.Fatalf("%s: get reads %q", name, got)
-				}
-			}
-		}
-		if found != 1 {
-			t.Fatalf("%s is listed %d times in attributeFields", name, found)
-		}
-		seen[name] = true
-	}
-	if len(seen) != len(attributeFields) {
-		t.Fatalf("attributeFields has %d entries for %d string fields", len(attributeFields), len(seen))
 	}
 }

@@ -61,42 +61,56 @@ type Attributes struct {
 	Custom       map[string]string `json:"custom,omitempty"`
 }
 
-// Set sets the text attribute with this JSON name (given_name,
-// family_name, display_name, title, department, location, employee_id,
-// manager_email, role) or, for "custom.<name>", that custom attribute: how
-// the feeds fill a record from a column or an LDAP attribute named in
-// configuration. It reports false, changing nothing, for any other name
-// (email and groups are not text attributes).
-func (a *Attributes) Set(name, v string) bool {
+// TextAttributes are the JSON names of the text attributes, in the order
+// a card's attributes are merged, compared and explained.
+var TextAttributes = []string{"given_name", "family_name", "display_name", "title", "department",
+	"location", "employee_id", "manager_email", "role"}
+
+// Text is the text attribute of that JSON name (one of TextAttributes), or
+// nil for any other name. The pointer is into a: the caller reads or sets
+// the attribute through it.
+func (a *Attributes) Text(name string) *string {
 	switch name {
 	case "given_name":
-		a.GivenName = v
+		return &a.GivenName
 	case "family_name":
-		a.FamilyName = v
+		return &a.FamilyName
 	case "display_name":
-		a.DisplayName = v
+		return &a.DisplayName
 	case "title":
-		a.Title = v
+		return &a.Title
 	case "department":
-		a.Department = v
+		return &a.Department
 	case "location":
-		a.Location = v
+		return &a.Location
 	case "employee_id":
-		a.EmployeeID = v
+		return &a.EmployeeID
 	case "manager_email":
-		a.ManagerEmail = v
+		return &a.ManagerEmail
 	case "role":
-		a.Role = v
-	default:
-		custom, ok := strings.CutPrefix(name, "custom.")
-		if !ok || custom == "" {
-			return false
-		}
-		if a.Custom == nil {
-			a.Custom = map[string]string{}
-		}
-		a.Custom[custom] = v
+		return &a.Role
 	}
+	return nil
+}
+
+// Set sets the attribute of that JSON name: a text attribute (Text) or,
+// for "custom.<name>", that custom attribute: how the feeds fill a record
+// from a column or an LDAP attribute named in configuration. It reports
+// false, changing nothing, for any other name (email and groups are not
+// text attributes).
+func (a *Attributes) Set(name, v string) bool {
+	if p := a.Text(name); p != nil {
+		*p = v
+		return true
+	}
+	custom, ok := strings.CutPrefix(name, "custom.")
+	if !ok || custom == "" {
+		return false
+	}
+	if a.Custom == nil {
+		a.Custom = map[string]string{}
+	}
+	a.Custom[custom] = v
 	return true
 }
 
