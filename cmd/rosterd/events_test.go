@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/rosterd/rosterd/directory"
+	"github.com/rosterd/rosterd/internal/testenv"
 	"github.com/rosterd/rosterd/store"
 )
 
@@ -16,7 +17,7 @@ func TestEventsTail(t *testing.T) {
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "rosterd.yaml")
 	os.WriteFile(cfg, []byte("data_dir: "+dir+"\ntenants:\n  - id: acme\n    invite: none\n"), 0o600)
-	a, err := openApp(context.Background(), globalFlags{config: cfg}, &syncBuffer{})
+	a, err := openApp(context.Background(), globalFlags{config: cfg}, &testenv.Buffer{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,10 +31,10 @@ func TestEventsTail(t *testing.T) {
 	apply("ann@acme.example", store.Present)
 
 	ctx, cancel := context.WithCancel(context.Background())
-	var out syncBuffer
+	var out testenv.Buffer
 	done := make(chan int)
 	go func() {
-		done <- run(ctx, []string{"events", "tail", "--config", cfg, "--from-start", "--poll", "10ms"}, &out, &syncBuffer{})
+		done <- run(ctx, []string{"events", "tail", "--config", cfg, "--from-start", "--poll", "10ms"}, &out, &testenv.Buffer{})
 	}()
 	waitOut := func(want string) {
 		t.Helper()

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,23 +19,10 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
-// syncBuffer is a bytes.Buffer safe for the daemon's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
 // daemon is a rosterd serve running in this process.
 type daemonRun struct {
 	base   string
-	stderr *syncBuffer
+	stderr *testenv.Buffer
 	cancel context.CancelFunc
 	done   chan int
 }
@@ -58,7 +44,7 @@ func startServe(t *testing.T, dir, yaml string, args ...string) *daemonRun {
 		args = append([]string{"--config", cfgPath}, args...)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	d := &daemonRun{base: fmt.Sprintf("http://127.0.0.1:%d", port), stderr: &syncBuffer{}, cancel: cancel, done: make(chan int, 1)}
+	d := &daemonRun{base: fmt.Sprintf("http://127.0.0.1:%d", port), stderr: &testenv.Buffer{}, cancel: cancel, done: make(chan int, 1)}
 	go func() {
 		d.done <- run(ctx, append([]string{"serve", "--log-format", "json"}, args...), io.Discard, d.stderr)
 	}()
@@ -198,7 +184,7 @@ func TestAutoMigrateOffRefusesOldSchema(t *testing.T) {
 	dir, data := t.TempDir(), t.TempDir()
 	cfg := filepath.Join(dir, "rosterd.yaml")
 	os.WriteFile(cfg, []byte("listen: 127.0.0.1:1\nauto_migrate: false\ndata_dir: "+data+"\n"), 0o600)
-	var stderr, stdout syncBuffer
+	var stderr, stdout testenv.Buffer
 	code := run(context.Background(), []string{"serve", "--config", cfg}, &stdout, &stderr)
 	if code != 1 || !strings.Contains(stderr.String(), "run `rosterd migrate`") || !strings.Contains(stderr.String(), "schema version 0") {
 		t.Fatalf("serve on an unmigrated database: exit %d, %s", code, stderr.String())
@@ -237,14 +223,14 @@ func TestBadConfigNamesKeyAndLine(t *testing.T) {
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "rosterd.yaml")
 	os.WriteFile(cfg, []byte("listen: 127.0.0.1:8080\ntenants:\n  - id: acme\n    invte: none\n    feeds:\n      - name: hr\n        kind: file\n        schedule: \"61 * * * *\"\n        source: dir:///srv/drop/*.csv\n"), 0o600)
-	var stdout, stderr syncBuffer
+	var stdout, stderr testenv.Buffer
 	code := run(context.Background(), []string{"serve", "--config", cfg}, &stdout, &stderr)
 	want := cfg + `:4: tenants[0]: unknown key "invte"`
 	if code != 1 || !strings.Contains(stderr.String(), want) {
 		t.Fatalf("exit %d, stderr:\n%s\nwant it to contain %q", code, stderr.String(), want)
 	}
 	os.WriteFile(cfg, []byte("listen: 127.0.0.1:8080\ntenants:\n  - id: acme\n    feeds:\n      - name: hr\n        kind: file\n        schedule: \"61 * * * *\"\n        source: dir:///srv/drop/*.csv\n"), 0o600)
-	stderr = syncBuffer{}
+	stderr = testenv.Buffer{}
 	code = run(context.Background(), []string{"serve", "--config", cfg}, &stdout, &stderr)
 	if code != 1 || !strings.Contains(stderr.String(), cfg+":7: tenants[0].feeds[0].schedule:") {
 		t.Fatalf("bad cron spec: exit %d, stderr:\n%s", code, stderr.String())
@@ -268,7 +254,7 @@ func TestCommandLine(t *testing.T) {
 		{[]string{"serve", "--log-level", "loud", "--data-dir", t.TempDir()}, 1, "", `unknown log level "loud"`},
 		{[]string{"serve", "--config", "/nonexistent/rosterd.yaml"}, 1, "", "reading config"},
 	} {
-		var stdout, stderr syncBuffer
+		var stdout, stderr testenv.Buffer
 		code := run(context.Background(), tc.args, &stdout, &stderr)
 		if code != tc.code || !strings.Contains(stdout.String(), tc.stdout) || !strings.Contains(stderr.String(), tc.stderr) {
 			t.Errorf("rosterd %v: exit %d\nstdout: %s\nstderr: %s\nwant exit %d, stdout containing %q, stderr containing %q",

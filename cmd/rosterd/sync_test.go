@@ -7,12 +7,14 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/rosterd/rosterd/internal/testenv"
 )
 
 // rosterdCmd runs a one-shot rosterd command in this process.
 func rosterdCmd(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
-	var stdout, stderr syncBuffer
+	var stdout, stderr testenv.Buffer
 	code := run(context.Background(), args, &stdout, &stderr)
 	return code, stdout.String(), stderr.String()
 }
@@ -115,7 +117,7 @@ func TestImportCommand(t *testing.T) {
 	if code != 0 || !regexp.MustCompile(`create\s+1`).MatchString(out) || !regexp.MustCompile(`update\s+1`).MatchString(out) || strings.Contains(out, "withdraw") {
 		t.Fatalf("second import: %d\n%s", code, out)
 	}
-	a, err := openApp(context.Background(), globalFlags{config: cfg}, &syncBuffer{})
+	a, err := openApp(context.Background(), globalFlags{config: cfg}, &testenv.Buffer{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,7 +33,6 @@
 package ldaptest
 
 import (
-	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -86,27 +85,10 @@ type Server struct {
 	Dir                      string
 
 	cmd     *exec.Cmd
-	log     *lockedBuffer
+	log     *testenv.Buffer
 	done    <-chan struct{} // closed when slapd has exited
 	stopped bool
 	mu      sync.Mutex
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 const testSchema = `attributetype ( 1.2.840.113556.1.4.8 NAME 'userAccountControl'
@@ -140,7 +122,7 @@ func Start(t testing.TB, opt Options) *Server {
 	s := &Server{Host: "127.0.0.1", Port: testenv.FreePort(t), Dir: dir,
 		RootDN: "cn=admin," + Suffix, RootPassword: "rootsecret",
 		ReaderDN: "cn=reader," + Suffix, ReaderPassword: "readersecret",
-		log: &lockedBuffer{}}
+		log: &testenv.Buffer{}}
 	s.URL = "ldap://" + s.Host + ":" + strconv.Itoa(s.Port)
 	if err := os.MkdirAll(filepath.Join(dir, "db"), 0o700); err != nil {
 		t.Fatal(err)

@@ -163,3 +163,22 @@ func TestClock(t *testing.T) {
 		t.Fatalf("after Advance: %v", got)
 	}
 }
+
+func TestBufferTakesConcurrentWrites(t *testing.T) {
+	var b Buffer
+	done := make(chan struct{})
+	for range 8 {
+		go func() {
+			for range 100 {
+				b.Write([]byte("ab"))
+			}
+			done <- struct{}{}
+		}()
+	}
+	for range 8 {
+		<-done
+	}
+	if got := b.String(); len(got) != 1600 || strings.Count(got, "ab") != 800 {
+		t.Fatalf("%d bytes written, %d pairs intact; want 1600, 800", len(got), strings.Count(got, "ab"))
+	}
+}
