@@ -239,17 +239,7 @@ func (e *env) runFeed(feed string) response {
 // outbox returns the outbox messages of a card.
 func (e *env) outbox(cardID string) []store.OutboxMessage {
 	e.t.Helper()
-	msgs, err := e.store.ListOutbox(context.Background(), "acme", 0, 10000)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	var out []store.OutboxMessage
-	for _, m := range msgs {
-		if m.CardID == cardID {
-			out = append(out, m)
-		}
-	}
-	return out
+	return storetest.OutboxOf(e.t, e.store, "acme", cardID)
 }
 
 func TestAdminDisableSurvivesFileRunAndSCIM(t *testing.T) {

@@ -25,6 +25,7 @@ import (
 	"github.com/rosterd/rosterd/store"
 	"github.com/rosterd/rosterd/store/postgres"
 	"github.com/rosterd/rosterd/store/sqlite"
+	"github.com/rosterd/rosterd/store/storetest"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
@@ -119,17 +120,7 @@ func (e *env) invite(email string) directory.Card {
 // outbox returns the tenant's outbox rows of a card with their payloads.
 func (e *env) outbox(cardID string) []store.OutboxMessage {
 	e.t.Helper()
-	all, err := e.st.ListOutbox(e.ctx, "acme", 0, 1000)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	var out []store.OutboxMessage
-	for _, m := range all {
-		if m.CardID == cardID {
-			out = append(out, m)
-		}
-	}
-	return out
+	return storetest.OutboxOf(e.t, e.st, "acme", cardID)
 }
 
 func (e *env) status(id int64) (string, int) {

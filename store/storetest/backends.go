@@ -63,3 +63,24 @@ func Migrated(t testing.TB, open func(testing.TB) store.Backend) store.Backend {
 	}
 	return s
 }
+
+// OutboxOf is every outbox message of one card, oldest first.
+func OutboxOf(t testing.TB, s store.Store, tenant, cardID string) []store.OutboxMessage {
+	t.Helper()
+	var out []store.OutboxMessage
+	for after := int64(0); ; {
+		page, err := s.ListOutbox(context.Background(), tenant, after, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range page {
+			if m.CardID == cardID {
+				out = append(out, m)
+			}
+		}
+		if len(page) < 1000 {
+			return out
+		}
+		after = page[len(page)-1].ID
+	}
+}
