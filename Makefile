@@ -1,5 +1,5 @@
 # Convenience targets; the README's commands work without make.
-.PHONY: build test race bench
+.PHONY: build test race bench fuzz
 build:
 	CGO_ENABLED=0 go build -trimpath -o rosterd ./cmd/rosterd
 test:
@@ -11,3 +11,8 @@ race:
 bench:
 	go test -run '^$$' -bench 'ApplyClaim$$' -benchtime 20000x -count 3 ./directory/
 	go test -run '^$$' -bench 'ApplyBatch$$' -benchtime 1x -count 3 ./directory/
+# Every fuzz target for FUZZTIME each (default 60s); CI runs each for a few
+# seconds after the tests. Crashers land in the package's testdata/fuzz/.
+FUZZTIME ?= 60s
+fuzz:
+	scripts/fuzz.sh $(FUZZTIME)
