@@ -432,6 +432,8 @@ tenants:
 	wantLines := []string{
 		`rosterd.yaml:2: unknown key "colour"`,
 		`rosterd.yaml:5: tenants[0].jit: expected true or false, got "maybe"`,
+		// Validation runs in the same pass.
+		`rosterd.yaml:7: tenants[0].feeds[0].source: required for a file feed (dir:///path/glob or sftp://user@host:port/path/glob)`,
 		`rosterd.yaml:9: tenants[0].feeds[0]: unknown key "schedul"`,
 	}
 	if got != strings.Join(wantLines, "\n") {
@@ -1149,4 +1151,69 @@ func TestLoad(t *testing.T) {
 	writeFile(t, path, "listen: 127.0.0.1:9999\ntenants:\n  - id: acme\n    tokn: x\n")
 	_, err = Load(path)
 	wantContains(t, err, path+`:4: tenants[0]: unknown key "tokn"`)
+}
+
+// TestEveryProblemInOnePass: problems of decoding (an unknown key, a bad
+// value, an unset variable), of reading secret files and of validation
+// (cron, smtp.from, time zone, URL) come out of one Parse together, each
+// with its line and key path.
+func TestEveryProblemInOnePass(t *testing.T) {
+	err := parseError(t, `listen: 127.0.0.1:8080
+colour: blue
+smtp:
+  url: smtp://mail.example.com:25
+  from: "not an address"
+admin_keys:
+  - name: ops
+    key_file: /nonexistent/admin.key
+tenants:
+  - id: acme
+    jit: maybe
+    app_callback_url: ftp://app.example.com/cb
+    scim:
+      - name: okta
+        token: ${ACME_SCIM_TOKEN}
+    feeds:
+      - name: hr
+        kind: file
+        schedule: "61 * * * *"
+        timezone: Mars/Olympus
+        source: dir:///srv/drop/*.csv
+`)
+	want := []string{
+		`rosterd.yaml:2: unknown key "colour"`,
+		`rosterd.yaml:5: smtp.from: invalid address "not an address"`,
+		`rosterd.yaml:8: admin_keys[0].key_file: cannot read secret: open /nonexistent/admin.key: no such file or directory`,
+		`rosterd.yaml:11: tenants[0].jit: expected true or false, got "maybe"`,
+		`rosterd.yaml:12: tenants[0].app_callback_url: must be an absolute http:// or https:// URL, got "ftp://app.example.com/cb"`,
+		`rosterd.yaml:15: tenants[0].scim[0].token: environment variable "ACME_SCIM_TOKEN" is not set`,
+		`rosterd.yaml:19: tenants[0].feeds[0].schedule: invalid cron spec "61 * * * *": end of range (61) above maximum (59): 61`,
+		`rosterd.yaml:20: tenants[0].feeds[0].timezone: unknown time zone "Mars/Olympus" (want an IANA name like Europe/Berlin)`,
+	}
+	if got := err.Error(); got != strings.Join(want, "\n") {
+		t.Errorf("got:\n%s\nwant:\n%s", got, strings.Join(want, "\n"))
+	}
+	for _, p := range err.Problems {
+		if p.Line == 0 || (p.Path == "" && !strings.HasPrefix(p.Message, "unknown key")) {
+			t.Errorf("problem without line or key path: %+v", p)
+		}
+	}
+}
+
+// TestBrokenValuesAreNotReportedAgain: a value decoding refused is not
+// reported once more by validation as missing or zero.
+func TestBrokenValuesAreNotReportedAgain(t *testing.T) {
+	for _, tc := range []struct{ name, doc, want string }{
+		{"duration", "events:\n  retention: 30\n", `rosterd.yaml:2: events.retention: invalid duration "30": expected a number with a unit (write e.g. 90s, 24h or 7d)`},
+		{"unset variable in a required key", "admin_keys:\n  - name: ops\n    key: ${NOPE}\n", `rosterd.yaml:3: admin_keys[0].key: environment variable "NOPE" is not set`},
+		{"scim token", "tenants:\n  - id: acme\n    scim:\n      - name: okta\n        token: ${NOPE}\n", `rosterd.yaml:5: tenants[0].scim[0].token: environment variable "NOPE" is not set`},
+		{"document", "- a\n", `rosterd.yaml:1: expected a mapping, got a list`},
+		{"missing secret file", "admin_keys:\n  - name: ops\n    key_file: /nonexistent/key\n", `rosterd.yaml:3: admin_keys[0].key_file: cannot read secret: open /nonexistent/key: no such file or directory`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := parseError(t, tc.doc).Error(); got != tc.want {
+				t.Errorf("got:\n%s\nwant exactly:\n%s", got, tc.want)
+			}
+		})
+	}
 }

@@ -30,7 +30,8 @@ func Load(path string) (*Config, error) {
 
 // Parse turns one YAML document into a validated Config: strict decoding,
 // ${NAME} expansion through lookupEnv, *_file secrets read relative to
-// filename's directory, defaults, then Validate. Every error is an *Error;
+// filename's directory, defaults, then Validate. Every error is an *Error
+// listing the problems of all these stages at once, in file order;
 // filename labels its problems. An empty document yields Default(). A nil
 // lookupEnv treats every variable as unset.
 func Parse(data []byte, filename string, lookupEnv func(string) (string, bool)) (*Config, error) {
@@ -46,29 +47,64 @@ func Parse(data []byte, filename string, lookupEnv func(string) (string, bool)) 
 
 	root, problems := parseDocument(data)
 	if len(problems) > 0 {
+		// Without a document tree there is nothing further to check.
 		return fail(problems)
 	}
+	// Every later stage runs even when an earlier one found problems, so
+	// that one pass reports everything; a value decoding refused is left
+	// out of what validation says, which would only repeat it as missing.
 	c := &Config{}
+	broken := map[string]bool{}
 	if root != nil {
-		d := &decoder{lookupEnv: lookupEnv, lines: map[string]int{}}
+		d := &decoder{lookupEnv: lookupEnv, lines: map[string]int{}, broken: broken}
 		d.decode(root, reflect.ValueOf(c).Elem(), "")
-		if len(d.problems) > 0 {
-			// Later stages would only repeat these problems as missing
-			// values.
+		if d.nodes > maxNodes {
+			// The rest of the document was not read.
 			return fail(d.problems)
 		}
+		problems = append(problems, d.problems...)
 		c.lines = d.lines
 	}
 
 	resolvePaths(reflect.ValueOf(c).Elem(), filepath.Dir(filename))
-	if problems := c.readSecretFiles(); len(problems) > 0 {
-		return fail(problems)
+	for _, p := range c.readSecretFiles() {
+		problems = append(problems, p)
+		broken[strings.TrimSuffix(p.Path, "_file")] = true
 	}
 	c.ApplyDefaults()
-	if problems := c.validate(); len(problems) > 0 {
+	for _, p := range c.validate() {
+		if !repeats(p.Path, broken) {
+			problems = append(problems, p)
+		}
+	}
+	if len(problems) > 0 {
 		return fail(problems)
 	}
 	return c, nil
+}
+
+// repeats reports whether a validation problem at path only restates a
+// problem decoding already reported: it sits at a broken value, inside
+// one, or at the mapping or list that directly holds one ("a token is
+// required" beside a token whose variable is unset).
+func repeats(path string, broken map[string]bool) bool {
+	for p := path; ; p = parentPath(p) {
+		if broken[p] {
+			return true
+		}
+		if p == "" {
+			break
+		}
+	}
+	if path == "" {
+		return false
+	}
+	for b := range broken {
+		if b != "" && parentPath(b) == path {
+			return true
+		}
+	}
+	return false
 }
 
 // yamlErrorLine matches yaml.v3's syntax errors, "yaml: line 3: did not
@@ -121,10 +157,23 @@ type decoder struct {
 	problems  []Problem
 	nodes     int
 	inAlias   map[*yaml.Node]bool
+	// broken holds the key paths whose values could not be decoded.
+	broken map[string]bool
 }
 
+// problem reports a problem with the document's shape (an unknown or
+// repeated key) at path.
 func (d *decoder) problem(path string, line int, format string, args ...any) {
 	d.problems = append(d.problems, Problem{Path: path, Line: line, Message: fmt.Sprintf(format, args...)})
+}
+
+// bad reports a value at path that could not be decoded; the field keeps
+// its zero value.
+func (d *decoder) bad(path string, line int, format string, args ...any) {
+	d.problem(path, line, format, args...)
+	if d.broken != nil {
+		d.broken[path] = true
+	}
 }
 
 var textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
@@ -138,7 +187,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	}
 	if n.Kind == yaml.AliasNode {
 		if d.inAlias[n.Alias] {
-			d.problem(path, n.Line, "alias *%s refers to itself", n.Value)
+			d.bad(path, n.Line, "alias *%s refers to itself", n.Value)
 			return
 		}
 		if d.inAlias == nil {
@@ -157,7 +206,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	if reflect.PointerTo(v.Type()).Implements(textUnmarshalerType) {
 		if text, ok := d.scalar(n, path); ok {
 			if err := v.Addr().Interface().(encoding.TextUnmarshaler).UnmarshalText([]byte(text)); err != nil {
-				d.problem(path, n.Line, "%v", err)
+				d.bad(path, n.Line, "%v", err)
 			}
 		}
 		return
@@ -172,7 +221,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		d.decodeStruct(n, v, path)
 	case reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
-			d.problem(path, n.Line, "expected a list, got %s", describe(n))
+			d.bad(path, n.Line, "expected a list, got %s", describe(n))
 			return
 		}
 		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
@@ -196,14 +245,14 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 			case "false":
 				v.SetBool(false)
 			default:
-				d.problem(path, n.Line, "expected true or false, got %q", text)
+				d.bad(path, n.Line, "expected true or false, got %q", text)
 			}
 		}
 	case reflect.Int:
 		if text, ok := d.scalar(n, path); ok {
 			i, err := strconv.ParseInt(text, 10, 64)
 			if err != nil {
-				d.problem(path, n.Line, "expected a whole number, got %q", text)
+				d.bad(path, n.Line, "expected a whole number, got %q", text)
 				return
 			}
 			v.SetInt(i)
@@ -212,7 +261,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		if text, ok := d.scalar(n, path); ok {
 			f, err := strconv.ParseFloat(text, 64)
 			if err != nil {
-				d.problem(path, n.Line, "expected a number, got %q", text)
+				d.bad(path, n.Line, "expected a number, got %q", text)
 				return
 			}
 			v.SetFloat(f)
@@ -220,7 +269,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	default:
 		// Only reachable when a field of an unsupported type is added to
 		// Config; the tests decode every field.
-		d.problem(path, n.Line, "cannot decode into %s", v.Type())
+		d.bad(path, n.Line, "cannot decode into %s", v.Type())
 	}
 }
 
@@ -229,7 +278,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 // the keys written beside it win.
 func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 	if n.Kind != yaml.MappingNode {
-		d.problem(path, n.Line, "expected a mapping, got %s", describe(n))
+		d.bad(path, n.Line, "expected a mapping, got %s", describe(n))
 		return
 	}
 	fields := map[string][]int{}
@@ -279,7 +328,7 @@ func (d *decoder) decodeMerge(n *yaml.Node, v reflect.Value, path string) {
 
 func (d *decoder) decodeMap(n *yaml.Node, v reflect.Value, path string) {
 	if n.Kind != yaml.MappingNode {
-		d.problem(path, n.Line, "expected a mapping, got %s", describe(n))
+		d.bad(path, n.Line, "expected a mapping, got %s", describe(n))
 		return
 	}
 	m := reflect.MakeMapWithSize(v.Type(), len(n.Content)/2)
@@ -307,12 +356,12 @@ func (d *decoder) decodeMap(n *yaml.Node, v reflect.Value, path string) {
 // scalar returns a scalar node's text with ${NAME} expanded.
 func (d *decoder) scalar(n *yaml.Node, path string) (string, bool) {
 	if n.Kind != yaml.ScalarNode {
-		d.problem(path, n.Line, "expected a single value, got %s", describe(n))
+		d.bad(path, n.Line, "expected a single value, got %s", describe(n))
 		return "", false
 	}
 	text, err := expand(n.Value, d.lookupEnv)
 	if err != nil {
-		d.problem(path, n.Line, "%v", err)
+		d.bad(path, n.Line, "%v", err)
 		return "", false
 	}
 	return text, true

@@ -225,9 +225,11 @@ func TestBadConfigNamesKeyAndLine(t *testing.T) {
 	os.WriteFile(cfg, []byte("listen: 127.0.0.1:8080\ntenants:\n  - id: acme\n    invte: none\n    feeds:\n      - name: hr\n        kind: file\n        schedule: \"61 * * * *\"\n        source: dir:///srv/drop/*.csv\n"), 0o600)
 	var stdout, stderr testenv.Buffer
 	code := run(context.Background(), []string{"serve", "--config", cfg}, &stdout, &stderr)
-	want := cfg + `:4: tenants[0]: unknown key "invte"`
-	if code != 1 || !strings.Contains(stderr.String(), want) {
-		t.Fatalf("exit %d, stderr:\n%s\nwant it to contain %q", code, stderr.String(), want)
+	// Both problems at once: the unknown key and the cron spec.
+	for _, want := range []string{cfg + `:4: tenants[0]: unknown key "invte"`, cfg + `:8: tenants[0].feeds[0].schedule: invalid cron spec "61 * * * *"`} {
+		if code != 1 || !strings.Contains(stderr.String(), want) {
+			t.Fatalf("exit %d, stderr:\n%s\nwant it to contain %q", code, stderr.String(), want)
+		}
 	}
 	os.WriteFile(cfg, []byte("listen: 127.0.0.1:8080\ntenants:\n  - id: acme\n    feeds:\n      - name: hr\n        kind: file\n        schedule: \"61 * * * *\"\n        source: dir:///srv/drop/*.csv\n"), 0o600)
 	stderr = testenv.Buffer{}
