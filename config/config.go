@@ -98,15 +98,20 @@ type SMTP struct {
 
 // Webhook is one receiver of card events.
 type Webhook struct {
-	// URL is an absolute http(s) URL. Required.
+	// URL is an absolute https:// URL (http:// only with Insecure).
+	// Required.
 	URL string `yaml:"url"`
-	// Secret signs each delivery. Default none (unsigned).
+	// Secret signs each delivery, at least 32 bytes. Required unless
+	// Insecure.
 	Secret string `yaml:"secret"`
 	// SecretFile names a file holding Secret; Parse reads it into Secret and
 	// clears this field. Default none.
 	SecretFile string `yaml:"secret_file"`
 	// Tenants limits the webhook to these tenant ids. Default: all tenants.
 	Tenants []string `yaml:"tenants"`
+	// Insecure allows an http:// URL and deliveries without a secret
+	// (unsigned), for a test receiver. Default false.
+	Insecure bool `yaml:"insecure"`
 }
 
 // Events configures the event log.

@@ -164,7 +164,7 @@ tenants:
     app_callback_url: https://app.example.com/cb
     scim:
       - name: okta
-        token: t0ken
+        token: t0ken-0123456789abcdef0123456789abcdef
     saml:
       idp_metadata_file: /etc/rosterd/idp.xml
     feeds:
@@ -494,6 +494,7 @@ smtp:
 webhooks:
   - url: ${URL}/hook
     secret: ${EMPTY}
+    insecure: true
 tenants:
   - id: acme
     name: "Cost $${X} and $5, ${EVIL}"
@@ -575,11 +576,11 @@ func writeFile(t *testing.T, path, content string) {
 
 func TestSecretFiles(t *testing.T) {
 	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "secrets/admin.key"), "admin-secret\n")
-	writeFile(t, filepath.Join(dir, "secrets/scim.token"), "scim-token\r\n")
+	writeFile(t, filepath.Join(dir, "secrets/admin.key"), "admin-secret-0123456789abcdef0123456789abcdef\n")
+	writeFile(t, filepath.Join(dir, "secrets/scim.token"), "scim-token-0123456789abcdef0123456789abcdef\r\n")
 	writeFile(t, filepath.Join(dir, "secrets/dsn"), "postgres://rosterd@db/rosterd\n")
 	writeFile(t, filepath.Join(dir, "secrets/smtp"), "smtp://u:p@mail.example.com:25")
-	writeFile(t, filepath.Join(dir, "secrets/webhook"), "hook-secret\n")
+	writeFile(t, filepath.Join(dir, "secrets/webhook"), "hook-secret-0123456789abcdef0123456789abcdef\n")
 	writeFile(t, filepath.Join(dir, "secrets/sftp"), "sftp-pass\n\n")
 	writeFile(t, filepath.Join(dir, "secrets/ldap"), "ldap-pass\n")
 	config := filepath.Join(dir, "rosterd.yaml")
@@ -634,10 +635,10 @@ tenants:
 		got, want any
 	}{
 		{"dsn", c.Store.DSN, "postgres://rosterd@db/rosterd"},
-		{"admin key", c.AdminKeys[0].Key, "admin-secret"},
+		{"admin key", c.AdminKeys[0].Key, "admin-secret-0123456789abcdef0123456789abcdef"},
 		{"smtp url without a newline", c.SMTP.URL, "smtp://u:p@mail.example.com:25"},
-		{"webhook secret", c.Webhooks[0].Secret, "hook-secret"},
-		{"scim token, CRLF trimmed", tn.SCIM[0].Token, "scim-token"},
+		{"webhook secret", c.Webhooks[0].Secret, "hook-secret-0123456789abcdef0123456789abcdef"},
+		{"scim token, CRLF trimmed", tn.SCIM[0].Token, "scim-token-0123456789abcdef0123456789abcdef"},
 		{"sftp password, one newline trimmed", tn.Feeds[0].File.SFTP.Password, "sftp-pass\n"},
 		{"ldap bind password", tn.Feeds[1].LDAP.BindPassword, "ldap-pass"},
 		{"relative known_hosts_file", tn.Feeds[0].File.SFTP.KnownHostsFile, filepath.Join(dir, "known_hosts")},
@@ -662,7 +663,7 @@ tenants:
 		},
 		{
 			name: "a problem with a secret read from a file points at the *_file key",
-			doc:  "admin_keys:\n  - {name: a, key: admin-secret}\n  - name: b\n    key_file: secrets/admin.key\n",
+			doc:  "admin_keys:\n  - {name: a, key: admin-secret-0123456789abcdef0123456789abcdef}\n  - name: b\n    key_file: secrets/admin.key\n",
 			want: ":4: admin_keys[1].key: same secret as admin_keys[0].key",
 		},
 		{
@@ -776,9 +777,9 @@ func TestValidateProblems(t *testing.T) {
 			[]string{`rosterd.yaml:3: tenants[0].app_callback_url: must be an absolute http:// or https:// URL, got "/sso/callback"`}},
 		{"ftp return url", "tenants:\n  - id: acme\n    allowed_return_urls: [https://app.example.com/, ftp://app.example.com/]\n",
 			[]string{`rosterd.yaml:3: tenants[0].allowed_return_urls[1]: must be an absolute http:// or https:// URL, got "ftp://app.example.com/"`}},
-		{"webhook url without scheme", "webhooks:\n  - url: example.com/hook\n",
+		{"webhook url without scheme", "webhooks:\n  - url: example.com/hook\n    insecure: true\n",
 			[]string{`rosterd.yaml:2: webhooks[0].url: must be an absolute http:// or https:// URL, got "example.com/hook"`}},
-		{"webhook without url, unknown tenant", "webhooks:\n  - tenants: [default, acme]\n",
+		{"webhook without url, unknown tenant", "webhooks:\n  - tenants: [default, acme]\n    insecure: true\n",
 			[]string{`rosterd.yaml:2: webhooks[0].url: required`,
 				`rosterd.yaml:2: webhooks[0].tenants[1]: unknown tenant "acme"`}},
 		{"smtp without from", "smtp:\n  url: smtp://mail.example.com:25\n",
@@ -820,19 +821,19 @@ func TestValidateProblems(t *testing.T) {
 		{"admin key without name or key", "admin_keys:\n  - read_only: true\n",
 			[]string{`rosterd.yaml:2: admin_keys[0].name: required`,
 				`rosterd.yaml:2: admin_keys[0].key: required (or key_file)`}},
-		{"duplicate admin key name", "admin_keys:\n  - {name: ops, key: k1}\n  - {name: ops, key: k2}\n",
+		{"duplicate admin key name", "admin_keys:\n  - {name: ops, key: k1-0123456789abcdef0123456789abcdef}\n  - {name: ops, key: k2-0123456789abcdef0123456789abcdef}\n",
 			[]string{`rosterd.yaml:3: admin_keys[1].name: duplicate admin key name "ops" (also admin_keys[0])`}},
-		{"duplicate scim connection", "tenants:\n  - id: acme\n    scim:\n      - name: okta\n        token: a\n      - name: okta\n        token: b\n",
+		{"duplicate scim connection", "tenants:\n  - id: acme\n    scim:\n      - name: okta\n        token: a-0123456789abcdef0123456789abcdef\n      - name: okta\n        token: b-0123456789abcdef0123456789abcdef\n",
 			[]string{`rosterd.yaml:6: tenants[0].scim[1].name: duplicate SCIM connection name "okta" (also tenants[0].scim[0].name)`}},
-		{"bad scim connection name", "tenants:\n  - id: acme\n    scim:\n      - name: Okta Prod\n        token: a\n",
+		{"bad scim connection name", "tenants:\n  - id: acme\n    scim:\n      - name: Okta Prod\n        token: a-0123456789abcdef0123456789abcdef\n",
 			[]string{`rosterd.yaml:4: tenants[0].scim[0].name: invalid SCIM connection name "Okta Prod"`}},
 		{"scim connection without token", "tenants:\n  - id: acme\n    scim:\n      - name: okta\n",
 			[]string{`rosterd.yaml:4: tenants[0].scim[0]: a token is required (token, token_file or tokens)`}},
-		{"empty rotation token", "tenants:\n  - id: acme\n    scim:\n      - name: okta\n        tokens: [a, \"\"]\n",
+		{"empty rotation token", "tenants:\n  - id: acme\n    scim:\n      - name: okta\n        tokens: [a-0123456789abcdef0123456789abcdef, \"\"]\n",
 			[]string{`rosterd.yaml:5: tenants[0].scim[0].tokens[1]: must not be empty`}},
-		{"same scim token in two tenants", "tenants:\n  - id: acme\n    scim:\n      - name: okta\n        token: same-token\n  - id: globex\n    scim:\n      - name: entra\n        tokens: [other, same-token]\n",
+		{"same scim token in two tenants", "tenants:\n  - id: acme\n    scim:\n      - name: okta\n        token: same-token-0123456789abcdef0123456789abcdef\n  - id: globex\n    scim:\n      - name: entra\n        tokens: [other-0123456789abcdef0123456789abcdef, same-token-0123456789abcdef0123456789abcdef]\n",
 			[]string{`rosterd.yaml:9: tenants[1].scim[0].tokens[1]: same secret as tenants[0].scim[0].token: every admin key and SCIM token must be different`}},
-		{"admin key reused as scim token", "admin_keys:\n  - {name: ops, key: shared}\ntenants:\n  - id: acme\n    scim:\n      - name: okta\n        token: shared\n",
+		{"admin key reused as scim token", "admin_keys:\n  - {name: ops, key: shared-0123456789abcdef0123456789abcdef}\ntenants:\n  - id: acme\n    scim:\n      - name: okta\n        token: shared-0123456789abcdef0123456789abcdef\n",
 			[]string{`rosterd.yaml:7: tenants[0].scim[0].token: same secret as admin_keys[0].key`}},
 
 		// SAML.
@@ -959,7 +960,7 @@ func TestValidateAcceptsVariants(t *testing.T) {
 		"ldap attributes as the README shows them": ldapDoc("        active_directory: true\n        attributes:\n          custom.cost_center: extensionAttribute1\n          id: objectGUID\n          email: \"mail, userPrincipalName\"\n          manager: manager\n          disabled: \"\"\n          department: \"department;lang-en\"\n"),
 		"custom file column":                       feedDoc("file", "dir:///srv/drop/*.csv", "        columns: {Cost Center: custom.cost_center}\n"),
 		"sftp with password":                       feedDoc("file", "sftp://hr@sftp.example.com/out/*.csv", "        sftp: {password: pw, known_hosts_file: /k}\n        key: employee_id\n        columns: {ID: employee_id, Status: status}\n"),
-		"scim rotation":                            "tenants:\n  - id: acme\n    scim:\n      - name: okta\n        tokens: [new-token, old-token]\n        authoritative: false\n",
+		"scim rotation":                            "tenants:\n  - id: acme\n    scim:\n      - name: okta\n        tokens: [new-token-0123456789abcdef0123456789abcdef, old-token-0123456789abcdef0123456789abcdef]\n        authoritative: false\n",
 		"explicit default precedence":              "tenants:\n  - id: acme\n    precedence: [saml, file, ldap, scim, admin]\n",
 		"listen on all interfaces":                 "listen: \":8080\"\n",
 	}
@@ -974,6 +975,7 @@ func TestValidateReportsEveryProblemInFileOrder(t *testing.T) {
 	err := parseError(t, `webhooks:
   - url: https://app.example.com/hook
     tenants: [globex]
+    insecure: true
 listen: localhost
 tenants:
   - id: acme
@@ -986,9 +988,9 @@ tenants:
 `)
 	want := strings.Join([]string{
 		`rosterd.yaml:3: webhooks[0].tenants[0]: unknown tenant "globex"`,
-		`rosterd.yaml:4: listen: expected host:port, like 127.0.0.1:8080 or :8080, got "localhost"`,
-		`rosterd.yaml:7: tenants[0].invite: must be email or none, got "sms"`,
-		`rosterd.yaml:11: tenants[0].feeds[0].schedule: invalid cron spec "61 * * * *": end of range (61) above maximum (59): 61`,
+		`rosterd.yaml:5: listen: expected host:port, like 127.0.0.1:8080 or :8080, got "localhost"`,
+		`rosterd.yaml:8: tenants[0].invite: must be email or none, got "sms"`,
+		`rosterd.yaml:12: tenants[0].feeds[0].schedule: invalid cron spec "61 * * * *": end of range (61) above maximum (59): 61`,
 	}, "\n")
 	if err.Error() != want {
 		t.Errorf("got:\n%v\nwant:\n%s", err, want)
@@ -1039,10 +1041,10 @@ func TestFullExample(t *testing.T) {
 		t.Fatal(err)
 	}
 	c, err := Parse(data, "testdata/full.yaml", env(map[string]string{
-		"ROSTERD_ADMIN_KEY": "admin-key",
+		"ROSTERD_ADMIN_KEY": "admin-key-0123456789abcdef0123456789abcdef",
 		"SMTP_PASSWORD":     "smtp-password",
-		"WEBHOOK_SECRET":    "webhook-secret",
-		"ACME_SCIM_TOKEN":   "acme-scim-token",
+		"WEBHOOK_SECRET":    "webhook-secret-0123456789abcdef0123456789abcdef",
+		"ACME_SCIM_TOKEN":   "acme-scim-token-0123456789abcdef0123456789abcdef",
 		"LDAP_PASSWORD":     "ldap-password",
 	}))
 	if err != nil {
@@ -1071,13 +1073,13 @@ func TestFullExample(t *testing.T) {
 	}{
 		{"public_url", c.PublicURL, "https://rosterd.example.com"},
 		{"store", c.Store, Store{Driver: "sqlite", DSN: "/var/lib/rosterd/rosterd.db"}},
-		{"admin key", c.AdminKeys[0], AdminKey{Name: "ops", Key: "admin-key"}},
+		{"admin key", c.AdminKeys[0], AdminKey{Name: "ops", Key: "admin-key-0123456789abcdef0123456789abcdef"}},
 		{"smtp", c.SMTP, SMTP{URL: "smtp://user:smtp-password@mail.example.com:587", From: "Acme <noreply@example.com>"}},
-		{"webhook", c.Webhooks[0], Webhook{URL: "https://app.example.com/hooks/rosterd", Secret: "webhook-secret", Tenants: []string{"acme"}}},
+		{"webhook", c.Webhooks[0], Webhook{URL: "https://app.example.com/hooks/rosterd", Secret: "webhook-secret-0123456789abcdef0123456789abcdef", Tenants: []string{"acme"}}},
 		{"tenant name", acme.Name, "Acme Inc."},
 		{"safety", acme.Safety, Safety{MaxDisablePercent: 10, MaxDisableCount: 50, MinSnapshotRatio: 0.5}},
 		{"allowed return urls", acme.AllowedReturnURLs, []string{"https://app.example.com/"}},
-		{"scim tokens", acme.SCIM[0].AllTokens(), []string{"acme-scim-token"}},
+		{"scim tokens", acme.SCIM[0].AllTokens(), []string{"acme-scim-token-0123456789abcdef0123456789abcdef"}},
 		{"saml attributes", acme.SAML.Attributes, map[string]string{"email": "email", "given_name": "firstName", "family_name": "lastName"}},
 		{"saml idp-initiated", acme.SAML.AllowIDPInitiated, true},
 		{"hr timezone", hr.Timezone, "Europe/Berlin"},
@@ -1215,5 +1217,74 @@ func TestBrokenValuesAreNotReportedAgain(t *testing.T) {
 				t.Errorf("got:\n%s\nwant exactly:\n%s", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestShortSecretsRefused: a configured admin key, SCIM token or webhook
+// secret under 32 bytes is refused, at its key path and line, without
+// repeating it.
+func TestShortSecretsRefused(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "short.key"), "from-a-file\n")
+	const long = "0123456789abcdef0123456789abcdef" // 32 bytes: enough
+	doc := `admin_keys:
+  - {name: ops, key: ` + long + `}
+  - {name: short, key: hunter2-hunter2-hunter2-hunter2}
+  - name: filed
+    key_file: short.key
+webhooks:
+  - url: https://app.example.com/hook
+    secret: short-hook-secret
+tenants:
+  - id: acme
+    scim:
+      - name: okta
+        token: okta-token
+        tokens: [` + long + `x, next-token]
+`
+	_, err := Parse([]byte(doc), filepath.Join(dir, "rosterd.yaml"), env(nil))
+	var cerr *Error
+	if !errors.As(err, &cerr) {
+		t.Fatalf("Parse: %v, want an *Error", err)
+	}
+	prefix := filepath.Join(dir, "rosterd.yaml")
+	want := []string{
+		prefix + `:3: admin_keys[1].key: too short (31 bytes): a configured secret needs at least 32 bytes, like the output of "openssl rand -base64 32"`,
+		prefix + `:5: admin_keys[2].key: too short (11 bytes): a configured secret needs at least 32 bytes, like the output of "openssl rand -base64 32"`,
+		prefix + `:8: webhooks[0].secret: too short (17 bytes): a configured secret needs at least 32 bytes, like the output of "openssl rand -base64 32"`,
+		prefix + `:13: tenants[0].scim[0].token: too short (10 bytes): a configured secret needs at least 32 bytes, like the output of "openssl rand -base64 32"`,
+		prefix + `:14: tenants[0].scim[0].tokens[1]: too short (10 bytes): a configured secret needs at least 32 bytes, like the output of "openssl rand -base64 32"`,
+	}
+	if got := cerr.Error(); got != strings.Join(want, "\n") {
+		t.Errorf("got:\n%s\nwant:\n%s", got, strings.Join(want, "\n"))
+	}
+	for _, secret := range []string{"hunter2", "from-a-file", "short-hook-secret", "okta-token", "next-token"} {
+		if strings.Contains(cerr.Error(), secret) {
+			t.Errorf("the error repeats the secret %q", secret)
+		}
+	}
+}
+
+// TestWebhookNeedsSecretAndHTTPS: a webhook is signed and sent over TLS
+// unless insecure: true says otherwise.
+func TestWebhookNeedsSecretAndHTTPS(t *testing.T) {
+	const secret = "0123456789abcdef0123456789abcdef"
+	err := parseError(t, `webhooks:
+  - url: https://app.example.com/hook
+  - url: http://app.example.com/hook
+    secret: `+secret+`
+  - url: http://localhost:9000/hook
+    insecure: true
+`)
+	want := strings.Join([]string{
+		`rosterd.yaml:2: webhooks[0].secret: required: it signs each delivery so that the receiver can tell it comes from rosterd; set secret or secret_file (or insecure: true, for a test receiver only)`,
+		`rosterd.yaml:3: webhooks[1].url: must be https://: over http:// anyone on the path reads and changes the deliveries (or set insecure: true, for a test receiver only)`,
+	}, "\n")
+	if err.Error() != want {
+		t.Errorf("got:\n%s\nwant:\n%s", err, want)
+	}
+	c := mustParse(t, "webhooks:\n  - url: http://localhost:9000/hook\n    insecure: true\n  - url: https://app.example.com/hook\n    secret: "+secret+"\n")
+	if !c.Webhooks[0].Insecure || c.Webhooks[0].Secret != "" || c.Webhooks[1].Insecure {
+		t.Errorf("webhooks = %+v", c.Webhooks)
 	}
 }

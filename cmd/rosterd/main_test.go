@@ -149,16 +149,16 @@ func TestServeDefaults(t *testing.T) {
 // file (one from the environment, one from a file), nothing is generated.
 func TestConfiguredKeysNoBootstrap(t *testing.T) {
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "scim.token"), []byte("scim-secret-from-file\n"), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "scim.token"), []byte("scim-secret-from-file-0123456789abcdef\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv("ROSTERD_TEST_ADMIN_KEY", "admin-secret-from-env")
+	t.Setenv("ROSTERD_TEST_ADMIN_KEY", "admin-secret-from-env-0123456789abcdef")
 	d := startServe(t, dir, fmt.Sprintf(`data_dir: %s
 admin_keys:
   - name: ops
     key: ${ROSTERD_TEST_ADMIN_KEY}
   - name: auditor
-    key: read-only-secret
+    key: read-only-secret-0123456789abcdef
     read_only: true
 tenants:
   - id: default
@@ -169,13 +169,13 @@ tenants:
 	if strings.Contains(d.stderr.String(), "first start") {
 		t.Fatalf("bootstrap secrets printed although the file has keys:\n%s", d.stderr)
 	}
-	if code, _ := get(t, d.base+"/api/v1/tenants", "admin-secret-from-env"); code != 200 {
+	if code, _ := get(t, d.base+"/api/v1/tenants", "admin-secret-from-env-0123456789abcdef"); code != 200 {
 		t.Fatalf("key from the environment: %d", code)
 	}
-	if code, _ := get(t, d.base+"/api/v1/tenants", "read-only-secret"); code != 200 {
+	if code, _ := get(t, d.base+"/api/v1/tenants", "read-only-secret-0123456789abcdef"); code != 200 {
 		t.Fatalf("read-only key reading: %d", code)
 	}
-	if code, _ := get(t, d.base+"/api/v1/tenants", "scim-secret-from-file"); code != 401 {
+	if code, _ := get(t, d.base+"/api/v1/tenants", "scim-secret-from-file-0123456789abcdef"); code != 401 {
 		t.Fatalf("a SCIM token on the admin API: %d", code)
 	}
 }
