@@ -14,6 +14,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -21,12 +23,23 @@ import (
 // Load reads the YAML file at path and parses it with the process
 // environment; relative *_file paths resolve against the file's directory.
 func Load(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading config: %w", err)
+	}
+	defer f.Close()
+	// One byte more than allowed, so that Parse can tell the file is too
+	// large without reading all of it.
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("reading config: %w", err)
 	}
 	return Parse(data, path, os.LookupEnv)
 }
+
+// MaxFileSize bounds a configuration file: a real one is a few KiB, and
+// the YAML parser's time and memory grow with its input.
+const MaxFileSize = 1 << 20
 
 // Parse turns one YAML document into a validated Config: strict decoding,
 // ${NAME} expansion through lookupEnv, *_file secrets read relative to
@@ -45,6 +58,9 @@ func Parse(data []byte, filename string, lookupEnv func(string) (string, bool)) 
 		return nil, &Error{File: filename, Problems: problems}
 	}
 
+	if len(data) > MaxFileSize {
+		return fail([]Problem{{Message: fmt.Sprintf("configuration file is larger than %d MiB", MaxFileSize>>20)}})
+	}
 	root, problems := parseDocument(data)
 	if len(problems) > 0 {
 		// Without a document tree there is nothing further to check.
@@ -120,13 +136,13 @@ func parseDocument(data []byte) (*yaml.Node, []Problem) {
 		if errors.Is(err, io.EOF) {
 			return nil, nil
 		}
-		return nil, []Problem{syntaxProblem(err)}
+		return nil, []Problem{syntaxProblem(err, data)}
 	}
 	var next yaml.Node
 	switch err := dec.Decode(&next); {
 	case errors.Is(err, io.EOF):
 	case err != nil:
-		return nil, []Problem{syntaxProblem(err)}
+		return nil, []Problem{syntaxProblem(err, data)}
 	default:
 		return nil, []Problem{{Line: next.Line, Message: "only one YAML document is allowed"}}
 	}
@@ -136,12 +152,33 @@ func parseDocument(data []byte) (*yaml.Node, []Problem) {
 	return doc.Content[0], nil
 }
 
-func syntaxProblem(err error) Problem {
+// syntaxProblem places a YAML syntax error. yaml.v3 names no line for an
+// error on the first line nor for a character it refuses (a control
+// character, broken UTF-8); those are placed here.
+func syntaxProblem(err error, data []byte) Problem {
 	if m := yamlErrorLine.FindStringSubmatch(err.Error()); m != nil {
 		line, _ := strconv.Atoi(m[1])
 		return Problem{Line: line, Message: "invalid YAML: " + m[2]}
 	}
-	return Problem{Message: "invalid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
+	return Problem{Line: badCharLine(data), Message: "invalid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
+}
+
+// badCharLine returns the line of the first byte that is not UTF-8 or is a
+// control character other than tab, newline and carriage return; 1 when
+// there is none.
+func badCharLine(data []byte) int {
+	line := 1
+	for i := 0; i < len(data); {
+		r, size := utf8.DecodeRune(data[i:])
+		if (r == utf8.RuneError && size == 1) || (unicode.IsControl(r) && r != '\t' && r != '\n' && r != '\r' && r != 0x85) {
+			return line
+		}
+		if r == '\n' {
+			line++
+		}
+		i += size
+	}
+	return 1
 }
 
 // maxNodes bounds the nodes decoded, so that a few aliases of aliases (a
