@@ -1288,3 +1288,21 @@ func TestWebhookNeedsSecretAndHTTPS(t *testing.T) {
 		t.Errorf("webhooks = %+v", c.Webhooks)
 	}
 }
+
+// TestHTTPTimeouts: http.read_header_timeout and http.read_body_timeout
+// default to 10s and 60s, keep written values, and must be positive.
+func TestHTTPTimeouts(t *testing.T) {
+	c := Default()
+	if c.HTTP.ReadHeaderTimeout.Std() != 10*time.Second || c.HTTP.ReadBodyTimeout.Std() != time.Minute {
+		t.Errorf("defaults: %+v, want 10s and 60s", c.HTTP)
+	}
+	c = mustParse(t, "http:\n  read_header_timeout: 5s\n  read_body_timeout: 5m\n")
+	if c.HTTP.ReadHeaderTimeout.Std() != 5*time.Second || c.HTTP.ReadBodyTimeout.Std() != 5*time.Minute {
+		t.Errorf("written: %+v, want 5s and 5m", c.HTTP)
+	}
+	err := parseError(t, "http:\n  read_header_timeout: 0s\n  read_body_timeout: -1s\n")
+	want := "rosterd.yaml:2: http.read_header_timeout: must be positive, got 0s\nrosterd.yaml:3: http.read_body_timeout: must be positive, got -1s"
+	if err.Error() != want {
+		t.Errorf("got:\n%v\nwant:\n%s", err, want)
+	}
+}

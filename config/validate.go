@@ -109,6 +109,8 @@ func (c *Config) validate() []Problem {
 		v.add("store.max_conns", "must not be negative, got %d", c.Store.MaxConns)
 	}
 	v.nonNegative("shutdown_timeout", c.ShutdownTimeout)
+	v.positive("http.read_header_timeout", c.HTTP.ReadHeaderTimeout)
+	v.positive("http.read_body_timeout", c.HTTP.ReadBodyTimeout)
 	v.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
 	v.oneOf("log.format", c.Log.Format, "auto", "text", "json")
 	for _, s := range c.secrets() {

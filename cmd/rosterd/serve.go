@@ -51,6 +51,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	reg := prometheus.NewRegistry()
 	srv := daemon.NewServer(logger, reg)
+	srv.SetTimeouts(daemon.Timeouts{ReadHeader: cfg.HTTP.ReadHeaderTimeout.Std(), ReadBody: cfg.HTTP.ReadBodyTimeout.Std()})
 	srv.AddReadinessCheck(daemon.Check{Name: "store", Fn: st.Ready})
 
 	var tenants []admin.Tenant
