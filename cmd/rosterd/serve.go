@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -45,7 +46,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	keys := credential.NewKeyring(st, staticCredentials(cfg))
 	svc := directory.NewService(st, policies(cfg), directory.WithLogger(logger.With("component", "directory")))
-	if err := bootstrap(ctx, cfg, keys, stderr, svc.Now()); err != nil {
+	// Secrets go to a terminal only; JSON logs on a terminal are a log
+	// stream too.
+	terminal := daemon.IsTerminal(stderr) && !strings.EqualFold(cfg.Log.Format, "json")
+	if err := bootstrap(ctx, cfg, keys, stderr, terminal, logger, svc.Now()); err != nil {
 		return err
 	}
 
