@@ -782,6 +782,8 @@ func TestValidateProblems(t *testing.T) {
 		{"webhook without url, unknown tenant", "webhooks:\n  - tenants: [default, acme]\n    insecure: true\n",
 			[]string{`rosterd.yaml:2: webhooks[0].url: required`,
 				`rosterd.yaml:2: webhooks[0].tenants[1]: unknown tenant "acme"`}},
+		{"smtp url with a bad port (notify refused it only at start)", "smtp:\n  url: smtp://user:hunter2@mail.example.com:99999\n  from: a@example.com\n",
+			[]string{`rosterd.yaml:2: smtp.url: invalid port "99999"`}},
 		{"smtp without from", "smtp:\n  url: smtp://mail.example.com:25\n",
 			[]string{`rosterd.yaml:1: smtp.from: required when smtp.url is set`}},
 		{"smtp url with a wrong scheme", "smtp:\n  url: https://user:hunter2@mail.example.com\n  from: not an address\n",

@@ -143,6 +143,11 @@ func (c *Config) validate() []Problem {
 		u, err := url.Parse(c.SMTP.URL)
 		if err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Hostname() == "" {
 			v.add("smtp.url", "must be smtp://[user:password@]host:port or smtps://…")
+		} else if port := u.Port(); port != "" {
+			// As notify reads it; the port alone is no secret.
+			if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+				v.add("smtp.url", "invalid port %q", port)
+			}
 		}
 		if c.SMTP.From == "" {
 			v.add("smtp.from", "required when smtp.url is set")
