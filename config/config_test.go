@@ -1213,6 +1213,10 @@ func TestBrokenValuesAreNotReportedAgain(t *testing.T) {
 		{"scim token", "tenants:\n  - id: acme\n    scim:\n      - name: okta\n        token: ${NOPE}\n", `rosterd.yaml:5: tenants[0].scim[0].token: environment variable "NOPE" is not set`},
 		{"document", "- a\n", `rosterd.yaml:1: expected a mapping, got a list`},
 		{"missing secret file", "admin_keys:\n  - name: ops\n    key_file: /nonexistent/key\n", `rosterd.yaml:3: admin_keys[0].key_file: cannot read secret: open /nonexistent/key: no such file or directory`},
+		// A broken key beside a missing one hides nothing about the other.
+		{"bad bool beside a missing token", "tenants:\n  - id: acme\n    scim:\n      - name: okta\n        authoritative: maybe\n",
+			"rosterd.yaml:4: tenants[0].scim[0]: a token is required (token, token_file or tokens)\n" +
+				`rosterd.yaml:5: tenants[0].scim[0].authoritative: expected true or false, got "maybe"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := parseError(t, tc.doc).Error(); got != tc.want {

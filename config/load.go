@@ -89,7 +89,7 @@ func Parse(data []byte, filename string, lookupEnv func(string) (string, bool)) 
 	}
 	c.ApplyDefaults()
 	for _, p := range c.validate() {
-		if !repeats(p.Path, broken) {
+		if !repeats(p, broken) {
 			problems = append(problems, p)
 		}
 	}
@@ -99,24 +99,35 @@ func Parse(data []byte, filename string, lookupEnv func(string) (string, bool)) 
 	return c, nil
 }
 
-// repeats reports whether a validation problem at path only restates a
-// problem decoding already reported: it sits at a broken value, inside
-// one, or at the mapping or list that directly holds one ("a token is
-// required" beside a token whose variable is unset).
-func repeats(path string, broken map[string]bool) bool {
-	for p := path; ; p = parentPath(p) {
-		if broken[p] {
+// repeats reports whether a validation problem only restates one decoding
+// reported: it sits at a broken value or inside one, or it is about the
+// mapping that directly holds one and names that key ("a token is required
+// (token, token_file or tokens)" beside a token whose variable is unset).
+func repeats(p Problem, broken map[string]bool) bool {
+	for q := p.Path; ; q = parentPath(q) {
+		if broken[q] {
 			return true
 		}
-		if p == "" {
+		if q == "" {
 			break
 		}
 	}
-	if path == "" {
+	if p.Path == "" {
 		return false
 	}
 	for b := range broken {
-		if b != "" && parentPath(b) == path {
+		if b == "" || parentPath(b) != p.Path {
+			continue
+		}
+		key := b[len(p.Path):]
+		key = strings.TrimPrefix(key, ".")
+		if i := strings.IndexByte(key, '['); i >= 0 {
+			key = key[:i]
+		}
+		words := strings.FieldsFunc(p.Message, func(r rune) bool {
+			return !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '_'
+		})
+		if key != "" && slices.Contains(words, key) {
 			return true
 		}
 	}
