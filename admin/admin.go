@@ -148,6 +148,17 @@ func (a *API) auth(next http.Handler) http.Handler {
 	})
 }
 
+// listTenants names the tenants the key may reach: all of them, or the
+// one a tenant-bound key belongs to.
 func (a *API) listTenants(w http.ResponseWriter, r *http.Request) {
-	daemon.WriteJSON(w, http.StatusOK, map[string]any{"tenants": a.tenants})
+	tenants := a.tenants
+	if key, ok := KeyFrom(r.Context()); ok && key.Tenant != "" {
+		tenants = []Tenant{}
+		for _, t := range a.tenants {
+			if t.ID == key.Tenant {
+				tenants = append(tenants, t)
+			}
+		}
+	}
+	daemon.WriteJSON(w, http.StatusOK, map[string]any{"tenants": tenants})
 }

@@ -69,3 +69,28 @@ func TestAuth(t *testing.T) {
 		t.Fatalf("auth failures counted %v, want 5", n)
 	}
 }
+
+// TestTenantKeyListsOnlyItsTenant: GET /api/v1/tenants with a key bound to
+// a tenant names that tenant only; an unbound key sees them all.
+func TestTenantKeyListsOnlyItsTenant(t *testing.T) {
+	st := storetest.Migrated(t, storetest.OpenSQLite)
+	keys := credential.NewKeyring(st, []credential.Static{
+		{Kind: store.AdminKey, Name: "ops", Secret: "all-tenants-key"},
+		{Kind: store.AdminKey, Tenant: "globex", Name: "globex-ops", Secret: "globex-key", ReadOnly: true},
+	})
+	api := New(keys, []Tenant{{ID: "acme", Name: "Acme"}, {ID: "globex", Name: "Globex"}}, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	mux := http.NewServeMux()
+	api.Mount(mux)
+	for key, want := range map[string]string{
+		"all-tenants-key": `{"tenants":[{"id":"acme","name":"Acme"},{"id":"globex","name":"Globex"}]}` + "\n",
+		"globex-key":      `{"tenants":[{"id":"globex","name":"Globex"}]}` + "\n",
+	} {
+		req := httptest.NewRequest("GET", "/api/v1/tenants", nil)
+		req.Header.Set("Authorization", "Bearer "+key)
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, req)
+		if rec.Code != 200 || rec.Body.String() != want {
+			t.Errorf("with %s: %d %s, want 200 %s", key, rec.Code, rec.Body.String(), want)
+		}
+	}
+}

@@ -24,6 +24,9 @@ type Config struct {
 	AutoMigrate *bool `yaml:"auto_migrate"`
 	// ShutdownTimeout bounds a graceful shutdown. Default 30s.
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+	// HTTP bounds how long a client may take to send a request. Defaults
+	// 10s for the headers, 60s for the body.
+	HTTP HTTP `yaml:"http"`
 	// Log configures log/slog output. Default level info, format auto.
 	Log Log `yaml:"log"`
 	// AdminKeys are the bearer keys of the admin API. Default none: the
@@ -59,6 +62,17 @@ type Store struct {
 	DSNFile string `yaml:"dsn_file"`
 	// MaxConns caps open connections. Default 0: the driver's own default.
 	MaxConns int `yaml:"max_conns"`
+}
+
+// HTTP bounds how long a client may take to send a request, so that a slow
+// client cannot hold a connection for ever.
+type HTTP struct {
+	// ReadHeaderTimeout bounds reading a request's headers. Default 10s.
+	ReadHeaderTimeout Duration `yaml:"read_header_timeout"`
+	// ReadBodyTimeout bounds reading a request's body, from the end of its
+	// headers (an upload to POST .../imports must arrive within it).
+	// Default 60s.
+	ReadBodyTimeout Duration `yaml:"read_body_timeout"`
 }
 
 // Log configures the daemon's log output.
@@ -98,15 +112,20 @@ type SMTP struct {
 
 // Webhook is one receiver of card events.
 type Webhook struct {
-	// URL is an absolute http(s) URL. Required.
+	// URL is an absolute https:// URL (http:// only with Insecure).
+	// Required.
 	URL string `yaml:"url"`
-	// Secret signs each delivery. Default none (unsigned).
+	// Secret signs each delivery, at least 32 bytes. Required unless
+	// Insecure.
 	Secret string `yaml:"secret"`
 	// SecretFile names a file holding Secret; Parse reads it into Secret and
 	// clears this field. Default none.
 	SecretFile string `yaml:"secret_file"`
 	// Tenants limits the webhook to these tenant ids. Default: all tenants.
 	Tenants []string `yaml:"tenants"`
+	// Insecure allows an http:// URL and deliveries without a secret
+	// (unsigned), for a test receiver. Default false.
+	Insecure bool `yaml:"insecure"`
 }
 
 // Events configures the event log.

@@ -164,7 +164,7 @@ tenants:
     app_callback_url: https://app.example.com/cb
     scim:
       - name: okta
-        token: t0ken
+        token: t0ken-0123456789abcdef0123456789abcdef
     saml:
       idp_metadata_file: /etc/rosterd/idp.xml
     feeds:
@@ -432,6 +432,8 @@ tenants:
 	wantLines := []string{
 		`rosterd.yaml:2: unknown key "colour"`,
 		`rosterd.yaml:5: tenants[0].jit: expected true or false, got "maybe"`,
+		// Validation runs in the same pass.
+		`rosterd.yaml:7: tenants[0].feeds[0].source: required for a file feed (dir:///path/glob or sftp://user@host:port/path/glob)`,
 		`rosterd.yaml:9: tenants[0].feeds[0]: unknown key "schedul"`,
 	}
 	if got != strings.Join(wantLines, "\n") {
@@ -492,6 +494,7 @@ smtp:
 webhooks:
   - url: ${URL}/hook
     secret: ${EMPTY}
+    insecure: true
 tenants:
   - id: acme
     name: "Cost $${X} and $5, ${EVIL}"
@@ -573,11 +576,11 @@ func writeFile(t *testing.T, path, content string) {
 
 func TestSecretFiles(t *testing.T) {
 	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "secrets/admin.key"), "admin-secret\n")
-	writeFile(t, filepath.Join(dir, "secrets/scim.token"), "scim-token\r\n")
+	writeFile(t, filepath.Join(dir, "secrets/admin.key"), "admin-secret-0123456789abcdef0123456789abcdef\n")
+	writeFile(t, filepath.Join(dir, "secrets/scim.token"), "scim-token-0123456789abcdef0123456789abcdef\r\n")
 	writeFile(t, filepath.Join(dir, "secrets/dsn"), "postgres://rosterd@db/rosterd\n")
 	writeFile(t, filepath.Join(dir, "secrets/smtp"), "smtp://u:p@mail.example.com:25")
-	writeFile(t, filepath.Join(dir, "secrets/webhook"), "hook-secret\n")
+	writeFile(t, filepath.Join(dir, "secrets/webhook"), "hook-secret-0123456789abcdef0123456789abcdef\n")
 	writeFile(t, filepath.Join(dir, "secrets/sftp"), "sftp-pass\n\n")
 	writeFile(t, filepath.Join(dir, "secrets/ldap"), "ldap-pass\n")
 	config := filepath.Join(dir, "rosterd.yaml")
@@ -632,10 +635,10 @@ tenants:
 		got, want any
 	}{
 		{"dsn", c.Store.DSN, "postgres://rosterd@db/rosterd"},
-		{"admin key", c.AdminKeys[0].Key, "admin-secret"},
+		{"admin key", c.AdminKeys[0].Key, "admin-secret-0123456789abcdef0123456789abcdef"},
 		{"smtp url without a newline", c.SMTP.URL, "smtp://u:p@mail.example.com:25"},
-		{"webhook secret", c.Webhooks[0].Secret, "hook-secret"},
-		{"scim token, CRLF trimmed", tn.SCIM[0].Token, "scim-token"},
+		{"webhook secret", c.Webhooks[0].Secret, "hook-secret-0123456789abcdef0123456789abcdef"},
+		{"scim token, CRLF trimmed", tn.SCIM[0].Token, "scim-token-0123456789abcdef0123456789abcdef"},
 		{"sftp password, one newline trimmed", tn.Feeds[0].File.SFTP.Password, "sftp-pass\n"},
 		{"ldap bind password", tn.Feeds[1].LDAP.BindPassword, "ldap-pass"},
 		{"relative known_hosts_file", tn.Feeds[0].File.SFTP.KnownHostsFile, filepath.Join(dir, "known_hosts")},
@@ -660,7 +663,7 @@ tenants:
 		},
 		{
 			name: "a problem with a secret read from a file points at the *_file key",
-			doc:  "admin_keys:\n  - {name: a, key: admin-secret}\n  - name: b\n    key_file: secrets/admin.key\n",
+			doc:  "admin_keys:\n  - {name: a, key: admin-secret-0123456789abcdef0123456789abcdef}\n  - name: b\n    key_file: secrets/admin.key\n",
 			want: ":4: admin_keys[1].key: same secret as admin_keys[0].key",
 		},
 		{
@@ -774,11 +777,13 @@ func TestValidateProblems(t *testing.T) {
 			[]string{`rosterd.yaml:3: tenants[0].app_callback_url: must be an absolute http:// or https:// URL, got "/sso/callback"`}},
 		{"ftp return url", "tenants:\n  - id: acme\n    allowed_return_urls: [https://app.example.com/, ftp://app.example.com/]\n",
 			[]string{`rosterd.yaml:3: tenants[0].allowed_return_urls[1]: must be an absolute http:// or https:// URL, got "ftp://app.example.com/"`}},
-		{"webhook url without scheme", "webhooks:\n  - url: example.com/hook\n",
+		{"webhook url without scheme", "webhooks:\n  - url: example.com/hook\n    insecure: true\n",
 			[]string{`rosterd.yaml:2: webhooks[0].url: must be an absolute http:// or https:// URL, got "example.com/hook"`}},
-		{"webhook without url, unknown tenant", "webhooks:\n  - tenants: [default, acme]\n",
+		{"webhook without url, unknown tenant", "webhooks:\n  - tenants: [default, acme]\n    insecure: true\n",
 			[]string{`rosterd.yaml:2: webhooks[0].url: required`,
 				`rosterd.yaml:2: webhooks[0].tenants[1]: unknown tenant "acme"`}},
+		{"smtp url with a bad port (notify refused it only at start)", "smtp:\n  url: smtp://user:hunter2@mail.example.com:99999\n  from: a@example.com\n",
+			[]string{`rosterd.yaml:2: smtp.url: invalid port "99999"`}},
 		{"smtp without from", "smtp:\n  url: smtp://mail.example.com:25\n",
 			[]string{`rosterd.yaml:1: smtp.from: required when smtp.url is set`}},
 		{"smtp url with a wrong scheme", "smtp:\n  url: https://user:hunter2@mail.example.com\n  from: not an address\n",
@@ -818,19 +823,19 @@ func TestValidateProblems(t *testing.T) {
 		{"admin key without name or key", "admin_keys:\n  - read_only: true\n",
 			[]string{`rosterd.yaml:2: admin_keys[0].name: required`,
 				`rosterd.yaml:2: admin_keys[0].key: required (or key_file)`}},
-		{"duplicate admin key name", "admin_keys:\n  - {name: ops, key: k1}\n  - {name: ops, key: k2}\n",
+		{"duplicate admin key name", "admin_keys:\n  - {name: ops, key: k1-0123456789abcdef0123456789abcdef}\n  - {name: ops, key: k2-0123456789abcdef0123456789abcdef}\n",
 			[]string{`rosterd.yaml:3: admin_keys[1].name: duplicate admin key name "ops" (also admin_keys[0])`}},
-		{"duplicate scim connection", "tenants:\n  - id: acme\n    scim:\n      - name: okta\n        token: a\n      - name: okta\n        token: b\n",
+		{"duplicate scim connection", "tenants:\n  - id: acme\n    scim:\n      - name: okta\n        token: a-0123456789abcdef0123456789abcdef\n      - name: okta\n        token: b-0123456789abcdef0123456789abcdef\n",
 			[]string{`rosterd.yaml:6: tenants[0].scim[1].name: duplicate SCIM connection name "okta" (also tenants[0].scim[0].name)`}},
-		{"bad scim connection name", "tenants:\n  - id: acme\n    scim:\n      - name: Okta Prod\n        token: a\n",
+		{"bad scim connection name", "tenants:\n  - id: acme\n    scim:\n      - name: Okta Prod\n        token: a-0123456789abcdef0123456789abcdef\n",
 			[]string{`rosterd.yaml:4: tenants[0].scim[0].name: invalid SCIM connection name "Okta Prod"`}},
 		{"scim connection without token", "tenants:\n  - id: acme\n    scim:\n      - name: okta\n",
 			[]string{`rosterd.yaml:4: tenants[0].scim[0]: a token is required (token, token_file or tokens)`}},
-		{"empty rotation token", "tenants:\n  - id: acme\n    scim:\n      - name: okta\n        tokens: [a, \"\"]\n",
+		{"empty rotation token", "tenants:\n  - id: acme\n    scim:\n      - name: okta\n        tokens: [a-0123456789abcdef0123456789abcdef, \"\"]\n",
 			[]string{`rosterd.yaml:5: tenants[0].scim[0].tokens[1]: must not be empty`}},
-		{"same scim token in two tenants", "tenants:\n  - id: acme\n    scim:\n      - name: okta\n        token: same-token\n  - id: globex\n    scim:\n      - name: entra\n        tokens: [other, same-token]\n",
+		{"same scim token in two tenants", "tenants:\n  - id: acme\n    scim:\n      - name: okta\n        token: same-token-0123456789abcdef0123456789abcdef\n  - id: globex\n    scim:\n      - name: entra\n        tokens: [other-0123456789abcdef0123456789abcdef, same-token-0123456789abcdef0123456789abcdef]\n",
 			[]string{`rosterd.yaml:9: tenants[1].scim[0].tokens[1]: same secret as tenants[0].scim[0].token: every admin key and SCIM token must be different`}},
-		{"admin key reused as scim token", "admin_keys:\n  - {name: ops, key: shared}\ntenants:\n  - id: acme\n    scim:\n      - name: okta\n        token: shared\n",
+		{"admin key reused as scim token", "admin_keys:\n  - {name: ops, key: shared-0123456789abcdef0123456789abcdef}\ntenants:\n  - id: acme\n    scim:\n      - name: okta\n        token: shared-0123456789abcdef0123456789abcdef\n",
 			[]string{`rosterd.yaml:7: tenants[0].scim[0].token: same secret as admin_keys[0].key`}},
 
 		// SAML.
@@ -957,7 +962,7 @@ func TestValidateAcceptsVariants(t *testing.T) {
 		"ldap attributes as the README shows them": ldapDoc("        active_directory: true\n        attributes:\n          custom.cost_center: extensionAttribute1\n          id: objectGUID\n          email: \"mail, userPrincipalName\"\n          manager: manager\n          disabled: \"\"\n          department: \"department;lang-en\"\n"),
 		"custom file column":                       feedDoc("file", "dir:///srv/drop/*.csv", "        columns: {Cost Center: custom.cost_center}\n"),
 		"sftp with password":                       feedDoc("file", "sftp://hr@sftp.example.com/out/*.csv", "        sftp: {password: pw, known_hosts_file: /k}\n        key: employee_id\n        columns: {ID: employee_id, Status: status}\n"),
-		"scim rotation":                            "tenants:\n  - id: acme\n    scim:\n      - name: okta\n        tokens: [new-token, old-token]\n        authoritative: false\n",
+		"scim rotation":                            "tenants:\n  - id: acme\n    scim:\n      - name: okta\n        tokens: [new-token-0123456789abcdef0123456789abcdef, old-token-0123456789abcdef0123456789abcdef]\n        authoritative: false\n",
 		"explicit default precedence":              "tenants:\n  - id: acme\n    precedence: [saml, file, ldap, scim, admin]\n",
 		"listen on all interfaces":                 "listen: \":8080\"\n",
 	}
@@ -972,6 +977,7 @@ func TestValidateReportsEveryProblemInFileOrder(t *testing.T) {
 	err := parseError(t, `webhooks:
   - url: https://app.example.com/hook
     tenants: [globex]
+    insecure: true
 listen: localhost
 tenants:
   - id: acme
@@ -984,9 +990,9 @@ tenants:
 `)
 	want := strings.Join([]string{
 		`rosterd.yaml:3: webhooks[0].tenants[0]: unknown tenant "globex"`,
-		`rosterd.yaml:4: listen: expected host:port, like 127.0.0.1:8080 or :8080, got "localhost"`,
-		`rosterd.yaml:7: tenants[0].invite: must be email or none, got "sms"`,
-		`rosterd.yaml:11: tenants[0].feeds[0].schedule: invalid cron spec "61 * * * *": end of range (61) above maximum (59): 61`,
+		`rosterd.yaml:5: listen: expected host:port, like 127.0.0.1:8080 or :8080, got "localhost"`,
+		`rosterd.yaml:8: tenants[0].invite: must be email or none, got "sms"`,
+		`rosterd.yaml:12: tenants[0].feeds[0].schedule: invalid cron spec "61 * * * *": end of range (61) above maximum (59): 61`,
 	}, "\n")
 	if err.Error() != want {
 		t.Errorf("got:\n%v\nwant:\n%s", err, want)
@@ -1037,10 +1043,10 @@ func TestFullExample(t *testing.T) {
 		t.Fatal(err)
 	}
 	c, err := Parse(data, "testdata/full.yaml", env(map[string]string{
-		"ROSTERD_ADMIN_KEY": "admin-key",
+		"ROSTERD_ADMIN_KEY": "admin-key-0123456789abcdef0123456789abcdef",
 		"SMTP_PASSWORD":     "smtp-password",
-		"WEBHOOK_SECRET":    "webhook-secret",
-		"ACME_SCIM_TOKEN":   "acme-scim-token",
+		"WEBHOOK_SECRET":    "webhook-secret-0123456789abcdef0123456789abcdef",
+		"ACME_SCIM_TOKEN":   "acme-scim-token-0123456789abcdef0123456789abcdef",
 		"LDAP_PASSWORD":     "ldap-password",
 	}))
 	if err != nil {
@@ -1069,13 +1075,13 @@ func TestFullExample(t *testing.T) {
 	}{
 		{"public_url", c.PublicURL, "https://rosterd.example.com"},
 		{"store", c.Store, Store{Driver: "sqlite", DSN: "/var/lib/rosterd/rosterd.db"}},
-		{"admin key", c.AdminKeys[0], AdminKey{Name: "ops", Key: "admin-key"}},
+		{"admin key", c.AdminKeys[0], AdminKey{Name: "ops", Key: "admin-key-0123456789abcdef0123456789abcdef"}},
 		{"smtp", c.SMTP, SMTP{URL: "smtp://user:smtp-password@mail.example.com:587", From: "Acme <noreply@example.com>"}},
-		{"webhook", c.Webhooks[0], Webhook{URL: "https://app.example.com/hooks/rosterd", Secret: "webhook-secret", Tenants: []string{"acme"}}},
+		{"webhook", c.Webhooks[0], Webhook{URL: "https://app.example.com/hooks/rosterd", Secret: "webhook-secret-0123456789abcdef0123456789abcdef", Tenants: []string{"acme"}}},
 		{"tenant name", acme.Name, "Acme Inc."},
 		{"safety", acme.Safety, Safety{MaxDisablePercent: 10, MaxDisableCount: 50, MinSnapshotRatio: 0.5}},
 		{"allowed return urls", acme.AllowedReturnURLs, []string{"https://app.example.com/"}},
-		{"scim tokens", acme.SCIM[0].AllTokens(), []string{"acme-scim-token"}},
+		{"scim tokens", acme.SCIM[0].AllTokens(), []string{"acme-scim-token-0123456789abcdef0123456789abcdef"}},
 		{"saml attributes", acme.SAML.Attributes, map[string]string{"email": "email", "given_name": "firstName", "family_name": "lastName"}},
 		{"saml idp-initiated", acme.SAML.AllowIDPInitiated, true},
 		{"hr timezone", hr.Timezone, "Europe/Berlin"},
@@ -1149,4 +1155,160 @@ func TestLoad(t *testing.T) {
 	writeFile(t, path, "listen: 127.0.0.1:9999\ntenants:\n  - id: acme\n    tokn: x\n")
 	_, err = Load(path)
 	wantContains(t, err, path+`:4: tenants[0]: unknown key "tokn"`)
+}
+
+// TestEveryProblemInOnePass: problems of decoding (an unknown key, a bad
+// value, an unset variable), of reading secret files and of validation
+// (cron, smtp.from, time zone, URL) come out of one Parse together, each
+// with its line and key path.
+func TestEveryProblemInOnePass(t *testing.T) {
+	err := parseError(t, `listen: 127.0.0.1:8080
+colour: blue
+smtp:
+  url: smtp://mail.example.com:25
+  from: "not an address"
+admin_keys:
+  - name: ops
+    key_file: /nonexistent/admin.key
+tenants:
+  - id: acme
+    jit: maybe
+    app_callback_url: ftp://app.example.com/cb
+    scim:
+      - name: okta
+        token: ${ACME_SCIM_TOKEN}
+    feeds:
+      - name: hr
+        kind: file
+        schedule: "61 * * * *"
+        timezone: Mars/Olympus
+        source: dir:///srv/drop/*.csv
+`)
+	want := []string{
+		`rosterd.yaml:2: unknown key "colour"`,
+		`rosterd.yaml:5: smtp.from: invalid address "not an address"`,
+		`rosterd.yaml:8: admin_keys[0].key_file: cannot read secret: open /nonexistent/admin.key: no such file or directory`,
+		`rosterd.yaml:11: tenants[0].jit: expected true or false, got "maybe"`,
+		`rosterd.yaml:12: tenants[0].app_callback_url: must be an absolute http:// or https:// URL, got "ftp://app.example.com/cb"`,
+		`rosterd.yaml:15: tenants[0].scim[0].token: environment variable "ACME_SCIM_TOKEN" is not set`,
+		`rosterd.yaml:19: tenants[0].feeds[0].schedule: invalid cron spec "61 * * * *": end of range (61) above maximum (59): 61`,
+		`rosterd.yaml:20: tenants[0].feeds[0].timezone: unknown time zone "Mars/Olympus" (want an IANA name like Europe/Berlin)`,
+	}
+	if got := err.Error(); got != strings.Join(want, "\n") {
+		t.Errorf("got:\n%s\nwant:\n%s", got, strings.Join(want, "\n"))
+	}
+	for _, p := range err.Problems {
+		if p.Line == 0 || (p.Path == "" && !strings.HasPrefix(p.Message, "unknown key")) {
+			t.Errorf("problem without line or key path: %+v", p)
+		}
+	}
+}
+
+// TestBrokenValuesAreNotReportedAgain: a value decoding refused is not
+// reported once more by validation as missing or zero.
+func TestBrokenValuesAreNotReportedAgain(t *testing.T) {
+	for _, tc := range []struct{ name, doc, want string }{
+		{"duration", "events:\n  retention: 30\n", `rosterd.yaml:2: events.retention: invalid duration "30": expected a number with a unit (write e.g. 90s, 24h or 7d)`},
+		{"unset variable in a required key", "admin_keys:\n  - name: ops\n    key: ${NOPE}\n", `rosterd.yaml:3: admin_keys[0].key: environment variable "NOPE" is not set`},
+		{"scim token", "tenants:\n  - id: acme\n    scim:\n      - name: okta\n        token: ${NOPE}\n", `rosterd.yaml:5: tenants[0].scim[0].token: environment variable "NOPE" is not set`},
+		{"document", "- a\n", `rosterd.yaml:1: expected a mapping, got a list`},
+		{"missing secret file", "admin_keys:\n  - name: ops\n    key_file: /nonexistent/key\n", `rosterd.yaml:3: admin_keys[0].key_file: cannot read secret: open /nonexistent/key: no such file or directory`},
+		// A broken key beside a missing one hides nothing about the other.
+		{"bad bool beside a missing token", "tenants:\n  - id: acme\n    scim:\n      - name: okta\n        authoritative: maybe\n",
+			"rosterd.yaml:4: tenants[0].scim[0]: a token is required (token, token_file or tokens)\n" +
+				`rosterd.yaml:5: tenants[0].scim[0].authoritative: expected true or false, got "maybe"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := parseError(t, tc.doc).Error(); got != tc.want {
+				t.Errorf("got:\n%s\nwant exactly:\n%s", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestShortSecretsRefused: a configured admin key, SCIM token or webhook
+// secret under 32 bytes is refused, at its key path and line, without
+// repeating it.
+func TestShortSecretsRefused(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "short.key"), "from-a-file\n")
+	const long = "0123456789abcdef0123456789abcdef" // 32 bytes: enough
+	doc := `admin_keys:
+  - {name: ops, key: ` + long + `}
+  - {name: short, key: hunter2-hunter2-hunter2-hunter2}
+  - name: filed
+    key_file: short.key
+webhooks:
+  - url: https://app.example.com/hook
+    secret: short-hook-secret
+tenants:
+  - id: acme
+    scim:
+      - name: okta
+        token: okta-token
+        tokens: [` + long + `x, next-token]
+`
+	_, err := Parse([]byte(doc), filepath.Join(dir, "rosterd.yaml"), env(nil))
+	var cerr *Error
+	if !errors.As(err, &cerr) {
+		t.Fatalf("Parse: %v, want an *Error", err)
+	}
+	prefix := filepath.Join(dir, "rosterd.yaml")
+	want := []string{
+		prefix + `:3: admin_keys[1].key: too short (31 bytes): a configured secret needs at least 32 bytes, like the output of "openssl rand -base64 32"`,
+		prefix + `:5: admin_keys[2].key: too short (11 bytes): a configured secret needs at least 32 bytes, like the output of "openssl rand -base64 32"`,
+		prefix + `:8: webhooks[0].secret: too short (17 bytes): a configured secret needs at least 32 bytes, like the output of "openssl rand -base64 32"`,
+		prefix + `:13: tenants[0].scim[0].token: too short (10 bytes): a configured secret needs at least 32 bytes, like the output of "openssl rand -base64 32"`,
+		prefix + `:14: tenants[0].scim[0].tokens[1]: too short (10 bytes): a configured secret needs at least 32 bytes, like the output of "openssl rand -base64 32"`,
+	}
+	if got := cerr.Error(); got != strings.Join(want, "\n") {
+		t.Errorf("got:\n%s\nwant:\n%s", got, strings.Join(want, "\n"))
+	}
+	for _, secret := range []string{"hunter2", "from-a-file", "short-hook-secret", "okta-token", "next-token"} {
+		if strings.Contains(cerr.Error(), secret) {
+			t.Errorf("the error repeats the secret %q", secret)
+		}
+	}
+}
+
+// TestWebhookNeedsSecretAndHTTPS: a webhook is signed and sent over TLS
+// unless insecure: true says otherwise.
+func TestWebhookNeedsSecretAndHTTPS(t *testing.T) {
+	const secret = "0123456789abcdef0123456789abcdef"
+	err := parseError(t, `webhooks:
+  - url: https://app.example.com/hook
+  - url: http://app.example.com/hook
+    secret: `+secret+`
+  - url: http://localhost:9000/hook
+    insecure: true
+`)
+	want := strings.Join([]string{
+		`rosterd.yaml:2: webhooks[0].secret: required: it signs each delivery so that the receiver can tell it comes from rosterd; set secret or secret_file (or insecure: true, for a test receiver only)`,
+		`rosterd.yaml:3: webhooks[1].url: must be https://: over http:// anyone on the path reads and changes the deliveries (or set insecure: true, for a test receiver only)`,
+	}, "\n")
+	if err.Error() != want {
+		t.Errorf("got:\n%s\nwant:\n%s", err, want)
+	}
+	c := mustParse(t, "webhooks:\n  - url: http://localhost:9000/hook\n    insecure: true\n  - url: https://app.example.com/hook\n    secret: "+secret+"\n")
+	if !c.Webhooks[0].Insecure || c.Webhooks[0].Secret != "" || c.Webhooks[1].Insecure {
+		t.Errorf("webhooks = %+v", c.Webhooks)
+	}
+}
+
+// TestHTTPTimeouts: http.read_header_timeout and http.read_body_timeout
+// default to 10s and 60s, keep written values, and must be positive.
+func TestHTTPTimeouts(t *testing.T) {
+	c := Default()
+	if c.HTTP.ReadHeaderTimeout.Std() != 10*time.Second || c.HTTP.ReadBodyTimeout.Std() != time.Minute {
+		t.Errorf("defaults: %+v, want 10s and 60s", c.HTTP)
+	}
+	c = mustParse(t, "http:\n  read_header_timeout: 5s\n  read_body_timeout: 5m\n")
+	if c.HTTP.ReadHeaderTimeout.Std() != 5*time.Second || c.HTTP.ReadBodyTimeout.Std() != 5*time.Minute {
+		t.Errorf("written: %+v, want 5s and 5m", c.HTTP)
+	}
+	err := parseError(t, "http:\n  read_header_timeout: 0s\n  read_body_timeout: -1s\n")
+	want := "rosterd.yaml:2: http.read_header_timeout: must be positive, got 0s\nrosterd.yaml:3: http.read_body_timeout: must be positive, got -1s"
+	if err.Error() != want {
+		t.Errorf("got:\n%v\nwant:\n%s", err, want)
+	}
 }

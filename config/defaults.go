@@ -14,6 +14,8 @@ const (
 	defaultArchive         = "processed"
 	defaultShutdownTimeout = Duration(30 * time.Second)
 	defaultRetention       = Duration(720 * time.Hour)
+	defaultReadHeader      = Duration(10 * time.Second)
+	defaultReadBody        = Duration(60 * time.Second)
 )
 
 // sourceKinds are the valid precedence entries, in the default order.
@@ -44,6 +46,8 @@ func (c *Config) ApplyDefaults() {
 	}
 	setPointer(&c.AutoMigrate, true)
 	setDefault(c, "shutdown_timeout", &c.ShutdownTimeout, defaultShutdownTimeout)
+	setDefault(c, "http.read_header_timeout", &c.HTTP.ReadHeaderTimeout, defaultReadHeader)
+	setDefault(c, "http.read_body_timeout", &c.HTTP.ReadBodyTimeout, defaultReadBody)
 	setDefault(c, "log.level", &c.Log.Level, "info")
 	setDefault(c, "log.format", &c.Log.Format, "auto")
 	setDefault(c, "events.retention", &c.Events.Retention, defaultRetention)

@@ -10,6 +10,13 @@
 //
 // Decisions worth knowing:
 //
+//   - One pass reports everything: decoding goes on after a problem, and
+//     secret files, defaults and validation run even when decoding found
+//     some. A value decoding refused is not reported again by validation
+//     as missing (see repeats). A new field validates by adding its check
+//     to validate; decoding problems come for free.
+//   - A file is at most MaxFileSize (1 MiB); configured admin keys, SCIM
+//     tokens and webhook secrets are at least MinSecretLength (32) bytes.
 //   - ${NAME} is expanded in decoded scalar values only, never in keys and
 //     never in the raw text, so a variable's value cannot inject YAML. "$${"
 //     writes a literal "${". An unset variable is an error; a variable set to

@@ -14,6 +14,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -21,16 +23,28 @@ import (
 // Load reads the YAML file at path and parses it with the process
 // environment; relative *_file paths resolve against the file's directory.
 func Load(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading config: %w", err)
+	}
+	defer f.Close()
+	// One byte more than allowed, so that Parse can tell the file is too
+	// large without reading all of it.
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("reading config: %w", err)
 	}
 	return Parse(data, path, os.LookupEnv)
 }
 
+// MaxFileSize bounds a configuration file: a real one is a few KiB, and
+// the YAML parser's time and memory grow with its input.
+const MaxFileSize = 1 << 20
+
 // Parse turns one YAML document into a validated Config: strict decoding,
 // ${NAME} expansion through lookupEnv, *_file secrets read relative to
-// filename's directory, defaults, then Validate. Every error is an *Error;
+// filename's directory, defaults, then Validate. Every error is an *Error
+// listing the problems of all these stages at once, in file order;
 // filename labels its problems. An empty document yields Default(). A nil
 // lookupEnv treats every variable as unset.
 func Parse(data []byte, filename string, lookupEnv func(string) (string, bool)) (*Config, error) {
@@ -44,31 +58,80 @@ func Parse(data []byte, filename string, lookupEnv func(string) (string, bool)) 
 		return nil, &Error{File: filename, Problems: problems}
 	}
 
+	if len(data) > MaxFileSize {
+		return fail([]Problem{{Message: fmt.Sprintf("configuration file is larger than %d MiB", MaxFileSize>>20)}})
+	}
 	root, problems := parseDocument(data)
 	if len(problems) > 0 {
+		// Without a document tree there is nothing further to check.
 		return fail(problems)
 	}
+	// Every later stage runs even when an earlier one found problems, so
+	// that one pass reports everything; a value decoding refused is left
+	// out of what validation says, which would only repeat it as missing.
 	c := &Config{}
+	broken := map[string]bool{}
 	if root != nil {
-		d := &decoder{lookupEnv: lookupEnv, lines: map[string]int{}}
+		d := &decoder{lookupEnv: lookupEnv, lines: map[string]int{}, broken: broken}
 		d.decode(root, reflect.ValueOf(c).Elem(), "")
-		if len(d.problems) > 0 {
-			// Later stages would only repeat these problems as missing
-			// values.
+		if d.nodes > maxNodes {
+			// The rest of the document was not read.
 			return fail(d.problems)
 		}
+		problems = append(problems, d.problems...)
 		c.lines = d.lines
 	}
 
 	resolvePaths(reflect.ValueOf(c).Elem(), filepath.Dir(filename))
-	if problems := c.readSecretFiles(); len(problems) > 0 {
-		return fail(problems)
+	for _, p := range c.readSecretFiles() {
+		problems = append(problems, p)
+		broken[strings.TrimSuffix(p.Path, "_file")] = true
 	}
 	c.ApplyDefaults()
-	if problems := c.validate(); len(problems) > 0 {
+	for _, p := range c.validate() {
+		if !repeats(p, broken) {
+			problems = append(problems, p)
+		}
+	}
+	if len(problems) > 0 {
 		return fail(problems)
 	}
 	return c, nil
+}
+
+// repeats reports whether a validation problem only restates one decoding
+// reported: it sits at a broken value or inside one, or it is about the
+// mapping that directly holds one and names that key ("a token is required
+// (token, token_file or tokens)" beside a token whose variable is unset).
+func repeats(p Problem, broken map[string]bool) bool {
+	for q := p.Path; ; q = parentPath(q) {
+		if broken[q] {
+			return true
+		}
+		if q == "" {
+			break
+		}
+	}
+	if p.Path == "" {
+		return false
+	}
+	for b := range broken {
+		if b == "" || parentPath(b) != p.Path {
+			continue
+		}
+		key := b[len(p.Path):]
+		key = strings.TrimPrefix(key, ".")
+		if i := strings.IndexByte(key, '['); i >= 0 {
+			key = key[:i]
+		}
+		words := strings.FieldsFunc(p.Message, func(r rune) bool {
+			return !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '_'
+		})
+		if key != "" && slices.Contains(words, key) {
+			return true
+		}
+	}
+	return false
 }
 
 // yamlErrorLine matches yaml.v3's syntax errors, "yaml: line 3: did not
@@ -84,13 +147,13 @@ func parseDocument(data []byte) (*yaml.Node, []Problem) {
 		if errors.Is(err, io.EOF) {
 			return nil, nil
 		}
-		return nil, []Problem{syntaxProblem(err)}
+		return nil, []Problem{syntaxProblem(err, data)}
 	}
 	var next yaml.Node
 	switch err := dec.Decode(&next); {
 	case errors.Is(err, io.EOF):
 	case err != nil:
-		return nil, []Problem{syntaxProblem(err)}
+		return nil, []Problem{syntaxProblem(err, data)}
 	default:
 		return nil, []Problem{{Line: next.Line, Message: "only one YAML document is allowed"}}
 	}
@@ -100,12 +163,33 @@ func parseDocument(data []byte) (*yaml.Node, []Problem) {
 	return doc.Content[0], nil
 }
 
-func syntaxProblem(err error) Problem {
+// syntaxProblem places a YAML syntax error. yaml.v3 names no line for an
+// error on the first line nor for a character it refuses (a control
+// character, broken UTF-8); those are placed here.
+func syntaxProblem(err error, data []byte) Problem {
 	if m := yamlErrorLine.FindStringSubmatch(err.Error()); m != nil {
 		line, _ := strconv.Atoi(m[1])
 		return Problem{Line: line, Message: "invalid YAML: " + m[2]}
 	}
-	return Problem{Message: "invalid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
+	return Problem{Line: badCharLine(data), Message: "invalid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
+}
+
+// badCharLine returns the line of the first byte that is not UTF-8 or is a
+// control character other than tab, newline and carriage return; 1 when
+// there is none.
+func badCharLine(data []byte) int {
+	line := 1
+	for i := 0; i < len(data); {
+		r, size := utf8.DecodeRune(data[i:])
+		if (r == utf8.RuneError && size == 1) || (unicode.IsControl(r) && r != '\t' && r != '\n' && r != '\r' && r != 0x85) {
+			return line
+		}
+		if r == '\n' {
+			line++
+		}
+		i += size
+	}
+	return 1
 }
 
 // maxNodes bounds the nodes decoded, so that a few aliases of aliases (a
@@ -121,10 +205,23 @@ type decoder struct {
 	problems  []Problem
 	nodes     int
 	inAlias   map[*yaml.Node]bool
+	// broken holds the key paths whose values could not be decoded.
+	broken map[string]bool
 }
 
+// problem reports a problem with the document's shape (an unknown or
+// repeated key) at path.
 func (d *decoder) problem(path string, line int, format string, args ...any) {
 	d.problems = append(d.problems, Problem{Path: path, Line: line, Message: fmt.Sprintf(format, args...)})
+}
+
+// bad reports a value at path that could not be decoded; the field keeps
+// its zero value.
+func (d *decoder) bad(path string, line int, format string, args ...any) {
+	d.problem(path, line, format, args...)
+	if d.broken != nil {
+		d.broken[path] = true
+	}
 }
 
 var textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
@@ -138,7 +235,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	}
 	if n.Kind == yaml.AliasNode {
 		if d.inAlias[n.Alias] {
-			d.problem(path, n.Line, "alias *%s refers to itself", n.Value)
+			d.bad(path, n.Line, "alias *%s refers to itself", n.Value)
 			return
 		}
 		if d.inAlias == nil {
@@ -157,7 +254,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	if reflect.PointerTo(v.Type()).Implements(textUnmarshalerType) {
 		if text, ok := d.scalar(n, path); ok {
 			if err := v.Addr().Interface().(encoding.TextUnmarshaler).UnmarshalText([]byte(text)); err != nil {
-				d.problem(path, n.Line, "%v", err)
+				d.bad(path, n.Line, "%v", err)
 			}
 		}
 		return
@@ -172,7 +269,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		d.decodeStruct(n, v, path)
 	case reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
-			d.problem(path, n.Line, "expected a list, got %s", describe(n))
+			d.bad(path, n.Line, "expected a list, got %s", describe(n))
 			return
 		}
 		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
@@ -196,14 +293,14 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 			case "false":
 				v.SetBool(false)
 			default:
-				d.problem(path, n.Line, "expected true or false, got %q", text)
+				d.bad(path, n.Line, "expected true or false, got %q", text)
 			}
 		}
 	case reflect.Int:
 		if text, ok := d.scalar(n, path); ok {
 			i, err := strconv.ParseInt(text, 10, 64)
 			if err != nil {
-				d.problem(path, n.Line, "expected a whole number, got %q", text)
+				d.bad(path, n.Line, "expected a whole number, got %q", text)
 				return
 			}
 			v.SetInt(i)
@@ -212,7 +309,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		if text, ok := d.scalar(n, path); ok {
 			f, err := strconv.ParseFloat(text, 64)
 			if err != nil {
-				d.problem(path, n.Line, "expected a number, got %q", text)
+				d.bad(path, n.Line, "expected a number, got %q", text)
 				return
 			}
 			v.SetFloat(f)
@@ -220,7 +317,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	default:
 		// Only reachable when a field of an unsupported type is added to
 		// Config; the tests decode every field.
-		d.problem(path, n.Line, "cannot decode into %s", v.Type())
+		d.bad(path, n.Line, "cannot decode into %s", v.Type())
 	}
 }
 
@@ -229,7 +326,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 // the keys written beside it win.
 func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 	if n.Kind != yaml.MappingNode {
-		d.problem(path, n.Line, "expected a mapping, got %s", describe(n))
+		d.bad(path, n.Line, "expected a mapping, got %s", describe(n))
 		return
 	}
 	fields := map[string][]int{}
@@ -279,7 +376,7 @@ func (d *decoder) decodeMerge(n *yaml.Node, v reflect.Value, path string) {
 
 func (d *decoder) decodeMap(n *yaml.Node, v reflect.Value, path string) {
 	if n.Kind != yaml.MappingNode {
-		d.problem(path, n.Line, "expected a mapping, got %s", describe(n))
+		d.bad(path, n.Line, "expected a mapping, got %s", describe(n))
 		return
 	}
 	m := reflect.MakeMapWithSize(v.Type(), len(n.Content)/2)
@@ -307,12 +404,12 @@ func (d *decoder) decodeMap(n *yaml.Node, v reflect.Value, path string) {
 // scalar returns a scalar node's text with ${NAME} expanded.
 func (d *decoder) scalar(n *yaml.Node, path string) (string, bool) {
 	if n.Kind != yaml.ScalarNode {
-		d.problem(path, n.Line, "expected a single value, got %s", describe(n))
+		d.bad(path, n.Line, "expected a single value, got %s", describe(n))
 		return "", false
 	}
 	text, err := expand(n.Value, d.lookupEnv)
 	if err != nil {
-		d.problem(path, n.Line, "%v", err)
+		d.bad(path, n.Line, "%v", err)
 		return "", false
 	}
 	return text, true

@@ -109,6 +109,8 @@ func (c *Config) validate() []Problem {
 		v.add("store.max_conns", "must not be negative, got %d", c.Store.MaxConns)
 	}
 	v.nonNegative("shutdown_timeout", c.ShutdownTimeout)
+	v.positive("http.read_header_timeout", c.HTTP.ReadHeaderTimeout)
+	v.positive("http.read_body_timeout", c.HTTP.ReadBodyTimeout)
 	v.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
 	v.oneOf("log.format", c.Log.Format, "auto", "text", "json")
 	for _, s := range c.secrets() {
@@ -133,6 +135,7 @@ func (c *Config) validate() []Problem {
 			v.add(p+".key", "required (or key_file)")
 		}
 		v.credential(p+".key", k.Key)
+		v.secretLength(p+".key", k.Key)
 	}
 
 	if c.SMTP.URL != "" {
@@ -140,6 +143,11 @@ func (c *Config) validate() []Problem {
 		u, err := url.Parse(c.SMTP.URL)
 		if err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Hostname() == "" {
 			v.add("smtp.url", "must be smtp://[user:password@]host:port or smtps://…")
+		} else if port := u.Port(); port != "" {
+			// As notify reads it; the port alone is no secret.
+			if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+				v.add("smtp.url", "invalid port %q", port)
+			}
 		}
 		if c.SMTP.From == "" {
 			v.add("smtp.from", "required when smtp.url is set")
@@ -170,9 +178,13 @@ func (c *Config) validate() []Problem {
 		p := fmt.Sprintf("webhooks[%d]", i)
 		if w.URL == "" {
 			v.add(p+".url", "required")
-		} else {
-			v.httpURL(p+".url", w.URL)
+		} else if v.httpURL(p+".url", w.URL) && !w.Insecure && !strings.HasPrefix(strings.ToLower(w.URL), "https://") {
+			v.add(p+".url", "must be https://: over http:// anyone on the path reads and changes the deliveries (or set insecure: true, for a test receiver only)")
 		}
+		if w.Secret == "" && w.SecretFile == "" && !w.Insecure {
+			v.add(p+".secret", "required: it signs each delivery so that the receiver can tell it comes from rosterd; set secret or secret_file (or insecure: true, for a test receiver only)")
+		}
+		v.secretLength(p+".secret", w.Secret)
 		for j, id := range w.Tenants {
 			if _, ok := tenantIDs[id]; !ok || id == "" {
 				v.add(fmt.Sprintf("%s.tenants[%d]", p, j), "unknown tenant %q", id)
@@ -240,12 +252,14 @@ func (v *validator) tenant(p string, t *Tenant) {
 			v.add(sp, "a token is required (token, token_file or tokens)")
 		}
 		v.credential(sp+".token", conn.Token)
+		v.secretLength(sp+".token", conn.Token)
 		for j, tok := range conn.Tokens {
 			tp := fmt.Sprintf("%s.tokens[%d]", sp, j)
 			if tok == "" {
 				v.add(tp, "must not be empty")
 			}
 			v.credential(tp, tok)
+			v.secretLength(tp, tok)
 		}
 	}
 
@@ -534,6 +548,19 @@ func (v *validator) credential(p, secret string) {
 	v.credentials[secret] = p
 }
 
+// MinSecretLength is the least number of bytes of a configured admin key,
+// SCIM token or webhook secret: 256 bits of a random string, so that a
+// guessed or brute-forced secret is out of reach.
+const MinSecretLength = 32
+
+// secretLength refuses a configured secret shorter than MinSecretLength,
+// without repeating it.
+func (v *validator) secretLength(p, secret string) {
+	if secret != "" && len(secret) < MinSecretLength {
+		v.add(p, "too short (%d bytes): a configured secret needs at least %d bytes, like the output of \"openssl rand -base64 32\"", len(secret), MinSecretLength)
+	}
+}
+
 func (v *validator) oneOf(p, value string, allowed ...string) {
 	if slices.Contains(allowed, value) {
 		return
@@ -545,11 +572,15 @@ func (v *validator) oneOf(p, value string, allowed ...string) {
 	}
 }
 
-func (v *validator) httpURL(p, s string) {
+// httpURL checks that s is an absolute http(s) URL and reports whether it
+// is.
+func (v *validator) httpURL(p, s string) bool {
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		v.add(p, "must be an absolute http:// or https:// URL, got %q", s)
+		return false
 	}
+	return true
 }
 
 func (v *validator) positive(p string, d Duration) {

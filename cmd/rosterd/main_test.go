@@ -99,6 +99,25 @@ func get(t *testing.T, url, key string) (int, string) {
 	return resp.StatusCode, string(body)
 }
 
+// readBootstrapFile returns the bootstrap secrets file of the data directory,
+// which only its owner may read.
+func readBootstrapFile(t *testing.T, data string) string {
+	t.Helper()
+	path := filepath.Join(data, "bootstrap-secrets.txt")
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatalf("bootstrap secrets file: %v", err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Fatalf("%s has mode %v, want 0600", path, fi.Mode().Perm())
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
 var adminKeyLine = regexp.MustCompile(`Admin API key \(name "bootstrap"\):\s+(rsk_\S+)`)
 var scimTokenLine = regexp.MustCompile(`SCIM bearer token for tenant "default" \(connection "bootstrap"\):\s+(rst_\S+)`)
 
@@ -114,11 +133,21 @@ func TestServeDefaults(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(data, "rosterd.db")); err != nil {
 		t.Fatalf("SQLite file: %v", err)
 	}
-	m := adminKeyLine.FindStringSubmatch(d.stderr.String())
-	if m == nil || !scimTokenLine.MatchString(d.stderr.String()) || !strings.Contains(d.stderr.String(), d.base+"/scim/default/v2/") {
-		t.Fatalf("no bootstrap secrets printed:\n%s", d.stderr)
+	// stderr is no terminal here (and carries JSON logs): the secrets go
+	// to a file only the daemon's user can read, and the log names it.
+	secrets := readBootstrapFile(t, data)
+	m := adminKeyLine.FindStringSubmatch(secrets)
+	s := scimTokenLine.FindStringSubmatch(secrets)
+	if m == nil || s == nil || !strings.Contains(secrets, d.base+"/scim/default/v2/") {
+		t.Fatalf("no bootstrap secrets in the file:\n%s", secrets)
 	}
 	key := m[1]
+	if strings.Contains(d.stderr.String(), key) || strings.Contains(d.stderr.String(), s[1]) {
+		t.Fatalf("a bootstrap secret is in the log:\n%s", d.stderr)
+	}
+	if !strings.Contains(d.stderr.String(), filepath.Join(data, "bootstrap-secrets.txt")) {
+		t.Fatalf("the log does not name the secrets file:\n%s", d.stderr)
+	}
 	if code, body := get(t, d.base+"/api/v1/tenants", key); code != 200 || body != `{"tenants":[{"id":"default","name":"Default"}]}`+"\n" {
 		t.Fatalf("tenants with the bootstrap key = %d %s", code, body)
 	}
@@ -135,10 +164,10 @@ func TestServeDefaults(t *testing.T) {
 		t.Fatal("the admin key is stored in the clear")
 	}
 
-	// A second start prints nothing new, and the first key still works.
+	// A second start makes nothing new, and the first key still works.
 	d2 := startServe(t, t.TempDir(), "-", "--data-dir", data)
-	if strings.Contains(d2.stderr.String(), "rsk_") || strings.Contains(d2.stderr.String(), "rst_") {
-		t.Fatalf("secrets printed again on the second start:\n%s", d2.stderr)
+	if strings.Contains(d2.stderr.String(), "rsk_") || strings.Contains(d2.stderr.String(), "rst_") || readBootstrapFile(t, data) != secrets {
+		t.Fatalf("secrets made again on the second start:\n%s", d2.stderr)
 	}
 	if code, _ := get(t, d2.base+"/api/v1/tenants", key); code != 200 {
 		t.Fatalf("bootstrap key after restart: %d", code)
@@ -149,16 +178,16 @@ func TestServeDefaults(t *testing.T) {
 // file (one from the environment, one from a file), nothing is generated.
 func TestConfiguredKeysNoBootstrap(t *testing.T) {
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "scim.token"), []byte("scim-secret-from-file\n"), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "scim.token"), []byte("scim-secret-from-file-0123456789abcdef\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv("ROSTERD_TEST_ADMIN_KEY", "admin-secret-from-env")
+	t.Setenv("ROSTERD_TEST_ADMIN_KEY", "admin-secret-from-env-0123456789abcdef")
 	d := startServe(t, dir, fmt.Sprintf(`data_dir: %s
 admin_keys:
   - name: ops
     key: ${ROSTERD_TEST_ADMIN_KEY}
   - name: auditor
-    key: read-only-secret
+    key: read-only-secret-0123456789abcdef
     read_only: true
 tenants:
   - id: default
@@ -169,13 +198,13 @@ tenants:
 	if strings.Contains(d.stderr.String(), "first start") {
 		t.Fatalf("bootstrap secrets printed although the file has keys:\n%s", d.stderr)
 	}
-	if code, _ := get(t, d.base+"/api/v1/tenants", "admin-secret-from-env"); code != 200 {
+	if code, _ := get(t, d.base+"/api/v1/tenants", "admin-secret-from-env-0123456789abcdef"); code != 200 {
 		t.Fatalf("key from the environment: %d", code)
 	}
-	if code, _ := get(t, d.base+"/api/v1/tenants", "read-only-secret"); code != 200 {
+	if code, _ := get(t, d.base+"/api/v1/tenants", "read-only-secret-0123456789abcdef"); code != 200 {
 		t.Fatalf("read-only key reading: %d", code)
 	}
-	if code, _ := get(t, d.base+"/api/v1/tenants", "scim-secret-from-file"); code != 401 {
+	if code, _ := get(t, d.base+"/api/v1/tenants", "scim-secret-from-file-0123456789abcdef"); code != 401 {
 		t.Fatalf("a SCIM token on the admin API: %d", code)
 	}
 }
@@ -206,11 +235,12 @@ func TestAutoMigrateOffRefusesOldSchema(t *testing.T) {
 
 func TestServePostgres(t *testing.T) {
 	dsn := pgtest.DSN(t)
-	d := startServe(t, t.TempDir(), fmt.Sprintf("store:\n  driver: postgres\n  dsn: %q\n", dsn))
+	data := t.TempDir()
+	d := startServe(t, t.TempDir(), fmt.Sprintf("data_dir: %s\nstore:\n  driver: postgres\n  dsn: %q\n", data, dsn))
 	if code, body := get(t, d.base+"/readyz", ""); code != 200 {
 		t.Fatalf("/readyz on postgres = %d %s", code, body)
 	}
-	m := adminKeyLine.FindStringSubmatch(d.stderr.String())
+	m := adminKeyLine.FindStringSubmatch(readBootstrapFile(t, data))
 	if m == nil {
 		t.Fatalf("no bootstrap key:\n%s", d.stderr)
 	}
@@ -225,9 +255,11 @@ func TestBadConfigNamesKeyAndLine(t *testing.T) {
 	os.WriteFile(cfg, []byte("listen: 127.0.0.1:8080\ntenants:\n  - id: acme\n    invte: none\n    feeds:\n      - name: hr\n        kind: file\n        schedule: \"61 * * * *\"\n        source: dir:///srv/drop/*.csv\n"), 0o600)
 	var stdout, stderr testenv.Buffer
 	code := run(context.Background(), []string{"serve", "--config", cfg}, &stdout, &stderr)
-	want := cfg + `:4: tenants[0]: unknown key "invte"`
-	if code != 1 || !strings.Contains(stderr.String(), want) {
-		t.Fatalf("exit %d, stderr:\n%s\nwant it to contain %q", code, stderr.String(), want)
+	// Both problems at once: the unknown key and the cron spec.
+	for _, want := range []string{cfg + `:4: tenants[0]: unknown key "invte"`, cfg + `:8: tenants[0].feeds[0].schedule: invalid cron spec "61 * * * *"`} {
+		if code != 1 || !strings.Contains(stderr.String(), want) {
+			t.Fatalf("exit %d, stderr:\n%s\nwant it to contain %q", code, stderr.String(), want)
+		}
 	}
 	os.WriteFile(cfg, []byte("listen: 127.0.0.1:8080\ntenants:\n  - id: acme\n    feeds:\n      - name: hr\n        kind: file\n        schedule: \"61 * * * *\"\n        source: dir:///srv/drop/*.csv\n"), 0o600)
 	stderr = testenv.Buffer{}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -45,12 +46,16 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	keys := credential.NewKeyring(st, staticCredentials(cfg))
 	svc := directory.NewService(st, policies(cfg), directory.WithLogger(logger.With("component", "directory")))
-	if err := bootstrap(ctx, cfg, keys, stderr, svc.Now()); err != nil {
+	// Secrets go to a terminal only; JSON logs on a terminal are a log
+	// stream too.
+	terminal := daemon.IsTerminal(stderr) && !strings.EqualFold(cfg.Log.Format, "json")
+	if err := bootstrap(ctx, cfg, keys, stderr, terminal, logger, svc.Now()); err != nil {
 		return err
 	}
 
 	reg := prometheus.NewRegistry()
 	srv := daemon.NewServer(logger, reg)
+	srv.SetTimeouts(daemon.Timeouts{ReadHeader: cfg.HTTP.ReadHeaderTimeout.Std(), ReadBody: cfg.HTTP.ReadBodyTimeout.Std()})
 	srv.AddReadinessCheck(daemon.Check{Name: "store", Fn: st.Ready})
 
 	var tenants []admin.Tenant

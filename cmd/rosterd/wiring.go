@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/rosterd/rosterd/config"
@@ -130,21 +132,34 @@ func staticCredentials(cfg *config.Config) []credential.Static {
 	return out
 }
 
+// bootstrapFile is the name, in the data directory, of the file the
+// bootstrap secrets go to when there is no terminal to show them on.
+const bootstrapFile = "bootstrap-secrets.txt"
+
 // bootstrap makes the secrets a new installation needs and has none of: an
 // admin API key when no admin key exists at all, and a SCIM token for the
-// tenant "default" when it has no SCIM connection. Each is printed once, to
-// w, and stored only as its hash.
-func bootstrap(ctx context.Context, cfg *config.Config, keys *credential.Keyring, w io.Writer, now time.Time) error {
+// tenant "default" when it has no SCIM connection. They are shown once and
+// stored only as their hashes.
+//
+// They never go into the log stream, which is collected and kept: on a
+// terminal they are written to out; otherwise to bootstrapFile in the
+// data directory, readable by the daemon's user only, and the log says
+// where. They are stored only once delivered, so that a failed delivery
+// leaves nothing behind that nobody knows and the next start tries again.
+func bootstrap(ctx context.Context, cfg *config.Config, keys *credential.Keyring, out io.Writer, terminal bool, logger *slog.Logger, now time.Time) error {
+	type minted struct{ kind, tenant, secret string }
+	var made []minted
 	var lines []string
 	has, err := keys.Has(ctx, store.AdminKey, "")
 	if err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
 	}
 	if !has {
-		secret, err := keys.Create(ctx, store.AdminKey, "", "bootstrap", "bootstrap", false, now)
+		secret, err := credential.Generate(credential.AdminKeyPrefix)
 		if err != nil {
 			return fmt.Errorf("bootstrap: creating the admin API key: %w", err)
 		}
+		made = append(made, minted{store.AdminKey, "", secret})
 		lines = append(lines, fmt.Sprintf("  Admin API key (name \"bootstrap\"):\n    %s\n", secret))
 	}
 	if t, ok := cfg.FindTenant("default"); ok && len(t.SCIM) == 0 {
@@ -153,20 +168,70 @@ func bootstrap(ctx context.Context, cfg *config.Config, keys *credential.Keyring
 			return fmt.Errorf("bootstrap: %w", err)
 		}
 		if !has {
-			secret, err := keys.Create(ctx, store.SCIMToken, t.ID, "bootstrap", "bootstrap", false, now)
+			secret, err := credential.Generate(credential.SCIMTokenPrefix)
 			if err != nil {
 				return fmt.Errorf("bootstrap: creating the SCIM token: %w", err)
 			}
+			made = append(made, minted{store.SCIMToken, t.ID, secret})
 			lines = append(lines, fmt.Sprintf("  SCIM bearer token for tenant \"default\" (connection \"bootstrap\"):\n    %s\n  SCIM base URL:\n    %s/scim/default/v2/\n", secret, cfg.PublicURL))
 		}
 	}
-	if len(lines) == 0 {
+	if len(made) == 0 {
 		return nil
 	}
-	fmt.Fprint(w, "\nrosterd: first start. These secrets are shown this once and stored only as hashes:\n\n")
+	var msg strings.Builder
+	msg.WriteString("\nrosterd: first start. These secrets are shown this once and stored only as hashes:\n\n")
 	for _, l := range lines {
-		fmt.Fprintln(w, l)
+		msg.WriteString(l + "\n")
 	}
-	fmt.Fprint(w, "Keep them now. Try the admin key with:\n  curl -H 'Authorization: Bearer <admin key>' "+cfg.PublicURL+"/api/v1/tenants\n\n")
+	msg.WriteString("Keep them now. Try the admin key with:\n  curl -H 'Authorization: Bearer <admin key>' " + cfg.PublicURL + "/api/v1/tenants\n\n")
+
+	if terminal {
+		if _, err := io.WriteString(out, msg.String()); err != nil {
+			return fmt.Errorf("bootstrap: showing the secrets: %w", err)
+		}
+	} else {
+		path := filepath.Join(cfg.DataDir, bootstrapFile)
+		if err := writePrivateFile(path, msg.String()+"Delete this file once they are kept elsewhere.\n"); err != nil {
+			return fmt.Errorf("bootstrap: writing the first-start secrets: %w", err)
+		}
+		logger.Warn("first start: the bootstrap admin key and SCIM token are in a file readable only by this user; keep them elsewhere and delete it",
+			"file", path)
+	}
+	for _, m := range made {
+		if err := keys.Add(ctx, m.kind, m.tenant, "bootstrap", "bootstrap", m.secret, false, now); err != nil {
+			return fmt.Errorf("bootstrap: storing the %s: %w", m.kind, err)
+		}
+	}
 	return nil
+}
+
+// writePrivateFile replaces path with content, readable and writable by
+// the owner only, whatever file was there before.
+func writePrivateFile(path, content string) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, ".bootstrap-*") // mode 0600
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name()) // after the rename, a no-op
+	if _, err := f.WriteString(content); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
 }

@@ -125,18 +125,31 @@ func (k *Keyring) Has(ctx context.Context, kind, tenant string) (bool, error) {
 // Create mints a secret, stores its hash and returns the secret, which is
 // not kept anywhere else: the caller shows it once.
 func (k *Keyring) Create(ctx context.Context, kind, tenant, name, origin string, readOnly bool, now time.Time) (string, error) {
-	prefix := AdminKeyPrefix
-	if kind == store.SCIMToken {
-		prefix = SCIMTokenPrefix
-	}
-	secret, err := Generate(prefix)
+	secret, err := Generate(PrefixOf(kind))
 	if err != nil {
 		return "", err
 	}
-	err = k.store.PutCredential(ctx, store.Credential{ID: uuid.NewString(), Kind: kind, Tenant: tenant, Name: name,
-		Hash: Hash(secret), ReadOnly: readOnly, Origin: origin, Created: now})
-	if err != nil {
+	if err := k.Add(ctx, kind, tenant, name, origin, secret, readOnly, now); err != nil {
 		return "", err
 	}
 	return secret, nil
+}
+
+// PrefixOf returns the prefix of a generated secret of kind.
+func PrefixOf(kind string) string {
+	if kind == store.SCIMToken {
+		return SCIMTokenPrefix
+	}
+	return AdminKeyPrefix
+}
+
+// Add stores the hash of secret, one made with Generate, as a credential
+// of kind. A caller that must hand the secret over before it works (the
+// bootstrap secrets) generates it, delivers it, then adds it.
+func (k *Keyring) Add(ctx context.Context, kind, tenant, name, origin, secret string, readOnly bool, now time.Time) error {
+	if secret == "" {
+		return errors.New("credential: empty secret")
+	}
+	return k.store.PutCredential(ctx, store.Credential{ID: uuid.NewString(), Kind: kind, Tenant: tenant, Name: name,
+		Hash: Hash(secret), ReadOnly: readOnly, Origin: origin, Created: now})
 }

@@ -57,3 +57,28 @@ func TestKeyring(t *testing.T) {
 		t.Fatalf("altered token: %v", err)
 	}
 }
+
+// TestAddGeneratedSecret: a secret generated first and added later (the
+// bootstrap secrets, delivered before they are stored) works like one
+// from Create; an empty one is refused.
+func TestAddGeneratedSecret(t *testing.T) {
+	ctx := context.Background()
+	st := storetest.Migrated(t, storetest.OpenSQLite)
+	k := credential.NewKeyring(st, nil)
+	secret, err := credential.Generate(credential.PrefixOf(store.AdminKey))
+	if err != nil || !strings.HasPrefix(secret, credential.AdminKeyPrefix) {
+		t.Fatalf("Generate: %q, %v", secret, err)
+	}
+	if _, err := k.Check(ctx, store.AdminKey, secret); !errors.Is(err, credential.ErrInvalid) {
+		t.Fatalf("before Add: %v", err)
+	}
+	if err := k.Add(ctx, store.AdminKey, "", "bootstrap", "bootstrap", secret, false, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := k.Check(ctx, store.AdminKey, secret); err != nil || c.Name != "bootstrap" || c.Origin != "bootstrap" {
+		t.Fatalf("after Add: %+v, %v", c, err)
+	}
+	if err := k.Add(ctx, store.AdminKey, "", "empty", "cli", "", false, time.Now()); err == nil {
+		t.Fatal("Add accepted an empty secret")
+	}
+}

@@ -39,8 +39,9 @@ func (s *Server) Run(ctx context.Context, addr string, shutdownTimeout time.Dura
 	}
 
 	srv := &http.Server{
-		Handler:           s.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
+		Handler: s.Handler(),
+		// The body has its own deadline, per request (limitBodyRead).
+		ReadHeaderTimeout: s.timeouts.ReadHeader,
 		// Keep-alive connections from load balancers are reused for a while,
 		// but an idle client cannot hold a connection for ever.
 		IdleTimeout: 2 * time.Minute,

@@ -49,6 +49,7 @@ type Server struct {
 	panics   *prometheus.CounterVec
 
 	checkTimeout time.Duration // readinessTimeout; tests shorten it
+	timeouts     Timeouts      // see SetTimeouts
 	mu           sync.Mutex
 	checks       []Check
 	notReady     atomic.Bool // last /readyz answer, to log changes only
@@ -73,6 +74,7 @@ func NewServer(logger *slog.Logger, reg *prometheus.Registry) *Server {
 		logger:       logger,
 		mux:          http.NewServeMux(),
 		checkTimeout: readinessTimeout,
+		timeouts:     Timeouts{ReadHeader: DefaultReadHeaderTimeout, ReadBody: DefaultReadBodyTimeout},
 	}
 	s.requests = register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "rosterd_http_requests_total",
@@ -191,6 +193,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	st := &requestState{}
 	rec := &responseRecorder{w: w, state: st}
 	r = r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
+	s.limitBodyRead(w, r)
 
 	defer func() {
 		v := recover()
@@ -440,4 +443,77 @@ func (s *Server) runCheck(ctx context.Context, c Check) string {
 		return "canceled"
 	}
 	return err.Error()
+}
+
+// Default timeouts of Timeouts' zero fields.
+const (
+	DefaultReadHeaderTimeout = 10 * time.Second
+	DefaultReadBodyTimeout   = 60 * time.Second
+)
+
+// Timeouts bound how long a client may take to send a request, so that a
+// slow or stalled client cannot hold a connection (and its goroutine) for
+// ever. A zero field takes its default.
+type Timeouts struct {
+	// ReadHeader bounds reading the request line and headers.
+	ReadHeader time.Duration
+	// ReadBody bounds reading the body, from the end of the headers. The
+	// time a handler takes once it has the body is not bounded by it.
+	ReadBody time.Duration
+}
+
+// SetTimeouts sets the request read timeouts; call it before Run.
+func (s *Server) SetTimeouts(t Timeouts) {
+	if t.ReadHeader <= 0 {
+		t.ReadHeader = DefaultReadHeaderTimeout
+	}
+	if t.ReadBody <= 0 {
+		t.ReadBody = DefaultReadBodyTimeout
+	}
+	s.timeouts = t
+}
+
+// limitBodyRead puts a read deadline on the connection for the body of r,
+// and lifts it when the body has been read to its end or closed. Only
+// requests with a body get one: once net/http has the whole body it reads
+// the connection in the background to notice a client going away, and a
+// deadline passing then would cancel the request's context in the middle
+// of a long handler.
+func (s *Server) limitBodyRead(w http.ResponseWriter, r *http.Request) {
+	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
+		return
+	}
+	rc := http.NewResponseController(w)
+	if err := rc.SetReadDeadline(time.Now().Add(s.timeouts.ReadBody)); err != nil {
+		// Not a net/http connection (a test recorder): nothing to bound.
+		return
+	}
+	r.Body = &deadlineBody{ReadCloser: r.Body, rc: rc}
+}
+
+// deadlineBody lifts the connection's read deadline once the body is done.
+type deadlineBody struct {
+	io.ReadCloser
+	rc     *http.ResponseController
+	lifted bool
+}
+
+func (b *deadlineBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if errors.Is(err, io.EOF) {
+		b.lift()
+	}
+	return n, err
+}
+
+func (b *deadlineBody) Close() error {
+	b.lift()
+	return b.ReadCloser.Close()
+}
+
+func (b *deadlineBody) lift() {
+	if !b.lifted {
+		b.lifted = true
+		_ = b.rc.SetReadDeadline(time.Time{})
+	}
 }

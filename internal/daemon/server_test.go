@@ -616,3 +616,92 @@ func TestAddReadinessCheckRefusesDuplicates(t *testing.T) {
 	}()
 	s.AddReadinessCheck(Check{Name: "store", Fn: func(context.Context) error { return nil }})
 }
+
+// trickle sends a request whose headers arrive at once and whose 200-byte
+// body comes one byte at a time, and returns the connection.
+func trickle(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	if _, err := io.WriteString(conn, "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 200\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for range 200 {
+			if _, err := conn.Write([]byte("x")); err != nil {
+				return // the server hung up
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	return conn
+}
+
+// TestSlowBodyIsCutOff: a client that sends its headers and then trickles
+// the body cannot hold the connection; the handler's read fails with a
+// timeout and the connection closes before the body is complete.
+func TestSlowBodyIsCutOff(t *testing.T) {
+	s := NewServer(nil, nil)
+	s.SetTimeouts(Timeouts{ReadHeader: time.Second, ReadBody: 100 * time.Millisecond})
+	readErr := make(chan error, 1)
+	s.HandleFunc("POST /upload", func(w http.ResponseWriter, r *http.Request) {
+		_, err := io.ReadAll(r.Body)
+		readErr <- err
+		if err != nil {
+			WriteError(w, http.StatusRequestTimeout, "body_timeout", "", "the request body did not arrive in time")
+		}
+	})
+	addr, _, _ := startRun(t, s, time.Second)
+	conn := trickle(t, addr)
+
+	err := <-readErr
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() {
+		t.Fatalf("reading the trickled body: %v, want a timeout", err)
+	}
+	// The server closes the connection: reading ends (after any answer)
+	// instead of waiting for the rest of the body.
+	if _, err := io.Copy(io.Discard, conn); err != nil && !errors.Is(err, net.ErrClosed) && !strings.Contains(err.Error(), "reset") {
+		t.Fatalf("reading the connection: %v", err)
+	}
+}
+
+// TestBodyDeadlineLeavesTheHandlerAlone: once the body is read, or when
+// there is none, the deadline does not cancel a handler that takes longer.
+func TestBodyDeadlineLeavesTheHandlerAlone(t *testing.T) {
+	const body = 20 * time.Millisecond
+	s := NewServer(nil, nil)
+	s.SetTimeouts(Timeouts{ReadHeader: time.Second, ReadBody: body})
+	s.HandleFunc("/work", func(w http.ResponseWriter, r *http.Request) {
+		if _, err := io.ReadAll(r.Body); err != nil {
+			WriteError(w, http.StatusBadRequest, "body", "", err.Error())
+			return
+		}
+		select {
+		case <-r.Context().Done():
+			WriteError(w, http.StatusServiceUnavailable, "cancelled", "", "request context cancelled")
+		case <-time.After(10 * body):
+			_, _ = io.WriteString(w, "done")
+		}
+	})
+	addr, _, _ := startRun(t, s, time.Second)
+	for _, req := range []func() (*http.Response, error){
+		func() (*http.Response, error) { return http.Get("http://" + addr + "/work") },
+		func() (*http.Response, error) {
+			return http.Post("http://"+addr+"/work", "text/plain", strings.NewReader("small body"))
+		},
+	} {
+		resp, err := req()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || string(b) != "done" {
+			t.Errorf("%s: %d %s", resp.Request.Method, resp.StatusCode, b)
+		}
+	}
+}

@@ -415,7 +415,7 @@ func startRosterd(t *testing.T, bin, dir, token string) int {
 	port := testenv.FreePort(t)
 	cfg := fmt.Sprintf(`listen: 127.0.0.1:%d
 data_dir: %s
-admin_keys: [{name: test, key: test-admin-key}]
+admin_keys: [{name: test, key: test-admin-key-0123456789abcdef0123}]
 tenants:
   - id: %s
     invite: none
