@@ -7,7 +7,11 @@
 //
 //   - Connection: ldaps://, or ldap:// upgraded with StartTLS (plain only
 //     with insecure_plaintext); ca_file and tls_server_name; certificate
-//     verification on unless insecure_skip_verify (tests only); a simple
+//     verification on unless insecure_skip_verify (tests only), done by
+//     the feed itself (tls.go) so that a certificate naming the server
+//     only in its subject CN (Samba AD's) is taken when ca_file signed it
+//     and the CN is the name checked, with a warning, and tls_pin_sha256
+//     (a key's pin, curl's form) can replace the CA; a simple
 //     bind with bind_dn and bind_password (from the environment with
 //     ${VAR}, or from bind_password_file — package config reads both);
 //     every request bounded by timeout (go-ldap's SetTimeout: go-ldap has
