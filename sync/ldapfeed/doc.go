@@ -41,7 +41,7 @@
 //     connection or any other error before the last page makes Fetch fail
 //     with an error that says which (errors.Is with ErrBind, ErrTimeout,
 //     ErrSizeLimit, ErrTimeLimit, ErrPaging, ErrReferral, ErrConnection);
-//     the run fails and nothing is withdrawn. Entries without a usable email
-//     are flagged (Line = the DN, Key = their id) and keep their card as it
-//     is.
+//     the run fails and nothing is withdrawn. Entries without a usable email,
+//     or with an id or mapped value that is not UTF-8 text, are flagged
+//     (Line = the DN, Key = their id) and keep their card as it is.
 package ldapfeed
