@@ -133,7 +133,7 @@ func (v *verifier) verify(certs []*x509.Certificate) error {
 			if errors.As(err, &he) {
 				return refuse("the server's certificate is not for %q (%v): set tls_server_name to a name it lists", v.name, err)
 			}
-			return refuse("the server's certificate is not signed by a CA in %s: %v", trust, err)
+			return refuse("the server's certificate %s", chainProblem(err, trust))
 		}
 		return nil
 	}
@@ -149,9 +149,9 @@ func (v *verifier) verify(certs []*x509.Certificate) error {
 			"(on Samba AD the DC's private/tls/ca.pem) and tls_server_name: %s, or pin it with tls_pin_sha256", cn, cn)
 	}
 	if _, err := leaf.Verify(opts); err != nil {
-		return refuse("the server's certificate (subject CN %q, no subjectAltName) is not signed by a CA in %s: %v; "+
+		return refuse("the server's certificate (subject CN %q, no subjectAltName) %s; "+
 			"put the CA that signed it in ca_file (on Samba AD the DC's private/tls/ca.pem), or pin the certificate with tls_pin_sha256",
-			cn, trust, err)
+			cn, chainProblem(err, trust))
 	}
 	if cn == "" || !strings.EqualFold(cn, v.name) {
 		return refuse("the server's certificate has no subjectAltName and its subject CN %q is not the name checked, %q: "+
@@ -162,4 +162,18 @@ func (v *verifier) verify(certs []*x509.Certificate) error {
 		"Reissue it with a subjectAltName (DNS) for this name: Go and current clients ignore the CN",
 		"feed", v.feed, "cn", cn)
 	return nil
+}
+
+// chainProblem says why a certificate's chain did not verify against
+// trust (ca_file or the system's CAs).
+func chainProblem(err error, trust string) string {
+	var invalid x509.CertificateInvalidError
+	if errors.As(err, &invalid) && invalid.Reason == x509.Expired {
+		return fmt.Sprintf("is not valid now (%v)", err)
+	}
+	var unknown x509.UnknownAuthorityError
+	if errors.As(err, &unknown) {
+		return fmt.Sprintf("is not signed by a CA in %s: %v", trust, err)
+	}
+	return fmt.Sprintf("does not verify against %s: %v", trust, err)
 }

@@ -1,13 +1,18 @@
 package ldapfeed
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"io"
 	"log/slog"
+	"math/big"
 	"os"
 	"strings"
 	"testing"
@@ -142,4 +147,67 @@ func TestSlapdPinnedKey(t *testing.T) {
 	}
 	t.Run("StartTLS", func(t *testing.T) { runTLSCases(t, s, s.URL, cases) })
 	t.Run("ldaps", func(t *testing.T) { runTLSCases(t, s, s.LDAPSURL, cases) })
+}
+
+// chain makes a root CA, an intermediate it signed, and a leaf the
+// intermediate signed, with dnsNames (none: a CN-only leaf) and valid
+// from notBefore for a day.
+func chain(t *testing.T, cn string, dnsNames []string, notBefore time.Time) (root, inter, leaf *x509.Certificate) {
+	t.Helper()
+	mk := func(tmpl, parent *x509.Certificate, parentKey *ecdsa.PrivateKey) (*x509.Certificate, *ecdsa.PrivateKey) {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if parent == nil {
+			parent, parentKey = tmpl, key
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := x509.ParseCertificate(der)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c, key
+	}
+	ca := func(serial int64, name string) *x509.Certificate {
+		return &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: name}, NotBefore: notBefore, NotAfter: notBefore.Add(24 * time.Hour),
+			IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	}
+	root, rootKey := mk(ca(1, "Corp Root CA"), nil, nil)
+	inter, interKey := mk(ca(2, "Corp Issuing CA"), root, rootKey)
+	leaf, _ = mk(&x509.Certificate{SerialNumber: big.NewInt(3), Subject: pkix.Name{CommonName: cn}, DNSNames: dnsNames,
+		NotBefore: notBefore, NotAfter: notBefore.Add(24 * time.Hour), KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}, inter, interKey)
+	return root, inter, leaf
+}
+
+// TestVerifierChain: the feed's own verification takes the intermediates
+// the server sends, as crypto/tls does, and checks the validity period, for
+// a certificate with a subjectAltName and for a CN-only one.
+func TestVerifierChain(t *testing.T) {
+	now := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+	for _, dns := range [][]string{{"dc1.corp.example"}, nil} {
+		root, inter, leaf := chain(t, "dc1.corp.example", dns, now.Add(-time.Hour))
+		pool := x509.NewCertPool()
+		pool.AddCert(root)
+		at := now
+		v := &verifier{feed: "ldap:corp", name: "dc1.corp.example", roots: pool, caFile: "root.pem", now: func() time.Time { return at },
+			log: slog.New(slog.DiscardHandler)}
+		if err := v.verify([]*x509.Certificate{leaf, inter}); err != nil {
+			t.Errorf("SAN %v: leaf and intermediate refused: %v", dns, err)
+		}
+		if err := v.verify([]*x509.Certificate{leaf}); !errors.Is(err, ErrTLS) || !strings.Contains(err.Error(), "ca_file root.pem") {
+			t.Errorf("SAN %v: leaf without its intermediate: %v", dns, err)
+		}
+		at = now.Add(48 * time.Hour)
+		if err := v.verify([]*x509.Certificate{leaf, inter}); !errors.Is(err, ErrTLS) || !strings.Contains(err.Error(), "expired") {
+			t.Errorf("SAN %v: expired chain: %v", dns, err)
+		}
+	}
+	if err := (&verifier{}).verify(nil); !errors.Is(err, ErrTLS) {
+		t.Errorf("no certificate: %v", err)
+	}
 }
