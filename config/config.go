@@ -354,8 +354,16 @@ type LDAPFeed struct {
 	// the system pool.
 	CAFile string `yaml:"ca_file"`
 	// TLSServerName overrides the name checked in the server's certificate.
-	// Default: the URL's host.
+	// A certificate that names the server only in its subject CN (Samba
+	// AD's) is accepted, with a warning, when CAFile signed it and the CN
+	// is this name. Default: the URL's host.
 	TLSServerName string `yaml:"tls_server_name"`
+	// TLSPinSHA256 trusts the server's certificate by its public key
+	// instead of by a CA: the base64 SHA-256 of the certificate's
+	// SubjectPublicKeyInfo, as curl's --pinnedpubkey writes it
+	// ("sha256//" prefix optional), several separated by ";". With a pin
+	// neither ca_file nor the certificate's names are checked. Default none.
+	TLSPinSHA256 string `yaml:"tls_pin_sha256"`
 	// InsecurePlaintext allows ldap:// without StartTLS, sending the bind
 	// password in clear. Default false.
 	InsecurePlaintext bool `yaml:"insecure_plaintext"`

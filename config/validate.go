@@ -464,6 +464,7 @@ func (v *validator) ldapFeed(fp string, l *LDAPFeed) {
 		}
 	}
 	v.ldapAttributes(fp+".attributes", l.Attributes)
+	v.ldapPin(fp+".tls_pin_sha256", l)
 }
 
 // LDAPFieldNames are the keys of an ldap feed's attributes besides id,

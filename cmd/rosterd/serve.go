@@ -114,7 +114,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	// Scheduled feeds, after resuming any run a crash left applying. The
 	// scheduler stops with the server; a run in progress finishes.
-	feeds := feedsOf(cfg, nil)
+	feeds := feedsOf(cfg, nil, logger.With("component", "sync"))
 	runner := &reconcile.Runner{Dir: svc, Store: st, Logger: logger.With("component", "sync")}
 	sched, err := startScheduler(ctx, cfg, st, runner, feeds, logger.With("component", "schedule"))
 	if err != nil {

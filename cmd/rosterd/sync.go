@@ -22,8 +22,9 @@ import (
 	"github.com/rosterd/rosterd/sync/schedule"
 )
 
-// feedsOf builds every configured feed of every tenant, by "tenant/feed".
-func feedsOf(cfg *config.Config, now func() time.Time) map[string]reconcile.Feed {
+// feedsOf builds every configured feed of every tenant, by "tenant/feed";
+// log takes the feeds' warnings.
+func feedsOf(cfg *config.Config, now func() time.Time, log *slog.Logger) map[string]reconcile.Feed {
 	out := map[string]reconcile.Feed{}
 	for _, t := range cfg.Tenants {
 		limits := reconcile.Limits{MaxDisablePercent: t.Safety.MaxDisablePercent, MaxDisableCount: t.Safety.MaxDisableCount,
@@ -33,7 +34,7 @@ func feedsOf(cfg *config.Config, now func() time.Time) map[string]reconcile.Feed
 			case "file":
 				out[t.ID+"/"+f.Name] = filefeed.NewFeed(t.ID, f, limits, now)
 			case "ldap":
-				out[t.ID+"/"+f.Name] = ldapfeed.NewFeed(t.ID, f, limits)
+				out[t.ID+"/"+f.Name] = ldapfeed.NewFeed(t.ID, f, limits, log)
 			}
 		}
 	}
@@ -164,7 +165,7 @@ FEED is the feed's name, or TENANT/FEED when there are several tenants.`
 		return err
 	}
 	defer a.st.Close()
-	feeds := feedsOf(a.cfg, nil)
+	feeds := feedsOf(a.cfg, nil, a.logger)
 
 	switch sub {
 	case "plan", "run":

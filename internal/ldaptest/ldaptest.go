@@ -2,13 +2,17 @@
 // /usr/sbin/slapd (package slapd; ldap-utils for ldapsearch), started per
 // test on 127.0.0.1 and a free port, in the foreground, with a throwaway
 // slapd.conf, an mdb database loaded with slapadd from LDIF fixtures, and a
-// TLS certificate from a test CA (made with crypto/x509) for StartTLS.
+// TLS certificate from a test CA (made with crypto/x509) for StartTLS and
+// ldaps://.
 //
 // Usage:
 //
 //	s := ldaptest.Start(t, ldaptest.Options{LDIF: people}) // stopped in t.Cleanup
 //	// s.URL is ldap://127.0.0.1:PORT; StartTLS verifies against s.CAFile
-//	// (the certificate names 127.0.0.1 and localhost).
+//	// (the certificate names 127.0.0.1 and localhost); s.LDAPSURL is
+//	// ldaps://127.0.0.1:PORT2, the same server over TLS from the start.
+//	// Options.CertCommonName gives a certificate that names its host only
+//	// in the subject CN, as Samba AD's provisioning certificate does.
 //	// s.ReaderDN/s.ReaderPassword: an ordinary account (limits apply);
 //	// s.RootDN/s.RootPassword: the database's rootdn (no limits).
 //	c := s.Admin(t)                     // a bound rootdn connection, to modify entries
@@ -71,15 +75,23 @@ type Options struct {
 	WriteLDIF func(w io.Writer) error
 	// SizeLimit is slapd's sizelimit directive; default "unlimited".
 	SizeLimit string
+	// CertCommonName, when set, makes the server's certificate (still
+	// signed by the test CA) name the server only in its subject CN, with
+	// no subjectAltName: the certificate Samba AD generates on
+	// provisioning, which Go's crypto/tls refuses. Default: a certificate
+	// whose subjectAltName lists 127.0.0.1 and localhost.
+	CertCommonName string
 }
 
 // Server is a running slapd.
 type Server struct {
-	URL  string // ldap://127.0.0.1:PORT
-	Host string
-	Port int
-	// CAFile is the PEM of the CA that signed the server's certificate.
-	CAFile                   string
+	URL      string // ldap://127.0.0.1:PORT
+	LDAPSURL string // ldaps://127.0.0.1:PORT2
+	Host     string
+	Port     int
+	// CAFile is the PEM of the CA that signed the server's certificate;
+	// CertFile is the server's certificate (PEM).
+	CAFile, CertFile         string
 	RootDN, RootPassword     string
 	ReaderDN, ReaderPassword string
 	Dir                      string
@@ -124,14 +136,16 @@ func Start(t testing.TB, opt Options) *Server {
 		ReaderDN: "cn=reader," + Suffix, ReaderPassword: "readersecret",
 		log: &testenv.Buffer{}}
 	s.URL = "ldap://" + s.Host + ":" + strconv.Itoa(s.Port)
+	ldapsPort := testenv.FreePort(t)
+	s.LDAPSURL = "ldaps://" + s.Host + ":" + strconv.Itoa(ldapsPort)
 	if err := os.MkdirAll(filepath.Join(dir, "db"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	cert, key, ca, err := makeCerts()
+	cert, key, ca, err := makeCerts(opt.CertCommonName)
 	if err != nil {
 		t.Fatalf("ldaptest: certificates: %v", err)
 	}
-	s.CAFile = filepath.Join(dir, "ca.pem")
+	s.CAFile, s.CertFile = filepath.Join(dir, "ca.pem"), filepath.Join(dir, "server.pem")
 	for name, data := range map[string][]byte{"ca.pem": ca, "server.pem": cert, "server.key": key, "rosterd-test.schema": []byte(testSchema)} {
 		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
 			t.Fatal(err)
@@ -208,7 +222,7 @@ userPassword: %s
 	}
 	os.Remove(ldifFile)
 
-	s.cmd = exec.Command(slapd, "-d", "0", "-f", confFile, "-h", s.URL+"/")
+	s.cmd = exec.Command(slapd, "-d", "0", "-f", confFile, "-h", s.URL+"/ "+s.LDAPSURL+"/")
 	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
 	proc, err := testenv.StartProcess(s.cmd) // dies with the test binary
 	if err != nil {
@@ -223,11 +237,15 @@ userPassword: %s
 		}
 	})
 	deadline := time.Now().Add(15 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", net.JoinHostPort(s.Host, strconv.Itoa(s.Port)), time.Second)
+	for port := s.Port; ; {
+		c, err := net.DialTimeout("tcp", net.JoinHostPort(s.Host, strconv.Itoa(port)), time.Second)
 		if err == nil {
 			c.Close()
-			break
+			if port == ldapsPort {
+				break
+			}
+			port = ldapsPort
+			continue
 		}
 		select {
 		case <-s.done:
@@ -298,8 +316,22 @@ func (s *Server) Admin(t testing.TB) *ldap.Conn {
 	return c
 }
 
-// makeCerts makes a CA and a server certificate for 127.0.0.1 and localhost.
-func makeCerts() (certPEM, keyPEM, caPEM []byte, err error) {
+// OtherCAFile writes the PEM of a fresh CA that signed nothing a Server
+// holds, for tests of a ca_file that does not fit, and returns its path.
+func OtherCAFile(t testing.TB) string {
+	t.Helper()
+	_, _, caDER, err := newCA()
+	if err != nil {
+		t.Fatalf("ldaptest: CA: %v", err)
+	}
+	file := filepath.Join(t.TempDir(), "other-ca.pem")
+	if err := os.WriteFile(file, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return file
+}
+
+func newCA() (*x509.Certificate, *ecdsa.PrivateKey, []byte, error) {
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, nil, nil, err
@@ -313,9 +345,18 @@ func makeCerts() (certPEM, keyPEM, caPEM []byte, err error) {
 		return nil, nil, nil, err
 	}
 	ca, err := x509.ParseCertificate(caDER)
+	return ca, caKey, caDER, err
+}
+
+// makeCerts makes a CA and a server certificate: for 127.0.0.1 and
+// localhost in its subjectAltName, or, with a commonName, one that names
+// the server only in its subject CN.
+func makeCerts(commonName string) (certPEM, keyPEM, caPEM []byte, err error) {
+	ca, caKey, caDER, err := newCA()
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	now := time.Now()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, nil, nil, err
@@ -324,6 +365,9 @@ func makeCerts() (certPEM, keyPEM, caPEM []byte, err error) {
 		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
 		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	if commonName != "" {
+		tmpl.Subject.CommonName, tmpl.DNSNames, tmpl.IPAddresses = commonName, nil, nil
+	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
 	if err != nil {
 		return nil, nil, nil, err

@@ -7,7 +7,11 @@
 //
 //   - Connection: ldaps://, or ldap:// upgraded with StartTLS (plain only
 //     with insecure_plaintext); ca_file and tls_server_name; certificate
-//     verification on unless insecure_skip_verify (tests only); a simple
+//     verification on unless insecure_skip_verify (tests only), done by
+//     the feed itself (tls.go) so that a certificate naming the server
+//     only in its subject CN (Samba AD's) is taken when ca_file signed it
+//     and the CN is the name checked, with a warning, and tls_pin_sha256
+//     (a key's pin, curl's form) can replace the CA; a simple
 //     bind with bind_dn and bind_password (from the environment with
 //     ${VAR}, or from bind_password_file — package config reads both);
 //     every request bounded by timeout (go-ldap's SetTimeout: go-ldap has
@@ -37,7 +41,7 @@
 //     connection or any other error before the last page makes Fetch fail
 //     with an error that says which (errors.Is with ErrBind, ErrTimeout,
 //     ErrSizeLimit, ErrTimeLimit, ErrPaging, ErrReferral, ErrConnection);
-//     the run fails and nothing is withdrawn. Entries without a usable email
-//     are flagged (Line = the DN, Key = their id) and keep their card as it
-//     is.
+//     the run fails and nothing is withdrawn. Entries without a usable email,
+//     or with an id or mapped value that is not UTF-8 text, are flagged
+//     (Line = the DN, Key = their id) and keep their card as it is.
 package ldapfeed

@@ -3,12 +3,11 @@ package ldapfeed
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/url"
-	"os"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -23,9 +22,10 @@ import (
 // NewFeed is a configured LDAP feed as the sync pipeline runs it: source
 // "ldap:<name>", authoritative unless configured otherwise, a full roster
 // (people the directory no longer lists are withdrawn — only after a search
-// that read every page without an error).
-func NewFeed(tenant string, f config.Feed, limits reconcile.Limits) reconcile.Feed {
-	o := &options{tenant: tenant, feed: f.Name, cfg: f.LDAP, now: time.Now}
+// that read every page without an error). log (nil: none) takes the
+// feed's warnings, such as a server certificate accepted by its CN.
+func NewFeed(tenant string, f config.Feed, limits reconcile.Limits, log *slog.Logger) reconcile.Feed {
+	o := &options{tenant: tenant, feed: f.Name, cfg: f.LDAP, now: time.Now, log: log}
 	return o.reconcileFeed(f.AuthoritativeEnabled(), limits)
 }
 
@@ -34,6 +34,7 @@ type options struct {
 	tenant, feed string
 	cfg          config.LDAPFeed
 	now          func() time.Time
+	log          *slog.Logger // nil: nothing is logged
 	// onPage, when set, is told after every page of the people search.
 	onPage func(page, entries int)
 	// found is how many people the last read of this feed found: the next
@@ -64,38 +65,30 @@ func (o *options) timeout() time.Duration {
 	return 30 * time.Second
 }
 
-func (o *options) tlsConfig(host string) (*tls.Config, error) {
-	c := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: host, InsecureSkipVerify: o.cfg.InsecureSkipVerify}
-	if o.cfg.TLSServerName != "" {
-		c.ServerName = o.cfg.TLSServerName
-	}
-	if o.cfg.CAFile != "" {
-		pem, err := os.ReadFile(o.cfg.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("%w: ca_file: %w", ErrConfig, err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("%w: ca_file %s holds no PEM certificate", ErrConfig, o.cfg.CAFile)
-		}
-		c.RootCAs = pool
-	}
-	return c, nil
-}
-
 // dial connects, secures (ldaps or StartTLS) and binds.
 func (o *options) dial() (*ldap.Conn, error) {
 	u, err := url.Parse(o.cfg.URL)
 	if err != nil || (u.Scheme != "ldap" && u.Scheme != "ldaps") || u.Host == "" {
 		return nil, fmt.Errorf("%w: url %q: want ldaps://host[:port] or ldap://host[:port]", ErrConfig, o.cfg.URL)
 	}
-	tc, err := o.tlsConfig(u.Hostname())
+	tc, verifier, err := o.tlsConfig(u.Hostname())
 	if err != nil {
 		return nil, err
+	}
+	// refused is the verifier's refusal of the server's certificate, if
+	// that is why the handshake failed: it says what to change.
+	refused := func() error {
+		if verifier != nil && verifier.err != nil {
+			return verifier.err
+		}
+		return nil
 	}
 	timeout := o.timeout()
 	conn, err := ldap.DialURL(o.cfg.URL, ldap.DialWithDialer(&net.Dialer{Timeout: timeout}), ldap.DialWithTLSConfig(tc))
 	if err != nil {
+		if r := refused(); r != nil {
+			return nil, fmt.Errorf("connecting to %s: %w: %w", o.cfg.URL, ErrTLS, r)
+		}
 		why := classify(err)
 		var certErr *tls.CertificateVerificationError
 		if errors.As(err, &certErr) {
@@ -107,6 +100,9 @@ func (o *options) dial() (*ldap.Conn, error) {
 	if u.Scheme == "ldap" && !o.cfg.InsecurePlaintext {
 		if err := conn.StartTLS(tc); err != nil {
 			conn.Close()
+			if r := refused(); r != nil {
+				return nil, fmt.Errorf("StartTLS with %s: %w: %w", o.cfg.URL, ErrTLS, r)
+			}
 			return nil, fmt.Errorf("StartTLS with %s (required for ldap:// unless insecure_plaintext): %w: %w", o.cfg.URL, ErrTLS, err)
 		}
 	}

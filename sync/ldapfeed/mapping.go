@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-ldap/ldap/v3"
 
@@ -182,6 +183,9 @@ func (m *mapping) entryKey(e *ldap.Entry) (string, error) {
 	if v == "" {
 		return "", fmt.Errorf("no %s", m.id)
 	}
+	if err := checkText(v); err != nil {
+		return "", fmt.Errorf("id (%s) %w", m.id, err)
+	}
 	return strings.ToLower(v), nil
 }
 
@@ -215,11 +219,10 @@ func AccountExpired(v string, now time.Time) (bool, error) {
 	if n <= 0 || n == 1<<63-1 {
 		return false, nil
 	}
-	t := time.Unix(0, 0).Add(time.Duration(n-adEpochOffset) * 100)
-	if n < adEpochOffset { // before 1970: long expired
-		return true, nil
-	}
-	return !t.After(now), nil
+	// Compared in AD's own unit: as a time.Duration from 1970 it would
+	// overflow past the year 2262, and AD takes dates up to 9999.
+	nowTicks := now.Unix()*1e7 + int64(now.Nanosecond()/100) + adEpochOffset
+	return n <= nowTicks, nil
 }
 
 // AccountDisabled reads userAccountControl and reports bit 0x2.
@@ -280,6 +283,9 @@ func (m *mapping) record(e *ldap.Entry, now time.Time) (rec reconcile.Record, ma
 	}
 	for _, f := range m.fields {
 		if v := first(e, f.ldap...); v != "" {
+			if err := checkText(v); err != nil {
+				return rec, "", &reconcile.Flag{Line: e.DN, Key: key, Reason: fmt.Sprintf("%s (%s) %v", f.name, strings.Join(f.ldap, ", "), err)}
+			}
 			rec.Attributes.Set(f.name, v) // a card attribute or custom.<name>
 		}
 	}
@@ -287,6 +293,21 @@ func (m *mapping) record(e *ldap.Entry, now time.Time) (rec reconcile.Record, ma
 		managerDN = first(e, m.manager)
 	}
 	return rec, managerDN, nil
+}
+
+// checkText says why v cannot be kept as a card's text, or nil: bytes
+// that are not UTF-8 (a binary attribute, a directory holding Latin-1),
+// which JSON would turn into U+FFFD and PostgreSQL refuses, or a NUL,
+// which PostgreSQL refuses in text. The value itself is not quoted: it
+// may be anything.
+func checkText(v string) error {
+	if !utf8.ValidString(v) {
+		return fmt.Errorf("is not UTF-8 text (a binary attribute, or another character set?)")
+	}
+	if strings.IndexByte(v, 0) >= 0 {
+		return fmt.Errorf("holds a NUL character, not UTF-8 text")
+	}
+	return nil
 }
 
 // normDN is the form DNs are compared in: parsed and printed again,
