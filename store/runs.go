@@ -9,11 +9,17 @@ import (
 const (
 	RunPlanned  = "planned"  // a dry run's plan, or a plan about to apply
 	RunHeld     = "held"     // the safety brake held the plan for an admin
-	RunApplying = "applying" // applying; a crash leaves it so, and it resumes
+	RunApplying = "applying" // applying; a crash leaves it so, and it resumes at start
 	RunApplied  = "applied"
 	RunFailed   = "failed"
 	RunSkipped  = "skipped" // nothing to do: no new file, the same content again
 	RunRejected = "rejected"
+	// RunSuperseded: left applying by a crash, and a newer run of the feed
+	// applied before it could resume; the rest of it is never applied.
+	RunSuperseded = "superseded"
+	// RunInterrupted: left applying by a crash and not resumable (its
+	// snapshot cannot be read); part of its plan may have applied.
+	RunInterrupted = "interrupted"
 )
 
 // Run is one execution of a feed (or an admin import): what it read, what
