@@ -22,6 +22,9 @@ const (
 	RunInterrupted = "interrupted"
 )
 
+// RunStatuses are all of them, in the order of a run's life.
+var RunStatuses = []string{RunPlanned, RunHeld, RunApplying, RunApplied, RunFailed, RunSkipped, RunRejected, RunSuperseded, RunInterrupted}
+
 // Run is one execution of a feed (or an admin import): what it read, what
 // it planned, what became of it.
 type Run struct {
