@@ -31,6 +31,19 @@ func runBody(r store.Run) RunBody {
 	return b
 }
 
+// planChangedBody answers an approval of a plan that changed since it was
+// held: the error, what changed, and the run holding the fresh plan.
+type planChangedBody struct {
+	Error planChangedDetail `json:"error"`
+	Run   RunBody           `json:"run"`
+}
+
+type planChangedDetail struct {
+	Code    string   `json:"code"`
+	Message string   `json:"message"`
+	Changes []string `json:"changes"`
+}
+
 // FeedBody is a configured feed with its last run and its next scheduled
 // time.
 type FeedBody struct {
@@ -108,6 +121,16 @@ func (a *API) runFeed(w http.ResponseWriter, r *http.Request, tenant string) {
 
 // answerRun answers with a run, or with the error when no run was made.
 func (a *API) answerRun(w http.ResponseWriter, r *http.Request, run store.Run, err error, status int) {
+	var changed *reconcile.ChangedError
+	if errors.As(err, &changed) {
+		// Not what the admin was shown: nothing applied, the fresh plan
+		// held. Say what changed, with the run as it is now.
+		daemon.WriteJSON(w, http.StatusConflict, planChangedBody{
+			Error: planChangedDetail{Code: "plan_changed", Message: err.Error(), Changes: changed.Changes},
+			Run:   runBody(run),
+		})
+		return
+	}
 	if err != nil && (run.ID == "" || errors.Is(err, reconcile.ErrBusy) || errors.Is(err, reconcile.ErrNotHeld) || errors.Is(err, store.ErrNotFound)) {
 		a.fail(w, r, err)
 		return
@@ -206,10 +229,13 @@ func (a *API) approveRun(w http.ResponseWriter, r *http.Request, tenant string) 
 	var f reconcile.Feed
 	if run.Kind == "import" {
 		// An import is no configured feed: its source is the admin, and
-		// whether it was a full roster is kept in its plan. Approval
-		// sends no invites (the import's own choice is not recorded).
-		plan, _ := reconcile.LoadPlan(run)
-		f = filefeed.ImportFeed(tenant, run.FileName, nil, false, plan.FullRoster, a.tenant(tenant).ImportLimits)
+		// whether it was a full roster and invites is kept in its plan.
+		fullRoster, invite, err := reconcile.ImportChoices(run)
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		f = filefeed.ImportFeed(tenant, run.FileName, nil, invite, fullRoster, a.tenant(tenant).ImportLimits)
 	} else {
 		cf, found := a.services.Feeds[tenant+"/"+run.Feed]
 		if !found {

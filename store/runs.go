@@ -9,12 +9,21 @@ import (
 const (
 	RunPlanned  = "planned"  // a dry run's plan, or a plan about to apply
 	RunHeld     = "held"     // the safety brake held the plan for an admin
-	RunApplying = "applying" // applying; a crash leaves it so, and it resumes
+	RunApplying = "applying" // applying; a crash leaves it so, and it resumes at start
 	RunApplied  = "applied"
 	RunFailed   = "failed"
 	RunSkipped  = "skipped" // nothing to do: no new file, the same content again
 	RunRejected = "rejected"
+	// RunSuperseded: left applying by a crash, and a newer run of the feed
+	// applied before it could resume; the rest of it is never applied.
+	RunSuperseded = "superseded"
+	// RunInterrupted: left applying by a crash and not resumable (its
+	// snapshot cannot be read); part of its plan may have applied.
+	RunInterrupted = "interrupted"
 )
+
+// RunStatuses are all of them, in the order of a run's life.
+var RunStatuses = []string{RunPlanned, RunHeld, RunApplying, RunApplied, RunFailed, RunSkipped, RunRejected, RunSuperseded, RunInterrupted}
 
 // Run is one execution of a feed (or an admin import): what it read, what
 // it planned, what became of it.

@@ -197,17 +197,33 @@ FEED is the feed's name, or TENANT/FEED when there are several tenants.`
 		if sub == "reject" {
 			run, err = a.runner().Reject(ctx, run.Tenant, run.ID, "cli:"+*actor)
 		} else {
-			f, ferr := findFeed(a.cfg, feeds, run.Tenant+"/"+run.Feed, "")
+			var f reconcile.Feed
+			var ferr error
+			if run.Kind == "import" {
+				tc, ok := a.cfg.FindTenant(run.Tenant)
+				if !ok {
+					return fmt.Errorf("run %s: tenant %s is no longer configured", run.ID, run.Tenant)
+				}
+				f, ferr = importFeedOf(*tc, run)
+			} else {
+				f, ferr = findFeed(a.cfg, feeds, run.Tenant+"/"+run.Feed, "")
+			}
 			if ferr != nil {
 				return ferr
 			}
 			run, err = a.runner().Approve(ctx, f, run.ID, "cli:"+*actor)
 		}
 		printRun(stdout, run)
+		var changed *reconcile.ChangedError
+		if errors.As(err, &changed) {
+			// Nothing applied; the fresh plan is held, printed above.
+			return fmt.Errorf("not applied: the plan changed since it was held (%s); read it again, then approve or reject %s",
+				strings.Join(changed.Changes, "; "), run.ID)
+		}
 		return err
 	case "runs":
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "RUN\tTENANT\tFEED\tSTATUS\tSTARTED\tFILE\tCHANGES")
+		fmt.Fprintln(tw, "RUN\tTENANT\tFEED\tSTATUS\tSTARTED\tFILE\tCHANGES\tNOTE")
 		for _, t := range a.cfg.Tenants {
 			if *tenant != "" && t.ID != *tenant {
 				continue
@@ -217,7 +233,8 @@ FEED is the feed's name, or TENANT/FEED when there are several tenants.`
 				return err
 			}
 			for _, r := range runs {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Tenant, r.Feed, r.Status, r.Started.Format(time.RFC3339), r.FileName, countsLine(r.Counts))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Tenant, r.Feed, r.Status, r.Started.Format(time.RFC3339), r.FileName,
+					countsLine(r.Counts), oneLine(r.Error))
 			}
 		}
 		return tw.Flush()
@@ -281,6 +298,16 @@ func printRun(w io.Writer, r store.Run) {
 	if len(r.Flagged) > 2 {
 		fmt.Fprintf(w, "flagged rows: %s\n", r.Flagged)
 	}
+}
+
+// oneLine is a run's error for a table cell: one line, at most 160
+// characters (rosterd sync runs; the API and printRun show it whole).
+func oneLine(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > 160 {
+		s = string(r[:159]) + "…"
+	}
+	return s
 }
 
 func countsLine(c map[string]int) string {
@@ -385,17 +412,15 @@ func importCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 func startScheduler(ctx context.Context, cfg *config.Config, st store.Backend, runner *reconcile.Runner, feeds map[string]reconcile.Feed, logger *slog.Logger) (*schedule.Scheduler, error) {
 	s := &schedule.Scheduler{Slots: st, Logger: logger}
 	for _, t := range cfg.Tenants {
+		// An admin's import is no configured feed: each run left applying
+		// is resumed as the import it was, through the tenant's brake.
+		resumeLeftApplying(ctx, st, runner, t.ID, "import", func(run store.Run) (reconcile.Feed, error) { return importFeedOf(t, run) }, logger)
 		for _, fc := range t.Feeds {
 			f, ok := feeds[t.ID+"/"+fc.Name]
 			if !ok {
 				continue
 			}
-			if last, err := st.LastRun(ctx, t.ID, fc.Name, store.RunApplying); err == nil {
-				logger.Info("resuming a run left applying", "tenant", t.ID, "feed", fc.Name, "run", last.ID)
-				if _, err := runner.Resume(ctx, f, last); err != nil {
-					logger.Error("resuming a run", "run", last.ID, "err", err)
-				}
-			}
+			resumeLeftApplying(ctx, st, runner, t.ID, fc.Name, func(store.Run) (reconcile.Feed, error) { return f, nil }, logger)
 			if fc.Schedule == "" {
 				continue
 			}
@@ -418,4 +443,50 @@ func startScheduler(ctx context.Context, cfg *config.Config, st store.Backend, r
 		}
 	}
 	return s, nil
+}
+
+// resumeLeftApplying resumes the runs of a feed a crash left applying,
+// newest first: once one is applied, the older ones are superseded
+// (Resume decides, under the feed's lock).
+func resumeLeftApplying(ctx context.Context, st store.Backend, runner *reconcile.Runner, tenant, feed string, feedOf func(store.Run) (reconcile.Feed, error), logger *slog.Logger) {
+	seen := map[string]bool{}
+	for {
+		left, err := st.LastRun(ctx, tenant, feed, store.RunApplying)
+		if err != nil || seen[left.ID] {
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				logger.Error("looking for runs left applying", "tenant", tenant, "feed", feed, "err", err)
+			}
+			return
+		}
+		seen[left.ID] = true
+		full, err := st.GetRun(ctx, tenant, left.ID) // with its plan
+		if err != nil {
+			logger.Error("resuming a run left applying", "tenant", tenant, "feed", feed, "run", left.ID, "err", err)
+			return
+		}
+		left = full
+		f, err := feedOf(left)
+		if err != nil {
+			logger.Error("resuming a run left applying", "tenant", tenant, "feed", feed, "run", left.ID, "err", err)
+			return
+		}
+		logger.Info("resuming a run left applying", "tenant", tenant, "feed", feed, "run", left.ID)
+		run, err := runner.Resume(ctx, f, left)
+		if err != nil {
+			logger.Error("resuming a run left applying", "tenant", tenant, "feed", feed, "run", left.ID, "err", err)
+			return
+		}
+		logger.Info("resumed a run left applying", "tenant", tenant, "feed", feed, "run", run.ID, "status", run.Status)
+	}
+}
+
+// importFeedOf is the feed an admin's import run was made by, for its
+// approval or its resume: its file's content is in its stored snapshot.
+func importFeedOf(t config.Tenant, run store.Run) (reconcile.Feed, error) {
+	fullRoster, invite, err := reconcile.ImportChoices(run)
+	if err != nil {
+		return reconcile.Feed{}, err
+	}
+	return filefeed.ImportFeed(t.ID, run.FileName, nil, invite, fullRoster, reconcile.Limits{MaxDisablePercent: t.Safety.MaxDisablePercent,
+		MaxDisableCount: t.Safety.MaxDisableCount, MinSnapshotRatio: t.Safety.MinSnapshotRatio}), nil
 }

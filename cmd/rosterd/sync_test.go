@@ -90,6 +90,13 @@ tenants:
 	if code != 0 || !regexp.MustCompile(`status\s+applied`).MatchString(out) || !regexp.MustCompile(`withdraw\s+4`).MatchString(out) {
 		t.Fatalf("approve: exit %d\n%s", code, out)
 	}
+	// The approved file went to processed/ as a direct run's did.
+	if _, err := os.Stat(filepath.Join(drop, "employees-2.csv")); !os.IsNotExist(err) {
+		t.Fatalf("approved file still in the drop folder: %v", err)
+	}
+	if archived, _ := filepath.Glob(filepath.Join(drop, "processed", "employees-2.csv.*")); len(archived) != 1 {
+		t.Fatalf("archive after the approval: %v", archived)
+	}
 	code, out, _ = rosterdCmd(t, "sync", "runs", "--config", cfg)
 	if code != 0 || strings.Count(out, "\n") != 5 || !strings.Contains(out, "rejected") {
 		t.Fatalf("runs: exit %d\n%s", code, out)

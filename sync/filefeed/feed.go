@@ -68,6 +68,9 @@ func NewFeed(tenant string, f config.Feed, limits reconcile.Limits, now func() t
 			}
 			return snap, done, nil
 		},
+		Archive: func(ctx context.Context, snap reconcile.Snapshot) error {
+			return archiveRead(ctx, opts, snap, now().UTC())
+		},
 	}
 }
 
