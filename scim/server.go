@@ -262,6 +262,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		if len(bytes.TrimSpace(body)) > 0 && (r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodPatch) {
 			fixed, err := normalizeBody(body, r.Method)
+			var refused scimerrors.ScimError
+			if errors.As(err, &refused) {
+				writeError(rec, refused.Status, refused.ScimType, refused.Detail)
+				rec.flush(w)
+				return
+			}
 			if err != nil {
 				writeError(rec, http.StatusBadRequest, scimerrors.ScimTypeInvalidSyntax, "the request body is not valid JSON: "+err.Error())
 				rec.flush(w)
@@ -277,9 +283,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// only the schemas' attributes and refuses meta.lastModified, which
 	// IdPs use for incremental reads.
 	if f := strings.TrimSpace(r.URL.Query().Get("filter")); f != "" && r.Method == http.MethodGet {
-		expr, err := parseFilter(rewriteSubAttrAfterValuePath(f))
+		expr, err := parseRequestFilter(f)
 		if err != nil {
-			writeError(rec, http.StatusBadRequest, scimerrors.ScimTypeInvalidFilter, "the filter cannot be parsed: "+err.Error())
+			var se scimerrors.ScimError
+			errors.As(err, &se)
+			writeError(rec, http.StatusBadRequest, scimerrors.ScimTypeInvalidFilter, se.Detail)
 			rec.flush(w)
 			return
 		}

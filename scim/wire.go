@@ -68,6 +68,9 @@ func decode(b []byte) (any, error) {
 //     PATCH value (Entra ID), instead of {"value": "…"}; or as a list of
 //     one {"$ref", "value"}, at the path "manager" (Entra's tutorial).
 //
+// A PATCH path longer or deeper than a filter may be is refused (a
+// ScimError, 400 invalidPath).
+//
 // Operation names in any case ("Replace") and string booleans ("False")
 // the library accepts itself (schema.SetAllowStringValues).
 func normalizeBody(body []byte, method string) ([]byte, error) {
@@ -92,6 +95,18 @@ func normalizeBody(body []byte, method string) ([]byte, error) {
 			}
 			pathKey, valueKey := key(op, "path"), key(op, "value")
 			path, _ := op[pathKey].(string)
+			// A path may hold a value filter: bounded before the library
+			// or applyPatch parses it.
+			if err := checkFilterBounds("path", path); err != nil {
+				return nil, invalidPath("%s", err.Error())
+			}
+			if m, ok := op[valueKey].(map[string]any); ok && path == "" {
+				for k := range m {
+					if err := checkFilterBounds("path", k); err != nil {
+						return nil, invalidPath("%s", err.Error())
+					}
+				}
+			}
 			if isManagerPath(path) {
 				// Entra ID sends the manager as "id", as {"value": "id"},
 				// or as [{"$ref": …, "value": "id"}], with the path
