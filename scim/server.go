@@ -205,10 +205,43 @@ func New(dir Directory, keys Keys, tenants []string, conns []Connection, logger 
 	return s, nil
 }
 
-// libLogger sends the library's error lines to slog.
+// libLogger sends the library's error lines to slog. The library calls it
+// with a message and key-value pairs, and when it fails to encode
+// something the value is the whole thing — a resource, a page of them, an
+// error body — full of personal data. Only the message and the error are
+// kept: an encoding error by its type alone (its text may quote a value),
+// any other (a failed write) in full. The keys left out are named.
 type libLogger struct{ l *slog.Logger }
 
-func (l libLogger) Error(args ...any) { l.l.Error("scim library", "detail", fmt.Sprint(args...)) }
+func (l libLogger) Error(args ...any) {
+	msg, ok := "", false
+	if len(args) > 0 {
+		msg, ok = args[0].(string)
+	}
+	if !ok || len(args)%2 != 1 {
+		// Not the library's shape: nothing of it can be told safe.
+		l.l.Error("scim library", "withheld", len(args))
+		return
+	}
+	attrs := []any{}
+	var withheld []string
+	for i := 1; i+1 < len(args); i += 2 {
+		k, _ := args[i].(string)
+		err, isErr := args[i+1].(error)
+		switch {
+		case isErr && k == "error" && strings.HasPrefix(msg, "failed marshaling"):
+			attrs = append(attrs, "err", fmt.Sprintf("%T", err))
+		case isErr && k == "error":
+			attrs = append(attrs, "err", err.Error())
+		default:
+			withheld = append(withheld, k)
+		}
+	}
+	if len(withheld) > 0 {
+		attrs = append(attrs, "withheld", strings.Join(withheld, ","))
+	}
+	l.l.Error("scim library: "+msg, attrs...)
+}
 
 // Mux is where routes are registered.
 type Mux interface {
