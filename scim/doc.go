@@ -29,6 +29,9 @@
 //   - meta.version is the card's version: a change by another source
 //     changes the ETag too.
 //   - An unknown member id in a group PATCH is ignored and logged.
+//   - A filter, and a PATCH path, is bounded in size and depth before any
+//     parser reads it, and its syntax errors are explained in rosterd's
+//     words, not the parser's (filtercheck.go).
 //
 // Read Server first, then users.go and patch.go.
 package scim

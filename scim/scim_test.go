@@ -49,6 +49,12 @@ const (
 
 func newEnv(t *testing.T, st store.Backend) *env {
 	t.Helper()
+	return newEnvLogging(t, st, io.Discard)
+}
+
+// newEnvLogging is newEnv with the server's log written to logs.
+func newEnvLogging(t *testing.T, st store.Backend, logs io.Writer) *env {
+	t.Helper()
 	clk := testenv.NewClock(time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC))
 	policy := directory.DefaultPolicy()
 	policy.Invite = "none"
@@ -59,6 +65,9 @@ func newEnv(t *testing.T, st store.Backend) *env {
 		{Kind: store.SCIMToken, Tenant: "globex", Name: "okta", Secret: globexOkta},
 	})
 	logger := slog.New(slog.DiscardHandler)
+	if logs != io.Discard {
+		logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
 	reg := prometheus.NewRegistry()
 	srv := daemon.NewServer(logger, reg)
 	ts := httptest.NewUnstartedServer(nil)

@@ -205,10 +205,43 @@ func New(dir Directory, keys Keys, tenants []string, conns []Connection, logger 
 	return s, nil
 }
 
-// libLogger sends the library's error lines to slog.
+// libLogger sends the library's error lines to slog. The library calls it
+// with a message and key-value pairs, and when it fails to encode
+// something the value is the whole thing — a resource, a page of them, an
+// error body — full of personal data. Only the message and the error are
+// kept: an encoding error by its type alone (its text may quote a value),
+// any other (a failed write) in full. The keys left out are named.
 type libLogger struct{ l *slog.Logger }
 
-func (l libLogger) Error(args ...any) { l.l.Error("scim library", "detail", fmt.Sprint(args...)) }
+func (l libLogger) Error(args ...any) {
+	msg, ok := "", false
+	if len(args) > 0 {
+		msg, ok = args[0].(string)
+	}
+	if !ok || len(args)%2 != 1 {
+		// Not the library's shape: nothing of it can be told safe.
+		l.l.Error("scim library", "withheld", len(args))
+		return
+	}
+	attrs := []any{}
+	var withheld []string
+	for i := 1; i+1 < len(args); i += 2 {
+		k, _ := args[i].(string)
+		err, isErr := args[i+1].(error)
+		switch {
+		case isErr && k == "error" && strings.HasPrefix(msg, "failed marshaling"):
+			attrs = append(attrs, "err", fmt.Sprintf("%T", err))
+		case isErr && k == "error":
+			attrs = append(attrs, "err", err.Error())
+		default:
+			withheld = append(withheld, k)
+		}
+	}
+	if len(withheld) > 0 {
+		attrs = append(attrs, "withheld", strings.Join(withheld, ","))
+	}
+	l.l.Error("scim library: "+msg, attrs...)
+}
 
 // Mux is where routes are registered.
 type Mux interface {
@@ -262,6 +295,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		if len(bytes.TrimSpace(body)) > 0 && (r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodPatch) {
 			fixed, err := normalizeBody(body, r.Method)
+			var refused scimerrors.ScimError
+			if errors.As(err, &refused) {
+				writeError(rec, refused.Status, refused.ScimType, refused.Detail)
+				rec.flush(w)
+				return
+			}
 			if err != nil {
 				writeError(rec, http.StatusBadRequest, scimerrors.ScimTypeInvalidSyntax, "the request body is not valid JSON: "+err.Error())
 				rec.flush(w)
@@ -277,9 +316,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// only the schemas' attributes and refuses meta.lastModified, which
 	// IdPs use for incremental reads.
 	if f := strings.TrimSpace(r.URL.Query().Get("filter")); f != "" && r.Method == http.MethodGet {
-		expr, err := parseFilter(rewriteSubAttrAfterValuePath(f))
+		expr, err := parseRequestFilter(f)
 		if err != nil {
-			writeError(rec, http.StatusBadRequest, scimerrors.ScimTypeInvalidFilter, "the filter cannot be parsed: "+err.Error())
+			var se scimerrors.ScimError
+			errors.As(err, &se)
+			writeError(rec, http.StatusBadRequest, scimerrors.ScimTypeInvalidFilter, se.Detail)
 			rec.flush(w)
 			return
 		}

@@ -2,10 +2,14 @@ package scim
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
+
+	scimerrors "github.com/elimity-com/scim/errors"
 )
 
 // recorder holds a response until the server has completed it.
@@ -68,6 +72,10 @@ func decode(b []byte) (any, error) {
 //     PATCH value (Entra ID), instead of {"value": "…"}; or as a list of
 //     one {"$ref", "value"}, at the path "manager" (Entra's tutorial).
 //
+// It refuses, with a ScimError: a string holding a NUL character (400
+// invalidValue, naming its JSON path), and a PATCH path longer or deeper
+// than a filter may be (400 invalidPath).
+//
 // Operation names in any case ("Replace") and string booleans ("False")
 // the library accepts itself (schema.SetAllowStringValues).
 func normalizeBody(body []byte, method string) ([]byte, error) {
@@ -78,6 +86,12 @@ func normalizeBody(body []byte, method string) ([]byte, error) {
 	doc, ok := v.(map[string]any)
 	if !ok {
 		return body, nil // let the library refuse it
+	}
+	if at, found := findNUL(doc, ""); found {
+		// Neither store keeps one (PostgreSQL's jsonb cannot): the client's
+		// mistake, not a 500.
+		return nil, scimerrors.ScimError{ScimType: scimerrors.ScimTypeInvalidValue, Status: http.StatusBadRequest,
+			Detail: at + ` holds a NUL character (\u0000), which rosterd does not store`}
 	}
 	if method == http.MethodPatch {
 		if key(doc, "schemas") == "" {
@@ -92,6 +106,18 @@ func normalizeBody(body []byte, method string) ([]byte, error) {
 			}
 			pathKey, valueKey := key(op, "path"), key(op, "value")
 			path, _ := op[pathKey].(string)
+			// A path may hold a value filter: bounded before the library
+			// or applyPatch parses it.
+			if err := checkFilterBounds("path", path); err != nil {
+				return nil, invalidPath("%s", err.Error())
+			}
+			if m, ok := op[valueKey].(map[string]any); ok && path == "" {
+				for k := range m {
+					if err := checkFilterBounds("path", k); err != nil {
+						return nil, invalidPath("%s", err.Error())
+					}
+				}
+			}
 			if isManagerPath(path) {
 				// Entra ID sends the manager as "id", as {"value": "id"},
 				// or as [{"$ref": …, "value": "id"}], with the path
@@ -135,6 +161,35 @@ func normalizeBody(body []byte, method string) ([]byte, error) {
 		fixManager(doc)
 	}
 	return json.Marshal(doc)
+}
+
+// findNUL returns the JSON path (emails[0].value) of the first string or
+// key in v that holds a NUL character.
+func findNUL(v any, at string) (string, bool) {
+	switch x := v.(type) {
+	case string:
+		return at, strings.IndexByte(x, 0) >= 0
+	case map[string]any:
+		for k, e := range x {
+			p := k
+			if at != "" {
+				p = at + "." + k
+			}
+			if strings.IndexByte(k, 0) >= 0 {
+				return "a key in " + cmp.Or(at, "the body"), true
+			}
+			if p, ok := findNUL(e, p); ok {
+				return p, true
+			}
+		}
+	case []any:
+		for i, e := range x {
+			if p, ok := findNUL(e, at+"["+strconv.Itoa(i)+"]"); ok {
+				return p, true
+			}
+		}
+	}
+	return "", false
 }
 
 func isManagerPath(path string) bool {
