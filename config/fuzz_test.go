@@ -1,8 +1,11 @@
 package config
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -50,7 +53,7 @@ func FuzzParse(f *testing.F) {
 			t.Fatal("an *Error without problems")
 		}
 		for _, p := range cerr.Problems {
-			if p.Line <= 0 && p.Path == "" && len(data) <= MaxFileSize {
+			if p.Line <= 0 && p.Path == "" {
 				t.Errorf("problem names neither a line nor a key path: %q", p.Message)
 			}
 		}
@@ -63,5 +66,12 @@ func FuzzParse(f *testing.F) {
 func TestParseRefusesAnOversizedFile(t *testing.T) {
 	data := []byte("listen: 127.0.0.1:8080\n" + strings.Repeat("# padding\n", MaxFileSize/10))
 	_, err := Parse(data, "rosterd.yaml", env(nil))
-	wantContains(t, err, "rosterd.yaml: configuration file is larger than 1 MiB")
+	line := bytes.Count(data[:MaxFileSize], []byte("\n")) + 1
+	wantContains(t, err, fmt.Sprintf("rosterd.yaml:%d: configuration file is larger than 1 MiB", line))
+
+	// Load reads no more than the limit and a byte.
+	path := filepath.Join(t.TempDir(), "rosterd.yaml")
+	writeFile(t, path, string(data)+strings.Repeat("x", 4<<20))
+	_, err = Load(path)
+	wantContains(t, err, "configuration file is larger than 1 MiB")
 }

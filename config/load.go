@@ -59,7 +59,9 @@ func Parse(data []byte, filename string, lookupEnv func(string) (string, bool)) 
 	}
 
 	if len(data) > MaxFileSize {
-		return fail([]Problem{{Message: fmt.Sprintf("configuration file is larger than %d MiB", MaxFileSize>>20)}})
+		// The line where the file goes past the limit.
+		line := bytes.Count(data[:MaxFileSize], []byte("\n")) + 1
+		return fail([]Problem{{Line: line, Message: fmt.Sprintf("configuration file is larger than %d MiB", MaxFileSize>>20)}})
 	}
 	root, problems := parseDocument(data)
 	if len(problems) > 0 {

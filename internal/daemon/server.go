@@ -474,7 +474,8 @@ func (s *Server) SetTimeouts(t Timeouts) {
 }
 
 // limitBodyRead puts a read deadline on the connection for the body of r,
-// and lifts it when the body has been read to its end or closed. Only
+// and lifts it when the body has been read to its end or closed (closing
+// drains it, under the deadline). Only
 // requests with a body get one: once net/http has the whole body it reads
 // the connection in the background to notice a client going away, and a
 // deadline passing then would cancel the request's context in the middle
@@ -506,9 +507,12 @@ func (b *deadlineBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// Close lets net/http drain what is left of the body first, under the
+// deadline still, and lifts it after.
 func (b *deadlineBody) Close() error {
+	err := b.ReadCloser.Close()
 	b.lift()
-	return b.ReadCloser.Close()
+	return err
 }
 
 func (b *deadlineBody) lift() {

@@ -669,6 +669,23 @@ func TestSlowBodyIsCutOff(t *testing.T) {
 	}
 }
 
+// TestSlowBodyIsCutOffWhenClosedUnread: a handler that closes the body
+// without reading it has net/http drain it, and the drain is bounded too.
+func TestSlowBodyIsCutOffWhenClosedUnread(t *testing.T) {
+	s := NewServer(nil, nil)
+	s.SetTimeouts(Timeouts{ReadHeader: time.Second, ReadBody: 100 * time.Millisecond})
+	closeErr := make(chan error, 1)
+	s.HandleFunc("POST /upload", func(w http.ResponseWriter, r *http.Request) {
+		closeErr <- r.Body.Close()
+	})
+	addr, _, _ := startRun(t, s, time.Second)
+	trickle(t, addr)
+	var ne net.Error
+	if err := <-closeErr; !errors.As(err, &ne) || !ne.Timeout() {
+		t.Fatalf("closing the trickled body: %v, want a timeout", err)
+	}
+}
+
 // TestBodyDeadlineLeavesTheHandlerAlone: once the body is read, or when
 // there is none, the deadline does not cancel a handler that takes longer.
 func TestBodyDeadlineLeavesTheHandlerAlone(t *testing.T) {
