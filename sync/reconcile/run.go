@@ -402,22 +402,27 @@ func sameChange(a, b Change) bool {
 		a.Effect == b.Effect && a.Refused == b.Refused && a.Line == b.Line && slices.Equal(a.Attributes, b.Attributes)
 }
 
-// Reject closes a held run; nothing of it is applied.
+// Reject closes a held run; nothing of it is applied. It decides under
+// the feed's lock too, so that an approval under way is not overwritten.
 func (r *Runner) Reject(ctx context.Context, tenant, runID, actor string) (store.Run, error) {
 	run, err := r.Store.GetRun(ctx, tenant, runID)
 	if err != nil {
 		return run, err
 	}
-	if run.Status != store.RunHeld {
-		return run, fmt.Errorf("%w: run %s is %s", ErrNotHeld, runID, run.Status)
-	}
-	st, err := decodePlan(run.Plan)
-	if err == nil {
-		st.Snapshot = nil
-		run.Plan, _ = encodePlan(st)
-	}
-	run.Status, run.Finished, run.Actor = store.RunRejected, r.now(), actor
-	return run, r.Store.PutRun(ctx, run)
+	f := Feed{Source: Source{Tenant: tenant}, Feed: run.Feed}
+	return r.withRun(ctx, f, runID, func(run store.Run, log *slog.Logger) (store.Run, error) {
+		if run.Status != store.RunHeld {
+			return run, fmt.Errorf("%w: run %s is %s", ErrNotHeld, runID, run.Status)
+		}
+		st, err := decodePlan(run.Plan)
+		if err == nil {
+			st.Snapshot = nil
+			run.Plan, _ = encodePlan(st)
+		}
+		run.Status, run.Finished, run.Actor = store.RunRejected, r.now(), actor
+		log.Info("held run rejected")
+		return run, r.Store.PutRun(ctx, run)
+	})
 }
 
 // Resume finishes a run a crash left applying. Under the feed's lock it
