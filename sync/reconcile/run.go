@@ -232,7 +232,7 @@ func (r *Runner) Run(ctx context.Context, f Feed, opt RunOptions) (store.Run, er
 // (Resume) rather than leaving half a plan and no record of it.
 func (r *Runner) apply(ctx context.Context, f Feed, run store.Run, plan Plan, snap Snapshot, done func(context.Context) error, opt RunOptions, log *slog.Logger) (store.Run, error) {
 	var err error
-	run.Status, run.HoldReasons = store.RunApplying, nil
+	run.Status = store.RunApplying
 	if run.Plan, err = encodePlan(storedOf(f, plan, &snap)); err != nil {
 		return run, err
 	}
@@ -309,8 +309,11 @@ func (r *Runner) Approve(ctx context.Context, f Feed, runID, actor string) (stor
 			return run, fmt.Errorf("%w: run %s is %s", ErrNotHeld, runID, run.Status)
 		}
 		st, err := decodePlan(run.Plan)
-		if err != nil || st.Snapshot == nil {
-			return run, fmt.Errorf("run %s: its snapshot cannot be read: %v", runID, err)
+		if err == nil && st.Snapshot == nil {
+			err = errors.New("no snapshot stored")
+		}
+		if err != nil {
+			return run, fmt.Errorf("run %s: its snapshot cannot be read: %w", runID, err)
 		}
 		last, err := r.lastApplied(ctx, run.Tenant, run.Feed)
 		if err != nil {
