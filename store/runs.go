@@ -60,6 +60,8 @@ type RunQuery struct {
 	Tenant string
 	// Feed: "" for all.
 	Feed string
+	// Statuses: only runs in one of these; none for all.
+	Statuses []string
 	// Before: the cursor, a run id.
 	Before string
 	Limit  int

@@ -471,3 +471,19 @@ func (r *Runner) Resume(ctx context.Context, f Feed, stale store.Run) (store.Run
 		return r.apply(ctx, f, run, plan, *st.Snapshot, archiver(f, *st.Snapshot), RunOptions{Trigger: "resume"}, log)
 	})
 }
+
+// Interrupt closes a run a crash left applying that cannot be resumed (its
+// feed is no longer configured): interrupted, with why. Part of its plan
+// may have applied; its counts are the plan's. A run no longer applying
+// is left as it is.
+func (r *Runner) Interrupt(ctx context.Context, tenant, feed, runID, why string) (store.Run, error) {
+	f := Feed{Source: Source{Tenant: tenant}, Feed: feed}
+	return r.withRun(ctx, f, runID, func(run store.Run, log *slog.Logger) (store.Run, error) {
+		if run.Status != store.RunApplying {
+			return run, nil
+		}
+		run.Error = "interrupted while applying, part of its plan applied; the rest was not: " + why
+		log.Warn("a run left applying cannot be resumed", "why", why)
+		return r.finish(ctx, run, store.RunInterrupted, nil, log)
+	})
+}
