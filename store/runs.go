@@ -18,7 +18,8 @@ const (
 	// applied before it could resume; the rest of it is never applied.
 	RunSuperseded = "superseded"
 	// RunInterrupted: left applying by a crash and not resumable (its
-	// snapshot cannot be read); part of its plan may have applied.
+	// feed is no longer configured, or its snapshot cannot be read); part
+	// of its plan may have applied.
 	RunInterrupted = "interrupted"
 )
 
