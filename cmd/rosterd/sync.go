@@ -415,6 +415,20 @@ func startScheduler(ctx context.Context, cfg *config.Config, st store.Backend, r
 		// An admin's import is no configured feed: each run left applying
 		// is resumed as the import it was, through the tenant's brake.
 		resumeLeftApplying(ctx, st, runner, t.ID, "import", func(run store.Run) (reconcile.Feed, error) { return importFeedOf(t, run) }, logger)
+		// A run of a feed since removed from the configuration cannot be:
+		// it is closed as interrupted rather than left applying.
+		left, err := st.ListRuns(ctx, store.RunQuery{Tenant: t.ID, Statuses: []string{store.RunApplying}, Limit: 1000})
+		if err != nil {
+			return nil, err
+		}
+		for _, run := range left {
+			if _, ok := feeds[t.ID+"/"+run.Feed]; ok || run.Feed == "import" {
+				continue
+			}
+			if _, err := runner.Interrupt(ctx, t.ID, run.Feed, run.ID, fmt.Sprintf("its feed %q is no longer configured", run.Feed)); err != nil {
+				logger.Error("closing a run left applying", "tenant", t.ID, "feed", run.Feed, "run", run.ID, "err", err)
+			}
+		}
 		for _, fc := range t.Feeds {
 			f, ok := feeds[t.ID+"/"+fc.Name]
 			if !ok {
