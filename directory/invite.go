@@ -229,7 +229,7 @@ func (s *Service) AcceptInvite(ctx context.Context, tenant, token string) (Card,
 			return err
 		}
 		w := b.byID[id]
-		if w == nil || w.card.Invite == nil || w.card.Invite.TokenHash != HashToken(token) || !b.now.Before(w.card.Invite.ExpiresAt) || !w.card.Enabled {
+		if w == nil || !inviteUsable(w.card, token, b.now) {
 			return ErrInviteInvalid
 		}
 		out, err := b.mutate(ctx, w, "invite.accepted", "invite", func(w *working) error {
@@ -246,4 +246,42 @@ func (s *Service) AcceptInvite(ctx context.Context, tenant, token string) (Card,
 		return b.flush(ctx)
 	})
 	return card, err
+}
+
+// LookupInvite returns the card an invite link's token would be accepted
+// for, changing nothing: the page a link opens shows whose invite it is,
+// and only the person's own press of its button (AcceptInvite) spends the
+// token. A link scanner that fetches the link leaves the invite as it was.
+// ErrInviteInvalid as AcceptInvite.
+func (s *Service) LookupInvite(ctx context.Context, tenant, token string) (Card, error) {
+	if _, err := s.Policy(tenant); err != nil {
+		return Card{}, err
+	}
+	var card Card
+	err := s.store.InReadTx(ctx, func(tx store.Tx) error {
+		id, err := tx.CardIDByInvite(ctx, tenant, HashToken(token))
+		if errors.Is(err, store.ErrNotFound) {
+			return ErrInviteInvalid
+		}
+		if err != nil {
+			return err
+		}
+		cards, err := tx.CardsByID(ctx, tenant, []string{id})
+		if err != nil {
+			return err
+		}
+		c, ok := cards[id]
+		if !ok || !inviteUsable(c, token, s.Now()) {
+			return ErrInviteInvalid
+		}
+		card = c
+		return nil
+	})
+	return card, err
+}
+
+// inviteUsable: the card's invite is this token's, unspent, unexpired, and
+// the card enabled.
+func inviteUsable(c Card, token string, now time.Time) bool {
+	return c.Invite != nil && c.Invite.TokenHash != "" && c.Invite.TokenHash == HashToken(token) && now.Before(c.Invite.ExpiresAt) && c.Enabled
 }
