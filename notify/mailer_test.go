@@ -112,6 +112,9 @@ func (e *env) mailer(smtpURL string, opt notify.Options) *notify.Mailer {
 		opt.From = "Acme <noreply@example.com>"
 	}
 	opt.PublicURL = e.web.URL
+	if opt.InviteKey == nil {
+		opt.InviteKey = e.svc.InviteKey()
+	}
 	opt.TenantNames = map[string]string{"acme": "Acme Inc."}
 	opt.Now = e.clock.Now
 	if opt.Jitter == nil {
@@ -259,8 +262,8 @@ func TestInviteArrivesWithWorkingLink(t *testing.T) {
 		t.Errorf("status = %q, want sent", st)
 	}
 	var payload directory.InviteMessage
-	if err := json.Unmarshal(rows[0].Payload, &payload); err != nil || payload.Token != "" || payload.CardID != card.ID {
-		t.Errorf("stored payload = %s (%v); want the token blanked, the rest kept", rows[0].Payload, err)
+	if err := json.Unmarshal(rows[0].Payload, &payload); err != nil || payload.Token != "" || payload.Seed != "" || payload.CardID != card.ID {
+		t.Errorf("stored payload = %s (%v); want the seed blanked, the rest kept", rows[0].Payload, err)
 	}
 	if strings.Contains(string(rows[0].Payload), strings.TrimPrefix(link, e.web.URL+"/invite/acme/")) {
 		t.Errorf("stored payload still holds the token")
@@ -433,8 +436,8 @@ func TestDeadAfterMaxAttempts(t *testing.T) {
 		t.Fatalf("audit = %+v; want an email.dead line", audit)
 	}
 	var p directory.InviteMessage
-	if err := json.Unmarshal(e.outbox(card.ID)[0].Payload, &p); err != nil || p.Token != "" {
-		t.Errorf("dead payload keeps the token: %s", e.outbox(card.ID)[0].Payload)
+	if err := json.Unmarshal(e.outbox(card.ID)[0].Payload, &p); err != nil || p.Token != "" || p.Seed != "" {
+		t.Errorf("dead payload keeps the seed: %s", e.outbox(card.ID)[0].Payload)
 	}
 	if n, _, _ := e.st.OutboxBacklog(e.ctx, notify.Kinds); n != 0 {
 		t.Errorf("backlog = %d", n)
@@ -466,8 +469,8 @@ func TestWithoutSMTPStaysQueued(t *testing.T) {
 		t.Fatalf("status = %s, %d; want pending, no attempt", st, att)
 	}
 	var p directory.InviteMessage
-	if err := json.Unmarshal(e.outbox(card.ID)[0].Payload, &p); err != nil || p.Token == "" {
-		t.Fatalf("queued payload lost its token: %s", e.outbox(card.ID)[0].Payload)
+	if err := json.Unmarshal(e.outbox(card.ID)[0].Payload, &p); err != nil || p.Seed == "" {
+		t.Fatalf("queued payload lost its seed: %s", e.outbox(card.ID)[0].Payload)
 	}
 	e.clock.Advance(time.Minute)
 	if res := e.runOnce(off); res.Undeliverable != 0 {

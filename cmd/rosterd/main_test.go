@@ -206,7 +206,8 @@ func TestAutoMigrateOffRefusesOldSchema(t *testing.T) {
 
 func TestServePostgres(t *testing.T) {
 	dsn := pgtest.DSN(t)
-	d := startServe(t, t.TempDir(), fmt.Sprintf("store:\n  driver: postgres\n  dsn: %q\n", dsn))
+	// data_dir: where the generated invite key goes (not the working directory).
+	d := startServe(t, t.TempDir(), fmt.Sprintf("data_dir: %s\nstore:\n  driver: postgres\n  dsn: %q\n", t.TempDir(), dsn))
 	if code, body := get(t, d.base+"/readyz", ""); code != 200 {
 		t.Fatalf("/readyz on postgres = %d %s", code, body)
 	}

@@ -44,7 +44,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	keys := credential.NewKeyring(st, staticCredentials(cfg))
-	svc := directory.NewService(st, policies(cfg), directory.WithLogger(logger.With("component", "directory")))
+	invites, err := inviteKey(cfg, logger)
+	if err != nil {
+		return err
+	}
+	svc := directory.NewService(st, policies(cfg), directory.WithLogger(logger.With("component", "directory")), directory.WithInviteKey(invites))
 	if err := bootstrap(ctx, cfg, keys, stderr, svc.Now()); err != nil {
 		return err
 	}
@@ -137,7 +141,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	invitePage.Mount(srv)
-	mailer, err := notify.New(st, notify.Options{SMTPURL: cfg.SMTP.URL, From: cfg.SMTP.From, PublicURL: cfg.PublicURL,
+	mailer, err := notify.New(st, notify.Options{SMTPURL: cfg.SMTP.URL, From: cfg.SMTP.From, PublicURL: cfg.PublicURL, InviteKey: invites,
 		TenantNames: mailTenants, Logger: logger.With("component", "notify"), Registerer: reg})
 	if err != nil {
 		return err
