@@ -68,8 +68,8 @@ type PageOptions struct {
 // only look the token up, and the page's form POSTs back to the same URL.
 //
 // The POST carries a CSRF token, double-submit: the GET sets a random
-// 256-bit value in a cookie (HttpOnly, SameSite=Strict, Path /invite/,
-// Secure when public_url is https) and puts the same value in the form;
+// 256-bit value in a cookie (HttpOnly, SameSite=Strict, Path /invite/
+// under public_url's path, Secure when public_url is https) and puts the same value in the form;
 // the POST is accepted only when both are there and equal (compared in
 // constant time). Chosen over an HMAC of the invite token under a server
 // secret because that would only prove the poster had seen the page —
@@ -99,7 +99,8 @@ type InvitePage struct {
 	opt     PageOptions
 	tenants map[string]PageTenant
 	order   []string
-	secure  bool // public_url is https: the CSRF cookie is Secure
+	secure  bool   // public_url is https: the CSRF cookie is Secure
+	path    string // the CSRF cookie's: public_url's path + /invite/
 	accepts *prometheus.CounterVec
 }
 
@@ -113,7 +114,11 @@ func NewInvitePage(dir Acceptor, codes LoginCodes, tenants []PageTenant, opt Pag
 		opt.Registerer = prometheus.NewRegistry()
 	}
 	p := &InvitePage{dir: dir, codes: codes, opt: opt, tenants: map[string]PageTenant{},
-		secure: strings.HasPrefix(strings.ToLower(opt.PublicURL), "https://")}
+		secure: strings.HasPrefix(strings.ToLower(opt.PublicURL), "https://"), path: "/invite/"}
+	if u, err := url.Parse(opt.PublicURL); err == nil && strings.Trim(u.Path, "/") != "" {
+		// Served under a path by a proxy: the browser sees that path.
+		p.path = "/" + strings.Trim(u.Path, "/") + "/invite/"
+	}
 	for _, t := range tenants {
 		p.tenants[t.ID] = t
 		p.order = append(p.order, t.ID)
@@ -187,7 +192,7 @@ func (p *InvitePage) show(w http.ResponseWriter, r *http.Request) {
 		}
 		csrf = base64.RawURLEncoding.EncodeToString(raw)
 	}
-	http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: csrf, Path: "/invite/", HttpOnly: true, Secure: p.secure, SameSite: http.SameSiteStrictMode})
+	http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: csrf, Path: p.path, HttpOnly: true, Secure: p.secure, SameSite: http.SameSiteStrictMode})
 	name := tenant.Name
 	if name == "" {
 		name = tenant.ID

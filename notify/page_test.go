@@ -1,6 +1,8 @@
 package notify_test
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -113,6 +115,14 @@ func TestOpeningInviteLinkChangesNothing(t *testing.T) {
 					}
 					if strings.Contains(page, "<script") || strings.Contains(page, " style=") || strings.Count(page, "<button") != 1 {
 						t.Errorf("GET %s: page has a script, an inline style attribute, or not one button:\n%s", u, page)
+					}
+					// The one style sheet is the one the CSP allows by hash.
+					if _, rest, ok := strings.Cut(page, "<style>"); ok {
+						css, _, _ := strings.Cut(rest, "</style>")
+						sum := sha256.Sum256([]byte(css))
+						if want := "style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"; !strings.Contains(csp, want) {
+							t.Errorf("CSP %q does not allow the page's style sheet (%s)", csp, want)
+						}
 					}
 				}
 			}

@@ -122,7 +122,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// Email delivery (notify): the outbox worker sends the invites and
 	// reminders the directory queued, over smtp.url; without it they stay
 	// queued and are logged as undeliverable. The invite links open
-	// GET /invite/{tenant}/{token}: SAML tenants go on to their IdP, the
+	// GET /invite/{tenant}/{token}, a page whose button (a POST) accepts
+	// the invite: SAML tenants go on to their IdP, the
 	// others to app_callback_url with a login code, redeemed through the
 	// admin API (by the SAML server when there is one, else by the store).
 	mailTenants := map[string]string{}
