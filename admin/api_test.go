@@ -439,10 +439,14 @@ func (e *env) inviteToken(cardID string) string {
 		e.t.Fatalf("no outbox message for %s", cardID)
 	}
 	var m directory.InviteMessage
-	if err := json.Unmarshal(msgs[len(msgs)-1].Payload, &m); err != nil || m.Token == "" {
+	if err := json.Unmarshal(msgs[len(msgs)-1].Payload, &m); err != nil {
 		e.t.Fatalf("outbox payload %s: %v", msgs[len(msgs)-1].Payload, err)
 	}
-	return m.Token
+	token, err := e.dir.InviteKey().Token("acme", m)
+	if err != nil {
+		e.t.Fatalf("outbox payload %s: %v", msgs[len(msgs)-1].Payload, err)
+	}
+	return token
 }
 
 func TestInviteExpiresAndReinviteReplacesToken(t *testing.T) {

@@ -2,7 +2,6 @@ package admin
 
 import (
 	"context"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"net/http"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rosterd/rosterd/directory"
+	"github.com/rosterd/rosterd/internal/csvsafe"
 	"github.com/rosterd/rosterd/internal/daemon"
 	"github.com/rosterd/rosterd/store"
 )
@@ -347,7 +347,7 @@ func (a *API) exportCards(w http.ResponseWriter, r *http.Request, tenant string)
 	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="rosterd-%s-cards.csv"`, tenant))
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	rc := http.NewResponseController(w)
-	cw := csv.NewWriter(w)
+	cw := csvsafe.NewWriter(w) // every cell made safe for spreadsheets
 	cw.Write([]string{"name", "email", "status", "sources", "groups", "department", "location", "last_login", "created"})
 	now := dir.Now()
 	for {
@@ -423,10 +423,6 @@ func displayName(c directory.Card) string {
 }
 
 // csvSafe keeps a spreadsheet from running a cell as a formula (CSV
-// injection): a value starting with = + - @ gets a leading apostrophe.
-func csvSafe(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		return "'" + s
-	}
-	return s
-}
+// injection). The export's writer applies the same rule to every cell;
+// see internal/csvsafe.
+func csvSafe(s string) string { return csvsafe.Cell(s) }

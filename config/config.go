@@ -34,6 +34,15 @@ type Config struct {
 	AdminKeys []AdminKey `yaml:"admin_keys"`
 	// SMTP is the outgoing mail server for invites. Default none.
 	SMTP SMTP `yaml:"smtp"`
+	// InviteKey is the secret invite tokens are derived from (at least 32
+	// bytes; `openssl rand -base64 32`), so that no stored row holds a
+	// usable invite. Every replica, and every command that queues invites
+	// (import, sync run), needs the same. Default: generated once into
+	// DataDir/invite.key.
+	InviteKey string `yaml:"invite_key"`
+	// InviteKeyFile names a file holding InviteKey; Parse reads it into
+	// InviteKey and clears this field. Default none.
+	InviteKeyFile string `yaml:"invite_key_file"`
 	// Webhooks receive card events. Default none.
 	Webhooks []Webhook `yaml:"webhooks"`
 	// Events configures the event log. Default retention 720h.

@@ -550,6 +550,7 @@ func (c *Config) secrets() []secret {
 	s := []secret{
 		{"store.dsn", &c.Store.DSN, &c.Store.DSNFile},
 		{"smtp.url", &c.SMTP.URL, &c.SMTP.URLFile},
+		{"invite_key", &c.InviteKey, &c.InviteKeyFile},
 	}
 	for i := range c.AdminKeys {
 		k := &c.AdminKeys[i]

@@ -108,6 +108,9 @@ func (c *Config) validate() []Problem {
 	if c.Store.MaxConns < 0 {
 		v.add("store.max_conns", "must not be negative, got %d", c.Store.MaxConns)
 	}
+	if c.InviteKey != "" && len(c.InviteKey) < 32 {
+		v.add("invite_key", "must be at least 32 bytes, got %d (make one with `openssl rand -base64 32`)", len(c.InviteKey))
+	}
 	v.nonNegative("shutdown_timeout", c.ShutdownTimeout)
 	v.positive("http.read_header_timeout", c.HTTP.ReadHeaderTimeout)
 	v.positive("http.read_body_timeout", c.HTTP.ReadBodyTimeout)

@@ -133,6 +133,8 @@ type Service struct {
 	policies map[string]Policy
 	now      func() time.Time
 	logger   *slog.Logger
+	// inviteKey derives invite tokens (InviteKey).
+	inviteKey *InviteKey
 }
 
 // Option configures a Service.
@@ -144,6 +146,16 @@ func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = 
 // WithLogger sets the logger; the default discards.
 func WithLogger(l *slog.Logger) Option { return func(s *Service) { s.logger = l } }
 
+// WithInviteKey sets the key invite tokens are derived from; the mail
+// worker must hold the same. The default is a random key of this Service
+// alone: fine for a process that also sends its mails, not for a command
+// whose invites the daemon sends.
+func WithInviteKey(k *InviteKey) Option { return func(s *Service) { s.inviteKey = k } }
+
+// InviteKey is the key the service derives invite tokens from: the one
+// the mail worker needs.
+func (s *Service) InviteKey() *InviteKey { return s.inviteKey }
+
 // NewService returns a service over st for the tenants in policies.
 func NewService(st store.Store, policies map[string]Policy, opts ...Option) *Service {
 	s := &Service{
@@ -154,6 +166,9 @@ func NewService(st store.Store, policies map[string]Policy, opts ...Option) *Ser
 	}
 	for _, o := range opts {
 		o(s)
+	}
+	if s.inviteKey == nil {
+		s.inviteKey = NewRandomInviteKey()
 	}
 	return s
 }

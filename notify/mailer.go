@@ -47,6 +47,9 @@ type Options struct {
 	From string
 	// PublicURL is the base of the invite links.
 	PublicURL string
+	// InviteKey derives each message's invite token from its seed (see
+	// directory.InviteKey): the directory's key. Required with SMTPURL.
+	InviteKey *directory.InviteKey
 	// TenantNames maps tenant ids to the names the mails show (the id when
 	// missing).
 	TenantNames map[string]string
@@ -131,6 +134,9 @@ func New(st store.Outbox, opt Options) (*Mailer, error) {
 	}
 	m := &Mailer{st: st, opt: opt, logger: opt.Logger}
 	if opt.SMTPURL != "" {
+		if opt.InviteKey == nil {
+			return nil, errors.New("notify: an invite key is required to send invites")
+		}
 		s, err := parseSMTP(opt.SMTPURL, opt.SendTimeout)
 		if err != nil {
 			return nil, err
@@ -253,6 +259,11 @@ func (m *Mailer) RunOnce(ctx context.Context) (Result, error) {
 		scrubbed, built, buildErr := m.build(msg, now)
 		var sendErr error
 		switch {
+		case errors.Is(buildErr, directory.ErrOtherInviteKey):
+			// A link made with this key would not work. A replica with
+			// the right key may take the message on a later round; this
+			// one retries (saying why) until MaxAttempts.
+			sendErr = buildErr
 		case buildErr != nil:
 			// A payload that cannot become a mail never will: give up now.
 			res.Dead++
@@ -329,20 +340,22 @@ func (m *Mailer) backoff(n int) time.Duration {
 }
 
 // build turns an outbox row into a mail, and returns the payload to keep
-// once the row is done with: the same without its token.
+// once the row is done with: the same without its seed (and without the
+// token a row of an older version carries).
 func (m *Mailer) build(msg store.ClaimedMessage, now time.Time) (scrubbed []byte, out *mail.Msg, err error) {
 	var in directory.InviteMessage
 	if err := json.Unmarshal(msg.Payload, &in); err != nil {
 		return nil, nil, fmt.Errorf("payload is not an invite message: %w", err)
 	}
-	token := in.Token
-	in.Token = ""
-	scrubbed, err = json.Marshal(in)
+	blank := in
+	blank.Token, blank.Seed = "", ""
+	scrubbed, err = json.Marshal(blank)
 	if err != nil {
 		return nil, nil, err
 	}
-	if token == "" {
-		return scrubbed, nil, errors.New("payload has no invite token")
+	token, err := m.opt.InviteKey.Token(msg.Tenant, in)
+	if err != nil {
+		return scrubbed, nil, err
 	}
 	name := m.opt.TenantNames[msg.Tenant]
 	if name == "" {

@@ -45,7 +45,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	keys := credential.NewKeyring(st, staticCredentials(cfg))
-	svc := directory.NewService(st, policies(cfg), directory.WithLogger(logger.With("component", "directory")))
+	invites, err := inviteKey(cfg, logger)
+	if err != nil {
+		return err
+	}
+	svc := directory.NewService(st, policies(cfg), directory.WithLogger(logger.With("component", "directory")), directory.WithInviteKey(invites))
 	// Secrets go to a terminal only; JSON logs on a terminal are a log
 	// stream too.
 	terminal := daemon.IsTerminal(stderr) && !strings.EqualFold(cfg.Log.Format, "json")
@@ -123,7 +127,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// Email delivery (notify): the outbox worker sends the invites and
 	// reminders the directory queued, over smtp.url; without it they stay
 	// queued and are logged as undeliverable. The invite links open
-	// GET /invite/{tenant}/{token}: SAML tenants go on to their IdP, the
+	// GET /invite/{tenant}/{token}, a page whose button (a POST) accepts
+	// the invite: SAML tenants go on to their IdP, the
 	// others to app_callback_url with a login code, redeemed through the
 	// admin API (by the SAML server when there is one, else by the store).
 	mailTenants := map[string]string{}
@@ -142,7 +147,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	invitePage.Mount(srv)
-	mailer, err := notify.New(st, notify.Options{SMTPURL: cfg.SMTP.URL, From: cfg.SMTP.From, PublicURL: cfg.PublicURL,
+	mailer, err := notify.New(st, notify.Options{SMTPURL: cfg.SMTP.URL, From: cfg.SMTP.From, PublicURL: cfg.PublicURL, InviteKey: invites,
 		TenantNames: mailTenants, Logger: logger.With("component", "notify"), Registerer: reg})
 	if err != nil {
 		return err

@@ -123,8 +123,13 @@ func openApp(ctx context.Context, g globalFlags, stderr io.Writer) (*app, error)
 		st.Close()
 		return nil, err
 	}
+	invites, err := inviteKey(cfg, logger)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
 	return &app{cfg: cfg, st: st, logger: logger,
-		dir: directory.NewService(st, policies(cfg), directory.WithLogger(logger))}, nil
+		dir: directory.NewService(st, policies(cfg), directory.WithLogger(logger), directory.WithInviteKey(invites))}, nil
 }
 
 func (a *app) runner() *reconcile.Runner {

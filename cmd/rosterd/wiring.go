@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -98,6 +100,68 @@ func prepareSchema(ctx context.Context, cfg *config.Config, st store.Backend, lo
 		logger.Info("database migrated", "versions", applied)
 	}
 	return nil
+}
+
+// inviteKeyFile is where a generated invite key lives in the data directory.
+const inviteKeyFile = "invite.key"
+
+// inviteKey returns the key invite tokens are derived from: invite_key
+// when the file sets one, else the data directory's invite.key, made on
+// first use. serve, import and sync run all take it from here, so that
+// the daemon's mail worker can make the links of invites a command queued.
+func inviteKey(cfg *config.Config, logger *slog.Logger) (*directory.InviteKey, error) {
+	if cfg.InviteKey != "" {
+		return directory.NewInviteKey([]byte(cfg.InviteKey))
+	}
+	path := filepath.Join(cfg.DataDir, inviteKeyFile)
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		data, err = createInviteKey(path)
+		if err == nil {
+			logger.Info("invite key generated", "file", path)
+			if cfg.Store.Driver == "postgres" {
+				logger.Warn("invite key generated in the data directory: replicas sharing this database need the same key; set invite_key (or invite_key_file) on each", "file", path)
+			}
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("invite key %s: %w (or set invite_key, the same for every replica)", path, err)
+	}
+	k, err := directory.NewInviteKey([]byte(strings.TrimRight(string(data), "\r\n")))
+	if err != nil {
+		return nil, fmt.Errorf("invite key %s: %w", path, err)
+	}
+	return k, nil
+}
+
+// createInviteKey writes a new random key to path, readable by its owner
+// only, unless another process got there first: then that key is the one.
+// The key is written whole under another name and linked into place, so
+// that no reader ever sees half a key.
+func createInviteKey(path string) ([]byte, error) {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".invite.key-*")
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(tmp.Name())
+	data := []byte(rand.Text() + rand.Text() + "\n") // 256 random bits
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return nil, err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return nil, err
+	}
+	if err := tmp.Close(); err != nil {
+		return nil, err
+	}
+	if err := os.Link(tmp.Name(), path); errors.Is(err, fs.ErrExist) {
+		return os.ReadFile(path)
+	} else if err != nil {
+		return nil, err
+	}
+	return data, nil
 }
 
 // policies turns each tenant's configuration into the directory's policy.

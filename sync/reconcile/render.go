@@ -1,10 +1,11 @@
 package reconcile
 
 import (
-	"encoding/csv"
 	"encoding/json"
 	"io"
 	"strings"
+
+	"github.com/rosterd/rosterd/internal/csvsafe"
 )
 
 // WriteJSON writes the plan as JSON.
@@ -16,9 +17,11 @@ func (p Plan) WriteJSON(w io.Writer) error {
 
 // WriteCSV writes the plan's changes as CSV, one change a row, for people
 // who read plans in a spreadsheet; the flagged rows follow, with action
-// "flagged".
+// "flagged". Every cell is safe to open in a spreadsheet (csvsafe): a
+// feed's values are not the operator's, and a formula among them stays
+// text.
 func (p Plan) WriteCSV(w io.Writer) error {
-	cw := csv.NewWriter(w)
+	cw := csvsafe.NewWriter(w)
 	cw.Write([]string{"action", "key", "email", "card_id", "effect", "changes", "refused", "line"})
 	for _, ch := range p.Changes {
 		var changes []string
