@@ -207,6 +207,9 @@ type SAML struct {
 	// AllowIDPInitiated accepts responses without a request of ours.
 	// Default false.
 	AllowIDPInitiated bool `yaml:"allow_idp_initiated"`
+	// AllowSHA1 accepts responses signed with RSA-SHA1 or a SHA-1 digest,
+	// for old ADFS installations. Default false: refused as weak_signature.
+	AllowSHA1 bool `yaml:"allow_sha1"`
 	// Attributes maps our attribute names to the IdP's attribute names.
 	// Default none (the IdP's NameID is the email).
 	Attributes map[string]string `yaml:"attributes"`

@@ -25,6 +25,9 @@ const (
 	// More than one assertion, or an assertion somewhere other than
 	// directly under the response: the shape XML signature wrapping needs.
 	ReasonSignatureWrapping Reason = "signature_wrapping"
+	// A signature made with SHA-1 (RSA-SHA1, a SHA-1 digest…) at a tenant
+	// that has not opted in with allow_sha1.
+	ReasonWeakSignature Reason = "weak_signature"
 	// An encrypted assertion this SP has no key for, or cannot decrypt.
 	ReasonUndecryptable Reason = "undecryptable"
 	// The assertion has no Issuer (crewjam/saml v0.5.1 panics on these).

@@ -49,6 +49,8 @@ type TenantConfig struct {
 	AppCallbackURL    string
 	AllowedReturnURLs []string
 	AllowIDPInitiated bool
+	// AllowSHA1 accepts RSA-SHA1 signatures and SHA-1 digests (old ADFS).
+	AllowSHA1 bool
 	// Attributes maps our attribute names (email, given_name, groups…) to
 	// the IdP's attribute names.
 	Attributes map[string]string
@@ -492,10 +494,19 @@ func (s *Server) serveLogin(w http.ResponseWriter, r *http.Request) {
 
 // allowedReturn: same scheme and host as an allowed URL, and a path under
 // its path (an allowed URL ending in "/" admits what is below it; one
-// without, itself only).
+// without, itself only). Paths are compared as the browser will resolve
+// them: percent-decoded and with dot segments removed, so "/app/%2e%2e/x"
+// is "/x". An encoded slash or backslash, an empty segment ("//", which an
+// app that redirects to the path alone turns into another host), and a
+// control character are refused outright: no two readers agree on them.
 func (p *provider) allowedReturn(raw string) bool {
 	u, err := url.Parse(raw)
-	if err != nil || u.User != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") || strings.ContainsAny(raw, "\\\r\n\t") {
+	if err != nil || u.User != nil || u.Host == "" || u.Opaque != "" || (u.Scheme != "https" && u.Scheme != "http") ||
+		strings.ContainsAny(raw, "\\\r\n\t") {
+		return false
+	}
+	up, ok := returnPath(u)
+	if !ok {
 		return false
 	}
 	for _, a := range p.cfg.AllowedReturnURLs {
@@ -503,18 +514,67 @@ func (p *provider) allowedReturn(raw string) bool {
 		if err != nil || !strings.EqualFold(au.Scheme, u.Scheme) || !strings.EqualFold(au.Host, u.Host) {
 			continue
 		}
-		ap, up := au.EscapedPath(), u.EscapedPath()
-		if ap == "" {
-			ap = "/"
+		ap, ok := returnPath(au)
+		if !ok {
+			continue
 		}
-		if up == "" {
-			up = "/"
-		}
-		if up == ap || (strings.HasSuffix(ap, "/") && strings.HasPrefix(up, ap) && !strings.Contains(up, "/../")) {
+		if up == ap || (strings.HasSuffix(ap, "/") && strings.HasPrefix(up, ap)) {
 			return true
 		}
 	}
 	return false
+}
+
+// returnPath is u's path as a browser resolves it: decoded, dot segments
+// removed (RFC 3986 §5.2.4), "/" when empty. ok is false for a path no
+// comparison can be trusted on. url.Parse has decoded u.Path, "%2e" into
+// "." too, as browsers read it.
+func returnPath(u *url.URL) (string, bool) {
+	esc := strings.ToLower(u.EscapedPath())
+	if strings.Contains(esc, "%2f") || strings.Contains(esc, "%5c") {
+		return "", false
+	}
+	for _, c := range []byte(u.Path) {
+		if c < 0x20 || c == 0x7f || c == '\\' {
+			return "", false
+		}
+	}
+	in := u.Path
+	if in == "" {
+		in = "/"
+	}
+	if !strings.HasPrefix(in, "/") {
+		return "", false
+	}
+	segs := strings.Split(in[1:], "/")
+	var out []string
+	for i, seg := range segs {
+		last := i == len(segs)-1
+		switch seg {
+		case ".":
+			if last {
+				out = append(out, "")
+			}
+		case "..":
+			// Climbing above the root means nothing to a browser (it
+			// stays at "/") and much to a path-joining app: refused.
+			if len(out) == 0 {
+				return "", false
+			}
+			out = out[:len(out)-1]
+			if last {
+				out = append(out, "")
+			}
+		case "":
+			if !last {
+				return "", false
+			}
+			out = append(out, "")
+		default:
+			out = append(out, seg)
+		}
+	}
+	return "/" + strings.Join(out, "/"), true
 }
 
 // maxResponseSize bounds the ACS form.
@@ -628,7 +688,8 @@ func (s *Server) validate(p *provider, idp *IdP, raw []byte, requestID string) (
 		}
 	}()
 	v := &Validator{SP: p.self, Others: p.others, IdPEntityID: idp.EntityID, IdPCerts: idp.Certs,
-		ClockSkew: p.cfg.ClockSkew, MaxAge: p.cfg.RequestLifetime, AllowIDPInitiated: p.cfg.AllowIDPInitiated, Now: s.now}
+		ClockSkew: p.cfg.ClockSkew, MaxAge: p.cfg.RequestLifetime, AllowIDPInitiated: p.cfg.AllowIDPInitiated,
+		AllowSHA1: p.cfg.AllowSHA1, Now: s.now}
 	if p.enc != nil {
 		v.DecryptionKey = p.enc.Key
 	}

@@ -69,7 +69,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		s := t.SAML
 		samlTenants = append(samlTenants, saml.TenantConfig{Tenant: t.ID, EntityID: s.EntityID,
 			AppCallbackURL: t.AppCallbackURL, AllowedReturnURLs: t.AllowedReturnURLs, AllowIDPInitiated: s.AllowIDPInitiated,
-			Attributes: s.Attributes, IdPMetadataURL: s.IDPMetadataURL, IdPMetadataFile: s.IDPMetadataFile,
+			AllowSHA1: s.AllowSHA1, Attributes: s.Attributes, IdPMetadataURL: s.IDPMetadataURL, IdPMetadataFile: s.IDPMetadataFile,
 			AllowInsecureMetadataURL: s.AllowInsecureMetadataURL, MetadataRefresh: s.MetadataRefresh.Std(),
 			SignRequests: s.SignRequestsEnabled(), ClockSkew: s.ClockSkew.Std(), RequestLifetime: s.RequestCookieLifetime.Std(),
 			CertFile: s.CertFile, KeyFile: s.KeyFile, EncryptionCertFile: s.EncryptionCertFile, EncryptionKeyFile: s.EncryptionKeyFile})
