@@ -87,6 +87,14 @@ type Options struct {
 	Auditor Auditor
 	// CodeTTL is a login code's lifetime; default 60 s.
 	CodeTTL time.Duration
+	// RefusalAuditBurst and RefusalAuditEvery rate-limit the audit lines
+	// of refusals that reach no card, per tenant and source address: a
+	// burst of RefusalAuditBurst (default 20), then one per
+	// RefusalAuditEvery (default 3 s). Past it a refusal is answered,
+	// logged and counted (rosterd_saml_refusal_audits_dropped_total), not
+	// audited.
+	RefusalAuditBurst int
+	RefusalAuditEvery time.Duration
 }
 
 // Server is the SAML service provider of every tenant that has one.
@@ -106,6 +114,10 @@ type Server struct {
 	mdFailures *prometheus.CounterVec
 	mdStale    *prometheus.GaugeVec
 	mdLoaded   *prometheus.GaugeVec
+	// auditLimit bounds the audit lines of refusals that reach no card;
+	// auditsDropped counts those past it.
+	auditLimit    *auditLimiter
+	auditsDropped *prometheus.CounterVec
 }
 
 // provider is one tenant's SP.
@@ -144,11 +156,18 @@ func New(ctx context.Context, dir Directory, st store.SAMLStore, tenants []Tenan
 	if opt.Registerer == nil {
 		opt.Registerer = prometheus.NewRegistry()
 	}
+	if opt.RefusalAuditBurst <= 0 {
+		opt.RefusalAuditBurst = defaultAuditBurst
+	}
+	if opt.RefusalAuditEvery <= 0 {
+		opt.RefusalAuditEvery = defaultAuditEvery
+	}
 	base, err := url.Parse(strings.TrimSuffix(opt.PublicURL, "/"))
 	if err != nil || base.Host == "" || (base.Scheme != "https" && base.Scheme != "http") {
 		return nil, fmt.Errorf("saml: public URL %q is not an absolute http(s) URL", opt.PublicURL)
 	}
 	s := &Server{dir: dir, st: st, opt: opt, logger: opt.Logger, now: opt.Now, secure: base.Scheme == "https", tenants: map[string]*provider{}}
+	s.auditLimit = newAuditLimiter(opt.Now, opt.RefusalAuditBurst, opt.RefusalAuditEvery, defaultAuditSources)
 	s.logins = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rosterd_saml_logins_total",
 		Help: "SAML logins by tenant and outcome (success, refused, disabled, unknown_person, error)."}, []string{"tenant", "outcome"})
 	s.refusals = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rosterd_saml_refusals_total",
@@ -161,7 +180,9 @@ func New(ctx context.Context, dir Directory, st store.SAMLStore, tenants []Tenan
 		Help: "1 when the last load of the tenant's IdP metadata failed (logins use the last good one, if any)."}, []string{"tenant"})
 	s.mdLoaded = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "rosterd_saml_idp_metadata_loaded_timestamp_seconds",
 		Help: "When the tenant's IdP metadata last loaded successfully."}, []string{"tenant"})
-	for _, c := range []prometheus.Collector{s.logins, s.refusals, s.redeems, s.mdFailures, s.mdStale, s.mdLoaded} {
+	s.auditsDropped = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rosterd_saml_refusal_audits_dropped_total",
+		Help: "SAML refusals that reached no card and were not audited: past the rate limit per tenant and source address."}, []string{"tenant"})
+	for _, c := range []prometheus.Collector{s.logins, s.refusals, s.redeems, s.mdFailures, s.mdStale, s.mdLoaded, s.auditsDropped} {
 		if err := opt.Registerer.Register(c); err != nil {
 			return nil, fmt.Errorf("saml: registering metrics: %w", err)
 		}
@@ -589,12 +610,12 @@ func (s *Server) serveACS(w http.ResponseWriter, r *http.Request) {
 	ref := randomToken(6)
 	r.Body = http.MaxBytesReader(w, r.Body, maxResponseSize)
 	if err := r.ParseForm(); err != nil || r.PostForm.Get("SAMLResponse") == "" {
-		s.refused(r.Context(), w, p, ref, refuse(ReasonMalformed, "no SAMLResponse form field"))
+		s.refused(r, w, p, ref, refuse(ReasonMalformed, "no SAMLResponse form field"))
 		return
 	}
 	raw, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(r.PostForm.Get("SAMLResponse")), ""))
 	if err != nil {
-		s.refused(r.Context(), w, p, ref, refuse(ReasonMalformed, "SAMLResponse is not base64"))
+		s.refused(r, w, p, ref, refuse(ReasonMalformed, "SAMLResponse is not base64"))
 		return
 	}
 	idp := p.idp.IdP()
@@ -620,7 +641,7 @@ func (s *Server) serveACS(w http.ResponseWriter, r *http.Request) {
 	}
 	var ref2 *Refusal
 	if errors.As(err, &ref2) {
-		s.refused(r.Context(), w, p, ref, ref2)
+		s.refused(r, w, p, ref, ref2)
 		return
 	}
 	if err != nil {
@@ -641,21 +662,21 @@ func (s *Server) serveACS(w http.ResponseWriter, r *http.Request) {
 
 	login, refusal := p.identity(a)
 	if refusal != nil {
-		s.refused(r.Context(), w, p, ref, refusal)
+		s.refused(r, w, p, ref, refusal)
 		return
 	}
 	card, err := s.dir.RecordLogin(r.Context(), login)
 	switch {
 	case errors.Is(err, directory.ErrDisabled):
-		s.refused(r.Context(), w, p, ref, &Refusal{Reason: ReasonCardDisabled, Detail: "card " + card.ID})
+		s.refused(r, w, p, ref, &Refusal{Reason: ReasonCardDisabled, Detail: "card " + card.ID})
 		return
 	case errors.Is(err, directory.ErrUnknownPerson):
-		s.refused(r.Context(), w, p, ref, &Refusal{Reason: ReasonUnknownPerson, Detail: "no card and just-in-time creation is off"})
+		s.refused(r, w, p, ref, &Refusal{Reason: ReasonUnknownPerson, Detail: "no card and just-in-time creation is off"})
 		return
 	case err != nil:
 		var bad *directory.InvalidEmailError
 		if errors.As(err, &bad) {
-			s.refused(r.Context(), w, p, ref, &Refusal{Reason: ReasonNoEmail, Detail: "the email the IdP sent is not valid"})
+			s.refused(r, w, p, ref, &Refusal{Reason: ReasonNoEmail, Detail: "the email the IdP sent is not valid"})
 			return
 		}
 		s.failed(w, p, ref, "recording the login", err)
@@ -749,7 +770,7 @@ func (p *provider) identity(a *Assertion) (directory.Login, *Refusal) {
 
 // refused answers a refused login with a plain page, and counts, logs and
 // audits it.
-func (s *Server) refused(ctx context.Context, w http.ResponseWriter, p *provider, ref string, r *Refusal) {
+func (s *Server) refused(req *http.Request, w http.ResponseWriter, p *provider, ref string, r *Refusal) {
 	tenant := p.cfg.Tenant
 	outcome := "refused"
 	switch r.Reason {
@@ -763,9 +784,12 @@ func (s *Server) refused(ctx context.Context, w http.ResponseWriter, p *provider
 	s.logger.Warn("saml login refused", "tenant", tenant, "reason", string(r.Reason), "detail", r.Detail, "ref", ref)
 	// The directory audited refusals of a card already; a POST that is
 	// not even a SAML response (anyone can send one) is counted and
-	// logged, not written to the audit trail.
+	// logged, not written to the audit trail, and the others only up to
+	// the rate limit of their tenant and source address.
 	if s.opt.Auditor != nil && outcome == "refused" && r.Reason != ReasonMalformed {
-		if err := s.opt.Auditor.AuditLoginRefusal(ctx, tenant, r.Reason, r.Detail+" (ref "+ref+")"); err != nil {
+		if !s.auditLimit.allow(tenant, req.RemoteAddr) {
+			s.auditsDropped.WithLabelValues(tenant).Inc()
+		} else if err := s.opt.Auditor.AuditLoginRefusal(req.Context(), tenant, r.Reason, r.Detail+" (ref "+ref+")"); err != nil {
 			s.logger.Error("auditing a refused saml login", "tenant", tenant, "err", err)
 		}
 	}

@@ -107,6 +107,7 @@ func (ti *testIdP) GetServiceProvider(r *http.Request, id string) (*crewjam.Enti
 type auditLine struct {
 	tenant string
 	reason Reason
+	detail string
 }
 
 type recordingAuditor struct {
@@ -114,11 +115,17 @@ type recordingAuditor struct {
 	lines []auditLine
 }
 
-func (a *recordingAuditor) AuditLoginRefusal(_ context.Context, tenant string, reason Reason, _ string) error {
+func (a *recordingAuditor) AuditLoginRefusal(_ context.Context, tenant string, reason Reason, detail string) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.lines = append(a.lines, auditLine{tenant, reason})
+	a.lines = append(a.lines, auditLine{tenant, reason, detail})
 	return nil
+}
+
+func (a *recordingAuditor) all() []auditLine {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append([]auditLine(nil), a.lines...)
 }
 
 func (a *recordingAuditor) last() Reason {
