@@ -18,6 +18,8 @@ import (
 	_ "time/tzdata"
 
 	"github.com/robfig/cron/v3"
+
+	"github.com/rosterd/rosterd/internal/secretbox"
 )
 
 // Problem is one thing wrong with a configuration.
@@ -107,6 +109,11 @@ func (c *Config) validate() []Problem {
 	}
 	if c.Store.MaxConns < 0 {
 		v.add("store.max_conns", "must not be negative, got %d", c.Store.MaxConns)
+	}
+	if c.SecretsKey != "" {
+		if _, err := secretbox.ParseKey(c.SecretsKey); err != nil {
+			v.add("secrets_key", "%s", strings.TrimPrefix(err.Error(), "secretbox: "))
+		}
 	}
 	v.nonNegative("shutdown_timeout", c.ShutdownTimeout)
 	v.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")

@@ -38,8 +38,10 @@
 //     also bounds an assertion's age.
 //   - The SP key pair comes from cert_file/key_file, or is generated on
 //     first start and kept in the store (saml_key_pairs), so replicas
-//     share it. The private key is then in the database: protect it as
-//     you protect the database, or configure files.
+//     share it. The private key is stored sealed (internal/secretbox,
+//     AES-256-GCM, bound to the tenant) under the key-encryption key the
+//     wiring passes in Options.Secrets; a key an older rosterd stored in
+//     the clear is sealed in place on the first start.
 //   - Anyone can post to an ACS, so a refusal cannot grow the audit trail
 //     at will: the values it quotes are cut to 128 bytes (lists to four),
 //     and refusals that reach no card are audited per tenant and source

@@ -22,6 +22,7 @@ import (
 	dsig "github.com/russellhaering/goxmldsig"
 
 	"github.com/rosterd/rosterd/directory"
+	"github.com/rosterd/rosterd/internal/secretbox"
 	"github.com/rosterd/rosterd/store"
 )
 
@@ -87,6 +88,9 @@ type Options struct {
 	Auditor Auditor
 	// CodeTTL is a login code's lifetime; default 60 s.
 	CodeTTL time.Duration
+	// Secrets seals the SP private keys generated and kept in the store.
+	// Required when a tenant has no cert_file and key_file.
+	Secrets *secretbox.Box
 	// RefusalAuditBurst and RefusalAuditEvery rate-limit the audit lines
 	// of refusals that reach no card, per tenant and source address: a
 	// burst of RefusalAuditBurst (default 20), then one per
@@ -245,7 +249,11 @@ func (s *Server) newProvider(ctx context.Context, base *url.URL, tc TenantConfig
 	if tc.CertFile != "" {
 		p.keys, err = LoadKeyPair(tc.CertFile, tc.KeyFile)
 	} else {
-		p.keys, err = StoredKeyPair(ctx, s.st, tc.Tenant, s.now())
+		var sealed bool
+		p.keys, sealed, err = StoredKeyPair(ctx, s.st, s.opt.Secrets, tc.Tenant, s.now())
+		if sealed {
+			s.logger.Info("sealed the stored SAML SP key, kept in the clear by an older rosterd", "tenant", tc.Tenant)
+		}
 	}
 	if err != nil {
 		return nil, err

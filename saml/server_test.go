@@ -212,7 +212,7 @@ func newEnv(t *testing.T, st store.Backend, tenants []TenantConfig) *env {
 func (e *env) replica(st store.Backend, fetcher *http.Client) (*Server, *prometheus.Registry) {
 	reg := prometheus.NewRegistry()
 	srv, err := New(context.Background(), e.dir, st, e.tenants, Options{PublicURL: publicURL, Registerer: reg,
-		HTTPClient: fetcher, Auditor: e.audit})
+		HTTPClient: fetcher, Auditor: e.audit, Secrets: testBox(e.t, 1)})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -656,12 +656,12 @@ func TestMetadataRefreshKeepsLastGood(t *testing.T) {
 func TestInsecureMetadataURLRefused(t *testing.T) {
 	tenants := defaultTenants()[:1]
 	tenants[0].IdPMetadataURL = "http://idp.test/metadata"
-	_, err := New(context.Background(), nil, storetest.Migrated(t, storetest.OpenSQLite), tenants, Options{PublicURL: publicURL})
+	_, err := New(context.Background(), nil, storetest.Migrated(t, storetest.OpenSQLite), tenants, Options{PublicURL: publicURL, Secrets: testBox(t, 1)})
 	if err == nil || !strings.Contains(err.Error(), "https") {
 		t.Fatalf("http metadata URL: %v", err)
 	}
 	tenants[0].AllowInsecureMetadataURL = true
-	if _, err := New(context.Background(), nil, storetest.Migrated(t, storetest.OpenSQLite), tenants, Options{PublicURL: publicURL}); err != nil {
+	if _, err := New(context.Background(), nil, storetest.Migrated(t, storetest.OpenSQLite), tenants, Options{PublicURL: publicURL, Secrets: testBox(t, 1)}); err != nil {
 		t.Fatal(err)
 	}
 }

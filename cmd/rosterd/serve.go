@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"net"
+	"path/filepath"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -12,6 +15,7 @@ import (
 	"github.com/rosterd/rosterd/directory"
 	"github.com/rosterd/rosterd/internal/credential"
 	"github.com/rosterd/rosterd/internal/daemon"
+	"github.com/rosterd/rosterd/internal/secretbox"
 	"github.com/rosterd/rosterd/notify"
 	"github.com/rosterd/rosterd/notify/webhook"
 	"github.com/rosterd/rosterd/saml"
@@ -80,8 +84,22 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		audit := saml.AuditorFunc(func(ctx context.Context, tenant string, reason saml.Reason, detail string) error {
 			return svc.AuditLoginRefusal(ctx, tenant, string(reason), detail)
 		})
+		// The key-encryption key is needed (and a key file made) only when
+		// an SP key is generated and kept in the store.
+		var secrets *secretbox.Box
+		for _, tc := range samlTenants {
+			if tc.CertFile == "" {
+				if secrets, err = secretsBox(cfg, logger); err != nil {
+					return err
+				}
+				break
+			}
+		}
 		samlServer, err := saml.New(ctx, svc, st, samlTenants, saml.Options{PublicURL: cfg.PublicURL,
-			Logger: logger.With("component", "saml"), Registerer: reg, Auditor: audit})
+			Logger: logger.With("component", "saml"), Registerer: reg, Auditor: audit, Secrets: secrets})
+		if errors.Is(err, secretbox.ErrUnknownKey) {
+			return fmt.Errorf("%w: start with the secrets_key (or the %s) that sealed it", err, filepath.Join(cfg.DataDir, secretsKeyFile))
+		}
 		if err != nil {
 			return err
 		}
