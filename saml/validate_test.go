@@ -1,8 +1,12 @@
 package saml
 
 import (
+	"bytes"
+	"context"
 	"crypto/x509"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -225,5 +229,27 @@ func TestParseIdPMetadata(t *testing.T) {
 	}
 	if _, err := ParseIdPMetadata([]byte(`<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="x"/>`)); err == nil {
 		t.Fatal("metadata without an IdP accepted")
+	}
+}
+
+// TestIdPMetadataBounded: metadata over maxMetadataSize is refused, from
+// a file as from a URL, however well-formed.
+func TestIdPMetadataBounded(t *testing.T) {
+	idp, _ := testKeys(t)
+	md := idpMetadata(t, idpEntity, "https://idp.example.com/sso", idp.Cert)
+	big := append(bytes.Clone(md), []byte("<!--"+strings.Repeat("x", maxMetadataSize)+"-->")...)
+	if _, err := ParseIdPMetadata(big); err == nil || !strings.Contains(err.Error(), "larger than") {
+		t.Fatalf("ParseIdPMetadata of %d bytes: %v, want refused as too large", len(big), err)
+	}
+	path := filepath.Join(t.TempDir(), "idp.xml")
+	if err := os.WriteFile(path, big, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	src := &metadataSource{tenant: "acme", file: path}
+	if err := src.load(context.Background(), fixNow); err == nil || !strings.Contains(err.Error(), "larger than") {
+		t.Fatalf("metadata file of %d bytes: %v, want refused as too large", len(big), err)
+	}
+	if _, err := ParseIdPMetadata(md); err != nil {
+		t.Fatal(err)
 	}
 }
