@@ -683,3 +683,23 @@ func TestKeyPairFromFiles(t *testing.T) {
 		t.Fatal("a certificate of another key accepted")
 	}
 }
+
+// TestSHA1AtTheACS: an RSA-SHA1 response is refused as weak_signature,
+// unless the tenant's allow_sha1 is on.
+func TestSHA1AtTheACS(t *testing.T) {
+	sha1Response := func() []byte {
+		return buildResponse(t, respOpts{id: "id-sha1-" + randomToken(6), inResponseTo: "-", sigMethod: dsig.RSASHA1SignatureMethod,
+			issuer: idpURL + "/metadata", respIssuer: idpURL + "/metadata", audience: publicURL + "/saml/globex/metadata",
+			recipient: publicURL + "/saml/globex/acs", destination: publicURL + "/saml/globex/acs"}, time.Now())
+	}
+	e := newEnv(t, storetest.Migrated(t, storetest.OpenSQLite), defaultTenants())
+	resp := e.postRaw("globex", sha1Response())
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden || e.audit.last() != ReasonWeakSignature {
+		t.Fatalf("RSA-SHA1 without allow_sha1: %d, audited %s", resp.StatusCode, e.audit.last())
+	}
+	tenants := defaultTenants()
+	tenants[1].AllowSHA1 = true
+	e = newEnv(t, storetest.Migrated(t, storetest.OpenSQLite), tenants)
+	e.code(e.postRaw("globex", sha1Response()))
+}
