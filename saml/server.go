@@ -534,6 +534,14 @@ func (p *provider) allowedReturn(raw string) bool {
 		strings.ContainsAny(raw, "\\\r\n\t") {
 		return false
 	}
+	// Encoded separators are looked for in the text itself: u.EscapedPath
+	// re-encodes the decoded path when the raw one has bytes it would
+	// escape otherwise, and then "%2f" reads as "/".
+	beforeQuery, _, _ := strings.Cut(raw, "?")
+	beforeQuery, _, _ = strings.Cut(beforeQuery, "#")
+	if lower := strings.ToLower(beforeQuery); strings.Contains(lower, "%2f") || strings.Contains(lower, "%5c") {
+		return false
+	}
 	up, ok := returnPath(u)
 	if !ok {
 		return false

@@ -374,6 +374,8 @@ func TestReturnURLAllowList(t *testing.T) {
 		"https://app.example.com/app/x%2f..%2f..%2fy": false,
 		"https://app.example.com/app/x%5c..%5c..%5cy": false,
 		"https://app.example.com/app%2fx":             false,
+		"https://app.example.com/app%2fx/é":           false,
+		"https://app.example.com/app/é":               true,
 		"https://app.example.com/app/\\..\\evil":      false,
 		"https://app.example.com\\@evil.test/app/":    false,
 		"https://app.example.com.evil.com/app/":       false,
