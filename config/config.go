@@ -50,6 +50,15 @@ type Config struct {
 	// Tenants are the organizations served. Default: when the file names
 	// none, one tenant with id "default" and name "Default".
 	Tenants []Tenant `yaml:"tenants"`
+	// SecretsKey is the key-encryption key of the secrets rosterd stores
+	// and must use again (the SAML SP keys it generates): 32 bytes, as hex
+	// or base64. Default none: a key generated at first start into
+	// DataDir/secrets.key (mode 0600). Replicas sharing one PostgreSQL
+	// must share it: set it, the same on each.
+	SecretsKey string `yaml:"secrets_key"`
+	// SecretsKeyFile names a file holding SecretsKey; Parse reads it into
+	// SecretsKey and clears this field. Default none.
+	SecretsKeyFile string `yaml:"secrets_key_file"`
 
 	// lines maps each key path written in the file to its line, so that
 	// Validate can point at the line and ApplyDefaults can tell an explicit
@@ -235,6 +244,9 @@ type SAML struct {
 	// AllowIDPInitiated accepts responses without a request of ours.
 	// Default false.
 	AllowIDPInitiated bool `yaml:"allow_idp_initiated"`
+	// AllowSHA1 accepts responses signed with RSA-SHA1 or a SHA-1 digest,
+	// for old ADFS installations. Default false: refused as weak_signature.
+	AllowSHA1 bool `yaml:"allow_sha1"`
 	// Attributes maps our attribute names to the IdP's attribute names.
 	// Default none (the IdP's NameID is the email).
 	Attributes map[string]string `yaml:"attributes"`

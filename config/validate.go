@@ -18,6 +18,8 @@ import (
 	_ "time/tzdata"
 
 	"github.com/robfig/cron/v3"
+
+	"github.com/rosterd/rosterd/internal/secretbox"
 )
 
 // Problem is one thing wrong with a configuration.
@@ -110,6 +112,11 @@ func (c *Config) validate() []Problem {
 	}
 	if c.InviteKey != "" && len(c.InviteKey) < 32 {
 		v.add("invite_key", "must be at least 32 bytes, got %d (make one with `openssl rand -base64 32`)", len(c.InviteKey))
+	}
+	if c.SecretsKey != "" {
+		if _, err := secretbox.ParseKey(c.SecretsKey); err != nil {
+			v.add("secrets_key", "%s", strings.TrimPrefix(err.Error(), "secretbox: "))
+		}
 	}
 	v.nonNegative("shutdown_timeout", c.ShutdownTimeout)
 	v.positive("http.read_header_timeout", c.HTTP.ReadHeaderTimeout)

@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"net"
+	"path/filepath"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -13,6 +16,7 @@ import (
 	"github.com/rosterd/rosterd/directory"
 	"github.com/rosterd/rosterd/internal/credential"
 	"github.com/rosterd/rosterd/internal/daemon"
+	"github.com/rosterd/rosterd/internal/secretbox"
 	"github.com/rosterd/rosterd/notify"
 	"github.com/rosterd/rosterd/notify/webhook"
 	"github.com/rosterd/rosterd/saml"
@@ -78,7 +82,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		s := t.SAML
 		samlTenants = append(samlTenants, saml.TenantConfig{Tenant: t.ID, EntityID: s.EntityID,
 			AppCallbackURL: t.AppCallbackURL, AllowedReturnURLs: t.AllowedReturnURLs, AllowIDPInitiated: s.AllowIDPInitiated,
-			Attributes: s.Attributes, IdPMetadataURL: s.IDPMetadataURL, IdPMetadataFile: s.IDPMetadataFile,
+			AllowSHA1: s.AllowSHA1, Attributes: s.Attributes, IdPMetadataURL: s.IDPMetadataURL, IdPMetadataFile: s.IDPMetadataFile,
 			AllowInsecureMetadataURL: s.AllowInsecureMetadataURL, MetadataRefresh: s.MetadataRefresh.Std(),
 			SignRequests: s.SignRequestsEnabled(), ClockSkew: s.ClockSkew.Std(), RequestLifetime: s.RequestCookieLifetime.Std(),
 			CertFile: s.CertFile, KeyFile: s.KeyFile, EncryptionCertFile: s.EncryptionCertFile, EncryptionKeyFile: s.EncryptionKeyFile})
@@ -89,8 +93,22 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		audit := saml.AuditorFunc(func(ctx context.Context, tenant string, reason saml.Reason, detail string) error {
 			return svc.AuditLoginRefusal(ctx, tenant, string(reason), detail)
 		})
+		// The key-encryption key is needed (and a key file made) only when
+		// an SP key is generated and kept in the store.
+		var secrets *secretbox.Box
+		for _, tc := range samlTenants {
+			if tc.CertFile == "" {
+				if secrets, err = secretsBox(cfg, logger); err != nil {
+					return err
+				}
+				break
+			}
+		}
 		samlServer, err := saml.New(ctx, svc, st, samlTenants, saml.Options{PublicURL: cfg.PublicURL,
-			Logger: logger.With("component", "saml"), Registerer: reg, Auditor: audit})
+			Logger: logger.With("component", "saml"), Registerer: reg, Auditor: audit, Secrets: secrets})
+		if errors.Is(err, secretbox.ErrUnknownKey) {
+			return fmt.Errorf("%w: start with the secrets_key (or the %s) that sealed it", err, filepath.Join(cfg.DataDir, secretsKeyFile))
+		}
 		if err != nil {
 			return err
 		}

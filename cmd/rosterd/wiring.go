@@ -17,6 +17,7 @@ import (
 	"github.com/rosterd/rosterd/directory"
 	"github.com/rosterd/rosterd/internal/credential"
 	"github.com/rosterd/rosterd/internal/daemon"
+	"github.com/rosterd/rosterd/internal/secretbox"
 	"github.com/rosterd/rosterd/store"
 	"github.com/rosterd/rosterd/store/postgres"
 	"github.com/rosterd/rosterd/store/sqlite"
@@ -78,6 +79,33 @@ func openStore(cfg *config.Config) (store.Backend, error) {
 	default:
 		return nil, fmt.Errorf("store.driver: unknown driver %q (want sqlite or postgres)", cfg.Store.Driver)
 	}
+}
+
+// secretsKeyFile is the key-encryption key generated when secrets_key is
+// not set, in the data directory.
+const secretsKeyFile = "secrets.key"
+
+// secretsBox is what seals the secrets rosterd stores: under secrets_key
+// (or secrets_key_file), else under a key generated once into
+// data_dir/secrets.key with mode 0600.
+func secretsBox(cfg *config.Config, logger *slog.Logger) (*secretbox.Box, error) {
+	if cfg.SecretsKey != "" {
+		k, err := secretbox.ParseKey(cfg.SecretsKey)
+		if err != nil {
+			return nil, fmt.Errorf("secrets_key: %w", err)
+		}
+		return secretbox.New(k), nil
+	}
+	path := filepath.Join(cfg.DataDir, secretsKeyFile)
+	k, created, err := secretbox.LoadOrCreateKeyFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("the key-encryption key (secrets_key is not set, so %s): %w", path, err)
+	}
+	if created {
+		logger.Warn("generated a key-encryption key for stored secrets; back it up with the database, and set secrets_key instead when replicas share one database",
+			"file", path, "key_id", k.ID())
+	}
+	return secretbox.New(k), nil
 }
 
 // prepareSchema migrates when automatic migration is on; otherwise it
