@@ -143,3 +143,23 @@ func TestPatchPathBounds(t *testing.T) {
 		t.Errorf("givenName %q after refused patches, want Ada", got)
 	}
 }
+
+// A string in a filter is a JSON string: \" is a quote and \\ a
+// backslash, not the two characters written.
+func TestFilterStringEscapes(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		e.entra("POST", "/Users", user("obrien@example.com", "Conan", `O"Brien`, map[string]any{"title": `R\D`})).must(t, 201)
+		for _, f := range []string{
+			`name.familyName eq "O\"Brien"`,
+			`name.familyName sw "o\"b"`,
+			`title eq "R\\D"`,
+			`title co "\\" and name.familyName co "\""`,
+			`emails[value eq "obrien@example.com"] and title ew "\\d"`,
+		} {
+			r := e.entra("GET", "/Users?filter="+queryEscape(f), nil).must(t, 200)
+			if r.str("totalResults") != "1" {
+				t.Errorf("%s: %s, want the user", f, truncate(r.Raw))
+			}
+		}
+	})
+}
