@@ -103,6 +103,7 @@ func TestFilterErrorsReadAsWritten(t *testing.T) {
 		{"userName\teq \"x\"", "a tab or line break at column 9: separate the parts of a filter with spaces"},
 		{`userName eq 01`, "`01` at column 13 is not a value: write a string in double quotes, as in `userName eq \"01\"`, or a number, true, false or null"},
 		{`()`, "expected a filter at column 2, found `)`"},
+		{`emails[type eq "work" and primary eq true and value pr]`, "brackets hold at most two comparisons joined by one `and` or `or` (a limit of rosterd's filter parser); `and` at column 43 is a second"},
 	} {
 		r := e.entra("GET", "/Users?filter="+queryEscape(tc.filter), nil)
 		if r.Status != 400 || r.str("scimType") != "invalidFilter" || r.str("detail") != tc.detail {
@@ -159,6 +160,33 @@ func TestFilterStringEscapes(t *testing.T) {
 			r := e.entra("GET", "/Users?filter="+queryEscape(f), nil).must(t, 200)
 			if r.str("totalResults") != "1" {
 				t.Errorf("%s: %s, want the user", f, truncate(r.Raw))
+			}
+		}
+	})
+}
+
+// A long flat chain of or (an IdP looking up a batch of users) is not
+// nesting: forty terms are one level, not forty.
+func TestFilterFlatChains(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		e.entra("POST", "/Users", user("ada@example.com", "Ada", "Lovelace")).must(t, 201)
+		e.entra("POST", "/Users", user("grace@example.com", "Grace", "Hopper")).must(t, 201)
+		var terms []string
+		for i := range 40 {
+			terms = append(terms, `userName eq "nobody`+itoa(i)+`@example.com"`)
+		}
+		for _, tc := range []struct {
+			name, filter string
+			found        int
+		}{
+			{"or chain", strings.Join(append(terms, `userName eq "ada@example.com"`, `userName eq "grace@example.com"`), " or "), 2},
+			{"and chain", strings.Repeat(`active eq true and `, 40) + `userName sw "g"`, 1},
+			{"value paths", strings.Repeat(`emails[type eq "work"] and `, 40) + `emails[value ew "ada@example.com"]`, 1},
+			{"mixed", `(` + strings.Join(terms, " or ") + `) or (userName sw "a" and active eq true and name.givenName eq "Ada")`, 1},
+		} {
+			r := e.entra("GET", "/Users?filter="+queryEscape(tc.filter), nil)
+			if r.Status != 200 || r.str("totalResults") != itoa(tc.found) {
+				t.Errorf("%s: %d %s, want %d", tc.name, r.Status, truncate(r.Raw), tc.found)
 			}
 		}
 	})
