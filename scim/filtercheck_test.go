@@ -45,6 +45,22 @@ func TestFilterBoundsComeBeforeParsing(t *testing.T) {
 	}
 }
 
+// POST /.search is not supported: its filter is read by no parser, and
+// the answer costs what the body does.
+func TestSearchFilterIsNotParsed(t *testing.T) {
+	e := newEnv(t, storetest.Migrated(t, storetest.OpenSQLite))
+	body := map[string]any{"schemas": []string{"urn:ietf:params:scim:api:messages:2.0:SearchRequest"}, "filter": strings.Repeat("(", 66<<10)}
+	for _, path := range []string{"/.search", "/Users/.search", "/Groups/.search"} {
+		search := func() response { return e.entra("POST", path, body) }
+		if r := search(); r.Status != 501 {
+			t.Errorf("POST %s: %d %s, want 501", path, r.Status, truncate(r.Raw))
+		}
+		if n := testing.AllocsPerRun(3, func() { search() }); n > 2000 {
+			t.Errorf("POST %s costs %.0f allocations, want at most 2000", path, n)
+		}
+	}
+}
+
 // Nesting up to 32 levels is accepted, 33 is not; a parenthesis in a
 // string is not nesting.
 func TestFilterDepth(t *testing.T) {
