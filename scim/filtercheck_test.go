@@ -207,3 +207,18 @@ func TestFilterFlatChains(t *testing.T) {
 		}
 	})
 }
+
+// The value filter of a PATCH path reads \" and \\ as a filter does.
+func TestPatchPathStringEscapes(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		id := e.entra("POST", "/Users", user("ada@example.com", "Ada", "Lovelace", map[string]any{
+			"emails": []any{map[string]any{"type": "work", "value": "ada@example.com", "display": `Ada "Work"`, "primary": true}},
+		})).must(t, 201).str("id")
+		e.entra("PATCH", "/Users/"+id, patchOp(map[string]any{"op": "replace", "path": `emails[display eq "Ada \"Work\""].value`, "value": "ada.l@example.com"})).must(t, 204)
+		r := e.entra("GET", "/Users/"+id, nil).must(t, 200)
+		emails, _ := r.Body["emails"].([]any)
+		if len(emails) != 1 || r.str("emails") == "" || !strings.Contains(r.Raw, `"value":"ada.l@example.com"`) {
+			t.Errorf("emails after the patch: %s, want the one email replaced", r.str("emails"))
+		}
+	})
+}

@@ -42,10 +42,18 @@ func unescapeValues(e filter.Expression) {
 	case *filter.ValuePath:
 		unescapeValues(x.ValueFilter)
 	case *filter.AttributeExpression:
-		if s, ok := x.CompareValue.(string); ok && strings.IndexByte(s, '\\') >= 0 {
-			x.CompareValue = filterUnescaper.Replace(s)
-		}
+		x.CompareValue = compareValue(x)
 	}
+}
+
+// compareValue is an expression's value with \" and \\ undone: for the
+// value filters of PATCH paths, which the library parses (and which may
+// be applied more than once, so are not changed in place).
+func compareValue(x *filter.AttributeExpression) any {
+	if s, ok := x.CompareValue.(string); ok && strings.IndexByte(s, '\\') >= 0 {
+		return filterUnescaper.Replace(s)
+	}
+	return x.CompareValue
 }
 
 // parseSimpleEq accepts NAME SP "eq" SP STRING, where NAME is ALPHA
