@@ -11,8 +11,10 @@ import (
 // per tenant and source address: anyone can post to an ACS, and each post
 // must not be able to add a line to the audit trail. A token bucket per
 // (tenant, source); a source is an IPv4 address or an IPv6 /64 (one host
-// owns all of a /64). Past the limit a refusal is still answered, logged
-// and counted, just not audited.
+// owns all of a /64) as http.Request.RemoteAddr has it: behind a reverse
+// proxy that is the proxy, as X-Forwarded-For is anyone's to write. Past
+// the limit a refusal is still answered, logged and counted, just not
+// audited.
 //
 // The buckets are bounded too: at max sources, buckets that have refilled
 // (and so say nothing a new bucket would not) are forgotten; when none
