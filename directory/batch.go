@@ -279,8 +279,8 @@ func (b *batch) mutate(ctx context.Context, w *working, action, source string, f
 	invitable := b.policy.Invite == "email" && w.card.Enabled && w.card.Email != "" && w.card.FirstLoginAt.IsZero()
 	var invite *InviteMessage
 	if invitable && (m.forceInvite || wantInvite && (!before.Enabled || !existed) && w.card.Invite == nil) {
-		m := b.issueInvite(w)
-		invite = &m
+		msg := b.issueInvite(w)
+		invite = &msg
 	}
 
 	changes := changeList(before, w.card, existed)

@@ -68,8 +68,9 @@ type PageOptions struct {
 // only look the token up, and the page's form POSTs back to the same URL.
 //
 // The POST carries a CSRF token, double-submit: the GET sets a random
-// 256-bit value in a cookie (HttpOnly, SameSite=Strict, Path /invite/
-// under public_url's path, Secure when public_url is https) and puts the same value in the form;
+// 256-bit value in a cookie (HttpOnly, SameSite=Strict; under an https
+// public_url named __Host-rosterd_invite_csrf, so Secure, Path / and set by
+// this host alone; else rosterd_invite_csrf, Path /invite/) and puts the same value in the form;
 // the POST is accepted only when both are there and equal (compared in
 // constant time). Chosen over an HMAC of the invite token under a server
 // secret because that would only prove the poster had seen the page —
@@ -99,9 +100,11 @@ type InvitePage struct {
 	opt     PageOptions
 	tenants map[string]PageTenant
 	order   []string
-	secure  bool   // public_url is https: the CSRF cookie is Secure
-	path    string // the CSRF cookie's: public_url's path + /invite/
-	accepts *prometheus.CounterVec
+	// The CSRF cookie: under an https public_url "__Host-…", Secure,
+	// Path /; else plain, Path public_url's path + /invite/.
+	cookie, path string
+	secure       bool
+	accepts      *prometheus.CounterVec
 }
 
 // NewInvitePage returns the page for these tenants. codes may be nil: a
@@ -114,10 +117,15 @@ func NewInvitePage(dir Acceptor, codes LoginCodes, tenants []PageTenant, opt Pag
 		opt.Registerer = prometheus.NewRegistry()
 	}
 	p := &InvitePage{dir: dir, codes: codes, opt: opt, tenants: map[string]PageTenant{},
-		secure: strings.HasPrefix(strings.ToLower(opt.PublicURL), "https://"), path: "/invite/"}
+		cookie: "rosterd_invite_csrf", path: "/invite/"}
 	if u, err := url.Parse(opt.PublicURL); err == nil && strings.Trim(u.Path, "/") != "" {
 		// Served under a path by a proxy: the browser sees that path.
 		p.path = "/" + strings.Trim(u.Path, "/") + "/invite/"
+	}
+	if strings.HasPrefix(strings.ToLower(opt.PublicURL), "https://") {
+		// A __Host- cookie can be set only by this host, over https, for
+		// the whole host: a sibling subdomain cannot plant one.
+		p.cookie, p.path, p.secure = "__Host-rosterd_invite_csrf", "/", true
 	}
 	for _, t := range tenants {
 		p.tenants[t.ID] = t
@@ -150,9 +158,6 @@ func (p *InvitePage) Mount(mux Mux) {
 	mux.Handle("POST /invite/{token}", http.HandlerFunc(p.accept))
 }
 
-// csrfCookie names the double-submit cookie.
-const csrfCookie = "rosterd_invite_csrf"
-
 // show answers GET and HEAD: whose invite this is, and the button. It
 // changes nothing in the store.
 func (p *InvitePage) show(w http.ResponseWriter, r *http.Request) {
@@ -180,7 +185,7 @@ func (p *InvitePage) show(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	csrf := ""
-	if c, err := r.Cookie(csrfCookie); err == nil && plausibleToken(c.Value) {
+	if c, err := r.Cookie(p.cookie); err == nil && plausibleToken(c.Value) {
 		// Keep the value a page in another tab already holds.
 		csrf = c.Value
 	} else {
@@ -192,7 +197,7 @@ func (p *InvitePage) show(w http.ResponseWriter, r *http.Request) {
 		}
 		csrf = base64.RawURLEncoding.EncodeToString(raw)
 	}
-	http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: csrf, Path: p.path, HttpOnly: true, Secure: p.secure, SameSite: http.SameSiteStrictMode})
+	http.SetCookie(w, &http.Cookie{Name: p.cookie, Value: csrf, Path: p.path, HttpOnly: true, Secure: p.secure, SameSite: http.SameSiteStrictMode})
 	name := tenant.Name
 	if name == "" {
 		name = tenant.ID
@@ -311,7 +316,7 @@ func (p *InvitePage) candidates(r *http.Request) []string {
 
 // csrfOK: the form's token and the cookie's are there and equal.
 func (p *InvitePage) csrfOK(r *http.Request) bool {
-	c, err := r.Cookie(csrfCookie)
+	c, err := r.Cookie(p.cookie)
 	form := r.PostForm.Get("csrf")
 	if err != nil || !plausibleToken(c.Value) || !plausibleToken(form) {
 		return false
