@@ -81,6 +81,9 @@ type ClaimInput struct {
 	// Authoritative claims decide enabled/disabled (see Resolve).
 	Authoritative bool
 	Attributes    Attributes
+	// Partial, when set, says the statement asserts only some attributes;
+	// the claim keeps its value of the others (see ClaimAttributes).
+	Partial *Partial
 	// CardID, when set, names the card directly (an admin acting on a card);
 	// otherwise the card is found by external id, then by email, and created
 	// when there is none.
@@ -397,7 +400,7 @@ func setClaim(w *working, in ClaimInput, display string, now time.Time, actor Ac
 	}
 	next.State = in.State
 	next.Authoritative = in.Authoritative
-	next.Attributes = in.Attributes
+	next.Attributes = ClaimAttributes(c.Attributes, in.Attributes, in.Partial)
 	if in.KeepGroups {
 		next.Attributes.Groups = c.Attributes.Groups
 	}
@@ -615,6 +618,9 @@ func changeList(before, after Card, existed bool) []string {
 	changed = append(changed, changedAttributes(before.Attributes, after.Attributes)...)
 	if (before.Pin == nil) != (after.Pin == nil) {
 		changed = append(changed, "pin")
+	}
+	if (before.LastKnown == nil) != (after.LastKnown == nil) || (before.LastKnown != nil && after.LastKnown != nil && *before.LastKnown != *after.LastKnown) {
+		changed = append(changed, "last_known")
 	}
 	if (before.Invite == nil) != (after.Invite == nil) || (before.Invite != nil && after.Invite != nil && *before.Invite != *after.Invite) {
 		changed = append(changed, "invite")
