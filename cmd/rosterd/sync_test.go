@@ -52,7 +52,7 @@ tenants:
 		t.Fatalf("sync plan: exit %d\n%s\n%s", code, out, errOut)
 	}
 	csv, _ := os.ReadFile(filepath.Join(dir, "plan.csv"))
-	if !strings.HasPrefix(string(csv), "action,key,email,card_id,effect,changes,refused,line\ncreate,001,ann@acme.example,,enable,") {
+	if !strings.HasPrefix(string(csv), "action,key,email,card_id,effect,changes,cleared,refused,line\ncreate,001,ann@acme.example,,enable,") {
 		t.Fatalf("plan.csv:\n%s", csv)
 	}
 

@@ -29,6 +29,11 @@ type Snapshot struct {
 	Records []Record
 	// Flagged are the rows that were skipped, with why.
 	Flagged []Flag
+	// Columns names the attributes the records carry, when the source
+	// says (a file's mapped header columns: "given_name", "groups",
+	// "custom.cost_center"); nil: every attribute. A Partial source asserts
+	// only these.
+	Columns []string `json:",omitempty"`
 }
 
 // Record is one person in a snapshot.
