@@ -206,10 +206,12 @@ func (a *API) approveRun(w http.ResponseWriter, r *http.Request, tenant string) 
 	var f reconcile.Feed
 	if run.Kind == "import" {
 		// An import is no configured feed: its source is the admin, and
-		// whether it was a full roster is kept in its plan. Approval
-		// sends no invites (the import's own choice is not recorded).
+		// whether it was a full roster or clears empty cells is kept in
+		// its plan. Approval sends no invites (the import's own choice is
+		// not recorded).
 		plan, _ := reconcile.LoadPlan(run)
-		f = filefeed.ImportFeed(tenant, run.FileName, nil, false, plan.FullRoster, a.tenant(tenant).ImportLimits)
+		f = filefeed.ImportFeed(tenant, run.FileName, nil, filefeed.ImportOptions{FullRoster: plan.FullRoster, ClearEmpty: plan.ClearEmpty},
+			a.tenant(tenant).ImportLimits)
 	} else {
 		cf, found := a.services.Feeds[tenant+"/"+run.Feed]
 		if !found {
@@ -241,9 +243,11 @@ func (a *API) rejectRun(w http.ResponseWriter, r *http.Request, tenant string) {
 }
 
 // importFile: POST …/imports, multipart/form-data with file (CSV, TSV or
-// XLSX, at most 50 MiB), dry_run, invite and full_roster. The admin is
-// the source: it adds and updates, disables nobody unless full_roster,
-// and invites only the cards it creates, only with invite.
+// XLSX, at most 50 MiB), dry_run, invite, full_roster and clear_empty.
+// The admin is the source: it adds and updates the attributes the file
+// has columns for (an empty cell only with clear_empty), disables nobody
+// unless full_roster, and invites only the cards it creates, only with
+// invite.
 func (a *API) importFile(w http.ResponseWriter, r *http.Request, tenant string) {
 	runner, ok := a.runner(w)
 	if !ok {
@@ -260,8 +264,8 @@ func (a *API) importFile(w http.ResponseWriter, r *http.Request, tenant string) 
 		return
 	}
 	defer r.MultipartForm.RemoveAll()
-	var opts [3]bool
-	for i, name := range []string{"dry_run", "invite", "full_roster"} {
+	var opts [4]bool
+	for i, name := range []string{"dry_run", "invite", "full_roster", "clear_empty"} {
 		if opts[i], ok = boolParam(w, name, r.FormValue(name)); !ok {
 			return
 		}
@@ -277,7 +281,8 @@ func (a *API) importFile(w http.ResponseWriter, r *http.Request, tenant string) 
 		a.fail(w, r, err)
 		return
 	}
-	f := filefeed.ImportFeed(tenant, header.Filename, data, opts[1], opts[2], a.tenant(tenant).ImportLimits)
+	f := filefeed.ImportFeed(tenant, header.Filename, data, filefeed.ImportOptions{Invite: opts[1], FullRoster: opts[2], ClearEmpty: opts[3]},
+		a.tenant(tenant).ImportLimits)
 	run, err := runner.Run(context.WithoutCancel(r.Context()), f, reconcile.RunOptions{DryRun: opts[0], Trigger: "import", Actor: actor(r).Name})
 	a.answerRun(w, r, run, err, http.StatusCreated)
 }
