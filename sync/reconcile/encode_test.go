@@ -31,8 +31,13 @@ func TestEncodePlanIsEncodingJSON(t *testing.T) {
 				Custom: map[string]string{"cost_center": "42", "b": "<x>"}}},
 			{Key: "k2", Email: "bob@example.com", Deactivated: true},
 		},
-		Flagged: plan.Flagged}
+		Flagged: plan.Flagged, Columns: []string{"given_name", "groups", "custom.cost_center"}}
+	partial := plan
+	partial.Partial, partial.Columns, partial.ClearEmpty = true, snap.Columns, true
+	partial.Changes = append([]Change{{Action: Update, Key: "k4", CardID: "c4", Cleared: []string{"given_name"},
+		Attributes: []directory.AttributeChange{{Name: "given_name", Old: "Ann", New: ""}}}}, plan.Changes...)
 	for _, st := range []stored{
+		{Plan: partial, Snapshot: snap},
 		{Plan: plan},
 		{Plan: plan, Snapshot: snap},
 		{Plan: Plan{Tenant: "acme", Changes: []Change{}}, Snapshot: &Snapshot{Records: []Record{}}},

@@ -215,3 +215,31 @@ func TestFullRosterPlanListsWhatItClears(t *testing.T) {
 }
 
 func slicesEqual(a, b []string) bool { return strings.Join(a, "\x00") == strings.Join(b, "\x00") }
+
+// TestHeldPartialPlanApprovedStaysPartial: a partial feed's run is held
+// (it would withdraw most people); approved, it is planned again from
+// the stored snapshot, which keeps its columns: the names stay.
+func TestHeldPartialPlanApprovedStaysPartial(t *testing.T) {
+	storetest.ForEachBackend(t, func(t *testing.T, st store.Backend) {
+		e := newEnv(t, st)
+		e.snap = roster(0, 10, nil)
+		if _, err := e.runner.Run(ctx, e.feed, reconcile.RunOptions{Trigger: "manual"}); err != nil {
+			t.Fatal(err)
+		}
+		e.feed.Source.Partial = true
+		e.snap = roster(0, 3, func(i int, r *reconcile.Record) { r.Attributes = store.Attributes{Department: "Sales"} })
+		e.snap.Columns = []string{"department"}
+		held, err := e.runner.Run(ctx, e.feed, reconcile.RunOptions{Trigger: "manual"})
+		if err != nil || held.Status != store.RunHeld {
+			t.Fatalf("run: %+v, %v", held, err)
+		}
+		run, err := e.runner.Approve(ctx, e.feed, held.ID, "admin:ops")
+		if err != nil || run.Status != store.RunApplied || run.Counts["update"] != 3 || run.Counts["withdraw"] != 7 {
+			t.Fatalf("approve: %+v, %v", run, err)
+		}
+		card, err := e.dir.GetByEmail(ctx, "acme", "p001@example.com")
+		if err != nil || card.Attributes.GivenName != "P" || card.Attributes.FamilyName != "1" || card.Attributes.Department != "Sales" {
+			t.Fatalf("p001 after the approved partial run: %+v, %v", card.Attributes, err)
+		}
+	})
+}
