@@ -93,6 +93,13 @@ func TestImportChangesOnlyItsColumns(t *testing.T) {
 		if r := e.do("POST", acme+"/imports", rwKey, upload("x.csv", []byte("Email\n"), map[string]string{"clear_empty": "maybe"})); r.Status != 400 || r.errField() != "clear_empty" {
 			t.Fatalf("bad clear_empty: %d %s", r.Status, r.Raw)
 		}
+		// A misspelt option is refused, not taken for its default.
+		if r := e.do("POST", acme+"/imports", rwKey, upload("x.csv", []byte("Email\n"), map[string]string{"clear-empty": "true"})); r.Status != 400 || r.errField() != "clear-empty" || r.errCode() != "unknown_parameter" {
+			t.Fatalf("misspelt clear_empty: %d %s", r.Status, r.Raw)
+		}
+		if r := e.do("POST", acme+"/imports?full-roster=true", rwKey, upload("x.csv", []byte("Email\n"), nil)); r.Status != 400 || r.errField() != "full-roster" {
+			t.Fatalf("unknown query parameter: %d %s", r.Status, r.Raw)
+		}
 	})
 }
 

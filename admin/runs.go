@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"slices"
@@ -264,8 +265,25 @@ func (a *API) importFile(w http.ResponseWriter, r *http.Request, tenant string) 
 		return
 	}
 	defer r.MultipartForm.RemoveAll()
+	params := []string{"dry_run", "invite", "full_roster", "clear_empty"}
+	// A misspelt option ("clear-empty") must not pass for its default.
+	for _, names := range []map[string][]string{r.URL.Query(), r.MultipartForm.Value} {
+		for name := range names {
+			if !slices.Contains(params, name) {
+				daemon.WriteError(w, http.StatusBadRequest, "unknown_parameter", name,
+					fmt.Sprintf("unknown parameter %q (want file, %s)", name, strings.Join(params, ", ")))
+				return
+			}
+		}
+	}
+	for name := range r.MultipartForm.File {
+		if name != "file" {
+			daemon.WriteError(w, http.StatusBadRequest, "unknown_parameter", name, fmt.Sprintf("unknown file field %q (want file)", name))
+			return
+		}
+	}
 	var opts [4]bool
-	for i, name := range []string{"dry_run", "invite", "full_roster", "clear_empty"} {
+	for i, name := range params {
 		if opts[i], ok = boolParam(w, name, r.FormValue(name)); !ok {
 			return
 		}
