@@ -42,6 +42,7 @@ func TestEncodePlanIsEncodingJSON(t *testing.T) {
 		{Plan: plan, Snapshot: snap},
 		{Plan: Plan{Tenant: "acme", Changes: []Change{}}, Snapshot: &Snapshot{Records: []Record{}}},
 		{Plan: Plan{Tenant: "acme"}, Snapshot: &Snapshot{}},
+		{Plan: Plan{Tenant: "acme"}, Snapshot: &Snapshot{Columns: []string{}}},
 	} {
 		enc, err := encodePlan(st)
 		if err != nil {
@@ -67,6 +68,25 @@ func TestEncodePlanIsEncodingJSON(t *testing.T) {
 		again, _ := json.Marshal(back)
 		if !bytes.Equal(again, want) {
 			t.Fatalf("read back\n%s\nwant\n%s", again, want)
+		}
+	}
+}
+
+// TestStoredSnapshotKeepsNoColumnsApart: a file of emails only asserts no
+// attribute; read back from a stored plan it still asserts none (empty,
+// not nil, which would take every record whole).
+func TestStoredSnapshotKeepsNoColumnsApart(t *testing.T) {
+	for _, cols := range [][]string{nil, {}} {
+		enc, err := encodePlan(stored{Plan: Plan{Tenant: "acme"}, Snapshot: &Snapshot{Columns: cols}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := decodePlan(enc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (back.Snapshot.Columns == nil) != (cols == nil) {
+			t.Fatalf("columns %#v read back as %#v", cols, back.Snapshot.Columns)
 		}
 	}
 }

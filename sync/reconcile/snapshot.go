@@ -32,8 +32,9 @@ type Snapshot struct {
 	// Columns names the attributes the records carry, when the source
 	// says (a file's mapped header columns: "given_name", "groups",
 	// "custom.cost_center"); nil: every attribute. A Partial source asserts
-	// only these.
-	Columns []string `json:",omitempty"`
+	// only these. Empty is not nil: a file of emails only asserts no
+	// attribute (a stored snapshot keeps the difference).
+	Columns []string
 }
 
 // Record is one person in a snapshot.
