@@ -106,8 +106,8 @@ func TestImportChangesOnlyItsColumns(t *testing.T) {
 // TestExportImportRoundTrip: export the cards, change one cell, import the
 // file: exactly that cell changes. Every column the export writes up to
 // status is one the import reads; a value the export guards against
-// formulas comes back as it was; a disabled card stays disabled with its
-// last known attributes.
+// formulas comes back as it was; a disabled card stays as it was, with
+// its last known attributes, and nothing holds it disabled.
 func TestExportImportRoundTrip(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
 		rec := func(email string, a store.Attributes) reconcile.Record {
@@ -183,11 +183,21 @@ func TestExportImportRoundTrip(t *testing.T) {
 		if !reflect.DeepEqual(after[annID], before[annID]) {
 			t.Fatalf("ann changed: %+v\nwas %+v", after[annID], before[annID])
 		}
-		// Cy comes back disabled (the status column says so), with the
-		// same attributes: now the admin's, so no longer "last known".
-		c := after[cyID]
-		if c.Enabled || c.Status != "disabled" || !reflect.DeepEqual(c.Attributes, before[cyID].Attributes) {
-			t.Fatalf("cy: %+v\nwas %+v", c, before[cyID])
+		// Cy's row says disabled, of a card disabled already that the admin
+		// does not hold: nothing changes, her last known attributes stay.
+		if !reflect.DeepEqual(after[cyID], before[cyID]) {
+			t.Fatalf("cy changed: %+v\nwas %+v", after[cyID], before[cyID])
+		}
+		if claims, err := e.dir.Claims(e.t.Context(), "acme", cyID); err != nil || len(claims) != 1 {
+			t.Fatalf("cy's claims: %+v, %v; want file:hr's only", claims, err)
+		}
+		// Once HR lists her again she is enabled: the import holds nothing.
+		e.mu.Lock()
+		e.snaps["hr"] = []reconcile.Record{ann, bob, cy}
+		e.mu.Unlock()
+		e.runFeed("hr")
+		if c := e.card(cyID); !c.Enabled || c.LastKnown != nil {
+			t.Fatalf("cy listed again: %+v", c)
 		}
 	})
 }

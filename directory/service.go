@@ -82,7 +82,9 @@ type ClaimInput struct {
 	Authoritative bool
 	Attributes    Attributes
 	// Partial, when set, says the statement asserts only some attributes;
-	// the claim keeps its value of the others (see ClaimAttributes).
+	// the claim keeps its value of the others (see ClaimAttributes). A
+	// partial deactivation by a source that does not hold the person, of
+	// a card that is disabled already, writes nothing.
 	Partial *Partial
 	// CardID, when set, names the card directly (an admin acting on a card);
 	// otherwise the card is found by external id, then by email, and created
@@ -355,6 +357,16 @@ func (s *Service) applyClaims(ctx context.Context, actor Actor, ins []ClaimInput
 			}
 			in := p.in
 			prev, _ := w.claim(in.Source)
+			if in.Partial != nil && in.State == store.Deactivated && (prev.State == "" || prev.State == store.Withdrawn) &&
+				(w.stored || w.mutations > 0) && !w.card.Enabled {
+				// A partial source (an import: a re-imported export says
+				// "disabled") that does not hold the person, about a card
+				// that is disabled already: its word would change nothing
+				// but hold the card disabled after its other sources list
+				// the person again, and replace its last known attributes.
+				outcomes[i] = Outcome{Card: w.card}
+				continue
+			}
 			outcomes[i], err = b.mutate(ctx, w, "claim.applied", in.Source, func(w *working) error {
 				return setClaim(w, *in, p.display, b.now, actor)
 			}, mutation{invite: in.Invite, emailOptional: in.EmailOptional})

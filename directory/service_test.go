@@ -681,3 +681,47 @@ func TestPartialClaimKeepsWhatItDoesNotSay(t *testing.T) {
 		}
 	})
 }
+
+// TestPartialDeactivationOfADisabledCardWritesNothing: an import row that
+// says "disabled" (a re-imported export) for a person the admin does not
+// hold, whose card is disabled already, changes nothing: no admin claim
+// that would hold the card disabled for good, the last known attributes
+// stay. Of an enabled card, or as a whole statement (SCIM), it is written.
+func TestPartialDeactivationOfADisabledCardWritesNothing(t *testing.T) {
+	storetest.ForEachBackend(t, func(t *testing.T, st store.Backend) {
+		svc, _ := newService(st, ssoPolicy())
+		hr := present("file:hr", "cy@example.com")
+		hr.Attributes = directory.Attributes{GivenName: "Cy", Department: "Finance"}
+		if _, err := svc.ApplyClaim(ctx, actor("file:hr"), hr); err != nil {
+			t.Fatal(err)
+		}
+		gone, err := svc.ApplyClaim(ctx, actor("file:hr"), withState(hr, store.Withdrawn))
+		if err != nil || gone.Card.Enabled || gone.Card.LastKnown == nil {
+			t.Fatalf("withdraw: %+v, %v", gone.Card, err)
+		}
+		row := withState(present("admin", "cy@example.com"), store.Deactivated)
+		row.Attributes = hr.Attributes
+		row.Partial = &directory.Partial{Attributes: []string{"given_name", "department"}}
+		out, err := svc.ApplyClaim(ctx, actor("admin:ops"), row)
+		if err != nil || out.Changed || out.Card.LastKnown == nil || out.Card.Version != gone.Card.Version {
+			t.Fatalf("a partial deactivation of a disabled card: changed %v, %+v, %v", out.Changed, out.Card, err)
+		}
+		if claims, _ := svc.Claims(ctx, "acme", out.Card.ID); len(claims) != 1 {
+			t.Fatalf("claims %+v, want file:hr's only", claims)
+		}
+		// Of an enabled card it is the admin's word, and it disables.
+		ann := present("file:hr", "ann@example.com")
+		if _, err := svc.ApplyClaim(ctx, actor("file:hr"), ann); err != nil {
+			t.Fatal(err)
+		}
+		row.Email = "ann@example.com"
+		if out, err := svc.ApplyClaim(ctx, actor("admin:ops"), row); err != nil || !out.Changed || out.Card.Enabled {
+			t.Fatalf("a partial deactivation of an enabled card: %+v, %v", out, err)
+		}
+		// A whole statement (SCIM active:false) is written whatever the card.
+		scim := withState(present("scim:okta", "cy@example.com"), store.Deactivated)
+		if out, err := svc.ApplyClaim(ctx, actor("scim:okta"), scim); err != nil || !out.Changed {
+			t.Fatalf("a whole deactivation of a disabled card: %+v, %v", out, err)
+		}
+	})
+}

@@ -271,6 +271,17 @@ func MakePlan(ctx context.Context, dir Directory, claims Claims, src Source, sna
 	if err := g.Wait(); err != nil {
 		return Plan{}, fmt.Errorf("previewing the plan: %w", err)
 	}
+	// What the directory would not write at all is unchanged, not a change.
+	kept := 0
+	for i, ch := range p.Changes {
+		if ch.Action == Unchanged {
+			p.Counts[string(Unchanged)]++
+			continue
+		}
+		p.Changes[kept], p.ins[kept] = ch, p.ins[i]
+		kept++
+	}
+	p.Changes, p.ins = p.Changes[:kept], p.ins[:kept]
 	for _, ch := range p.Changes {
 		p.Counts[string(ch.Action)]++
 		if ch.Effect != "" {
@@ -290,7 +301,8 @@ func previewWorkers() int { return min(runtime.GOMAXPROCS(0), 4) }
 
 // preview asks the directory what part's changes (their claims: ins) would
 // do, and notes it on them: a refusal, a create that would claim an
-// existing card, the effect on the card's access.
+// existing card, the effect on the card's access, or nothing at all
+// (Unchanged, which MakePlan then counts rather than lists).
 func preview(ctx context.Context, dir Directory, actor directory.Actor, part []Change, ins []directory.ClaimInput) error {
 	outs, err := dir.Preview(ctx, actor, ins)
 	if err != nil {
@@ -301,6 +313,9 @@ func preview(ctx context.Context, dir Directory, actor directory.Actor, part []C
 		switch {
 		case o.Err != nil:
 			ch.Refused = o.Err.Error()
+		case !o.Changed:
+			ch.Action = Unchanged // the directory would write nothing
+			continue
 		case ch.Action == Create && !o.Created:
 			ch.Action, ch.CardID = Claim, o.Card.ID
 		}
