@@ -330,6 +330,11 @@ type FileFeed struct {
 	// move to; "" leaves them in place. Default "processed"; read it with
 	// ArchiveDir.
 	Archive *string `yaml:"archive"`
+	// Partial: the file asserts only the attributes it has columns for; a
+	// missing column or an empty cell leaves the attribute as it is.
+	// Default false: the file is the person's whole record, and a missing
+	// column or an empty cell clears the attribute.
+	Partial bool `yaml:"partial"`
 }
 
 // SFTP holds the credentials of an SFTP file feed.

@@ -257,6 +257,7 @@ tenants:
         inactive_values: [gone]
         run_missed_on_start: false
         authoritative: false
+        partial: true
 `)
 	tn := c.Tenants[0]
 	checks := []struct {
@@ -277,6 +278,7 @@ tenants:
 		{"inactive_values", tn.Feeds[0].File.InactiveValues, []string{"gone"}},
 		{"run_missed_on_start", tn.Feeds[0].RunMissedOnStartEnabled(), false},
 		{"authoritative", tn.Feeds[0].AuthoritativeEnabled(), false},
+		{"partial", tn.Feeds[0].File.Partial, true},
 	}
 	for _, ch := range checks {
 		if !reflect.DeepEqual(ch.got, ch.want) {

@@ -244,7 +244,7 @@ func (b *batch) mutate(ctx context.Context, w *working, action, source string, f
 	claimNotes := claimChanges(saved.claims, w.claims, w.dirtyClaims)
 
 	r := resolve(w.claims, w.card.Pin, b.policy.Precedence, false)
-	w.card.Enabled, w.card.Reason, w.card.Attributes = r.Enabled, r.Reason, r.Attributes
+	w.card.Enabled, w.card.Reason, w.card.Attributes, w.card.LastKnown = r.Enabled, r.Reason, r.Attributes, r.LastKnown
 	if r.Email != "" && r.Email != w.card.Email {
 		_, norm, err := NormalizeEmail(r.Email)
 		if err != nil {

@@ -56,7 +56,7 @@ func TestImportLeftApplyingResumesAtStart(t *testing.T) {
 		for i := range 30 {
 			fmt.Fprintf(&csv, "p%02d@acme.example,P%d\n", i, i)
 		}
-		f := filefeed.ImportFeed("acme", "people.csv", []byte(csv.String()), true, false, reconcile.Limits{MaxDisablePercent: 10, MaxDisableCount: 5})
+		f := filefeed.ImportFeed("acme", "people.csv", []byte(csv.String()), filefeed.ImportOptions{Invite: true}, reconcile.Limits{MaxDisablePercent: 10, MaxDisableCount: 5})
 		dying := &reconcile.Runner{Dir: &dyingDirectory{Service: dir, left: 2}, Store: st, Batch: 5, Workers: 1}
 		run, err := dying.Run(ctx, f, reconcile.RunOptions{Trigger: "import", Actor: "cli"})
 		if err == nil {

@@ -369,11 +369,12 @@ func progress(w io.Writer, what string) func(done, total int) {
 // nobody unless the file is declared the full roster.
 func importCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var g globalFlags
-	fs := newFlagSet("import", "Import people from a CSV, TSV or XLSX file as the admin: adds and updates cards; with --full-roster also withdraws the admin's claim on everyone the file omits.\n\nUsage: rosterd import FILE --tenant T [--dry-run] [--invite] [--full-roster]", stderr, &g)
+	fs := newFlagSet("import", "Import people from a CSV, TSV or XLSX file as the admin: adds and updates cards; with --full-roster also withdraws the admin's claim on everyone the file omits. Only the attributes the file has columns for change; an empty cell leaves its attribute as it is unless --clear-empty.\n\nUsage: rosterd import FILE --tenant T [--dry-run] [--invite] [--full-roster] [--clear-empty]", stderr, &g)
 	tenant := fs.String("tenant", "", "the tenant to import into (required with several tenants)")
 	dryRun := fs.Bool("dry-run", false, "plan only: print what would change")
 	invite := fs.Bool("invite", false, "send invites to the cards the import creates (never to existing ones)")
 	fullRoster := fs.Bool("full-roster", false, "the file is everyone: withdraw the admin's claims on people it omits")
+	clearEmpty := fs.Bool("clear-empty", false, "an empty cell clears its attribute (default: an empty cell leaves it as it is)")
 	output := fs.String("output", "", "also write the plan to `FILE` (CSV or JSON)")
 	positional, err := parseInterleaved(fs, args)
 	if err != nil {
@@ -399,7 +400,7 @@ func importCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err != nil {
 		return err
 	}
-	f := filefeed.ImportFeed(t, positional[0], data, *invite, *fullRoster, reconcile.Limits{
+	f := filefeed.ImportFeed(t, positional[0], data, filefeed.ImportOptions{Invite: *invite, FullRoster: *fullRoster, ClearEmpty: *clearEmpty}, reconcile.Limits{
 		MaxDisablePercent: tc.Safety.MaxDisablePercent, MaxDisableCount: tc.Safety.MaxDisableCount, MinSnapshotRatio: tc.Safety.MinSnapshotRatio})
 	run, err := a.runner().Run(ctx, f, reconcile.RunOptions{DryRun: *dryRun, Trigger: "import", Actor: "cli", Progress: progress(stderr, "importing")})
 	printRun(stdout, run)
@@ -502,10 +503,10 @@ func resumeLeftApplying(ctx context.Context, st store.Backend, runner *reconcile
 // importFeedOf is the feed an admin's import run was made by, for its
 // approval or its resume: its file's content is in its stored snapshot.
 func importFeedOf(t config.Tenant, run store.Run) (reconcile.Feed, error) {
-	fullRoster, invite, err := reconcile.ImportChoices(run)
+	opts, err := reconcile.ImportChoices(run)
 	if err != nil {
 		return reconcile.Feed{}, err
 	}
-	return filefeed.ImportFeed(t.ID, run.FileName, nil, invite, fullRoster, reconcile.Limits{MaxDisablePercent: t.Safety.MaxDisablePercent,
+	return filefeed.ImportFeed(t.ID, run.FileName, nil, opts, reconcile.Limits{MaxDisablePercent: t.Safety.MaxDisablePercent,
 		MaxDisableCount: t.Safety.MaxDisableCount, MinSnapshotRatio: t.Safety.MinSnapshotRatio}), nil
 }

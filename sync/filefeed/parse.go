@@ -41,6 +41,10 @@ package filefeed
 //     InactiveValues makes the record Deactivated; any other value, or none,
 //     leaves it present. manager_email is kept as written (not validated).
 //   - Groups split on ";" and ","; empty and repeated names are dropped.
+//   - A value of an apostrophe then = + - or @ is read without the
+//     apostrophe: the guard against formulas rosterd's export adds.
+//   - Snapshot.Columns names the attributes the mapped columns fill: a
+//     partial feed and an import assert those only.
 //   - XLSX: the first visible sheet. Cells are read raw: a date-formatted
 //     number becomes "2006-01-02" (the time of day is dropped), a number
 //     becomes its shortest decimal ("123", never "123.0" or "1.23E+02"), and
@@ -190,7 +194,20 @@ func parseRoster(name string, r io.Reader, opt ParseOptions, hint int) (reconcil
 		Hash:    hex.EncodeToString(h.Sum(nil)),
 		Records: p.records,
 		Flagged: p.flagged,
+		Columns: p.columns(),
 	}, nil
+}
+
+// columns names the attributes the mapped header columns fill (not email
+// or status): what a partial feed or an import asserts.
+func (p *rosterParser) columns() []string {
+	out := []string{}
+	for _, c := range p.cols {
+		if c.field != fieldEmail && c.field != fieldStatus {
+			out = append(out, c.attr)
+		}
+	}
+	return out
 }
 
 // hashingReader hashes and counts what passes through it.
@@ -357,7 +374,7 @@ func (p *rosterParser) row(line int, cells []string) error {
 		if p.checkUTF8 && !utf8.ValidString(v) {
 			return p.fail(line, ErrEncoding)
 		}
-		p.vals[j] = v
+		p.vals[j] = unguard(v)
 		size += len(v)
 	}
 
@@ -452,6 +469,16 @@ func (p *rosterParser) row(line int, cells []string) error {
 	}
 	p.records = append(p.records, rec)
 	return nil
+}
+
+// unguard undoes the guard against formulas that rosterd's card export
+// puts on a value starting with = + - or @ (a leading apostrophe), so
+// that an exported file imports as it was: "'=Ann" is read as "=Ann".
+func unguard(v string) string {
+	if len(v) > 1 && v[0] == '\'' && strings.IndexByte("=+-@", v[1]) >= 0 {
+		return v[1:]
+	}
+	return v
 }
 
 // splitGroups splits a groups cell on ";" and ",", dropping empty and

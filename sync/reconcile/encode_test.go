@@ -33,12 +33,18 @@ func TestEncodePlanIsEncodingJSON(t *testing.T) {
 				Custom: map[string]string{"cost_center": "42", "b": "<x>"}}},
 			{Key: "k2", Email: "bob@example.com", Deactivated: true},
 		},
-		Flagged: plan.Flagged}
+		Flagged: plan.Flagged, Columns: []string{"given_name", "groups", "custom.cost_center"}}
+	partial := plan
+	partial.Partial, partial.Columns, partial.ClearEmpty = true, snap.Columns, true
+	partial.Changes = append([]Change{{Action: Update, Key: "k4", CardID: "c4", Cleared: []string{"given_name"},
+		Attributes: []directory.AttributeChange{{Name: "given_name", Old: "Ann", New: ""}}}}, plan.Changes...)
 	for _, st := range []stored{
+		{Plan: partial, Snapshot: snap},
 		{Plan: plan},
 		{Plan: plan, Snapshot: snap},
 		{Plan: Plan{Tenant: "acme", Changes: []Change{}}, Snapshot: &Snapshot{Records: []Record{}}},
 		{Plan: Plan{Tenant: "acme"}, Snapshot: &Snapshot{}},
+		{Plan: Plan{Tenant: "acme"}, Snapshot: &Snapshot{Columns: []string{}}},
 	} {
 		enc, err := encodePlan(st)
 		if err != nil {
@@ -121,4 +127,23 @@ func FuzzStoredPlan(f *testing.F) {
 			t.Fatalf("streamed (%v)\n%s\njson.Marshal\n%s", err, got, want)
 		}
 	})
+}
+
+// TestStoredSnapshotKeepsNoColumnsApart: a file of emails only asserts no
+// attribute; read back from a stored plan it still asserts none (empty,
+// not nil, which would take every record whole).
+func TestStoredSnapshotKeepsNoColumnsApart(t *testing.T) {
+	for _, cols := range [][]string{nil, {}} {
+		enc, err := encodePlan(stored{Plan: Plan{Tenant: "acme"}, Snapshot: &Snapshot{Columns: cols}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := decodePlan(enc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (back.Snapshot.Columns == nil) != (cols == nil) {
+			t.Fatalf("columns %#v read back as %#v", cols, back.Snapshot.Columns)
+		}
+	}
 }

@@ -203,7 +203,9 @@ func (r *Runner) Run(ctx context.Context, f Feed, opt RunOptions) (store.Run, er
 	if err != nil {
 		return r.finish(ctx, run, store.RunFailed, err, log)
 	}
-	if !opt.DryRun && snap.Hash != "" && lastApplied.FileHash == snap.Hash {
+	// An import is planned whatever the last one was: the admin may send
+	// the same file again with other options (clear_empty, full_roster).
+	if !opt.DryRun && f.Kind != "import" && snap.Hash != "" && lastApplied.FileHash == snap.Hash {
 		run.Error = fmt.Sprintf("same content as run %s", lastApplied.ID)
 		run.Counts = map[string]int{"records": len(snap.Records), "flagged": len(snap.Flagged)}
 		run.Status, run.Finished = store.RunSkipped, r.now()

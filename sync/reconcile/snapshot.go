@@ -29,6 +29,12 @@ type Snapshot struct {
 	Records []Record
 	// Flagged are the rows that were skipped, with why.
 	Flagged []Flag
+	// Columns names the attributes the records carry, when the source
+	// says (a file's mapped header columns: "given_name", "groups",
+	// "custom.cost_center"); nil: every attribute. A Partial source asserts
+	// only these. Empty is not nil: a file of emails only asserts no
+	// attribute (a stored snapshot keeps the difference).
+	Columns []string
 }
 
 // Record is one person in a snapshot.
