@@ -324,7 +324,7 @@ func (p *rosterParser) header(line int, cells []string) error {
 		}
 	}
 	for _, n := range notes {
-		p.flag(line, n)
+		p.flagged = append(p.flagged, reconcile.Flag{Line: p.lineOf(line), Reason: n, Header: true})
 	}
 	p.vals = make([]string, len(cols))
 	p.offs = make([]int, len(cols))
