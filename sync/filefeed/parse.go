@@ -34,9 +34,16 @@ package filefeed
 //     Record.Line and Flag.Line are "<base name>:<line>".
 //   - The key is the normalized email (directory.NormalizeEmail), or, with
 //     Key "employee_id", the trimmed employee id compared exactly. Either
-//     way the row needs a valid email — a card is one per email — and a
-//     second row with an email already taken is flagged as a duplicate;
-//     the first row stays.
+//     way the row needs a valid email — a card is one per email. A row
+//     flagged for a bad cell carries its key when it has one (a bad email
+//     under an employee id key), so the plan keeps that person as they
+//     are; a row without a readable key (a broken line, a missing or
+//     invalid email when the email is the key) is flagged without one, and
+//     may hold the plan (reconcile.Hold).
+//   - Rows that share a key, or (keyed by employee id) an email, are all
+//     flagged, each naming the others' lines, and none is applied: which of
+//     them is right is for HR to say. The person keeps their card as it
+//     is, neither updated nor withdrawn.
 //   - Status: a value equal (case-insensitive, trimmed) to one of
 //     InactiveValues makes the record Deactivated; any other value, or none,
 //     leaves it present. manager_email is kept as written (not validated).
@@ -180,6 +187,7 @@ func parseRoster(name string, r io.Reader, opt ParseOptions, hint int) (reconcil
 	if err := p.parse(src); err != nil {
 		return reconcile.Snapshot{}, err
 	}
+	p.flagDuplicates()
 	// The readers above stop at EOF, but hash everything whatever they did.
 	if _, err := io.Copy(io.Discard, src); err != nil {
 		return reconcile.Snapshot{}, p.fail(0, err)
@@ -228,8 +236,13 @@ type rosterParser struct {
 	idCol      int // index into cols, -1 if none
 	keyIsEmail bool
 
-	seenKey   map[string]int // key → line of its record
-	seenEmail map[string]int // normalized email → line, when the key is not the email
+	seenKey   map[string]int     // key → line of its first row
+	seenEmail map[string]seenRow // normalized email → its first row, when the key is not the email
+	// dupKeys and dupEmails are the keys and emails on more than one row,
+	// with all their rows; dupOrder lists them as they were found.
+	dupKeys   map[string]*dupGroup
+	dupEmails map[string]*dupGroup
+	dupOrder  []*dupGroup
 	records   []reconcile.Record
 	flagged   []reconcile.Flag
 
@@ -277,7 +290,7 @@ func (p *rosterParser) flag(line int, reason string) {
 // flagKey flags a row whose person is known by key: the plan keeps that
 // person as they are rather than withdrawing them for a bad cell.
 func (p *rosterParser) flagKey(line int, key, reason string) {
-	p.flagged = append(p.flagged, reconcile.Flag{Line: p.lineOf(line), Key: key, Reason: reason})
+	p.flagged = append(p.flagged, reconcile.Flag{Line: p.lineOf(line), Key: strings.Clone(key), Reason: reason})
 }
 
 // parse tells the format apart by the first bytes and reads the file.
@@ -331,9 +344,125 @@ func (p *rosterParser) header(line int, cells []string) error {
 	p.records = make([]reconcile.Record, 0, p.hint)
 	p.seenKey = make(map[string]int, p.hint)
 	if !p.keyIsEmail {
-		p.seenEmail = make(map[string]int, p.hint)
+		p.seenEmail = make(map[string]seenRow, p.hint)
 	}
 	return nil
+}
+
+// seenRow is a row that has a key: its line, and its key.
+type seenRow struct {
+	line int
+	key  string
+}
+
+// dupGroup is a key (what "email" or "employee id") or an email found on
+// more than one row.
+type dupGroup struct {
+	what, value string
+	rows        []seenRow
+}
+
+// seeKey notes that the row on line has key, and reports whether an
+// earlier row had it too.
+func (p *rosterParser) seeKey(key string, line int) bool {
+	first, dup := p.seenKey[key]
+	if !dup {
+		p.seenKey[key] = line
+		return false
+	}
+	g := p.dupKeys[key]
+	if g == nil {
+		what := "employee id"
+		if p.keyIsEmail {
+			what = "email"
+		}
+		g = &dupGroup{what: what, value: key, rows: []seenRow{{first, key}}}
+		if p.dupKeys == nil {
+			p.dupKeys = map[string]*dupGroup{}
+		}
+		p.dupKeys[key] = g
+		p.dupOrder = append(p.dupOrder, g)
+	}
+	g.rows = append(g.rows, seenRow{line, key})
+	return true
+}
+
+// seeEmail is seeKey for the normalized email of a row keyed by employee
+// id: one email is one card, whatever ids the rows give.
+func (p *rosterParser) seeEmail(norm, key string, line int) bool {
+	first, dup := p.seenEmail[norm]
+	if !dup {
+		p.seenEmail[norm] = seenRow{line, key}
+		return false
+	}
+	g := p.dupEmails[norm]
+	if g == nil {
+		g = &dupGroup{what: "email", value: norm, rows: []seenRow{first}}
+		if p.dupEmails == nil {
+			p.dupEmails = map[string]*dupGroup{}
+		}
+		p.dupEmails[norm] = g
+		p.dupOrder = append(p.dupOrder, g)
+	}
+	g.rows = append(g.rows, seenRow{line, key})
+	return true
+}
+
+// flagDuplicates, once the whole file is read, flags every row of a key
+// (or email) that more than one row has, and drops the record the first
+// of them made: rosterd cannot know which row is right, so none is
+// applied, and each flag's key keeps its person as they are.
+func (p *rosterParser) flagDuplicates() {
+	if len(p.dupOrder) == 0 {
+		return
+	}
+	drop := map[string]bool{}
+	for _, g := range p.dupOrder {
+		for i, r := range g.rows {
+			others := make([]int, 0, len(g.rows)-1)
+			for j, o := range g.rows {
+				if j != i && (len(others) == 0 || others[len(others)-1] != o.line) {
+					others = append(others, o.line)
+				}
+			}
+			p.flagKey(r.line, r.key, fmt.Sprintf("duplicate %s %s, also on %s: none of these rows is applied", g.what, g.value, lineList(others)))
+			drop[p.lineOf(r.line)] = true
+		}
+	}
+	p.records = slices.DeleteFunc(p.records, func(r reconcile.Record) bool { return drop[r.Line] })
+	slices.SortStableFunc(p.flagged, func(a, b reconcile.Flag) int { return flagLine(a) - flagLine(b) })
+}
+
+// flagLine is the line number of a flag this parser made.
+func flagLine(f reconcile.Flag) int {
+	n, _ := strconv.Atoi(f.Line[strings.LastIndexByte(f.Line, ':')+1:])
+	return n
+}
+
+// lineList names lines for a message: "line 4", "lines 2 and 4", "lines
+// 2, 4 and 9"; past ten, "lines 2, 3, …, 11 and 40 more".
+func lineList(lines []int) string {
+	const show = 10
+	if len(lines) == 1 {
+		return "line " + strconv.Itoa(lines[0])
+	}
+	var b strings.Builder
+	b.WriteString("lines ")
+	n := min(len(lines), show)
+	for i, l := range lines[:n] {
+		switch {
+		case i == 0:
+		case i == n-1 && n == len(lines):
+			b.WriteString(" and ")
+		default:
+			b.WriteString(", ")
+		}
+		b.WriteString(strconv.Itoa(l))
+	}
+	if n < len(lines) {
+		fmt.Fprintf(&b, " and %d more", len(lines)-n)
+	}
+	return b.String()
 }
 
 // row reads one data row that starts on line. It returns an error only when
@@ -369,34 +498,46 @@ func (p *rosterParser) row(line int, cells []string) error {
 		p.flag(line, "missing employee id")
 		return nil
 	}
+	// When the key is the email, a row without a valid one names nobody:
+	// it is flagged without a key (and may hold the plan, see
+	// reconcile.Hold). With an employee id, the id still names the person.
 	email := p.vals[p.emailCol]
-	key := id
-	if p.keyIsEmail {
-		key = strings.ToLower(strings.TrimSpace(email))
-	}
 	if email == "" {
-		p.flagKey(line, key, "missing email")
+		if p.keyIsEmail {
+			p.flag(line, "missing email")
+		} else {
+			p.flagKey(line, id, "missing email")
+			p.seeKey(strings.Clone(id), line)
+		}
 		return nil
 	}
 	_, norm, err := directory.NormalizeEmail(email)
 	if err != nil {
-		p.flagKey(line, key, err.Error())
+		if p.keyIsEmail {
+			p.flag(line, err.Error())
+		} else {
+			p.flagKey(line, id, err.Error())
+			p.seeKey(strings.Clone(id), line)
+		}
 		return nil
 	}
+	key := id
 	if p.keyIsEmail {
-		if first, dup := p.seenKey[norm]; dup {
-			p.flag(line, fmt.Sprintf("duplicate email %s (first on line %d)", norm, first))
-			return nil
+		key = norm
+	}
+	// The key and the email are substrings of the row as encoding/csv read
+	// it; the maps get copies (below, or cloned here for a duplicate).
+	_, dupKey := p.seenKey[key]
+	dupEmail := false
+	if !p.keyIsEmail {
+		_, dupEmail = p.seenEmail[norm]
+	}
+	if dupKey || dupEmail {
+		p.seeKey(strings.Clone(key), line)
+		if !p.keyIsEmail {
+			p.seeEmail(strings.Clone(norm), strings.Clone(id), line)
 		}
-	} else {
-		if first, dup := p.seenKey[id]; dup {
-			p.flag(line, fmt.Sprintf("duplicate employee id %s (first on line %d)", id, first))
-			return nil
-		}
-		if first, dup := p.seenEmail[norm]; dup {
-			p.flag(line, fmt.Sprintf("duplicate email %s (first on line %d)", norm, first))
-			return nil
-		}
+		return nil // flagged when the file is read, with every line of the key
 	}
 
 	// Copy what the record keeps into one string of its own: the values
@@ -428,7 +569,7 @@ func (p *rosterParser) row(line int, cells []string) error {
 	} else {
 		rec.Key = p.vals[p.idCol]
 		p.seenKey[rec.Key] = line
-		p.seenEmail[norm] = line
+		p.seenEmail[norm] = seenRow{line, rec.Key}
 	}
 	a := &rec.Attributes
 	for j, c := range p.cols {

@@ -42,8 +42,12 @@ func Hold(p Plan, lim Limits, lastApplied int) []string {
 	// withdraws: the file does not say they left, it says nothing legible.
 	if w := p.Counts[string(Withdraw)]; w > 0 {
 		if lines := unreadableLines(p.Flagged); len(lines) > 0 {
-			reasons = append(reasons, fmt.Sprintf("%s not be read (%s) and may list any of the %d people it would withdraw",
-				plural(len(lines), "row could", "rows could"), listLines(lines), w))
+			who := fmt.Sprintf("any of the %d people", w)
+			if w == 1 {
+				who = "the one person"
+			}
+			reasons = append(reasons, fmt.Sprintf("%s not be read (%s) and may list %s it would withdraw",
+				plural(len(lines), "row could", "rows could"), listLines(lines), who))
 		}
 	}
 	if p.FullRoster && lastApplied > 0 && float64(p.Records) < lim.MinSnapshotRatio*float64(lastApplied) {
