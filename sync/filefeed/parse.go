@@ -65,6 +65,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/rosterd/rosterd/config"
 	"github.com/rosterd/rosterd/directory"
 	"github.com/rosterd/rosterd/sync/reconcile"
 )
@@ -89,6 +90,59 @@ type ParseOptions struct {
 	// mean the person left. nil means the defaults: terminated, inactive,
 	// leaver, disabled; an empty non-nil slice means no value does.
 	InactiveValues []string
+	// Limits bound what the file may make the parser hold; zero fields
+	// take the defaults.
+	Limits Limits
+}
+
+// Limits bound a roster file and what reading it may take: an HR export
+// is a few MB, and a file far beyond that is a mistake or an attack, to be
+// refused before it is held in memory. A file over a limit is a
+// ParseError wrapping ErrTooLarge that names the setting. Zero fields take
+// the defaults (config.Default*: the same for feeds and admin imports).
+type Limits struct {
+	// MaxFileSize is the largest file read, in bytes (config
+	// max_file_size). Default 200 MiB.
+	MaxFileSize int64
+	// MaxLineLength is the most bytes one row may take, line ends inside
+	// quoted values included (max_line_length). Default 1 MiB.
+	MaxLineLength int
+	// MaxCellLength is the most bytes one value may have
+	// (max_cell_length). Default 64 KiB.
+	MaxCellLength int
+	// XLSXMaxExpandedSize is the most a workbook's parts that are read may
+	// unzip to, together (xlsx_max_expanded_size). Default 128 MiB.
+	XLSXMaxExpandedSize int64
+	// XLSXMaxCompressionRatio is the most one zip entry may expand, as
+	// uncompressed to compressed size, once it is over 1 MiB
+	// (xlsx_max_compression_ratio). Default 100, as Apache POI's.
+	XLSXMaxCompressionRatio int
+}
+
+// withDefaults fills the zero fields.
+func (l Limits) withDefaults() Limits {
+	if l.MaxFileSize <= 0 {
+		l.MaxFileSize = config.DefaultMaxFileSize
+	}
+	if l.MaxLineLength <= 0 {
+		l.MaxLineLength = config.DefaultMaxLineLength
+	}
+	if l.MaxCellLength <= 0 {
+		l.MaxCellLength = config.DefaultMaxCellLength
+	}
+	if l.XLSXMaxExpandedSize <= 0 {
+		l.XLSXMaxExpandedSize = config.DefaultXLSXMaxExpandedSize
+	}
+	if l.XLSXMaxCompressionRatio <= 0 {
+		l.XLSXMaxCompressionRatio = config.DefaultXLSXMaxCompressionRatio
+	}
+	return l
+}
+
+// LimitsOf is a file feed's configured limits.
+func LimitsOf(f config.FileFeed) Limits {
+	return Limits{MaxFileSize: int64(f.MaxFileSize), MaxLineLength: int(f.MaxLineLength), MaxCellLength: int(f.MaxCellLength),
+		XLSXMaxExpandedSize: int64(f.XLSXMaxExpandedSize), XLSXMaxCompressionRatio: f.XLSXMaxCompressionRatio}
 }
 
 // DefaultInactiveValues are the status values that mean "left" when
@@ -107,6 +161,9 @@ var (
 	ErrEncoding = errors.New(`not UTF-8 text (export it as "CSV UTF-8" or "Unicode text")`)
 	// ErrFormat: content that is not CSV, TSV or XLSX.
 	ErrFormat = errors.New("not a CSV, TSV or XLSX file")
+	// ErrTooLarge: the file, a line, a value or a workbook's content is
+	// over one of the Limits.
+	ErrTooLarge = errors.New("over a size limit")
 	// ErrOptions: ParseOptions the parser cannot use (config validation
 	// should have caught them).
 	ErrOptions = errors.New("invalid feed options")
@@ -149,6 +206,9 @@ func Parse(name string, data []byte, opt ParseOptions) (reconcile.Snapshot, erro
 	// Newlines bound the rows from above; sizing for them up front spares
 	// the growth copies of a million-row file (a hint only: for UTF-16 and
 	// XLSX it is a guess).
+	if max := opt.Limits.withDefaults().MaxFileSize; int64(len(data)) > max {
+		return reconcile.Snapshot{}, fileTooLarge(opt.Feed, name, int64(len(data)), max)
+	}
 	hint := min(bytes.Count(data, []byte{'\n'}), len(data)/8, 1<<24)
 	return parseRoster(name, bytes.NewReader(data), opt, hint)
 }
@@ -177,19 +237,32 @@ func Template() []byte {
 	return b.Bytes()
 }
 
+// fileTooLarge is the refusal of a file over MaxFileSize; size is what is
+// known of it (at least this many bytes).
+func fileTooLarge(feed, name string, size, max int64) error {
+	return &ParseError{Feed: feed, File: name[strings.LastIndexAny(name, `/\`)+1:],
+		Err: fmt.Errorf("%w: the file has %d bytes or more, over max_file_size %s", ErrTooLarge, size, byteSize(max))}
+}
+
 func parseRoster(name string, r io.Reader, opt ParseOptions, hint int) (reconcile.Snapshot, error) {
 	p, err := newRosterParser(name, opt, hint)
 	if err != nil {
 		return reconcile.Snapshot{}, err
 	}
 	h := sha256.New()
-	src := &hashingReader{r: r, h: h}
+	src := &hashingReader{r: r, h: h, max: p.limits.MaxFileSize}
 	if err := p.parse(src); err != nil {
+		if errors.Is(err, errFileTooLarge) {
+			return reconcile.Snapshot{}, fileTooLarge(p.feed, name, src.n, p.limits.MaxFileSize)
+		}
 		return reconcile.Snapshot{}, err
 	}
 	p.flagDuplicates()
 	// The readers above stop at EOF, but hash everything whatever they did.
 	if _, err := io.Copy(io.Discard, src); err != nil {
+		if errors.Is(err, errFileTooLarge) {
+			return reconcile.Snapshot{}, fileTooLarge(p.feed, name, src.n, p.limits.MaxFileSize)
+		}
 		return reconcile.Snapshot{}, p.fail(0, err)
 	}
 	return reconcile.Snapshot{
@@ -201,17 +274,27 @@ func parseRoster(name string, r io.Reader, opt ParseOptions, hint int) (reconcil
 	}, nil
 }
 
-// hashingReader hashes and counts what passes through it.
+// hashingReader hashes and counts what passes through it, and fails with
+// errFileTooLarge past max bytes.
 type hashingReader struct {
-	r io.Reader
-	h io.Writer
-	n int64
+	r   io.Reader
+	h   io.Writer
+	n   int64
+	max int64
 }
 
+var errFileTooLarge = errors.New("file over max_file_size")
+
 func (hr *hashingReader) Read(b []byte) (int, error) {
+	if hr.n > hr.max {
+		return 0, errFileTooLarge
+	}
 	n, err := hr.r.Read(b)
 	hr.h.Write(b[:n])
 	hr.n += int64(n)
+	if hr.n > hr.max {
+		return 0, errFileTooLarge
+	}
 	return n, err
 }
 
@@ -220,6 +303,7 @@ func (hr *hashingReader) Read(b []byte) (int, error) {
 type rosterParser struct {
 	feed     string
 	file     string // the name's last element, for lines and messages
+	limits   Limits
 	plan     *rosterColumnPlan
 	inactive []string
 	hint     int
@@ -254,6 +338,7 @@ func newRosterParser(name string, opt ParseOptions, hint int) (*rosterParser, er
 	p := &rosterParser{
 		feed:     opt.Feed,
 		file:     name[strings.LastIndexAny(name, `/\`)+1:],
+		limits:   opt.Limits.withDefaults(),
 		inactive: opt.InactiveValues,
 		hint:     hint,
 		records:  []reconcile.Record{},
@@ -315,6 +400,9 @@ func (p *rosterParser) parse(src io.Reader) error {
 
 // header maps the header row.
 func (p *rosterParser) header(line int, cells []string) error {
+	if err := p.checkCells(line, cells); err != nil {
+		return err
+	}
 	if p.checkUTF8 {
 		for _, c := range cells {
 			if !utf8.ValidString(c) {
@@ -468,6 +556,9 @@ func lineList(lines []int) string {
 // row reads one data row that starts on line. It returns an error only when
 // the whole file must be refused.
 func (p *rosterParser) row(line int, cells []string) error {
+	if err := p.checkCells(line, cells); err != nil {
+		return err
+	}
 	if isBlankRow(cells) {
 		return nil
 	}
@@ -592,6 +683,17 @@ func (p *rosterParser) row(line int, cells []string) error {
 		}
 	}
 	p.records = append(p.records, rec)
+	return nil
+}
+
+// checkCells refuses the file for a value over MaxCellLength, read or not:
+// no roster has one, and a file that does is not a roster.
+func (p *rosterParser) checkCells(line int, cells []string) error {
+	for i, c := range cells {
+		if len(c) > p.limits.MaxCellLength {
+			return p.fail(line, &limitError{Line: line, Column: i + 1, What: "value", Key: "max_cell_length", Limit: p.limits.MaxCellLength})
+		}
+	}
 	return nil
 }
 

@@ -1,19 +1,89 @@
 package filefeed
 
 import (
+	"archive/zip"
 	"bytes"
 	"fmt"
+	"io"
 	"math"
+	"path"
 	"strconv"
 	"strings"
 
 	"github.com/xuri/excelize/v2"
 )
 
-// xlsxUnzipLimit bounds what a workbook may unzip to, against zip bombs:
-// far above any roster (a million rows of 15 columns is some 200 MiB of
-// sheet XML).
-const xlsxUnzipLimit = 1 << 30
+// xlsxRatioGrace is the size up to which a zip entry may expand by any
+// ratio: a small part of blanks compresses far better than 100 to 1.
+const xlsxRatioGrace = 1 << 20
+
+// xlsxParts checks a workbook's zip directory against the limits and
+// returns a zip of only the parts a sheet is read from: the content
+// types, the relationships, the workbook, its styles and shared strings,
+// and the worksheets. Images, drawings, pivot caches, macros, embedded
+// files and the like are dropped unread, so they neither count against
+// the limits nor take memory. The entries are copied as they are,
+// compressed; archive/zip, as excelize reads them, fails an entry whose
+// data expands beyond the size its directory declares, so a directory
+// that understates them gains nothing.
+func xlsxParts(data []byte, lim Limits) ([]byte, error) {
+	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		return nil, fmt.Errorf("%w: not a readable XLSX workbook: %w", ErrFormat, err)
+	}
+	var (
+		out   bytes.Buffer
+		zw    = zip.NewWriter(&out)
+		total uint64
+	)
+	for _, f := range zr.File {
+		if !xlsxPartNeeded(f.Name) {
+			continue
+		}
+		size := f.UncompressedSize64
+		if size > xlsxRatioGrace && size/max(f.CompressedSize64, 1) > uint64(lim.XLSXMaxCompressionRatio) {
+			return nil, fmt.Errorf("%w: the workbook's part %s expands %d times (%d bytes from %d), over xlsx_max_compression_ratio %d",
+				ErrTooLarge, f.Name, size/max(f.CompressedSize64, 1), size, f.CompressedSize64, lim.XLSXMaxCompressionRatio)
+		}
+		if total += size; total > uint64(lim.XLSXMaxExpandedSize) || total < size {
+			return nil, fmt.Errorf("%w: the workbook's sheet parts unzip to more than xlsx_max_expanded_size %s (at %s)",
+				ErrTooLarge, byteSize(lim.XLSXMaxExpandedSize), f.Name)
+		}
+		raw, err := f.OpenRaw()
+		if err != nil {
+			return nil, fmt.Errorf("%w: not a readable XLSX workbook: %s: %w", ErrFormat, f.Name, err)
+		}
+		fh := f.FileHeader
+		w, err := zw.CreateRaw(&fh)
+		if err != nil {
+			return nil, fmt.Errorf("%w: not a readable XLSX workbook: %s: %w", ErrFormat, f.Name, err)
+		}
+		if _, err := io.Copy(w, raw); err != nil {
+			return nil, fmt.Errorf("%w: not a readable XLSX workbook: %s: %w", ErrFormat, f.Name, err)
+		}
+	}
+	if err := zw.Close(); err != nil {
+		return nil, fmt.Errorf("%w: not a readable XLSX workbook: %w", ErrFormat, err)
+	}
+	return out.Bytes(), nil
+}
+
+// xlsxPartNeeded reports whether a zip entry is one a sheet is read from.
+func xlsxPartNeeded(name string) bool {
+	name = strings.ToLower(strings.ReplaceAll(name, `\`, "/"))
+	dir, file := path.Split(name)
+	switch {
+	case name == "[content_types].xml" || name == "_rels/.rels":
+		return true
+	case dir == "xl/_rels/":
+		return strings.HasSuffix(file, ".rels")
+	case dir == "xl/worksheets/":
+		return strings.HasSuffix(file, ".xml")
+	case dir == "xl/":
+		return strings.HasSuffix(file, ".xml") && file != "calcchain.xml"
+	}
+	return false
+}
 
 // parseXLSX reads the first visible sheet of a workbook. Its header is the
 // first row with a non-empty cell; lines are the sheet's row numbers.
@@ -25,7 +95,12 @@ func (p *rosterParser) parseXLSX(data []byte) (err error) {
 			err = p.fail(0, fmt.Errorf("%w: unreadable XLSX workbook: %v", ErrFormat, r))
 		}
 	}()
-	f, err := excelize.OpenReader(bytes.NewReader(data), excelize.Options{UnzipSizeLimit: xlsxUnzipLimit})
+	parts, err := xlsxParts(data, p.limits)
+	if err != nil {
+		return p.fail(0, err)
+	}
+	f, err := excelize.OpenReader(bytes.NewReader(parts), excelize.Options{
+		UnzipSizeLimit: p.limits.XLSXMaxExpandedSize, UnzipXMLSizeLimit: min(excelize.StreamChunkSize, p.limits.XLSXMaxExpandedSize)})
 	if err != nil {
 		return p.fail(0, fmt.Errorf("%w: not a readable XLSX workbook: %w", ErrFormat, err))
 	}
