@@ -24,10 +24,10 @@ func NewFeed(tenant string, f config.Feed, limits reconcile.Limits, now func() t
 	opts := SourceOptions{
 		URL: f.File.Source, PrivateKeyFile: f.File.SFTP.PrivateKeyFile, Password: f.File.SFTP.Password,
 		KnownHostsFile: f.File.SFTP.KnownHostsFile, DoneMarker: f.File.DoneMarker, StableFor: stable,
-		ArchiveDir: f.File.ArchiveDir(),
+		ArchiveDir: f.File.ArchiveDir(), MaxFileSize: int64(f.File.MaxFileSize),
 	}
 	parse := ParseOptions{Feed: f.Name, Key: f.File.Key, Columns: f.File.Columns, StatusColumn: f.File.StatusColumn,
-		InactiveValues: f.File.InactiveValues}
+		InactiveValues: f.File.InactiveValues, Limits: LimitsOf(f.File)}
 	return reconcile.Feed{
 		Source: reconcile.Source{Tenant: tenant, Name: "file:" + f.Name, Authoritative: f.AuthoritativeEnabled(), Withdraw: true},
 		Feed:   f.Name,
@@ -74,7 +74,8 @@ func NewFeed(tenant string, f config.Feed, limits reconcile.Limits, now func() t
 // ImportFeed is an admin's one-off import of a file's content: source
 // "admin", adding and updating; with fullRoster, the admin's claims on
 // people the file omits are withdrawn. Invites go to cards the import
-// creates only when invite is set.
+// creates only when invite is set. The file is held to the default Limits
+// (callers check its size before they read it: see CheckImportSize).
 func ImportFeed(tenant, name string, data []byte, invite, fullRoster bool, limits reconcile.Limits) reconcile.Feed {
 	return reconcile.Feed{
 		Source: reconcile.Source{Tenant: tenant, Name: "admin", Authoritative: true, Withdraw: fullRoster, Invite: &invite},
@@ -86,4 +87,14 @@ func ImportFeed(tenant, name string, data []byte, invite, fullRoster bool, limit
 			return snap, nil, err
 		},
 	}
+}
+
+// CheckImportSize refuses, before it is read, an import file of size
+// bytes over the default max_file_size (the limit ImportFeed's parse
+// holds it to).
+func CheckImportSize(name string, size int64) error {
+	if size > config.DefaultMaxFileSize {
+		return fileTooLarge("import", name, size, config.DefaultMaxFileSize)
+	}
+	return nil
 }

@@ -109,3 +109,33 @@ func TestFeedUnreadableRowHolds(t *testing.T) {
 		}
 	})
 }
+
+// TestFeedLimitsFromConfig: a feed's configured limits refuse a file,
+// and the failed run names the file and the setting; nobody is touched.
+func TestFeedLimitsFromConfig(t *testing.T) {
+	storetest.ForEachBackend(t, func(t *testing.T, st store.Backend) {
+		e := newRunEnv(t, st, generous)
+		if run := e.run("Email,First Name\nann@example.com,Ann\n"); run.Status != store.RunApplied {
+			t.Fatalf("first run: %s %v", run.Status, run.Counts)
+		}
+		for _, tc := range []struct {
+			file    config.FileFeed
+			content string
+			want    string
+		}{
+			{config.FileFeed{MaxFileSize: 100}, "Email,First Name\n" + strings.Repeat("bob@example.com,Bob\n", 10), "over max_file_size 100B"},
+			{config.FileFeed{MaxCellLength: 10}, "Email,First Name\nann@example.com,Annabelle Marie\n", "hr.csv:2: over a size limit: a value in column 1 is longer than max_cell_length 10B"},
+		} {
+			archive := ""
+			tc.file.Source, tc.file.StableFor, tc.file.Archive = "dir://"+filepath.ToSlash(e.drop)+"/*.csv", -1, &archive
+			e.feed = NewFeed("acme", config.Feed{Name: "hr", Kind: "file", File: tc.file}, generous, nil)
+			if err := os.WriteFile(filepath.Join(e.drop, "hr.csv"), []byte(tc.content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			run, err := e.runner.Run(context.Background(), e.feed, reconcile.RunOptions{})
+			if err == nil || run.Status != store.RunFailed || !strings.Contains(run.Error, tc.want) || !e.card("ann@example.com").Enabled {
+				t.Fatalf("run over a limit: %s %q, %v; want failed with %q", run.Status, run.Error, err, tc.want)
+			}
+		}
+	})
+}
