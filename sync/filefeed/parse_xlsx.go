@@ -120,7 +120,20 @@ func (p *rosterParser) parseXLSX(data []byte) (err error) {
 	if err != nil {
 		return p.fail(0, fmt.Errorf("%w: %w", ErrFormat, err))
 	}
-	cells := xlsxCells{f: f, sheet: sheet, date1904: props.Date1904 != nil && *props.Date1904, dateStyle: map[int]bool{}}
+	zr, err := zip.NewReader(bytes.NewReader(parts), int64(len(parts)))
+	if err != nil {
+		return p.fail(0, fmt.Errorf("%w: %w", ErrFormat, err))
+	}
+	sheetPath, err := xlsxSheetPath(zr, sheet)
+	if err != nil {
+		return p.fail(0, fmt.Errorf("%w: %w", ErrFormat, err))
+	}
+	attrs, err := openXLSXCellAttrs(zr, sheetPath)
+	if err != nil {
+		return p.fail(0, fmt.Errorf("%w: %w", ErrFormat, err))
+	}
+	defer attrs.Close()
+	cells := xlsxCells{f: f, attrs: attrs, date1904: props.Date1904 != nil && *props.Date1904, dateStyle: map[int]bool{}}
 
 	// Rows rather than GetRows: GetRows stops quietly at a row it cannot
 	// read, and a roster cut short must fail, not lose its tail.
@@ -130,6 +143,9 @@ func (p *rosterParser) parseXLSX(data []byte) (err error) {
 	}
 	defer rows.Close()
 	for line := 1; rows.Next(); line++ {
+		if line > excelize.TotalRows {
+			return p.fail(line, fmt.Errorf("%w: sheet %q: more than %d rows", ErrFormat, sheet, excelize.TotalRows))
+		}
 		row, err := rows.Columns(excelize.Options{RawCellValue: true})
 		if err != nil {
 			return p.fail(line, fmt.Errorf("%w: sheet %q: %w", ErrFormat, sheet, err))
@@ -168,7 +184,7 @@ func (p *rosterParser) parseXLSX(data []byte) (err error) {
 // format is a date.
 type xlsxCells struct {
 	f         *excelize.File
-	sheet     string
+	attrs     *xlsxCellAttrs
 	date1904  bool
 	dateStyle map[int]bool // style id → its number format shows a date
 }
@@ -181,27 +197,19 @@ func (c *xlsxCells) value(col, row int, raw string) (string, error) {
 	if err != nil {
 		return raw, nil // text, an error value (#N/A), a boolean
 	}
-	ref, err := excelize.CoordinatesToCellName(col, row)
-	if err != nil {
-		return "", err
-	}
-	typ, err := c.f.GetCellType(c.sheet, ref)
+	typ, style, err := c.attrs.cell(col, row)
 	if err != nil {
 		return "", err
 	}
 	switch typ {
-	case excelize.CellTypeUnset, excelize.CellTypeNumber:
-	case excelize.CellTypeBool:
+	case "", "n":
+	case "b":
 		if n != 0 {
 			return "TRUE", nil
 		}
 		return "FALSE", nil
 	default:
 		return raw, nil // text typed as text keeps its leading zeros
-	}
-	style, err := c.f.GetCellStyle(c.sheet, ref)
-	if err != nil {
-		return "", err
 	}
 	isDate, ok := c.dateStyle[style]
 	if !ok {
