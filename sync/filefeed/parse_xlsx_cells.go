@@ -219,4 +219,3 @@ func attrInt(t xml.StartElement, name string) int {
 	n, _ := strconv.Atoi(strings.TrimSpace(attr(t, name)))
 	return max(n, 0)
 }
-
