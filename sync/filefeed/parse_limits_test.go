@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -125,6 +126,40 @@ func TestParseXLSXZipBomb(t *testing.T) {
 	}, nil)
 	_, err = Parse("big.xlsx", big, ParseOptions{Limits: Limits{XLSXMaxExpandedSize: 2 << 20}})
 	wantTooLarge(t, err, "big.xlsx", "xlsx_max_expanded_size 2MiB")
+
+	// The same bomb in a hidden sheet: not the roster sheet, so not read.
+	hidden := func() []byte {
+		f, err := excelize.OpenReader(bytes.NewReader(base))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if _, err := f.NewSheet("Notes"); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.SetSheetVisible("Notes", false); err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		if _, err := f.WriteTo(&buf); err != nil {
+			t.Fatal(err)
+		}
+		return buf.Bytes()
+	}()
+	hiddenBomb := rezip(t, hidden, func(name string, c []byte) []byte {
+		if name == "xl/worksheets/sheet2.xml" {
+			return bytes.Replace(c, []byte("</worksheet>"), append(padding, "</worksheet>"...), 1)
+		}
+		return nil
+	}, nil)
+	if zr, err := zip.NewReader(bytes.NewReader(hiddenBomb), int64(len(hiddenBomb))); err != nil || !slices.ContainsFunc(zr.File, func(f *zip.File) bool {
+		return f.Name == "xl/worksheets/sheet2.xml" && f.UncompressedSize64 > 32<<20
+	}) {
+		t.Fatalf("the hidden sheet holds no bomb: %v", err)
+	}
+	if snap, err := Parse("hidden.xlsx", hiddenBomb, ParseOptions{}); err != nil || len(snap.Records) != 1 {
+		t.Fatalf("a workbook with a bomb in a hidden sheet: %d records, %v; want the roster sheet read", len(snap.Records), err)
+	}
 
 	// The same bomb as an image: not a part a sheet needs, so not read.
 	withImage := rezip(t, base, nil, map[string][]byte{"xl/media/image1.png": padding})

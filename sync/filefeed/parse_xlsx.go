@@ -18,54 +18,81 @@ import (
 const xlsxRatioGrace = 1 << 20
 
 // xlsxParts checks a workbook's zip directory against the limits and
-// returns a zip of only the parts a sheet is read from: the content
-// types, the relationships, the workbook, its styles and shared strings,
-// and the worksheets. Images, drawings, pivot caches, macros, embedded
+// returns a zip of only the parts the roster sheet is read from — the
+// content types, the relationships, the workbook, its styles and shared
+// strings, and the first visible worksheet — with that sheet's name and
+// part. Other sheets, images, drawings, pivot caches, macros, embedded
 // files and the like are dropped unread, so they neither count against
 // the limits nor take memory. The entries are copied as they are,
 // compressed; archive/zip, as excelize reads them, fails an entry whose
 // data expands beyond the size its directory declares, so a directory
 // that understates them gains nothing.
-func xlsxParts(data []byte, lim Limits) ([]byte, error) {
+func xlsxParts(data []byte, lim Limits) (parts []byte, sheet, sheetPath string, err error) {
 	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
-		return nil, fmt.Errorf("%w: not a readable XLSX workbook: %w", ErrFormat, err)
+		return nil, "", "", fmt.Errorf("%w: not a readable XLSX workbook: %w", ErrFormat, err)
 	}
 	var (
-		out   bytes.Buffer
-		zw    = zip.NewWriter(&out)
+		keep  []*zip.File
 		total uint64
 	)
-	for _, f := range zr.File {
-		if !xlsxPartNeeded(f.Name) {
-			continue
-		}
+	take := func(f *zip.File) error {
 		size := f.UncompressedSize64
 		if size > xlsxRatioGrace && size/max(f.CompressedSize64, 1) > uint64(lim.XLSXMaxCompressionRatio) {
-			return nil, fmt.Errorf("%w: the workbook's part %s expands %d times (%d bytes from %d), over xlsx_max_compression_ratio %d",
+			return fmt.Errorf("%w: the workbook's part %s expands %d times (%d bytes from %d), over xlsx_max_compression_ratio %d",
 				ErrTooLarge, f.Name, size/max(f.CompressedSize64, 1), size, f.CompressedSize64, lim.XLSXMaxCompressionRatio)
 		}
 		if total += size; total > uint64(lim.XLSXMaxExpandedSize) || total < size {
-			return nil, fmt.Errorf("%w: the workbook's sheet parts unzip to more than xlsx_max_expanded_size %s (at %s)",
+			return fmt.Errorf("%w: the workbook's parts for its sheet unzip to more than xlsx_max_expanded_size %s (at %s)",
 				ErrTooLarge, byteSize(lim.XLSXMaxExpandedSize), f.Name)
 		}
+		keep = append(keep, f)
+		return nil
+	}
+	for _, f := range zr.File {
+		if xlsxPartNeeded(f.Name) {
+			if err := take(f); err != nil {
+				return nil, "", "", err
+			}
+		}
+	}
+	// The workbook and its relationships are among the parts checked.
+	if sheet, sheetPath, err = xlsxFirstVisibleSheet(zr); err != nil {
+		return nil, "", "", fmt.Errorf("%w: not a readable XLSX workbook: %w", ErrFormat, err)
+	}
+	found := false
+	for _, f := range zr.File {
+		if !found && strings.EqualFold(strings.ReplaceAll(f.Name, `\`, "/"), sheetPath) {
+			if err := take(f); err != nil {
+				return nil, "", "", err
+			}
+			found = true
+		}
+	}
+	if !found {
+		return nil, "", "", fmt.Errorf("%w: not a readable XLSX workbook: sheet %q has no part %s", ErrFormat, sheet, sheetPath)
+	}
+
+	var out bytes.Buffer
+	zw := zip.NewWriter(&out)
+	for _, f := range keep {
 		raw, err := f.OpenRaw()
 		if err != nil {
-			return nil, fmt.Errorf("%w: not a readable XLSX workbook: %s: %w", ErrFormat, f.Name, err)
+			return nil, "", "", fmt.Errorf("%w: not a readable XLSX workbook: %s: %w", ErrFormat, f.Name, err)
 		}
 		fh := f.FileHeader
 		w, err := zw.CreateRaw(&fh)
 		if err != nil {
-			return nil, fmt.Errorf("%w: not a readable XLSX workbook: %s: %w", ErrFormat, f.Name, err)
+			return nil, "", "", fmt.Errorf("%w: not a readable XLSX workbook: %s: %w", ErrFormat, f.Name, err)
 		}
 		if _, err := io.Copy(w, raw); err != nil {
-			return nil, fmt.Errorf("%w: not a readable XLSX workbook: %s: %w", ErrFormat, f.Name, err)
+			return nil, "", "", fmt.Errorf("%w: not a readable XLSX workbook: %s: %w", ErrFormat, f.Name, err)
 		}
 	}
 	if err := zw.Close(); err != nil {
-		return nil, fmt.Errorf("%w: not a readable XLSX workbook: %w", ErrFormat, err)
+		return nil, "", "", fmt.Errorf("%w: not a readable XLSX workbook: %w", ErrFormat, err)
 	}
-	return out.Bytes(), nil
+	return out.Bytes(), sheet, sheetPath, nil
 }
 
 // xlsxPartNeeded reports whether a zip entry is one a sheet is read from.
@@ -77,8 +104,6 @@ func xlsxPartNeeded(name string) bool {
 		return true
 	case dir == "xl/_rels/":
 		return strings.HasSuffix(file, ".rels")
-	case dir == "xl/worksheets/":
-		return strings.HasSuffix(file, ".xml")
 	case dir == "xl/":
 		return strings.HasSuffix(file, ".xml") && file != "calcchain.xml"
 	}
@@ -95,7 +120,7 @@ func (p *rosterParser) parseXLSX(data []byte) (err error) {
 			err = p.fail(0, fmt.Errorf("%w: unreadable XLSX workbook: %v", ErrFormat, r))
 		}
 	}()
-	parts, err := xlsxParts(data, p.limits)
+	parts, sheet, sheetPath, err := xlsxParts(data, p.limits)
 	if err != nil {
 		return p.fail(0, err)
 	}
@@ -106,25 +131,11 @@ func (p *rosterParser) parseXLSX(data []byte) (err error) {
 	}
 	defer f.Close()
 
-	sheet := ""
-	for _, s := range f.GetSheetList() {
-		if visible, err := f.GetSheetVisible(s); err == nil && visible {
-			sheet = s
-			break
-		}
-	}
-	if sheet == "" {
-		return p.fail(0, fmt.Errorf("%w: the workbook has no visible sheet", ErrFormat))
-	}
 	props, err := f.GetWorkbookProps()
 	if err != nil {
 		return p.fail(0, fmt.Errorf("%w: %w", ErrFormat, err))
 	}
 	zr, err := zip.NewReader(bytes.NewReader(parts), int64(len(parts)))
-	if err != nil {
-		return p.fail(0, fmt.Errorf("%w: %w", ErrFormat, err))
-	}
-	sheetPath, err := xlsxSheetPath(zr, sheet)
 	if err != nil {
 		return p.fail(0, fmt.Errorf("%w: %w", ErrFormat, err))
 	}

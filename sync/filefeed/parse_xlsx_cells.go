@@ -13,13 +13,16 @@ import (
 	"github.com/xuri/excelize/v2"
 )
 
-// xlsxSheetPath finds the zip entry of a sheet by its name, through the
-// workbook and its relationships, as excelize does.
-func xlsxSheetPath(zr *zip.Reader, sheet string) (string, error) {
+// xlsxFirstVisibleSheet finds the roster sheet — the first sheet of the
+// workbook that is not hidden, as excelize's GetSheetList and
+// GetSheetVisible tell it — and its part, through the workbook's
+// relationships as excelize resolves them.
+func xlsxFirstVisibleSheet(zr *zip.Reader) (sheet, part string, err error) {
 	var wb struct {
 		Sheets []struct {
-			Name string `xml:"name,attr"`
-			ID   string `xml:"http://schemas.openxmlformats.org/officeDocument/2006/relationships id,attr"`
+			Name  string `xml:"name,attr"`
+			State string `xml:"state,attr"`
+			ID    string `xml:"http://schemas.openxmlformats.org/officeDocument/2006/relationships id,attr"`
 		} `xml:"sheets>sheet"`
 	}
 	var rels struct {
@@ -29,25 +32,26 @@ func xlsxSheetPath(zr *zip.Reader, sheet string) (string, error) {
 		} `xml:"Relationship"`
 	}
 	if err := xlsxReadXML(zr, "xl/workbook.xml", &wb); err != nil {
-		return "", err
+		return "", "", err
 	}
 	if err := xlsxReadXML(zr, "xl/_rels/workbook.xml.rels", &rels); err != nil {
-		return "", err
+		return "", "", err
 	}
 	for _, s := range wb.Sheets {
-		if !strings.EqualFold(s.Name, sheet) {
+		if s.State == "hidden" || s.State == "veryHidden" {
 			continue
 		}
 		for _, r := range rels.Rels {
 			if r.ID == s.ID {
 				if t, ok := strings.CutPrefix(r.Target, "/"); ok {
-					return t, nil
+					return s.Name, t, nil
 				}
-				return path.Join("xl", r.Target), nil
+				return s.Name, path.Join("xl", r.Target), nil
 			}
 		}
+		return "", "", fmt.Errorf("no part for sheet %q", s.Name)
 	}
-	return "", fmt.Errorf("no worksheet part for sheet %q", sheet)
+	return "", "", errors.New("the workbook has no visible sheet")
 }
 
 // xlsxOpen opens a part by its name, compared as excelize does (case and
