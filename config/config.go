@@ -335,6 +335,20 @@ type FileFeed struct {
 	// Default false: the file is the person's whole record, and a missing
 	// column or an empty cell clears the attribute.
 	Partial bool `yaml:"partial"`
+	// MaxFileSize is the largest file the feed reads (checked before it is
+	// downloaded). Default 200MiB.
+	MaxFileSize Size `yaml:"max_file_size"`
+	// MaxLineLength bounds one row of a CSV or TSV file, line ends inside
+	// quoted values included. Default 1MiB.
+	MaxLineLength Size `yaml:"max_line_length"`
+	// MaxCellLength bounds one value of any row. Default 64KiB.
+	MaxCellLength Size `yaml:"max_cell_length"`
+	// XLSXMaxExpandedSize bounds what the parts of a workbook that are read
+	// unzip to, together. Default 128MiB.
+	XLSXMaxExpandedSize Size `yaml:"xlsx_max_expanded_size"`
+	// XLSXMaxCompressionRatio bounds how much one part of a workbook over
+	// 1 MiB may expand (uncompressed size / compressed size). Default 100.
+	XLSXMaxCompressionRatio int `yaml:"xlsx_max_compression_ratio"`
 }
 
 // SFTP holds the credentials of an SFTP file feed.

@@ -396,6 +396,11 @@ func importCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if !ok {
 		return fmt.Errorf("%w: no tenant %q", errUsage, t)
 	}
+	if fi, err := os.Stat(positional[0]); err != nil {
+		return err
+	} else if err := filefeed.CheckImportSize(positional[0], fi.Size()); err != nil {
+		return err
+	}
 	data, err := os.ReadFile(positional[0])
 	if err != nil {
 		return err

@@ -203,3 +203,23 @@ tenants:
 		t.Fatalf("after --clear-empty: %v, want %v", got, want)
 	}
 }
+
+// TestImportCommandRefusesAFileOverTheLimit: "rosterd import" holds a
+// file to max_file_size before reading it (a sparse file: nothing of it
+// is written or read).
+func TestImportCommandRefusesAFileOverTheLimit(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "rosterd.yaml")
+	os.WriteFile(cfg, []byte("data_dir: "+dir+"\ntenants:\n  - id: acme\n"), 0o600)
+	file := filepath.Join(dir, "huge.csv")
+	if err := os.WriteFile(file, []byte("Email\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(file, 201<<20); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := rosterdCmd(t, "import", file, "--config", cfg)
+	if code == 0 || !strings.Contains(errOut, "huge.csv: over a size limit: the file has 210763776 bytes or more, over max_file_size 200MiB") {
+		t.Fatalf("import of a file over the limit: %d\n%s\n%s", code, out, errOut)
+	}
+}

@@ -20,6 +20,16 @@ func Cell(s string) string {
 	return s
 }
 
+// Uncell undoes Cell: a value with the apostrophe Cell puts before a
+// formula is read back without it, so that a file rosterd exported
+// imports as it was. Any other value is returned as it is.
+func Uncell(s string) string {
+	if len(s) > 1 && s[0] == '\'' && (startsFormula(s[1:]) || splitsIntoFormula(s[1:])) {
+		return s[1:]
+	}
+	return s
+}
+
 // startsFormula: s begins, after white space, with what makes a formula.
 func startsFormula(s string) bool {
 	if s != "" && (s[0] == '\t' || s[0] == '\r') {

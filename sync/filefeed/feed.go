@@ -25,10 +25,10 @@ func NewFeed(tenant string, f config.Feed, limits reconcile.Limits, now func() t
 	opts := SourceOptions{
 		URL: f.File.Source, PrivateKeyFile: f.File.SFTP.PrivateKeyFile, Password: f.File.SFTP.Password,
 		KnownHostsFile: f.File.SFTP.KnownHostsFile, DoneMarker: f.File.DoneMarker, StableFor: stable,
-		ArchiveDir: f.File.ArchiveDir(),
+		ArchiveDir: f.File.ArchiveDir(), MaxFileSize: int64(f.File.MaxFileSize),
 	}
 	parse := ParseOptions{Feed: f.Name, Key: f.File.Key, Columns: f.File.Columns, StatusColumn: f.File.StatusColumn,
-		InactiveValues: f.File.InactiveValues}
+		InactiveValues: f.File.InactiveValues, Limits: LimitsOf(f.File)}
 	return reconcile.Feed{
 		Source: reconcile.Source{Tenant: tenant, Name: "file:" + f.Name, Authoritative: f.AuthoritativeEnabled(), Withdraw: true,
 			Partial: f.File.Partial},
@@ -80,9 +80,13 @@ func NewFeed(tenant string, f config.Feed, limits reconcile.Limits, now func() t
 type ImportOptions = reconcile.ImportOptions
 
 // ImportFeed is an admin's one-off import of a file's content: source
-// "admin", adding and updating. An import only changes the attributes the
-// file has columns for (it is partial): a column the file lacks leaves
+// "admin", adding and updating; with FullRoster, the admin's claims on
+// people the file omits are withdrawn. Invites go to cards the import
+// creates only when Invite is set. An import only changes the attributes
+// the file has columns for (it is partial): a column the file lacks leaves
 // the attribute as it is, and so does an empty cell unless ClearEmpty.
+// The file is held to the default Limits (callers check its size before
+// they read it: see CheckImportSize).
 func ImportFeed(tenant, name string, data []byte, opt ImportOptions, limits reconcile.Limits) reconcile.Feed {
 	invite := opt.Invite
 	return reconcile.Feed{
@@ -96,4 +100,14 @@ func ImportFeed(tenant, name string, data []byte, opt ImportOptions, limits reco
 			return snap, nil, err
 		},
 	}
+}
+
+// CheckImportSize refuses, before it is read, an import file of size
+// bytes over the default max_file_size (the limit ImportFeed's parse
+// holds it to).
+func CheckImportSize(name string, size int64) error {
+	if size > config.DefaultMaxFileSize {
+		return fileTooLarge("import", name, size, config.DefaultMaxFileSize)
+	}
+	return nil
 }

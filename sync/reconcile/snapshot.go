@@ -61,10 +61,19 @@ type Flag struct {
 	// a bad row keeps its person as they are (a full roster does not
 	// withdraw them for a typo).
 	Key string `json:"key,omitempty"`
-	// Reason: "invalid email \"x\"", "missing employee id", "duplicate key
-	// a@example.com (first on line 12)".
+	// Reason: "invalid email \"x\"", "missing employee id", "duplicate
+	// email a@example.com (also on line 12)".
 	Reason string `json:"reason"`
+	// Header: the flag is a note about the header row (a column ignored),
+	// not a row of a person. A flag that is neither this nor keyed is a row
+	// that could not be read: it may list anyone (see Hold).
+	Header bool `json:"header,omitempty"`
 }
+
+// Unreadable reports whether the flag is a row whose person is unknown: a
+// broken line, a row without a key. Such a row may be anyone the snapshot
+// no longer lists.
+func (f Flag) Unreadable() bool { return f.Key == "" && !f.Header }
 
 func (f Flag) String() string { return fmt.Sprintf("%s: %s", f.Line, f.Reason) }
 
