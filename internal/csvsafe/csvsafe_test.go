@@ -163,3 +163,19 @@ func splitLikeASpreadsheet(s string) []string {
 	}
 	return append(parts, cur.String())
 }
+
+// TestUncellUndoesCell: what Cell guards, Uncell reads back as it was, so
+// that an exported file imports unchanged; a value Cell leaves alone is
+// left alone.
+func TestUncellUndoesCell(t *testing.T) {
+	for _, s := range []string{"", "Ann", "=HYPERLINK(\"x\")", " =1", "\t=1", "\r", "a;=1+1", "a,@b", "-5", "+1 555", "O'Brien", "'", "don't"} {
+		if got := Uncell(Cell(s)); got != s {
+			t.Errorf("Uncell(Cell(%q)) = %q", s, got)
+		}
+	}
+	for _, s := range []string{"'quoted'", "'x", "''=1"} {
+		if got := Uncell(s); got != s {
+			t.Errorf("Uncell(%q) = %q, want it unchanged", s, got)
+		}
+	}
+}
