@@ -143,6 +143,9 @@ func TestPatchPathBounds(t *testing.T) {
 		{"deep path", map[string]any{"op": "replace", "path": deep, "value": "x@example.com"}, depth},
 		{"deep key of a path-less value", map[string]any{"op": "replace", "value": map[string]any{deep: "x@example.com"}}, depth},
 		{"long path", map[string]any{"op": "replace", "path": "name." + strings.Repeat("x", 5000), "value": "x"}, "the path is 5005 bytes long; at most 4096 are allowed"},
+		{"long key of an extension in a path-less value", map[string]any{"op": "replace", "value": map[string]any{
+			"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": map[string]any{strings.Repeat("x", 4050): "x"}}},
+			"the path is 4109 bytes long; at most 4096 are allowed"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			patch := func() response { return e.entra("PATCH", "/Users/"+id, patchOp(tc.op)) }
