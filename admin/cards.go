@@ -38,28 +38,11 @@ func liveSources(claims []directory.Claim) []string {
 	return out
 }
 
-// statusFilters are the ?status= values, as directory.ListQuery takes them.
-var statusFilters = []string{"active", "invite_pending", "invite_expired", "provisioned", "disabled", "enabled"}
-
-// listQuery reads the filters shared by the list and the export.
-func listQuery(w http.ResponseWriter, r *http.Request, tenant string) (directory.ListQuery, bool) {
-	v := r.URL.Query()
-	q := directory.ListQuery{Tenant: tenant, Status: v.Get("status"), Source: v.Get("source"), Group: v.Get("group"),
-		Query: v.Get("q"), Cursor: v.Get("cursor")}
-	if q.Status != "" && !slices.Contains(statusFilters, q.Status) {
-		daemon.WriteError(w, http.StatusBadRequest, "invalid_value", "status", "status must be one of "+strings.Join(statusFilters, ", "))
-		return q, false
-	}
-	return q, true
-}
-
-// listCards: GET …/cards?status=&source=&group=&q=&cursor=&limit=.
+// listCards: GET …/cards with the filters, sort, cursor and limit (see
+// filters.go).
 func (a *API) listCards(w http.ResponseWriter, r *http.Request, tenant string) {
-	q, ok := listQuery(w, r, tenant)
+	q, ok := listQuery(w, r, tenant, listParams)
 	if !ok {
-		return
-	}
-	if q.Limit, ok = pageLimit(w, r, 100, 1000); !ok {
 		return
 	}
 	page, err := a.services.Directory.List(r.Context(), q)
@@ -77,52 +60,25 @@ func (a *API) listCards(w http.ResponseWriter, r *http.Request, tenant string) {
 	}{cards, page.Next})
 }
 
-// cardStats: GET …/cards/stats — the number of cards per status.
-//
-// Without a store query that counts (see the package doc), this pages
-// through every card of the tenant once, 1,000 at a time, and derives each
-// status: O(cards), acceptable for tens of thousands.
+// cardStats: GET …/cards/stats — the number of cards per status, of the
+// cards the filters select: one counting query.
 func (a *API) cardStats(w http.ResponseWriter, r *http.Request, tenant string) {
-	counts := map[directory.Status]int{}
-	for _, s := range directory.Statuses {
-		counts[s] = 0
-	}
-	total := 0
-	if st, ok := a.services.Directory.(interface {
-		Stats(ctx context.Context, tenant string) (map[directory.Status]int, error)
-	}); ok {
-		got, err := st.Stats(r.Context(), tenant)
-		if err != nil {
-			a.fail(w, r, err)
-			return
-		}
-		for s, n := range got {
-			counts[s] = n
-			total += n
-		}
-		daemon.WriteJSON(w, http.StatusOK, map[string]any{"counts": counts, "enabled": total - counts[directory.Disabled], "total": total})
+	q, ok := listQuery(w, r, tenant, statsParams)
+	if !ok {
 		return
 	}
-	// A directory without Stats: count by paging.
-	now := a.services.Directory.Now()
-	q := directory.ListQuery{Tenant: tenant, Limit: 1000}
-	for {
-		page, err := a.services.Directory.List(r.Context(), q)
-		if err != nil {
-			a.fail(w, r, err)
-			return
-		}
-		for _, c := range page.Cards {
-			counts[directory.StatusOf(c, now)]++
-			total++
-		}
-		if page.Next == "" {
-			break
-		}
-		q.Cursor = page.Next
+	got, err := a.services.Directory.Count(r.Context(), q)
+	if err != nil {
+		a.fail(w, r, err)
+		return
 	}
-	enabled := total - counts[directory.Disabled]
-	daemon.WriteJSON(w, http.StatusOK, map[string]any{"counts": counts, "enabled": enabled, "total": total})
+	counts := map[directory.Status]int{}
+	total := 0
+	for _, s := range directory.Statuses {
+		counts[s] = got[s]
+		total += got[s]
+	}
+	daemon.WriteJSON(w, http.StatusOK, map[string]any{"counts": counts, "enabled": total - counts[directory.Disabled], "total": total})
 }
 
 func (a *API) getCard(w http.ResponseWriter, r *http.Request, tenant string) {
@@ -340,7 +296,7 @@ var exportColumns = []string{"email", "given_name", "family_name", "display_name
 // streamed: one page of 1,000 cards in memory at a time, flushed as it
 // goes. Export, edit, import is lossless: see exportColumns.
 func (a *API) exportCards(w http.ResponseWriter, r *http.Request, tenant string) {
-	q, ok := listQuery(w, r, tenant)
+	q, ok := listQuery(w, r, tenant, exportParams)
 	if !ok {
 		return
 	}

@@ -25,6 +25,7 @@ type Directory interface {
 	Now() time.Time
 	Get(ctx context.Context, tenant, id string) (directory.Card, error)
 	List(ctx context.Context, q directory.ListQuery) (directory.Page, error)
+	Count(ctx context.Context, q directory.ListQuery) (map[directory.Status]int, error)
 	Claims(ctx context.Context, tenant, cardID string) ([]directory.Claim, error)
 	Explain(ctx context.Context, tenant, cardID string) (directory.Explanation, error)
 	Invite(ctx context.Context, actor directory.Actor, in directory.AdminInput) (directory.Outcome, error)
@@ -191,8 +192,11 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var (
 		invalid *directory.InvalidEmailError
 		soon    *directory.TooSoonError
+		query   *directory.QueryError
 	)
 	switch {
+	case errors.As(err, &query):
+		writeQueryError(w, query)
 	case errors.Is(err, directory.ErrUnknownTenant):
 		daemon.WriteError(w, http.StatusNotFound, "unknown_tenant", "t", err.Error())
 	case errors.Is(err, store.ErrNotFound):

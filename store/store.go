@@ -288,11 +288,82 @@ type CardFilter struct {
 	Source string
 	// Group: only cards whose resolved groups contain this name.
 	Group string
-	// Query: case-insensitive substring of email or names.
+	// Query: case-insensitive substring of the email, a name, the title,
+	// department, location or employee id.
 	Query string
-	// After: the cursor, the last card id of the previous page.
-	After string
-	Limit int
+	// Role, Department, Location, Title, ManagerEmail: the attribute
+	// equals this, ignoring case.
+	Role, Department, Location, Title, ManagerEmail string
+	// Sort orders the page (see CardSort); Desc reverses it. Ties are
+	// broken by id, in the same direction.
+	Sort CardSort
+	Desc bool
+	// After: the cursor, the last card id of the previous page. With a
+	// Sort other than SortID, AfterKey holds that card's sort key, as
+	// CardSortKey returns it.
+	After    string
+	AfterKey []any
+	Limit    int
+}
+
+// CardSort names the order of a card list.
+type CardSort string
+
+// Card orders. Name is family name, then given name, ignoring case;
+// LastLogin puts cards never logged in first; Status ranks cards as
+// StatusRank does.
+const (
+	SortID        CardSort = ""
+	SortName      CardSort = "name"
+	SortEmail     CardSort = "email"
+	SortLastLogin CardSort = "last_login"
+	SortStatus    CardSort = "status"
+)
+
+// Status ranks, in the order admins see the statuses: active, invite
+// pending, invite expired, provisioned, disabled.
+const (
+	RankActive = iota
+	RankInvitePending
+	RankInviteExpired
+	RankProvisioned
+	RankDisabled
+)
+
+// StatusRank is the rank of a card's status at now (the Status sort).
+func StatusRank(c Card, now time.Time) int {
+	switch {
+	case !c.Enabled:
+		return RankDisabled
+	case !c.FirstLoginAt.IsZero():
+		return RankActive
+	case c.Invite == nil:
+		return RankProvisioned
+	case now.Before(c.Invite.ExpiresAt):
+		return RankInvitePending
+	default:
+		return RankInviteExpired
+	}
+}
+
+// CardSortKey is the key by which a card sorts under s at now, without
+// its id: the values a next page's AfterKey holds. Text is as stored; the
+// backend folds case on both sides of the comparison.
+func CardSortKey(s CardSort, c Card, now time.Time) []any {
+	switch s {
+	case SortName:
+		return []any{c.Attributes.FamilyName, c.Attributes.GivenName}
+	case SortEmail:
+		return []any{c.EmailNorm}
+	case SortLastLogin:
+		if c.LastLoginAt.IsZero() {
+			return []any{int64(0)}
+		}
+		return []any{c.LastLoginAt.UnixMicro()}
+	case SortStatus:
+		return []any{int64(StatusRank(c, now))}
+	}
+	return nil
 }
 
 // Store is the persistence the directory service needs. Writes happen only
@@ -321,6 +392,9 @@ type Store interface {
 	// CountCards counts a tenant's cards by the facts their statuses derive
 	// from, at now.
 	CountCards(ctx context.Context, tenant string, now time.Time) (CardCounts, error)
+	// CountCardsWhere counts the cards a filter selects (its paging and
+	// sort ignored) the way CountCards does.
+	CountCardsWhere(ctx context.Context, f CardFilter) (CardCounts, error)
 	// ClaimsOfCards returns the claims of many cards, keyed by card id.
 	ClaimsOfCards(ctx context.Context, tenant string, cardIDs []string) (map[string][]Claim, error)
 	// ListClaims returns a card's claims ordered by source.

@@ -572,64 +572,6 @@ func likeEscape(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
 
-// ListCards implements store.Store. Pages are ordered by id; card ids are
-// UUIDv7, so that is creation order, and the cursor is the last id seen.
-func (s *DB) ListCards(ctx context.Context, f store.CardFilter) ([]store.Card, error) {
-	var (
-		where = []string{"tenant = $1"}
-		args  = []any{f.Tenant}
-	)
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
-	}
-	if f.Enabled != nil {
-		where = append(where, "enabled = "+arg(*f.Enabled))
-	}
-	if f.LoggedIn != nil {
-		if *f.LoggedIn {
-			where = append(where, "first_login_at IS NOT NULL")
-		} else {
-			where = append(where, "first_login_at IS NULL")
-		}
-	}
-	switch f.Invite {
-	case "":
-	case "none":
-		where = append(where, "invite_sent_at IS NULL")
-	case "live":
-		where = append(where, "invite_sent_at IS NOT NULL AND invite_expires_at > "+arg(f.Now.UnixMicro()))
-	case "expired":
-		where = append(where, "invite_sent_at IS NOT NULL AND invite_expires_at <= "+arg(f.Now.UnixMicro()))
-	default:
-		return nil, fmt.Errorf("unknown invite filter %q", f.Invite)
-	}
-	if f.Source != "" {
-		where = append(where, "EXISTS (SELECT 1 FROM claims c WHERE c.card_id = cards.id AND c.source = "+arg(f.Source)+" AND c.state <> 'withdrawn')")
-	}
-	if f.Group != "" {
-		quoted, _ := json.Marshal(f.Group)
-		where = append(where, `groups_json LIKE `+arg("%"+likeEscape(string(quoted))+"%")+` ESCAPE '\'`)
-	}
-	if f.Query != "" {
-		p := arg("%" + likeEscape(strings.ToLower(f.Query)) + "%")
-		where = append(where, `(email_norm LIKE `+p+` ESCAPE '\' OR lower(given_name) LIKE `+p+` ESCAPE '\' OR lower(family_name) LIKE `+p+` ESCAPE '\' OR lower(display_name) LIKE `+p+` ESCAPE '\')`)
-	}
-	if f.After != "" {
-		where = append(where, "id > "+arg(f.After))
-	}
-	limit := f.Limit
-	if limit <= 0 {
-		limit = 100
-	}
-	query := `SELECT ` + cardColumns + ` FROM cards WHERE ` + strings.Join(where, " AND ") + ` ORDER BY id LIMIT ` + arg(limit)
-	cards, err := queryCards(ctx, s.SQL, query, args...)
-	if err != nil {
-		return nil, s.d.MapError(fmt.Errorf("listing cards: %w", err))
-	}
-	return cards, nil
-}
-
 // ---- claims
 
 // claimColumns are what scanClaim reads, in its order. login_norm is
