@@ -2,10 +2,8 @@ package admin
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
@@ -195,92 +193,6 @@ func (a *API) cardAction(fn cardFunc) tenantHandler {
 		}
 		daemon.WriteJSON(w, http.StatusOK, a.cardBody(card))
 	}
-}
-
-// InviteRequest invites one or many people: a list of emails, or a text
-// of emails separated by commas, semicolons, spaces or newlines (pasted
-// from a spreadsheet or a mail client), or both.
-type InviteRequest struct {
-	Emails []string `json:"emails"`
-	Text   string   `json:"text"`
-	Role   string   `json:"role"`
-	Groups []string `json:"groups"`
-}
-
-// InviteResult is the outcome for one address.
-type InviteResult struct {
-	Email   string     `json:"email"`
-	Card    *CardBody  `json:"card,omitempty"`
-	Created bool       `json:"created,omitempty"`
-	Error   *ItemError `json:"error,omitempty"`
-}
-
-// ItemError is why one item of a batch was refused.
-type ItemError struct {
-	Code    string `json:"code"`
-	Field   string `json:"field"`
-	Message string `json:"message"`
-}
-
-// maxInvites bounds one invite request.
-const maxInvites = 1000
-
-// inviteCards: POST …/cards/invite. Every address is tried; the answer
-// lists each one's outcome in order. Refused addresses do not stop the
-// others; field names the address as "emails[i]", its index in the list
-// (emails first, then those found in text).
-func (a *API) inviteCards(w http.ResponseWriter, r *http.Request, tenant string) {
-	var body InviteRequest
-	if !decodeJSON(w, r, &body, false) {
-		return
-	}
-	emails := slices.Clone(body.Emails)
-	emails = append(emails, strings.FieldsFunc(body.Text, func(c rune) bool {
-		return c == ',' || c == ';' || c == ' ' || c == '\t' || c == '\n' || c == '\r'
-	})...)
-	switch {
-	case len(emails) == 0:
-		daemon.WriteError(w, http.StatusBadRequest, "invalid_value", "emails", "give at least one address in emails or text")
-		return
-	case len(emails) > maxInvites:
-		daemon.WriteError(w, http.StatusBadRequest, "invalid_value", "emails", fmt.Sprintf("at most %d addresses per request", maxInvites))
-		return
-	}
-	results := make([]InviteResult, len(emails))
-	failed := 0
-	for i, email := range emails {
-		results[i].Email = email
-		field := fmt.Sprintf("emails[%d]", i)
-		if _, _, err := directory.NormalizeEmail(email); err != nil {
-			results[i].Error = &ItemError{Code: "invalid_email", Field: field, Message: err.Error()}
-			failed++
-			continue
-		}
-		out, err := a.services.Directory.Invite(r.Context(), actor(r), directory.AdminInput{Tenant: tenant, Email: email,
-			Attributes: directory.Attributes{Role: body.Role, Groups: body.Groups}})
-		if err != nil {
-			var code string
-			var invalid *directory.InvalidEmailError
-			switch {
-			case errors.As(err, &invalid):
-				code = "invalid_email"
-			case errors.Is(err, directory.ErrEmailTaken):
-				code = "email_taken"
-			case errors.Is(err, directory.ErrNotInvitable):
-				code = "not_invitable"
-			default:
-				// The store failed: what was invited so far stays invited.
-				a.fail(w, r, err)
-				return
-			}
-			results[i].Error = &ItemError{Code: code, Field: field, Message: err.Error()}
-			failed++
-			continue
-		}
-		c := a.cardBody(out.Card)
-		results[i].Card, results[i].Created = &c, out.Created
-	}
-	daemon.WriteJSON(w, http.StatusOK, map[string]any{"results": results, "invited": len(emails) - failed, "refused": failed})
 }
 
 // exportColumns is the export's header. The columns up to status are the

@@ -29,6 +29,7 @@ type Directory interface {
 	Claims(ctx context.Context, tenant, cardID string) ([]directory.Claim, error)
 	Explain(ctx context.Context, tenant, cardID string) (directory.Explanation, error)
 	Invite(ctx context.Context, actor directory.Actor, in directory.AdminInput) (directory.Outcome, error)
+	InvitePeople(ctx context.Context, actor directory.Actor, tenant string, people []directory.Person) ([]directory.PersonOutcome, error)
 	Reinvite(ctx context.Context, actor directory.Actor, tenant, cardID string) (directory.Card, error)
 	Remind(ctx context.Context, actor directory.Actor, tenant, cardID string) (directory.Card, error)
 	Disable(ctx context.Context, actor directory.Actor, tenant, cardID, reason string) (directory.Card, error)

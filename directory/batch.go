@@ -276,7 +276,7 @@ func (b *batch) mutate(ctx context.Context, w *working, action, source string, f
 	if m.invite != nil {
 		wantInvite = *m.invite
 	}
-	invitable := b.policy.Invite == "email" && w.card.Enabled && w.card.Email != "" && w.card.FirstLoginAt.IsZero()
+	invitable := NotInvitedReason(b.policy, w.card) == ""
 	var invite *InviteMessage
 	if invitable && (m.forceInvite || wantInvite && (!before.Enabled || !existed) && w.card.Invite == nil) {
 		msg := b.issueInvite(w)
