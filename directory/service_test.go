@@ -632,6 +632,9 @@ func TestWithdrawnCardKeepsLastKnownAttributes(t *testing.T) {
 		if !slices.Equal(data.Changes, []string{"enabled", "last_known"}) {
 			t.Fatalf("changes %v: the attributes did not change", data.Changes)
 		}
+		if ex, err := svc.Explain(ctx, "acme", first.Card.ID); err != nil || ex.LastKnown == nil || *ex.LastKnown != *want || len(ex.Attributes) != 4 {
+			t.Fatalf("explain: %+v, %v", ex, err)
+		}
 		back, err := svc.ApplyClaim(ctx, hr, in)
 		if err != nil || !back.Card.Enabled || back.Card.LastKnown != nil || !reflect.DeepEqual(back.Card.Attributes, in.Attributes) {
 			t.Fatalf("back: %+v, %v", back.Card, err)
