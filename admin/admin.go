@@ -76,6 +76,8 @@ func (a *API) routes() []route {
 		{pattern: "GET " + t + "/cards/stats", handler: a.inTenant(a.cardStats)},
 		{pattern: "GET " + t + "/cards/export.csv", handler: a.inTenant(a.exportCards)},
 		{pattern: "POST " + t + "/cards/invite", handler: a.inTenant(a.inviteCards)},
+		{pattern: "POST " + t + "/cards/bulk", handler: a.inTenant(a.bulkCards)},
+		{pattern: "GET " + t + "/bulk/{id}", handler: a.inTenant(a.getBulk)},
 		{pattern: "GET " + t + "/cards/{id}", handler: a.inTenant(a.getCard)},
 		{pattern: "PATCH " + t + "/cards/{id}", handler: a.inTenant(a.editCard)},
 		{pattern: "GET " + t + "/cards/{id}/explain", handler: a.inTenant(a.explainCard)},

@@ -24,10 +24,11 @@ type AuditBody struct {
 	Detail string          `json:"detail,omitempty"`
 }
 
-// listAudit: GET …/audit?card=&actor=&since=&until=&cursor=&limit=,
+// listAudit: GET …/audit?card=&actor=&run=&since=&until=&cursor=&limit=,
 // oldest first: a card's lines, or without card the tenant's whole trail
 // (lines of no card included: logins refused before they reached one,
-// emails given up). actor, since and until filter the lines read.
+// emails given up). actor, run (a sync run's or bulk job's id), since and
+// until filter the lines read.
 func (a *API) listAudit(w http.ResponseWriter, r *http.Request, tenant string) {
 	v := r.URL.Query()
 	card := v.Get("card")
@@ -70,7 +71,7 @@ func (a *API) listAudit(w http.ResponseWriter, r *http.Request, tenant string) {
 			return a.services.Store.ListAudit(r.Context(), tenant, card, after, 1000)
 		}
 	}
-	actorName := v.Get("actor")
+	actorName, runID := v.Get("actor"), v.Get("run")
 	var out []AuditBody
 	next := ""
 	// Filtering happens here, so a page may need several reads.
@@ -82,7 +83,7 @@ func (a *API) listAudit(w http.ResponseWriter, r *http.Request, tenant string) {
 		}
 		for _, e := range events {
 			after = e.ID
-			if (actorName != "" && e.Actor != actorName) || (!since.IsZero() && e.At.Before(since)) || (!until.IsZero() && !e.At.Before(until)) {
+			if (actorName != "" && e.Actor != actorName) || (runID != "" && e.RunID != runID) || (!since.IsZero() && e.At.Before(since)) || (!until.IsZero() && !e.At.Before(until)) {
 				continue
 			}
 			out = append(out, auditBody(e))

@@ -18,7 +18,7 @@ func TestImportRefusesAValueOverTheLimit(t *testing.T) {
 		if r.Body["status"] != store.RunFailed || !strings.Contains(msg, "people.csv:3: over a size limit: a value in column 2 is longer than max_cell_length 64KiB") {
 			t.Fatalf("import with a huge value: %s", r.Raw)
 		}
-		if got := e.do("GET", acme+"/cards?search=ann@example.com", rwKey, nil); got.Status != 200 || strings.Contains(got.Raw, "ann@example.com") {
+		if got := e.do("GET", acme+"/cards?q=ann@example.com", rwKey, nil); got.Status != 200 || strings.Contains(got.Raw, "ann@example.com") {
 			t.Fatalf("a refused import created a card: %s", got.Raw)
 		}
 	})

@@ -36,6 +36,7 @@ type Directory interface {
 	Enable(ctx context.Context, actor directory.Actor, tenant, cardID string) (directory.Card, error)
 	Release(ctx context.Context, actor directory.Actor, tenant, cardID string) (directory.Card, error)
 	Edit(ctx context.Context, actor directory.Actor, tenant, cardID string, attrs directory.Attributes) (directory.Card, error)
+	Bulk(ctx context.Context, actor directory.Actor, tenant string, in directory.BulkInput, ids []string, dryRun bool) ([]directory.BulkResult, error)
 }
 
 // Store is what the API reads of the store beside the directory: the

@@ -329,7 +329,7 @@ func (b *batch) mutate(ctx context.Context, w *working, action, source string, f
 	b.audit = append(b.audit, audit)
 	if eventType != "" {
 		b.events = append(b.events, store.Event{Tenant: b.tenant, CardID: w.card.ID, Type: eventType, At: b.now,
-			Actor: b.actor.Name, Source: source, Data: mustJSON(eventData{Card: after, Changes: changes, Reason: w.card.Reason})})
+			Actor: b.actor.Name, Source: source, Data: mustJSON(eventData{Card: after, Changes: changes, Reason: w.card.Reason, RunID: b.actor.RunID})})
 	}
 	if invite != nil {
 		invite.Email, invite.ExpiresAt = w.card.Email, w.card.Invite.ExpiresAt
@@ -344,6 +344,9 @@ type eventData struct {
 	Card    cardView `json:"card"`
 	Changes []string `json:"changes,omitempty"`
 	Reason  string   `json:"reason"`
+	// RunID names the sync run or bulk job of the change, as its audit
+	// line does.
+	RunID string `json:"run_id,omitempty"`
 }
 
 // cardByEmail finds a card by email in the working set or, failing that,

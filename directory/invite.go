@@ -123,12 +123,7 @@ func (s *Service) Reinvite(ctx context.Context, actor Actor, tenant, cardID stri
 	if err != nil {
 		return Card{}, err
 	}
-	return s.updateCardWith(ctx, actor, tenant, cardID, "admin.reinvite", mutation{emailOptional: true, forceInvite: true}, func(w *working, now time.Time) error {
-		if policy.Invite != "email" || !w.card.Enabled || w.card.Email == "" || !w.card.FirstLoginAt.IsZero() {
-			return fmt.Errorf("%w: %s", ErrNotInvitable, StatusOf(w.card, now))
-		}
-		return nil
-	})
+	return s.updateCardWith(ctx, actor, tenant, cardID, "admin.reinvite", mutation{emailOptional: true, forceInvite: true}, reinviteChange(policy))
 }
 
 // Remind sends a pending invite again, at most once per the tenant's
@@ -139,25 +134,7 @@ func (s *Service) Remind(ctx context.Context, actor Actor, tenant, cardID string
 	if err != nil {
 		return Card{}, err
 	}
-	return s.updateCardWith(ctx, actor, tenant, cardID, "admin.remind", mutation{emailOptional: true}, func(w *working, now time.Time) error {
-		if StatusOf(w.card, now) != InvitePending {
-			return fmt.Errorf("%w: only a pending invite can be reminded of (the card is %s)", ErrNotInvitable, StatusOf(w.card, now))
-		}
-		last := w.card.Invite.RemindedAt
-		if last.IsZero() {
-			last = w.card.Invite.SentAt
-		}
-		if wait := last.Add(policy.ReminderInterval).Sub(now); wait > 0 {
-			return &TooSoonError{RetryAfter: wait}
-		}
-		inv := *w.card.Invite
-		seed, token := s.inviteKey.mint(tenant, w.card.ID)
-		inv.TokenHash, inv.RemindedAt = HashToken(token), now
-		w.card.Invite = &inv
-		w.outbox = append(w.outbox, store.OutboxMessage{Tenant: tenant, CardID: w.card.ID, Kind: OutboxReminder, Created: now,
-			Payload: mustJSON(InviteMessage{CardID: w.card.ID, Email: w.card.Email, Seed: seed, KeyID: s.inviteKey.ID(), ExpiresAt: inv.ExpiresAt})})
-		return nil
-	})
+	return s.updateCardWith(ctx, actor, tenant, cardID, "admin.remind", mutation{emailOptional: true}, s.remindChange(policy, tenant))
 }
 
 // Disable pins the card disabled with a reason (see Pin).
@@ -168,39 +145,19 @@ func (s *Service) Disable(ctx context.Context, actor Actor, tenant, cardID, reas
 // Enable lifts an admin's pin and adds the admin's own present claim, in
 // one change: the card is enabled whatever the sources say, until released.
 func (s *Service) Enable(ctx context.Context, actor Actor, tenant, cardID string) (Card, error) {
-	return s.updateCardWith(ctx, actor, tenant, cardID, "admin.enable", mutation{emailOptional: true}, func(w *working, now time.Time) error {
-		w.card.Pin = nil
-		prev, _ := w.claim(KindAdmin)
-		return setClaim(w, ClaimInput{Tenant: tenant, Source: KindAdmin, Email: w.card.Email, State: store.Present,
-			Authoritative: true, Attributes: prev.Attributes, EmailOptional: true}, w.card.Email, now, Actor{Name: "admin"})
-	})
+	return s.updateCardWith(ctx, actor, tenant, cardID, "admin.enable", mutation{emailOptional: true}, enableChange(tenant))
 }
 
 // Release hands a card back to its sources: the admin's pin and claim go.
 func (s *Service) Release(ctx context.Context, actor Actor, tenant, cardID string) (Card, error) {
-	return s.updateCardWith(ctx, actor, tenant, cardID, "admin.release", mutation{emailOptional: true}, func(w *working, now time.Time) error {
-		w.card.Pin = nil
-		if prev, ok := w.claim(KindAdmin); ok && prev.State != store.Withdrawn {
-			return setClaim(w, ClaimInput{Tenant: tenant, Source: KindAdmin, Email: w.card.Email, State: store.Withdrawn,
-				Authoritative: prev.Authoritative, EmailOptional: true}, "", now, Actor{Name: "admin"})
-		}
-		return nil
-	})
+	return s.updateCardWith(ctx, actor, tenant, cardID, "admin.release", mutation{emailOptional: true}, releaseChange(tenant))
 }
 
 // Edit sets the admin's attributes on a card (they come first by
 // precedence). On a card the admin does not hold, the admin's claim is
 // attributes-only: editing a name does not keep a leaver enabled.
 func (s *Service) Edit(ctx context.Context, actor Actor, tenant, cardID string, attrs Attributes) (Card, error) {
-	return s.updateCardWith(ctx, actor, tenant, cardID, "admin.edit", mutation{emailOptional: true}, func(w *working, now time.Time) error {
-		prev, had := w.claim(KindAdmin)
-		state, auth := store.Present, false
-		if had && prev.State != store.Withdrawn {
-			state, auth = prev.State, prev.Authoritative
-		}
-		return setClaim(w, ClaimInput{Tenant: tenant, Source: KindAdmin, Email: w.card.Email, State: state,
-			Authoritative: auth, Attributes: attrs, EmailOptional: true}, w.card.Email, now, Actor{Name: "admin"})
-	})
+	return s.updateCardWith(ctx, actor, tenant, cardID, "admin.edit", mutation{emailOptional: true}, editChange(tenant, attrs))
 }
 
 // AcceptInvite takes an invite link's token: the card becomes active (the

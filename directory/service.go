@@ -477,10 +477,7 @@ func claimEqual(a, b Claim) bool {
 // Pin disables a card until an admin unpins it: no source, SCIM call or
 // login undoes a pin.
 func (s *Service) Pin(ctx context.Context, actor Actor, tenant, cardID, reason string) (Card, error) {
-	return s.updateCard(ctx, actor, tenant, cardID, "card.pinned", func(w *working, now time.Time) error {
-		w.card.Pin = &Pin{Actor: actor.Name, Reason: reason, At: now}
-		return nil
-	})
+	return s.updateCard(ctx, actor, tenant, cardID, "card.pinned", pinChange(actor, reason))
 }
 
 // Unpin removes an admin pin; the claims decide again.
