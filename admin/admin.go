@@ -75,6 +75,7 @@ func (a *API) routes() []route {
 		{pattern: "GET " + t + "/cards", handler: a.inTenant(a.listCards)},
 		{pattern: "GET " + t + "/cards/stats", handler: a.inTenant(a.cardStats)},
 		{pattern: "GET " + t + "/cards/export.csv", handler: a.inTenant(a.exportCards)},
+		{pattern: "GET " + t + "/cards/export.xlsx", handler: a.inTenant(a.exportCardsXLSX)},
 		{pattern: "POST " + t + "/cards/invite", handler: a.inTenant(a.inviteCards)},
 		{pattern: "POST " + t + "/cards/bulk", handler: a.inTenant(a.bulkCards)},
 		{pattern: "GET " + t + "/bulk/{id}", handler: a.inTenant(a.getBulk)},

@@ -204,6 +204,25 @@ var exportColumns = []string{"email", "given_name", "family_name", "display_name
 	"employee_id", "manager_email", "role", "groups", "status", "sources", "last_login", "created",
 	"last_known_source", "last_known_at"}
 
+// exportRow is one card's row under exportColumns, the values as they
+// are (the CSV writer guards them for spreadsheets; an XLSX cell is text).
+func exportRow(c directory.Card, sources []string, now time.Time) []string {
+	row := make([]string, 0, len(exportColumns))
+	row = append(row, c.Email)
+	for _, name := range store.TextAttributes {
+		row = append(row, *c.Attributes.Text(name))
+	}
+	last, lastKnownSource, lastKnownAt := "", "", ""
+	if !c.LastLoginAt.IsZero() {
+		last = c.LastLoginAt.UTC().Format(time.RFC3339)
+	}
+	if c.LastKnown != nil {
+		lastKnownSource, lastKnownAt = c.LastKnown.Source, c.LastKnown.At.UTC().Format(time.RFC3339)
+	}
+	return append(row, strings.Join(c.Attributes.Groups, ";"), string(directory.StatusOf(c, now)),
+		strings.Join(sources, ";"), last, c.CreatedAt.UTC().Format(time.RFC3339), lastKnownSource, lastKnownAt)
+}
+
 // exportCards: GET …/cards/export.csv, the list's filters, every page,
 // streamed: one page of 1,000 cards in memory at a time, flushed as it
 // goes. Export, edit, import is lossless: see exportColumns.
@@ -236,20 +255,10 @@ func (a *API) exportCards(w http.ResponseWriter, r *http.Request, tenant string)
 			panic(http.ErrAbortHandler)
 		}
 		for _, c := range page.Cards {
-			row := make([]string, 0, len(exportColumns))
-			row = append(row, csvSafe(c.Email))
-			for _, name := range store.TextAttributes {
-				row = append(row, csvSafe(*c.Attributes.Text(name)))
+			row := exportRow(c, sources[c.ID], now)
+			for i := range row {
+				row[i] = csvSafe(row[i])
 			}
-			last, lastKnownSource, lastKnownAt := "", "", ""
-			if !c.LastLoginAt.IsZero() {
-				last = c.LastLoginAt.UTC().Format(time.RFC3339)
-			}
-			if c.LastKnown != nil {
-				lastKnownSource, lastKnownAt = c.LastKnown.Source, c.LastKnown.At.UTC().Format(time.RFC3339)
-			}
-			row = append(row, csvSafe(strings.Join(c.Attributes.Groups, ";")), string(directory.StatusOf(c, now)),
-				strings.Join(sources[c.ID], ";"), last, c.CreatedAt.UTC().Format(time.RFC3339), lastKnownSource, lastKnownAt)
 			cw.Write(row)
 		}
 		cw.Flush()

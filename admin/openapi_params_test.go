@@ -58,6 +58,7 @@ func TestOpenAPIDocumentsEveryCardQueryParameter(t *testing.T) {
 		{"/api/v1/tenants/{t}/cards", listParams},
 		{"/api/v1/tenants/{t}/cards/stats", statsParams},
 		{"/api/v1/tenants/{t}/cards/export.csv", exportParams},
+		{"/api/v1/tenants/{t}/cards/export.xlsx", exportParams},
 	} {
 		want := slices.Sorted(slices.Values(tc.accepted))
 		if got := openAPIQueryParams(t, "get", tc.path); !slices.Equal(got, want) {
