@@ -66,8 +66,8 @@ type deviation struct {
 // reported with t.Logf, not as a failure; every other failing assertion
 // fails the test. The list is meant to be empty: where the collection
 // asks for something unambiguous and harmless beyond the RFC, rosterd
-// accepts it (unquoted filter values, unknown member sub-attributes:
-// README, "SCIM") rather than excuse it here.
+// accepts it (unquoted filter values, bare-string members, unknown member
+// sub-attributes: README, "SCIM") rather than excuse it here.
 //
 // Add an entry only where passing would need rosterd to contradict RFC
 // 7643/7644 or to keep what its schema does not have, never to excuse a
@@ -95,18 +95,6 @@ var knownDeviations = map[string]deviation{
 	"Get group by id #1 / Body contians user": {
 		RFC: "RFC 7643 §4.2, §8.7.1",
 		Why: `expects a member displayName that the Group schema does not have to be kept and echoed`,
-	},
-	// PATCH add of the bare string "string id 1" to members: members is a
-	// complex attribute whose value is a resource id (RFC 7643 §4.2); a
-	// string where a complex value goes is 400 invalidValue (RFC 7644
-	// §3.5.2.1, §3.12). Nothing later depends on it.
-	"Group patch add member / Status code is 204": {
-		RFC: "RFC 7644 §3.5.2.1, §3.12; RFC 7643 §4.2",
-		Why: `adds a bare string as a member`,
-	},
-	"Group patch add member2 / Status code is 204": {
-		RFC: "RFC 7644 §3.5.2.1, §3.12; RFC 7643 §4.2",
-		Why: `adds a bare string as a member`,
 	},
 }
 
