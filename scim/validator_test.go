@@ -43,12 +43,12 @@ func TestValidatorUnquotedFilters(t *testing.T) {
 				t.Errorf("%s: %d %s, want 200 with %d", tc.filter, r.Status, truncate(r.Raw), tc.found)
 			}
 		}
-		// A boolean and a number compared with a string attribute: never the
-		// users named "true" and "12".
-		for _, f := range []string{`userName eq true`, `userName eq 12`} {
+		// A boolean and a number compared with a string attribute: refused,
+		// never read as the users named "true" and "12".
+		for f, typ := range map[string]string{`userName eq true`: "bool", `userName eq 12`: "int64"} {
 			r := e.entra("GET", "/Users?filter="+queryEscape(f), nil)
-			if r.Status == 200 && r.str("totalResults") != "0" {
-				t.Errorf("%s: %s, want no user: an unquoted true or 12 is not a string", f, truncate(r.Raw))
+			if r.Status != 400 || r.str("scimType") != "invalidFilter" || !strings.HasSuffix(r.str("detail"), "compares with a string, not "+typ) {
+				t.Errorf("%s: %d %s, want 400 invalidFilter: an unquoted %s is not a string", f, r.Status, truncate(r.Raw), typ)
 			}
 		}
 		for _, f := range []string{`userName eq 01`, `title eq Site engineer`, `userName eq foo(bar)`, `meta.created gt 2015-10-10`} {
