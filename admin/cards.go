@@ -255,10 +255,7 @@ func (a *API) exportCards(w http.ResponseWriter, r *http.Request, tenant string)
 			panic(http.ErrAbortHandler)
 		}
 		for _, c := range page.Cards {
-			row := exportRow(c, sources[c.ID], now)
-			for i := range row {
-				row[i] = csvSafe(row[i])
-			}
+			row := exportRow(c, sources[c.ID], now) // the writer guards every cell
 			cw.Write(row)
 		}
 		cw.Flush()
@@ -308,8 +305,3 @@ func (a *API) sourcesOf(ctx context.Context, tenant string, cards []directory.Ca
 	}
 	return out, nil
 }
-
-// csvSafe keeps a spreadsheet from running a cell as a formula (CSV
-// injection). The export's writer applies the same rule to every cell;
-// see internal/csvsafe.
-func csvSafe(s string) string { return csvsafe.Cell(s) }
