@@ -37,4 +37,9 @@
 //     been invited or having logged in, if the tenant invites by email and
 //     auto-invites (or the change asks for it). Updates never re-invite.
 //   - A change that changes nothing writes nothing: no audit line, no event.
+//   - Whether an admin's invite is sent is NotInvitedReason; InvitePeople
+//     says per person what it did (PersonAction) and why no invite went
+//     out. Bulk applies one admin action to many cards by the one-card
+//     methods' own change functions; ListQuery and ParseListQuery are the
+//     card filters every channel shares.
 package directory
