@@ -292,6 +292,7 @@ type Store interface {
 	SAMLStore
 	Runs
 	Outbox
+	Registry
 
 	// InTx runs fn in one transaction: committed when fn returns nil, rolled
 	// back otherwise (and when ctx is cancelled). It does not retry; callers
@@ -337,6 +338,8 @@ type Store interface {
 // Every method takes slices so one code path serves one claim and a batch of
 // thousands.
 type Tx interface {
+	RegistryTx
+
 	// CardsByEmail returns the cards of tenant with these normalized emails,
 	// keyed by EmailNorm.
 	CardsByEmail(ctx context.Context, tenant string, emailNorms []string) (map[string]Card, error)

@@ -84,6 +84,7 @@ func Open(dsn string, opts Options) (*Store, error) {
 		Arrays:        true,
 		AdvisoryLocks: true,
 		SessionLocker: locker,
+		Notify:        true,
 	})}, nil
 }
 

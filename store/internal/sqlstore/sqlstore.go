@@ -67,6 +67,9 @@ type Dialect struct {
 	// the backends' own files predate this field, so the one flag that
 	// already tells the two apart decides.
 	JSON string
+	// Notify: a registry change sends a notification (pg_notify) on
+	// store.RegistryChannel at commit, which the other replicas LISTEN for.
+	Notify bool
 }
 
 // Values of Dialect.JSON.
