@@ -1,0 +1,92 @@
+package config
+
+import (
+	"encoding/json"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// The API's tenant documents are checked by the file's rules: every case
+// is written once as a JSON body and once as the file's tenants[0], and
+// both must report the same problems, at the same paths.
+func TestDecodeTenantSameProblemsAsTheFile(t *testing.T) {
+	cases := []struct {
+		name string
+		doc  string // JSON
+		want []string
+	}{
+		{"bad id and invite", `{"id": "Acme!", "invite": "sms"}`, []string{`id: invalid tenant id "Acme!"`, `invite: must be email or none`}},
+		{"safety out of range", `{"id": "acme", "safety": {"max_disable_percent": 120, "min_snapshot_ratio": -1}}`,
+			[]string{"safety.max_disable_percent: must be between 0 and 100", "safety.min_snapshot_ratio: must be between 0 and 1"}},
+		{"saml without a callback", `{"id": "acme", "saml": {"idp_metadata_url": "http://idp.example/md"}}`,
+			[]string{"app_callback_url: required when saml is configured", "saml.idp_metadata_url: http:// metadata can be replaced"}},
+		{"unknown key", `{"id": "acme", "colour": "red"}`, []string{`unknown key "colour"`}},
+		{"wrong type", `{"id": "acme", "jit": "maybe", "invite_ttl": "a week"}`, []string{`jit: expected true or false`, `invite_ttl: `}},
+		{"precedence", `{"id": "acme", "precedence": ["scim", "scim"]}`, []string{`precedence[1]: duplicate source kind "scim"`, "precedence: missing admin"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := DecodeTenant([]byte(tc.doc), nil)
+			api := problemLines(t, err, "")
+			var m map[string]any
+			if err := json.Unmarshal([]byte(tc.doc), &m); err != nil {
+				t.Fatal(err)
+			}
+			// JSON is YAML: the same mapping as the file's first tenant.
+			_, err = Parse([]byte(`{"tenants": [`+tc.doc+`]}`), "rosterd.yaml", nil)
+			file := problemLines(t, err, "tenants[0].")
+			if !slices.Equal(api, file) {
+				t.Errorf("API problems:\n  %s\nfile problems:\n  %s", strings.Join(api, "\n  "), strings.Join(file, "\n  "))
+			}
+			for _, w := range tc.want {
+				if !slices.ContainsFunc(api, func(l string) bool { return strings.Contains(l, w) }) {
+					t.Errorf("no problem %q among:\n  %s", w, strings.Join(api, "\n  "))
+				}
+			}
+		})
+	}
+}
+
+func problemLines(t *testing.T, err error, prefix string) []string {
+	t.Helper()
+	var ce *Error
+	if !errors.As(err, &ce) {
+		t.Fatalf("error %v: want a *config.Error", err)
+	}
+	var out []string
+	for _, p := range ce.Problems {
+		path, ok := strings.CutPrefix(p.Path, prefix)
+		if prefix != "" && p.Path == "tenants[0]" {
+			path, ok = "", true
+		}
+		if !ok {
+			continue
+		}
+		out = append(out, path+": "+p.Message)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func TestDecodeTenantRefusesFilesAndKeepsExplicitZeros(t *testing.T) {
+	_, err := DecodeTenant([]byte(`{"id": "acme", "saml": {"idp_metadata_file": "/etc/shadow"}, "app_callback_url": "https://app.example/cb"}`), nil)
+	if err == nil || !strings.Contains(err.Error(), "saml.idp_metadata_file: files are not read through the API") {
+		t.Fatalf("a *_file key: %v", err)
+	}
+	base, err := DecodeTenant([]byte(`{"id": "acme", "safety": {"max_disable_count": 0}}`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if base.Safety.MaxDisableCount != 0 || base.Safety.MaxDisablePercent != 10 || base.Name != "acme" || base.Invite != "email" {
+		t.Fatalf("defaults: %+v", base)
+	}
+	patched, err := DecodeTenant([]byte(`{"name": "Acme Corp", "jit": true}`), base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if patched.Name != "Acme Corp" || !patched.JIT || patched.Safety.MaxDisableCount != 0 || base.Name != "acme" {
+		t.Fatalf("patch: %+v (base %+v)", patched, base)
+	}
+}
