@@ -173,6 +173,11 @@ type Tenant struct {
 	SAML *SAML `yaml:"saml"`
 	// Feeds are the scheduled file and LDAP imports. Default none.
 	Feeds []Feed `yaml:"feeds"`
+	// APIMayExtend lets the admin API add to this tenant (a SCIM
+	// connection, a token) although the file manages it; what the file
+	// declares stays the file's. Default false: the API refuses every
+	// change to it with 409.
+	APIMayExtend bool `yaml:"api_may_extend"`
 }
 
 // Safety limits what one sync run may change before it stops for a human.

@@ -130,7 +130,7 @@ type Outcome struct {
 // loses one of them and never leaves one for a change that did not commit.
 type Service struct {
 	store    store.Store
-	policies map[string]Policy
+	policies Policies
 	now      func() time.Time
 	logger   *slog.Logger
 }
@@ -144,11 +144,30 @@ func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = 
 // WithLogger sets the logger; the default discards.
 func WithLogger(l *slog.Logger) Option { return func(s *Service) { s.logger = l } }
 
+// Policies hands the service each tenant's policy as it is now (the
+// tenant registry); a tenant it does not know is ErrUnknownTenant.
+type Policies interface {
+	Policy(tenant string) (Policy, bool)
+}
+
+// PolicyMap is a fixed set of tenants' policies.
+type PolicyMap map[string]Policy
+
+// Policy implements Policies.
+func (m PolicyMap) Policy(tenant string) (Policy, bool) {
+	p, ok := m[tenant]
+	return p, ok
+}
+
+// WithPolicies makes the service ask p for each tenant's policy, in place
+// of the map NewService was given.
+func WithPolicies(p Policies) Option { return func(s *Service) { s.policies = p } }
+
 // NewService returns a service over st for the tenants in policies.
 func NewService(st store.Store, policies map[string]Policy, opts ...Option) *Service {
 	s := &Service{
 		store:    st,
-		policies: policies,
+		policies: PolicyMap(policies),
 		now:      time.Now,
 		logger:   slog.New(slog.DiscardHandler),
 	}
@@ -160,7 +179,7 @@ func NewService(st store.Store, policies map[string]Policy, opts ...Option) *Ser
 
 // Policy returns a tenant's policy.
 func (s *Service) Policy(tenant string) (Policy, error) {
-	p, ok := s.policies[tenant]
+	p, ok := s.policies.Policy(tenant)
 	if !ok {
 		return Policy{}, fmt.Errorf("%w %q", ErrUnknownTenant, tenant)
 	}
