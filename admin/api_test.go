@@ -29,6 +29,7 @@ import (
 	"github.com/rosterd/rosterd/store"
 	"github.com/rosterd/rosterd/store/storetest"
 	"github.com/rosterd/rosterd/sync/reconcile"
+	"github.com/rosterd/rosterd/tenant/tenanttest"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
@@ -80,13 +81,22 @@ func newEnv(t *testing.T, st store.Backend) *env {
 	srv := daemon.NewServer(logger, reg)
 	ts := httptest.NewUnstartedServer(nil)
 	ts.Start()
-	api := New(keys, []Tenant{{ID: "acme", Name: "Acme", ImportLimits: lenient}, {ID: "globex", Name: "Globex"}}, logger, reg)
+	// The SCIM token sits in the keyring; the file's connection says
+	// it is authoritative.
+	tenants := tenanttest.FromYAML(t, st, `
+tenants:
+  - id: acme
+    name: Acme
+    safety: {max_disable_percent: 100, max_disable_count: 1000, min_snapshot_ratio: 0}
+  - id: globex
+    name: Globex
+`)
+	api := New(keys, tenants, logger, reg)
 	api.With(Services{Directory: svc, Store: st, Runner: &reconcile.Runner{Dir: svc, Store: st, Now: clk.Now},
 		Feeds:  map[string]Feed{"acme/hr": feed("hr", lenient), "acme/payroll": feed("payroll", reconcile.Limits{MaxDisablePercent: 100})},
 		Events: st})
 	api.Mount(srv)
-	sc, err := scim.New(svc, keys, []string{"acme", "globex"}, []scim.Connection{{Tenant: "acme", Name: "okta", Authoritative: true}},
-		logger, reg, scim.Options{PublicURL: ts.URL})
+	sc, err := scim.New(svc, keys, tenants, logger, reg, scim.Options{PublicURL: ts.URL})
 	if err != nil {
 		t.Fatal(err)
 	}

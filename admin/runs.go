@@ -235,7 +235,7 @@ func (a *API) approveRun(w http.ResponseWriter, r *http.Request, tenant string) 
 			a.fail(w, r, err)
 			return
 		}
-		f = filefeed.ImportFeed(tenant, run.FileName, nil, invite, fullRoster, a.tenant(tenant).ImportLimits)
+		f = filefeed.ImportFeed(tenant, run.FileName, nil, invite, fullRoster, a.importLimits(r.Context(), tenant))
 	} else {
 		cf, found := a.services.Feeds[tenant+"/"+run.Feed]
 		if !found {
@@ -303,7 +303,7 @@ func (a *API) importFile(w http.ResponseWriter, r *http.Request, tenant string) 
 		a.fail(w, r, err)
 		return
 	}
-	f := filefeed.ImportFeed(tenant, header.Filename, data, opts[1], opts[2], a.tenant(tenant).ImportLimits)
+	f := filefeed.ImportFeed(tenant, header.Filename, data, opts[1], opts[2], a.importLimits(r.Context(), tenant))
 	run, err := runner.Run(context.WithoutCancel(r.Context()), f, reconcile.RunOptions{DryRun: opts[0], Trigger: "import", Actor: actor(r).Name})
 	a.answerRun(w, r, run, err, http.StatusCreated)
 }

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rosterd/rosterd/config"
 	"github.com/rosterd/rosterd/directory"
 	"github.com/rosterd/rosterd/internal/pgtest"
 	"github.com/rosterd/rosterd/internal/testenv"
@@ -26,6 +27,8 @@ import (
 	"github.com/rosterd/rosterd/store/postgres"
 	"github.com/rosterd/rosterd/store/sqlite"
 	"github.com/rosterd/rosterd/store/storetest"
+	"github.com/rosterd/rosterd/tenant"
+	"github.com/rosterd/rosterd/tenant/tenanttest"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
@@ -46,6 +49,8 @@ type env struct {
 	svc   *directory.Service
 	web   *httptest.Server
 	codes notify.StoreLoginCodes
+	// tenants is the registry the page and the mails ask.
+	tenants *tenant.Registry
 }
 
 func migrated(t *testing.T, st store.Backend) store.Backend {
@@ -77,8 +82,8 @@ func newEnv(t *testing.T, st store.Backend) *env {
 	e := &env{t: t, ctx: context.Background(), st: st, clock: newClock()}
 	e.svc = directory.NewService(st, map[string]directory.Policy{"acme": directory.DefaultPolicy()}, directory.WithClock(e.clock.Now))
 	e.codes = notify.StoreLoginCodes{Dir: e.svc}
-	page, err := notify.NewInvitePage(e.svc, e.codes,
-		[]notify.PageTenant{{ID: "acme", Name: "Acme Inc.", AppCallbackURL: callback}}, notify.PageOptions{})
+	e.tenants = tenanttest.Registry(t, st, config.Tenant{ID: "acme", Name: "Acme Inc.", AppCallbackURL: callback})
+	page, err := notify.NewInvitePage(e.svc, e.codes, e.tenants, notify.PageOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +101,7 @@ func (e *env) mailer(smtpURL string, opt notify.Options) *notify.Mailer {
 		opt.From = "Acme <noreply@example.com>"
 	}
 	opt.PublicURL = e.web.URL
-	opt.TenantNames = map[string]string{"acme": "Acme Inc."}
+	opt.Tenants = e.tenants
 	opt.Now = e.clock.Now
 	if opt.Jitter == nil {
 		opt.Jitter = func() float64 { return 0 }

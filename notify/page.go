@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/rosterd/rosterd/directory"
+	"github.com/rosterd/rosterd/tenant"
 )
 
 // Acceptor is what the invite page needs of the directory service.
@@ -24,6 +25,19 @@ type Acceptor interface {
 // invite takes to the platform, as a SAML login does.
 type LoginCodes interface {
 	MintLoginCode(ctx context.Context, tenant, cardID string) (string, error)
+}
+
+// Tenants is the tenant registry as the invite page and the mailer ask
+// it, per request (*tenant.Registry).
+type Tenants interface {
+	Get(ctx context.Context, id string) (*tenant.Tenant, error)
+	List() []*tenant.Tenant
+}
+
+// pageTenantOf is what the page needs of a tenant as it is now.
+func pageTenantOf(t *tenant.Tenant) PageTenant {
+	_, saml := t.SAML()
+	return PageTenant{ID: t.ID(), Name: t.Name(), AppCallbackURL: t.AppCallbackURL(), SAMLLogin: saml}
 }
 
 // PageTenant is what the invite page knows of a tenant.
@@ -63,25 +77,20 @@ type InvitePage struct {
 	dir     Acceptor
 	codes   LoginCodes
 	opt     PageOptions
-	tenants map[string]PageTenant
-	order   []string
+	tenants Tenants
 	accepts *prometheus.CounterVec
 }
 
 // NewInvitePage returns the page for these tenants. codes may be nil: a
 // tenant without SAML then gets the "accepted" page instead of a redirect.
-func NewInvitePage(dir Acceptor, codes LoginCodes, tenants []PageTenant, opt PageOptions) (*InvitePage, error) {
+func NewInvitePage(dir Acceptor, codes LoginCodes, tenants Tenants, opt PageOptions) (*InvitePage, error) {
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opt.Registerer == nil {
 		opt.Registerer = prometheus.NewRegistry()
 	}
-	p := &InvitePage{dir: dir, codes: codes, opt: opt, tenants: map[string]PageTenant{}}
-	for _, t := range tenants {
-		p.tenants[t.ID] = t
-		p.order = append(p.order, t.ID)
-	}
+	p := &InvitePage{dir: dir, codes: codes, opt: opt, tenants: tenants}
 	p.accepts = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "rosterd_invite_accepts_total",
 		Help: "Invite links opened, by result: accepted, invalid (unknown, expired, replaced or used), error.",
@@ -117,11 +126,16 @@ func (p *InvitePage) serve(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
 
 	token := r.PathValue("token")
-	candidates := p.order
-	if t := r.PathValue("tenant"); t != "" {
-		candidates = nil
-		if _, ok := p.tenants[t]; ok {
-			candidates = []string{t}
+	var candidates []*tenant.Tenant
+	if id := r.PathValue("tenant"); id != "" {
+		if t, err := p.tenants.Get(r.Context(), id); err == nil {
+			candidates = []*tenant.Tenant{t}
+		}
+	} else {
+		for _, t := range p.tenants.List() {
+			if !t.Retired() {
+				candidates = append(candidates, t)
+			}
 		}
 	}
 	if !plausibleToken(token) {
@@ -132,10 +146,10 @@ func (p *InvitePage) serve(w http.ResponseWriter, r *http.Request) {
 		tenant PageTenant
 		err    = directory.ErrInviteInvalid
 	)
-	for _, id := range candidates {
-		card, err = p.dir.AcceptInvite(r.Context(), id, token)
+	for _, t := range candidates {
+		card, err = p.dir.AcceptInvite(r.Context(), t.ID(), token)
 		if !errors.Is(err, directory.ErrInviteInvalid) {
-			tenant = p.tenants[id]
+			tenant = pageTenantOf(t)
 			break
 		}
 	}

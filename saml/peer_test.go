@@ -239,7 +239,7 @@ func TestSimpleSAMLphpEndToEnd(t *testing.T) {
 		AllowedReturnURLs: []string{"https://app.test/"}, IdPMetadataURL: mdURL, AllowInsecureMetadataURL: true,
 		SignRequests: true, ClockSkew: 3 * time.Minute, RequestLifetime: 5 * time.Minute,
 		Attributes: map[string]string{"groups": "eduPersonAffiliation"}}
-	sp, err := saml.New(context.Background(), dir, st, []saml.TenantConfig{tenant}, saml.Options{PublicURL: public, Registerer: reg})
+	sp, err := saml.New(context.Background(), dir, st, saml.FixedTenants(tenant), saml.Options{PublicURL: public, Registerer: reg})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -170,9 +170,10 @@ func (r *Registry) applyTenant(ctx context.Context, tx store.Tx, t *config.Tenan
 	if len(changes) > 0 {
 		detail += ": " + joinWords(changes)
 	}
+	// The file's changes are audited; the event feed carries the
+	// changes made through the API, which the platform asked for.
 	if err := tx.Write(ctx, store.Changes{
-		Audit:  []store.AuditEvent{{Tenant: t.ID, At: now, Actor: ConfigActor, Source: "config", Action: action, Before: before, After: after, Detail: detail}},
-		Events: []store.Event{{Tenant: t.ID, Type: action, At: now, Actor: ConfigActor, Source: "config", Data: eventData(t.ID, action, after)}},
+		Audit: []store.AuditEvent{{Tenant: t.ID, At: now, Actor: ConfigActor, Source: "config", Action: action, Before: before, After: after, Detail: detail}},
 	}); err != nil {
 		return "", err
 	}

@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"io"
+	"log/slog"
 	"net"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -17,7 +19,9 @@ import (
 	"github.com/rosterd/rosterd/notify/webhook"
 	"github.com/rosterd/rosterd/saml"
 	"github.com/rosterd/rosterd/scim"
+	"github.com/rosterd/rosterd/store"
 	"github.com/rosterd/rosterd/sync/reconcile"
+	"github.com/rosterd/rosterd/tenant"
 )
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -45,7 +49,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	keys := credential.NewKeyring(st, staticCredentials(cfg))
-	svc := directory.NewService(st, policies(cfg), directory.WithLogger(logger.With("component", "directory")))
+	// The tenant registry: the file's tenants laid over the store's, asked
+	// by every channel per request or per run, kept current by Watch.
+	tenants := tenant.New(st, tenant.Options{Logger: logger.With("component", "tenants")})
+	if err := applyTenants(ctx, tenants, cfg, g.config, logger); err != nil {
+		return err
+	}
+	svc := directory.NewService(st, nil, directory.WithPolicies(tenants), directory.WithLogger(logger.With("component", "directory")))
 	// Secrets go to a terminal only; JSON logs on a terminal are a log
 	// stream too.
 	terminal := daemon.IsTerminal(stderr) && !strings.EqualFold(cfg.Log.Format, "json")
@@ -58,55 +68,31 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	srv.SetTimeouts(daemon.Timeouts{ReadHeader: cfg.HTTP.ReadHeaderTimeout.Std(), ReadBody: cfg.HTTP.ReadBodyTimeout.Std()})
 	srv.AddReadinessCheck(daemon.Check{Name: "store", Fn: st.Ready})
 
-	var tenants []admin.Tenant
-	for _, t := range cfg.Tenants {
-		tenants = append(tenants, admin.Tenant{ID: t.ID, Name: t.Name, ImportLimits: reconcile.Limits{MaxDisablePercent: t.Safety.MaxDisablePercent,
-			MaxDisableCount: t.Safety.MaxDisableCount, MinSnapshotRatio: t.Safety.MinSnapshotRatio}})
-	}
-	// SAML: one service provider per tenant that configures one, under
-	// /saml/{tenant}/; its login codes are redeemed through the admin API.
-	var loginCodes admin.LoginCodes
-	var samlTenants []saml.TenantConfig
-	for _, t := range cfg.Tenants {
-		if t.SAML == nil {
-			continue
-		}
-		s := t.SAML
-		samlTenants = append(samlTenants, saml.TenantConfig{Tenant: t.ID, EntityID: s.EntityID,
-			AppCallbackURL: t.AppCallbackURL, AllowedReturnURLs: t.AllowedReturnURLs, AllowIDPInitiated: s.AllowIDPInitiated,
-			Attributes: s.Attributes, IdPMetadataURL: s.IDPMetadataURL, IdPMetadataFile: s.IDPMetadataFile,
-			AllowInsecureMetadataURL: s.AllowInsecureMetadataURL, MetadataRefresh: s.MetadataRefresh.Std(),
-			SignRequests: s.SignRequestsEnabled(), ClockSkew: s.ClockSkew.Std(), RequestLifetime: s.RequestCookieLifetime.Std(),
-			CertFile: s.CertFile, KeyFile: s.KeyFile, EncryptionCertFile: s.EncryptionCertFile, EncryptionKeyFile: s.EncryptionKeyFile})
-	}
-	if len(samlTenants) > 0 {
-		// The directory audits refusals, those that reach no card (a bad
-		// signature, a replay) as well as those of a card.
-		audit := saml.AuditorFunc(func(ctx context.Context, tenant string, reason saml.Reason, detail string) error {
-			return svc.AuditLoginRefusal(ctx, tenant, string(reason), detail)
-		})
-		samlServer, err := saml.New(ctx, svc, st, samlTenants, saml.Options{PublicURL: cfg.PublicURL,
-			Logger: logger.With("component", "saml"), Registerer: reg, Auditor: audit})
-		if err != nil {
-			return err
-		}
-		samlServer.Mount(srv)
-		srv.AddReadinessCheck(daemon.Check{Name: "saml", Fn: samlServer.Ready})
-		samlCtx, stopSAML := context.WithCancel(ctx)
-		defer stopSAML()
-		go samlServer.Run(samlCtx)
-		loginCodes = samlServer
-	}
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	watchDone := make(chan struct{})
+	go func() { watchTenants(watchCtx, tenants, st, logger.With("component", "tenants")); close(watchDone) }()
+	defer func() { stopWatch(); <-watchDone }()
 
-	var tenantIDs []string
-	var conns []scim.Connection
-	for _, t := range cfg.Tenants {
-		tenantIDs = append(tenantIDs, t.ID)
-		for _, c := range t.SCIM {
-			conns = append(conns, scim.Connection{Tenant: t.ID, Name: c.Name, Authoritative: c.AuthoritativeEnabled()})
-		}
+	// SAML: one service provider per tenant that has SAML settings, under
+	// /saml/{tenant}/, built from the registry as those settings are now;
+	// its login codes are redeemed through the admin API.
+	// The directory audits refusals, those that reach no card (a bad
+	// signature, a replay) as well as those of a card.
+	audit := saml.AuditorFunc(func(ctx context.Context, tenant string, reason saml.Reason, detail string) error {
+		return svc.AuditLoginRefusal(ctx, tenant, string(reason), detail)
+	})
+	samlServer, err := saml.New(ctx, svc, st, saml.RegistryTenants(tenants), saml.Options{PublicURL: cfg.PublicURL,
+		Logger: logger.With("component", "saml"), Registerer: reg, Auditor: audit})
+	if err != nil {
+		return err
 	}
-	scimServer, err := scim.New(svc, keys, tenantIDs, conns, logger.With("component", "scim"), reg, scim.Options{PublicURL: cfg.PublicURL})
+	samlServer.Mount(srv)
+	srv.AddReadinessCheck(daemon.Check{Name: "saml", Fn: samlServer.Ready})
+	samlCtx, stopSAML := context.WithCancel(ctx)
+	defer stopSAML()
+	go samlServer.Run(samlCtx)
+
+	scimServer, err := scim.New(svc, keys, tenants, logger.With("component", "scim"), reg, scim.Options{PublicURL: cfg.PublicURL})
 	if err != nil {
 		return err
 	}
@@ -126,24 +112,15 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// GET /invite/{tenant}/{token}: SAML tenants go on to their IdP, the
 	// others to app_callback_url with a login code, redeemed through the
 	// admin API (by the SAML server when there is one, else by the store).
-	mailTenants := map[string]string{}
-	var pageTenants []notify.PageTenant
-	for _, t := range cfg.Tenants {
-		mailTenants[t.ID] = t.Name
-		pageTenants = append(pageTenants, notify.PageTenant{ID: t.ID, Name: t.Name, AppCallbackURL: t.AppCallbackURL, SAMLLogin: t.SAML != nil})
-	}
 	inviteCodes := notify.StoreLoginCodes{Dir: svc}
-	if loginCodes == nil {
-		loginCodes = inviteCodes
-	}
-	invitePage, err := notify.NewInvitePage(svc, inviteCodes, pageTenants, notify.PageOptions{PublicURL: cfg.PublicURL,
+	invitePage, err := notify.NewInvitePage(svc, inviteCodes, tenants, notify.PageOptions{PublicURL: cfg.PublicURL,
 		Logger: logger.With("component", "invite"), Registerer: reg})
 	if err != nil {
 		return err
 	}
 	invitePage.Mount(srv)
 	mailer, err := notify.New(st, notify.Options{SMTPURL: cfg.SMTP.URL, From: cfg.SMTP.From, PublicURL: cfg.PublicURL,
-		TenantNames: mailTenants, Logger: logger.With("component", "notify"), Registerer: reg})
+		Tenants: tenants, Logger: logger.With("component", "notify"), Registerer: reg})
 	if err != nil {
 		return err
 	}
@@ -157,11 +134,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var hookDone []chan struct{}
 	hookCtx, stopHooks := context.WithCancel(ctx)
 	for _, wh := range cfg.Webhooks {
-		hookTenants := wh.Tenants
-		if len(hookTenants) == 0 {
-			hookTenants = tenantIDs
+		// A webhook that names no tenants gets every tenant's events,
+		// those created while the daemon runs too.
+		var all func() []string
+		if len(wh.Tenants) == 0 {
+			all = tenantIDs(tenants)
 		}
-		d, err := webhook.New(st, webhook.Options{URL: wh.URL, Secret: wh.Secret, Tenants: hookTenants, Keep: cfg.Events.Retention.Std(),
+		d, err := webhook.New(st, webhook.Options{URL: wh.URL, Secret: wh.Secret, Tenants: wh.Tenants, AllTenants: all, Keep: cfg.Events.Retention.Std(),
 			Logger: logger.With("component", "webhook"), Registerer: reg})
 		if err != nil {
 			stopHooks()
@@ -179,9 +158,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}()
 
 	adminAPI := admin.New(keys, tenants, logger.With("component", "admin"), reg)
-	if loginCodes != nil {
-		adminAPI.WithLoginCodes(loginCodes)
-	}
+	adminAPI.WithLoginCodes(samlServer)
 	adminAPI.With(admin.Services{Directory: svc, Store: st, Runner: runner, Feeds: adminFeeds(cfg, feeds), Events: st, Webhooks: st})
 	adminAPI.Mount(srv)
 
@@ -193,7 +170,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	go pruneEvents(schedCtx, st, cfg.Events.Retention.Std(), logger.With("component", "events"))
 
 	return srv.Run(ctx, cfg.Listen, cfg.ShutdownTimeout.Std(), func(addr net.Addr) {
-		logger.Info("rosterd serving", "addr", addr.String(), "public_url", cfg.PublicURL, "store", cfg.Store.Driver, "tenants", len(cfg.Tenants), "version", version())
+		logger.Info("rosterd serving", "addr", addr.String(), "public_url", cfg.PublicURL, "store", cfg.Store.Driver, "tenants", len(tenants.List()), "version", version())
 	})
 }
 
@@ -211,4 +188,40 @@ func adminFeeds(cfg *config.Config, feeds map[string]reconcile.Feed) map[string]
 		}
 	}
 	return out
+}
+
+// applyTenants applies the file's tenants to the registry and says what
+// changed.
+func applyTenants(ctx context.Context, reg *tenant.Registry, cfg *config.Config, file string, logger *slog.Logger) error {
+	if file == "" {
+		file = "(defaults)"
+	}
+	rep, err := reg.Apply(ctx, cfg, file)
+	if err != nil {
+		return err
+	}
+	if len(rep.Created)+len(rep.Updated)+len(rep.NotInFile) > 0 {
+		logger.Info("tenants of the configuration applied", "file", file, "created", rep.Created, "updated", rep.Updated,
+			"unchanged", len(rep.Unchanged), "not_in_file", rep.NotInFile)
+	}
+	return nil
+}
+
+// tenantIDs lists the live tenants of the registry now.
+func tenantIDs(reg *tenant.Registry) func() []string {
+	return func() []string {
+		var ids []string
+		for _, t := range reg.List() {
+			if !t.Retired() {
+				ids = append(ids, t.ID())
+			}
+		}
+		return ids
+	}
+}
+
+// watchTenants keeps the registry current: a reload whenever the store's
+// registry version moves, polled every second.
+func watchTenants(ctx context.Context, reg *tenant.Registry, st store.Backend, logger *slog.Logger) {
+	reg.Watch(ctx, time.Second, nil)
 }
