@@ -449,10 +449,14 @@ func (e *env) inviteToken(cardID string) string {
 		e.t.Fatalf("no outbox message for %s", cardID)
 	}
 	var m directory.InviteMessage
-	if err := json.Unmarshal(msgs[len(msgs)-1].Payload, &m); err != nil || m.Token == "" {
+	if err := json.Unmarshal(msgs[len(msgs)-1].Payload, &m); err != nil {
 		e.t.Fatalf("outbox payload %s: %v", msgs[len(msgs)-1].Payload, err)
 	}
-	return m.Token
+	token, err := e.dir.InviteKey().Token("acme", m)
+	if err != nil {
+		e.t.Fatalf("outbox payload %s: %v", msgs[len(msgs)-1].Payload, err)
+	}
+	return token
 }
 
 func TestInviteExpiresAndReinviteReplacesToken(t *testing.T) {
@@ -637,10 +641,10 @@ func TestEditAndExport(t *testing.T) {
 		t.Fatalf("export: %d %s", res.Status, res.Raw)
 	}
 	lines := strings.Split(strings.TrimSpace(res.Raw), "\n")
-	if len(lines) != 3 || lines[0] != "name,email,status,sources,groups,department,location,last_login,created" {
+	if len(lines) != 3 || lines[0] != "email,given_name,family_name,display_name,title,department,location,employee_id,manager_email,role,groups,status,sources,last_login,created,last_known_source,last_known_at" {
 		t.Fatalf("export: %q", res.Raw)
 	}
-	if !strings.HasPrefix(lines[1], "'=Ann,ann@example.com,invite_pending,admin;file:hr,,Research,Berlin,,2026-11-20T09:00:00Z") {
+	if !strings.HasPrefix(lines[1], "ann@example.com,ann,,'=Ann,,Research,Berlin,,,,,invite_pending,admin;file:hr,,2026-11-20T09:00:00Z,,") {
 		t.Fatalf("export row: %q", lines[1])
 	}
 }

@@ -2,7 +2,6 @@ package admin
 
 import (
 	"context"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"net/http"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rosterd/rosterd/directory"
+	"github.com/rosterd/rosterd/internal/csvsafe"
 	"github.com/rosterd/rosterd/internal/daemon"
 	"github.com/rosterd/rosterd/store"
 )
@@ -327,9 +327,18 @@ func (a *API) inviteCards(w http.ResponseWriter, r *http.Request, tenant string)
 	daemon.WriteJSON(w, http.StatusOK, map[string]any{"results": results, "invited": len(emails) - failed, "refused": failed})
 }
 
+// exportColumns is the export's header. The columns up to status are the
+// import's (POST …/imports reads each of them back under these names, and
+// status as its status column: a disabled card comes back disabled);
+// the rest are facts the import ignores. Custom attributes are not
+// exported; an import leaves what it has no column for as it is.
+var exportColumns = []string{"email", "given_name", "family_name", "display_name", "title", "department", "location",
+	"employee_id", "manager_email", "role", "groups", "status", "sources", "last_login", "created",
+	"last_known_source", "last_known_at"}
+
 // exportCards: GET …/cards/export.csv, the list's filters, every page,
 // streamed: one page of 1,000 cards in memory at a time, flushed as it
-// goes.
+// goes. Export, edit, import is lossless: see exportColumns.
 func (a *API) exportCards(w http.ResponseWriter, r *http.Request, tenant string) {
 	q, ok := listQuery(w, r, tenant)
 	if !ok {
@@ -347,8 +356,8 @@ func (a *API) exportCards(w http.ResponseWriter, r *http.Request, tenant string)
 	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="rosterd-%s-cards.csv"`, tenant))
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	rc := http.NewResponseController(w)
-	cw := csv.NewWriter(w)
-	cw.Write([]string{"name", "email", "status", "sources", "groups", "department", "location", "last_login", "created"})
+	cw := csvsafe.NewWriter(w) // every cell made safe for spreadsheets
+	cw.Write(exportColumns)
 	now := dir.Now()
 	for {
 		sources, err := a.sourcesOf(ctx, tenant, page.Cards)
@@ -359,13 +368,21 @@ func (a *API) exportCards(w http.ResponseWriter, r *http.Request, tenant string)
 			panic(http.ErrAbortHandler)
 		}
 		for _, c := range page.Cards {
-			last := ""
+			row := make([]string, 0, len(exportColumns))
+			row = append(row, csvSafe(c.Email))
+			for _, name := range store.TextAttributes {
+				row = append(row, csvSafe(*c.Attributes.Text(name)))
+			}
+			last, lastKnownSource, lastKnownAt := "", "", ""
 			if !c.LastLoginAt.IsZero() {
 				last = c.LastLoginAt.UTC().Format(time.RFC3339)
 			}
-			cw.Write([]string{csvSafe(displayName(c)), csvSafe(c.Email), string(directory.StatusOf(c, now)),
-				strings.Join(sources[c.ID], ";"), csvSafe(strings.Join(c.Attributes.Groups, ";")),
-				csvSafe(c.Attributes.Department), csvSafe(c.Attributes.Location), last, c.CreatedAt.UTC().Format(time.RFC3339)})
+			if c.LastKnown != nil {
+				lastKnownSource, lastKnownAt = c.LastKnown.Source, c.LastKnown.At.UTC().Format(time.RFC3339)
+			}
+			row = append(row, csvSafe(strings.Join(c.Attributes.Groups, ";")), string(directory.StatusOf(c, now)),
+				strings.Join(sources[c.ID], ";"), last, c.CreatedAt.UTC().Format(time.RFC3339), lastKnownSource, lastKnownAt)
+			cw.Write(row)
 		}
 		cw.Flush()
 		if err := cw.Error(); err != nil {
@@ -415,18 +432,7 @@ func (a *API) sourcesOf(ctx context.Context, tenant string, cards []directory.Ca
 	return out, nil
 }
 
-func displayName(c directory.Card) string {
-	if c.Attributes.DisplayName != "" {
-		return c.Attributes.DisplayName
-	}
-	return strings.TrimSpace(c.Attributes.GivenName + " " + c.Attributes.FamilyName)
-}
-
 // csvSafe keeps a spreadsheet from running a cell as a formula (CSV
-// injection): a value starting with = + - @ gets a leading apostrophe.
-func csvSafe(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		return "'" + s
-	}
-	return s
-}
+// injection). The export's writer applies the same rule to every cell;
+// see internal/csvsafe.
+func csvSafe(s string) string { return csvsafe.Cell(s) }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"slices"
@@ -229,13 +230,14 @@ func (a *API) approveRun(w http.ResponseWriter, r *http.Request, tenant string) 
 	var f reconcile.Feed
 	if run.Kind == "import" {
 		// An import is no configured feed: its source is the admin, and
-		// whether it was a full roster and invites is kept in its plan.
-		fullRoster, invite, err := reconcile.ImportChoices(run)
+		// whether it was a full roster, clears empty cells and invites is
+		// kept in its plan.
+		opts, err := reconcile.ImportChoices(run)
 		if err != nil {
 			a.fail(w, r, err)
 			return
 		}
-		f = filefeed.ImportFeed(tenant, run.FileName, nil, invite, fullRoster, a.importLimits(r.Context(), tenant))
+		f = filefeed.ImportFeed(tenant, run.FileName, nil, opts, a.importLimits(r.Context(), tenant))
 	} else {
 		cf, found := a.services.Feeds[tenant+"/"+run.Feed]
 		if !found {
@@ -267,9 +269,11 @@ func (a *API) rejectRun(w http.ResponseWriter, r *http.Request, tenant string) {
 }
 
 // importFile: POST …/imports, multipart/form-data with file (CSV, TSV or
-// XLSX, at most 50 MiB), dry_run, invite and full_roster. The admin is
-// the source: it adds and updates, disables nobody unless full_roster,
-// and invites only the cards it creates, only with invite.
+// XLSX, at most 50 MiB), dry_run, invite, full_roster and clear_empty.
+// The admin is the source: it adds and updates the attributes the file
+// has columns for (an empty cell only with clear_empty), disables nobody
+// unless full_roster, and invites only the cards it creates, only with
+// invite.
 func (a *API) importFile(w http.ResponseWriter, r *http.Request, tenant string) {
 	runner, ok := a.runner(w)
 	if !ok {
@@ -286,8 +290,25 @@ func (a *API) importFile(w http.ResponseWriter, r *http.Request, tenant string) 
 		return
 	}
 	defer r.MultipartForm.RemoveAll()
-	var opts [3]bool
-	for i, name := range []string{"dry_run", "invite", "full_roster"} {
+	params := []string{"dry_run", "invite", "full_roster", "clear_empty"}
+	// A misspelt option ("clear-empty") must not pass for its default.
+	for _, names := range []map[string][]string{r.URL.Query(), r.MultipartForm.Value} {
+		for name := range names {
+			if !slices.Contains(params, name) {
+				daemon.WriteError(w, http.StatusBadRequest, "unknown_parameter", name,
+					fmt.Sprintf("unknown parameter %q (want file, %s)", name, strings.Join(params, ", ")))
+				return
+			}
+		}
+	}
+	for name := range r.MultipartForm.File {
+		if name != "file" {
+			daemon.WriteError(w, http.StatusBadRequest, "unknown_parameter", name, fmt.Sprintf("unknown file field %q (want file)", name))
+			return
+		}
+	}
+	var opts [4]bool
+	for i, name := range params {
 		if opts[i], ok = boolParam(w, name, r.FormValue(name)); !ok {
 			return
 		}
@@ -303,7 +324,8 @@ func (a *API) importFile(w http.ResponseWriter, r *http.Request, tenant string) 
 		a.fail(w, r, err)
 		return
 	}
-	f := filefeed.ImportFeed(tenant, header.Filename, data, opts[1], opts[2], a.importLimits(r.Context(), tenant))
+	f := filefeed.ImportFeed(tenant, header.Filename, data, filefeed.ImportOptions{Invite: opts[1], FullRoster: opts[2], ClearEmpty: opts[3]},
+		a.importLimits(r.Context(), tenant))
 	run, err := runner.Run(context.WithoutCancel(r.Context()), f, reconcile.RunOptions{DryRun: opts[0], Trigger: "import", Actor: actor(r).Name})
 	a.answerRun(w, r, run, err, http.StatusCreated)
 }

@@ -34,6 +34,15 @@ type Config struct {
 	AdminKeys []AdminKey `yaml:"admin_keys"`
 	// SMTP is the outgoing mail server for invites. Default none.
 	SMTP SMTP `yaml:"smtp"`
+	// InviteKey is the secret invite tokens are derived from (at least 32
+	// bytes; `openssl rand -base64 32`), so that no stored row holds a
+	// usable invite. Every replica, and every command that queues invites
+	// (import, sync run), needs the same. Default: generated once into
+	// DataDir/invite.key.
+	InviteKey string `yaml:"invite_key"`
+	// InviteKeyFile names a file holding InviteKey; Parse reads it into
+	// InviteKey and clears this field. Default none.
+	InviteKeyFile string `yaml:"invite_key_file"`
 	// Webhooks receive card events. Default none.
 	Webhooks []Webhook `yaml:"webhooks"`
 	// Events configures the event log. Default retention 720h.
@@ -41,6 +50,15 @@ type Config struct {
 	// Tenants are the organizations served. Default: when the file names
 	// none, one tenant with id "default" and name "Default".
 	Tenants []Tenant `yaml:"tenants"`
+	// SecretsKey is the key-encryption key of the secrets rosterd stores
+	// and must use again (the SAML SP keys it generates): 32 bytes, as hex
+	// or base64. Default none: a key generated at first start into
+	// DataDir/secrets.key (mode 0600). Replicas sharing one PostgreSQL
+	// must share it: set it, the same on each.
+	SecretsKey string `yaml:"secrets_key"`
+	// SecretsKeyFile names a file holding SecretsKey; Parse reads it into
+	// SecretsKey and clears this field. Default none.
+	SecretsKeyFile string `yaml:"secrets_key_file"`
 
 	// lines maps each key path written in the file to its line, so that
 	// Validate can point at the line and ApplyDefaults can tell an explicit
@@ -231,6 +249,9 @@ type SAML struct {
 	// AllowIDPInitiated accepts responses without a request of ours.
 	// Default false.
 	AllowIDPInitiated bool `yaml:"allow_idp_initiated"`
+	// AllowSHA1 accepts responses signed with RSA-SHA1 or a SHA-1 digest,
+	// for old ADFS installations. Default false: refused as weak_signature.
+	AllowSHA1 bool `yaml:"allow_sha1"`
 	// Attributes maps our attribute names to the IdP's attribute names.
 	// Default none (the IdP's NameID is the email).
 	Attributes map[string]string `yaml:"attributes"`
@@ -314,6 +335,25 @@ type FileFeed struct {
 	// move to; "" leaves them in place. Default "processed"; read it with
 	// ArchiveDir.
 	Archive *string `yaml:"archive"`
+	// Partial: the file asserts only the attributes it has columns for; a
+	// missing column or an empty cell leaves the attribute as it is.
+	// Default false: the file is the person's whole record, and a missing
+	// column or an empty cell clears the attribute.
+	Partial bool `yaml:"partial"`
+	// MaxFileSize is the largest file the feed reads (checked before it is
+	// downloaded). Default 200MiB.
+	MaxFileSize Size `yaml:"max_file_size"`
+	// MaxLineLength bounds one row of a CSV or TSV file, line ends inside
+	// quoted values included. Default 1MiB.
+	MaxLineLength Size `yaml:"max_line_length"`
+	// MaxCellLength bounds one value of any row. Default 64KiB.
+	MaxCellLength Size `yaml:"max_cell_length"`
+	// XLSXMaxExpandedSize bounds what the parts of a workbook that are read
+	// unzip to, together. Default 128MiB.
+	XLSXMaxExpandedSize Size `yaml:"xlsx_max_expanded_size"`
+	// XLSXMaxCompressionRatio bounds how much one part of a workbook over
+	// 1 MiB may expand (uncompressed size / compressed size). Default 100.
+	XLSXMaxCompressionRatio int `yaml:"xlsx_max_compression_ratio"`
 }
 
 // SFTP holds the credentials of an SFTP file feed.

@@ -257,6 +257,7 @@ tenants:
         inactive_values: [gone]
         run_missed_on_start: false
         authoritative: false
+        partial: true
 `)
 	tn := c.Tenants[0]
 	checks := []struct {
@@ -277,6 +278,7 @@ tenants:
 		{"inactive_values", tn.Feeds[0].File.InactiveValues, []string{"gone"}},
 		{"run_missed_on_start", tn.Feeds[0].RunMissedOnStartEnabled(), false},
 		{"authoritative", tn.Feeds[0].AuthoritativeEnabled(), false},
+		{"partial", tn.Feeds[0].File.Partial, true},
 	}
 	for _, ch := range checks {
 		if !reflect.DeepEqual(ch.got, ch.want) {
@@ -1310,5 +1312,44 @@ func TestHTTPTimeouts(t *testing.T) {
 	want := "rosterd.yaml:2: http.read_header_timeout: must be positive, got 0s\nrosterd.yaml:3: http.read_body_timeout: must be positive, got -1s"
 	if err.Error() != want {
 		t.Errorf("got:\n%v\nwant:\n%s", err, want)
+	}
+}
+
+// TestSecretsKeyAndAllowSHA1: secrets_key is 32 bytes of hex or base64,
+// given in the file or read from secrets_key_file; an error names the key
+// and its line and never repeats it. allow_sha1 is a tenant's saml switch.
+func TestSecretsKeyAndAllowSHA1(t *testing.T) {
+	const hexKey = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+	c := mustParse(t, "secrets_key: "+hexKey+"\n")
+	if c.SecretsKey != hexKey {
+		t.Fatalf("secrets_key = %q", c.SecretsKey)
+	}
+	c = mustParse(t, "secrets_key: AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n")
+	if c.SecretsKey == "" {
+		t.Fatal("base64 secrets_key dropped")
+	}
+	file := filepath.Join(t.TempDir(), "kek")
+	if err := os.WriteFile(file, []byte(hexKey+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c = mustParse(t, "secrets_key_file: "+file+"\n")
+	if c.SecretsKey != hexKey || c.SecretsKeyFile != "" {
+		t.Fatalf("secrets_key_file: key %q, file %q", c.SecretsKey, c.SecretsKeyFile)
+	}
+	for _, bad := range []string{"hunter2hunter2", hexKey[:40], "AAECAwQFBgcICQoLDA0ODxAREhMUFRYX"} {
+		err := parseError(t, "listen: 127.0.0.1:8080\nsecrets_key: "+bad+"\n")
+		wantContains(t, err, "rosterd.yaml:2: secrets_key:")
+		if strings.Contains(err.Error(), bad) {
+			t.Errorf("the error repeats the key:\n%v", err)
+		}
+	}
+	wantContains(t, parseError(t, "secrets_key: "+hexKey+"\nsecrets_key_file: "+file+"\n"), "secrets_key: set either secrets_key or secrets_key_file, not both")
+
+	c = mustParse(t, samlDoc("      idp_metadata_file: /etc/rosterd/idp.xml\n      allow_sha1: true\n"))
+	if !c.Tenants[0].SAML.AllowSHA1 {
+		t.Fatal("allow_sha1: true not read")
+	}
+	if c := mustParse(t, samlDoc("      idp_metadata_file: /etc/rosterd/idp.xml\n")); c.Tenants[0].SAML.AllowSHA1 {
+		t.Fatal("allow_sha1 is on by default")
 	}
 }

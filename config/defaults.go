@@ -18,6 +18,16 @@ const (
 	defaultReadBody        = Duration(60 * time.Second)
 )
 
+// The defaults of a file feed's limits, which admin imports and
+// "rosterd import" apply too (see filefeed.Limits).
+const (
+	DefaultMaxFileSize             = 200 << 20
+	DefaultMaxLineLength           = 1 << 20
+	DefaultMaxCellLength           = 64 << 10
+	DefaultXLSXMaxExpandedSize     = 128 << 20
+	DefaultXLSXMaxCompressionRatio = 100
+)
+
 // sourceKinds are the valid precedence entries, in the default order.
 var sourceKinds = []string{"admin", "scim", "ldap", "file", "saml"}
 
@@ -100,6 +110,11 @@ func (c *Config) feedDefaults(path string, f *Feed) {
 			ff.InactiveValues = append([]string(nil), defaultInactiveValues...)
 		}
 		setDefault(c, path+".stable_for", &ff.StableFor, Duration(30*time.Second))
+		setDefault(c, path+".max_file_size", &ff.MaxFileSize, DefaultMaxFileSize)
+		setDefault(c, path+".max_line_length", &ff.MaxLineLength, DefaultMaxLineLength)
+		setDefault(c, path+".max_cell_length", &ff.MaxCellLength, DefaultMaxCellLength)
+		setDefault(c, path+".xlsx_max_expanded_size", &ff.XLSXMaxExpandedSize, DefaultXLSXMaxExpandedSize)
+		setDefault(c, path+".xlsx_max_compression_ratio", &ff.XLSXMaxCompressionRatio, DefaultXLSXMaxCompressionRatio)
 		if ff.Archive == nil {
 			archive := defaultArchive
 			ff.Archive = &archive

@@ -18,6 +18,8 @@ import (
 	_ "time/tzdata"
 
 	"github.com/robfig/cron/v3"
+
+	"github.com/rosterd/rosterd/internal/secretbox"
 )
 
 // Problem is one thing wrong with a configuration.
@@ -107,6 +109,14 @@ func (c *Config) validate() []Problem {
 	}
 	if c.Store.MaxConns < 0 {
 		v.add("store.max_conns", "must not be negative, got %d", c.Store.MaxConns)
+	}
+	if c.InviteKey != "" && len(c.InviteKey) < 32 {
+		v.add("invite_key", "must be at least 32 bytes, got %d (make one with `openssl rand -base64 32`)", len(c.InviteKey))
+	}
+	if c.SecretsKey != "" {
+		if _, err := secretbox.ParseKey(c.SecretsKey); err != nil {
+			v.add("secrets_key", "%s", strings.TrimPrefix(err.Error(), "secretbox: "))
+		}
 	}
 	v.nonNegative("shutdown_timeout", c.ShutdownTimeout)
 	v.positive("http.read_header_timeout", c.HTTP.ReadHeaderTimeout)
@@ -425,6 +435,20 @@ func (v *validator) fileFeed(fp string, f *FileFeed) {
 		v.add(fp+".status_column", "set status_column or map a column to status, not both")
 	}
 	v.nonNegative(fp+".stable_for", f.StableFor)
+	for _, l := range []struct {
+		key string
+		val Size
+	}{{"max_file_size", f.MaxFileSize}, {"max_line_length", f.MaxLineLength}, {"max_cell_length", f.MaxCellLength}, {"xlsx_max_expanded_size", f.XLSXMaxExpandedSize}} {
+		if l.val <= 0 {
+			v.add(fp+"."+l.key, "must be a positive size such as 64KiB, got %v", l.val)
+		}
+	}
+	if f.MaxCellLength > f.MaxLineLength && f.MaxLineLength > 0 {
+		v.add(fp+".max_cell_length", "%v is more than max_line_length %v, which bounds a value too", f.MaxCellLength, f.MaxLineLength)
+	}
+	if f.XLSXMaxCompressionRatio < 1 {
+		v.add(fp+".xlsx_max_compression_ratio", "must be at least 1, got %d", f.XLSXMaxCompressionRatio)
+	}
 }
 
 func (v *validator) ldapFeed(fp string, l *LDAPFeed) {

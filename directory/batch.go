@@ -244,7 +244,7 @@ func (b *batch) mutate(ctx context.Context, w *working, action, source string, f
 	claimNotes := claimChanges(saved.claims, w.claims, w.dirtyClaims)
 
 	r := resolve(w.claims, w.card.Pin, b.policy.Precedence, false)
-	w.card.Enabled, w.card.Reason, w.card.Attributes = r.Enabled, r.Reason, r.Attributes
+	w.card.Enabled, w.card.Reason, w.card.Attributes, w.card.LastKnown = r.Enabled, r.Reason, r.Attributes, r.LastKnown
 	if r.Email != "" && r.Email != w.card.Email {
 		_, norm, err := NormalizeEmail(r.Email)
 		if err != nil {
@@ -277,9 +277,10 @@ func (b *batch) mutate(ctx context.Context, w *working, action, source string, f
 		wantInvite = *m.invite
 	}
 	invitable := b.policy.Invite == "email" && w.card.Enabled && w.card.Email != "" && w.card.FirstLoginAt.IsZero()
-	var token string
+	var invite *InviteMessage
 	if invitable && (m.forceInvite || wantInvite && (!before.Enabled || !existed) && w.card.Invite == nil) {
-		token = b.issueInvite(w)
+		msg := b.issueInvite(w)
+		invite = &msg
 	}
 
 	changes := changeList(before, w.card, existed)
@@ -330,9 +331,10 @@ func (b *batch) mutate(ctx context.Context, w *working, action, source string, f
 		b.events = append(b.events, store.Event{Tenant: b.tenant, CardID: w.card.ID, Type: eventType, At: b.now,
 			Actor: b.actor.Name, Source: source, Data: mustJSON(eventData{Card: after, Changes: changes, Reason: w.card.Reason})})
 	}
-	if token != "" {
+	if invite != nil {
+		invite.Email, invite.ExpiresAt = w.card.Email, w.card.Invite.ExpiresAt
 		b.outbox = append(b.outbox, store.OutboxMessage{Tenant: b.tenant, CardID: w.card.ID, Kind: OutboxInvite, Created: b.now,
-			Payload: mustJSON(InviteMessage{CardID: w.card.ID, Email: w.card.Email, Token: token, ExpiresAt: w.card.Invite.ExpiresAt})})
+			Payload: mustJSON(*invite)})
 	}
 	return Outcome{Card: w.card, Created: !existed, Changed: true, Event: eventType}, nil
 }

@@ -28,7 +28,9 @@
 //     saml unless the tenant says otherwise); two sources of one kind are
 //     ordered by name, so the result never depends on arrival order.
 //   - Withdrawn claims keep their last attributes for the record, but they
-//     no longer count.
+//     no longer count while an authoritative source lists the person. A
+//     card that none lists any more keeps them, marked as last known (the
+//     source and when it withdrew): disabling never loses data.
 //   - A SAML login enriches attributes but does not by itself keep a card
 //     enabled, except on a card it created just in time.
 //   - An invite is queued when a card becomes enabled without ever having

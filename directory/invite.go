@@ -2,9 +2,7 @@ package directory
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -21,12 +19,17 @@ const (
 
 // InviteMessage is the payload of an invite or reminder in the outbox.
 //
-// The token travels in the outbox row until the mail is sent — the worker
-// then blanks it — so that the message can be built after the change
-// committed; on the card only its hash is kept.
+// It carries no token: the token is derived from Seed under the invite
+// key KeyID names (InviteKey.Token), when the mail is built, so that the
+// stored row opens no invite. On the card only the token's hash is kept.
+// Once the mail is sent (or given up) the worker blanks Seed as well.
 type InviteMessage struct {
-	CardID    string    `json:"card_id"`
-	Email     string    `json:"email"`
+	CardID string `json:"card_id"`
+	Email  string `json:"email"`
+	Seed   string `json:"seed,omitempty"`
+	KeyID  string `json:"key_id,omitempty"`
+	// Token is the token itself, in rows queued by versions before
+	// derived tokens; never written now.
 	Token     string    `json:"token,omitempty"`
 	ExpiresAt time.Time `json:"expires_at"`
 }
@@ -54,17 +57,13 @@ func HashToken(token string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// issueInvite gives the card a fresh invite (a random 256-bit token, valid
-// for the tenant's invite lifetime) and returns the token; a previous
-// token stops working.
-func (b *batch) issueInvite(w *working) string {
-	raw := make([]byte, 32)
-	if _, err := rand.Read(raw); err != nil {
-		panic(fmt.Sprintf("directory: no randomness for an invite token: %v", err))
-	}
-	token := base64.RawURLEncoding.EncodeToString(raw)
+// issueInvite gives the card a fresh invite (a 256-bit token derived
+// from a new seed, valid for the tenant's invite lifetime) and returns the
+// outbox payload that will carry it; a previous token stops working.
+func (b *batch) issueInvite(w *working) InviteMessage {
+	seed, token := b.s.inviteKey.mint(b.tenant, w.card.ID)
 	w.card.Invite = &store.Invite{TokenHash: HashToken(token), SentAt: b.now, ExpiresAt: b.now.Add(b.policy.InviteTTL)}
-	return token
+	return InviteMessage{CardID: w.card.ID, Email: w.card.Email, Seed: seed, KeyID: b.s.inviteKey.ID(), ExpiresAt: w.card.Invite.ExpiresAt}
 }
 
 // AdminInput is what an admin says of a person: an invite, an edit.
@@ -152,15 +151,11 @@ func (s *Service) Remind(ctx context.Context, actor Actor, tenant, cardID string
 			return &TooSoonError{RetryAfter: wait}
 		}
 		inv := *w.card.Invite
-		token := make([]byte, 32)
-		if _, err := rand.Read(token); err != nil {
-			return err
-		}
-		tok := base64.RawURLEncoding.EncodeToString(token)
-		inv.TokenHash, inv.RemindedAt = HashToken(tok), now
+		seed, token := s.inviteKey.mint(tenant, w.card.ID)
+		inv.TokenHash, inv.RemindedAt = HashToken(token), now
 		w.card.Invite = &inv
 		w.outbox = append(w.outbox, store.OutboxMessage{Tenant: tenant, CardID: w.card.ID, Kind: OutboxReminder, Created: now,
-			Payload: mustJSON(InviteMessage{CardID: w.card.ID, Email: w.card.Email, Token: tok, ExpiresAt: inv.ExpiresAt})})
+			Payload: mustJSON(InviteMessage{CardID: w.card.ID, Email: w.card.Email, Seed: seed, KeyID: s.inviteKey.ID(), ExpiresAt: inv.ExpiresAt})})
 		return nil
 	})
 }
@@ -229,7 +224,7 @@ func (s *Service) AcceptInvite(ctx context.Context, tenant, token string) (Card,
 			return err
 		}
 		w := b.byID[id]
-		if w == nil || w.card.Invite == nil || w.card.Invite.TokenHash != HashToken(token) || !b.now.Before(w.card.Invite.ExpiresAt) || !w.card.Enabled {
+		if w == nil || !inviteUsable(w.card, token, b.now) {
 			return ErrInviteInvalid
 		}
 		out, err := b.mutate(ctx, w, "invite.accepted", "invite", func(w *working) error {
@@ -246,4 +241,42 @@ func (s *Service) AcceptInvite(ctx context.Context, tenant, token string) (Card,
 		return b.flush(ctx)
 	})
 	return card, err
+}
+
+// LookupInvite returns the card an invite link's token would be accepted
+// for, changing nothing: the page a link opens shows whose invite it is,
+// and only the person's own press of its button (AcceptInvite) spends the
+// token. A link scanner that fetches the link leaves the invite as it was.
+// ErrInviteInvalid as AcceptInvite.
+func (s *Service) LookupInvite(ctx context.Context, tenant, token string) (Card, error) {
+	if _, err := s.Policy(tenant); err != nil {
+		return Card{}, err
+	}
+	var card Card
+	err := s.store.InReadTx(ctx, func(tx store.Tx) error {
+		id, err := tx.CardIDByInvite(ctx, tenant, HashToken(token))
+		if errors.Is(err, store.ErrNotFound) {
+			return ErrInviteInvalid
+		}
+		if err != nil {
+			return err
+		}
+		cards, err := tx.CardsByID(ctx, tenant, []string{id})
+		if err != nil {
+			return err
+		}
+		c, ok := cards[id]
+		if !ok || !inviteUsable(c, token, s.Now()) {
+			return ErrInviteInvalid
+		}
+		card = c
+		return nil
+	})
+	return card, err
+}
+
+// inviteUsable: the card's invite is this token's, unspent, unexpired, and
+// the card enabled.
+func inviteUsable(c Card, token string, now time.Time) bool {
+	return c.Invite != nil && c.Invite.TokenHash != "" && c.Invite.TokenHash == HashToken(token) && now.Before(c.Invite.ExpiresAt) && c.Enabled
 }

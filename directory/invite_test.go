@@ -12,7 +12,9 @@ import (
 	"github.com/rosterd/rosterd/store/storetest"
 )
 
-func lastInviteToken(t *testing.T, st store.Store) string {
+// lastInviteToken returns the token of the tenant's newest outbox message,
+// derived as the mail worker derives it.
+func lastInviteToken(t *testing.T, st store.Store, svc *directory.Service) string {
 	t.Helper()
 	msgs, err := st.ListOutbox(ctx, "acme", 0, 100)
 	if err != nil || len(msgs) == 0 {
@@ -20,10 +22,11 @@ func lastInviteToken(t *testing.T, st store.Store) string {
 	}
 	var m directory.InviteMessage
 	json.Unmarshal(msgs[len(msgs)-1].Payload, &m)
-	if m.Token == "" {
-		t.Fatalf("no token in %s", msgs[len(msgs)-1].Payload)
+	token, err := svc.InviteKey().Token("acme", m)
+	if err != nil {
+		t.Fatalf("no token in %s: %v", msgs[len(msgs)-1].Payload, err)
 	}
-	return m.Token
+	return token
 }
 
 func TestInviteLifecycle(t *testing.T) {
@@ -34,7 +37,7 @@ func TestInviteLifecycle(t *testing.T) {
 		if err != nil || !out.Created || directory.StatusOf(out.Card, clk.Now()) != directory.InvitePending {
 			t.Fatalf("invite: %+v, %v", out, err)
 		}
-		first := lastInviteToken(t, st)
+		first := lastInviteToken(t, st, svc)
 		// Seven days later the invite has expired, without any sweep.
 		clk.Advance(7 * 24 * time.Hour)
 		card, _ := svc.Get(ctx, "acme", out.Card.ID)
@@ -49,7 +52,7 @@ func TestInviteLifecycle(t *testing.T) {
 		if err != nil || directory.StatusOf(card, clk.Now()) != directory.InvitePending {
 			t.Fatalf("reinvite: %+v, %v", card, err)
 		}
-		second := lastInviteToken(t, st)
+		second := lastInviteToken(t, st, svc)
 		if second == first {
 			t.Fatal("re-invite kept the token")
 		}
@@ -62,7 +65,7 @@ func TestInviteLifecycle(t *testing.T) {
 		if _, err := svc.Remind(ctx, admin, "acme", out.Card.ID); err != nil {
 			t.Fatalf("remind a day later: %v", err)
 		}
-		third := lastInviteToken(t, st)
+		third := lastInviteToken(t, st, svc)
 		clk.Advance(time.Hour)
 		if _, err := svc.Remind(ctx, admin, "acme", out.Card.ID); !errors.As(err, &tooSoon) || tooSoon.RetryAfter != 23*time.Hour {
 			t.Fatalf("second remind within 24h: %v", err)

@@ -131,8 +131,10 @@ type Explanation struct {
 	Rule    Rule   `json:"rule"`
 	// Reason: "disabled: no source lists this person any more (withdrawn by
 	// file:hr in run 42 on 2026-11-20)".
-	Reason     string            `json:"reason"`
-	Pin        *Pin              `json:"pin,omitempty"`
+	Reason string `json:"reason"`
+	Pin    *Pin   `json:"pin,omitempty"`
+	// LastKnown: the attributes are the last ones the withdrawn sources gave.
+	LastKnown  *store.LastKnown  `json:"last_known,omitempty"`
 	Claims     []Claim           `json:"claims"`
 	Attributes []AttributeSource `json:"attributes"`
 }
@@ -152,7 +154,8 @@ func (s *Service) Explain(ctx context.Context, tenant, cardID string) (Explanati
 		return Explanation{}, err
 	}
 	r := Resolve(claims, card.Pin, policy.Precedence)
-	e := Explanation{CardID: card.ID, Status: StatusOf(card, s.Now()), Enabled: r.Enabled, Rule: r.Rule, Reason: r.Reason, Pin: card.Pin, Claims: claims}
+	e := Explanation{CardID: card.ID, Status: StatusOf(card, s.Now()), Enabled: r.Enabled, Rule: r.Rule, Reason: r.Reason, Pin: card.Pin,
+		LastKnown: r.LastKnown, Claims: claims}
 	if e.Claims == nil {
 		e.Claims = []Claim{}
 	}

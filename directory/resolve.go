@@ -57,6 +57,10 @@ type Resolution struct {
 	// lists the person; empty when every claim is withdrawn.
 	Email      string
 	Attributes Attributes
+	// LastKnown, when set, says Attributes hold values of withdrawn claims:
+	// no authoritative source lists the person any more, and the card
+	// keeps what its sources last said (see Resolve).
+	LastKnown *store.LastKnown
 	// From names, per attribute (as in Attributes' JSON names, custom ones
 	// as "custom.KEY", plus "email"), the source whose value won.
 	From map[string]string
@@ -75,6 +79,13 @@ type Resolution struct {
 // Attributes: per attribute, the first non-empty value among the claims that
 // still list the person (present or deactivated), in precedence order of
 // their source kind; two sources of one kind are ordered by name.
+//
+// Last known attributes: when no authoritative claim lists the person any
+// more (every one withdrew), an attribute no live claim gives keeps the
+// value of the withdrawn claims, in the same order — disabling never
+// loses what the card showed. Groups are the exception: a person no
+// source lists leaves its groups. Resolution.LastKnown then names the
+// first withdrawn claim that gave a value and when it withdrew.
 func Resolve(claims []Claim, pin *Pin, precedence []string) Resolution {
 	return resolve(claims, pin, precedence, true)
 }
@@ -104,7 +115,7 @@ func resolve(claims []Claim, pin *Pin, precedence []string, withFrom bool) Resol
 
 	var r Resolution
 	r.Enabled, r.Rule, r.Reason = decide(ordered, pin)
-	r.Email, r.Attributes, r.From = mergeAttributes(ordered, withFrom)
+	r.Email, r.Attributes, r.From, r.LastKnown = mergeAttributes(ordered, withFrom)
 	return r
 }
 
@@ -162,7 +173,11 @@ func provenance(c Claim) string {
 
 func day(t time.Time) string { return t.UTC().Format("2006-01-02") }
 
-func mergeAttributes(ordered []Claim, withFrom bool) (string, Attributes, map[string]string) {
+// mergeAttributes merges the claims' attributes, in order, and finds the
+// email; with no authoritative claim live, the withdrawn claims fill what
+// the live ones leave empty, and the first of them that gave a value is
+// returned as the last known source.
+func mergeAttributes(ordered []Claim, withFrom bool) (string, Attributes, map[string]string, *store.LastKnown) {
 	var (
 		email string
 		out   Attributes
@@ -176,24 +191,21 @@ func mergeAttributes(ordered []Claim, withFrom bool) (string, Attributes, map[st
 			from[name] = source
 		}
 	}
-	for i := range ordered {
-		c := &ordered[i]
-		if c.State == store.Withdrawn {
-			continue
-		}
-		if email == "" && c.Email != "" {
-			email = c.Email
-			won("email", c.Source)
-		}
+	// take fills out's empty attributes from c and reports whether it gave
+	// any; withGroups: groups too (a person no source lists is in none).
+	take := func(c *Claim, withGroups bool) bool {
+		gave := false
 		for _, name := range store.TextAttributes {
 			if dst, v := out.Text(name), *c.Attributes.Text(name); *dst == "" && v != "" {
 				*dst = v
 				won(name, c.Source)
+				gave = true
 			}
 		}
-		if out.Groups == nil && len(c.Attributes.Groups) > 0 {
+		if withGroups && out.Groups == nil && len(c.Attributes.Groups) > 0 {
 			out.Groups = slices.Clone(c.Attributes.Groups)
 			won("groups", c.Source)
+			gave = true
 		}
 		for k, v := range c.Attributes.Custom {
 			if v == "" {
@@ -207,9 +219,35 @@ func mergeAttributes(ordered []Claim, withFrom bool) (string, Attributes, map[st
 			}
 			out.Custom[k] = v
 			won("custom."+k, c.Source)
+			gave = true
+		}
+		return gave
+	}
+	listed, withdrawn := false, false
+	for i := range ordered {
+		c := &ordered[i]
+		if c.State == store.Withdrawn {
+			withdrawn = true
+			continue
+		}
+		listed = listed || c.Authoritative
+		if email == "" && c.Email != "" {
+			email = c.Email
+			won("email", c.Source)
+		}
+		take(c, true)
+	}
+	if listed || !withdrawn {
+		return email, out, from, nil
+	}
+	var last *store.LastKnown
+	for i := range ordered {
+		c := &ordered[i]
+		if c.State == store.Withdrawn && take(c, false) && last == nil {
+			last = &store.LastKnown{Source: c.Source, At: c.StateSince.UTC()}
 		}
 	}
-	return email, out, from
+	return email, out, from, last
 }
 
 // changedAttributes names the attributes that differ between a and b, in a

@@ -215,3 +215,75 @@ func TestNormalizeEmail(t *testing.T) {
 		}
 	}
 }
+
+// TestResolveLastKnown: a card that no authoritative source lists any more
+// keeps the attributes its sources last gave, marked as last known with
+// the source and the time it stopped listing the person; a card some
+// authoritative source still lists does not.
+func TestResolveLastKnown(t *testing.T) {
+	day2 := day1.Add(24 * time.Hour)
+	hr := cl("file:hr", store.Withdrawn, true, Attributes{GivenName: "Ann", FamilyName: "Lee", Department: "Research", Role: "editor"})
+	hr.StateSince = day2
+	scim := cl("scim:okta", store.Withdrawn, true, Attributes{Title: "Chemist", Department: "Labs"})
+	tests := []struct {
+		name   string
+		claims []Claim
+		pin    *Pin
+		want   Attributes
+		last   *store.LastKnown
+	}{
+		{
+			name:   "every source withdrew: the last attributes stay, in precedence order",
+			claims: []Claim{hr, scim},
+			want:   Attributes{GivenName: "Ann", FamilyName: "Lee", Title: "Chemist", Department: "Labs", Role: "editor"},
+			last:   &store.LastKnown{Source: "scim:okta", At: day1},
+		},
+		{
+			name:   "an attributes-only source still listing fills first; the withdrawn fill the rest",
+			claims: []Claim{hr, cl("saml", store.Present, false, Attributes{GivenName: "Annie"})},
+			want:   Attributes{GivenName: "Annie", FamilyName: "Lee", Department: "Research", Role: "editor"},
+			last:   &store.LastKnown{Source: "file:hr", At: day2},
+		},
+		{
+			name:   "pinned with every source withdrawn: the last attributes stay",
+			claims: []Claim{hr},
+			pin:    &Pin{Actor: "admin:ops", At: day2},
+			want:   hr.Attributes,
+			last:   &store.LastKnown{Source: "file:hr", At: day2},
+		},
+		{
+			name:   "an authoritative source still lists the person: withdrawn claims do not count",
+			claims: []Claim{hr, cl("scim:okta", store.Present, true, Attributes{Title: "Chemist"})},
+			want:   Attributes{Title: "Chemist"},
+		},
+		{
+			name:   "deactivated, not withdrawn: its attributes are current, not last known",
+			claims: []Claim{cl("file:hr", store.Deactivated, true, Attributes{Department: "Research"})},
+			want:   Attributes{Department: "Research"},
+		},
+		{
+			name:   "groups are not kept: a person no source lists is in no group",
+			claims: []Claim{cl("scim:okta", store.Withdrawn, true, Attributes{Title: "Chemist", Groups: []string{"Eng"}})},
+			want:   Attributes{Title: "Chemist"},
+			last:   &store.LastKnown{Source: "scim:okta", At: day1},
+		},
+		{
+			name:   "withdrawn claims without attributes: nothing is last known",
+			claims: []Claim{cl("file:hr", store.Withdrawn, true, Attributes{})},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := Resolve(tc.claims, tc.pin, nil)
+			if !reflect.DeepEqual(r.Attributes, tc.want) {
+				t.Errorf("attributes\n got %+v\nwant %+v", r.Attributes, tc.want)
+			}
+			if !reflect.DeepEqual(r.LastKnown, tc.last) {
+				t.Errorf("last known = %+v, want %+v", r.LastKnown, tc.last)
+			}
+			if lean := resolve(tc.claims, tc.pin, nil, false); !reflect.DeepEqual(lean.LastKnown, r.LastKnown) || !reflect.DeepEqual(lean.Attributes, r.Attributes) {
+				t.Errorf("resolve without sources differs: %+v", lean)
+			}
+		})
+	}
+}

@@ -81,6 +81,11 @@ type ClaimInput struct {
 	// Authoritative claims decide enabled/disabled (see Resolve).
 	Authoritative bool
 	Attributes    Attributes
+	// Partial, when set, says the statement asserts only some attributes;
+	// the claim keeps its value of the others (see ClaimAttributes). A
+	// partial deactivation by a source that does not hold the person, of
+	// a card that is disabled already, writes nothing.
+	Partial *Partial
 	// CardID, when set, names the card directly (an admin acting on a card);
 	// otherwise the card is found by external id, then by email, and created
 	// when there is none.
@@ -133,6 +138,8 @@ type Service struct {
 	policies Policies
 	now      func() time.Time
 	logger   *slog.Logger
+	// inviteKey derives invite tokens (InviteKey).
+	inviteKey *InviteKey
 }
 
 // Option configures a Service.
@@ -163,6 +170,16 @@ func (m PolicyMap) Policy(tenant string) (Policy, bool) {
 // of the map NewService was given.
 func WithPolicies(p Policies) Option { return func(s *Service) { s.policies = p } }
 
+// WithInviteKey sets the key invite tokens are derived from; the mail
+// worker must hold the same. The default is a random key of this Service
+// alone: fine for a process that also sends its mails, not for a command
+// whose invites the daemon sends.
+func WithInviteKey(k *InviteKey) Option { return func(s *Service) { s.inviteKey = k } }
+
+// InviteKey is the key the service derives invite tokens from: the one
+// the mail worker needs.
+func (s *Service) InviteKey() *InviteKey { return s.inviteKey }
+
 // NewService returns a service over st for the tenants in policies.
 func NewService(st store.Store, policies map[string]Policy, opts ...Option) *Service {
 	s := &Service{
@@ -173,6 +190,9 @@ func NewService(st store.Store, policies map[string]Policy, opts ...Option) *Ser
 	}
 	for _, o := range opts {
 		o(s)
+	}
+	if s.inviteKey == nil {
+		s.inviteKey = NewRandomInviteKey()
 	}
 	return s
 }
@@ -371,6 +391,16 @@ func (s *Service) applyClaims(ctx context.Context, actor Actor, ins []ClaimInput
 			}
 			in := p.in
 			prev, _ := w.claim(in.Source)
+			if in.Partial != nil && in.State == store.Deactivated && (prev.State == "" || prev.State == store.Withdrawn) &&
+				(w.stored || w.mutations > 0) && !w.card.Enabled {
+				// A partial source (an import: a re-imported export says
+				// "disabled") that does not hold the person, about a card
+				// that is disabled already: its word would change nothing
+				// but hold the card disabled after its other sources list
+				// the person again, and replace its last known attributes.
+				outcomes[i] = Outcome{Card: w.card}
+				continue
+			}
 			outcomes[i], err = b.mutate(ctx, w, "claim.applied", in.Source, func(w *working) error {
 				return setClaim(w, *in, p.display, b.now, actor)
 			}, mutation{invite: in.Invite, emailOptional: in.EmailOptional})
@@ -416,7 +446,7 @@ func setClaim(w *working, in ClaimInput, display string, now time.Time, actor Ac
 	}
 	next.State = in.State
 	next.Authoritative = in.Authoritative
-	next.Attributes = in.Attributes
+	next.Attributes = ClaimAttributes(c.Attributes, in.Attributes, in.Partial)
 	if in.KeepGroups {
 		next.Attributes.Groups = c.Attributes.Groups
 	}
@@ -634,6 +664,9 @@ func changeList(before, after Card, existed bool) []string {
 	changed = append(changed, changedAttributes(before.Attributes, after.Attributes)...)
 	if (before.Pin == nil) != (after.Pin == nil) {
 		changed = append(changed, "pin")
+	}
+	if (before.LastKnown == nil) != (after.LastKnown == nil) || (before.LastKnown != nil && after.LastKnown != nil && *before.LastKnown != *after.LastKnown) {
+		changed = append(changed, "last_known")
 	}
 	if (before.Invite == nil) != (after.Invite == nil) || (before.Invite != nil && after.Invite != nil && *before.Invite != *after.Invite) {
 		changed = append(changed, "invite")

@@ -2,9 +2,11 @@ package directory_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -578,6 +580,148 @@ func TestPreviewWritesNothing(t *testing.T) {
 		outbox, _ := st.ListOutbox(ctx, "acme", 0, 10)
 		if len(page.Cards) != 1 || !card.Enabled || card.Version != kept.Card.Version || len(events) != 1 || len(outbox) != 1 {
 			t.Fatalf("preview wrote: %d cards, kept card %+v, %d events, %d outbox rows", len(page.Cards), card, len(events), len(outbox))
+		}
+	})
+}
+
+// TestWithdrawnCardKeepsLastKnownAttributes: HR stops listing a person and
+// no other source lists them: the card is disabled but still shows the
+// name, department and role it last had, marked as last known by file:hr
+// at the withdrawal — in the store, and in the card.disabled event. When
+// the person comes back, the mark goes.
+func TestWithdrawnCardKeepsLastKnownAttributes(t *testing.T) {
+	storetest.ForEachBackend(t, func(t *testing.T, st store.Backend) {
+		svc, clk := newService(st, ssoPolicy())
+		hr := directory.Actor{Name: "file:hr", RunID: "41"}
+		in := present("file:hr", "ann@example.com")
+		in.Attributes = directory.Attributes{GivenName: "Ann", FamilyName: "Lee", Department: "Research", Role: "editor"}
+		first, err := svc.ApplyClaim(ctx, hr, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		clk.Advance(7 * 24 * time.Hour)
+		gone, err := svc.ApplyClaim(ctx, hr, withState(present("file:hr", "ann@example.com"), store.Withdrawn))
+		if err != nil || gone.Card.Enabled {
+			t.Fatalf("withdraw: %+v, %v", gone, err)
+		}
+		want := &store.LastKnown{Source: "file:hr", At: clk.Now().UTC()}
+		card, err := svc.Get(ctx, "acme", first.Card.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(card.Attributes, in.Attributes) || card.LastKnown == nil || *card.LastKnown != *want {
+			t.Fatalf("stored card after the withdrawal: %+v, last known %+v; want %+v, %+v", card.Attributes, card.LastKnown, in.Attributes, want)
+		}
+		events, err := st.ListEvents(ctx, "acme", 0, 100)
+		if err != nil || len(events) != 2 || events[1].Type != "card.disabled" {
+			t.Fatalf("events: %+v, %v", events, err)
+		}
+		var data struct {
+			Card struct {
+				Attributes directory.Attributes `json:"attributes"`
+				LastKnown  *store.LastKnown     `json:"last_known"`
+			} `json:"card"`
+			Changes []string `json:"changes"`
+		}
+		if err := json.Unmarshal(events[1].Data, &data); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(data.Card.Attributes, in.Attributes) || data.Card.LastKnown == nil || *data.Card.LastKnown != *want {
+			t.Fatalf("card.disabled event: %s", events[1].Data)
+		}
+		if !slices.Equal(data.Changes, []string{"enabled", "last_known"}) {
+			t.Fatalf("changes %v: the attributes did not change", data.Changes)
+		}
+		back, err := svc.ApplyClaim(ctx, hr, in)
+		if err != nil || !back.Card.Enabled || back.Card.LastKnown != nil || !reflect.DeepEqual(back.Card.Attributes, in.Attributes) {
+			t.Fatalf("back: %+v, %v", back.Card, err)
+		}
+	})
+}
+
+// TestPartialClaimKeepsWhatItDoesNotSay: an import of a file with only
+// Email and Department changes the admin's department and nothing else;
+// an empty department cell leaves it, unless the import clears empties.
+func TestPartialClaimKeepsWhatItDoesNotSay(t *testing.T) {
+	storetest.ForEachBackend(t, func(t *testing.T, st store.Backend) {
+		svc, _ := newService(st, ssoPolicy())
+		admin := actor("admin:ops")
+		full := present("admin", "ann@example.com")
+		full.Attributes = directory.Attributes{GivenName: "Ann", FamilyName: "Lee", Department: "Research", Role: "editor"}
+		if _, err := svc.ApplyClaim(ctx, admin, full); err != nil {
+			t.Fatal(err)
+		}
+		partial := present("admin", "ann@example.com")
+		partial.Attributes = directory.Attributes{Department: "Sales"}
+		partial.Partial = &directory.Partial{Attributes: []string{"department"}}
+		out, err := svc.ApplyClaim(ctx, admin, partial)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := directory.Attributes{GivenName: "Ann", FamilyName: "Lee", Department: "Sales", Role: "editor"}
+		if !reflect.DeepEqual(out.Card.Attributes, want) {
+			t.Fatalf("after a partial import: %+v, want %+v", out.Card.Attributes, want)
+		}
+		claims, err := svc.Claims(ctx, "acme", out.Card.ID)
+		if err != nil || len(claims) != 1 || !reflect.DeepEqual(claims[0].Attributes, want) {
+			t.Fatalf("stored claim: %+v, %v", claims, err)
+		}
+		// The department cell empty: nothing changes, nothing is written.
+		partial.Attributes = directory.Attributes{}
+		same, err := svc.ApplyClaim(ctx, admin, partial)
+		if err != nil || same.Changed || !reflect.DeepEqual(same.Card.Attributes, want) {
+			t.Fatalf("an empty cell: changed %v, %+v, %v", same.Changed, same.Card.Attributes, err)
+		}
+		// Asked to clear empties, it clears the department only.
+		partial.Partial.ClearEmpty = true
+		cleared, err := svc.ApplyClaim(ctx, admin, partial)
+		want.Department = ""
+		if err != nil || !reflect.DeepEqual(cleared.Card.Attributes, want) {
+			t.Fatalf("clear empty: %+v, %v; want %+v", cleared.Card.Attributes, err, want)
+		}
+	})
+}
+
+// TestPartialDeactivationOfADisabledCardWritesNothing: an import row that
+// says "disabled" (a re-imported export) for a person the admin does not
+// hold, whose card is disabled already, changes nothing: no admin claim
+// that would hold the card disabled for good, the last known attributes
+// stay. Of an enabled card, or as a whole statement (SCIM), it is written.
+func TestPartialDeactivationOfADisabledCardWritesNothing(t *testing.T) {
+	storetest.ForEachBackend(t, func(t *testing.T, st store.Backend) {
+		svc, _ := newService(st, ssoPolicy())
+		hr := present("file:hr", "cy@example.com")
+		hr.Attributes = directory.Attributes{GivenName: "Cy", Department: "Finance"}
+		if _, err := svc.ApplyClaim(ctx, actor("file:hr"), hr); err != nil {
+			t.Fatal(err)
+		}
+		gone, err := svc.ApplyClaim(ctx, actor("file:hr"), withState(hr, store.Withdrawn))
+		if err != nil || gone.Card.Enabled || gone.Card.LastKnown == nil {
+			t.Fatalf("withdraw: %+v, %v", gone.Card, err)
+		}
+		row := withState(present("admin", "cy@example.com"), store.Deactivated)
+		row.Attributes = hr.Attributes
+		row.Partial = &directory.Partial{Attributes: []string{"given_name", "department"}}
+		out, err := svc.ApplyClaim(ctx, actor("admin:ops"), row)
+		if err != nil || out.Changed || out.Card.LastKnown == nil || out.Card.Version != gone.Card.Version {
+			t.Fatalf("a partial deactivation of a disabled card: changed %v, %+v, %v", out.Changed, out.Card, err)
+		}
+		if claims, _ := svc.Claims(ctx, "acme", out.Card.ID); len(claims) != 1 {
+			t.Fatalf("claims %+v, want file:hr's only", claims)
+		}
+		// Of an enabled card it is the admin's word, and it disables.
+		ann := present("file:hr", "ann@example.com")
+		if _, err := svc.ApplyClaim(ctx, actor("file:hr"), ann); err != nil {
+			t.Fatal(err)
+		}
+		row.Email = "ann@example.com"
+		if out, err := svc.ApplyClaim(ctx, actor("admin:ops"), row); err != nil || !out.Changed || out.Card.Enabled {
+			t.Fatalf("a partial deactivation of an enabled card: %+v, %v", out, err)
+		}
+		// A whole statement (SCIM active:false) is written whatever the card.
+		scim := withState(present("scim:okta", "cy@example.com"), store.Deactivated)
+		if out, err := svc.ApplyClaim(ctx, actor("scim:okta"), scim); err != nil || !out.Changed {
+			t.Fatalf("a whole deactivation of a disabled card: %+v, %v", out, err)
 		}
 	})
 }

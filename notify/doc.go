@@ -5,9 +5,16 @@
 // It owns no card: the directory writes an outbox row in the transaction of
 // the change that needs the mail (so a change that rolled back sends
 // nothing, and a crash after the commit loses nothing), and the Mailer
-// delivers it later. The invite token travels in the row's payload until
-// the mail is sent; the Mailer then blanks it in the stored row, so the
-// database keeps no usable token (the card keeps only its hash).
+// delivers it later. No invite token is ever stored: the row carries a
+// random seed, and the Mailer derives the token from it under the invite
+// key (directory.InviteKey, configured as invite_key or kept in the data
+// directory, never in the database) when it builds the mail. Once the mail
+// is sent or given up the seed is blanked too. The card keeps only the
+// token's hash. A Mailer holding another key than the row's sends nothing
+// (the link would not work) and retries, saying which key is missing.
+//
+// The link opens InvitePage, which only shows the invite; its button
+// accepts it (see InvitePage for why, and for its CSRF token).
 //
 // Read Mailer first, then InvitePage.
 //

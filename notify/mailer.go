@@ -48,6 +48,9 @@ type Options struct {
 	From string
 	// PublicURL is the base of the invite links.
 	PublicURL string
+	// InviteKey derives each message's invite token from its seed (see
+	// directory.InviteKey): the directory's key. Required with SMTPURL.
+	InviteKey *directory.InviteKey
 	// Tenants is asked for the name a mail shows of its tenant (the id
 	// when it has none, or the tenant is unknown).
 	Tenants Tenants
@@ -132,6 +135,9 @@ func New(st store.Outbox, opt Options) (*Mailer, error) {
 	}
 	m := &Mailer{st: st, opt: opt, logger: opt.Logger}
 	if opt.SMTPURL != "" {
+		if opt.InviteKey == nil {
+			return nil, errors.New("notify: an invite key is required to send invites")
+		}
 		s, err := parseSMTP(opt.SMTPURL, opt.SendTimeout)
 		if err != nil {
 			return nil, err
@@ -254,6 +260,11 @@ func (m *Mailer) RunOnce(ctx context.Context) (Result, error) {
 		scrubbed, built, buildErr := m.build(msg, now)
 		var sendErr error
 		switch {
+		case errors.Is(buildErr, directory.ErrOtherInviteKey):
+			// A link made with this key would not work. A replica with
+			// the right key may take the message on a later round; this
+			// one retries (saying why) until MaxAttempts.
+			sendErr = buildErr
 		case buildErr != nil:
 			// A payload that cannot become a mail never will: give up now.
 			res.Dead++
@@ -330,20 +341,22 @@ func (m *Mailer) backoff(n int) time.Duration {
 }
 
 // build turns an outbox row into a mail, and returns the payload to keep
-// once the row is done with: the same without its token.
+// once the row is done with: the same without its seed (and without the
+// token a row of an older version carries).
 func (m *Mailer) build(msg store.ClaimedMessage, now time.Time) (scrubbed []byte, out *mail.Msg, err error) {
 	var in directory.InviteMessage
 	if err := json.Unmarshal(msg.Payload, &in); err != nil {
 		return nil, nil, fmt.Errorf("payload is not an invite message: %w", err)
 	}
-	token := in.Token
-	in.Token = ""
-	scrubbed, err = json.Marshal(in)
+	blank := in
+	blank.Token, blank.Seed = "", ""
+	scrubbed, err = json.Marshal(blank)
 	if err != nil {
 		return nil, nil, err
 	}
-	if token == "" {
-		return scrubbed, nil, errors.New("payload has no invite token")
+	token, err := m.opt.InviteKey.Token(msg.Tenant, in)
+	if err != nil {
+		return scrubbed, nil, err
 	}
 	name := ""
 	if m.opt.Tenants != nil {

@@ -9,12 +9,15 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -51,6 +54,19 @@ type env struct {
 	codes notify.StoreLoginCodes
 	// tenants is the registry the page and the mails ask.
 	tenants *tenant.Registry
+	// minted counts the login codes the invite page minted.
+	minted atomic.Int32
+}
+
+// countingCodes counts what the invite page mints.
+type countingCodes struct {
+	notify.StoreLoginCodes
+	n *atomic.Int32
+}
+
+func (c countingCodes) MintLoginCode(ctx context.Context, tenant, cardID string) (string, error) {
+	c.n.Add(1)
+	return c.StoreLoginCodes.MintLoginCode(ctx, tenant, cardID)
 }
 
 func migrated(t *testing.T, st store.Backend) store.Backend {
@@ -83,7 +99,7 @@ func newEnv(t *testing.T, st store.Backend) *env {
 	e.svc = directory.NewService(st, map[string]directory.Policy{"acme": directory.DefaultPolicy()}, directory.WithClock(e.clock.Now))
 	e.codes = notify.StoreLoginCodes{Dir: e.svc}
 	e.tenants = tenanttest.Registry(t, st, config.Tenant{ID: "acme", Name: "Acme Inc.", AppCallbackURL: callback})
-	page, err := notify.NewInvitePage(e.svc, e.codes, e.tenants, notify.PageOptions{})
+	page, err := notify.NewInvitePage(e.svc, countingCodes{e.codes, &e.minted}, e.tenants, notify.PageOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,6 +117,9 @@ func (e *env) mailer(smtpURL string, opt notify.Options) *notify.Mailer {
 		opt.From = "Acme <noreply@example.com>"
 	}
 	opt.PublicURL = e.web.URL
+	if opt.InviteKey == nil {
+		opt.InviteKey = e.svc.InviteKey()
+	}
 	opt.Tenants = e.tenants
 	opt.Now = e.clock.Now
 	if opt.Jitter == nil {
@@ -162,6 +181,35 @@ func get(t *testing.T, u string) *http.Response {
 	return resp
 }
 
+// accept opens an invite link as a person does: GET the page, then press
+// its button (POST the form with its CSRF token and cookie). It returns
+// the POST's answer, redirects not followed.
+func accept(t *testing.T, link string) *http.Response {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	client := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Get(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	m := csrfRE.FindSubmatch(body)
+	if resp.StatusCode != http.StatusOK || m == nil {
+		t.Fatalf("GET %s = %d, want the page with its form:\n%s", link, resp.StatusCode, body)
+	}
+	resp, err = client.PostForm(link, url.Values{"csrf": {string(m[1])}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	return resp
+}
+
+var csrfRE = regexp.MustCompile(`<input type="hidden" name="csrf" value="([A-Za-z0-9_-]+)">`)
+
 func bodyOf(resp *http.Response) string { b, _ := io.ReadAll(resp.Body); return string(b) }
 
 // TestInviteArrivesWithWorkingLink: an invite made through the directory
@@ -219,8 +267,8 @@ func TestInviteArrivesWithWorkingLink(t *testing.T) {
 		t.Errorf("status = %q, want sent", st)
 	}
 	var payload directory.InviteMessage
-	if err := json.Unmarshal(rows[0].Payload, &payload); err != nil || payload.Token != "" || payload.CardID != card.ID {
-		t.Errorf("stored payload = %s (%v); want the token blanked, the rest kept", rows[0].Payload, err)
+	if err := json.Unmarshal(rows[0].Payload, &payload); err != nil || payload.Token != "" || payload.Seed != "" || payload.CardID != card.ID {
+		t.Errorf("stored payload = %s (%v); want the seed blanked, the rest kept", rows[0].Payload, err)
 	}
 	if strings.Contains(string(rows[0].Payload), strings.TrimPrefix(link, e.web.URL+"/invite/acme/")) {
 		t.Errorf("stored payload still holds the token")
@@ -231,10 +279,10 @@ func TestInviteArrivesWithWorkingLink(t *testing.T) {
 
 	// The link: accepted, on to the platform with a login code.
 	e.clock.Advance(time.Hour)
-	resp := get(t, link)
+	resp := accept(t, link)
 	loc := resp.Header.Get("Location")
 	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, callback+"?code=rlc_") {
-		t.Fatalf("GET link = %d, Location %q; want 303 to the app callback with a code", resp.StatusCode, loc)
+		t.Fatalf("accepting the link = %d, Location %q; want 303 to the app callback with a code", resp.StatusCode, loc)
 	}
 	if resp.Header.Get("Referrer-Policy") != "no-referrer" || resp.Header.Get("Cache-Control") != "no-store" {
 		t.Errorf("headers: %v", resp.Header)
@@ -301,7 +349,7 @@ func TestTenantlessLinkAndReminder(t *testing.T) {
 		t.Errorf("replaced link = %d, want 410", resp.StatusCode)
 	}
 	short := strings.Replace(second, "/invite/acme/", "/invite/", 1)
-	if resp := get(t, short); resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), callback+"?code=rlc_") {
+	if resp := accept(t, short); resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), callback+"?code=rlc_") {
 		t.Errorf("tenant-less link = %d %q, want 303 to the callback", resp.StatusCode, resp.Header.Get("Location"))
 	}
 }
@@ -393,8 +441,8 @@ func TestDeadAfterMaxAttempts(t *testing.T) {
 		t.Fatalf("audit = %+v; want an email.dead line", audit)
 	}
 	var p directory.InviteMessage
-	if err := json.Unmarshal(e.outbox(card.ID)[0].Payload, &p); err != nil || p.Token != "" {
-		t.Errorf("dead payload keeps the token: %s", e.outbox(card.ID)[0].Payload)
+	if err := json.Unmarshal(e.outbox(card.ID)[0].Payload, &p); err != nil || p.Token != "" || p.Seed != "" {
+		t.Errorf("dead payload keeps the seed: %s", e.outbox(card.ID)[0].Payload)
 	}
 	if n, _, _ := e.st.OutboxBacklog(e.ctx, notify.Kinds); n != 0 {
 		t.Errorf("backlog = %d", n)
@@ -426,8 +474,8 @@ func TestWithoutSMTPStaysQueued(t *testing.T) {
 		t.Fatalf("status = %s, %d; want pending, no attempt", st, att)
 	}
 	var p directory.InviteMessage
-	if err := json.Unmarshal(e.outbox(card.ID)[0].Payload, &p); err != nil || p.Token == "" {
-		t.Fatalf("queued payload lost its token: %s", e.outbox(card.ID)[0].Payload)
+	if err := json.Unmarshal(e.outbox(card.ID)[0].Payload, &p); err != nil || p.Seed == "" {
+		t.Fatalf("queued payload lost its seed: %s", e.outbox(card.ID)[0].Payload)
 	}
 	e.clock.Advance(time.Minute)
 	if res := e.runOnce(off); res.Undeliverable != 0 {

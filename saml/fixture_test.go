@@ -60,6 +60,11 @@ type respOpts struct {
 	signAssertion, signResponse bool
 	unsigned                    bool
 	key                         *KeyPair
+	// sigMethod is the signature method (default RSA-SHA256); its hash
+	// is the digest's too.
+	sigMethod string
+	// modify runs on the assertion before it is signed.
+	modify func(a *etree.Element)
 	// after runs on the signed response (wrapping, tampering).
 	after func(resp *etree.Element)
 }
@@ -91,14 +96,18 @@ func orTime(t, def time.Time) time.Time {
 
 func ts(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
 
-func sign(t testing.TB, el *etree.Element, kp KeyPair) *etree.Element {
+func sign(t testing.TB, el *etree.Element, kp KeyPair, method ...string) *etree.Element {
 	t.Helper()
+	m := dsig.RSASHA256SignatureMethod
+	if len(method) > 0 && method[0] != "" {
+		m = method[0]
+	}
 	ctx, err := dsig.NewSigningContext(kp.Key, [][]byte{kp.Cert.Raw})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx.Canonicalizer = dsig.MakeC14N10ExclusiveCanonicalizerWithPrefixList("")
-	if err := ctx.SetSignatureMethod(dsig.RSASHA256SignatureMethod); err != nil {
+	if err := ctx.SetSignatureMethod(m); err != nil {
 		t.Fatal(err)
 	}
 	signed, err := ctx.SignEnveloped(el)
@@ -157,8 +166,11 @@ func buildResponse(t testing.TB, o respOpts, now time.Time) []byte {
 		o.signAssertion = true
 	}
 	a := makeAssertion(o, now)
+	if o.modify != nil {
+		o.modify(a)
+	}
 	if o.signAssertion {
-		a = sign(t, a, kp)
+		a = sign(t, a, kp, o.sigMethod)
 	}
 	r := etree.NewElement("samlp:Response")
 	r.CreateAttr("xmlns:samlp", nsProtocol)
@@ -178,7 +190,7 @@ func buildResponse(t testing.TB, o respOpts, now time.Time) []byte {
 	r.CreateElement("samlp:Status").CreateElement("samlp:StatusCode").CreateAttr("Value", or(o.status, statusSuccess))
 	r.AddChild(a)
 	if o.signResponse {
-		r = sign(t, r, kp)
+		r = sign(t, r, kp, o.sigMethod)
 	}
 	if o.after != nil {
 		o.after(r)

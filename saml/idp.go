@@ -35,8 +35,11 @@ type IdP struct {
 const maxMetadataSize = 10 << 20
 
 // ParseIdPMetadata reads an EntityDescriptor, or the first IdP in an
-// EntitiesDescriptor.
+// EntitiesDescriptor, of at most maxMetadataSize bytes.
 func ParseIdPMetadata(data []byte) (*IdP, error) {
+	if len(data) > maxMetadataSize {
+		return nil, fmt.Errorf("parsing IdP metadata: larger than %d bytes", maxMetadataSize)
+	}
 	var ed crewjam.EntityDescriptor
 	if err := xml.Unmarshal(data, &ed); err != nil || len(ed.IDPSSODescriptors) == 0 {
 		var eds crewjam.EntitiesDescriptor
@@ -138,9 +141,17 @@ func (m *metadataSource) load(ctx context.Context, now time.Time) error {
 
 func (m *metadataSource) read(ctx context.Context) ([]byte, error) {
 	if m.file != "" {
-		data, err := os.ReadFile(m.file)
+		f, err := os.Open(m.file)
 		if err != nil {
 			return nil, fmt.Errorf("reading IdP metadata: %w", err)
+		}
+		defer f.Close()
+		data, err := io.ReadAll(io.LimitReader(f, maxMetadataSize+1))
+		if err != nil {
+			return nil, fmt.Errorf("reading IdP metadata: %w", err)
+		}
+		if len(data) > maxMetadataSize {
+			return nil, fmt.Errorf("reading IdP metadata %s: larger than %d bytes", m.file, maxMetadataSize)
 		}
 		return data, nil
 	}

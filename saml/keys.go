@@ -13,6 +13,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/rosterd/rosterd/internal/secretbox"
 	"github.com/rosterd/rosterd/store"
 )
 
@@ -82,24 +83,52 @@ func ParseKeyPair(certPEM, keyPEM []byte) (KeyPair, error) {
 // StoredKeyPair returns the key pair kept in the store under name, making
 // and storing one on first use. Replicas that start together each make
 // one; the store keeps the first, and all of them use it.
-func StoredKeyPair(ctx context.Context, st store.SAMLStore, name string, now time.Time) (KeyPair, error) {
+//
+// The private key is stored sealed by box (AES-256-GCM under the
+// key-encryption key, bound to the pair's name): the database never holds
+// it in the clear. A key stored in the clear by an older rosterd is sealed
+// in place on the first start that reads it; sealed reports that.
+func StoredKeyPair(ctx context.Context, st store.SAMLStore, box *secretbox.Box, name string, now time.Time) (kp KeyPair, sealed bool, err error) {
+	if box == nil {
+		return KeyPair{}, false, fmt.Errorf("SAML key pair %q: no key-encryption key to keep it with", name)
+	}
+	aad := []byte("saml_key_pairs/" + name)
 	p, err := st.SAMLKeyPair(ctx, name)
 	if errors.Is(err, store.ErrNotFound) {
 		var certPEM, keyPEM []byte
 		certPEM, keyPEM, err = GenerateKeyPair("rosterd SAML SP "+name, now)
 		if err != nil {
-			return KeyPair{}, err
+			return KeyPair{}, false, err
 		}
-		p, err = st.PutSAMLKeyPair(ctx, store.SAMLKeyPair{Name: name, KeyPEM: keyPEM, CertPEM: certPEM, Created: now})
+		p, err = st.PutSAMLKeyPair(ctx, store.SAMLKeyPair{Name: name, KeyPEM: box.Seal(keyPEM, aad), CertPEM: certPEM, Created: now})
 	}
 	if err != nil {
-		return KeyPair{}, fmt.Errorf("SAML key pair %q: %w", name, err)
+		return KeyPair{}, false, fmt.Errorf("SAML key pair %q: %w", name, err)
 	}
-	kp, err := ParseKeyPair(p.CertPEM, p.KeyPEM)
+	if !secretbox.IsSealed(p.KeyPEM) {
+		// Written before keys were sealed: check it, then seal it over
+		// exactly what was read; a replica that sealed it first wins.
+		if _, err := ParseKeyPair(p.CertPEM, p.KeyPEM); err != nil {
+			return KeyPair{}, false, fmt.Errorf("stored SAML key pair %q: %w", name, err)
+		}
+		replaced, err := st.ReplaceSAMLKey(ctx, name, p.KeyPEM, box.Seal(p.KeyPEM, aad))
+		if err == nil {
+			p, err = st.SAMLKeyPair(ctx, name)
+		}
+		if err != nil {
+			return KeyPair{}, false, fmt.Errorf("sealing the stored SAML key %q: %w", name, err)
+		}
+		sealed = replaced
+	}
+	keyPEM, err := box.Open(p.KeyPEM, aad)
 	if err != nil {
-		return KeyPair{}, fmt.Errorf("stored SAML key pair %q: %w", name, err)
+		return KeyPair{}, false, fmt.Errorf("stored SAML key pair %q: the private key does not open with the key-encryption key: %w", name, err)
 	}
-	return kp, nil
+	kp, err = ParseKeyPair(p.CertPEM, keyPEM)
+	if err != nil {
+		return KeyPair{}, false, fmt.Errorf("stored SAML key pair %q: %w", name, err)
+	}
+	return kp, sealed, nil
 }
 
 // GenerateKeyPair makes an RSA-2048 key and a self-signed certificate valid

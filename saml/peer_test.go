@@ -36,6 +36,7 @@ import (
 	"github.com/rosterd/rosterd/directory"
 	"github.com/rosterd/rosterd/internal/credential"
 	"github.com/rosterd/rosterd/internal/daemon"
+	"github.com/rosterd/rosterd/internal/secretbox"
 	"github.com/rosterd/rosterd/internal/testenv"
 	"github.com/rosterd/rosterd/saml"
 	"github.com/rosterd/rosterd/store"
@@ -239,7 +240,12 @@ func TestSimpleSAMLphpEndToEnd(t *testing.T) {
 		AllowedReturnURLs: []string{"https://app.test/"}, IdPMetadataURL: mdURL, AllowInsecureMetadataURL: true,
 		SignRequests: true, ClockSkew: 3 * time.Minute, RequestLifetime: 5 * time.Minute,
 		Attributes: map[string]string{"groups": "eduPersonAffiliation"}}
-	sp, err := saml.New(context.Background(), dir, st, saml.FixedTenants(tenant), saml.Options{PublicURL: public, Registerer: reg})
+	kek, _, err := secretbox.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, err := saml.New(context.Background(), dir, st, saml.FixedTenants(tenant), saml.Options{PublicURL: public, Registerer: reg,
+		Secrets: secretbox.New(kek)})
 	if err != nil {
 		t.Fatal(err)
 	}

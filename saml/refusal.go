@@ -1,6 +1,9 @@
 package saml
 
-import "fmt"
+import (
+	"fmt"
+	"unicode/utf8"
+)
 
 // Reason names why a login was refused: a stable word for metrics, logs,
 // the audit trail and tests. People see a plain page, never the reason's
@@ -25,6 +28,9 @@ const (
 	// More than one assertion, or an assertion somewhere other than
 	// directly under the response: the shape XML signature wrapping needs.
 	ReasonSignatureWrapping Reason = "signature_wrapping"
+	// A signature made with SHA-1 (RSA-SHA1, a SHA-1 digest…) at a tenant
+	// that has not opted in with allow_sha1.
+	ReasonWeakSignature Reason = "weak_signature"
 	// An encrypted assertion this SP has no key for, or cannot decrypt.
 	ReasonUndecryptable Reason = "undecryptable"
 	// The assertion has no Issuer (crewjam/saml v0.5.1 panics on these).
@@ -80,6 +86,51 @@ func (r *Refusal) Error() string {
 	return "saml: login refused: " + string(r.Reason) + ": " + r.Detail
 }
 
+// Bounds of what a refusal quotes: a refused response is anyone's, and
+// its values go to the log and the audit trail.
+const (
+	// maxQuoted bounds each value quoted (a string, an error's text).
+	maxQuoted = 128
+	// maxListed bounds the values quoted of a list (audiences).
+	maxListed = 4
+	// maxDetail bounds the whole detail.
+	maxDetail = 1024
+)
+
+// refuse builds a refusal whose detail quotes args cut to maxQuoted bytes
+// each (lists to maxListed values), and the whole to maxDetail.
 func refuse(r Reason, format string, args ...any) *Refusal {
-	return &Refusal{Reason: r, Detail: fmt.Sprintf(format, args...)}
+	for i, a := range args {
+		switch a := a.(type) {
+		case string:
+			args[i] = clip(a, maxQuoted)
+		case []string:
+			list := make([]string, 0, min(len(a), maxListed+1))
+			for j, s := range a {
+				if j == maxListed {
+					list = append(list, fmt.Sprintf("… %d more", len(a)-maxListed))
+					break
+				}
+				list = append(list, clip(s, maxQuoted))
+			}
+			args[i] = list
+		case error:
+			args[i] = clip(a.Error(), maxQuoted)
+		}
+	}
+	return &Refusal{Reason: r, Detail: clip(fmt.Sprintf(format, args...), maxDetail)}
+}
+
+// clip cuts s to at most n bytes, at a rune boundary, marking the cut
+// with "…" (within the n).
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	const mark = "…"
+	cut := n - len(mark)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + mark
 }

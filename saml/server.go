@@ -25,6 +25,7 @@ import (
 	dsig "github.com/russellhaering/goxmldsig"
 
 	"github.com/rosterd/rosterd/directory"
+	"github.com/rosterd/rosterd/internal/secretbox"
 	"github.com/rosterd/rosterd/store"
 	"github.com/rosterd/rosterd/tenant"
 )
@@ -53,6 +54,8 @@ type TenantConfig struct {
 	AppCallbackURL    string
 	AllowedReturnURLs []string
 	AllowIDPInitiated bool
+	// AllowSHA1 accepts RSA-SHA1 signatures and SHA-1 digests (old ADFS).
+	AllowSHA1 bool
 	// Attributes maps our attribute names (email, given_name, groups…) to
 	// the IdP's attribute names.
 	Attributes map[string]string
@@ -120,7 +123,7 @@ func ConfigOf(t *tenant.Tenant) (TenantConfig, bool) {
 		Attributes: s.Attributes, IdPMetadataURL: s.IDPMetadataURL, IdPMetadataFile: s.IDPMetadataFile,
 		AllowInsecureMetadataURL: s.AllowInsecureMetadataURL, MetadataRefresh: s.MetadataRefresh.Std(),
 		SignRequests: s.SignRequestsEnabled(), ClockSkew: s.ClockSkew.Std(), RequestLifetime: s.RequestCookieLifetime.Std(),
-		CertFile: s.CertFile, KeyFile: s.KeyFile, EncryptionCertFile: s.EncryptionCertFile, EncryptionKeyFile: s.EncryptionKeyFile}, true
+		AllowSHA1: s.AllowSHA1, CertFile: s.CertFile, KeyFile: s.KeyFile, EncryptionCertFile: s.EncryptionCertFile, EncryptionKeyFile: s.EncryptionKeyFile}, true
 }
 
 // FixedTenants serves these settings, which never change: for tests and
@@ -161,6 +164,22 @@ type Options struct {
 	Auditor Auditor
 	// CodeTTL is a login code's lifetime; default 60 s.
 	CodeTTL time.Duration
+	// Secrets seals the SP private keys generated and kept in the store.
+	// Required when a tenant has no cert_file and key_file.
+	Secrets *secretbox.Box
+	// LoadSecrets, when Secrets is nil, is called for it the first time a
+	// tenant needs a stored key (a tenant given SAML while the daemon
+	// runs), so that no key-encryption key is made for a daemon that never
+	// needs one.
+	LoadSecrets func() (*secretbox.Box, error)
+	// RefusalAuditBurst and RefusalAuditEvery rate-limit the audit lines
+	// of refusals that reach no card, per tenant and source address: a
+	// burst of RefusalAuditBurst (default 20), then one per
+	// RefusalAuditEvery (default 3 s). Past it a refusal is answered,
+	// logged and counted (rosterd_saml_refusal_audits_dropped_total), not
+	// audited.
+	RefusalAuditBurst int
+	RefusalAuditEvery time.Duration
 }
 
 // Server is the SAML service provider of every tenant that has one.
@@ -185,6 +204,10 @@ type Server struct {
 	mdFailures *prometheus.CounterVec
 	mdStale    *prometheus.GaugeVec
 	mdLoaded   *prometheus.GaugeVec
+	// auditLimit bounds the audit lines of refusals that reach no card;
+	// auditsDropped counts those past it.
+	auditLimit    *auditLimiter
+	auditsDropped *prometheus.CounterVec
 }
 
 // provider is one tenant's SP.
@@ -224,12 +247,19 @@ func New(ctx context.Context, dir Directory, st store.SAMLStore, tenants Tenants
 	if opt.Registerer == nil {
 		opt.Registerer = prometheus.NewRegistry()
 	}
+	if opt.RefusalAuditBurst <= 0 {
+		opt.RefusalAuditBurst = defaultAuditBurst
+	}
+	if opt.RefusalAuditEvery <= 0 {
+		opt.RefusalAuditEvery = defaultAuditEvery
+	}
 	base, err := url.Parse(strings.TrimSuffix(opt.PublicURL, "/"))
 	if err != nil || base.Host == "" || (base.Scheme != "https" && base.Scheme != "http") {
 		return nil, fmt.Errorf("saml: public URL %q is not an absolute http(s) URL", opt.PublicURL)
 	}
 	s := &Server{dir: dir, st: st, opt: opt, logger: opt.Logger, now: opt.Now, secure: base.Scheme == "https", base: base,
 		tenants: tenants, cache: map[string]*provider{}}
+	s.auditLimit = newAuditLimiter(opt.Now, opt.RefusalAuditBurst, opt.RefusalAuditEvery, defaultAuditSources)
 	s.logins = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rosterd_saml_logins_total",
 		Help: "SAML logins by tenant and outcome (success, refused, disabled, unknown_person, error)."}, []string{"tenant", "outcome"})
 	s.refusals = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rosterd_saml_refusals_total",
@@ -242,7 +272,9 @@ func New(ctx context.Context, dir Directory, st store.SAMLStore, tenants Tenants
 		Help: "1 when the last load of the tenant's IdP metadata failed (logins use the last good one, if any)."}, []string{"tenant"})
 	s.mdLoaded = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "rosterd_saml_idp_metadata_loaded_timestamp_seconds",
 		Help: "When the tenant's IdP metadata last loaded successfully."}, []string{"tenant"})
-	for _, c := range []prometheus.Collector{s.logins, s.refusals, s.redeems, s.mdFailures, s.mdStale, s.mdLoaded} {
+	s.auditsDropped = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rosterd_saml_refusal_audits_dropped_total",
+		Help: "SAML refusals that reached no card and were not audited: past the rate limit per tenant and source address."}, []string{"tenant"})
+	for _, c := range []prometheus.Collector{s.logins, s.refusals, s.redeems, s.mdFailures, s.mdStale, s.mdLoaded, s.auditsDropped} {
 		if err := opt.Registerer.Register(c); err != nil {
 			return nil, fmt.Errorf("saml: registering metrics: %w", err)
 		}
@@ -264,6 +296,20 @@ func New(ctx context.Context, dir Directory, st store.SAMLStore, tenants Tenants
 		s.loadMetadata(ctx, p)
 	}
 	return s, nil
+}
+
+// secrets is Options.Secrets, loaded through LoadSecrets at first need.
+func (s *Server) secrets() (*secretbox.Box, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.opt.Secrets == nil && s.opt.LoadSecrets != nil {
+		box, err := s.opt.LoadSecrets()
+		if err != nil {
+			return nil, err
+		}
+		s.opt.Secrets = box
+	}
+	return s.opt.Secrets, nil
 }
 
 // providers returns the SPs of the tenants that have SAML now, by tenant.
@@ -366,7 +412,17 @@ func (s *Server) newProvider(ctx context.Context, base *url.URL, tc TenantConfig
 	if tc.CertFile != "" {
 		p.keys, err = LoadKeyPair(tc.CertFile, tc.KeyFile)
 	} else {
-		p.keys, err = StoredKeyPair(ctx, s.st, tc.Tenant, s.now())
+		var (
+			sealed bool
+			box    *secretbox.Box
+		)
+		if box, err = s.secrets(); err != nil {
+			return nil, err
+		}
+		p.keys, sealed, err = StoredKeyPair(ctx, s.st, box, tc.Tenant, s.now())
+		if sealed {
+			s.logger.Info("sealed the stored SAML SP key, kept in the clear by an older rosterd", "tenant", tc.Tenant)
+		}
 	}
 	if err != nil {
 		return nil, err
@@ -650,10 +706,27 @@ func (s *Server) serveLogin(w http.ResponseWriter, r *http.Request) {
 
 // allowedReturn: same scheme and host as an allowed URL, and a path under
 // its path (an allowed URL ending in "/" admits what is below it; one
-// without, itself only).
+// without, itself only). Paths are compared as the browser will resolve
+// them: percent-decoded and with dot segments removed, so "/app/%2e%2e/x"
+// is "/x". An encoded slash or backslash, an empty segment ("//", which an
+// app that redirects to the path alone turns into another host), and a
+// control character are refused outright: no two readers agree on them.
 func (p *provider) allowedReturn(raw string) bool {
 	u, err := url.Parse(raw)
-	if err != nil || u.User != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") || strings.ContainsAny(raw, "\\\r\n\t") {
+	if err != nil || u.User != nil || u.Host == "" || u.Opaque != "" || (u.Scheme != "https" && u.Scheme != "http") ||
+		strings.ContainsAny(raw, "\\\r\n\t") {
+		return false
+	}
+	// Encoded separators are looked for in the text itself: u.EscapedPath
+	// re-encodes the decoded path when the raw one has bytes it would
+	// escape otherwise, and then "%2f" reads as "/".
+	beforeQuery, _, _ := strings.Cut(raw, "?")
+	beforeQuery, _, _ = strings.Cut(beforeQuery, "#")
+	if lower := strings.ToLower(beforeQuery); strings.Contains(lower, "%2f") || strings.Contains(lower, "%5c") {
+		return false
+	}
+	up, ok := returnPath(u)
+	if !ok {
 		return false
 	}
 	for _, a := range p.cfg.AllowedReturnURLs {
@@ -661,18 +734,67 @@ func (p *provider) allowedReturn(raw string) bool {
 		if err != nil || !strings.EqualFold(au.Scheme, u.Scheme) || !strings.EqualFold(au.Host, u.Host) {
 			continue
 		}
-		ap, up := au.EscapedPath(), u.EscapedPath()
-		if ap == "" {
-			ap = "/"
+		ap, ok := returnPath(au)
+		if !ok {
+			continue
 		}
-		if up == "" {
-			up = "/"
-		}
-		if up == ap || (strings.HasSuffix(ap, "/") && strings.HasPrefix(up, ap) && !strings.Contains(up, "/../")) {
+		if up == ap || (strings.HasSuffix(ap, "/") && strings.HasPrefix(up, ap)) {
 			return true
 		}
 	}
 	return false
+}
+
+// returnPath is u's path as a browser resolves it: decoded, dot segments
+// removed (RFC 3986 §5.2.4), "/" when empty. ok is false for a path no
+// comparison can be trusted on. url.Parse has decoded u.Path, "%2e" into
+// "." too, as browsers read it.
+func returnPath(u *url.URL) (string, bool) {
+	esc := strings.ToLower(u.EscapedPath())
+	if strings.Contains(esc, "%2f") || strings.Contains(esc, "%5c") {
+		return "", false
+	}
+	for _, c := range []byte(u.Path) {
+		if c < 0x20 || c == 0x7f || c == '\\' {
+			return "", false
+		}
+	}
+	in := u.Path
+	if in == "" {
+		in = "/"
+	}
+	if !strings.HasPrefix(in, "/") {
+		return "", false
+	}
+	segs := strings.Split(in[1:], "/")
+	var out []string
+	for i, seg := range segs {
+		last := i == len(segs)-1
+		switch seg {
+		case ".":
+			if last {
+				out = append(out, "")
+			}
+		case "..":
+			// Climbing above the root means nothing to a browser (it
+			// stays at "/") and much to a path-joining app: refused.
+			if len(out) == 0 {
+				return "", false
+			}
+			out = out[:len(out)-1]
+			if last {
+				out = append(out, "")
+			}
+		case "":
+			if !last {
+				return "", false
+			}
+			out = append(out, "")
+		default:
+			out = append(out, seg)
+		}
+	}
+	return "/" + strings.Join(out, "/"), true
 }
 
 // maxResponseSize bounds the ACS form.
@@ -687,12 +809,12 @@ func (s *Server) serveACS(w http.ResponseWriter, r *http.Request) {
 	ref := randomToken(6)
 	r.Body = http.MaxBytesReader(w, r.Body, maxResponseSize)
 	if err := r.ParseForm(); err != nil || r.PostForm.Get("SAMLResponse") == "" {
-		s.refused(r.Context(), w, p, ref, refuse(ReasonMalformed, "no SAMLResponse form field"))
+		s.refused(r, w, p, ref, refuse(ReasonMalformed, "no SAMLResponse form field"))
 		return
 	}
 	raw, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(r.PostForm.Get("SAMLResponse")), ""))
 	if err != nil {
-		s.refused(r.Context(), w, p, ref, refuse(ReasonMalformed, "SAMLResponse is not base64"))
+		s.refused(r, w, p, ref, refuse(ReasonMalformed, "SAMLResponse is not base64"))
 		return
 	}
 	idp := p.idp.IdP()
@@ -718,7 +840,7 @@ func (s *Server) serveACS(w http.ResponseWriter, r *http.Request) {
 	}
 	var ref2 *Refusal
 	if errors.As(err, &ref2) {
-		s.refused(r.Context(), w, p, ref, ref2)
+		s.refused(r, w, p, ref, ref2)
 		return
 	}
 	if err != nil {
@@ -739,21 +861,21 @@ func (s *Server) serveACS(w http.ResponseWriter, r *http.Request) {
 
 	login, refusal := p.identity(a)
 	if refusal != nil {
-		s.refused(r.Context(), w, p, ref, refusal)
+		s.refused(r, w, p, ref, refusal)
 		return
 	}
 	card, err := s.dir.RecordLogin(r.Context(), login)
 	switch {
 	case errors.Is(err, directory.ErrDisabled):
-		s.refused(r.Context(), w, p, ref, &Refusal{Reason: ReasonCardDisabled, Detail: "card " + card.ID})
+		s.refused(r, w, p, ref, &Refusal{Reason: ReasonCardDisabled, Detail: "card " + card.ID})
 		return
 	case errors.Is(err, directory.ErrUnknownPerson):
-		s.refused(r.Context(), w, p, ref, &Refusal{Reason: ReasonUnknownPerson, Detail: "no card and just-in-time creation is off"})
+		s.refused(r, w, p, ref, &Refusal{Reason: ReasonUnknownPerson, Detail: "no card and just-in-time creation is off"})
 		return
 	case err != nil:
 		var bad *directory.InvalidEmailError
 		if errors.As(err, &bad) {
-			s.refused(r.Context(), w, p, ref, &Refusal{Reason: ReasonNoEmail, Detail: "the email the IdP sent is not valid"})
+			s.refused(r, w, p, ref, &Refusal{Reason: ReasonNoEmail, Detail: "the email the IdP sent is not valid"})
 			return
 		}
 		s.failed(w, p, ref, "recording the login", err)
@@ -786,7 +908,8 @@ func (s *Server) validate(p *provider, idp *IdP, raw []byte, requestID string) (
 		}
 	}()
 	v := &Validator{SP: p.self, Others: s.othersOf(context.Background(), p), IdPEntityID: idp.EntityID, IdPCerts: idp.Certs,
-		ClockSkew: p.cfg.ClockSkew, MaxAge: p.cfg.RequestLifetime, AllowIDPInitiated: p.cfg.AllowIDPInitiated, Now: s.now}
+		ClockSkew: p.cfg.ClockSkew, MaxAge: p.cfg.RequestLifetime, AllowIDPInitiated: p.cfg.AllowIDPInitiated,
+		AllowSHA1: p.cfg.AllowSHA1, Now: s.now}
 	if p.enc != nil {
 		v.DecryptionKey = p.enc.Key
 	}
@@ -846,7 +969,7 @@ func (p *provider) identity(a *Assertion) (directory.Login, *Refusal) {
 
 // refused answers a refused login with a plain page, and counts, logs and
 // audits it.
-func (s *Server) refused(ctx context.Context, w http.ResponseWriter, p *provider, ref string, r *Refusal) {
+func (s *Server) refused(req *http.Request, w http.ResponseWriter, p *provider, ref string, r *Refusal) {
 	tenant := p.cfg.Tenant
 	outcome := "refused"
 	switch r.Reason {
@@ -860,9 +983,12 @@ func (s *Server) refused(ctx context.Context, w http.ResponseWriter, p *provider
 	s.logger.Warn("saml login refused", "tenant", tenant, "reason", string(r.Reason), "detail", r.Detail, "ref", ref)
 	// The directory audited refusals of a card already; a POST that is
 	// not even a SAML response (anyone can send one) is counted and
-	// logged, not written to the audit trail.
+	// logged, not written to the audit trail, and the others only up to
+	// the rate limit of their tenant and source address.
 	if s.opt.Auditor != nil && outcome == "refused" && r.Reason != ReasonMalformed {
-		if err := s.opt.Auditor.AuditLoginRefusal(ctx, tenant, r.Reason, r.Detail+" (ref "+ref+")"); err != nil {
+		if !s.auditLimit.allow(tenant, req.RemoteAddr) {
+			s.auditsDropped.WithLabelValues(tenant).Inc()
+		} else if err := s.opt.Auditor.AuditLoginRefusal(req.Context(), tenant, r.Reason, r.Detail+" (ref "+ref+")"); err != nil {
 			s.logger.Error("auditing a refused saml login", "tenant", tenant, "err", err)
 		}
 	}

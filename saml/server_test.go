@@ -107,6 +107,7 @@ func (ti *testIdP) GetServiceProvider(r *http.Request, id string) (*crewjam.Enti
 type auditLine struct {
 	tenant string
 	reason Reason
+	detail string
 }
 
 type recordingAuditor struct {
@@ -114,11 +115,17 @@ type recordingAuditor struct {
 	lines []auditLine
 }
 
-func (a *recordingAuditor) AuditLoginRefusal(_ context.Context, tenant string, reason Reason, _ string) error {
+func (a *recordingAuditor) AuditLoginRefusal(_ context.Context, tenant string, reason Reason, detail string) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.lines = append(a.lines, auditLine{tenant, reason})
+	a.lines = append(a.lines, auditLine{tenant, reason, detail})
 	return nil
+}
+
+func (a *recordingAuditor) all() []auditLine {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append([]auditLine(nil), a.lines...)
 }
 
 func (a *recordingAuditor) last() Reason {
@@ -205,7 +212,7 @@ func newEnv(t *testing.T, st store.Backend, tenants []TenantConfig) *env {
 func (e *env) replica(st store.Backend, fetcher *http.Client) (*Server, *prometheus.Registry) {
 	reg := prometheus.NewRegistry()
 	srv, err := New(context.Background(), e.dir, st, FixedTenants(e.tenants...), Options{PublicURL: publicURL, Registerer: reg,
-		HTTPClient: fetcher, Auditor: e.audit})
+		HTTPClient: fetcher, Auditor: e.audit, Secrets: testBox(e.t, 1)})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -347,21 +354,56 @@ func TestAuthnRequestAndCookie(t *testing.T) {
 }
 
 func TestReturnURLAllowList(t *testing.T) {
-	p := &provider{cfg: TenantConfig{AllowedReturnURLs: []string{"https://app.test/", "https://exact.test/only"}}}
+	p := &provider{cfg: TenantConfig{AllowedReturnURLs: []string{"https://app.test/", "https://exact.test/only", "https://app.example.com/app/"}}}
 	for raw, want := range map[string]bool{
-		"https://app.test/":                    true,
-		"https://app.test/a/b?c=d":             true,
-		"https://APP.test/x":                   true,
-		"https://exact.test/only":              true,
-		"https://exact.test/only/more":         false,
-		"http://app.test/":                     false,
-		"https://app.test.evil.test/":          false,
-		"https://user@app.test/":               false,
-		"//app.test/":                          false,
-		"https://app.test/../../etc":           false,
-		"https://app.test\\@evil.test/":        false,
-		"javascript:alert(1)":                  false,
-		"https://evil.test/?https://app.test/": false,
+		// Paths are compared as the browser will resolve them: decoded,
+		// dot segments removed.
+		"https://app.example.com/app/":                true,
+		"https://app.example.com/app/x/../y?z=1#f":    true,
+		"https://app.example.com/app/%41bc":           true,
+		"https://app.example.com/app/./x":             true,
+		"https://app.example.com/../evil":             false,
+		"https://app.example.com/app/..":              false,
+		"https://app.example.com/app/../evil":         false,
+		"https://app.example.com/app/x/../../evil":    false,
+		"https://app.example.com/app/%2e%2e/evil":     false,
+		"https://app.example.com/app/%2E%2E/evil":     false,
+		"https://app.example.com/app/.%2e/evil":       false,
+		"https://app.example.com/app/%2e./evil":       false,
+		"https://app.example.com/app/%2e%2e":          false,
+		"https://app.example.com/app/x%2f..%2f..%2fy": false,
+		"https://app.example.com/app/x%5c..%5c..%5cy": false,
+		"https://app.example.com/app%2fx":             false,
+		"https://app.example.com/app%2fx/é":           false,
+		"https://app.example.com/app/é":               true,
+		"https://app.example.com/app/\\..\\evil":      false,
+		"https://app.example.com\\@evil.test/app/":    false,
+		"https://app.example.com.evil.com/app/":       false,
+		"https://app.example.com:8443/app/":           false,
+		"https://app.example.com/app//evil.test/":     false,
+		"https://app.example.com/app/%00":             false,
+		"//evil.test/":                                false,
+		"//app.example.com/app/":                      false,
+		"/app/":                                       false,
+		"https:/\\evil.test/":                         false,
+		"https:app.example.com/app/":                  false,
+		"https://exact.test/only/.":                   false,
+		"https://exact.test/only/..":                  false,
+		"https://exact.test/x/../only":                true,
+		"https://exact.test/%6fnly":                   true,
+		"https://app.test/":                           true,
+		"https://app.test/a/b?c=d":                    true,
+		"https://APP.test/x":                          true,
+		"https://exact.test/only":                     true,
+		"https://exact.test/only/more":                false,
+		"http://app.test/":                            false,
+		"https://app.test.evil.test/":                 false,
+		"https://user@app.test/":                      false,
+		"//app.test/":                                 false,
+		"https://app.test/../../etc":                  false,
+		"https://app.test\\@evil.test/":               false,
+		"javascript:alert(1)":                         false,
+		"https://evil.test/?https://app.test/":        false,
 	} {
 		if got := p.allowedReturn(raw); got != want {
 			t.Errorf("allowedReturn(%q) = %v, want %v", raw, got, want)
@@ -616,12 +658,12 @@ func TestMetadataRefreshKeepsLastGood(t *testing.T) {
 func TestInsecureMetadataURLRefused(t *testing.T) {
 	tenants := defaultTenants()[:1]
 	tenants[0].IdPMetadataURL = "http://idp.test/metadata"
-	_, err := New(context.Background(), nil, storetest.Migrated(t, storetest.OpenSQLite), FixedTenants(tenants...), Options{PublicURL: publicURL})
+	_, err := New(context.Background(), nil, storetest.Migrated(t, storetest.OpenSQLite), FixedTenants(tenants...), Options{PublicURL: publicURL, Secrets: testBox(t, 1)})
 	if err == nil || !strings.Contains(err.Error(), "https") {
 		t.Fatalf("http metadata URL: %v", err)
 	}
 	tenants[0].AllowInsecureMetadataURL = true
-	if _, err := New(context.Background(), nil, storetest.Migrated(t, storetest.OpenSQLite), FixedTenants(tenants...), Options{PublicURL: publicURL}); err != nil {
+	if _, err := New(context.Background(), nil, storetest.Migrated(t, storetest.OpenSQLite), FixedTenants(tenants...), Options{PublicURL: publicURL, Secrets: testBox(t, 1)}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -642,4 +684,24 @@ func TestKeyPairFromFiles(t *testing.T) {
 	if _, err := ParseKeyPair(other, k); err == nil {
 		t.Fatal("a certificate of another key accepted")
 	}
+}
+
+// TestSHA1AtTheACS: an RSA-SHA1 response is refused as weak_signature,
+// unless the tenant's allow_sha1 is on.
+func TestSHA1AtTheACS(t *testing.T) {
+	sha1Response := func() []byte {
+		return buildResponse(t, respOpts{id: "id-sha1-" + randomToken(6), inResponseTo: "-", sigMethod: dsig.RSASHA1SignatureMethod,
+			issuer: idpURL + "/metadata", respIssuer: idpURL + "/metadata", audience: publicURL + "/saml/globex/metadata",
+			recipient: publicURL + "/saml/globex/acs", destination: publicURL + "/saml/globex/acs"}, time.Now())
+	}
+	e := newEnv(t, storetest.Migrated(t, storetest.OpenSQLite), defaultTenants())
+	resp := e.postRaw("globex", sha1Response())
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden || e.audit.last() != ReasonWeakSignature {
+		t.Fatalf("RSA-SHA1 without allow_sha1: %d, audited %s", resp.StatusCode, e.audit.last())
+	}
+	tenants := defaultTenants()
+	tenants[1].AllowSHA1 = true
+	e = newEnv(t, storetest.Migrated(t, storetest.OpenSQLite), tenants)
+	e.code(e.postRaw("globex", sha1Response()))
 }

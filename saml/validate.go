@@ -59,6 +59,9 @@ type Validator struct {
 	MaxAge time.Duration
 	// AllowIDPInitiated accepts responses that answer no request.
 	AllowIDPInitiated bool
+	// AllowSHA1 accepts signatures made with SHA-1 (RSA-SHA1 and SHA-1
+	// digests), for old ADFS; refused as ReasonWeakSignature otherwise.
+	AllowSHA1 bool
 	// Now is the clock; tests pin it.
 	Now func() time.Time
 }
@@ -189,17 +192,24 @@ func (v *Validator) check(resp, el *etree.Element, responseSigned bool, requestI
 	if cond == nil {
 		return nil, refuse(ReasonWrongAudience, "the assertion has no Conditions, so no audience")
 	}
-	var audiences []string
-	for _, ar := range children(cond, nsAssertion, "AudienceRestriction") {
+	// Every AudienceRestriction must name this SP (SAML core §2.5.1.4: the
+	// restrictions all hold at once, the audiences of one are a choice).
+	restrictions := children(cond, nsAssertion, "AudienceRestriction")
+	if len(restrictions) == 0 {
+		return nil, refuse(ReasonWrongAudience, "the assertion has no AudienceRestriction")
+	}
+	for i, ar := range restrictions {
+		var audiences []string
 		for _, au := range children(ar, nsAssertion, "Audience") {
 			audiences = append(audiences, strings.TrimSpace(au.Text()))
 		}
-	}
-	if !contains(audiences, v.SP.EntityID) {
+		if contains(audiences, v.SP.EntityID) {
+			continue
+		}
 		if other, ok := v.other(func(e Endpoint) bool { return contains(audiences, e.EntityID) }); ok {
 			return nil, refuse(ReasonWrongTenant, "audience is tenant %q's SP", other)
 		}
-		return nil, refuse(ReasonWrongAudience, "audiences %q do not name %q", audiences, v.SP.EntityID)
+		return nil, refuse(ReasonWrongAudience, "AudienceRestriction %d of %d, audiences %q, does not name %q", i+1, len(restrictions), audiences, v.SP.EntityID)
 	}
 
 	// Subject and its bearer confirmation.
@@ -220,6 +230,11 @@ func (v *Validator) check(resp, el *etree.Element, responseSigned bool, requestI
 	}
 	if data == nil {
 		return nil, refuse(ReasonNoBearer, "no bearer SubjectConfirmationData")
+	}
+	// SAML profiles §4.1.4.2: a bearer confirmation bounds its own life;
+	// without it only MaxAge would, and the IdP meant none.
+	if data.SelectAttr("NotOnOrAfter") == nil {
+		return nil, refuse(ReasonNoBearer, "the bearer SubjectConfirmationData has no NotOnOrAfter")
 	}
 	if rcpt := data.SelectAttrValue("Recipient", ""); rcpt != v.SP.ACSURL {
 		if other, ok := v.other(func(e Endpoint) bool { return e.ACSURL == rcpt }); ok {
@@ -318,6 +333,33 @@ func (v *Validator) verify(el *etree.Element, now time.Time) (*etree.Element, er
 	}
 	if err != nil {
 		return nil, refuse(ReasonMalformed, "namespaces of %s: %v", el.Tag, err)
+	}
+	// SHA-1 is refused unless the tenant opted in: every Signature in the
+	// element is checked, not only the one dsig picks, so a second
+	// signature cannot carry a weak algorithm past this check.
+	if !v.AllowSHA1 {
+		// Only a signature's own algorithms count: an EncryptedKey's
+		// RSA-OAEP names a SHA-1 DigestMethod in the same namespace.
+		var weak string
+		walk(detached, func(e *etree.Element) {
+			if e.Tag != "Signature" || e.NamespaceURI() != nsDSig {
+				return
+			}
+			for _, si := range children(e, nsDSig, "SignedInfo") {
+				algs := children(si, nsDSig, "SignatureMethod")
+				for _, ref := range children(si, nsDSig, "Reference") {
+					algs = append(algs, children(ref, nsDSig, "DigestMethod")...)
+				}
+				for _, m := range algs {
+					if alg := m.SelectAttrValue("Algorithm", ""); weak == "" && weakAlgorithm(alg) {
+						weak = alg
+					}
+				}
+			}
+		})
+		if weak != "" {
+			return nil, refuse(ReasonWeakSignature, "%s: signed with %q, SHA-1; set allow_sha1 for this tenant to accept it", el.Tag, weak)
+		}
 	}
 	// A KeyInfo without a certificate (a bare RSAKeyValue) names a key
 	// dsig cannot check against the metadata; dropping it makes dsig try
@@ -450,4 +492,11 @@ func parseTime(s string) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("not a dateTime: %q", s)
 	}
 	return t.UTC(), nil
+}
+
+// weakAlgorithm reports whether an XML-DSig SignatureMethod or
+// DigestMethod algorithm hashes with SHA-1: rsa-sha1, dsa-sha1, hmac-sha1,
+// ecdsa-sha1, and the sha1 digest all end so.
+func weakAlgorithm(alg string) bool {
+	return strings.HasSuffix(strings.ToLower(strings.TrimSpace(alg)), "sha1")
 }

@@ -1,13 +1,18 @@
 package saml
 
 import (
+	"bytes"
+	"context"
 	"crypto/x509"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/beevik/etree"
+	dsig "github.com/russellhaering/goxmldsig"
 )
 
 func testValidator(t testing.TB) *Validator {
@@ -94,6 +99,21 @@ func TestValidateRefuses(t *testing.T) {
 		{name: "wrong response issuer", o: respOpts{respIssuer: "https://evil.example.com/"}, want: ReasonWrongIssuer},
 		{name: "no issuer", o: respOpts{issuer: "-"}, want: ReasonMissingIssuer},
 		{name: "wrong audience", o: respOpts{audience: "https://other-sp.example.com/"}, want: ReasonWrongAudience},
+		{name: "second AudienceRestriction not naming this SP", o: respOpts{modify: func(a *etree.Element) {
+			a.FindElement("./Conditions").CreateElement("saml:AudienceRestriction").CreateElement("saml:Audience").SetText("https://other-sp.example.com/")
+		}}, want: ReasonWrongAudience},
+		{name: "second AudienceRestriction naming another tenant", o: respOpts{modify: func(a *etree.Element) {
+			a.FindElement("./Conditions").CreateElement("saml:AudienceRestriction").CreateElement("saml:Audience").SetText(otherEntity)
+		}}, want: ReasonWrongTenant},
+		{name: "empty AudienceRestriction next to ours", o: respOpts{modify: func(a *etree.Element) {
+			a.FindElement("./Conditions").CreateElement("saml:AudienceRestriction")
+		}}, want: ReasonWrongAudience},
+		{name: "bearer confirmation without NotOnOrAfter", o: respOpts{modify: func(a *etree.Element) {
+			scd := a.FindElement("./Subject/SubjectConfirmation/SubjectConfirmationData")
+			scd.RemoveAttr("NotOnOrAfter")
+		}}, want: ReasonNoBearer},
+		{name: "assertion signed with RSA-SHA1", o: respOpts{sigMethod: dsig.RSASHA1SignatureMethod}, want: ReasonWeakSignature},
+		{name: "response signed with RSA-SHA1", o: respOpts{signResponse: true, sigMethod: dsig.RSASHA1SignatureMethod}, want: ReasonWeakSignature},
 		{name: "wrong recipient", o: respOpts{recipient: "https://other-sp.example.com/acs"}, want: ReasonWrongRecipient},
 		{name: "wrong destination", o: respOpts{destination: "https://other-sp.example.com/acs"}, want: ReasonWrongDestination},
 		{name: "signed response without destination", o: respOpts{signResponse: true, destination: "-"}, want: ReasonWrongDestination},
@@ -154,6 +174,45 @@ func TestValidateIdPInitiated(t *testing.T) {
 	}
 }
 
+// TestValidateSHA1OptIn: a tenant with allow_sha1 (old ADFS) accepts an
+// RSA-SHA1 signature; still only a valid one.
+func TestValidateSHA1OptIn(t *testing.T) {
+	_, evil := testKeys(t)
+	v := testValidator(t)
+	v.AllowSHA1 = true
+	for _, o := range []respOpts{{sigMethod: dsig.RSASHA1SignatureMethod}, {signResponse: true, sigMethod: dsig.RSASHA1SignatureMethod}} {
+		if a, err := v.Validate(buildResponse(t, o, fixNow), requestID); err != nil || a.NameID != "ann@example.com" {
+			t.Fatalf("SHA-1 with allow_sha1: %+v, %v", a, err)
+		}
+	}
+	o := respOpts{sigMethod: dsig.RSASHA1SignatureMethod, key: &evil}
+	var ref *Refusal
+	if _, err := v.Validate(buildResponse(t, o, fixNow), requestID); !errors.As(err, &ref) || ref.Reason != ReasonBadSignature {
+		t.Fatalf("SHA-1 by another key with allow_sha1: %v, want bad_signature", err)
+	}
+}
+
+// TestWeakAlgorithm: every SHA-1 algorithm of XML-DSig is weak, and only
+// those.
+func TestWeakAlgorithm(t *testing.T) {
+	for alg, want := range map[string]bool{
+		"http://www.w3.org/2000/09/xmldsig#rsa-sha1":          true,
+		"http://www.w3.org/2000/09/xmldsig#dsa-sha1":          true,
+		"http://www.w3.org/2000/09/xmldsig#hmac-sha1":         true,
+		"http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha1":   true,
+		"http://www.w3.org/2000/09/xmldsig#sha1":              true,
+		" http://www.w3.org/2000/09/xmldsig#SHA1 ":            true,
+		"http://www.w3.org/2001/04/xmldsig-more#rsa-sha256":   false,
+		"http://www.w3.org/2001/04/xmlenc#sha256":             false,
+		"http://www.w3.org/2001/04/xmldsig-more#rsa-sha512":   false,
+		"http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384": false,
+	} {
+		if got := weakAlgorithm(alg); got != want {
+			t.Errorf("weakAlgorithm(%q) = %v, want %v", alg, got, want)
+		}
+	}
+}
+
 func TestParseIdPMetadata(t *testing.T) {
 	idp, _ := testKeys(t)
 	md, err := ParseIdPMetadata(idpMetadata(t, idpEntity, "https://idp.example.com/sso", idp.Cert))
@@ -170,5 +229,27 @@ func TestParseIdPMetadata(t *testing.T) {
 	}
 	if _, err := ParseIdPMetadata([]byte(`<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="x"/>`)); err == nil {
 		t.Fatal("metadata without an IdP accepted")
+	}
+}
+
+// TestIdPMetadataBounded: metadata over maxMetadataSize is refused, from
+// a file as from a URL, however well-formed.
+func TestIdPMetadataBounded(t *testing.T) {
+	idp, _ := testKeys(t)
+	md := idpMetadata(t, idpEntity, "https://idp.example.com/sso", idp.Cert)
+	big := append(bytes.Clone(md), []byte("<!--"+strings.Repeat("x", maxMetadataSize)+"-->")...)
+	if _, err := ParseIdPMetadata(big); err == nil || !strings.Contains(err.Error(), "larger than") {
+		t.Fatalf("ParseIdPMetadata of %d bytes: %v, want refused as too large", len(big), err)
+	}
+	path := filepath.Join(t.TempDir(), "idp.xml")
+	if err := os.WriteFile(path, big, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	src := &metadataSource{tenant: "acme", file: path}
+	if err := src.load(context.Background(), fixNow); err == nil || !strings.Contains(err.Error(), "larger than") {
+		t.Fatalf("metadata file of %d bytes: %v, want refused as too large", len(big), err)
+	}
+	if _, err := ParseIdPMetadata(md); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -2,8 +2,9 @@
 // providers — Entra ID, Okta, OneLogin, JumpCloud, Google — at
 // /scim/{tenant}/v2/.
 //
-// It stands on github.com/elimity-com/scim for routing, schema validation,
-// filter parsing and error bodies, and adds what that library leaves out:
+// It stands on github.com/elimity-com/scim for routing, schema validation
+// and error bodies, and on github.com/scim2/filter-parser for filter and
+// PATCH path syntax, and adds what those leave out:
 // bearer-token auth per tenant connection, PATCH application, filters
 // translated into store queries, ETags and If-Match, Location headers,
 // attributes/excludedAttributes, a truthful ServiceProviderConfig, and a

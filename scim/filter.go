@@ -101,15 +101,7 @@ type special func(ap filter.AttributePath, op string, value any) (f *store.Filte
 func (s schemas) translate(e filter.Expression, col special) (*store.Filter, error) {
 	switch x := e.(type) {
 	case *filter.LogicalExpression:
-		l, err := s.translate(x.Left, col)
-		if err != nil {
-			return nil, err
-		}
-		r, err := s.translate(x.Right, col)
-		if err != nil {
-			return nil, err
-		}
-		return &store.Filter{Op: strings.ToLower(string(x.Operator)), Sub: []store.Filter{*l, *r}}, nil
+		return logical(x, func(e filter.Expression) (*store.Filter, error) { return s.translate(e, col) })
 	case *filter.NotExpression:
 		inner, err := s.translate(x.Expression, col)
 		if err != nil {
@@ -199,15 +191,7 @@ func (s schemas) rawComparison(ap filter.AttributePath, op string, value any) (*
 func elemFilter(e filter.Expression, attr schema.CoreAttribute) (*store.Filter, error) {
 	switch x := e.(type) {
 	case *filter.LogicalExpression:
-		l, err := elemFilter(x.Left, attr)
-		if err != nil {
-			return nil, err
-		}
-		r, err := elemFilter(x.Right, attr)
-		if err != nil {
-			return nil, err
-		}
-		return &store.Filter{Op: strings.ToLower(string(x.Operator)), Sub: []store.Filter{*l, *r}}, nil
+		return logical(x, func(e filter.Expression) (*store.Filter, error) { return elemFilter(e, attr) })
 	case *filter.NotExpression:
 		inner, err := elemFilter(x.Expression, attr)
 		if err != nil {
@@ -228,6 +212,34 @@ func elemFilter(e filter.Expression, attr schema.CoreAttribute) (*store.Filter, 
 			Fold: !sub.CaseExact() && isString(value)}, nil
 	}
 	return nil, invalidFilter("unsupported filter inside brackets")
+}
+
+// logical translates an and/or, and the operands of the same operator
+// below it as operands of its own: filter-parser makes `a or b or c` a
+// chain ((a or b) or c), which is one level, not two, of the store's
+// bounded nesting.
+func logical(x *filter.LogicalExpression, each func(filter.Expression) (*store.Filter, error)) (*store.Filter, error) {
+	op := strings.ToLower(string(x.Operator))
+	var operands []filter.Expression
+	var gather func(e filter.Expression)
+	gather = func(e filter.Expression) {
+		if l, ok := e.(*filter.LogicalExpression); ok && strings.EqualFold(string(l.Operator), op) {
+			gather(l.Left)
+			gather(l.Right)
+			return
+		}
+		operands = append(operands, e)
+	}
+	gather(x)
+	out := &store.Filter{Op: op, Sub: make([]store.Filter, 0, len(operands))}
+	for _, e := range operands {
+		f, err := each(e)
+		if err != nil {
+			return nil, err
+		}
+		out.Sub = append(out.Sub, *f)
+	}
+	return out, nil
 }
 
 func isString(v any) bool { _, ok := v.(string); return ok }

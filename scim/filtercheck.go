@@ -118,6 +118,9 @@ type filterExplainer struct {
 	src  string
 	toks []token
 	pos  int
+	// joins counts the and/or of the brackets being read: filter-parser
+	// takes at most one.
+	joins int
 }
 
 var compareOps = map[string]bool{"eq": true, "ne": true, "co": true, "sw": true, "ew": true, "gt": true, "ge": true, "lt": true, "le": true}
@@ -199,7 +202,9 @@ func (x *filterExplainer) filter(inBrackets bool) string {
 		if !isWord(x.peek(), "or") {
 			return ""
 		}
-		x.next()
+		if err := x.join(inBrackets); err != "" {
+			return err
+		}
 	}
 }
 
@@ -211,8 +216,21 @@ func (x *filterExplainer) and(inBrackets bool) string {
 		if !isWord(x.peek(), "and") {
 			return ""
 		}
-		x.next()
+		if err := x.join(inBrackets); err != "" {
+			return err
+		}
 	}
+}
+
+// join takes an and/or, of which brackets hold one at most.
+func (x *filterExplainer) join(inBrackets bool) string {
+	t := x.next()
+	if inBrackets {
+		if x.joins++; x.joins > 1 {
+			return fmt.Sprintf("brackets hold at most two comparisons joined by one `and` or `or` (a limit of rosterd's filter parser); `%s` at column %d is a second", t.text, column(x.src, t.at))
+		}
+	}
+	return ""
 }
 
 func (x *filterExplainer) value(inBrackets bool) string {
@@ -271,6 +289,7 @@ func (x *filterExplainer) attrExp(inBrackets bool) string {
 		if inBrackets {
 			return fmt.Sprintf("brackets inside brackets (column %d) are not supported", column(x.src, open.at))
 		}
+		x.joins = 0
 		if x.peek().kind == tokCloseBracket {
 			return fmt.Sprintf("the brackets at column %d are empty: put a filter on %s's elements in them", column(x.src, open.at), name.text)
 		}

@@ -45,6 +45,22 @@ func TestFilterBoundsComeBeforeParsing(t *testing.T) {
 	}
 }
 
+// POST /.search is not supported: its filter is read by no parser, and
+// the answer costs what the body does.
+func TestSearchFilterIsNotParsed(t *testing.T) {
+	e := newEnv(t, storetest.Migrated(t, storetest.OpenSQLite))
+	body := map[string]any{"schemas": []string{"urn:ietf:params:scim:api:messages:2.0:SearchRequest"}, "filter": strings.Repeat("(", 66<<10)}
+	for _, path := range []string{"/.search", "/Users/.search", "/Groups/.search"} {
+		search := func() response { return e.entra("POST", path, body) }
+		if r := search(); r.Status != 501 {
+			t.Errorf("POST %s: %d %s, want 501", path, r.Status, truncate(r.Raw))
+		}
+		if n := testing.AllocsPerRun(3, func() { search() }); n > 2000 {
+			t.Errorf("POST %s costs %.0f allocations, want at most 2000", path, n)
+		}
+	}
+}
+
 // Nesting up to 32 levels is accepted, 33 is not; a parenthesis in a
 // string is not nesting.
 func TestFilterDepth(t *testing.T) {
@@ -103,6 +119,7 @@ func TestFilterErrorsReadAsWritten(t *testing.T) {
 		{"userName\teq \"x\"", "a tab or line break at column 9: separate the parts of a filter with spaces"},
 		{`userName eq 01`, "`01` at column 13 is not a value: write a string in double quotes, as in `userName eq \"01\"`, or a number, true, false or null"},
 		{`()`, "expected a filter at column 2, found `)`"},
+		{`emails[type eq "work" and primary eq true and value pr]`, "brackets hold at most two comparisons joined by one `and` or `or` (a limit of rosterd's filter parser); `and` at column 43 is a second"},
 	} {
 		r := e.entra("GET", "/Users?filter="+queryEscape(tc.filter), nil)
 		if r.Status != 400 || r.str("scimType") != "invalidFilter" || r.str("detail") != tc.detail {
@@ -126,6 +143,9 @@ func TestPatchPathBounds(t *testing.T) {
 		{"deep path", map[string]any{"op": "replace", "path": deep, "value": "x@example.com"}, depth},
 		{"deep key of a path-less value", map[string]any{"op": "replace", "value": map[string]any{deep: "x@example.com"}}, depth},
 		{"long path", map[string]any{"op": "replace", "path": "name." + strings.Repeat("x", 5000), "value": "x"}, "the path is 5005 bytes long; at most 4096 are allowed"},
+		{"long key of an extension in a path-less value", map[string]any{"op": "replace", "value": map[string]any{
+			"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": map[string]any{strings.Repeat("x", 4050): "x"}}},
+			"the path is 4109 bytes long; at most 4096 are allowed"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			patch := func() response { return e.entra("PATCH", "/Users/"+id, patchOp(tc.op)) }
@@ -142,4 +162,66 @@ func TestPatchPathBounds(t *testing.T) {
 	if got := e.entra("GET", "/Users/"+id, nil).str("name", "givenName"); got != "Ada" {
 		t.Errorf("givenName %q after refused patches, want Ada", got)
 	}
+}
+
+// A string in a filter is a JSON string: \" is a quote and \\ a
+// backslash, not the two characters written.
+func TestFilterStringEscapes(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		e.entra("POST", "/Users", user("obrien@example.com", "Conan", `O"Brien`, map[string]any{"title": `R\D`})).must(t, 201)
+		for _, f := range []string{
+			`name.familyName eq "O\"Brien"`,
+			`name.familyName sw "o\"b"`,
+			`title eq "R\\D"`,
+			`title co "\\" and name.familyName co "\""`,
+			`emails[value eq "obrien@example.com"] and title ew "\\d"`,
+		} {
+			r := e.entra("GET", "/Users?filter="+queryEscape(f), nil).must(t, 200)
+			if r.str("totalResults") != "1" {
+				t.Errorf("%s: %s, want the user", f, truncate(r.Raw))
+			}
+		}
+	})
+}
+
+// A long flat chain of or (an IdP looking up a batch of users) is not
+// nesting: forty terms are one level, not forty.
+func TestFilterFlatChains(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		e.entra("POST", "/Users", user("ada@example.com", "Ada", "Lovelace")).must(t, 201)
+		e.entra("POST", "/Users", user("grace@example.com", "Grace", "Hopper")).must(t, 201)
+		var terms []string
+		for i := range 40 {
+			terms = append(terms, `userName eq "nobody`+itoa(i)+`@example.com"`)
+		}
+		for _, tc := range []struct {
+			name, filter string
+			found        int
+		}{
+			{"or chain", strings.Join(append(terms, `userName eq "ada@example.com"`, `userName eq "grace@example.com"`), " or "), 2},
+			{"and chain", strings.Repeat(`active eq true and `, 40) + `userName sw "g"`, 1},
+			{"value paths", strings.Repeat(`emails[type eq "work"] and `, 40) + `emails[value ew "ada@example.com"]`, 1},
+			{"mixed", `(` + strings.Join(terms, " or ") + `) or (userName sw "a" and active eq true and name.givenName eq "Ada")`, 1},
+		} {
+			r := e.entra("GET", "/Users?filter="+queryEscape(tc.filter), nil)
+			if r.Status != 200 || r.str("totalResults") != itoa(tc.found) {
+				t.Errorf("%s: %d %s, want %d", tc.name, r.Status, truncate(r.Raw), tc.found)
+			}
+		}
+	})
+}
+
+// The value filter of a PATCH path reads \" and \\ as a filter does.
+func TestPatchPathStringEscapes(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		id := e.entra("POST", "/Users", user("ada@example.com", "Ada", "Lovelace", map[string]any{
+			"emails": []any{map[string]any{"type": "work", "value": "ada@example.com", "display": `Ada "Work"`, "primary": true}},
+		})).must(t, 201).str("id")
+		e.entra("PATCH", "/Users/"+id, patchOp(map[string]any{"op": "replace", "path": `emails[display eq "Ada \"Work\""].value`, "value": "ada.l@example.com"})).must(t, 204)
+		r := e.entra("GET", "/Users/"+id, nil).must(t, 200)
+		emails, _ := r.Body["emails"].([]any)
+		if len(emails) != 1 || r.str("emails") == "" || !strings.Contains(r.Raw, `"value":"ada.l@example.com"`) {
+			t.Errorf("emails after the patch: %s, want the one email replaced", r.str("emails"))
+		}
+	})
 }

@@ -327,7 +327,7 @@ func filterIDs(e filter.Expression) []string {
 			walk(x.Right)
 		case *filter.AttributeExpression:
 			if strings.EqualFold(x.AttributePath.AttributeName, "value") && strings.EqualFold(string(x.Operator), "eq") {
-				if s, ok := x.CompareValue.(string); ok {
+				if s, ok := compareValue(x).(string); ok {
 					ids = append(ids, s)
 				}
 			}

@@ -579,7 +579,10 @@ func TestEntraIDProvisioningSequence(t *testing.T) {
 		idpStatus(t, step+", then patch user", e.entra("PATCH", "/Users/"+id, idpBody(t, "entra/09-disable-user.json", nil)), http.StatusNotFound)
 		idpList(t, step+", then get user by query", lookup(ann["UserName"]), 0)
 		e.idpExpectCard(t, step, id, idpState{Enabled: false, Status: directory.Disabled, Reason: idpWithdrawnBy(src, day3), Rule: directory.RuleUnlisted,
-			Email: "Ann.Lee-Smith@acme.example", Source: src, Claim: store.Withdrawn, Attrs: map[string]string{}})
+			Email: "Ann.Lee-Smith@acme.example", Source: src, Claim: store.Withdrawn,
+			// The card keeps what it last showed (last known), but no
+			// groups; no source gives the email any more (the card keeps its own).
+			Attrs: idpWith(annAttrs, "groups", "", "email", "")})
 		// A deleted user is no member of anything: the group does not
 		// point at a resource that answers 404.
 		step = "25 delete user, then get group"

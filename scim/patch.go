@@ -362,7 +362,7 @@ func elemMatches(elem map[string]any, e filter.Expression) bool {
 		if strings.EqualFold(string(x.Operator), "pr") {
 			return present && v != nil && fmt.Sprint(v) != ""
 		}
-		got, want := fmt.Sprint(v), fmt.Sprint(x.CompareValue)
+		got, want := fmt.Sprint(v), fmt.Sprint(compareValue(x))
 		if !present {
 			return strings.EqualFold(string(x.Operator), "ne")
 		}
@@ -407,7 +407,7 @@ func eqAttributes(e filter.Expression) map[string]any {
 			}
 		case *filter.AttributeExpression:
 			if strings.EqualFold(string(x.Operator), "eq") {
-				out[x.AttributePath.AttributeName] = x.CompareValue
+				out[x.AttributePath.AttributeName] = compareValue(x)
 			}
 		}
 	}

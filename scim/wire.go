@@ -111,13 +111,6 @@ func normalizeBody(body []byte, method string) ([]byte, error) {
 			if err := checkFilterBounds("path", path); err != nil {
 				return nil, invalidPath("%s", err.Error())
 			}
-			if m, ok := op[valueKey].(map[string]any); ok && path == "" {
-				for k := range m {
-					if err := checkFilterBounds("path", k); err != nil {
-						return nil, invalidPath("%s", err.Error())
-					}
-				}
-			}
 			if isManagerPath(path) {
 				// Entra ID sends the manager as "id", as {"value": "id"},
 				// or as [{"$ref": …, "value": "id"}], with the path
@@ -154,6 +147,11 @@ func normalizeBody(body []byte, method string) ([]byte, error) {
 							m[k] = map[string]any{"value": s}
 						}
 					}
+					// Each key is a path, as the library and applyPatch
+					// read it: the extension's keys now carry its URN.
+					if err := checkFilterBounds("path", k); err != nil {
+						return nil, invalidPath("%s", err.Error())
+					}
 				}
 			}
 		}
@@ -163,8 +161,8 @@ func normalizeBody(body []byte, method string) ([]byte, error) {
 	return json.Marshal(doc)
 }
 
-// findNUL returns the JSON path (emails[0].value) of the first string or
-// key in v that holds a NUL character.
+// findNUL returns the JSON path (emails[0].value) of a string or key in v
+// that holds a NUL character (of one of them, if several do).
 func findNUL(v any, at string) (string, bool) {
 	switch x := v.(type) {
 	case string:

@@ -18,7 +18,8 @@ const (
 	// applied before it could resume; the rest of it is never applied.
 	RunSuperseded = "superseded"
 	// RunInterrupted: left applying by a crash and not resumable (its
-	// snapshot cannot be read); part of its plan may have applied.
+	// feed is no longer configured, or its snapshot cannot be read); part
+	// of its plan may have applied.
 	RunInterrupted = "interrupted"
 )
 
@@ -60,6 +61,8 @@ type RunQuery struct {
 	Tenant string
 	// Feed: "" for all.
 	Feed string
+	// Statuses: only runs in one of these; none for all.
+	Statuses []string
 	// Before: the cursor, a run id.
 	Before string
 	Limit  int

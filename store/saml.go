@@ -24,7 +24,11 @@ type LoginCode struct {
 // generated on first start and shared by every replica through the store.
 type SAMLKeyPair struct {
 	// Name says whose pair it is: the tenant id.
-	Name    string
+	Name string
+	// KeyPEM is the private key as the saml package stores it: sealed
+	// (internal/secretbox) under the key-encryption key. A row written
+	// before keys were sealed holds the PEM itself until the next start
+	// seals it (ReplaceSAMLKey).
 	KeyPEM  []byte
 	CertPEM []byte
 	Created time.Time
@@ -52,6 +56,11 @@ type SAMLStore interface {
 	// returns the pair that is stored: replicas starting at once each
 	// generate one, and all of them end up using the first one written.
 	PutSAMLKeyPair(ctx context.Context, p SAMLKeyPair) (SAMLKeyPair, error)
+	// ReplaceSAMLKey sets the key of the pair of that name to key if it
+	// is still old, and reports whether it was: replicas sealing one
+	// plaintext key at once do not overwrite each other. No pair of that
+	// name is ErrNotFound.
+	ReplaceSAMLKey(ctx context.Context, name string, old, key []byte) (bool, error)
 	// PurgeSAML deletes assertion ids and login codes that expired before
 	// now and returns how many rows went.
 	PurgeSAML(ctx context.Context, now time.Time) (int64, error)

@@ -166,6 +166,14 @@ type Invite struct {
 	RemindedAt time.Time `json:"reminded_at,omitzero"`
 }
 
+// LastKnown marks a card's attributes as the last ones its sources gave.
+type LastKnown struct {
+	// Source is the withdrawn source whose values come first.
+	Source string `json:"source"`
+	// At is when that source stopped listing the person.
+	At time.Time `json:"at"`
+}
+
 // Card is one person of one tenant: the resolved result of its claims.
 // Cards are never deleted.
 type Card struct {
@@ -178,13 +186,17 @@ type Card struct {
 	Attributes Attributes `json:"attributes"`
 	Enabled    bool       `json:"enabled"`
 	// Reason is the one-line explanation Resolve gave for Enabled.
-	Reason       string    `json:"reason"`
-	Pin          *Pin      `json:"pin,omitempty"`
-	Invite       *Invite   `json:"invite,omitempty"`
-	FirstLoginAt time.Time `json:"first_login_at,omitzero"`
-	LastLoginAt  time.Time `json:"last_login_at,omitzero"`
-	CreatedAt    time.Time `json:"created_at"`
-	UpdatedAt    time.Time `json:"updated_at"`
+	Reason string  `json:"reason"`
+	Pin    *Pin    `json:"pin,omitempty"`
+	Invite *Invite `json:"invite,omitempty"`
+	// LastKnown, when set, says the Attributes are the last ones known:
+	// no source that decides access lists the person any more, and the
+	// values are those its sources gave before they withdrew.
+	LastKnown    *LastKnown `json:"last_known,omitempty"`
+	FirstLoginAt time.Time  `json:"first_login_at,omitzero"`
+	LastLoginAt  time.Time  `json:"last_login_at,omitzero"`
+	CreatedAt    time.Time  `json:"created_at"`
+	UpdatedAt    time.Time  `json:"updated_at"`
 	// Version starts at 1 and grows by one with every write; ETags and
 	// optimistic concurrency use it.
 	Version int64 `json:"version"`

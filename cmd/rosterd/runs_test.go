@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rosterd/rosterd/config"
 	"github.com/rosterd/rosterd/directory"
@@ -55,7 +56,7 @@ func TestImportLeftApplyingResumesAtStart(t *testing.T) {
 		for i := range 30 {
 			fmt.Fprintf(&csv, "p%02d@acme.example,P%d\n", i, i)
 		}
-		f := filefeed.ImportFeed("acme", "people.csv", []byte(csv.String()), true, false, reconcile.Limits{MaxDisablePercent: 10, MaxDisableCount: 5})
+		f := filefeed.ImportFeed("acme", "people.csv", []byte(csv.String()), filefeed.ImportOptions{Invite: true}, reconcile.Limits{MaxDisablePercent: 10, MaxDisableCount: 5})
 		dying := &reconcile.Runner{Dir: &dyingDirectory{Service: dir, left: 2}, Store: st, Batch: 5, Workers: 1}
 		run, err := dying.Run(ctx, f, reconcile.RunOptions{Trigger: "import", Actor: "cli"})
 		if err == nil {
@@ -117,4 +118,27 @@ tenants:
 func firstLine(s string) string {
 	s, _, _ = strings.Cut(s, "\n")
 	return strings.TrimSpace(s)[:min(40, len(strings.TrimSpace(s)))]
+}
+
+// TestRunOfARemovedFeedIsInterruptedAtStart: a run left applying whose
+// feed is no longer configured cannot be resumed; it is marked
+// interrupted, with why, rather than left applying for ever.
+func TestRunOfARemovedFeedIsInterruptedAtStart(t *testing.T) {
+	storetest.ForEachBackend(t, func(t *testing.T, st store.Backend) {
+		ctx := context.Background()
+		cfg := &config.Config{Tenants: []config.Tenant{{ID: "acme"}}}
+		left := store.Run{ID: "01a20000-0000-7000-8000-000000000001", Tenant: "acme", Feed: "old-hr", Kind: "file", Status: store.RunApplying,
+			Trigger: "schedule", Started: time.Date(2026, 11, 20, 6, 0, 0, 0, time.UTC), Counts: map[string]int{"create": 4}}
+		if err := st.PutRun(ctx, left); err != nil {
+			t.Fatal(err)
+		}
+		runner := &reconcile.Runner{Dir: directory.NewService(st, policies(cfg)), Store: st}
+		if _, err := startScheduler(ctx, cfg, st, runner, nil, slog.New(slog.DiscardHandler)); err != nil {
+			t.Fatal(err)
+		}
+		got, err := st.GetRun(ctx, "acme", left.ID)
+		if err != nil || got.Status != store.RunInterrupted || !strings.Contains(got.Error, `feed "old-hr" is no longer configured`) || got.Finished.IsZero() {
+			t.Fatalf("run of a removed feed after the start: %+v, %v", got, err)
+		}
+	})
 }

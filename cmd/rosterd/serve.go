@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -15,6 +18,7 @@ import (
 	"github.com/rosterd/rosterd/directory"
 	"github.com/rosterd/rosterd/internal/credential"
 	"github.com/rosterd/rosterd/internal/daemon"
+	"github.com/rosterd/rosterd/internal/secretbox"
 	"github.com/rosterd/rosterd/notify"
 	"github.com/rosterd/rosterd/notify/webhook"
 	"github.com/rosterd/rosterd/saml"
@@ -49,13 +53,18 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	keys := credential.NewKeyring(st, staticCredentials(cfg))
+	invites, err := inviteKey(cfg, logger)
+	if err != nil {
+		return err
+	}
 	// The tenant registry: the file's tenants laid over the store's, asked
 	// by every channel per request or per run, kept current by Watch.
 	tenants := tenant.New(st, tenant.Options{Logger: logger.With("component", "tenants")})
 	if err := applyTenants(ctx, tenants, cfg, g.config, logger); err != nil {
 		return err
 	}
-	svc := directory.NewService(st, nil, directory.WithPolicies(tenants), directory.WithLogger(logger.With("component", "directory")))
+	svc := directory.NewService(st, nil, directory.WithPolicies(tenants), directory.WithLogger(logger.With("component", "directory")),
+		directory.WithInviteKey(invites))
 	// Secrets go to a terminal only; JSON logs on a terminal are a log
 	// stream too.
 	terminal := daemon.IsTerminal(stderr) && !strings.EqualFold(cfg.Log.Format, "json")
@@ -81,8 +90,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	audit := saml.AuditorFunc(func(ctx context.Context, tenant string, reason saml.Reason, detail string) error {
 		return svc.AuditLoginRefusal(ctx, tenant, string(reason), detail)
 	})
+	// The key-encryption key is needed (and a key file made) only when
+	// an SP key is generated and kept in the store.
 	samlServer, err := saml.New(ctx, svc, st, saml.RegistryTenants(tenants), saml.Options{PublicURL: cfg.PublicURL,
-		Logger: logger.With("component", "saml"), Registerer: reg, Auditor: audit})
+		Logger: logger.With("component", "saml"), Registerer: reg, Auditor: audit,
+		LoadSecrets: func() (*secretbox.Box, error) { return secretsBox(cfg, logger) }})
+	if errors.Is(err, secretbox.ErrUnknownKey) {
+		return fmt.Errorf("%w: start with the secrets_key (or the %s) that sealed it", err, filepath.Join(cfg.DataDir, secretsKeyFile))
+	}
 	if err != nil {
 		return err
 	}
@@ -109,7 +124,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// Email delivery (notify): the outbox worker sends the invites and
 	// reminders the directory queued, over smtp.url; without it they stay
 	// queued and are logged as undeliverable. The invite links open
-	// GET /invite/{tenant}/{token}: SAML tenants go on to their IdP, the
+	// GET /invite/{tenant}/{token}, a page whose button (a POST) accepts
+	// the invite: SAML tenants go on to their IdP, the
 	// others to app_callback_url with a login code, redeemed through the
 	// admin API (by the SAML server when there is one, else by the store).
 	inviteCodes := notify.StoreLoginCodes{Dir: svc}
@@ -119,7 +135,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	invitePage.Mount(srv)
-	mailer, err := notify.New(st, notify.Options{SMTPURL: cfg.SMTP.URL, From: cfg.SMTP.From, PublicURL: cfg.PublicURL,
+	mailer, err := notify.New(st, notify.Options{SMTPURL: cfg.SMTP.URL, From: cfg.SMTP.From, PublicURL: cfg.PublicURL, InviteKey: invites,
 		Tenants: tenants, Logger: logger.With("component", "notify"), Registerer: reg})
 	if err != nil {
 		return err

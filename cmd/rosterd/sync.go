@@ -123,8 +123,13 @@ func openApp(ctx context.Context, g globalFlags, stderr io.Writer) (*app, error)
 		st.Close()
 		return nil, err
 	}
+	invites, err := inviteKey(cfg, logger)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
 	return &app{cfg: cfg, st: st, logger: logger,
-		dir: directory.NewService(st, policies(cfg), directory.WithLogger(logger))}, nil
+		dir: directory.NewService(st, policies(cfg), directory.WithLogger(logger), directory.WithInviteKey(invites))}, nil
 }
 
 func (a *app) runner() *reconcile.Runner {
@@ -364,11 +369,12 @@ func progress(w io.Writer, what string) func(done, total int) {
 // nobody unless the file is declared the full roster.
 func importCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var g globalFlags
-	fs := newFlagSet("import", "Import people from a CSV, TSV or XLSX file as the admin: adds and updates cards; with --full-roster also withdraws the admin's claim on everyone the file omits.\n\nUsage: rosterd import FILE --tenant T [--dry-run] [--invite] [--full-roster]", stderr, &g)
+	fs := newFlagSet("import", "Import people from a CSV, TSV or XLSX file as the admin: adds and updates cards; with --full-roster also withdraws the admin's claim on everyone the file omits. Only the attributes the file has columns for change; an empty cell leaves its attribute as it is unless --clear-empty.\n\nUsage: rosterd import FILE --tenant T [--dry-run] [--invite] [--full-roster] [--clear-empty]", stderr, &g)
 	tenant := fs.String("tenant", "", "the tenant to import into (required with several tenants)")
 	dryRun := fs.Bool("dry-run", false, "plan only: print what would change")
 	invite := fs.Bool("invite", false, "send invites to the cards the import creates (never to existing ones)")
 	fullRoster := fs.Bool("full-roster", false, "the file is everyone: withdraw the admin's claims on people it omits")
+	clearEmpty := fs.Bool("clear-empty", false, "an empty cell clears its attribute (default: an empty cell leaves it as it is)")
 	output := fs.String("output", "", "also write the plan to `FILE` (CSV or JSON)")
 	positional, err := parseInterleaved(fs, args)
 	if err != nil {
@@ -390,11 +396,16 @@ func importCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if !ok {
 		return fmt.Errorf("%w: no tenant %q", errUsage, t)
 	}
+	if fi, err := os.Stat(positional[0]); err != nil {
+		return err
+	} else if err := filefeed.CheckImportSize(positional[0], fi.Size()); err != nil {
+		return err
+	}
 	data, err := os.ReadFile(positional[0])
 	if err != nil {
 		return err
 	}
-	f := filefeed.ImportFeed(t, positional[0], data, *invite, *fullRoster, limitsOf(tc))
+	f := filefeed.ImportFeed(t, positional[0], data, filefeed.ImportOptions{Invite: *invite, FullRoster: *fullRoster, ClearEmpty: *clearEmpty}, limitsOf(tc))
 	run, err := a.runner().Run(ctx, f, reconcile.RunOptions{DryRun: *dryRun, Trigger: "import", Actor: "cli", Progress: progress(stderr, "importing")})
 	printRun(stdout, run)
 	if err != nil {
@@ -414,6 +425,20 @@ func startScheduler(ctx context.Context, cfg *config.Config, st store.Backend, r
 		// An admin's import is no configured feed: each run left applying
 		// is resumed as the import it was, through the tenant's brake.
 		resumeLeftApplying(ctx, st, runner, t.ID, "import", func(run store.Run) (reconcile.Feed, error) { return importFeedOf(t, run) }, logger)
+		// A run of a feed since removed from the configuration cannot be:
+		// it is closed as interrupted rather than left applying.
+		left, err := st.ListRuns(ctx, store.RunQuery{Tenant: t.ID, Statuses: []string{store.RunApplying}, Limit: 1000})
+		if err != nil {
+			return nil, err
+		}
+		for _, run := range left {
+			if _, ok := feeds[t.ID+"/"+run.Feed]; ok || run.Feed == "import" {
+				continue
+			}
+			if _, err := runner.Interrupt(ctx, t.ID, run.Feed, run.ID, fmt.Sprintf("its feed %q is no longer configured", run.Feed)); err != nil {
+				logger.Error("closing a run left applying", "tenant", t.ID, "feed", run.Feed, "run", run.ID, "err", err)
+			}
+		}
 		for _, fc := range t.Feeds {
 			f, ok := feeds[t.ID+"/"+fc.Name]
 			if !ok {
@@ -482,11 +507,11 @@ func resumeLeftApplying(ctx context.Context, st store.Backend, runner *reconcile
 // importFeedOf is the feed an admin's import run was made by, for its
 // approval or its resume: its file's content is in its stored snapshot.
 func importFeedOf(t config.Tenant, run store.Run) (reconcile.Feed, error) {
-	fullRoster, invite, err := reconcile.ImportChoices(run)
+	opts, err := reconcile.ImportChoices(run)
 	if err != nil {
 		return reconcile.Feed{}, err
 	}
-	return filefeed.ImportFeed(t.ID, run.FileName, nil, invite, fullRoster, tenant.FromConfig(&t).Limits()), nil
+	return filefeed.ImportFeed(t.ID, run.FileName, nil, opts, tenant.FromConfig(&t).Limits()), nil
 }
 
 // limitsOf are the safety limits of a tenant of the file.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -52,7 +53,7 @@ tenants:
 		t.Fatalf("sync plan: exit %d\n%s\n%s", code, out, errOut)
 	}
 	csv, _ := os.ReadFile(filepath.Join(dir, "plan.csv"))
-	if !strings.HasPrefix(string(csv), "action,key,email,card_id,effect,changes,refused,line\ncreate,001,ann@acme.example,,enable,") {
+	if !strings.HasPrefix(string(csv), "action,key,email,card_id,effect,changes,cleared,refused,line\ncreate,001,ann@acme.example,,enable,") {
 		t.Fatalf("plan.csv:\n%s", csv)
 	}
 
@@ -141,5 +142,84 @@ func TestImportCommand(t *testing.T) {
 	code, out, _ = rosterdCmd(t, "import", file, "--config", cfg, "--full-roster", "--dry-run")
 	if code != 0 || !regexp.MustCompile(`withdraw\s+1`).MatchString(out) || !strings.Contains(out, "planned") {
 		t.Fatalf("full roster dry run: %d\n%s", code, out)
+	}
+}
+
+// TestPartialFeedAndClearEmptyImport: a feed configured partial: true
+// changes only the attributes its file has columns for; an import leaves
+// an empty cell's attribute unless --clear-empty.
+func TestPartialFeedAndClearEmptyImport(t *testing.T) {
+	dir, drop := t.TempDir(), t.TempDir()
+	cfg := filepath.Join(dir, "rosterd.yaml")
+	os.WriteFile(cfg, []byte(`data_dir: `+dir+`
+tenants:
+  - id: acme
+    invite: none
+    feeds:
+      - name: hr
+        kind: file
+        source: dir://`+drop+`/employees-*.csv
+        stable_for: 0s
+        partial: true
+`), 0o600)
+	os.WriteFile(filepath.Join(drop, "employees-1.csv"), []byte("Email,First Name,Last Name,Department\nann@acme.example,Ann,Lee,Research\n"), 0o600)
+	if code, out, errOut := rosterdCmd(t, "sync", "run", "hr", "--config", cfg); code != 0 || !regexp.MustCompile(`status\s+applied`).MatchString(out) {
+		t.Fatalf("first run: %d\n%s\n%s", code, out, errOut)
+	}
+	os.WriteFile(filepath.Join(drop, "employees-2.csv"), []byte("Email,Department\nann@acme.example,Sales\n"), 0o600)
+	if code, out, errOut := rosterdCmd(t, "sync", "run", "hr", "--config", cfg); code != 0 || !regexp.MustCompile(`update\s+1`).MatchString(out) {
+		t.Fatalf("second run: %d\n%s\n%s", code, out, errOut)
+	}
+	file := filepath.Join(dir, "titles.csv")
+	importTitle := func(content string, flags ...string) {
+		t.Helper()
+		os.WriteFile(file, []byte(content), 0o600)
+		if code, out, errOut := rosterdCmd(t, append([]string{"import", file, "--config", cfg}, flags...)...); code != 0 {
+			t.Fatalf("import %q %v: %d\n%s\n%s", content, flags, code, out, errOut)
+		}
+	}
+	importTitle("Email,Title\nann@acme.example,Chemist\n")
+	importTitle("Email,Title\nann@acme.example,\n")
+	card := func() map[string]string {
+		a, err := openApp(context.Background(), globalFlags{config: cfg}, &testenv.Buffer{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer a.st.Close()
+		c, err := a.dir.GetByEmail(context.Background(), "acme", "ann@acme.example")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return map[string]string{"given_name": c.Attributes.GivenName, "family_name": c.Attributes.FamilyName,
+			"department": c.Attributes.Department, "title": c.Attributes.Title}
+	}
+	want := map[string]string{"given_name": "Ann", "family_name": "Lee", "department": "Sales", "title": "Chemist"}
+	if got := card(); !maps.Equal(got, want) {
+		t.Fatalf("after a partial feed run and an import with an empty cell: %v, want %v", got, want)
+	}
+	importTitle("Email,Title\nann@acme.example,\n", "--clear-empty")
+	want["title"] = ""
+	if got := card(); !maps.Equal(got, want) {
+		t.Fatalf("after --clear-empty: %v, want %v", got, want)
+	}
+}
+
+// TestImportCommandRefusesAFileOverTheLimit: "rosterd import" holds a
+// file to max_file_size before reading it (a sparse file: nothing of it
+// is written or read).
+func TestImportCommandRefusesAFileOverTheLimit(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "rosterd.yaml")
+	os.WriteFile(cfg, []byte("data_dir: "+dir+"\ntenants:\n  - id: acme\n"), 0o600)
+	file := filepath.Join(dir, "huge.csv")
+	if err := os.WriteFile(file, []byte("Email\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(file, 201<<20); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := rosterdCmd(t, "import", file, "--config", cfg)
+	if code == 0 || !strings.Contains(errOut, "huge.csv: over a size limit: the file has 210763776 bytes or more, over max_file_size 200MiB") {
+		t.Fatalf("import of a file over the limit: %d\n%s\n%s", code, out, errOut)
 	}
 }

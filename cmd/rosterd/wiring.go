@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -15,6 +17,7 @@ import (
 	"github.com/rosterd/rosterd/directory"
 	"github.com/rosterd/rosterd/internal/credential"
 	"github.com/rosterd/rosterd/internal/daemon"
+	"github.com/rosterd/rosterd/internal/secretbox"
 	"github.com/rosterd/rosterd/store"
 	"github.com/rosterd/rosterd/store/postgres"
 	"github.com/rosterd/rosterd/store/sqlite"
@@ -79,6 +82,33 @@ func openStore(cfg *config.Config) (store.Backend, error) {
 	}
 }
 
+// secretsKeyFile is the key-encryption key generated when secrets_key is
+// not set, in the data directory.
+const secretsKeyFile = "secrets.key"
+
+// secretsBox is what seals the secrets rosterd stores: under secrets_key
+// (or secrets_key_file), else under a key generated once into
+// data_dir/secrets.key with mode 0600.
+func secretsBox(cfg *config.Config, logger *slog.Logger) (*secretbox.Box, error) {
+	if cfg.SecretsKey != "" {
+		k, err := secretbox.ParseKey(cfg.SecretsKey)
+		if err != nil {
+			return nil, fmt.Errorf("secrets_key: %w", err)
+		}
+		return secretbox.New(k), nil
+	}
+	path := filepath.Join(cfg.DataDir, secretsKeyFile)
+	k, created, err := secretbox.LoadOrCreateKeyFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("the key-encryption key (secrets_key is not set, so %s): %w", path, err)
+	}
+	if created {
+		logger.Warn("generated a key-encryption key for stored secrets; back it up with the database, and set secrets_key instead when replicas share one database",
+			"file", path, "key_id", k.ID())
+	}
+	return secretbox.New(k), nil
+}
+
 // prepareSchema migrates when automatic migration is on; otherwise it
 // refuses an old schema with the command that fixes it.
 func prepareSchema(ctx context.Context, cfg *config.Config, st store.Backend, logger *slog.Logger) error {
@@ -99,6 +129,68 @@ func prepareSchema(ctx context.Context, cfg *config.Config, st store.Backend, lo
 		logger.Info("database migrated", "versions", applied)
 	}
 	return nil
+}
+
+// inviteKeyFile is where a generated invite key lives in the data directory.
+const inviteKeyFile = "invite.key"
+
+// inviteKey returns the key invite tokens are derived from: invite_key
+// when the file sets one, else the data directory's invite.key, made on
+// first use. serve, import and sync run all take it from here, so that
+// the daemon's mail worker can make the links of invites a command queued.
+func inviteKey(cfg *config.Config, logger *slog.Logger) (*directory.InviteKey, error) {
+	if cfg.InviteKey != "" {
+		return directory.NewInviteKey([]byte(cfg.InviteKey))
+	}
+	path := filepath.Join(cfg.DataDir, inviteKeyFile)
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		data, err = createInviteKey(path)
+		if err == nil {
+			logger.Info("invite key generated", "file", path)
+			if cfg.Store.Driver == "postgres" {
+				logger.Warn("invite key generated in the data directory: replicas sharing this database need the same key; set invite_key (or invite_key_file) on each", "file", path)
+			}
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("invite key %s: %w (or set invite_key, the same for every replica)", path, err)
+	}
+	k, err := directory.NewInviteKey([]byte(strings.TrimRight(string(data), "\r\n")))
+	if err != nil {
+		return nil, fmt.Errorf("invite key %s: %w", path, err)
+	}
+	return k, nil
+}
+
+// createInviteKey writes a new random key to path, readable by its owner
+// only, unless another process got there first: then that key is the one.
+// The key is written whole under another name and linked into place, so
+// that no reader ever sees half a key.
+func createInviteKey(path string) ([]byte, error) {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".invite.key-*")
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(tmp.Name())
+	data := []byte(rand.Text() + rand.Text() + "\n") // 256 random bits
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return nil, err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return nil, err
+	}
+	if err := tmp.Close(); err != nil {
+		return nil, err
+	}
+	if err := os.Link(tmp.Name(), path); errors.Is(err, fs.ErrExist) {
+		return os.ReadFile(path)
+	} else if err != nil {
+		return nil, err
+	}
+	return data, nil
 }
 
 // policies are the file's tenants' policies, for the one-shot commands

@@ -59,6 +59,9 @@ func testRuns(t *testing.T, s store.Backend) {
 	if len(page) != 2 || page[0].ID != "r3" || page[1].ID != "r2" {
 		t.Fatalf("ListRuns before r4: %v", page)
 	}
+	if only, err := s.ListRuns(ctx, store.RunQuery{Tenant: "acme", Statuses: []string{store.RunApplied, store.RunApplying}}); err != nil || len(only) != 1 || only[0].ID != "r1" {
+		t.Fatalf("ListRuns applied or applying: %v, %v", only, err)
+	}
 	last, err := s.LastRun(ctx, "acme", "hr", store.RunApplied)
 	if err != nil || last.ID != "r1" {
 		t.Fatalf("LastRun applied: %+v, %v", last, err)

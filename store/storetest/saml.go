@@ -134,4 +134,18 @@ func testSAMLKeyPairs(t *testing.T, s store.Backend) {
 	if got, err := s.SAMLKeyPair(ctx, "acme"); err != nil || string(got.CertPEM) != "cert-1" {
 		t.Fatalf("SAMLKeyPair = %+v, %v", got, err)
 	}
+	// Sealing a plaintext key: only over the value read, so of two
+	// replicas sealing at once one wins and the other reads its result.
+	if ok, err := s.ReplaceSAMLKey(ctx, "acme", []byte("key-1"), []byte("sealed-1")); err != nil || !ok {
+		t.Fatalf("ReplaceSAMLKey = %v, %v; want true", ok, err)
+	}
+	if ok, err := s.ReplaceSAMLKey(ctx, "acme", []byte("key-1"), []byte("sealed-2")); err != nil || ok {
+		t.Fatalf("ReplaceSAMLKey over a stale value = %v, %v; want false", ok, err)
+	}
+	if got, err := s.SAMLKeyPair(ctx, "acme"); err != nil || string(got.KeyPEM) != "sealed-1" || string(got.CertPEM) != "cert-1" {
+		t.Fatalf("SAMLKeyPair after ReplaceSAMLKey = %+v, %v", got, err)
+	}
+	if _, err := s.ReplaceSAMLKey(ctx, "nobody", []byte("a"), []byte("b")); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("ReplaceSAMLKey of no pair: %v, want ErrNotFound", err)
+	}
 }

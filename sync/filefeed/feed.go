@@ -12,7 +12,8 @@ import (
 
 // NewFeed is a configured file feed as the sync pipeline runs it: source
 // "file:<name>", authoritative unless configured otherwise, a full roster
-// (people the file omits are withdrawn).
+// (people the file omits are withdrawn). With partial: true its records
+// assert only the attributes the file has columns for.
 func NewFeed(tenant string, f config.Feed, limits reconcile.Limits, now func() time.Time) reconcile.Feed {
 	if now == nil {
 		now = time.Now
@@ -24,12 +25,13 @@ func NewFeed(tenant string, f config.Feed, limits reconcile.Limits, now func() t
 	opts := SourceOptions{
 		URL: f.File.Source, PrivateKeyFile: f.File.SFTP.PrivateKeyFile, Password: f.File.SFTP.Password,
 		KnownHostsFile: f.File.SFTP.KnownHostsFile, DoneMarker: f.File.DoneMarker, StableFor: stable,
-		ArchiveDir: f.File.ArchiveDir(),
+		ArchiveDir: f.File.ArchiveDir(), MaxFileSize: int64(f.File.MaxFileSize),
 	}
 	parse := ParseOptions{Feed: f.Name, Key: f.File.Key, Columns: f.File.Columns, StatusColumn: f.File.StatusColumn,
-		InactiveValues: f.File.InactiveValues}
+		InactiveValues: f.File.InactiveValues, Limits: LimitsOf(f.File)}
 	return reconcile.Feed{
-		Source: reconcile.Source{Tenant: tenant, Name: "file:" + f.Name, Authoritative: f.AuthoritativeEnabled(), Withdraw: true},
+		Source: reconcile.Source{Tenant: tenant, Name: "file:" + f.Name, Authoritative: f.AuthoritativeEnabled(), Withdraw: true,
+			Partial: f.File.Partial},
 		Feed:   f.Name,
 		Kind:   "file",
 		Limits: limits,
@@ -74,13 +76,22 @@ func NewFeed(tenant string, f config.Feed, limits reconcile.Limits, now func() t
 	}
 }
 
+// ImportOptions are an admin's choices for one import.
+type ImportOptions = reconcile.ImportOptions
+
 // ImportFeed is an admin's one-off import of a file's content: source
-// "admin", adding and updating; with fullRoster, the admin's claims on
+// "admin", adding and updating; with FullRoster, the admin's claims on
 // people the file omits are withdrawn. Invites go to cards the import
-// creates only when invite is set.
-func ImportFeed(tenant, name string, data []byte, invite, fullRoster bool, limits reconcile.Limits) reconcile.Feed {
+// creates only when Invite is set. An import only changes the attributes
+// the file has columns for (it is partial): a column the file lacks leaves
+// the attribute as it is, and so does an empty cell unless ClearEmpty.
+// The file is held to the default Limits (callers check its size before
+// they read it: see CheckImportSize).
+func ImportFeed(tenant, name string, data []byte, opt ImportOptions, limits reconcile.Limits) reconcile.Feed {
+	invite := opt.Invite
 	return reconcile.Feed{
-		Source: reconcile.Source{Tenant: tenant, Name: "admin", Authoritative: true, Withdraw: fullRoster, Invite: &invite},
+		Source: reconcile.Source{Tenant: tenant, Name: "admin", Authoritative: true, Withdraw: opt.FullRoster, Invite: &invite,
+			Partial: true, ClearEmpty: opt.ClearEmpty},
 		Feed:   "import",
 		Kind:   "import",
 		Limits: limits,
@@ -89,4 +100,14 @@ func ImportFeed(tenant, name string, data []byte, invite, fullRoster bool, limit
 			return snap, nil, err
 		},
 	}
+}
+
+// CheckImportSize refuses, before it is read, an import file of size
+// bytes over the default max_file_size (the limit ImportFeed's parse
+// holds it to).
+func CheckImportSize(name string, size int64) error {
+	if size > config.DefaultMaxFileSize {
+		return fileTooLarge("import", name, size, config.DefaultMaxFileSize)
+	}
+	return nil
 }

@@ -38,6 +38,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/rosterd/rosterd/config"
 	"io/fs"
 	"net"
 	"net/url"
@@ -111,6 +112,10 @@ type SourceOptions struct {
 	// Timeout bounds connecting and each remote operation's wait for
 	// progress. Default 30s.
 	Timeout time.Duration
+	// MaxFileSize is the largest file Read reads: a larger one is refused
+	// by its listed size, before a byte of it is fetched. 0 means the
+	// default, config.DefaultMaxFileSize.
+	MaxFileSize int64
 	// Sleep waits between the two looks. Default: time.Sleep, cut short when
 	// the context ends. Tests pass a fake.
 	Sleep func(time.Duration)
@@ -398,6 +403,13 @@ func (s *feedSource) sleep(ctx context.Context, d time.Duration) error {
 }
 
 func (s *feedSource) Read(ctx context.Context, f FileInfo) ([]byte, error) {
+	max := s.opt.MaxFileSize
+	if max <= 0 {
+		max = config.DefaultMaxFileSize
+	}
+	if f.Size > max {
+		return nil, s.errorf("%s: %w: the file has %d bytes, over max_file_size %s", f.Path, ErrTooLarge, f.Size, byteSize(max))
+	}
 	b, err := s.fs.read(ctx, f)
 	var ch *changedError
 	switch {

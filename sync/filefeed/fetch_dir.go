@@ -91,6 +91,9 @@ func readExactly(ctx context.Context, r io.Reader, size int64, progress func()) 
 		if err != nil {
 			return nil, fmt.Errorf("after %d of %d bytes: %w", len(buf), size, err)
 		}
+		if int64(len(buf)) > size {
+			break // longer than listed: refused below, not read on
+		}
 	}
 	if int64(len(buf)) != size {
 		return nil, fmt.Errorf("read %d bytes, but the file has %d", len(buf), size)

@@ -362,13 +362,20 @@ func (s *sftpFS) read(ctx context.Context, want FileInfo) (data []byte, err erro
 	return data, nil
 }
 
-// progressBuffer collects bytes and reports progress.
+// progressBuffer collects bytes and reports progress. It takes no more
+// than its capacity, the size the server listed: a server that sends
+// more does not make it grow.
 type progressBuffer struct {
 	buf  []byte
 	kick func()
 }
 
+var errLongerThanListed = errors.New("the server sent more bytes than it listed")
+
 func (b *progressBuffer) Write(p []byte) (int, error) {
+	if len(p) > cap(b.buf)-len(b.buf) {
+		return 0, errLongerThanListed
+	}
 	b.buf = append(b.buf, p...)
 	b.kick()
 	return len(p), nil

@@ -468,3 +468,24 @@ func TestOpenSourceChecks(t *testing.T) {
 		}
 	}
 }
+
+// TestFetchMaxFileSize: a file over max_file_size is refused by its
+// listed size, naming the file and the limit, before it is read.
+func TestFetchMaxFileSize(t *testing.T) {
+	bothBackends(t, func(t *testing.T, e feedEnv) {
+		put(t, filepath.Join(e.drop, "hr.csv"), bytes.Repeat([]byte("x"), 2000), time.Now().Add(-time.Hour))
+		src := e.open(t, "*.csv", SourceOptions{StableFor: -1, MaxFileSize: 1000})
+		f, err := src.Newest(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = src.Read(context.Background(), f)
+		if !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "hr.csv: ") || !strings.Contains(err.Error(), "2000 bytes, over max_file_size 1000B") {
+			t.Fatalf("Read of a file over the limit: %v", err)
+		}
+		src = e.open(t, "*.csv", SourceOptions{StableFor: -1, MaxFileSize: 2000})
+		if b, err := src.Read(context.Background(), f); err != nil || len(b) != 2000 {
+			t.Fatalf("Read of a file at the limit: %d bytes, %v", len(b), err)
+		}
+	})
+}

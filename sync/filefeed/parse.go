@@ -34,13 +34,24 @@ package filefeed
 //     Record.Line and Flag.Line are "<base name>:<line>".
 //   - The key is the normalized email (directory.NormalizeEmail), or, with
 //     Key "employee_id", the trimmed employee id compared exactly. Either
-//     way the row needs a valid email — a card is one per email — and a
-//     second row with an email already taken is flagged as a duplicate;
-//     the first row stays.
+//     way the row needs a valid email — a card is one per email. A row
+//     flagged for a bad cell carries its key when it has one (a bad email
+//     under an employee id key), so the plan keeps that person as they
+//     are; a row without a readable key (a broken line, a missing or
+//     invalid email when the email is the key) is flagged without one, and
+//     may hold the plan (reconcile.Hold).
+//   - Rows that share a key, or (keyed by employee id) an email, are all
+//     flagged, each naming the others' lines, and none is applied: which of
+//     them is right is for HR to say. The person keeps their card as it
+//     is, neither updated nor withdrawn.
 //   - Status: a value equal (case-insensitive, trimmed) to one of
 //     InactiveValues makes the record Deactivated; any other value, or none,
 //     leaves it present. manager_email is kept as written (not validated).
 //   - Groups split on ";" and ","; empty and repeated names are dropped.
+//   - A value of an apostrophe then = + - or @ is read without the
+//     apostrophe: the guard against formulas rosterd's export adds.
+//   - Snapshot.Columns names the attributes the mapped columns fill: a
+//     partial feed and an import assert those only.
 //   - XLSX: the first visible sheet. Cells are read raw: a date-formatted
 //     number becomes "2006-01-02" (the time of day is dropped), a number
 //     becomes its shortest decimal ("123", never "123.0" or "1.23E+02"), and
@@ -58,7 +69,9 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/rosterd/rosterd/config"
 	"github.com/rosterd/rosterd/directory"
+	"github.com/rosterd/rosterd/internal/csvsafe"
 	"github.com/rosterd/rosterd/sync/reconcile"
 )
 
@@ -82,6 +95,59 @@ type ParseOptions struct {
 	// mean the person left. nil means the defaults: terminated, inactive,
 	// leaver, disabled; an empty non-nil slice means no value does.
 	InactiveValues []string
+	// Limits bound what the file may make the parser hold; zero fields
+	// take the defaults.
+	Limits Limits
+}
+
+// Limits bound a roster file and what reading it may take: an HR export
+// is a few MB, and a file far beyond that is a mistake or an attack, to be
+// refused before it is held in memory. A file over a limit is a
+// ParseError wrapping ErrTooLarge that names the setting. Zero fields take
+// the defaults (config.Default*: the same for feeds and admin imports).
+type Limits struct {
+	// MaxFileSize is the largest file read, in bytes (config
+	// max_file_size). Default 200 MiB.
+	MaxFileSize int64
+	// MaxLineLength is the most bytes one row may take, line ends inside
+	// quoted values included (max_line_length). Default 1 MiB.
+	MaxLineLength int
+	// MaxCellLength is the most bytes one value may have
+	// (max_cell_length). Default 64 KiB.
+	MaxCellLength int
+	// XLSXMaxExpandedSize is the most a workbook's parts that are read may
+	// unzip to, together (xlsx_max_expanded_size). Default 128 MiB.
+	XLSXMaxExpandedSize int64
+	// XLSXMaxCompressionRatio is the most one zip entry may expand, as
+	// uncompressed to compressed size, once it is over 1 MiB
+	// (xlsx_max_compression_ratio). Default 100, as Apache POI's.
+	XLSXMaxCompressionRatio int
+}
+
+// withDefaults fills the zero fields.
+func (l Limits) withDefaults() Limits {
+	if l.MaxFileSize <= 0 {
+		l.MaxFileSize = config.DefaultMaxFileSize
+	}
+	if l.MaxLineLength <= 0 {
+		l.MaxLineLength = config.DefaultMaxLineLength
+	}
+	if l.MaxCellLength <= 0 {
+		l.MaxCellLength = config.DefaultMaxCellLength
+	}
+	if l.XLSXMaxExpandedSize <= 0 {
+		l.XLSXMaxExpandedSize = config.DefaultXLSXMaxExpandedSize
+	}
+	if l.XLSXMaxCompressionRatio <= 0 {
+		l.XLSXMaxCompressionRatio = config.DefaultXLSXMaxCompressionRatio
+	}
+	return l
+}
+
+// LimitsOf is a file feed's configured limits.
+func LimitsOf(f config.FileFeed) Limits {
+	return Limits{MaxFileSize: int64(f.MaxFileSize), MaxLineLength: int(f.MaxLineLength), MaxCellLength: int(f.MaxCellLength),
+		XLSXMaxExpandedSize: int64(f.XLSXMaxExpandedSize), XLSXMaxCompressionRatio: f.XLSXMaxCompressionRatio}
 }
 
 // DefaultInactiveValues are the status values that mean "left" when
@@ -100,6 +166,9 @@ var (
 	ErrEncoding = errors.New(`not UTF-8 text (export it as "CSV UTF-8" or "Unicode text")`)
 	// ErrFormat: content that is not CSV, TSV or XLSX.
 	ErrFormat = errors.New("not a CSV, TSV or XLSX file")
+	// ErrTooLarge: the file, a line, a value or a workbook's content is
+	// over one of the Limits.
+	ErrTooLarge = errors.New("over a size limit")
 	// ErrOptions: ParseOptions the parser cannot use (config validation
 	// should have caught them).
 	ErrOptions = errors.New("invalid feed options")
@@ -142,6 +211,9 @@ func Parse(name string, data []byte, opt ParseOptions) (reconcile.Snapshot, erro
 	// Newlines bound the rows from above; sizing for them up front spares
 	// the growth copies of a million-row file (a hint only: for UTF-16 and
 	// XLSX it is a guess).
+	if max := opt.Limits.withDefaults().MaxFileSize; int64(len(data)) > max {
+		return reconcile.Snapshot{}, fileTooLarge(opt.Feed, name, int64(len(data)), max)
+	}
 	hint := min(bytes.Count(data, []byte{'\n'}), len(data)/8, 1<<24)
 	return parseRoster(name, bytes.NewReader(data), opt, hint)
 }
@@ -170,18 +242,32 @@ func Template() []byte {
 	return b.Bytes()
 }
 
+// fileTooLarge is the refusal of a file over MaxFileSize; size is what is
+// known of it (at least this many bytes).
+func fileTooLarge(feed, name string, size, max int64) error {
+	return &ParseError{Feed: feed, File: name[strings.LastIndexAny(name, `/\`)+1:],
+		Err: fmt.Errorf("%w: the file has %d bytes or more, over max_file_size %s", ErrTooLarge, size, byteSize(max))}
+}
+
 func parseRoster(name string, r io.Reader, opt ParseOptions, hint int) (reconcile.Snapshot, error) {
 	p, err := newRosterParser(name, opt, hint)
 	if err != nil {
 		return reconcile.Snapshot{}, err
 	}
 	h := sha256.New()
-	src := &hashingReader{r: r, h: h}
+	src := &hashingReader{r: r, h: h, max: p.limits.MaxFileSize}
 	if err := p.parse(src); err != nil {
+		if errors.Is(err, errFileTooLarge) {
+			return reconcile.Snapshot{}, fileTooLarge(p.feed, name, src.n, p.limits.MaxFileSize)
+		}
 		return reconcile.Snapshot{}, err
 	}
+	p.flagDuplicates()
 	// The readers above stop at EOF, but hash everything whatever they did.
 	if _, err := io.Copy(io.Discard, src); err != nil {
+		if errors.Is(err, errFileTooLarge) {
+			return reconcile.Snapshot{}, fileTooLarge(p.feed, name, src.n, p.limits.MaxFileSize)
+		}
 		return reconcile.Snapshot{}, p.fail(0, err)
 	}
 	return reconcile.Snapshot{
@@ -190,20 +276,43 @@ func parseRoster(name string, r io.Reader, opt ParseOptions, hint int) (reconcil
 		Hash:    hex.EncodeToString(h.Sum(nil)),
 		Records: p.records,
 		Flagged: p.flagged,
+		Columns: p.columns(),
 	}, nil
 }
 
-// hashingReader hashes and counts what passes through it.
-type hashingReader struct {
-	r io.Reader
-	h io.Writer
-	n int64
+// columns names the attributes the mapped header columns fill (not email
+// or status): what a partial feed or an import asserts.
+func (p *rosterParser) columns() []string {
+	out := []string{}
+	for _, c := range p.cols {
+		if c.field != fieldEmail && c.field != fieldStatus {
+			out = append(out, c.attr)
+		}
+	}
+	return out
 }
 
+// hashingReader hashes and counts what passes through it, and fails with
+// errFileTooLarge past max bytes.
+type hashingReader struct {
+	r   io.Reader
+	h   io.Writer
+	n   int64
+	max int64
+}
+
+var errFileTooLarge = errors.New("file over max_file_size")
+
 func (hr *hashingReader) Read(b []byte) (int, error) {
+	if hr.n > hr.max {
+		return 0, errFileTooLarge
+	}
 	n, err := hr.r.Read(b)
 	hr.h.Write(b[:n])
 	hr.n += int64(n)
+	if hr.n > hr.max {
+		return 0, errFileTooLarge
+	}
 	return n, err
 }
 
@@ -212,6 +321,7 @@ func (hr *hashingReader) Read(b []byte) (int, error) {
 type rosterParser struct {
 	feed     string
 	file     string // the name's last element, for lines and messages
+	limits   Limits
 	plan     *rosterColumnPlan
 	inactive []string
 	hint     int
@@ -228,8 +338,13 @@ type rosterParser struct {
 	idCol      int // index into cols, -1 if none
 	keyIsEmail bool
 
-	seenKey   map[string]int // key → line of its record
-	seenEmail map[string]int // normalized email → line, when the key is not the email
+	seenKey   map[string]int     // key → line of its first row
+	seenEmail map[string]seenRow // normalized email → its first row, when the key is not the email
+	// dupKeys and dupEmails are the keys and emails on more than one row,
+	// with all their rows; dupOrder lists them as they were found.
+	dupKeys   map[string]*dupGroup
+	dupEmails map[string]*dupGroup
+	dupOrder  []*dupGroup
 	records   []reconcile.Record
 	flagged   []reconcile.Flag
 
@@ -241,6 +356,7 @@ func newRosterParser(name string, opt ParseOptions, hint int) (*rosterParser, er
 	p := &rosterParser{
 		feed:     opt.Feed,
 		file:     name[strings.LastIndexAny(name, `/\`)+1:],
+		limits:   opt.Limits.withDefaults(),
 		inactive: opt.InactiveValues,
 		hint:     hint,
 		records:  []reconcile.Record{},
@@ -277,7 +393,7 @@ func (p *rosterParser) flag(line int, reason string) {
 // flagKey flags a row whose person is known by key: the plan keeps that
 // person as they are rather than withdrawing them for a bad cell.
 func (p *rosterParser) flagKey(line int, key, reason string) {
-	p.flagged = append(p.flagged, reconcile.Flag{Line: p.lineOf(line), Key: key, Reason: reason})
+	p.flagged = append(p.flagged, reconcile.Flag{Line: p.lineOf(line), Key: strings.Clone(key), Reason: reason})
 }
 
 // parse tells the format apart by the first bytes and reads the file.
@@ -302,6 +418,9 @@ func (p *rosterParser) parse(src io.Reader) error {
 
 // header maps the header row.
 func (p *rosterParser) header(line int, cells []string) error {
+	if err := p.checkCells(line, cells); err != nil {
+		return err
+	}
 	if p.checkUTF8 {
 		for _, c := range cells {
 			if !utf8.ValidString(c) {
@@ -324,21 +443,140 @@ func (p *rosterParser) header(line int, cells []string) error {
 		}
 	}
 	for _, n := range notes {
-		p.flag(line, n)
+		p.flagged = append(p.flagged, reconcile.Flag{Line: p.lineOf(line), Reason: n, Header: true})
 	}
 	p.vals = make([]string, len(cols))
 	p.offs = make([]int, len(cols))
 	p.records = make([]reconcile.Record, 0, p.hint)
 	p.seenKey = make(map[string]int, p.hint)
 	if !p.keyIsEmail {
-		p.seenEmail = make(map[string]int, p.hint)
+		p.seenEmail = make(map[string]seenRow, p.hint)
 	}
 	return nil
+}
+
+// seenRow is a row that has a key: its line, and its key.
+type seenRow struct {
+	line int
+	key  string
+}
+
+// dupGroup is a key (what "email" or "employee id") or an email found on
+// more than one row.
+type dupGroup struct {
+	what, value string
+	rows        []seenRow
+}
+
+// seeKey notes that the row on line has key, and reports whether an
+// earlier row had it too.
+func (p *rosterParser) seeKey(key string, line int) bool {
+	first, dup := p.seenKey[key]
+	if !dup {
+		p.seenKey[key] = line
+		return false
+	}
+	g := p.dupKeys[key]
+	if g == nil {
+		what := "employee id"
+		if p.keyIsEmail {
+			what = "email"
+		}
+		g = &dupGroup{what: what, value: key, rows: []seenRow{{first, key}}}
+		if p.dupKeys == nil {
+			p.dupKeys = map[string]*dupGroup{}
+		}
+		p.dupKeys[key] = g
+		p.dupOrder = append(p.dupOrder, g)
+	}
+	g.rows = append(g.rows, seenRow{line, key})
+	return true
+}
+
+// seeEmail is seeKey for the normalized email of a row keyed by employee
+// id: one email is one card, whatever ids the rows give.
+func (p *rosterParser) seeEmail(norm, key string, line int) bool {
+	first, dup := p.seenEmail[norm]
+	if !dup {
+		p.seenEmail[norm] = seenRow{line, key}
+		return false
+	}
+	g := p.dupEmails[norm]
+	if g == nil {
+		g = &dupGroup{what: "email", value: norm, rows: []seenRow{first}}
+		if p.dupEmails == nil {
+			p.dupEmails = map[string]*dupGroup{}
+		}
+		p.dupEmails[norm] = g
+		p.dupOrder = append(p.dupOrder, g)
+	}
+	g.rows = append(g.rows, seenRow{line, key})
+	return true
+}
+
+// flagDuplicates, once the whole file is read, flags every row of a key
+// (or email) that more than one row has, and drops the record the first
+// of them made: rosterd cannot know which row is right, so none is
+// applied, and each flag's key keeps its person as they are.
+func (p *rosterParser) flagDuplicates() {
+	if len(p.dupOrder) == 0 {
+		return
+	}
+	drop := map[string]bool{}
+	for _, g := range p.dupOrder {
+		for i, r := range g.rows {
+			others := make([]int, 0, len(g.rows)-1)
+			for j, o := range g.rows {
+				if j != i && (len(others) == 0 || others[len(others)-1] != o.line) {
+					others = append(others, o.line)
+				}
+			}
+			p.flagKey(r.line, r.key, fmt.Sprintf("duplicate %s %s, also on %s: none of these rows is applied", g.what, g.value, lineList(others)))
+			drop[p.lineOf(r.line)] = true
+		}
+	}
+	p.records = slices.DeleteFunc(p.records, func(r reconcile.Record) bool { return drop[r.Line] })
+	slices.SortStableFunc(p.flagged, func(a, b reconcile.Flag) int { return flagLine(a) - flagLine(b) })
+}
+
+// flagLine is the line number of a flag this parser made.
+func flagLine(f reconcile.Flag) int {
+	n, _ := strconv.Atoi(f.Line[strings.LastIndexByte(f.Line, ':')+1:])
+	return n
+}
+
+// lineList names lines for a message: "line 4", "lines 2 and 4", "lines
+// 2, 4 and 9"; past ten, "lines 2, 3, …, 11 and 40 more".
+func lineList(lines []int) string {
+	const show = 10
+	if len(lines) == 1 {
+		return "line " + strconv.Itoa(lines[0])
+	}
+	var b strings.Builder
+	b.WriteString("lines ")
+	n := min(len(lines), show)
+	for i, l := range lines[:n] {
+		switch {
+		case i == 0:
+		case i == n-1 && n == len(lines):
+			b.WriteString(" and ")
+		default:
+			b.WriteString(", ")
+		}
+		b.WriteString(strconv.Itoa(l))
+	}
+	if n < len(lines) {
+		fmt.Fprintf(&b, " and %d more", len(lines)-n)
+	}
+	return b.String()
 }
 
 // row reads one data row that starts on line. It returns an error only when
 // the whole file must be refused.
 func (p *rosterParser) row(line int, cells []string) error {
+	if err := p.checkCells(line, cells); err != nil {
+		return err
+	}
 	if isBlankRow(cells) {
 		return nil
 	}
@@ -357,7 +595,7 @@ func (p *rosterParser) row(line int, cells []string) error {
 		if p.checkUTF8 && !utf8.ValidString(v) {
 			return p.fail(line, ErrEncoding)
 		}
-		p.vals[j] = v
+		p.vals[j] = unguard(v)
 		size += len(v)
 	}
 
@@ -369,34 +607,46 @@ func (p *rosterParser) row(line int, cells []string) error {
 		p.flag(line, "missing employee id")
 		return nil
 	}
+	// When the key is the email, a row without a valid one names nobody:
+	// it is flagged without a key (and may hold the plan, see
+	// reconcile.Hold). With an employee id, the id still names the person.
 	email := p.vals[p.emailCol]
-	key := id
-	if p.keyIsEmail {
-		key = strings.ToLower(strings.TrimSpace(email))
-	}
 	if email == "" {
-		p.flagKey(line, key, "missing email")
+		if p.keyIsEmail {
+			p.flag(line, "missing email")
+		} else {
+			p.flagKey(line, id, "missing email")
+			p.seeKey(strings.Clone(id), line)
+		}
 		return nil
 	}
 	_, norm, err := directory.NormalizeEmail(email)
 	if err != nil {
-		p.flagKey(line, key, err.Error())
+		if p.keyIsEmail {
+			p.flag(line, err.Error())
+		} else {
+			p.flagKey(line, id, err.Error())
+			p.seeKey(strings.Clone(id), line)
+		}
 		return nil
 	}
+	key := id
 	if p.keyIsEmail {
-		if first, dup := p.seenKey[norm]; dup {
-			p.flag(line, fmt.Sprintf("duplicate email %s (first on line %d)", norm, first))
-			return nil
+		key = norm
+	}
+	// The key and the email are substrings of the row as encoding/csv read
+	// it; the maps get copies (below, or cloned here for a duplicate).
+	_, dupKey := p.seenKey[key]
+	dupEmail := false
+	if !p.keyIsEmail {
+		_, dupEmail = p.seenEmail[norm]
+	}
+	if dupKey || dupEmail {
+		p.seeKey(strings.Clone(key), line)
+		if !p.keyIsEmail {
+			p.seeEmail(strings.Clone(norm), strings.Clone(id), line)
 		}
-	} else {
-		if first, dup := p.seenKey[id]; dup {
-			p.flag(line, fmt.Sprintf("duplicate employee id %s (first on line %d)", id, first))
-			return nil
-		}
-		if first, dup := p.seenEmail[norm]; dup {
-			p.flag(line, fmt.Sprintf("duplicate email %s (first on line %d)", norm, first))
-			return nil
-		}
+		return nil // flagged when the file is read, with every line of the key
 	}
 
 	// Copy what the record keeps into one string of its own: the values
@@ -428,7 +678,7 @@ func (p *rosterParser) row(line int, cells []string) error {
 	} else {
 		rec.Key = p.vals[p.idCol]
 		p.seenKey[rec.Key] = line
-		p.seenEmail[norm] = line
+		p.seenEmail[norm] = seenRow{line, rec.Key}
 	}
 	a := &rec.Attributes
 	for j, c := range p.cols {
@@ -451,6 +701,22 @@ func (p *rosterParser) row(line int, cells []string) error {
 		}
 	}
 	p.records = append(p.records, rec)
+	return nil
+}
+
+// unguard undoes the guard against formulas that rosterd's CSV writers
+// put on a cell (csvsafe.Cell), so that an exported file imports as it
+// was: "'=Ann" is read as "=Ann", "' =1" as " =1", "'a;=1" as "a;=1".
+func unguard(v string) string { return csvsafe.Uncell(v) }
+
+// checkCells refuses the file for a value over MaxCellLength, read or not:
+// no roster has one, and a file that does is not a roster.
+func (p *rosterParser) checkCells(line int, cells []string) error {
+	for i, c := range cells {
+		if len(c) > p.limits.MaxCellLength {
+			return p.fail(line, &limitError{Line: line, Column: i + 1, What: "value", Key: "max_cell_length", Limit: p.limits.MaxCellLength})
+		}
+	}
 	return nil
 }
 

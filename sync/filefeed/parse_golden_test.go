@@ -94,6 +94,19 @@ var parseGoldenCases = []struct {
 	{file: "blank-lines.csv"},
 	{file: "truncated.csv", opt: ParseOptions{Feed: "hr"}},
 	{file: "tsv-empty-fields.tsv"},
+	// TSV: a " inside a value is text; a value opening with " that is
+	// not closed properly is read literally, never losing the row.
+	{file: "tsv-quotes.tsv"},
+	// Excel's "Unicode Text": UTF-16 LE, CRLF, values with quotes or
+	// line ends quoted (and "" inside), others as they are.
+	{file: "utf16le-unicode-text-quotes.txt", gen: func(t *testing.T) []byte {
+		return utf16Bytes(t, unicode.LittleEndian, true,
+			"Email\tFirst Name\tTitle\tLocation\r\n"+
+				"ann@example.com\tAnn\t\"Director, \"\"Apollo\"\" Software\"\tBerlin\r\n"+
+				"bob@example.com\tBob\tDirector, \"Apollo\" Software\t\"Main St.\r\nBuilding 2\"\r\n"+
+				"carol@example.com\tCarol\t\"Apollo\" lead\t\"Hamburg\r\n"+
+				"dan@example.com\tDan\tEngineer\tK\u00f6ln\r\n")
+	}},
 	{file: "bad-quotes.csv"},
 	{file: "ambiguous-email-columns.csv", opt: ParseOptions{Feed: "hr"}},
 	{file: "employee-id-key.csv", opt: ParseOptions{Key: "employee_id"}},

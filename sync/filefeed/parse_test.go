@@ -318,7 +318,7 @@ func TestParseFormatByContent(t *testing.T) {
 		t.Fatal(err)
 	}
 	opt := ParseOptions{Key: "employee_id", Columns: map[string]string{"Start Date": "custom.start_date"}}
-	if snap, err := Parse("export.csv", xlsx, opt); err != nil || len(snap.Records) != 3 {
+	if snap, err := Parse("export.csv", xlsx, opt); err != nil || len(snap.Records) != 2 { // ann, erin; 123 is on two rows
 		t.Errorf("an XLSX named .csv: %d records, %v; want it read as XLSX", len(snap.Records), err)
 	}
 	if snap, err := Parse("export.xlsx", []byte("Email\tName\nann@example.com\tAnn\n"), ParseOptions{}); err != nil || len(snap.Records) != 1 {
@@ -622,4 +622,76 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("Parse and ParseReader differ:\n%s\n%s", g1, g2)
 		}
 	})
+}
+
+// TestParseDuplicateKeysFlagEveryRow: rows sharing a key (an email in
+// another case, an employee id) are all flagged, each naming the others'
+// lines and keyed by its person; none of them becomes a record.
+func TestParseDuplicateKeysFlagEveryRow(t *testing.T) {
+	type flag struct {
+		line int
+		key  string
+		has  string
+	}
+	for _, tc := range []struct {
+		name    string
+		opt     ParseOptions
+		data    string
+		records []string // keys
+		flags   []flag
+	}{
+		{name: "email in another case", data: "Email,First Name\n" +
+			"Ann@Example.com,Ann\nbob@example.com,Bob\nann@example.COM,Annie\nANN@example.com,A\n",
+			records: []string{"bob@example.com"},
+			flags: []flag{
+				{2, "ann@example.com", "duplicate email ann@example.com, also on lines 4 and 5"},
+				{4, "ann@example.com", "also on lines 2 and 5"},
+				{5, "ann@example.com", "also on lines 2 and 4"},
+			}},
+		{name: "employee id", opt: ParseOptions{Key: "employee_id"}, data: "Employee ID,Email\n" +
+			"7,ann@example.com\n8,bob@example.com\n7,ann.lee@example.com\n",
+			records: []string{"8"},
+			flags: []flag{
+				{2, "7", "duplicate employee id 7, also on line 4"},
+				{4, "7", "duplicate employee id 7, also on line 2"},
+			}},
+		{name: "employee id, one row with a bad email", opt: ParseOptions{Key: "employee_id"}, data: "Employee ID,Email\n" +
+			"7,ann@example.com\n7,not an email\n",
+			records: []string{},
+			flags: []flag{
+				{2, "7", "duplicate employee id 7, also on line 3"},
+				{3, "7", "not an email"},
+				{3, "7", "duplicate employee id 7, also on line 2"},
+			}},
+		{name: "one email, two employee ids", opt: ParseOptions{Key: "employee_id"}, data: "Employee ID,Email\n" +
+			"7,ann@example.com\n9,ANN@example.com\n10,carol@example.com\n",
+			records: []string{"10"},
+			flags: []flag{
+				{2, "7", "duplicate email ann@example.com, also on line 3"},
+				{3, "9", "duplicate email ann@example.com, also on line 2"},
+			}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			snap, err := Parse("hr.csv", []byte(tc.data), tc.opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			keys := []string{}
+			for _, r := range snap.Records {
+				keys = append(keys, r.Key)
+			}
+			if !slices.Equal(keys, tc.records) {
+				t.Errorf("records %q, want %q", keys, tc.records)
+			}
+			if len(snap.Flagged) != len(tc.flags) {
+				t.Fatalf("flagged %v, want %d flags", snap.Flagged, len(tc.flags))
+			}
+			for i, want := range tc.flags {
+				got := snap.Flagged[i]
+				if got.Line != fmt.Sprintf("hr.csv:%d", want.line) || got.Key != want.key || !strings.Contains(got.Reason, want.has) {
+					t.Errorf("flag %d = %+v, want line %d key %q reason with %q", i, got, want.line, want.key, want.has)
+				}
+			}
+		})
+	}
 }

@@ -58,16 +58,65 @@ func (p *rosterParser) parseText(br *bufio.Reader) error {
 	delim, sepLine := detectDelimiter(win, strings.ToLower(path.Ext(p.file)))
 	p.tooWideHint = fmt.Sprintf(" (a value with an unquoted %s?)", delimiterName(delim))
 
-	// encoding/csv's TrimLeadingSpace would take a tab for leading space
-	// and so swallow the empty fields of a TSV row; values are trimmed
-	// after reading anyway. It is wanted for the others: `a, "b"` is a
-	// quoted value after a space, not a bare quote.
-	trim := delim != '\t'
-	tracker := &csvQuoteTracker{r: src, delim: delim, trim: trim, fieldStart: true}
+	if delim == '\t' {
+		return p.readTSV(newTSVReader(src, p.limits.MaxLineLength, p.limits.MaxCellLength), sepLine)
+	}
+	return p.readCSV(src, delim, sepLine)
+}
+
+// readTSV reads tab-separated text (see tsvReader): every line is a row,
+// none is refused for its quotes.
+func (p *rosterParser) readTSV(tr *tsvReader, sepLine bool) error {
+	first := true
+	for {
+		line, rec, err := tr.Read()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			var le *limitError
+			if errors.As(err, &le) {
+				return p.fail(le.Line, le)
+			}
+			return p.fail(0, err)
+		}
+		if first && sepLine && line == 1 {
+			first = false
+			continue
+		}
+		first = false
+		if err := p.record(line, rec); err != nil {
+			return err
+		}
+	}
+	if !p.haveHeader {
+		return p.fail(0, ErrNoHeader)
+	}
+	return nil
+}
+
+// record hands a record read on line to the header or the rows.
+func (p *rosterParser) record(line int, rec []string) error {
+	if !p.haveHeader {
+		if isBlankRow(rec) {
+			return nil
+		}
+		return p.header(line, rec)
+	}
+	return p.row(line, rec)
+}
+
+// readCSV reads comma-, semicolon- or pipe-separated text through
+// encoding/csv, by RFC 4180's rules.
+func (p *rosterParser) readCSV(src io.Reader, delim byte, sepLine bool) error {
+	// TrimLeadingSpace: `a, "b"` is a quoted value after a space, not a
+	// bare quote. (It would take a tab for space, which is one reason TSV
+	// has a reader of its own.)
+	tracker := &csvQuoteTracker{r: src, delim: delim, trim: true, fieldStart: true, maxRecord: p.limits.MaxLineLength, line: 1, recStart: 1}
 	cr := csv.NewReader(tracker)
 	cr.Comma = rune(delim)
 	cr.FieldsPerRecord = -1
-	cr.TrimLeadingSpace = trim
+	cr.TrimLeadingSpace = true
 	cr.ReuseRecord = true
 
 	// lastQuoteErr is an ErrQuote that no record has followed yet: at the
@@ -81,6 +130,10 @@ func (p *rosterParser) parseText(br *bufio.Reader) error {
 			break
 		}
 		if err != nil {
+			var le *limitError
+			if errors.As(err, &le) {
+				return p.fail(le.Line, le)
+			}
 			var pe *csv.ParseError
 			if !errors.As(err, &pe) {
 				return p.fail(0, err)
@@ -105,16 +158,7 @@ func (p *rosterParser) parseText(br *bufio.Reader) error {
 			continue
 		}
 		first = false
-		if !p.haveHeader {
-			if isBlankRow(rec) {
-				continue
-			}
-			if err := p.header(line, rec); err != nil {
-				return err
-			}
-			continue
-		}
-		if err := p.row(line, rec); err != nil {
+		if err := p.record(line, rec); err != nil {
 			return err
 		}
 	}
@@ -241,6 +285,11 @@ func (c crToLF) Read(b []byte) (int, error) {
 // reports both as ErrQuote at the same column.) It mirrors encoding/csv's
 // grammar with LazyQuotes off, including how it resumes after an error:
 // with the next line.
+//
+// Knowing where records end, it also bounds them: a record longer than
+// maxRecord bytes (0: no bound), its quoted line ends included, makes
+// Read fail with a *limitError before encoding/csv has buffered it — a
+// 400 MB value is refused, not read.
 type csvQuoteTracker struct {
 	r     io.Reader
 	delim byte
@@ -250,6 +299,12 @@ type csvQuoteTracker struct {
 	// the last delimiter, line end or the start of the text.
 	fieldStart bool
 	eof        bool
+
+	maxRecord int
+	line      int // the line the next byte is on
+	recStart  int // the line the current record started on
+	recLen    int // bytes of the current record so far
+	err       error
 }
 
 type quoteState uint8
@@ -263,8 +318,14 @@ const (
 )
 
 func (t *csvQuoteTracker) Read(b []byte) (int, error) {
+	if t.err != nil {
+		return 0, t.err
+	}
 	n, err := t.r.Read(b)
 	t.scan(b[:n])
+	if t.err != nil {
+		return 0, t.err
+	}
 	if err == io.EOF {
 		t.eof = true
 	}
@@ -272,6 +333,34 @@ func (t *csvQuoteTracker) Read(b []byte) (int, error) {
 }
 
 func (t *csvQuoteTracker) openAtEOF() bool { return t.eof && t.state == stateQuoted }
+
+// consume counts seg into the current record; with ends, a line end in
+// seg ends the record (outside quotes), else it is part of a value.
+func (t *csvQuoteTracker) consume(seg []byte, ends bool) {
+	if ends {
+		for {
+			k := bytes.IndexByte(seg, '\n')
+			if k < 0 {
+				break
+			}
+			t.recLen += k
+			t.checkRecord()
+			t.line++
+			t.recStart, t.recLen = t.line, 0
+			seg = seg[k+1:]
+		}
+	} else {
+		t.line += bytes.Count(seg, []byte{'\n'})
+	}
+	t.recLen += len(seg)
+	t.checkRecord()
+}
+
+func (t *csvQuoteTracker) checkRecord() {
+	if t.maxRecord > 0 && t.recLen > t.maxRecord && t.err == nil {
+		t.err = &limitError{Line: t.recStart, What: "line", Key: "max_line_length", Limit: t.maxRecord}
+	}
+}
 
 // scan advances the state over b. It looks only at quotes, and at the few
 // bytes around them, so most of the text passes at IndexByte's speed.
@@ -283,6 +372,7 @@ func (t *csvQuoteTracker) scan(b []byte) {
 			j := bytes.IndexByte(b[i:], '"')
 			if j < 0 {
 				t.fieldStart = t.atFieldStart(b, i, len(b))
+				t.consume(b[i:], true)
 				return
 			}
 			j += i
@@ -291,16 +381,20 @@ func (t *csvQuoteTracker) scan(b []byte) {
 			} else {
 				t.state = stateSkipLine // encoding/csv: ErrBareQuote
 			}
+			t.consume(b[i:j+1], true)
 			i = j + 1
 		case stateQuoted:
 			j := bytes.IndexByte(b[i:], '"')
 			if j < 0 {
+				t.consume(b[i:], false)
 				return
 			}
+			t.consume(b[i:i+j+1], false)
 			t.state = stateQuoteSeen
 			i += j + 1
 		case stateQuoteSeen:
 			c := b[i]
+			t.consume(b[i:i+1], true)
 			i++
 			switch c {
 			case '"':
@@ -321,12 +415,15 @@ func (t *csvQuoteTracker) scan(b []byte) {
 				t.state = stateSkipLine
 				continue // the byte may be the line's end for stateSkipLine
 			}
+			t.consume(b[i:i+1], true)
 			i++
 		case stateSkipLine:
 			j := bytes.IndexByte(b[i:], '\n')
 			if j < 0 {
+				t.consume(b[i:], true)
 				return
 			}
+			t.consume(b[i:i+j+1], true)
 			i += j + 1
 			t.state, t.fieldStart = stateOutside, true
 		}

@@ -1,19 +1,114 @@
 package filefeed
 
 import (
+	"archive/zip"
 	"bytes"
 	"fmt"
+	"io"
 	"math"
+	"path"
 	"strconv"
 	"strings"
 
 	"github.com/xuri/excelize/v2"
 )
 
-// xlsxUnzipLimit bounds what a workbook may unzip to, against zip bombs:
-// far above any roster (a million rows of 15 columns is some 200 MiB of
-// sheet XML).
-const xlsxUnzipLimit = 1 << 30
+// xlsxRatioGrace is the size up to which a zip entry may expand by any
+// ratio: a small part of blanks compresses far better than 100 to 1.
+const xlsxRatioGrace = 1 << 20
+
+// xlsxParts checks a workbook's zip directory against the limits and
+// returns a zip of only the parts the roster sheet is read from — the
+// content types, the relationships, the workbook, its styles and shared
+// strings, and the first visible worksheet — with that sheet's name and
+// part. Other sheets, images, drawings, pivot caches, macros, embedded
+// files and the like are dropped unread, so they neither count against
+// the limits nor take memory. The entries are copied as they are,
+// compressed; archive/zip, as excelize reads them, fails an entry whose
+// data expands beyond the size its directory declares, so a directory
+// that understates them gains nothing.
+func xlsxParts(data []byte, lim Limits) (parts []byte, sheet, sheetPath string, err error) {
+	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		return nil, "", "", fmt.Errorf("%w: not a readable XLSX workbook: %w", ErrFormat, err)
+	}
+	var (
+		keep  []*zip.File
+		total uint64
+	)
+	take := func(f *zip.File) error {
+		size := f.UncompressedSize64
+		if size > xlsxRatioGrace && size/max(f.CompressedSize64, 1) > uint64(lim.XLSXMaxCompressionRatio) {
+			return fmt.Errorf("%w: the workbook's part %s expands %d times (%d bytes from %d), over xlsx_max_compression_ratio %d",
+				ErrTooLarge, f.Name, size/max(f.CompressedSize64, 1), size, f.CompressedSize64, lim.XLSXMaxCompressionRatio)
+		}
+		if total += size; total > uint64(lim.XLSXMaxExpandedSize) || total < size {
+			return fmt.Errorf("%w: the workbook's parts for its sheet unzip to more than xlsx_max_expanded_size %s (at %s)",
+				ErrTooLarge, byteSize(lim.XLSXMaxExpandedSize), f.Name)
+		}
+		keep = append(keep, f)
+		return nil
+	}
+	for _, f := range zr.File {
+		if xlsxPartNeeded(f.Name) {
+			if err := take(f); err != nil {
+				return nil, "", "", err
+			}
+		}
+	}
+	// The workbook and its relationships are among the parts checked.
+	if sheet, sheetPath, err = xlsxFirstVisibleSheet(zr); err != nil {
+		return nil, "", "", fmt.Errorf("%w: not a readable XLSX workbook: %w", ErrFormat, err)
+	}
+	found := false
+	for _, f := range zr.File {
+		if !found && strings.EqualFold(strings.ReplaceAll(f.Name, `\`, "/"), sheetPath) {
+			if err := take(f); err != nil {
+				return nil, "", "", err
+			}
+			found = true
+		}
+	}
+	if !found {
+		return nil, "", "", fmt.Errorf("%w: not a readable XLSX workbook: sheet %q has no part %s", ErrFormat, sheet, sheetPath)
+	}
+
+	var out bytes.Buffer
+	zw := zip.NewWriter(&out)
+	for _, f := range keep {
+		raw, err := f.OpenRaw()
+		if err != nil {
+			return nil, "", "", fmt.Errorf("%w: not a readable XLSX workbook: %s: %w", ErrFormat, f.Name, err)
+		}
+		fh := f.FileHeader
+		w, err := zw.CreateRaw(&fh)
+		if err != nil {
+			return nil, "", "", fmt.Errorf("%w: not a readable XLSX workbook: %s: %w", ErrFormat, f.Name, err)
+		}
+		if _, err := io.Copy(w, raw); err != nil {
+			return nil, "", "", fmt.Errorf("%w: not a readable XLSX workbook: %s: %w", ErrFormat, f.Name, err)
+		}
+	}
+	if err := zw.Close(); err != nil {
+		return nil, "", "", fmt.Errorf("%w: not a readable XLSX workbook: %w", ErrFormat, err)
+	}
+	return out.Bytes(), sheet, sheetPath, nil
+}
+
+// xlsxPartNeeded reports whether a zip entry is one a sheet is read from.
+func xlsxPartNeeded(name string) bool {
+	name = strings.ToLower(strings.ReplaceAll(name, `\`, "/"))
+	dir, file := path.Split(name)
+	switch {
+	case name == "[content_types].xml" || name == "_rels/.rels":
+		return true
+	case dir == "xl/_rels/":
+		return strings.HasSuffix(file, ".rels")
+	case dir == "xl/":
+		return strings.HasSuffix(file, ".xml") && file != "calcchain.xml"
+	}
+	return false
+}
 
 // parseXLSX reads the first visible sheet of a workbook. Its header is the
 // first row with a non-empty cell; lines are the sheet's row numbers.
@@ -25,27 +120,31 @@ func (p *rosterParser) parseXLSX(data []byte) (err error) {
 			err = p.fail(0, fmt.Errorf("%w: unreadable XLSX workbook: %v", ErrFormat, r))
 		}
 	}()
-	f, err := excelize.OpenReader(bytes.NewReader(data), excelize.Options{UnzipSizeLimit: xlsxUnzipLimit})
+	parts, sheet, sheetPath, err := xlsxParts(data, p.limits)
+	if err != nil {
+		return p.fail(0, err)
+	}
+	f, err := excelize.OpenReader(bytes.NewReader(parts), excelize.Options{
+		UnzipSizeLimit: p.limits.XLSXMaxExpandedSize, UnzipXMLSizeLimit: min(excelize.StreamChunkSize, p.limits.XLSXMaxExpandedSize)})
 	if err != nil {
 		return p.fail(0, fmt.Errorf("%w: not a readable XLSX workbook: %w", ErrFormat, err))
 	}
 	defer f.Close()
 
-	sheet := ""
-	for _, s := range f.GetSheetList() {
-		if visible, err := f.GetSheetVisible(s); err == nil && visible {
-			sheet = s
-			break
-		}
-	}
-	if sheet == "" {
-		return p.fail(0, fmt.Errorf("%w: the workbook has no visible sheet", ErrFormat))
-	}
 	props, err := f.GetWorkbookProps()
 	if err != nil {
 		return p.fail(0, fmt.Errorf("%w: %w", ErrFormat, err))
 	}
-	cells := xlsxCells{f: f, sheet: sheet, date1904: props.Date1904 != nil && *props.Date1904, dateStyle: map[int]bool{}}
+	zr, err := zip.NewReader(bytes.NewReader(parts), int64(len(parts)))
+	if err != nil {
+		return p.fail(0, fmt.Errorf("%w: %w", ErrFormat, err))
+	}
+	attrs, err := openXLSXCellAttrs(zr, sheetPath)
+	if err != nil {
+		return p.fail(0, fmt.Errorf("%w: %w", ErrFormat, err))
+	}
+	defer attrs.Close()
+	cells := xlsxCells{f: f, attrs: attrs, date1904: props.Date1904 != nil && *props.Date1904, dateStyle: map[int]bool{}}
 
 	// Rows rather than GetRows: GetRows stops quietly at a row it cannot
 	// read, and a roster cut short must fail, not lose its tail.
@@ -55,6 +154,9 @@ func (p *rosterParser) parseXLSX(data []byte) (err error) {
 	}
 	defer rows.Close()
 	for line := 1; rows.Next(); line++ {
+		if line > excelize.TotalRows {
+			return p.fail(line, fmt.Errorf("%w: sheet %q: more than %d rows", ErrFormat, sheet, excelize.TotalRows))
+		}
 		row, err := rows.Columns(excelize.Options{RawCellValue: true})
 		if err != nil {
 			return p.fail(line, fmt.Errorf("%w: sheet %q: %w", ErrFormat, sheet, err))
@@ -93,7 +195,7 @@ func (p *rosterParser) parseXLSX(data []byte) (err error) {
 // format is a date.
 type xlsxCells struct {
 	f         *excelize.File
-	sheet     string
+	attrs     *xlsxCellAttrs
 	date1904  bool
 	dateStyle map[int]bool // style id → its number format shows a date
 }
@@ -106,27 +208,19 @@ func (c *xlsxCells) value(col, row int, raw string) (string, error) {
 	if err != nil {
 		return raw, nil // text, an error value (#N/A), a boolean
 	}
-	ref, err := excelize.CoordinatesToCellName(col, row)
-	if err != nil {
-		return "", err
-	}
-	typ, err := c.f.GetCellType(c.sheet, ref)
+	typ, style, err := c.attrs.cell(col, row)
 	if err != nil {
 		return "", err
 	}
 	switch typ {
-	case excelize.CellTypeUnset, excelize.CellTypeNumber:
-	case excelize.CellTypeBool:
+	case "", "n":
+	case "b":
 		if n != 0 {
 			return "TRUE", nil
 		}
 		return "FALSE", nil
 	default:
 		return raw, nil // text typed as text keeps its leading zeros
-	}
-	style, err := c.f.GetCellStyle(c.sheet, ref)
-	if err != nil {
-		return "", err
 	}
 	isDate, ok := c.dateStyle[style]
 	if !ok {

@@ -37,15 +37,27 @@ func LoadPlan(run store.Run) (Plan, error) {
 	return st.Plan, err
 }
 
+// ImportOptions are what an admin asked an import to do.
+type ImportOptions struct {
+	// Invite: the cards the import creates get an invite.
+	Invite bool
+	// FullRoster: the admin's claims on people the file omits are withdrawn.
+	FullRoster bool
+	// ClearEmpty: an empty cell clears the attribute; without it an empty
+	// cell leaves the attribute as it is.
+	ClearEmpty bool
+}
+
 // ImportChoices returns what an admin's import run was asked to do —
-// whether its file is the full roster, whether it invites the cards it
-// creates — so that an approval or a resume builds the same import feed.
-func ImportChoices(run store.Run) (fullRoster, invite bool, err error) {
+// whether its file is the full roster, whether it clears empty cells,
+// whether it invites the cards it creates — so that an approval or a
+// resume builds the same import feed.
+func ImportChoices(run store.Run) (ImportOptions, error) {
 	st, err := decodePlan(run.Plan)
 	if err != nil {
-		return false, false, fmt.Errorf("run %s: reading its plan: %w", run.ID, err)
+		return ImportOptions{}, fmt.Errorf("run %s: reading its plan: %w", run.ID, err)
 	}
-	return st.Plan.FullRoster, st.Invite != nil && *st.Invite, nil
+	return ImportOptions{FullRoster: st.Plan.FullRoster, ClearEmpty: st.Plan.ClearEmpty, Invite: st.Invite != nil && *st.Invite}, nil
 }
 
 func encodePlan(st stored) ([]byte, error) {

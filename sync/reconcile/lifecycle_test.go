@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rosterd/rosterd/directory"
 	"github.com/rosterd/rosterd/store"
 	"github.com/rosterd/rosterd/store/storetest"
 	"github.com/rosterd/rosterd/sync/reconcile"
@@ -179,6 +180,34 @@ func TestApprovedRunIsArchived(t *testing.T) {
 		approved, err := e.runner.Approve(ctx, e.feed, held.ID, "admin:ops")
 		if err != nil || approved.Status != store.RunApplied || len(archived) != 1 || archived[0] != e.snap.Hash {
 			t.Fatalf("approved: %+v, %v; archived %v", approved, err, archived)
+		}
+	})
+}
+
+// TestApproveAfterACardWasEdited: a card edited since the plan was held
+// (an admin disabled one of the people it would disable) changes what the
+// plan does; the approval is refused with what changed.
+func TestApproveAfterACardWasEdited(t *testing.T) {
+	storetest.ForEachBackend(t, func(t *testing.T, st store.Backend) {
+		e := newEnv(t, st)
+		e.snap = roster(0, 40, nil)
+		e.runner.Run(ctx, e.feed, reconcile.RunOptions{})
+		e.snap = roster(0, 15, nil)
+		held, _ := e.runner.Run(ctx, e.feed, reconcile.RunOptions{})
+		if held.Status != store.RunHeld || held.Counts["disable"] != 25 {
+			t.Fatalf("held: %s %v", held.Status, held.Counts)
+		}
+		card, _ := e.dir.GetByEmail(ctx, "acme", "p030@example.com")
+		if _, err := e.dir.Disable(ctx, directory.Actor{Name: "admin:ops"}, "acme", card.ID, "left early"); err != nil {
+			t.Fatal(err)
+		}
+		got, err := e.runner.Approve(ctx, e.feed, held.ID, "admin:ops")
+		var changed *reconcile.ChangedError
+		if !errors.As(err, &changed) || got.Status != store.RunHeld || e.enabled(t) != 39 {
+			t.Fatalf("approval after an edit: %s, %v; %d enabled", got.Status, err, e.enabled(t))
+		}
+		if what := strings.Join(changed.Changes, "; "); !strings.Contains(what, "disable 25 → 24") || strings.Contains(what, "was applied since") {
+			t.Fatalf("changes: %s", what)
 		}
 	})
 }

@@ -43,6 +43,10 @@ type Change struct {
 	CardID string `json:"card_id,omitempty"`
 	// Attributes lists what an update changes, old → new.
 	Attributes []directory.AttributeChange `json:"attributes,omitempty"`
+	// Cleared names the attributes of Attributes the change empties: a
+	// full roster's blank cell or missing column, a partial source's blank
+	// cell with clear_empty.
+	Cleared []string `json:"cleared,omitempty"`
 	// Effect is what the directory would do to the card: "enable",
 	// "disable", or "" for neither.
 	Effect string `json:"effect,omitempty"`
@@ -68,6 +72,12 @@ type Plan struct {
 	Present int `json:"present"`
 	// FullRoster: the snapshot is everyone; those it omits are withdrawn.
 	FullRoster bool `json:"full_roster"`
+	// Partial: the snapshot asserts only the attributes of its Columns;
+	// the claims keep the others (directory.ClaimAttributes). ClearEmpty:
+	// an empty cell of those columns clears the attribute.
+	Partial    bool     `json:"partial,omitempty"`
+	Columns    []string `json:"columns,omitempty"`
+	ClearEmpty bool     `json:"clear_empty,omitempty"`
 	// Fingerprint is the source's claims' state the plan was made against.
 	Fingerprint string `json:"fingerprint"`
 
@@ -102,6 +112,13 @@ type Source struct {
 	// Invite overrides the tenant's auto-invite for cards this source
 	// creates; nil = the tenant's policy.
 	Invite *bool
+	// Partial: a record asserts only the attributes of the snapshot's
+	// Columns (an import, a feed configured partial: true); an attribute
+	// it has no column for keeps the claim's value, and so does one whose
+	// cell is empty, unless ClearEmpty. A snapshot without Columns is
+	// taken whole.
+	Partial    bool
+	ClearEmpty bool
 }
 
 // bigSnapshot is the size from which MakePlan starts with a collection.
@@ -140,6 +157,10 @@ func MakePlan(ctx context.Context, dir Directory, claims Claims, src Source, sna
 			flaggedKeys[f.Key] = true
 		}
 	}
+	var partial *directory.Partial
+	if src.Partial && snap.Columns != nil {
+		partial = &directory.Partial{Attributes: snap.Columns, ClearEmpty: src.ClearEmpty}
+	}
 	var (
 		present   int
 		unchanged = make([]bool, len(snap.Records))
@@ -157,7 +178,7 @@ func MakePlan(ctx context.Context, dir Directory, claims Claims, src Source, sna
 			if src.Withdraw && c.State != store.Withdrawn && !flaggedKeys[key] {
 				gone = append(gone, store.Claim{CardID: c.CardID, ExternalID: c.ExternalID, Email: c.Email, Authoritative: c.Authoritative})
 			}
-		case sameClaim(c, snap.Records[i], src.Authoritative):
+		case sameClaim(c, snap.Records[i], src.Authoritative, partial):
 			unchanged[i] = true
 		default:
 			differ[i] = c
@@ -170,6 +191,9 @@ func MakePlan(ctx context.Context, dir Directory, claims Claims, src Source, sna
 
 	p := Plan{Tenant: src.Tenant, Source: src.Name, Records: len(snap.Records), Flagged: snap.Flagged,
 		Counts: map[string]int{}, Present: present, Fingerprint: fingerprint, FullRoster: src.Withdraw}
+	if partial != nil {
+		p.Partial, p.Columns, p.ClearEmpty = true, partial.Attributes, partial.ClearEmpty
+	}
 	same := 0
 	for _, u := range unchanged {
 		if u {
@@ -188,7 +212,7 @@ func MakePlan(ctx context.Context, dir Directory, claims Claims, src Source, sna
 			state = store.Deactivated
 		}
 		in := directory.ClaimInput{Tenant: src.Tenant, Source: src.Name, ExternalID: rec.Key, Email: rec.Email,
-			State: state, Authoritative: src.Authoritative, Attributes: rec.Attributes, Invite: src.Invite}
+			State: state, Authoritative: src.Authoritative, Attributes: rec.Attributes, Partial: partial, Invite: src.Invite}
 		c, had := differ[int32(i)]
 		ch := Change{Key: rec.Key, Email: rec.Email, Line: rec.Line}
 		switch {
@@ -204,7 +228,9 @@ func MakePlan(ctx context.Context, dir Directory, claims Claims, src Source, sna
 			ch.Action, ch.CardID = Update, c.CardID
 		}
 		if had {
-			ch.Attributes = directory.AttributeChanges(c.Attributes, rec.Attributes)
+			next := directory.ClaimAttributes(c.Attributes, rec.Attributes, partial)
+			ch.Attributes = directory.AttributeChanges(c.Attributes, next)
+			ch.Cleared = directory.ClearedAttributes(c.Attributes, next)
 			if c.Email != rec.Email {
 				ch.Attributes = append([]directory.AttributeChange{{Name: "email", Old: c.Email, New: rec.Email}}, ch.Attributes...)
 			}
@@ -245,6 +271,17 @@ func MakePlan(ctx context.Context, dir Directory, claims Claims, src Source, sna
 	if err := g.Wait(); err != nil {
 		return Plan{}, fmt.Errorf("previewing the plan: %w", err)
 	}
+	// What the directory would not write at all is unchanged, not a change.
+	kept := 0
+	for i, ch := range p.Changes {
+		if ch.Action == Unchanged {
+			p.Counts[string(Unchanged)]++
+			continue
+		}
+		p.Changes[kept], p.ins[kept] = ch, p.ins[i]
+		kept++
+	}
+	p.Changes, p.ins = p.Changes[:kept], p.ins[:kept]
 	for _, ch := range p.Changes {
 		p.Counts[string(ch.Action)]++
 		if ch.Effect != "" {
@@ -264,7 +301,8 @@ func previewWorkers() int { return min(runtime.GOMAXPROCS(0), 4) }
 
 // preview asks the directory what part's changes (their claims: ins) would
 // do, and notes it on them: a refusal, a create that would claim an
-// existing card, the effect on the card's access.
+// existing card, the effect on the card's access, or nothing at all
+// (Unchanged, which MakePlan then counts rather than lists).
 func preview(ctx context.Context, dir Directory, actor directory.Actor, part []Change, ins []directory.ClaimInput) error {
 	outs, err := dir.Preview(ctx, actor, ins)
 	if err != nil {
@@ -275,6 +313,9 @@ func preview(ctx context.Context, dir Directory, actor directory.Actor, part []C
 		switch {
 		case o.Err != nil:
 			ch.Refused = o.Err.Error()
+		case !o.Changed:
+			ch.Action = Unchanged // the directory would write nothing
+			continue
 		case ch.Action == Create && !o.Created:
 			ch.Action, ch.CardID = Claim, o.Card.ID
 		}
@@ -293,14 +334,15 @@ func preview(ctx context.Context, dir Directory, actor directory.Actor, part []C
 }
 
 // sameClaim reports whether the source's claim already says what the
-// record says.
-func sameClaim(c store.Claim, rec Record, authoritative bool) bool {
+// record says, as the directory would apply it (partial: see
+// directory.ClaimAttributes).
+func sameClaim(c store.Claim, rec Record, authoritative bool, partial *directory.Partial) bool {
 	state := store.Present
 	if rec.Deactivated {
 		state = store.Deactivated
 	}
 	return c.State == state && c.Email == rec.Email && c.Authoritative == authoritative &&
-		len(directory.AttributeChanges(c.Attributes, rec.Attributes)) == 0
+		len(directory.AttributeChanges(c.Attributes, directory.ClaimAttributes(c.Attributes, rec.Attributes, partial))) == 0
 }
 
 func claimKey(c store.Claim) string {

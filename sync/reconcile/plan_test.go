@@ -136,3 +136,110 @@ func TestWithdrawalsComeLastByKey(t *testing.T) {
 		}
 	}
 }
+
+// TestPartialPlanComparesLikeTheDirectory: a partial source's snapshot of
+// only email and department, run against claims that hold names too:
+// unchanged people are "unchanged" (their names are not cleared), a new
+// department is an update of that attribute only, an empty cell changes
+// nothing; applied, the names stay. With clear_empty the empty cell is a
+// change that clears the department, and the plan says so.
+func TestPartialPlanComparesLikeTheDirectory(t *testing.T) {
+	storetest.ForEachBackend(t, func(t *testing.T, st store.Backend) {
+		e := newEnv(t, st)
+		e.snap = roster(0, 3, func(i int, r *reconcile.Record) { r.Attributes.Role = "editor" })
+		if _, err := e.runner.Run(ctx, e.feed, reconcile.RunOptions{Trigger: "manual"}); err != nil {
+			t.Fatal(err)
+		}
+		src := e.feed.Source
+		src.Partial = true
+		snap := roster(0, 3, func(i int, r *reconcile.Record) {
+			r.Attributes = store.Attributes{Department: []string{"R&D", "Sales", ""}[i]}
+		})
+		snap.Columns = []string{"department"}
+		p, err := reconcile.MakePlan(ctx, e.dir, st, src, snap)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Counts["unchanged"] != 2 || len(p.Changes) != 1 || !p.Partial || p.ClearEmpty {
+			t.Fatalf("partial plan: %+v", p)
+		}
+		ch := p.Changes[0]
+		if ch.Action != reconcile.Update || ch.Email != "p001@example.com" || len(ch.Attributes) != 1 ||
+			ch.Attributes[0] != (directory.AttributeChange{Name: "department", Old: "R&D", New: "Sales"}) || len(ch.Cleared) != 0 {
+			t.Fatalf("change: %+v", ch)
+		}
+
+		src.ClearEmpty = true
+		p, err = reconcile.MakePlan(ctx, e.dir, st, src, snap)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Counts["unchanged"] != 1 || len(p.Changes) != 2 || !p.ClearEmpty {
+			t.Fatalf("clear-empty plan: %+v", p)
+		}
+		if ch := p.Changes[1]; ch.Email != "p002@example.com" || !slicesEqual(ch.Cleared, []string{"department"}) {
+			t.Fatalf("clear-empty change: %+v", ch)
+		}
+		var csv strings.Builder
+		if err := p.WriteCSV(&csv); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(csv.String(), "update,p002@example.com,p002@example.com,") || !strings.Contains(csv.String(), ",department: R&D → ,department,") {
+			t.Fatalf("CSV plan:\n%s", csv.String())
+		}
+	})
+}
+
+// TestFullRosterPlanListsWhatItClears: a full-roster file that lost its
+// department column clears everyone's department; each change lists it.
+func TestFullRosterPlanListsWhatItClears(t *testing.T) {
+	st := storetest.Migrated(t, storetest.OpenSQLite)
+	e := newEnv(t, st)
+	e.snap = roster(0, 2, nil)
+	if _, err := e.runner.Run(ctx, e.feed, reconcile.RunOptions{Trigger: "manual"}); err != nil {
+		t.Fatal(err)
+	}
+	snap := roster(0, 2, func(i int, r *reconcile.Record) { r.Attributes.Department = "" })
+	p, err := reconcile.MakePlan(ctx, e.dir, st, e.feed.Source, snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Changes) != 2 {
+		t.Fatalf("plan: %+v", p)
+	}
+	for _, ch := range p.Changes {
+		if !slicesEqual(ch.Cleared, []string{"department"}) {
+			t.Fatalf("change %s clears %v, want [department]", ch.Email, ch.Cleared)
+		}
+	}
+}
+
+func slicesEqual(a, b []string) bool { return strings.Join(a, "\x00") == strings.Join(b, "\x00") }
+
+// TestHeldPartialPlanApprovedStaysPartial: a partial feed's run is held
+// (it would withdraw most people); approved, it is planned again from
+// the stored snapshot, which keeps its columns: the names stay.
+func TestHeldPartialPlanApprovedStaysPartial(t *testing.T) {
+	storetest.ForEachBackend(t, func(t *testing.T, st store.Backend) {
+		e := newEnv(t, st)
+		e.snap = roster(0, 10, nil)
+		if _, err := e.runner.Run(ctx, e.feed, reconcile.RunOptions{Trigger: "manual"}); err != nil {
+			t.Fatal(err)
+		}
+		e.feed.Source.Partial = true
+		e.snap = roster(0, 3, func(i int, r *reconcile.Record) { r.Attributes = store.Attributes{Department: "Sales"} })
+		e.snap.Columns = []string{"department"}
+		held, err := e.runner.Run(ctx, e.feed, reconcile.RunOptions{Trigger: "manual"})
+		if err != nil || held.Status != store.RunHeld {
+			t.Fatalf("run: %+v, %v", held, err)
+		}
+		run, err := e.runner.Approve(ctx, e.feed, held.ID, "admin:ops")
+		if err != nil || run.Status != store.RunApplied || run.Counts["update"] != 3 || run.Counts["withdraw"] != 7 {
+			t.Fatalf("approve: %+v, %v", run, err)
+		}
+		card, err := e.dir.GetByEmail(ctx, "acme", "p001@example.com")
+		if err != nil || card.Attributes.GivenName != "P" || card.Attributes.FamilyName != "1" || card.Attributes.Department != "Sales" {
+			t.Fatalf("p001 after the approved partial run: %+v, %v", card.Attributes, err)
+		}
+	})
+}

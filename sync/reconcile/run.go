@@ -203,7 +203,9 @@ func (r *Runner) Run(ctx context.Context, f Feed, opt RunOptions) (store.Run, er
 	if err != nil {
 		return r.finish(ctx, run, store.RunFailed, err, log)
 	}
-	if !opt.DryRun && snap.Hash != "" && lastApplied.FileHash == snap.Hash {
+	// An import is planned whatever the last one was: the admin may send
+	// the same file again with other options (clear_empty, full_roster).
+	if !opt.DryRun && f.Kind != "import" && snap.Hash != "" && lastApplied.FileHash == snap.Hash {
 		run.Error = fmt.Sprintf("same content as run %s", lastApplied.ID)
 		run.Counts = map[string]int{"records": len(snap.Records), "flagged": len(snap.Flagged)}
 		run.Status, run.Finished = store.RunSkipped, r.now()
@@ -232,7 +234,7 @@ func (r *Runner) Run(ctx context.Context, f Feed, opt RunOptions) (store.Run, er
 // (Resume) rather than leaving half a plan and no record of it.
 func (r *Runner) apply(ctx context.Context, f Feed, run store.Run, plan Plan, snap Snapshot, done func(context.Context) error, opt RunOptions, log *slog.Logger) (store.Run, error) {
 	var err error
-	run.Status, run.HoldReasons = store.RunApplying, nil
+	run.Status = store.RunApplying
 	if run.Plan, err = encodePlan(storedOf(f, plan, &snap)); err != nil {
 		return run, err
 	}
@@ -309,8 +311,11 @@ func (r *Runner) Approve(ctx context.Context, f Feed, runID, actor string) (stor
 			return run, fmt.Errorf("%w: run %s is %s", ErrNotHeld, runID, run.Status)
 		}
 		st, err := decodePlan(run.Plan)
-		if err != nil || st.Snapshot == nil {
-			return run, fmt.Errorf("run %s: its snapshot cannot be read: %v", runID, err)
+		if err == nil && st.Snapshot == nil {
+			err = errors.New("no snapshot stored")
+		}
+		if err != nil {
+			return run, fmt.Errorf("run %s: its snapshot cannot be read: %w", runID, err)
 		}
 		last, err := r.lastApplied(ctx, run.Tenant, run.Feed)
 		if err != nil {
@@ -402,22 +407,27 @@ func sameChange(a, b Change) bool {
 		a.Effect == b.Effect && a.Refused == b.Refused && a.Line == b.Line && slices.Equal(a.Attributes, b.Attributes)
 }
 
-// Reject closes a held run; nothing of it is applied.
+// Reject closes a held run; nothing of it is applied. It decides under
+// the feed's lock too, so that an approval under way is not overwritten.
 func (r *Runner) Reject(ctx context.Context, tenant, runID, actor string) (store.Run, error) {
 	run, err := r.Store.GetRun(ctx, tenant, runID)
 	if err != nil {
 		return run, err
 	}
-	if run.Status != store.RunHeld {
-		return run, fmt.Errorf("%w: run %s is %s", ErrNotHeld, runID, run.Status)
-	}
-	st, err := decodePlan(run.Plan)
-	if err == nil {
-		st.Snapshot = nil
-		run.Plan, _ = encodePlan(st)
-	}
-	run.Status, run.Finished, run.Actor = store.RunRejected, r.now(), actor
-	return run, r.Store.PutRun(ctx, run)
+	f := Feed{Source: Source{Tenant: tenant}, Feed: run.Feed}
+	return r.withRun(ctx, f, runID, func(run store.Run, log *slog.Logger) (store.Run, error) {
+		if run.Status != store.RunHeld {
+			return run, fmt.Errorf("%w: run %s is %s", ErrNotHeld, runID, run.Status)
+		}
+		st, err := decodePlan(run.Plan)
+		if err == nil {
+			st.Snapshot = nil
+			run.Plan, _ = encodePlan(st)
+		}
+		run.Status, run.Finished, run.Actor = store.RunRejected, r.now(), actor
+		log.Info("held run rejected")
+		return run, r.Store.PutRun(ctx, run)
+	})
 }
 
 // Resume finishes a run a crash left applying. Under the feed's lock it
@@ -461,5 +471,21 @@ func (r *Runner) Resume(ctx context.Context, f Feed, stale store.Run) (store.Run
 			return r.hold(ctx, f, run, plan, *st.Snapshot, last, reasons, log)
 		}
 		return r.apply(ctx, f, run, plan, *st.Snapshot, archiver(f, *st.Snapshot), RunOptions{Trigger: "resume"}, log)
+	})
+}
+
+// Interrupt closes a run a crash left applying that cannot be resumed (its
+// feed is no longer configured): interrupted, with why. Part of its plan
+// may have applied; its counts are the plan's. A run no longer applying
+// is left as it is.
+func (r *Runner) Interrupt(ctx context.Context, tenant, feed, runID, why string) (store.Run, error) {
+	f := Feed{Source: Source{Tenant: tenant}, Feed: feed}
+	return r.withRun(ctx, f, runID, func(run store.Run, log *slog.Logger) (store.Run, error) {
+		if run.Status != store.RunApplying {
+			return run, nil
+		}
+		run.Error = "interrupted while applying, part of its plan applied; the rest was not: " + why
+		log.Warn("a run left applying cannot be resumed", "why", why)
+		return r.finish(ctx, run, store.RunInterrupted, nil, log)
 	})
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -241,6 +242,59 @@ func TestFlaggedRowKeepsItsPerson(t *testing.T) {
 		run, err := e.runner.Run(ctx, e.feed, reconcile.RunOptions{})
 		if err != nil || run.Status != store.RunSkipped && run.Counts["withdraw"] != 0 || e.enabled(t) != 10 {
 			t.Fatalf("run with a flagged row: %+v, %v; %d enabled", run, err, e.enabled(t))
+		}
+	})
+}
+
+// TestUnreadableRowHoldsWithdrawals: a row the parser could not read (no
+// key) may be anyone the file no longer lists; a plan that has one and
+// withdraws people is held, and says which lines and how many people.
+func TestUnreadableRowHoldsWithdrawals(t *testing.T) {
+	storetest.ForEachBackend(t, func(t *testing.T, st store.Backend) {
+		e := newEnv(t, st)
+		e.snap = roster(0, 40, nil)
+		if _, err := e.runner.Run(ctx, e.feed, reconcile.RunOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		// p007 and p031 are missing; two lines could not be read. The
+		// withdrawals are within the limits (2 of 40).
+		e.snap = roster(0, 40, nil)
+		e.snap.Records = slices.DeleteFunc(e.snap.Records, func(r reconcile.Record) bool {
+			return r.Key == "p007@example.com" || r.Key == "p031@example.com"
+		})
+		e.snap.Flagged = []reconcile.Flag{
+			{Line: "hr.csv:5", Reason: "column \"Mail\" ignored", Header: true},
+			{Line: "hr.csv:9", Reason: `" inside an unquoted value (line 9, column 30)`},
+			{Line: "hr.csv:33", Reason: "value \"x\" in column 5, beyond the header's 4 columns"},
+			{Line: "hr.csv:40", Key: "p038@example.com", Reason: "invalid email"},
+		}
+		e.snap.Hash = "with-unreadable-rows"
+		held, err := e.runner.Run(ctx, e.feed, reconcile.RunOptions{})
+		if err != nil || held.Status != store.RunHeld || e.enabled(t) != 40 {
+			t.Fatalf("unreadable rows and withdrawals: %s %v, %v; %d enabled", held.Status, held.Counts, err, e.enabled(t))
+		}
+		want := "2 rows could not be read (hr.csv:9, hr.csv:33) and may list any of the 2 people it would withdraw"
+		if !slices.Contains(held.HoldReasons, want) || len(held.HoldReasons) != 1 {
+			t.Fatalf("hold reasons %q, want only %q", held.HoldReasons, want)
+		}
+		// Approved, the withdrawals apply.
+		approved, err := e.runner.Approve(ctx, e.feed, held.ID, "admin:ops")
+		if err != nil || approved.Status != store.RunApplied || approved.Counts["withdraw"] != 2 || e.enabled(t) != 38 {
+			t.Fatalf("approve: %s %v, %v; %d enabled", approved.Status, approved.Counts, err, e.enabled(t))
+		}
+		// Unreadable rows without withdrawals, or keyed flags and header
+		// notes with withdrawals, hold nothing.
+		left := slices.Clone(e.snap.Records)
+		e.snap.Flagged = []reconcile.Flag{{Line: "hr.csv:9", Reason: "broken"}}
+		e.snap.Hash = "no-withdrawals"
+		if run, err := e.runner.Run(ctx, e.feed, reconcile.RunOptions{}); err != nil || run.Status != store.RunApplied || run.Counts["unchanged"] != 38 {
+			t.Fatalf("unreadable row, nothing withdrawn: %s %v %v", run.Status, run.Counts, err)
+		}
+		e.snap.Records = slices.DeleteFunc(left, func(r reconcile.Record) bool { return r.Key == "p012@example.com" })
+		e.snap.Flagged = []reconcile.Flag{{Line: "hr.csv:1", Reason: "column ignored", Header: true}, {Line: "hr.csv:4", Key: "p002@example.com", Reason: "invalid email"}}
+		e.snap.Hash = "keyed-only"
+		if run, err := e.runner.Run(ctx, e.feed, reconcile.RunOptions{}); err != nil || run.Status != store.RunApplied || run.Counts["withdraw"] != 1 {
+			t.Fatalf("keyed flags and a withdrawal: %s %v %v %v", run.Status, run.Counts, run.HoldReasons, err)
 		}
 	})
 }

@@ -29,6 +29,12 @@ type Snapshot struct {
 	Records []Record
 	// Flagged are the rows that were skipped, with why.
 	Flagged []Flag
+	// Columns names the attributes the records carry, when the source
+	// says (a file's mapped header columns: "given_name", "groups",
+	// "custom.cost_center"); nil: every attribute. A Partial source asserts
+	// only these. Empty is not nil: a file of emails only asserts no
+	// attribute (a stored snapshot keeps the difference).
+	Columns []string
 }
 
 // Record is one person in a snapshot.
@@ -55,10 +61,19 @@ type Flag struct {
 	// a bad row keeps its person as they are (a full roster does not
 	// withdraw them for a typo).
 	Key string `json:"key,omitempty"`
-	// Reason: "invalid email \"x\"", "missing employee id", "duplicate key
-	// a@example.com (first on line 12)".
+	// Reason: "invalid email \"x\"", "missing employee id", "duplicate
+	// email a@example.com (also on line 12)".
 	Reason string `json:"reason"`
+	// Header: the flag is a note about the header row (a column ignored),
+	// not a row of a person. A flag that is neither this nor keyed is a row
+	// that could not be read: it may list anyone (see Hold).
+	Header bool `json:"header,omitempty"`
 }
+
+// Unreadable reports whether the flag is a row whose person is unknown: a
+// broken line, a row without a key. Such a row may be anyone the snapshot
+// no longer lists.
+func (f Flag) Unreadable() bool { return f.Key == "" && !f.Header }
 
 func (f Flag) String() string { return fmt.Sprintf("%s: %s", f.Line, f.Reason) }
 

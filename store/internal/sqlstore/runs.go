@@ -105,6 +105,14 @@ func (s *DB) ListRuns(ctx context.Context, q store.RunQuery) ([]store.Run, error
 		args = append(args, q.Before)
 		where = append(where, "id < $"+strconv.Itoa(len(args)))
 	}
+	if len(q.Statuses) > 0 {
+		var ph []string
+		for _, st := range q.Statuses {
+			args = append(args, st)
+			ph = append(ph, "$"+strconv.Itoa(len(args)))
+		}
+		where = append(where, "status IN ("+strings.Join(ph, ",")+")")
+	}
 	limit := q.Limit
 	if limit <= 0 {
 		limit = 50

@@ -94,6 +94,24 @@ func (s *DB) PutSAMLKeyPair(ctx context.Context, p store.SAMLKeyPair) (store.SAM
 	return s.SAMLKeyPair(ctx, p.Name)
 }
 
+// ReplaceSAMLKey implements store.SAMLStore.
+func (s *DB) ReplaceSAMLKey(ctx context.Context, name string, old, key []byte) (bool, error) {
+	res, err := s.SQL.ExecContext(ctx, `UPDATE saml_key_pairs SET key_pem = $1 WHERE name = $2 AND key_pem = $3`, string(key), name, string(old))
+	if err != nil {
+		return false, s.d.MapError(fmt.Errorf("replacing SAML key %q: %w", name, err))
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("replacing SAML key %q: %w", name, err)
+	}
+	if n == 0 {
+		if _, err := s.SAMLKeyPair(ctx, name); err != nil {
+			return false, err
+		}
+	}
+	return n == 1, nil
+}
+
 // PurgeSAML implements store.SAMLStore.
 func (s *DB) PurgeSAML(ctx context.Context, now time.Time) (int64, error) {
 	var total int64

@@ -421,7 +421,7 @@ func chunks[T any](items []T, size int, fn func([]T) error) error {
 const cardColumns = `id, tenant, email, email_norm, given_name, family_name, display_name, title,
 	department, location, employee_id, manager_email, role, groups_json, custom_json, enabled, reason,
 	pin_actor, pin_reason, pin_at, invite_token_hash, invite_sent_at, invite_expires_at, invite_reminded_at,
-	first_login_at, last_login_at, created_at, updated_at, version`
+	first_login_at, last_login_at, created_at, updated_at, version, last_known_source, last_known_at`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -442,6 +442,8 @@ type cardScan struct {
 	pinActor, pinReason, inviteHash       sql.NullString
 	pinAt, sent, expires, reminded        sql.NullInt64
 	firstLogin, lastLogin, created, updat sql.NullInt64
+	lastKnownSource                       sql.NullString
+	lastKnownAt                           sql.NullInt64
 }
 
 func (x *cardScan) dest() []any {
@@ -449,7 +451,7 @@ func (x *cardScan) dest() []any {
 	return []any{&c.ID, &c.Tenant, &c.Email, &c.EmailNorm, &a.GivenName, &a.FamilyName, &a.DisplayName, &a.Title,
 		&a.Department, &a.Location, &a.EmployeeID, &a.ManagerEmail, &a.Role, &x.groups, &x.custom, &c.Enabled, &c.Reason,
 		&x.pinActor, &x.pinReason, &x.pinAt, &x.inviteHash, &x.sent, &x.expires, &x.reminded,
-		&x.firstLogin, &x.lastLogin, &x.created, &x.updat, &c.Version}
+		&x.firstLogin, &x.lastLogin, &x.created, &x.updat, &c.Version, &x.lastKnownSource, &x.lastKnownAt}
 }
 
 func (x *cardScan) finish() (store.Card, error) {
@@ -472,6 +474,9 @@ func (x *cardScan) finish() (store.Card, error) {
 	}
 	if x.sent.Valid {
 		c.Invite = &store.Invite{TokenHash: x.inviteHash.String, SentAt: fromMicros(x.sent), ExpiresAt: fromMicros(x.expires), RemindedAt: fromMicros(x.reminded)}
+	}
+	if x.lastKnownSource.Valid {
+		c.LastKnown = &store.LastKnown{Source: x.lastKnownSource.String, At: fromMicros(x.lastKnownAt)}
 	}
 	c.FirstLoginAt = fromMicros(x.firstLogin)
 	c.LastLoginAt = fromMicros(x.lastLogin)
@@ -499,10 +504,15 @@ func cardArgs(c *store.Card) ([]any, error) {
 		inviteHash = nullString(c.Invite.TokenHash, c.Invite.TokenHash != "")
 		sent, expires, reminded = micros(c.Invite.SentAt), micros(c.Invite.ExpiresAt), micros(c.Invite.RemindedAt)
 	}
+	var lastKnownSource, lastKnownAt any
+	if c.LastKnown != nil {
+		lastKnownSource, lastKnownAt = c.LastKnown.Source, micros(c.LastKnown.At)
+	}
 	return []any{c.ID, c.Tenant, c.Email, c.EmailNorm, a.GivenName, a.FamilyName, a.DisplayName, a.Title,
 		a.Department, a.Location, a.EmployeeID, a.ManagerEmail, a.Role, string(groups), string(custom), c.Enabled, c.Reason,
 		pinActor, pinReason, pinAt, inviteHash, sent, expires, reminded,
-		micros(c.FirstLoginAt), micros(c.LastLoginAt), micros(c.CreatedAt), micros(c.UpdatedAt), c.Version}, nil
+		micros(c.FirstLoginAt), micros(c.LastLoginAt), micros(c.CreatedAt), micros(c.UpdatedAt), c.Version,
+		lastKnownSource, lastKnownAt}, nil
 }
 
 func nonNil(s []string) []string {
