@@ -109,7 +109,7 @@ func (a *API) routes() []route {
 
 // Mount registers the API's routes.
 func (a *API) Mount(mux Mux) {
-	for _, rt := range a.routes() {
+	for _, rt := range append(a.routes(), a.registryRoutes()...) {
 		var h http.Handler = rt.handler
 		if !rt.public {
 			h = a.auth(h)

@@ -72,6 +72,12 @@ type Services struct {
 	Events Events
 	// Webhooks is the record of webhook deliveries (the store).
 	Webhooks WebhookDeliveries
+	// Registry manages tenants and their connections, for operator keys;
+	// without it those routes answer 503 not_configured.
+	Registry Registry
+	// PublicURL is the base of the URLs the registry's answers name (the
+	// SCIM base URL of a new connection).
+	PublicURL string
 }
 
 // Events reads the platform's change feed.

@@ -113,6 +113,9 @@ type AdminKey struct {
 	KeyFile string `yaml:"key_file"`
 	// ReadOnly limits the key to GET requests. Default false.
 	ReadOnly bool `yaml:"read_only"`
+	// Scopes widen the key: "operator" manages tenants and their
+	// connections through /api/v1/tenants. Default none.
+	Scopes []string `yaml:"scopes"`
 }
 
 // SMTP is the outgoing mail server.

@@ -176,3 +176,14 @@ func cloneMap(m map[string]string) map[string]string {
 	}
 	return out
 }
+
+// ValidateSCIMConnectionName checks a SCIM connection's name by the file's
+// rule; the error is an *Error at path "name".
+func ValidateSCIMConnectionName(name string) error {
+	v := &validator{c: &Config{}, credentials: map[string]string{}}
+	v.name("name", name, map[string]string{}, "SCIM connection")
+	if len(v.problems) > 0 {
+		return &Error{Problems: v.problems}
+	}
+	return nil
+}

@@ -146,6 +146,9 @@ func (c *Config) validate() []Problem {
 		}
 		v.credential(p+".key", k.Key)
 		v.secretLength(p+".key", k.Key)
+		for j, scope := range k.Scopes {
+			v.oneOf(fmt.Sprintf("%s.scopes[%d]", p, j), scope, "operator")
+		}
 	}
 
 	if c.SMTP.URL != "" {

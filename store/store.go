@@ -254,10 +254,27 @@ type Credential struct {
 	// Name is the admin key's name or the SCIM connection's name.
 	Name string `json:"name"`
 	// Hash is the hex SHA-256 of the secret.
-	Hash     string    `json:"-"`
-	ReadOnly bool      `json:"read_only"`
-	Origin   string    `json:"origin"` // "config" | "bootstrap" | "cli"
-	Created  time.Time `json:"created"`
+	Hash     string `json:"-"`
+	ReadOnly bool   `json:"read_only"`
+	// Scopes widen an admin key: ScopeOperator manages the tenant
+	// registry (with no Tenant only).
+	Scopes  []string  `json:"scopes,omitempty"`
+	Origin  string    `json:"origin"` // "config" | "bootstrap" | "cli"
+	Created time.Time `json:"created"`
+}
+
+// ScopeOperator is the admin key scope that manages tenants and their
+// connections.
+const ScopeOperator = "operator"
+
+// HasScope reports whether the credential has that scope.
+func (c Credential) HasScope(scope string) bool {
+	for _, s := range c.Scopes {
+		if s == scope {
+			return true
+		}
+	}
+	return false
 }
 
 // Credential kinds.

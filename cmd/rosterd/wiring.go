@@ -208,7 +208,7 @@ func policies(cfg *config.Config) map[string]directory.Policy {
 func staticCredentials(cfg *config.Config) []credential.Static {
 	var out []credential.Static
 	for _, k := range cfg.AdminKeys {
-		out = append(out, credential.Static{Kind: store.AdminKey, Name: k.Name, Secret: k.Key, ReadOnly: k.ReadOnly})
+		out = append(out, credential.Static{Kind: store.AdminKey, Name: k.Name, Secret: k.Key, ReadOnly: k.ReadOnly, Scopes: k.Scopes})
 	}
 	return out
 }
@@ -280,7 +280,12 @@ func bootstrap(ctx context.Context, cfg *config.Config, keys *credential.Keyring
 			"file", path)
 	}
 	for _, m := range made {
-		if err := keys.Add(ctx, m.kind, m.tenant, "bootstrap", "bootstrap", m.secret, false, now); err != nil {
+		// The bootstrap admin key is the new install's operator's.
+		var scopes []string
+		if m.kind == store.AdminKey {
+			scopes = []string{store.ScopeOperator}
+		}
+		if err := keys.AddScoped(ctx, m.kind, m.tenant, "bootstrap", "bootstrap", m.secret, false, scopes, now); err != nil {
 			return fmt.Errorf("bootstrap: storing the %s: %w", m.kind, err)
 		}
 	}

@@ -55,6 +55,7 @@ type Static struct {
 	Name     string
 	Secret   string
 	ReadOnly bool
+	Scopes   []string
 }
 
 // Keyring checks presented secrets against the configured ones and those
@@ -68,7 +69,7 @@ type Keyring struct {
 func NewKeyring(st store.Store, static []Static) *Keyring {
 	k := &Keyring{store: st}
 	for _, s := range static {
-		k.static = append(k.static, store.Credential{Kind: s.Kind, Tenant: s.Tenant, Name: s.Name, Hash: Hash(s.Secret), ReadOnly: s.ReadOnly, Origin: "config"})
+		k.static = append(k.static, store.Credential{Kind: s.Kind, Tenant: s.Tenant, Name: s.Name, Hash: Hash(s.Secret), ReadOnly: s.ReadOnly, Scopes: s.Scopes, Origin: "config"})
 	}
 	return k
 }
@@ -147,9 +148,14 @@ func PrefixOf(kind string) string {
 // of kind. A caller that must hand the secret over before it works (the
 // bootstrap secrets) generates it, delivers it, then adds it.
 func (k *Keyring) Add(ctx context.Context, kind, tenant, name, origin, secret string, readOnly bool, now time.Time) error {
+	return k.AddScoped(ctx, kind, tenant, name, origin, secret, readOnly, nil, now)
+}
+
+// AddScoped is Add of a credential with scopes (store.ScopeOperator).
+func (k *Keyring) AddScoped(ctx context.Context, kind, tenant, name, origin, secret string, readOnly bool, scopes []string, now time.Time) error {
 	if secret == "" {
 		return errors.New("credential: empty secret")
 	}
 	return k.store.PutCredential(ctx, store.Credential{ID: uuid.NewString(), Kind: kind, Tenant: tenant, Name: name,
-		Hash: Hash(secret), ReadOnly: readOnly, Origin: origin, Created: now})
+		Hash: Hash(secret), ReadOnly: readOnly, Scopes: scopes, Origin: origin, Created: now})
 }

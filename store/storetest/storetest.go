@@ -543,7 +543,7 @@ func testAppendOnly(t *testing.T, s store.Backend) {
 
 func testCredentials(t *testing.T, s store.Backend) {
 	ctx := context.Background()
-	admin := store.Credential{ID: "k1", Kind: store.AdminKey, Name: "ops", Hash: "aa", Origin: "bootstrap", Created: t0}
+	admin := store.Credential{ID: "k1", Kind: store.AdminKey, Name: "ops", Hash: "aa", Origin: "bootstrap", Created: t0, Scopes: []string{store.ScopeOperator}}
 	scim := store.Credential{ID: "k2", Kind: store.SCIMToken, Tenant: "acme", Name: "okta", Hash: "bb", ReadOnly: false, Origin: "config", Created: t0}
 	for _, c := range []store.Credential{admin, scim} {
 		if err := s.PutCredential(ctx, c); err != nil {
@@ -551,8 +551,11 @@ func testCredentials(t *testing.T, s store.Backend) {
 		}
 	}
 	got, err := s.FindCredential(ctx, store.SCIMToken, "bb")
-	if err != nil || got != scim {
+	if err != nil || !reflect.DeepEqual(got, scim) {
 		t.Fatalf("FindCredential = %+v, %v; want %+v", got, err, scim)
+	}
+	if got, err := s.FindCredential(ctx, store.AdminKey, "aa"); err != nil || !reflect.DeepEqual(got, admin) || !got.HasScope(store.ScopeOperator) {
+		t.Fatalf("the operator key = %+v, %v; want %+v", got, err, admin)
 	}
 	if _, err := s.FindCredential(ctx, store.AdminKey, "bb"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("a SCIM token's hash found as an admin key: %v", err)

@@ -862,8 +862,8 @@ func (s *DB) ListOutbox(ctx context.Context, tenant string, afterID int64, limit
 
 // PutCredential implements store.Store.
 func (s *DB) PutCredential(ctx context.Context, c store.Credential) error {
-	_, err := s.SQL.ExecContext(ctx, `INSERT INTO credentials (id, kind, tenant, name, hash, read_only, origin, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, c.ID, c.Kind, c.Tenant, c.Name, c.Hash, c.ReadOnly, c.Origin, micros(c.Created))
+	_, err := s.SQL.ExecContext(ctx, `INSERT INTO credentials (id, kind, tenant, name, hash, read_only, origin, created_at, scopes)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, c.ID, c.Kind, c.Tenant, c.Name, c.Hash, c.ReadOnly, c.Origin, micros(c.Created), strings.Join(c.Scopes, " "))
 	if err != nil {
 		return s.d.MapError(fmt.Errorf("storing credential %q: %w", c.Name, err))
 	}
@@ -877,10 +877,14 @@ func (s *DB) FindCredential(ctx context.Context, kind, hash string) (store.Crede
 	var (
 		c       store.Credential
 		created sql.NullInt64
+		scopes  string
 	)
-	err := s.queryRowContext(ctx, `SELECT id, kind, tenant, name, hash, read_only, origin, created_at
+	err := s.queryRowContext(ctx, `SELECT id, kind, tenant, name, hash, read_only, origin, created_at, scopes
 		FROM credentials WHERE kind = $1 AND hash = $2`, kind, hash).
-		Scan(&c.ID, &c.Kind, &c.Tenant, &c.Name, &c.Hash, &c.ReadOnly, &c.Origin, &created)
+		Scan(&c.ID, &c.Kind, &c.Tenant, &c.Name, &c.Hash, &c.ReadOnly, &c.Origin, &created, &scopes)
+	if scopes != "" {
+		c.Scopes = strings.Fields(scopes)
+	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, store.ErrNotFound
 	}

@@ -44,8 +44,13 @@ CREATE TABLE registry_version (
     version BIGINT NOT NULL
 );
 INSERT INTO registry_version (id, version) VALUES (1, 0);
+-- An admin key's scopes, space-separated: "operator" manages the registry.
+-- The bootstrap key, made for the operator of a new install, has it.
+ALTER TABLE credentials ADD COLUMN scopes TEXT NOT NULL DEFAULT '';
+UPDATE credentials SET scopes = 'operator' WHERE kind = 'admin_key' AND tenant = '' AND origin = 'bootstrap';
 
 -- +goose Down
+ALTER TABLE credentials DROP COLUMN scopes;
 DROP TABLE registry_version;
 DROP TABLE tenant_scim_tokens;
 DROP TABLE tenant_scim_connections;
