@@ -130,3 +130,42 @@ tenants:
 		}
 	})
 }
+
+// TestWatchReloadsAnotherReplicasChange: without notifications the
+// version poll alone brings a change made through another registry over
+// the same store (another replica).
+func TestWatchReloadsAnotherReplicasChange(t *testing.T) {
+	storetest.ForEachBackend(t, func(t *testing.T, st store.Backend) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		a := tenant.New(st, tenant.Options{})
+		b := tenant.New(st, tenant.Options{})
+		if err := b.Reload(ctx); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan struct{})
+		go func() { b.Watch(ctx, 10*time.Millisecond, nil); close(done) }()
+		if _, err := a.CreateTenant(ctx, "ops", []byte(`{"id": "initech"}`)); err != nil {
+			t.Fatal(err)
+		}
+		_, token, err := a.CreateSCIMConnection(ctx, "ops", "initech", tenant.SCIMConnectionInput{Name: "okta"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			if _, _, err := b.CheckSCIMToken(ctx, "initech", token); err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the other registry never took the new connection")
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		if b.Version() != a.Version() {
+			t.Fatalf("versions %d and %d", b.Version(), a.Version())
+		}
+		cancel()
+		<-done
+	})
+}

@@ -237,8 +237,22 @@ func tenantIDs(reg *tenant.Registry) func() []string {
 	}
 }
 
+// registryPoll is how often a replica looks at the registry's version
+// counter; on PostgreSQL a NOTIFY wakes it at once, and the poll is the
+// fallback for a notification lost with its connection.
+const registryPoll = time.Second
+
+// listener is a store that announces registry changes (PostgreSQL).
+type listener interface {
+	Listen(ctx context.Context, channel string, logger *slog.Logger) <-chan struct{}
+}
+
 // watchTenants keeps the registry current: a reload whenever the store's
-// registry version moves, polled every second.
+// registry version moves.
 func watchTenants(ctx context.Context, reg *tenant.Registry, st store.Backend, logger *slog.Logger) {
-	reg.Watch(ctx, time.Second, nil)
+	var wake <-chan struct{}
+	if l, ok := st.(listener); ok {
+		wake = l.Listen(ctx, store.RegistryChannel, logger)
+	}
+	reg.Watch(ctx, registryPoll, wake)
 }
