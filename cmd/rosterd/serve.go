@@ -7,6 +7,9 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
+	"os/signal"
+	"syscall"
 	"path/filepath"
 	"strings"
 	"time"
@@ -78,9 +81,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	srv.AddReadinessCheck(daemon.Check{Name: "store", Fn: st.Ready})
 
 	watchCtx, stopWatch := context.WithCancel(ctx)
-	watchDone := make(chan struct{})
-	go func() { watchTenants(watchCtx, tenants, st, logger.With("component", "tenants")); close(watchDone) }()
-	defer func() { stopWatch(); <-watchDone }()
+	watchDone := make(chan struct{}, 2)
+	go func() { watchTenants(watchCtx, tenants, st, logger.With("component", "tenants")); watchDone <- struct{}{} }()
+	// SIGHUP applies the file's tenants again, while requests go on.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	go func() { reloadOnHangup(watchCtx, hup, g, tenants, logger.With("component", "tenants")); watchDone <- struct{}{} }()
+	defer func() { signal.Stop(hup); stopWatch(); <-watchDone; <-watchDone }()
 
 	// SAML: one service provider per tenant that has SAML settings, under
 	// /saml/{tenant}/, built from the registry as those settings are now;
@@ -255,4 +262,34 @@ func watchTenants(ctx context.Context, reg *tenant.Registry, st store.Backend, l
 		wake = l.Listen(ctx, store.RegistryChannel, logger)
 	}
 	reg.Watch(ctx, registryPoll, wake)
+}
+
+// reloadOnHangup reads the configuration file again at each SIGHUP and
+// applies its tenants to the registry (their settings, SCIM connections and
+// tokens, SAML). A file that does not load is logged and changes nothing.
+// Other keys (listen, store, admin_keys, feeds' schedules, webhooks) take
+// effect at the next start. Requests in flight are not touched: each holds
+// the snapshot it began with.
+func reloadOnHangup(ctx context.Context, hup <-chan os.Signal, g globalFlags, reg *tenant.Registry, logger *slog.Logger) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+		}
+		if g.config == "" {
+			logger.Info("SIGHUP: no configuration file to read again")
+			continue
+		}
+		cfg, err := loadConfig(g)
+		if err != nil {
+			logger.Error("SIGHUP: the configuration file does not load; nothing changed", "file", g.config, "err", err)
+			continue
+		}
+		if err := applyTenants(ctx, reg, cfg, g.config, logger); err != nil {
+			logger.Error("SIGHUP: applying the configuration's tenants", "file", g.config, "err", err)
+			continue
+		}
+		logger.Info("SIGHUP: the configuration's tenants applied", "file", g.config)
+	}
 }
