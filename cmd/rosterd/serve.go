@@ -9,9 +9,9 @@ import (
 	"net"
 	"os"
 	"os/signal"
-	"syscall"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -82,11 +82,17 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	watchDone := make(chan struct{}, 2)
-	go func() { watchTenants(watchCtx, tenants, st, logger.With("component", "tenants")); watchDone <- struct{}{} }()
+	go func() {
+		watchTenants(watchCtx, tenants, st, logger.With("component", "tenants"))
+		watchDone <- struct{}{}
+	}()
 	// SIGHUP applies the file's tenants again, while requests go on.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
-	go func() { reloadOnHangup(watchCtx, hup, g, tenants, logger.With("component", "tenants")); watchDone <- struct{}{} }()
+	go func() {
+		reloadOnHangup(watchCtx, hup, g, tenants, logger.With("component", "tenants"))
+		watchDone <- struct{}{}
+	}()
 	defer func() { signal.Stop(hup); stopWatch(); <-watchDone; <-watchDone }()
 
 	// SAML: one service provider per tenant that has SAML settings, under
