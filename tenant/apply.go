@@ -16,7 +16,7 @@ import (
 )
 
 // ConfigActor is the actor of the changes Apply makes.
-const ConfigActor = "config"
+const ConfigActor Actor = "config"
 
 // ApplyReport says what Apply changed.
 type ApplyReport struct {
@@ -173,7 +173,7 @@ func (r *Registry) applyTenant(ctx context.Context, tx store.Tx, t *config.Tenan
 	// The file's changes are audited; the event feed carries the
 	// changes made through the API, which the platform asked for.
 	if err := tx.Write(ctx, store.Changes{
-		Audit: []store.AuditEvent{{Tenant: t.ID, At: now, Actor: ConfigActor, Source: "config", Action: action, Before: before, After: after, Detail: detail}},
+		Audit: []store.AuditEvent{{Tenant: t.ID, At: now, Actor: string(ConfigActor), Source: "config", Action: action, Before: before, After: after, Detail: detail}},
 	}); err != nil {
 		return "", err
 	}

@@ -34,8 +34,22 @@ func (e *ManagedError) Error() string {
 }
 
 // Actor is who asks for a change: an admin key's name, for the audit line
-// and the event.
+// and the event; ConfigActor for the file (rosterd tenants prune).
 type Actor string
+
+func (a Actor) audited() string {
+	if a == ConfigActor {
+		return string(ConfigActor)
+	}
+	return "admin:" + string(a)
+}
+
+func (a Actor) source() string {
+	if a == ConfigActor {
+		return "config"
+	}
+	return "admin"
+}
 
 // change runs fn in one transaction with the registry's version moved on,
 // then reloads this process's snapshot (the other replicas learn of it by
@@ -71,8 +85,8 @@ func record(tenantID string, actor Actor, now time.Time, action string, before, 
 	a, _ := marshalOrNil(after)
 	data, _ := json.Marshal(map[string]any{"tenant": tenantID, "type": action, "before": json.RawMessage(orNull(b)), "after": json.RawMessage(orNull(a))})
 	return store.Changes{
-		Audit:  []store.AuditEvent{{Tenant: tenantID, At: now, Actor: "admin:" + string(actor), Source: "admin", Action: action, Before: b, After: a, Detail: detail}},
-		Events: []store.Event{{Tenant: tenantID, Type: action, At: now, Actor: "admin:" + string(actor), Source: "admin", Data: data}},
+		Audit:  []store.AuditEvent{{Tenant: tenantID, At: now, Actor: actor.audited(), Source: actor.source(), Action: action, Before: b, After: a, Detail: detail}},
+		Events: []store.Event{{Tenant: tenantID, Type: action, At: now, Actor: actor.audited(), Source: actor.source(), Data: data}},
 	}
 }
 
@@ -452,4 +466,20 @@ func (r *Registry) RevokeSCIMToken(ctx context.Context, actor Actor, tenantID, i
 		return record(tenantID, actor, now, "connection.token_revoked", map[string]any{"connection": id, "token": tokenID}, nil,
 			"scim connection "+c.Name+": token revoked"), nil
 	})
+}
+
+// Prune applies the file's tenants, then retires each tenant the file
+// managed and no longer declares, and returns their ids. Nothing is
+// deleted: their cards and audit stay, and RestoreTenant brings one back.
+func (r *Registry) Prune(ctx context.Context, cfg *config.Config, file string) ([]string, error) {
+	rep, err := r.Apply(ctx, cfg, file)
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range rep.NotInFile {
+		if _, err := r.setRetired(ctx, ConfigActor, id, true); err != nil {
+			return nil, fmt.Errorf("retiring tenant %q: %w", id, err)
+		}
+	}
+	return rep.NotInFile, nil
 }

@@ -88,7 +88,7 @@ func TestApplyConfig(t *testing.T) {
 			t.Fatalf("applying the same file: %+v, %v; version %d, was %d", rep, err, reg.Version(), v)
 		}
 		audit, _ := st.ListTenantAudit(ctx, "acme", 0, 100)
-		if len(audit) != 1 || audit[0].Action != "tenant.created" || audit[0].Actor != tenant.ConfigActor {
+		if len(audit) != 1 || audit[0].Action != "tenant.created" || audit[0].Actor != string(tenant.ConfigActor) {
 			t.Fatalf("audit of acme: %+v", audit)
 		}
 

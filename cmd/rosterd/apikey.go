@@ -8,6 +8,7 @@ import (
 
 	"github.com/rosterd/rosterd/internal/credential"
 	"github.com/rosterd/rosterd/store"
+	tenantpkg "github.com/rosterd/rosterd/tenant"
 )
 
 // keyName is what an admin key's name may be: it appears in the audit
@@ -17,12 +18,13 @@ var keyName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 // apikeyCommand: rosterd apikey create NAME [--read-only] [--tenant T].
 // The key is printed once and stored only as its hash.
 func apikeyCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	const help = `Usage: rosterd apikey create NAME [--read-only] [--tenant T]
+	const help = `Usage: rosterd apikey create NAME [--read-only] [--tenant T] [--operator]
 
 Creates an admin API key, prints it once and stores only its hash. Send it
 as "Authorization: Bearer <key>". Changes made with it are audited as
 "admin:NAME". A read-only key may only read; a key bound to a tenant sees
-only that tenant.`
+only that tenant. An operator key (--operator, no tenant) also manages
+tenants and their connections (/api/v1/tenants).`
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprintln(stdout, help)
 		if len(args) == 0 {
@@ -38,6 +40,7 @@ only that tenant.`
 	fs := newFlagSet("apikey create NAME", "Create an admin API key; it is printed once.", stderr, &g)
 	readOnly := fs.Bool("read-only", false, "the key may only read")
 	tenant := fs.String("tenant", "", "bind the key to one `tenant` (default: all tenants)")
+	operator := fs.Bool("operator", false, "the key manages tenants and their connections (not with --tenant)")
 	positional, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
@@ -54,19 +57,39 @@ only that tenant.`
 		return err
 	}
 	defer a.st.Close()
+	if *operator && *tenant != "" {
+		return fmt.Errorf("%w: an operator key belongs to no tenant: drop --tenant or --operator", errUsage)
+	}
 	if *tenant != "" {
-		if _, ok := a.cfg.FindTenant(*tenant); !ok {
-			return fmt.Errorf("%w: no tenant %q", errUsage, *tenant)
+		// The file's tenants, and those the admin API created.
+		reg := tenantpkg.New(a.st, tenantpkg.Options{})
+		if err := reg.Reload(ctx); err != nil {
+			return err
+		}
+		if _, ok := reg.Lookup(*tenant); !ok {
+			if _, ok := a.cfg.FindTenant(*tenant); !ok {
+				return fmt.Errorf("%w: no tenant %q", errUsage, *tenant)
+			}
 		}
 	}
+	var scopes []string
+	if *operator {
+		scopes = []string{store.ScopeOperator}
+	}
 	keys := credential.NewKeyring(a.st, staticCredentials(a.cfg))
-	secret, err := keys.Create(ctx, store.AdminKey, *tenant, name, "cli", *readOnly, a.dir.Now())
+	secret, err := credential.Generate(credential.AdminKeyPrefix)
+	if err == nil {
+		err = keys.AddScoped(ctx, store.AdminKey, *tenant, name, "cli", secret, *readOnly, scopes, a.dir.Now())
+	}
 	if err != nil {
 		return fmt.Errorf("creating the key: %w", err)
 	}
 	scope := "read-write"
 	if *readOnly {
 		scope = "read-only"
+	}
+	if *operator {
+		scope += ", operator"
 	}
 	fmt.Fprintf(stderr, "Admin API key %q (%s) created. It is shown this once and stored only as a hash:\n", name, scope)
 	fmt.Fprintln(stdout, secret)
