@@ -109,7 +109,7 @@ func (a *API) routes() []route {
 
 // Mount registers the API's routes.
 func (a *API) Mount(mux Mux) {
-	for _, rt := range append(a.routes(), a.registryRoutes()...) {
+	for _, rt := range append(append(a.routes(), a.registryRoutes()...), a.keyRoutes()...) {
 		var h http.Handler = rt.handler
 		if !rt.public {
 			h = a.auth(h)

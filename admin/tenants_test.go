@@ -196,3 +196,39 @@ func TestTenantDocumentProblems(t *testing.T) {
 		t.Errorf("PATCH problems: %s", r.Raw)
 	}
 }
+
+// TestKeysAPI: an operator lists, makes and revokes admin keys; a revoked
+// key stops working at once; a key of the file cannot be revoked here.
+func TestKeysAPI(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		if r := e.do("GET", "/api/v1/keys", rwKey, nil); r.Status != 403 {
+			t.Fatalf("keys with a key that is no operator's: %d", r.Status)
+		}
+		r := e.op(201, "POST", "/api/v1/keys", map[string]any{"name": "acme-bot", "tenant": "acme", "read_only": true})
+		secret := r.Body["key"].(string)
+		if r := e.do("GET", "/api/v1/tenants/acme/cards", secret, nil); r.Status != 200 {
+			t.Fatalf("the new key: %d %s", r.Status, r.Raw)
+		}
+		e.op(400, "POST", "/api/v1/keys", map[string]any{"name": "bad name", "tenant": "acme", "scopes": []string{"root"}})
+		list := e.op(200, "GET", "/api/v1/keys", nil)
+		if strings.Contains(list.Raw, secret) || strings.Contains(list.Raw, "hash") {
+			t.Fatalf("the list shows a secret: %s", list.Raw)
+		}
+		var id string
+		for _, k := range list.Body["keys"].([]any) {
+			k := k.(map[string]any)
+			if k["name"] == "acme-bot" {
+				id = k["id"].(string)
+			}
+		}
+		if id == "" || !strings.Contains(list.Raw, `"id":"config:ops"`) {
+			t.Fatalf("keys: %s", list.Raw)
+		}
+		e.op(409, "DELETE", "/api/v1/keys/config:ops", nil)
+		e.op(204, "DELETE", "/api/v1/keys/"+id, nil)
+		if r := e.do("GET", "/api/v1/tenants/acme/cards", secret, nil); r.Status != 401 {
+			t.Fatalf("the revoked key: %d", r.Status)
+		}
+		e.op(404, "DELETE", "/api/v1/keys/"+id, nil)
+	})
+}

@@ -355,6 +355,10 @@ type Store interface {
 	PutCredential(ctx context.Context, c Credential) error
 	FindCredential(ctx context.Context, kind, hash string) (Credential, error)
 	CountCredentials(ctx context.Context, kind, tenant string) (int, error)
+	// ListCredentials returns the stored credentials of kind, oldest first.
+	ListCredentials(ctx context.Context, kind string) ([]Credential, error)
+	// DeleteCredential removes a stored credential; ErrNotFound if none.
+	DeleteCredential(ctx context.Context, id string) error
 
 	// Ready reports whether the database answers and its schema is current.
 	Ready(ctx context.Context) error

@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"regexp"
+	"text/tabwriter"
 
 	"github.com/rosterd/rosterd/internal/credential"
 	"github.com/rosterd/rosterd/store"
@@ -19,6 +21,8 @@ var keyName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 // The key is printed once and stored only as its hash.
 func apikeyCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	const help = `Usage: rosterd apikey create NAME [--read-only] [--tenant T] [--operator]
+       rosterd apikey list
+       rosterd apikey revoke ID
 
 Creates an admin API key, prints it once and stores only its hash. Send it
 as "Authorization: Bearer <key>". Changes made with it are audited as
@@ -32,8 +36,12 @@ tenants and their connections (/api/v1/tenants).`
 		}
 		return nil
 	}
-	if args[0] != "create" {
-		return fmt.Errorf("%w: unknown apikey command %q (want create)", errUsage, args[0])
+	switch args[0] {
+	case "list", "revoke":
+		return apikeyListRevoke(ctx, args, stdout, stderr)
+	case "create":
+	default:
+		return fmt.Errorf("%w: unknown apikey command %q (want create, list or revoke)", errUsage, args[0])
 	}
 	args = args[1:]
 	var g globalFlags
@@ -94,4 +102,59 @@ tenants and their connections (/api/v1/tenants).`
 	fmt.Fprintf(stderr, "Admin API key %q (%s) created. It is shown this once and stored only as a hash:\n", name, scope)
 	fmt.Fprintln(stdout, secret)
 	return nil
+}
+
+// apikeyListRevoke: rosterd apikey list | revoke ID.
+func apikeyListRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var g globalFlags
+	fs := newFlagSet("apikey "+args[0], "List admin API keys, or revoke one by its id.", stderr, &g)
+	positional, err := parseInterleaved(fs, args[1:])
+	if err != nil {
+		return err
+	}
+	if args[0] == "list" && len(positional) != 0 || args[0] == "revoke" && len(positional) != 1 {
+		return fmt.Errorf("%w: apikey list takes no argument; apikey revoke takes one ID", errUsage)
+	}
+	a, err := openApp(ctx, g, stderr)
+	if err != nil {
+		return err
+	}
+	defer a.st.Close()
+	keys := credential.NewKeyring(a.st, staticCredentials(a.cfg))
+	if args[0] == "revoke" {
+		switch err := keys.Revoke(ctx, positional[0]); {
+		case errors.Is(err, credential.ErrConfigured):
+			return fmt.Errorf("%w: key %s is declared in the configuration file: remove it there", errUsage, positional[0])
+		case errors.Is(err, store.ErrNotFound):
+			return fmt.Errorf("%w: no key %s (rosterd apikey list shows the ids)", errUsage, positional[0])
+		case err != nil:
+			return err
+		}
+		fmt.Fprintf(stderr, "Admin API key %s revoked.\n", positional[0])
+		return nil
+	}
+	list, err := keys.List(ctx, store.AdminKey)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tNAME\tTENANT\tACCESS\tORIGIN\tCREATED")
+	for _, k := range list {
+		access := "read-write"
+		if k.ReadOnly {
+			access = "read-only"
+		}
+		if k.HasScope(store.ScopeOperator) {
+			access += ",operator"
+		}
+		tenant, created := k.Tenant, ""
+		if tenant == "" {
+			tenant = "(all)"
+		}
+		if !k.Created.IsZero() {
+			created = k.Created.UTC().Format("2006-01-02 15:04")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, tenant, access, k.Origin, created)
+	}
+	return tw.Flush()
 }

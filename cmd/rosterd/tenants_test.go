@@ -62,3 +62,33 @@ func regexpLine(out string, words ...string) bool {
 	}
 	return false
 }
+
+// TestAPIKeyListRevoke: `rosterd apikey list` shows the keys (an operator
+// key made with --operator among them, no secret), `revoke ID` removes one.
+func TestAPIKeyListRevoke(t *testing.T) {
+	data := t.TempDir()
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"apikey", "create", "platform", "--operator", "--data-dir", data}, &out, &errb); code != 0 {
+		t.Fatalf("apikey create --operator: %d %s", code, errb.String())
+	}
+	secret := strings.TrimSpace(out.String())
+	if code := run(context.Background(), []string{"apikey", "create", "x", "--operator", "--tenant", "default", "--data-dir", data}, &bytes.Buffer{}, &errb); code != 2 {
+		t.Fatalf("an operator key of a tenant: exit %d", code)
+	}
+	out.Reset()
+	if code := run(context.Background(), []string{"apikey", "list", "--data-dir", data}, &out, &errb); code != 0 || !regexpLine(out.String(), "platform", "read-write,operator", "cli") || strings.Contains(out.String(), secret) {
+		t.Fatalf("apikey list: %d\n%s", code, out.String())
+	}
+	id := strings.Fields(strings.Split(out.String(), "\n")[1])[0]
+	if code := run(context.Background(), []string{"apikey", "revoke", id, "--data-dir", data}, &bytes.Buffer{}, &errb); code != 0 {
+		t.Fatalf("apikey revoke: %d %s", code, errb.String())
+	}
+	out.Reset()
+	run(context.Background(), []string{"apikey", "list", "--data-dir", data}, &out, &errb)
+	if strings.Contains(out.String(), "platform") {
+		t.Fatalf("the revoked key is listed:\n%s", out.String())
+	}
+	if code := run(context.Background(), []string{"apikey", "revoke", id, "--data-dir", data}, &bytes.Buffer{}, &errb); code != 2 {
+		t.Fatalf("revoking it again: exit %d", code)
+	}
+}

@@ -159,3 +159,36 @@ func (k *Keyring) AddScoped(ctx context.Context, kind, tenant, name, origin, sec
 	return k.store.PutCredential(ctx, store.Credential{ID: uuid.NewString(), Kind: kind, Tenant: tenant, Name: name,
 		Hash: Hash(secret), ReadOnly: readOnly, Scopes: scopes, Origin: origin, Created: now})
 }
+
+// ErrConfigured: a credential of the configuration file, which only the
+// file can remove.
+var ErrConfigured = errors.New("credential: declared in the configuration file")
+
+// List returns the credentials of kind, the file's first (their ids are
+// "config:NAME"), without their hashes' use: what the admin API shows.
+func (k *Keyring) List(ctx context.Context, kind string) ([]store.Credential, error) {
+	var out []store.Credential
+	for _, c := range k.static {
+		if c.Kind == kind {
+			c.ID = "config:" + c.Name
+			out = append(out, c)
+		}
+	}
+	stored, err := k.store.ListCredentials(ctx, kind)
+	if err != nil {
+		return nil, err
+	}
+	return append(out, stored...), nil
+}
+
+// Revoke removes a stored credential: it stops working at once on every
+// replica (each check reads the store). A credential of the file is
+// ErrConfigured.
+func (k *Keyring) Revoke(ctx context.Context, id string) error {
+	for _, c := range k.static {
+		if "config:"+c.Name == id {
+			return ErrConfigured
+		}
+	}
+	return k.store.DeleteCredential(ctx, id)
+}

@@ -568,6 +568,18 @@ func testCredentials(t *testing.T, s store.Backend) {
 	if n, err := s.CountCredentials(ctx, store.AdminKey, ""); err != nil || n != 1 {
 		t.Fatalf("CountCredentials = %d, %v", n, err)
 	}
+	if got, err := s.ListCredentials(ctx, store.AdminKey); err != nil || len(got) != 1 || !reflect.DeepEqual(got[0], admin) {
+		t.Fatalf("ListCredentials = %+v, %v", got, err)
+	}
+	if err := s.DeleteCredential(ctx, "k1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.FindCredential(ctx, store.AdminKey, "aa"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a deleted key is found: %v", err)
+	}
+	if err := s.DeleteCredential(ctx, "k1"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("deleting it again: %v", err)
+	}
 }
 
 // testConcurrentUpdates: many transactions read-modify-write one card at

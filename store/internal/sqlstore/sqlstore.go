@@ -895,6 +895,48 @@ func (s *DB) FindCredential(ctx context.Context, kind, hash string) (store.Crede
 	return c, nil
 }
 
+// ListCredentials implements store.Store.
+func (s *DB) ListCredentials(ctx context.Context, kind string) ([]store.Credential, error) {
+	rows, err := s.queryContext(ctx, `SELECT id, kind, tenant, name, hash, read_only, origin, created_at, scopes
+		FROM credentials WHERE kind = $1 ORDER BY created_at, id`, kind)
+	out, err := collect(rows, err, func(sc scanner) (store.Credential, error) {
+		var (
+			c       store.Credential
+			created sql.NullInt64
+			scopes  string
+		)
+		err := sc.Scan(&c.ID, &c.Kind, &c.Tenant, &c.Name, &c.Hash, &c.ReadOnly, &c.Origin, &created, &scopes)
+		c.Created = fromMicros(created)
+		if scopes != "" {
+			c.Scopes = strings.Fields(scopes)
+		}
+		return c, err
+	})
+	if err != nil {
+		return nil, s.d.MapError(fmt.Errorf("listing credentials: %w", err))
+	}
+	return out, nil
+}
+
+// DeleteCredential implements store.Store.
+func (s *DB) DeleteCredential(ctx context.Context, id string) error {
+	var n int64
+	err := s.exclusive(ctx, func() error {
+		res, err := s.SQL.ExecContext(ctx, `DELETE FROM credentials WHERE id = $1`, id)
+		if err == nil {
+			n, err = res.RowsAffected()
+		}
+		return err
+	})
+	if err != nil {
+		return s.d.MapError(fmt.Errorf("deleting credential: %w", err))
+	}
+	if n == 0 {
+		return fmt.Errorf("credential %q: %w", id, store.ErrNotFound)
+	}
+	return nil
+}
+
 // CountCredentials implements store.Store.
 func (s *DB) CountCredentials(ctx context.Context, kind, tenant string) (int, error) {
 	var n int
