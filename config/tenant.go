@@ -35,8 +35,13 @@ func DecodeTenant(data []byte, base *Tenant) (*Tenant, error) {
 		return fail(problems)
 	}
 	t := &Tenant{}
+	// A base's keys count as written, so that its explicit zeros stay
+	// zeros; but a key the document gives replaces the whole value, whose
+	// left-out keys take their defaults again.
+	baseLines := map[string]int{}
 	if base != nil {
 		t = base.Clone()
+		markWritten(reflect.ValueOf(t).Elem(), tenantDoc, baseLines)
 	}
 	c := &Config{lines: map[string]int{}}
 	broken := map[string]bool{}
@@ -54,9 +59,14 @@ func DecodeTenant(data []byte, base *Tenant) (*Tenant, error) {
 			broken[p] = true
 		}
 	}
-	// A base's keys count as written: its explicit zeros stay zeros.
-	if base != nil {
-		markWritten(reflect.ValueOf(t).Elem(), tenantDoc, c.lines)
+	given := map[string]bool{}
+	for p := range c.lines {
+		given[topKey(p)] = true
+	}
+	for p := range baseLines {
+		if _, ok := c.lines[p]; !ok && !given[topKey(p)] {
+			c.lines[p] = 0
+		}
 	}
 	c.tenantDefaults(tenantDoc, t)
 	v := &validator{c: c, credentials: map[string]string{}}
@@ -186,4 +196,14 @@ func ValidateSCIMConnectionName(name string) error {
 		return &Error{Problems: v.problems}
 	}
 	return nil
+}
+
+// topKey is the tenant's own key a path is under: "saml" for
+// "tenants[0].saml.clock_skew".
+func topKey(p string) string {
+	p = strings.TrimPrefix(strings.TrimPrefix(p, tenantDoc), ".")
+	if i := strings.IndexAny(p, ".["); i >= 0 {
+		return p[:i]
+	}
+	return p
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The API's tenant documents are checked by the file's rules: every case
@@ -88,5 +89,31 @@ func TestDecodeTenantRefusesFilesAndKeepsExplicitZeros(t *testing.T) {
 	}
 	if patched.Name != "Acme Corp" || !patched.JIT || patched.Safety.MaxDisableCount != 0 || base.Name != "acme" {
 		t.Fatalf("patch: %+v (base %+v)", patched, base)
+	}
+}
+
+// A PATCH giving saml to a tenant without it, or replacing its saml,
+// fills the new value's defaults; keys it leaves out keep the base's.
+func TestDecodeTenantGivenKeyTakesItsDefaults(t *testing.T) {
+	base, err := DecodeTenant([]byte(`{"id": "acme", "app_callback_url": "https://app.example/cb", "safety": {"max_disable_count": 0}}`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, doc := range []string{`{"saml": {"idp_metadata_url": "https://idp.example/md"}}`, `{"saml": {"idp_metadata_url": "https://idp.example/md2", "clock_skew": "0s"}}`} {
+		got, err := DecodeTenant([]byte(doc), base)
+		if err != nil {
+			t.Fatalf("%s: %v", doc, err)
+		}
+		if got.SAML.MetadataRefresh.Std() != 24*time.Hour || got.SAML.RequestCookieLifetime.Std() != 5*time.Minute || got.Safety.MaxDisableCount != 0 {
+			t.Fatalf("%s: %+v %+v", doc, got.SAML, got.Safety)
+		}
+		base = got
+	}
+	if base.SAML.ClockSkew != 0 {
+		t.Fatalf("the explicit clock_skew: 0s became %s", base.SAML.ClockSkew)
+	}
+	again, err := DecodeTenant([]byte(`{"jit": true}`), base)
+	if err != nil || again.SAML.ClockSkew != 0 || again.SAML.IDPMetadataURL != "https://idp.example/md2" {
+		t.Fatalf("a PATCH of another key: %+v, %v", again.SAML, err)
 	}
 }

@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/rosterd/rosterd/internal/pgtest"
+	"github.com/rosterd/rosterd/internal/secretbox"
 )
 
 const operatorKey = "operator-key-0123456789abcdefghijklmnopqrstuvwxyz"
@@ -49,14 +51,21 @@ func within(t *testing.T, d time.Duration, what string, check func() bool) time.
 // working on A within 2 s. Two real daemons, one real PostgreSQL.
 func TestTwoReplicasOnePostgres(t *testing.T) {
 	dsn := pgtest.DSN(t)
-	cfg := fmt.Sprintf(`store:
+	// The replicas share one key-encryption key: a SAML SP key one of
+	// them generates, the other unseals.
+	_, kek, err := secretbox.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := fmt.Sprintf(`secrets_key: %s
+store:
   driver: postgres
   dsn: %q
 admin_keys:
   - name: ops
     key: %s
     scopes: [operator]
-`, dsn, operatorKey)
+`, kek, dsn, operatorKey)
 	a := startServe(t, t.TempDir(), "data_dir: "+t.TempDir()+"\n"+cfg)
 	b := startServe(t, t.TempDir(), "data_dir: "+t.TempDir()+"\n"+cfg)
 
@@ -96,4 +105,30 @@ admin_keys:
 		return scim(a.base, "GET", "/Users", "") == 401
 	})
 	t.Logf("A dropped the revoked token in %s", took)
+
+	// SAML given on B: A serves the tenant's SP metadata, with the same
+	// signing certificate as B (one key pair in the store).
+	if code, body := call(t, "PATCH", b.base+"/api/v1/tenants/initech", operatorKey, `{"app_callback_url": "https://app.test/cb",
+		"saml": {"idp_metadata_url": "https://idp.invalid/metadata"}}`); code != 200 {
+		t.Fatalf("SAML on B: %d %v", code, body)
+	}
+	metadata := func(base string) (int, string) { return get(t, base+"/saml/initech/metadata", "") }
+	within(t, 2*time.Second, "A serves the SP metadata of the SAML settings made on B", func() bool {
+		code, _ := metadata(a.base)
+		return code == 200
+	})
+	_, mdA := metadata(a.base)
+	_, mdB := metadata(b.base)
+	if cert := regexp.MustCompile(`<X509Certificate[^>]*>([^<]+)<`).FindStringSubmatch(mdA); cert == nil || !strings.Contains(mdB, cert[1]) {
+		t.Fatalf("the replicas' SP metadata differ:\nA: %s\nB: %s", mdA, mdB)
+	}
+
+	// Retired on A: B answers for it no more.
+	if code, body := call(t, "DELETE", a.base+"/api/v1/tenants/initech", operatorKey, ""); code != 200 {
+		t.Fatalf("retire on A: %d %v", code, body)
+	}
+	within(t, 2*time.Second, "B stops serving the tenant retired on A", func() bool {
+		code, _ := metadata(b.base)
+		return code == 404
+	})
 }
