@@ -190,7 +190,12 @@ func TestTenantDocumentProblems(t *testing.T) {
 		t.Errorf("feeds through the API: %s", r.Raw)
 	}
 	e.op(400, "POST", "/api/v1/tenants", "id: yaml")
-	r = e.op(201, "POST", "/api/v1/tenants", map[string]any{"id": "ok"})
+	r = e.op(201, "POST", "/api/v1/tenants", map[string]any{"id": "ok", "domains": []string{"ok.test"}})
+	// A domain belongs to one tenant.
+	r = e.op(400, "POST", "/api/v1/tenants", map[string]any{"id": "other", "domains": []string{"other.test", "ok.test"}})
+	if !strings.Contains(r.Raw, `"path":"domains[1]"`) || !strings.Contains(r.Raw, `belongs to tenant \"ok\"`) {
+		t.Errorf("another tenant's domain: %s", r.Raw)
+	}
 	r = e.op(400, "PATCH", "/api/v1/tenants/ok", map[string]any{"id": "other", "reminder_interval": "-1h"})
 	if !strings.Contains(r.Raw, `"path":"id"`) || !strings.Contains(r.Raw, `"path":"reminder_interval"`) {
 		t.Errorf("PATCH problems: %s", r.Raw)

@@ -194,6 +194,10 @@ type Tenant struct {
 	SAML *SAML `yaml:"saml"`
 	// Feeds are the scheduled file and LDAP imports. Default none.
 	Feeds []Feed `yaml:"feeds"`
+	// Domains are the tenant's email domains (lower case, like
+	// "acme.com"): GET /saml/login?email=ann@acme.com signs in through this
+	// tenant's IdP. A domain belongs to one tenant. Default none.
+	Domains []string `yaml:"domains"`
 	// APIMayExtend lets the admin API add to this tenant (a SCIM
 	// connection, a token) although the file manages it; what the file
 	// declares stays the file's. Default false: the API refuses every

@@ -129,6 +129,7 @@ func (t *Tenant) Clone() *Tenant {
 	c := *t
 	c.Precedence = cloneSlice(t.Precedence)
 	c.AllowedReturnURLs = cloneSlice(t.AllowedReturnURLs)
+	c.Domains = cloneSlice(t.Domains)
 	c.AutoInvite = clonePtr(t.AutoInvite)
 	c.SCIM = make([]SCIMConnection, len(t.SCIM))
 	for i, s := range t.SCIM {

@@ -117,3 +117,16 @@ func TestDecodeTenantGivenKeyTakesItsDefaults(t *testing.T) {
 		t.Fatalf("a PATCH of another key: %+v, %v", again.SAML, err)
 	}
 }
+
+func TestDomains(t *testing.T) {
+	_, err := Parse([]byte("tenants:\n  - id: a\n    domains: [acme.com, Acme.com, acme.com]\n  - id: b\n    domains: [acme.com, globex.test]\n"), "rosterd.yaml", nil)
+	for _, want := range []string{`tenants[0].domains[1]: invalid domain "Acme.com"`, `tenants[0].domains[2]: duplicate domain "acme.com"`,
+		`tenants[1].domains[0]: domain "acme.com" belongs to another tenant (tenants[0].domains[0])`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("no %q in %v", want, err)
+		}
+	}
+	if _, err := DecodeTenant([]byte(`{"id": "a", "domains": ["acme.com", "x"]}`), nil); err == nil || !strings.Contains(err.Error(), `domains[1]: invalid domain "x"`) {
+		t.Errorf("API domains: %v", err)
+	}
+}

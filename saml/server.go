@@ -86,6 +86,9 @@ type Tenants interface {
 	SAMLTenant(ctx context.Context, id string) (TenantConfig, string, bool)
 	// SAMLTenantIDs lists the tenants with SAML now.
 	SAMLTenantIDs() []string
+	// TenantForDomain returns the live tenant whose email domains include
+	// domain, and whether it has SAML.
+	TenantForDomain(domain string) (id string, saml, ok bool)
 }
 
 // RegistryTenants serves each tenant's SP settings from the registry.
@@ -100,6 +103,15 @@ func (r registryTenants) SAMLTenant(ctx context.Context, id string) (TenantConfi
 	}
 	tc, ok := ConfigOf(t)
 	return tc, strconv.FormatInt(t.Version(), 10), ok
+}
+
+func (r registryTenants) TenantForDomain(domain string) (string, bool, bool) {
+	t, ok := r.reg.ByDomain(domain)
+	if !ok {
+		return "", false, false
+	}
+	_, saml := t.SAML()
+	return t.ID(), saml, true
 }
 
 func (r registryTenants) SAMLTenantIDs() []string {
@@ -148,6 +160,8 @@ func (f fixedTenants) SAMLTenant(_ context.Context, id string) (TenantConfig, st
 }
 
 func (f fixedTenants) SAMLTenantIDs() []string { return f.ids }
+
+func (f fixedTenants) TenantForDomain(string) (string, bool, bool) { return "", false, false }
 
 // Options are the server's collaborators and knobs.
 type Options struct {
@@ -537,6 +551,7 @@ type Mux interface {
 func (s *Server) Mount(mux Mux) {
 	mux.Handle("GET /saml/{tenant}/metadata", http.HandlerFunc(s.serveMetadata))
 	mux.Handle("GET /saml/{tenant}/login", http.HandlerFunc(s.serveLogin))
+	mux.Handle("GET /saml/login", http.HandlerFunc(s.serveLoginByDomain))
 	mux.Handle("POST /saml/{tenant}/acs", http.HandlerFunc(s.serveACS))
 }
 
@@ -663,6 +678,46 @@ func (s *Server) setCookie(w http.ResponseWriter, p *provider, name, value strin
 		c.SameSite = http.SameSiteLaxMode
 	}
 	http.SetCookie(w, c)
+}
+
+// serveLoginByDomain is the platform's one "Sign in with SSO" button:
+// GET /saml/login?email=ann@acme.com (or ?domain=acme.com) finds the
+// tenant that holds the domain and goes on to its login, return_to
+// passed along. An unknown domain, or one whose tenant has no SSO, gets a
+// page that says so.
+func (s *Server) serveLoginByDomain(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	domain := q.Get("domain")
+	if email := q.Get("email"); email != "" {
+		at := strings.LastIndexByte(email, '@')
+		if at < 0 || len(email) > 320 {
+			page(w, http.StatusBadRequest, "Sign-in not started", "That is not an email address. Enter the address you use at work.", "")
+			return
+		}
+		domain = email[at+1:]
+	}
+	domain = strings.ToLower(strings.TrimSpace(domain))
+	if domain == "" || len(domain) > 253 {
+		page(w, http.StatusBadRequest, "Sign-in not started", "Enter your work email address to sign in with single sign-on.", "")
+		return
+	}
+	id, hasSAML, ok := s.tenants.TenantForDomain(domain)
+	if !ok {
+		// The domain is not repeated into the page: it came from the URL.
+		page(w, http.StatusNotFound, "No single sign-on for this address",
+			"No organization has set up single sign-on for the domain of this email address. Check the address, or sign in another way.", "")
+		return
+	}
+	if !hasSAML {
+		page(w, http.StatusNotFound, "No single sign-on for this address",
+			"Your organization has not set up single sign-on yet. Sign in another way, or ask your administrator.", "")
+		return
+	}
+	target := s.base.JoinPath("saml", id, "login")
+	if rt := q.Get("return_to"); rt != "" {
+		target.RawQuery = url.Values{"return_to": {rt}}.Encode()
+	}
+	http.Redirect(w, r, target.String(), http.StatusFound)
 }
 
 func (s *Server) serveLogin(w http.ResponseWriter, r *http.Request) {

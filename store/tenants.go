@@ -102,6 +102,10 @@ type RegistryTx interface {
 	// DeleteSCIMToken removes a token; ErrNotFound if none.
 	DeleteSCIMToken(ctx context.Context, id string) error
 
+	// SetTenantDomains makes domains the tenant's email domains (lower
+	// case); ErrAlreadyExists when one belongs to another tenant.
+	SetTenantDomains(ctx context.Context, tenant string, domains []string) error
+
 	// BumpRegistryVersion moves the registry's counter on and returns it;
 	// on PostgreSQL it also notifies the other replicas at commit. Every
 	// transaction that changes the registry calls it once.

@@ -151,6 +151,11 @@ func (r *Registry) applyTenant(ctx context.Context, tx store.Tx, t *config.Tenan
 			changes = append(changes, "scim connection "+c.Name+" removed")
 		}
 	}
+	if outcome != "" {
+		if err := tx.SetTenantDomains(ctx, t.ID, t.Domains); err != nil {
+			return "", fmt.Errorf("domains: %w", err)
+		}
+	}
 	if outcome == "" && len(changes) == 0 {
 		return "", nil
 	}

@@ -119,7 +119,7 @@ func (r *Registry) CreateTenant(ctx context.Context, actor Actor, doc []byte) (*
 	if err != nil {
 		return nil, err
 	}
-	if err := apiOnly(spec); err != nil {
+	if err := r.apiOnly(spec); err != nil {
 		return nil, err
 	}
 	stored, err := encodeSpec(spec)
@@ -130,6 +130,9 @@ func (r *Registry) CreateTenant(ctx context.Context, actor Actor, doc []byte) (*
 		rec := store.TenantRecord{ID: spec.ID, Name: spec.Name, ManagedBy: store.ManagedByAPI, Spec: stored, CreatedAt: now, UpdatedAt: now}
 		if err := tx.CreateTenant(ctx, rec); err != nil {
 			return store.Changes{}, err
+		}
+		if err := tx.SetTenantDomains(ctx, spec.ID, spec.Domains); err != nil {
+			return store.Changes{}, domainsTaken(err)
 		}
 		return record(spec.ID, actor, now, "tenant.created", nil, auditView(spec), ""), nil
 	})
@@ -142,9 +145,30 @@ func (r *Registry) CreateTenant(ctx context.Context, actor Actor, doc []byte) (*
 	return r.mustGet(spec.ID)
 }
 
-// apiOnly refuses what the API does not take in a tenant document.
-func apiOnly(t *config.Tenant) error {
+// domainsTaken says that a domain belongs to another tenant (one that
+// claimed it on another replica a moment ago).
+func domainsTaken(err error) error {
+	if errors.Is(err, store.ErrAlreadyExists) {
+		return &config.Error{Problems: []config.Problem{{Path: "domains", Message: "a domain of the list belongs to another tenant"}}}
+	}
+	return err
+}
+
+// domainProblems names each domain of t another tenant holds.
+func (r *Registry) domainProblems(t *config.Tenant) []config.Problem {
 	var problems []config.Problem
+	s := r.snap.Load()
+	for i, d := range t.Domains {
+		if owner, ok := s.domains[d]; ok && owner != t.ID {
+			problems = append(problems, config.Problem{Path: fmt.Sprintf("domains[%d]", i), Message: fmt.Sprintf("domain %q belongs to tenant %q: a domain belongs to one tenant", d, owner)})
+		}
+	}
+	return problems
+}
+
+// apiOnly refuses what the API does not take in a tenant document.
+func (r *Registry) apiOnly(t *config.Tenant) error {
+	problems := r.domainProblems(t)
 	if len(t.SCIM) > 0 {
 		problems = append(problems, config.Problem{Path: "scim", Message: "create SCIM connections with POST …/scim-connections"})
 	}
@@ -195,7 +219,7 @@ func (r *Registry) UpdateTenant(ctx context.Context, actor Actor, id string, doc
 	if err != nil {
 		return nil, err
 	}
-	if err := apiOnly(spec); err != nil {
+	if err := r.apiOnly(spec); err != nil {
 		return nil, err
 	}
 	stored, err := encodeSpec(spec)
@@ -212,6 +236,9 @@ func (r *Registry) UpdateTenant(ctx context.Context, actor Actor, id string, doc
 		})
 		if err != nil {
 			return store.Changes{}, err
+		}
+		if err := tx.SetTenantDomains(ctx, id, spec.Domains); err != nil {
+			return store.Changes{}, domainsTaken(err)
 		}
 		return record(id, actor, now, "tenant.updated", auditView(old.spec), auditView(spec), ""), nil
 	})

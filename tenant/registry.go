@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -58,6 +59,8 @@ type snapshot struct {
 	ids     []string
 	// tokens maps a SCIM token's hash to its tenant and connection.
 	tokens map[string]tokenRef
+	// domains maps an email domain to its tenant.
+	domains map[string]string
 }
 
 type tokenRef struct {
@@ -74,7 +77,7 @@ func New(st store.Store, opt Options) *Registry {
 		opt.Now = time.Now
 	}
 	r := &Registry{st: st, logger: opt.Logger, now: opt.Now}
-	r.snap.Store(&snapshot{version: -1, byID: map[string]*Tenant{}, tokens: map[string]tokenRef{}})
+	r.snap.Store(&snapshot{version: -1, byID: map[string]*Tenant{}, tokens: map[string]tokenRef{}, domains: map[string]string{}})
 	r.static.Store(&staticLayer{tenants: map[string]*config.Tenant{}})
 	return r
 }
@@ -103,6 +106,21 @@ func (r *Registry) List() []*Tenant {
 		out = append(out, s.byID[id])
 	}
 	return out
+}
+
+// ByDomain returns the live tenant whose email domains include domain
+// (any case).
+func (r *Registry) ByDomain(domain string) (*Tenant, bool) {
+	s := r.snap.Load()
+	id, ok := s.domains[strings.ToLower(strings.TrimSuffix(domain, "."))]
+	if !ok {
+		return nil, false
+	}
+	t, ok := s.byID[id]
+	if !ok || t.Retired() {
+		return nil, false
+	}
+	return t, true
 }
 
 // Version is the registry version of the snapshot served.
@@ -172,7 +190,7 @@ func (r *Registry) reloadLocked(ctx context.Context) error {
 		return err
 	}
 	static := r.static.Load()
-	s := &snapshot{version: v, byID: make(map[string]*Tenant, len(recs)), tokens: make(map[string]tokenRef, len(toks))}
+	s := &snapshot{version: v, byID: make(map[string]*Tenant, len(recs)), tokens: make(map[string]tokenRef, len(toks)), domains: map[string]string{}}
 	connName := make(map[string]string, len(conns))
 	byConn := map[string][]Token{}
 	for _, tk := range toks {
@@ -208,6 +226,9 @@ func (r *Registry) reloadLocked(ctx context.Context) error {
 		}
 		s.byID[rec.ID] = t
 		s.ids = append(s.ids, rec.ID)
+		for _, d := range spec.Domains {
+			s.domains[d] = rec.ID
+		}
 	}
 	sort.Strings(s.ids)
 	r.snap.Store(s)

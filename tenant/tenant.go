@@ -117,6 +117,9 @@ func (t *Tenant) SAML() (config.SAML, bool) {
 // Feeds returns the tenant's scheduled feeds.
 func (t *Tenant) Feeds() []config.Feed { return t.spec.Clone().Feeds }
 
+// Domains returns the tenant's email domains.
+func (t *Tenant) Domains() []string { return slices.Clone(t.spec.Domains) }
+
 // Webhooks returns the webhooks that receive the tenant's events.
 func (t *Tenant) Webhooks() []config.Webhook { return slices.Clone(t.webhooks) }
 

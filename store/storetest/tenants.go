@@ -99,6 +99,20 @@ func testTenants(t *testing.T, s store.Backend) {
 		t.Fatalf("stored tenant: %+v", g)
 	}
 
+	// A domain belongs to one tenant.
+	inTx(t, s, func(ctx context.Context, tx store.Tx) error {
+		if err := tx.CreateTenant(ctx, store.TenantRecord{ID: "globex", Name: "Globex", ManagedBy: store.ManagedByAPI, Spec: []byte(`{}`), CreatedAt: t0, UpdatedAt: t0}); err != nil {
+			return err
+		}
+		return tx.SetTenantDomains(ctx, "acme", []string{"acme.test", "acme.example"})
+	})
+	err = s.InTx(ctx, func(tx store.Tx) error { return tx.SetTenantDomains(ctx, "globex", []string{"globex.test", "acme.test"}) })
+	if !errors.Is(err, store.ErrAlreadyExists) {
+		t.Fatalf("another tenant's domain: %v", err)
+	}
+	inTx(t, s, func(ctx context.Context, tx store.Tx) error { return tx.SetTenantDomains(ctx, "acme", []string{"acme.example"}) })
+	inTx(t, s, func(ctx context.Context, tx store.Tx) error { return tx.SetTenantDomains(ctx, "globex", []string{"acme.test"}) })
+
 	// Tokens: rotation sets an expiry; deleting the connection takes its
 	// tokens with it.
 	inTx(t, s, func(ctx context.Context, tx store.Tx) error {

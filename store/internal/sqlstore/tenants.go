@@ -270,6 +270,19 @@ func (t *tx) DeleteSCIMToken(ctx context.Context, id string) error {
 	return err
 }
 
+// SetTenantDomains implements store.RegistryTx.
+func (t *tx) SetTenantDomains(ctx context.Context, tenant string, domains []string) error {
+	if _, err := t.exec(ctx, "replacing tenant domains", `DELETE FROM tenant_domains WHERE tenant = $1`, tenant); err != nil {
+		return err
+	}
+	for _, d := range domains {
+		if _, err := t.exec(ctx, fmt.Sprintf("domain %q of tenant %q", d, tenant), `INSERT INTO tenant_domains (domain, tenant) VALUES ($1, $2)`, d, tenant); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // BumpRegistryVersion implements store.RegistryTx.
 func (t *tx) BumpRegistryVersion(ctx context.Context) (int64, error) {
 	if err := t.writable(); err != nil {
