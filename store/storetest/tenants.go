@@ -106,12 +106,18 @@ func testTenants(t *testing.T, s store.Backend) {
 		}
 		return tx.SetTenantDomains(ctx, "acme", []string{"acme.test", "acme.example"})
 	})
-	err = s.InTx(ctx, func(tx store.Tx) error { return tx.SetTenantDomains(ctx, "globex", []string{"globex.test", "acme.test"}) })
+	err = s.InTx(ctx, func(tx store.Tx) error {
+		return tx.SetTenantDomains(ctx, "globex", []string{"globex.test", "acme.test"})
+	})
 	if !errors.Is(err, store.ErrAlreadyExists) {
 		t.Fatalf("another tenant's domain: %v", err)
 	}
-	inTx(t, s, func(ctx context.Context, tx store.Tx) error { return tx.SetTenantDomains(ctx, "acme", []string{"acme.example"}) })
-	inTx(t, s, func(ctx context.Context, tx store.Tx) error { return tx.SetTenantDomains(ctx, "globex", []string{"acme.test"}) })
+	inTx(t, s, func(ctx context.Context, tx store.Tx) error {
+		return tx.SetTenantDomains(ctx, "acme", []string{"acme.example"})
+	})
+	inTx(t, s, func(ctx context.Context, tx store.Tx) error {
+		return tx.SetTenantDomains(ctx, "globex", []string{"acme.test"})
+	})
 
 	// Tokens: rotation sets an expiry; deleting the connection takes its
 	// tokens with it.
