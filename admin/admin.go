@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -109,7 +110,7 @@ func (a *API) routes() []route {
 
 // Mount registers the API's routes.
 func (a *API) Mount(mux Mux) {
-	for _, rt := range append(append(a.routes(), a.registryRoutes()...), a.keyRoutes()...) {
+	for _, rt := range slices.Concat(a.routes(), a.registryRoutes(), a.keyRoutes(), a.setupRoutes()) {
 		var h http.Handler = rt.handler
 		if !rt.public {
 			h = a.auth(h)

@@ -96,7 +96,7 @@ tenants:
 	api := New(keys, tenants, logger, reg)
 	api.With(Services{Directory: svc, Store: st, Runner: &reconcile.Runner{Dir: svc, Store: st, Now: clk.Now},
 		Feeds:  map[string]Feed{"acme/hr": feed("hr", lenient), "acme/payroll": feed("payroll", reconcile.Limits{MaxDisablePercent: 100})},
-		Events: st, Registry: tenants, Keys: keys, PublicURL: ts.URL})
+		Events: st, Registry: tenants, Keys: keys, Setup: st, PublicURL: ts.URL})
 	api.Mount(srv)
 	sc, err := scim.New(svc, keys, tenants, logger, reg, scim.Options{PublicURL: ts.URL})
 	if err != nil {

@@ -75,6 +75,8 @@ type Services struct {
 	// Registry manages tenants and their connections, for operator keys;
 	// without it those routes answer 503 not_configured.
 	Registry Registry
+	// Setup keeps the setup links (the store).
+	Setup store.SetupLinks
 	// Keys lists, makes and revokes admin keys, for operator keys.
 	Keys KeyManager
 	// PublicURL is the base of the URLs the registry's answers name (the

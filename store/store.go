@@ -322,6 +322,7 @@ type Store interface {
 	Runs
 	Outbox
 	Registry
+	SetupLinks
 
 	// InTx runs fn in one transaction: committed when fn returns nil, rolled
 	// back otherwise (and when ctx is cancelled). It does not retry; callers

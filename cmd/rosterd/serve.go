@@ -189,7 +189,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	adminAPI := admin.New(keys, tenants, logger.With("component", "admin"), reg)
 	adminAPI.WithLoginCodes(samlServer)
 	adminAPI.With(admin.Services{Directory: svc, Store: st, Runner: runner, Feeds: adminFeeds(cfg, feeds), Events: st, Webhooks: st,
-		Registry: tenants, Keys: keys, PublicURL: cfg.PublicURL})
+		Registry: tenants, Keys: keys, Setup: st, PublicURL: cfg.PublicURL})
 	adminAPI.Mount(srv)
 
 	schedCtx, stopSched := context.WithCancel(ctx)
