@@ -62,6 +62,7 @@ func RunTests(t *testing.T, newStore NewStore) {
 		{"OutboxConcurrentClaims", testOutboxConcurrentClaims},
 		{"Webhooks", testWebhooks},
 		{"Tenants", testTenants},
+		{"SetupLinks", testSetupLinks},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

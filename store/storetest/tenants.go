@@ -152,3 +152,47 @@ func testTenants(t *testing.T, s store.Backend) {
 		t.Fatalf("a registry write in a read-only transaction: %v", err)
 	}
 }
+
+// testSetupLinks: a link redeems once, into one session, until it expires
+// or is revoked.
+func testSetupLinks(t *testing.T, s store.Backend) {
+	ctx := context.Background()
+	inTx(t, s, func(ctx context.Context, tx store.Tx) error {
+		return tx.CreateTenant(ctx, store.TenantRecord{ID: "acme", Name: "Acme", ManagedBy: store.ManagedByAPI, Spec: []byte(`{}`), CreatedAt: t0, UpdatedAt: t0})
+	})
+	l := store.SetupLink{ID: "l1", Tenant: "acme", TokenHash: "tok", Parts: []string{"saml", "scim"}, CreatedBy: "admin:ops", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+	if err := s.PutSetupLink(ctx, l); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.RedeemSetupLink(ctx, "tok", "sess", t0.Add(time.Minute))
+	if err != nil || got.ID != "l1" || got.SessionHash != "sess" || !got.RedeemedAt.Equal(t0.Add(time.Minute)) || len(got.Parts) != 2 {
+		t.Fatalf("redeem: %+v, %v", got, err)
+	}
+	if _, err := s.RedeemSetupLink(ctx, "tok", "other", t0.Add(2*time.Minute)); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a second redemption: %v", err)
+	}
+	if got, err := s.SetupSession(ctx, "sess", t0.Add(time.Minute)); err != nil || got.ID != "l1" {
+		t.Fatalf("session: %+v, %v", got, err)
+	}
+	if _, err := s.SetupSession(ctx, "sess", t0.Add(time.Hour)); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("an expired session: %v", err)
+	}
+	l2 := l
+	l2.ID, l2.TokenHash = "l2", "tok2"
+	if err := s.PutSetupLink(ctx, l2); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RevokeSetupLink(ctx, "acme", "l2", t0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RedeemSetupLink(ctx, "tok2", "s2", t0); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a revoked link: %v", err)
+	}
+	if err := s.RevokeSetupLink(ctx, "globex", "l1", t0); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("another tenant's link: %v", err)
+	}
+	links, err := s.ListSetupLinks(ctx, "acme")
+	if err != nil || len(links) != 2 {
+		t.Fatalf("list: %+v, %v", links, err)
+	}
+}
