@@ -283,3 +283,64 @@ func (a *API) revokeSCIMToken(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
+
+// samlRoutes are the operator's SAML connection of a tenant: its settings
+// are the tenant's saml key, set and cleared through the registry.
+func (a *API) samlRoutes() []route {
+	const c = "/api/v1/tenants/{t}/saml-connection"
+	return []route{
+		{pattern: "GET " + c, handler: a.operator(a.getSAMLConnection)},
+		{pattern: "PUT " + c, handler: a.operator(a.putSAMLConnection)},
+		{pattern: "DELETE " + c, handler: a.operator(a.deleteSAMLConnection)},
+	}
+}
+
+// samlView is a tenant's SAML settings and what its IdP needs of us.
+func (a *API) samlView(t *tenant.Tenant) map[string]any {
+	base := strings.TrimSuffix(a.services.PublicURL, "/") + "/saml/" + t.ID()
+	sp := map[string]any{"entity_id": base + "/metadata", "acs_url": base + "/acs", "metadata_url": base + "/metadata", "login_url": base + "/login"}
+	s, ok := t.SAML()
+	if !ok {
+		return map[string]any{"configured": false, "sp": sp}
+	}
+	if s.EntityID != "" {
+		sp["entity_id"] = s.EntityID
+	}
+	var settings map[string]any
+	_ = json.Unmarshal(t.View().Settings, &struct {
+		SAML *map[string]any `json:"saml"`
+	}{&settings})
+	return map[string]any{"configured": true, "settings": settings, "sp": sp}
+}
+
+func (a *API) getSAMLConnection(w http.ResponseWriter, r *http.Request) {
+	t, ok := a.lookupTenant(w, r)
+	if !ok {
+		return
+	}
+	daemon.WriteJSON(w, http.StatusOK, a.samlView(t))
+}
+
+// putSAMLConnection sets the tenant's SAML settings (the file's saml keys:
+// idp_metadata_url, attributes, allow_idp_initiated, …) as a whole.
+func (a *API) putSAMLConnection(w http.ResponseWriter, r *http.Request) {
+	doc, ok := readDocument(w, r)
+	if !ok {
+		return
+	}
+	wrapped := append(append([]byte(`{"saml": `), doc...), '}')
+	t, err := a.services.Registry.UpdateTenant(r.Context(), registryActor(r), r.PathValue("t"), wrapped)
+	if err != nil {
+		a.registryFail(w, r, err)
+		return
+	}
+	daemon.WriteJSON(w, http.StatusOK, a.samlView(t))
+}
+
+func (a *API) deleteSAMLConnection(w http.ResponseWriter, r *http.Request) {
+	if _, err := a.services.Registry.UpdateTenant(r.Context(), registryActor(r), r.PathValue("t"), []byte(`{"saml": null}`)); err != nil {
+		a.registryFail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -237,3 +237,27 @@ func TestKeysAPI(t *testing.T) {
 		e.op(404, "DELETE", "/api/v1/keys/"+id, nil)
 	})
 }
+
+// TestSAMLConnectionOverHTTP: an operator sets a tenant's SAML through its
+// connection endpoint, gets the SP's URLs for the IdP, and removes it;
+// bad settings name their path; the file's tenants are refused.
+func TestSAMLConnectionOverHTTP(t *testing.T) {
+	e := newEnv(t, storetest.Migrated(t, storetest.OpenSQLite))
+	e.op(201, "POST", "/api/v1/tenants", map[string]any{"id": "initech", "app_callback_url": "https://app.test/cb"})
+	r := e.op(400, "PUT", "/api/v1/tenants/initech/saml-connection", map[string]any{"idp_metadata_url": "http://idp.test/md", "clock_skew": "-1s"})
+	if !strings.Contains(r.Raw, `"path":"saml.idp_metadata_url"`) || !strings.Contains(r.Raw, `"path":"saml.clock_skew"`) {
+		t.Fatalf("bad SAML settings: %s", r.Raw)
+	}
+	r = e.op(200, "PUT", "/api/v1/tenants/initech/saml-connection", map[string]any{"idp_metadata_url": "https://idp.test/md",
+		"attributes": map[string]string{"given_name": "firstName"}})
+	sp := r.Body["sp"].(map[string]any)
+	if r.Body["configured"] != true || sp["acs_url"] != e.url+"/saml/initech/acs" || sp["entity_id"] != e.url+"/saml/initech/metadata" ||
+		r.Body["settings"].(map[string]any)["idp_metadata_url"] != "https://idp.test/md" {
+		t.Fatalf("SAML connection: %s", r.Raw)
+	}
+	e.op(204, "DELETE", "/api/v1/tenants/initech/saml-connection", nil)
+	if r := e.op(200, "GET", "/api/v1/tenants/initech/saml-connection", nil); r.Body["configured"] != false {
+		t.Fatalf("after DELETE: %s", r.Raw)
+	}
+	e.op(409, "PUT", "/api/v1/tenants/acme/saml-connection", map[string]any{"idp_metadata_url": "https://idp.test/md"})
+}
