@@ -166,7 +166,9 @@ func cloneSlice[T any](s []T) []T {
 	if s == nil {
 		return nil
 	}
-	return append([]T(nil), s...)
+	out := make([]T, len(s)) // an empty list stays empty, not nil
+	copy(out, s)
+	return out
 }
 
 func clonePtr[T any](p *T) *T {

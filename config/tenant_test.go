@@ -3,6 +3,7 @@ package config
 import (
 	"encoding/json"
 	"errors"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -129,4 +130,36 @@ func TestDomains(t *testing.T) {
 	if _, err := DecodeTenant([]byte(`{"id": "a", "domains": ["acme.com", "x"]}`), nil); err == nil || !strings.Contains(err.Error(), `domains[1]: invalid domain "x"`) {
 		t.Errorf("API domains: %v", err)
 	}
+}
+
+// FuzzDecodeTenant: whatever an API client sends, DecodeTenant does not
+// panic; what it accepts passes the file's rules again, and as a base it
+// decodes an empty change to the same tenant.
+func FuzzDecodeTenant(f *testing.F) {
+	for _, seed := range []string{
+		`{"id": "acme"}`,
+		`{"id": "acme", "saml": {"idp_metadata_url": "https://idp.example/md"}, "app_callback_url": "https://app.example/cb"}`,
+		`{"id": "acme", "safety": {"max_disable_count": 0}, "domains": ["acme.com"]}`,
+		`{"id": "Bad!", "colour": 1, "saml": null}`,
+		`[1, 2]`, `null`, `{"a": &a [*a]}`, "{\"id\": \"\x00\"}",
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		tn, err := DecodeTenant(data, nil)
+		if err != nil {
+			var ce *Error
+			if !errors.As(err, &ce) || len(ce.Problems) == 0 {
+				t.Fatalf("error %v is not a list of problems", err)
+			}
+			return
+		}
+		if err := ValidateTenant(tn); err != nil {
+			t.Fatalf("accepted %q, then refused: %v", data, err)
+		}
+		again, err := DecodeTenant([]byte(`{}`), tn)
+		if err != nil || !reflect.DeepEqual(again, tn) {
+			t.Fatalf("an empty change to %q: %+v, %v", data, again, err)
+		}
+	})
 }
