@@ -100,6 +100,46 @@ func seed(t *testing.T, r *browsertest.Rosterd, tenant string, emails ...string)
 	return page.Cards
 }
 
+// person is someone the tests add through the admin API.
+type person struct {
+	Email, Given, Family, Role string
+	Groups                     []string
+}
+
+// staff are eight people of Acme, in the order they are added.
+var staff = []person{
+	{"ada.lovelace@acme.example", "Ada", "Lovelace", "admin", []string{"engineering"}},
+	{"grace.hopper@acme.example", "Grace", "Hopper", "editor", []string{"engineering", "navy"}},
+	{"alan.turing@acme.example", "Alan", "Turing", "viewer", []string{"research"}},
+	{"katherine.johnson@acme.example", "Katherine", "Johnson", "viewer", []string{"research"}},
+	{"edsger.dijkstra@acme.example", "Edsger", "Dijkstra", "editor", []string{"engineering"}},
+	{"barbara.liskov@acme.example", "Barbara", "Liskov", "viewer", []string{"engineering"}},
+	{"donald.knuth@acme.example", "Donald", "Knuth", "viewer", []string{"research", "typesetting"}},
+	{"margaret.hamilton@acme.example", "Margaret", "Hamilton", "admin", []string{"apollo"}},
+}
+
+// seedPeople adds people with their names, roles and groups, and returns
+// their cards in the same order.
+func seedPeople(t *testing.T, r *browsertest.Rosterd, tenant string, people []person) []apiCard {
+	t.Helper()
+	var out []apiCard
+	for _, p := range people {
+		var res struct {
+			Results []struct {
+				Card *apiCard `json:"card"`
+			} `json:"results"`
+		}
+		api(t, r, "POST", "/tenants/"+tenant+"/cards/invite", map[string]any{"emails": []string{p.Email}, "role": p.Role, "groups": p.Groups}, &res)
+		if len(res.Results) != 1 || res.Results[0].Card == nil {
+			t.Fatalf("inviting %s: no card in the answer", p.Email)
+		}
+		var c apiCard
+		api(t, r, "PATCH", "/tenants/"+tenant+"/cards/"+res.Results[0].Card.ID, map[string]any{"given_name": p.Given, "family_name": p.Family}, &c)
+		out = append(out, c)
+	}
+	return out
+}
+
 func getCard(t *testing.T, r *browsertest.Rosterd, tenant, id string) apiCard {
 	t.Helper()
 	var c apiCard

@@ -24,7 +24,7 @@ func TestJourneyDisableThree(t *testing.T) {
 	for _, backend := range []string{"sqlite", "postgres"} {
 		t.Run(backend, func(t *testing.T) {
 			r := startRosterd(t, backend == "postgres")
-			cards := seed(t, r, "acme", emails("person", 8)...)
+			cards := seedPeople(t, r, "acme", staff)
 			// One is disabled already, so that the filter has something to
 			// leave out.
 			api(t, r, "POST", "/tenants/acme/cards/"+cards[0].ID+"/disable", map[string]any{"reason": "left"}, nil)
@@ -57,6 +57,19 @@ func journeyDisableThree(t *testing.T, r *browsertest.Rosterd, cards []apiCard) 
 		b.Fatalf("the tabs count %v, want %v", before, want)
 	}
 
+	b.Step("search",
+		chromedp.SendKeys(chromedp.CSS("#q"), "hopper"),
+		chromedp.KeyEvent("\r"),
+		chromedp.WaitVisible(chromedp.CSS(`#bulk tbody a[href*="/cards/`+cards[1].ID+`"]`)),
+	)
+	found := browsertest.Value(b, "read the matches", chromedp.Evaluate[[]string](
+		`[...document.querySelectorAll('#bulk tbody input[type=checkbox]')].map(c => c.value)`))
+	if len(found) != 1 || found[0] != cards[1].ID {
+		b.Fatalf("searching for \"hopper\" shows %v, want only Grace Hopper's card %s", found, cards[1].ID)
+	}
+	b.Step("clear the search",
+		chromedp.Clear(chromedp.CSS("#q")),
+	)
 	b.Step("filter by status",
 		chromedp.SetValue(chromedp.CSS("#status"), "provisioned"),
 		chromedp.Click(chromedp.CSS(`form[role="search"] button`)),
@@ -98,6 +111,9 @@ func journeyDisableThree(t *testing.T, r *browsertest.Rosterd, cards []apiCard) 
 	if fmt.Sprint(after) != fmt.Sprint(want) {
 		b.Fatalf("after disabling three, the tabs count %v, want %v", after, want)
 	}
+	b.Step("the users page after the change",
+		chromedp.EmulateViewport(1280, 800),
+	)
 	loc, _ := b.Location()
 	if !strings.Contains(loc, "status=provisioned") {
 		b.Fatalf("after disabling, the page is %s; want the filtered list it came from", loc)
@@ -117,6 +133,22 @@ func journeyDisableThree(t *testing.T, r *browsertest.Rosterd, cards []apiCard) 
 	trail := browsertest.Value(b, "read the audit trail", chromedp.Text(chromedp.CSS(`#audit + .scroll tbody`)))
 	if !strings.Contains(trail, "console:ops") {
 		b.Fatalf("the audit trail does not name the console's person as actor:\n%s", trail)
+	}
+
+	b.Step("enable it again from the card page",
+		chromedp.Click(chromedp.CSS(`form[action$="/enable"] button`)),
+		chromedp.WaitVisible(chromedp.CSS("p.flash")),
+	)
+	if c := getCard(t, r, "acme", picked[0]); !c.Enabled {
+		b.Fatalf("after Enable on the card page, card %s is %s", picked[0], c.Status)
+	}
+	b.Step("release it",
+		chromedp.Click(chromedp.CSS(`form[action$="/release"] button`)),
+		chromedp.WaitVisible(chromedp.CSS("p.flash")),
+	)
+	flash = browsertest.Value(b, "read the release message", chromedp.Text(chromedp.CSS("p.flash")))
+	if !strings.HasPrefix(flash, "Released") {
+		b.Fatalf("after Release, the page says %q", flash)
 	}
 
 	b.Step("at 375 px",
