@@ -42,12 +42,12 @@ func journeyDisableThree(t *testing.T, r *browsertest.Rosterd, cards []apiCard) 
 	b.CheckA11y("sign-in")
 	b.Step("sign in with the admin key",
 		chromedp.SendKeys(chromedp.CSS("#key"), adminKey),
-		chromedp.KeyEvent("\r"),
+		browsertest.Load(chromedp.KeyEvent("\r")),
 		chromedp.WaitVisible(chromedp.CSS(`a[href="/console/t/acme/users"]`)),
 	)
 	b.CheckA11y("tenants")
 	b.Step("open the tenant",
-		chromedp.Click(chromedp.CSS(`a[href="/console/t/acme/users"]`)),
+		browsertest.Load(chromedp.Click(chromedp.CSS(`a[href="/console/t/acme/users"]`))),
 		chromedp.WaitVisible(chromedp.CSS(`nav[aria-label="Status"]`)),
 	)
 	b.CheckA11y("users")
@@ -59,7 +59,7 @@ func journeyDisableThree(t *testing.T, r *browsertest.Rosterd, cards []apiCard) 
 
 	b.Step("search",
 		chromedp.SendKeys(chromedp.CSS("#q"), "hopper"),
-		chromedp.KeyEvent("\r"),
+		browsertest.Load(chromedp.KeyEvent("\r")),
 		chromedp.WaitVisible(chromedp.CSS(`#bulk tbody a[href*="/cards/`+cards[1].ID+`"]`)),
 	)
 	found := browsertest.Value(b, "read the matches", chromedp.Evaluate[[]string](
@@ -72,7 +72,7 @@ func journeyDisableThree(t *testing.T, r *browsertest.Rosterd, cards []apiCard) 
 	)
 	b.Step("filter by status",
 		chromedp.SetValue(chromedp.CSS("#status"), "provisioned"),
-		chromedp.Click(chromedp.CSS(`form[role="search"] button`)),
+		browsertest.Load(chromedp.Click(chromedp.CSS(`form[role="search"] button`))),
 		chromedp.WaitVisible(chromedp.CSS(`nav[aria-label="Status"] a[aria-current="page"][href*="status=provisioned"]`)),
 	)
 	rows := browsertest.Value(b, "read the rows", chromedp.Evaluate[[]string](
@@ -89,7 +89,7 @@ func journeyDisableThree(t *testing.T, r *browsertest.Rosterd, cards []apiCard) 
 		)
 	}
 	b.Step("ask to disable the selected",
-		chromedp.Click(chromedp.CSS(`#bulk button[type="submit"]`)),
+		browsertest.Load(chromedp.Click(chromedp.CSS(`#bulk button[type="submit"]`))),
 		chromedp.WaitVisible(chromedp.CSS("#reason")),
 	)
 	heading := browsertest.Value(b, "read the confirmation", chromedp.Text(chromedp.CSS("h1")))
@@ -99,7 +99,7 @@ func journeyDisableThree(t *testing.T, r *browsertest.Rosterd, cards []apiCard) 
 	b.CheckA11y("confirm disable")
 	b.Step("confirm with a reason",
 		chromedp.SendKeys(chromedp.CSS("#reason"), "contract ended"),
-		chromedp.KeyEvent("\r"),
+		browsertest.Load(chromedp.KeyEvent("\r")),
 		chromedp.WaitVisible(chromedp.CSS("p.flash")),
 	)
 	flash := browsertest.Value(b, "read the message", chromedp.Text(chromedp.CSS("p.flash")))
@@ -136,14 +136,14 @@ func journeyDisableThree(t *testing.T, r *browsertest.Rosterd, cards []apiCard) 
 	}
 
 	b.Step("enable it again from the card page",
-		chromedp.Click(chromedp.CSS(`form[action$="/enable"] button`)),
+		browsertest.Load(chromedp.Click(chromedp.CSS(`form[action$="/enable"] button`))),
 		chromedp.WaitVisible(chromedp.CSS("p.flash")),
 	)
 	if c := getCard(t, r, "acme", picked[0]); !c.Enabled {
 		b.Fatalf("after Enable on the card page, card %s is %s", picked[0], c.Status)
 	}
 	b.Step("release it",
-		chromedp.Click(chromedp.CSS(`form[action$="/release"] button`)),
+		browsertest.Load(chromedp.Click(chromedp.CSS(`form[action$="/release"] button`))),
 		chromedp.WaitVisible(chromedp.CSS("p.flash")),
 	)
 	flash = browsertest.Value(b, "read the release message", chromedp.Text(chromedp.CSS("p.flash")))

@@ -109,7 +109,7 @@ func TestTenantKeyStaysInItsTenant(t *testing.T) {
 	r := startRosterd(t, false)
 	acme := seed(t, r, "acme", emails("acme", 1)...)
 	seed(t, r, "globex", "g@globex.example")
-	key := r.CreateAPIKey(t, "globex-ops", "globex")
+	key := r.CreateAPIKey(t, "globex-ops", "--tenant", "globex")
 
 	c := newClient(t, r)
 	c.signIn(key)
@@ -131,5 +131,24 @@ func TestTenantKeyStaysInItsTenant(t *testing.T) {
 	must(t, c.do("POST", "/console/t/acme/users/disable", url.Values{"csrf": {tok}, "reason": {"x"}, "id": {acme[0].ID}}), http.StatusForbidden, "bulk disable in another tenant")
 	if got := getCard(t, r, "acme", acme[0].ID); !got.Enabled {
 		t.Fatalf("a globex key disabled an acme card: %+v", got)
+	}
+}
+
+// TestReadOnlyKeyOnlyReads: a read-only key opens the pages and changes
+// nothing.
+func TestReadOnlyKeyOnlyReads(t *testing.T) {
+	r := startRosterd(t, false)
+	cards := seed(t, r, "acme", emails("ro", 1)...)
+	key := r.CreateAPIKey(t, "auditor", "--read-only")
+	c := newClient(t, r)
+	c.signIn(key)
+	tok := c.csrf("/console/t/acme/cards/" + cards[0].ID)
+	a := c.do("POST", "/console/t/acme/cards/"+cards[0].ID+"/disable", url.Values{"csrf": {tok}, "reason": {"x"}})
+	must(t, a, http.StatusForbidden, "disable with a read-only key")
+	if !strings.Contains(a.Body, "read-only") {
+		t.Errorf("the refusal does not say why:\n%s", a.Body)
+	}
+	if got := getCard(t, r, "acme", cards[0].ID); !got.Enabled {
+		t.Fatalf("a read-only key disabled a card: %+v", got)
 	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/chromedp/cdproto/cdp"
 	cdplog "github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"github.com/rosterd/rosterd/internal/testenv"
@@ -166,6 +167,16 @@ func Value[T any](b *Browser, name string, a chromedp.Action[T]) T {
 		return err
 	}))
 	return v
+}
+
+// Load runs trigger (a click on a link or a submit button, the Enter key in
+// a form) and waits until the page it opens has loaded, so that the next
+// action never sees the page before.
+func Load[T any](trigger chromedp.Action[T]) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		_, err := chromedp.Run(ctx, chromedp.WaitEvent(page.LoadEventFired, nil, trigger))
+		return err
+	})
 }
 
 // Location is the tab's URL.

@@ -148,14 +148,11 @@ func StartRosterd(t *testing.T, opt Options) *Rosterd {
 	}
 }
 
-// CreateAPIKey runs `rosterd apikey create NAME [--tenant T]` on the
-// running daemon's store and returns the new key.
-func (r *Rosterd) CreateAPIKey(t *testing.T, name, tenant string) string {
+// CreateAPIKey runs `rosterd apikey create NAME [flags]` (--tenant T,
+// --read-only) on the running daemon's store and returns the new key.
+func (r *Rosterd) CreateAPIKey(t *testing.T, name string, flags ...string) string {
 	t.Helper()
-	args := []string{"apikey", "create", name, "--config", r.ConfigPath}
-	if tenant != "" {
-		args = append(args, "--tenant", tenant)
-	}
+	args := append([]string{"apikey", "create", name, "--config", r.ConfigPath}, flags...)
 	out, err := exec.Command(r.bin, args...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("rosterd %s: %v\n%s", strings.Join(args, " "), err, out)
