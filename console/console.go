@@ -149,6 +149,7 @@ func (c *Console) routes() []route {
 		{pattern: "POST " + Prefix + "/sign-in", handler: c.signIn, public: true},
 		{pattern: "POST " + Prefix + "/sign-out", handler: c.signOut, public: true},
 
+		{pattern: "GET " + Prefix + "/", handler: c.notFound, public: true},
 		{pattern: "GET " + Prefix + "/{$}", handler: c.tenantList},
 		{pattern: "GET " + t + "/users", handler: c.inTenant(c.users)},
 		{pattern: "GET " + t + "/users/disable", handler: c.inTenant(c.bulkDisableConfirm)},
@@ -205,6 +206,11 @@ func (c *Console) static(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Cache-Control", "public, max-age=3600")
 	_, _ = w.Write(b)
+}
+
+// notFound answers every other GET under /console/ with a page.
+func (c *Console) notFound(w http.ResponseWriter, r *http.Request) {
+	c.errorPage(w, r, http.StatusNotFound, "There is no such page in the console.")
 }
 
 // tenantHandler serves a page of one tenant.

@@ -83,6 +83,11 @@ func TestSignedOutIsSentToSignIn(t *testing.T) {
 		}
 	}
 	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/console/no/such/page", nil))
+	if rec.Code != http.StatusNotFound || !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/html") {
+		t.Errorf("an unknown console page: %d %q, want a 404 page", rec.Code, rec.Header().Get("Content-Type"))
+	}
+	rec = httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest("GET", "/console/static/console.css", nil))
 	if rec.Code != http.StatusOK || rec.Header().Get("Content-Type") != "text/css; charset=utf-8" || len(rec.Result().Cookies()) != 0 {
 		t.Errorf("the stylesheet: %d %q, cookies %v", rec.Code, rec.Header().Get("Content-Type"), rec.Result().Cookies())

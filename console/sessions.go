@@ -33,8 +33,9 @@ type session struct {
 }
 
 // maxSessions bounds the memory the session table takes: past it, expired
-// sessions are swept, and when none is, new visitors get 503.
-const maxSessions = 100_000
+// sessions are swept, then anonymous ones dropped; only a table full of
+// signed-in sessions refuses a new one (503).
+var maxSessions = 100_000 // a variable for the test
 
 var errTooManySessions = errors.New("console: too many sessions")
 
@@ -83,18 +84,34 @@ func (s *sessions) create(who Identity) (string, *session, error) {
 	ses.created, ses.seen = now, now
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.byHash) >= maxSessions {
-		for h, old := range s.byHash {
-			if s.expired(old, now) {
-				delete(s.byHash, h)
-			}
-		}
-		if len(s.byHash) >= maxSessions {
-			return "", nil, errTooManySessions
-		}
+	if len(s.byHash) >= maxSessions && !s.makeRoom(now) {
+		return "", nil, errTooManySessions
 	}
 	s.byHash[ses.hash] = ses
 	return id, ses, nil
+}
+
+// makeRoom frees a place in a full table: it sweeps the expired
+// sessions, else it drops one anonymous session (nobody signed in, only a
+// sign-in form's token), so that a flood of visitors can never lock out
+// sign-ins nor push out a signed-in person. It reports whether there is
+// room. The caller holds s.mu.
+func (s *sessions) makeRoom(now time.Time) bool {
+	for h, old := range s.byHash {
+		if s.expired(old, now) {
+			delete(s.byHash, h)
+		}
+	}
+	if len(s.byHash) < maxSessions {
+		return true
+	}
+	for h, old := range s.byHash {
+		if !old.who.SignedIn() {
+			delete(s.byHash, h)
+			return true
+		}
+	}
+	return false
 }
 
 // rotate ends old (if any) and starts a new session for who: the id

@@ -87,3 +87,40 @@ func TestSafeNext(t *testing.T) {
 		}
 	}
 }
+
+// TestSessionTableFull: a full table drops an anonymous session for a new
+// one, never a signed-in one; full of signed-in sessions it refuses.
+func TestSessionTableFull(t *testing.T) {
+	defer func(n int) { maxSessions = n }(maxSessions)
+	maxSessions = 3
+	clock := testenv.NewClock(time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC))
+	s := newSessions(clock.Now, time.Hour, 12*time.Hour)
+	ops, _, _ := s.create(Identity{Name: "ops"})
+	anon, _, _ := s.create(Identity{})
+	if _, _, err := s.create(Identity{Name: "ops2"}); err != nil {
+		t.Fatal(err)
+	}
+	// Full: a visitor's new session pushes out the anonymous one.
+	if _, _, err := s.create(Identity{}); err != nil {
+		t.Fatalf("a full table with an anonymous session refused a new one: %v", err)
+	}
+	if s.lookup(anon) != nil {
+		t.Fatal("the anonymous session survived; a signed-in one must have gone")
+	}
+	if s.lookup(ops) == nil {
+		t.Fatal("a new visitor pushed out a signed-in session")
+	}
+	// The newest anonymous one goes for a sign-in; then the table is all
+	// signed in and refuses.
+	if _, _, err := s.create(Identity{Name: "ops3"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.create(Identity{}); err == nil {
+		t.Fatal("a table full of signed-in sessions took another")
+	}
+	// Expired sessions make room.
+	clock.Advance(2 * time.Hour)
+	if _, _, err := s.create(Identity{}); err != nil {
+		t.Fatalf("expired sessions were not swept: %v", err)
+	}
+}
