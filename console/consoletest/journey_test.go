@@ -51,6 +51,13 @@ func journeyDisableThree(t *testing.T, r *browsertest.Rosterd, cards []apiCard) 
 		chromedp.WaitVisible(chromedp.CSS(`nav[aria-label="Status"]`)),
 	)
 	b.CheckA11y("users")
+	// Keyboard: the first Tab stop is the skip link, and it leads to the
+	// content.
+	b.Step("tab to the skip link", chromedp.KeyEvent("\t"))
+	first := browsertest.Value(b, "read the focus", chromedp.Evaluate[string](`document.activeElement.textContent.trim()`))
+	if first != "Skip to content" {
+		b.Fatalf("the first Tab stop is %q, want the skip link", first)
+	}
 	before := browsertest.Value(b, "read the counts", chromedp.Evaluate[map[string]int](tabCounts))
 	want := map[string]int{"All": 8, "Enabled": 7, "Active": 0, "Invite pending": 0, "Invite expired": 0, "Provisioned": 7, "Disabled": 1}
 	if fmt.Sprint(before) != fmt.Sprint(want) {

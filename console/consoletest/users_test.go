@@ -3,6 +3,7 @@ package consoletest
 import (
 	"html"
 	"net/http"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -69,4 +70,34 @@ func idsOf(body string) []string {
 		out = append(out, m[1])
 	}
 	return out
+}
+
+// TestDisableNeedsSelectionAndReason: asking to disable nobody goes back
+// with a message; a disable without a reason is refused and changes
+// nothing.
+func TestDisableNeedsSelectionAndReason(t *testing.T) {
+	r := startRosterd(t, false)
+	cards := seed(t, r, "acme", emails("reason", 1)...)
+	c := newClient(t, r)
+	c.signIn(adminKey)
+	a := c.do("GET", "/console/t/acme/users/disable?back=%2Fconsole%2Ft%2Facme%2Fusers%3Fstatus%3Dprovisioned", nil)
+	must(t, a, http.StatusSeeOther, "disable with nobody selected")
+	if a.Location != "/console/t/acme/users?status=provisioned" {
+		t.Fatalf("disable with nobody selected goes to %q, want back to the list", a.Location)
+	}
+	page := c.do("GET", a.Location, nil)
+	if !strings.Contains(page.Body, "Select at least one person to disable.") {
+		t.Errorf("the list does not say why nothing happened:\n%s", page.Body)
+	}
+	tok := c.csrf("/console/t/acme/users")
+	for _, p := range []string{"/console/t/acme/users/disable", "/console/t/acme/cards/" + cards[0].ID + "/disable"} {
+		a := c.do("POST", p, url.Values{"csrf": {tok}, "id": {cards[0].ID}, "reason": {"  "}})
+		must(t, a, http.StatusBadRequest, p+" without a reason")
+		if !strings.Contains(a.Body, "Give a reason") {
+			t.Errorf("%s: the refusal does not say what is missing:\n%s", p, a.Body)
+		}
+	}
+	if got := getCard(t, r, "acme", cards[0].ID); !got.Enabled {
+		t.Fatalf("a disable without a reason disabled the card: %+v", got)
+	}
 }
