@@ -21,6 +21,8 @@ type cardView struct {
 	Claims  []directory.Claim
 	Audit   []store.AuditEvent
 	URL     string
+	// CanRelease: an admin pinned the card or holds a claim on it.
+	CanRelease bool
 }
 
 // card: GET /console/t/{t}/cards/{id} — one card: its attributes with their
@@ -42,9 +44,21 @@ func (c *Console) card(w http.ResponseWriter, r *http.Request, t Tenant) {
 		c.fail(w, r, err)
 		return
 	}
-	c.render(w, r, http.StatusOK, "card", displayName(card)+" · "+t.Name, cardView{Tenant: t, Card: card, Name: displayName(card),
+	view := cardView{Tenant: t, Card: card, Name: displayName(card),
 		Status: directory.StatusOf(card, c.deps.Directory.Now()), Explain: ex, Claims: ex.Claims, Audit: audit,
-		URL: tenantURL(t.ID) + "/cards/" + url.PathEscape(card.ID)})
+		URL: tenantURL(t.ID) + "/cards/" + url.PathEscape(card.ID), CanRelease: card.Pin != nil}
+	for _, cl := range ex.Claims {
+		if cl.Source == directory.KindAdmin && cl.State != store.Withdrawn {
+			view.CanRelease = true
+		}
+	}
+	// Groups read as a list, not as Go prints a slice.
+	for i, a := range view.Explain.Attributes {
+		if a.Name == "groups" {
+			view.Explain.Attributes[i].Value = strings.Join(card.Attributes.Groups, ", ")
+		}
+	}
+	c.render(w, r, http.StatusOK, "card", displayName(card)+" · "+t.Name, view)
 }
 
 // cardDisable: POST …/cards/{id}/disable — pins the card disabled, with a
