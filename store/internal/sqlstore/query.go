@@ -19,8 +19,9 @@ import (
 // A page and its total come from one statement (see page): the ids of the
 // page, found on the (tenant, source, …) indexes, joined to their rows.
 // claims_source_card walks a source's claims in card order, so a page at
-// any offset reads that index alone and sorts nothing; a userName lookup
-// reads claims_login. Cards are joined to the search only when the filter
+// any offset reads that index alone and sorts nothing; a userName or id
+// lookup reads claims_login or the primary key, without order, limit or
+// count (uniqueLookup; the package doc says why). Cards are joined to the search only when the filter
 // reads them. Measured at 100,000 claims of one source on PostgreSQL 15
 // (BenchmarkQueryClaims, PGTEST_DURABLE=1): the page at offset 90,000 with
 // its total in about 20 ms, a userName lookup in under 1 ms. A filter on
@@ -46,6 +47,13 @@ func (s *DB) QueryClaims(ctx context.Context, q store.ClaimQuery) ([]store.Claim
 	// state <> 'withdrawn' rather than IN ('present', 'deactivated'): the
 	// same rows, and the very condition claims_login is partial on.
 	where := `c.tenant = $1 AND c.source = $2 AND c.state <> 'withdrawn'`
+	// After a cursor, the total counts the matches before it too: a
+	// lookup that must count does so the usual way.
+	unique := uniqueLookup(q.Filter) && (q.After == "" || q.NoTotal)
+	if unique {
+		// The key finds the claim; tenant and source only filter it.
+		where = s.d.notIndexed("c.tenant") + ` = $1 AND ` + s.d.notIndexed("c.source") + ` = $2 AND c.state <> 'withdrawn'`
+	}
 	if q.Filter != nil {
 		cond, err := f.where(q.Filter)
 		if err != nil {
@@ -75,11 +83,21 @@ func (s *DB) QueryClaims(ctx context.Context, q store.ClaimQuery) ([]store.Claim
 		pageWhere += ` AND c.card_id > $` + strconv.Itoa(len(args))
 	}
 	offset := max(q.Offset, 0)
-	limit, args := s.d.limitOffset("c.card_id", args, q.Limit, offset)
-	var ids string
-	if q.NoTotal {
+	var (
+		limit string
+		ids   string
+	)
+	if !unique {
+		limit, args = s.d.limitOffset("c.card_id", args, q.Limit, offset)
+	}
+	switch {
+	case unique:
+		// At most one match (uniqueLookup): no order, no limit, and the
+		// total is the number of rows; the page is cut below.
+		ids = `SELECT c.card_id AS id, 1 AS total FROM ` + from + ` WHERE ` + pageWhere
+	case q.NoTotal:
 		ids = `SELECT c.card_id AS id, -1 AS total FROM ` + from + ` WHERE ` + pageWhere + limit
-	} else {
+	default:
 		ids = page("c.card_id", from, where, pageWhere, f.raw, limit)
 	}
 	groups := ""
@@ -127,9 +145,14 @@ func (s *DB) QueryClaims(ctx context.Context, q store.ClaimQuery) ([]store.Claim
 	if err := rows.Err(); err != nil {
 		return nil, 0, s.d.MapError(fmt.Errorf("querying claims: %w", err))
 	}
+	if unique {
+		total = len(out)
+		out = out[min(offset, len(out)):]
+		out = out[:min(q.Limit, len(out))]
+	}
 	if q.NoTotal {
 		total = -1
-	} else if len(out) == 0 && (offset > 0 || q.After != "") {
+	} else if !unique && len(out) == 0 && (offset > 0 || q.After != "") {
 		// Past the end: the page had no row to carry the total.
 		total, err = s.count(ctx, count, f.args)
 	}
@@ -158,17 +181,16 @@ func page(id, from, where, pageWhere string, expensive bool, limit string) strin
 }
 
 // limitOffset orders by id and bounds the page, appending to args what
-// the clause binds. SQLite gets the limit as a literal: a bound LIMIT makes
-// it compile the statement again whenever the value changes (prepared or
-// not: a user by id took 110 µs instead of 24), and limits are a few
-// distinct integers, so the cached statements stay few.
+// the clause binds. The limit is a literal. SQLite: a bound LIMIT makes it
+// compile the statement again whenever the value changes (prepared or
+// not: a user by id took 110 µs instead of 24). PostgreSQL: a generic plan
+// assumes a bound LIMIT reads a tenth of the rows, and joined a page of a
+// hundred claims to its cards by a hash join over every card, statistics
+// or not. Limits are a few distinct integers, so the prepared statements
+// stay few.
 func (d Dialect) limitOffset(id string, args []any, limit, offset int) (string, []any) {
-	if d.JSON == JSONSQLite {
-		args = append(args, offset)
-		return ` ORDER BY ` + id + ` LIMIT ` + strconv.Itoa(limit) + ` OFFSET $` + strconv.Itoa(len(args)), args
-	}
-	args = append(args, limit, offset)
-	return ` ORDER BY ` + id + ` LIMIT $` + strconv.Itoa(len(args)-1) + ` OFFSET $` + strconv.Itoa(len(args)), args
+	args = append(args, offset)
+	return ` ORDER BY ` + id + ` LIMIT ` + strconv.Itoa(limit) + ` OFFSET $` + strconv.Itoa(len(args)), args
 }
 
 func (s *DB) count(ctx context.Context, query string, args []any) (int, error) {
@@ -181,7 +203,7 @@ func (s *DB) count(ctx context.Context, query string, args []any) (int, error) {
 
 // GetGroup implements store.Queries.
 func (s *DB) GetGroup(ctx context.Context, tenant, source, id string) (store.Group, error) {
-	groups, err := queryGroups(ctx, s.SQL, `SELECT `+groupColumns+` FROM groups WHERE tenant = $1 AND source = $2 AND id = $3`, tenant, source, id)
+	groups, err := queryGroups(ctx, s.reads(), `SELECT `+groupColumns+` FROM groups WHERE `+s.d.notIndexed("tenant")+` = $1 AND `+s.d.notIndexed("source")+` = $2 AND id = $3`, tenant, source, id)
 	if err != nil {
 		return store.Group{}, s.d.MapError(fmt.Errorf("reading group: %w", err))
 	}
@@ -246,8 +268,13 @@ func (s *DB) GroupMembers(ctx context.Context, groupID, after string, limit int)
 	if limit <= 0 {
 		limit = 100
 	}
-	ids, err := queryStrings(ctx, s.SQL, `SELECT card_id FROM group_members WHERE group_id = $1 AND card_id > $2 ORDER BY card_id LIMIT $3`,
-		groupID, after, limit)
+	// The limit is a literal, as limitOffset's on SQLite, here on both: a
+	// generic plan that does not know it took PostgreSQL, once analysed,
+	// to walking every membership in card order (group_members_card) and
+	// filtering the group, rather than reading the group's members in
+	// order on its key. Callers use a few distinct limits.
+	ids, err := queryStrings(ctx, s.reads(), `SELECT card_id FROM group_members WHERE group_id = $1 AND card_id > $2 ORDER BY card_id LIMIT `+strconv.Itoa(limit),
+		groupID, after)
 	if err != nil {
 		return nil, s.d.MapError(fmt.Errorf("listing group members: %w", err))
 	}
@@ -257,7 +284,7 @@ func (s *DB) GroupMembers(ctx context.Context, groupID, after string, limit int)
 // groupsOfCard is a scalar subquery: the source's ($1, $2) groups the card
 // named by col is a member of, as a JSON array of [id, display name].
 func (d Dialect) groupsOfCard(col string) string {
-	where := membersThenGroups + ` g.tenant = $1 AND g.source = $2 AND gm.card_id = ` + col
+	where := d.membersThenGroups() + `gm.card_id = ` + col
 	if d.JSON == JSONPostgres {
 		return `(SELECT COALESCE(json_agg(json_build_array(g.id, g.display_name))::text, '[]') FROM ` + where + `)`
 	}

@@ -1,0 +1,58 @@
+package sqlstore
+
+import (
+	"strings"
+
+	"github.com/rosterd/rosterd/store"
+)
+
+// notIndexed returns col as an expression no index can take as a
+// condition: the rule "tenant and source are never selective" of the
+// package doc. The comparison still filters the rows; it no longer
+// competes with the key that finds them. SQLite's documented way is a
+// unary +; PostgreSQL has no unary + on text and appends an empty string.
+// Both are the column's value unchanged (the columns are NOT NULL).
+func (d Dialect) notIndexed(col string) string {
+	if d.JSON == JSONPostgres {
+		return "(" + col + " || '')"
+	}
+	return "+" + col
+}
+
+// groupOfSource: the condition that the groups g of a membership join
+// belong to the source ($1, $2); the join's key (g.id = gm.group_id) finds
+// the group, the tenant and source only filter it.
+func (d Dialect) groupOfSource() string {
+	return d.notIndexed("g.tenant") + ` = $1 AND ` + d.notIndexed("g.source") + ` = $2`
+}
+
+// uniqueLookup reports whether a claim filter matches at most one live
+// claim of a source: it requires (itself or through "and") a userName
+// (claims_login is unique among a source's live claims) or a card id
+// (the claims' primary key is card and source). Such a query is asked
+// without ORDER BY, LIMIT or a count, so that no plan can prefer walking
+// the source's claims in card order (claims_source_card) and stopping at
+// the limit: the key's index is the only one it can use.
+func uniqueLookup(f *store.Filter) bool {
+	if f == nil {
+		return false
+	}
+	switch strings.ToLower(f.Op) {
+	case "and":
+		for i := range f.Sub {
+			if uniqueLookup(&f.Sub[i]) {
+				return true
+			}
+		}
+	case "eq":
+		s, ok := f.Value.(string)
+		switch f.Attr {
+		case store.AttrLogin:
+			return ok && s != ""
+		case store.AttrCardID:
+			// Folded, two ids differing in case would both match.
+			return ok && !f.Fold
+		}
+	}
+	return false
+}
