@@ -32,7 +32,7 @@ func TestExportNeutralisesFormulas(t *testing.T) {
 	for i, h := range rows[0] {
 		col[h] = i
 	}
-	for name, want := range map[string]string{"name": "'" + hyperlink, "department": "'a;=1+1", "location": "'\t=1"} {
+	for name, want := range map[string]string{"display_name": "'" + hyperlink, "department": "'a;=1+1", "location": "'\t=1"} {
 		i, ok := col[name]
 		if !ok {
 			t.Fatalf("export has no %q column: %q", name, rows[0])

@@ -201,3 +201,32 @@ func TestExportImportRoundTrip(t *testing.T) {
 		}
 	})
 }
+
+// TestReimportedExportLetsNobodyStay: export, import the file back: the
+// admin now holds every exported person's attributes, but not their
+// access. When HR stops listing someone, they are disabled as before the
+// import; someone the import itself brought in stays.
+func TestReimportedExportLetsNobodyStay(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		e.setSnapshot("hr", "ann@example.com", "bob@example.com")
+		e.runFeed("hr")
+		res := e.do("GET", acme+"/cards/export.csv", roKey, nil)
+		if res.Status != 200 {
+			t.Fatalf("export: %d %s", res.Status, res.Raw)
+		}
+		r := e.importFile("export.csv", res.Raw+"dee@example.com,Dee,,,,,,,,,,,,,,,\n", nil)
+		if counts, _ := r.Body["counts"].(map[string]any); counts["create"] != 1.0 {
+			t.Fatalf("re-import counts %v", r.Body["counts"])
+		}
+		bob, dee := e.cardID("bob@example.com"), e.cardID("dee@example.com")
+		e.clock.Advance(24 * 60 * 60 * 1e9)
+		e.setSnapshot("hr", "ann@example.com")
+		e.runFeed("hr")
+		if c := e.card(bob); c.Enabled || c.Attributes.GivenName != "bob" {
+			t.Fatalf("bob, gone from HR after a re-imported export: %+v", c)
+		}
+		if c := e.card(dee); !c.Enabled {
+			t.Fatalf("dee, whom the import brought in: %+v", c)
+		}
+	})
+}

@@ -82,10 +82,15 @@ type ClaimInput struct {
 	Authoritative bool
 	Attributes    Attributes
 	// Partial, when set, says the statement asserts only some attributes;
-	// the claim keeps its value of the others (see ClaimAttributes). A
-	// partial deactivation by a source that does not hold the person, of
-	// a card that is disabled already, writes nothing.
+	// the claim keeps its value of the others (see ClaimAttributes).
 	Partial *Partial
+	// Import: the statement is an admin's one-off import (a file, perhaps
+	// an export edited and sent back), not a source that goes on listing
+	// the person. It does not take over access: listing a person whom
+	// other sources enable, its claim is attributes-only unless it is
+	// authoritative already; saying "disabled" of a card that is disabled
+	// already and that the source does not hold, it writes nothing.
+	Import bool
 	// CardID, when set, names the card directly (an admin acting on a card);
 	// otherwise the card is found by external id, then by email, and created
 	// when there is none.
@@ -372,18 +377,28 @@ func (s *Service) applyClaims(ctx context.Context, actor Actor, ins []ClaimInput
 			}
 			in := p.in
 			prev, _ := w.claim(in.Source)
-			if in.Partial != nil && in.State == store.Deactivated && (prev.State == "" || prev.State == store.Withdrawn) &&
+			if in.Import && in.State == store.Deactivated && (prev.State == "" || prev.State == store.Withdrawn) &&
 				(w.stored || w.mutations > 0) && !w.card.Enabled {
-				// A partial source (an import: a re-imported export says
-				// "disabled") that does not hold the person, about a card
-				// that is disabled already: its word would change nothing
-				// but hold the card disabled after its other sources list
-				// the person again, and replace its last known attributes.
+				// An import (a re-imported export says "disabled") that
+				// does not hold the person, about a card that is disabled
+				// already: its word would change nothing but hold the card
+				// disabled after its sources list the person again, and
+				// replace its last known attributes.
 				outcomes[i] = Outcome{Card: w.card}
 				continue
 			}
+			stmt := *in
+			if in.Import && in.Authoritative && in.State == store.Present && (w.stored || w.mutations > 0) && w.card.Enabled &&
+				!(prev.State != "" && prev.State != store.Withdrawn && prev.Authoritative) {
+				// An import listing a person whom other sources enable
+				// gives its attributes, not its hold on access: a
+				// re-imported export must not keep everyone in after HR
+				// lets them go. It brings in only the people nobody
+				// enables, and keeps those it holds already.
+				stmt.Authoritative = false
+			}
 			outcomes[i], err = b.mutate(ctx, w, "claim.applied", in.Source, func(w *working) error {
-				return setClaim(w, *in, p.display, b.now, actor)
+				return setClaim(w, stmt, p.display, b.now, actor)
 			}, mutation{invite: in.Invite, emailOptional: in.EmailOptional})
 			if err != nil {
 				return err

@@ -632,6 +632,9 @@ func TestWithdrawnCardKeepsLastKnownAttributes(t *testing.T) {
 		if !slices.Equal(data.Changes, []string{"enabled", "last_known"}) {
 			t.Fatalf("changes %v: the attributes did not change", data.Changes)
 		}
+		if ex, err := svc.Explain(ctx, "acme", first.Card.ID); err != nil || ex.LastKnown == nil || *ex.LastKnown != *want || len(ex.Attributes) != 4 {
+			t.Fatalf("explain: %+v, %v", ex, err)
+		}
 		back, err := svc.ApplyClaim(ctx, hr, in)
 		if err != nil || !back.Card.Enabled || back.Card.LastKnown != nil || !reflect.DeepEqual(back.Card.Attributes, in.Attributes) {
 			t.Fatalf("back: %+v, %v", back.Card, err)
@@ -682,12 +685,13 @@ func TestPartialClaimKeepsWhatItDoesNotSay(t *testing.T) {
 	})
 }
 
-// TestPartialDeactivationOfADisabledCardWritesNothing: an import row that
+// TestImportDeactivationOfADisabledCardWritesNothing: an import row that
 // says "disabled" (a re-imported export) for a person the admin does not
 // hold, whose card is disabled already, changes nothing: no admin claim
 // that would hold the card disabled for good, the last known attributes
-// stay. Of an enabled card, or as a whole statement (SCIM), it is written.
-func TestPartialDeactivationOfADisabledCardWritesNothing(t *testing.T) {
+// stay. Of an enabled card, or from a source that goes on listing people
+// (SCIM, a partial feed), it is written.
+func TestImportDeactivationOfADisabledCardWritesNothing(t *testing.T) {
 	storetest.ForEachBackend(t, func(t *testing.T, st store.Backend) {
 		svc, _ := newService(st, ssoPolicy())
 		hr := present("file:hr", "cy@example.com")
@@ -702,6 +706,7 @@ func TestPartialDeactivationOfADisabledCardWritesNothing(t *testing.T) {
 		row := withState(present("admin", "cy@example.com"), store.Deactivated)
 		row.Attributes = hr.Attributes
 		row.Partial = &directory.Partial{Attributes: []string{"given_name", "department"}}
+		row.Import = true
 		out, err := svc.ApplyClaim(ctx, actor("admin:ops"), row)
 		if err != nil || out.Changed || out.Card.LastKnown == nil || out.Card.Version != gone.Card.Version {
 			t.Fatalf("a partial deactivation of a disabled card: changed %v, %+v, %v", out.Changed, out.Card, err)
@@ -718,10 +723,59 @@ func TestPartialDeactivationOfADisabledCardWritesNothing(t *testing.T) {
 		if out, err := svc.ApplyClaim(ctx, actor("admin:ops"), row); err != nil || !out.Changed || out.Card.Enabled {
 			t.Fatalf("a partial deactivation of an enabled card: %+v, %v", out, err)
 		}
-		// A whole statement (SCIM active:false) is written whatever the card.
+		// A source that goes on listing people writes it whatever the card.
 		scim := withState(present("scim:okta", "cy@example.com"), store.Deactivated)
 		if out, err := svc.ApplyClaim(ctx, actor("scim:okta"), scim); err != nil || !out.Changed {
 			t.Fatalf("a whole deactivation of a disabled card: %+v, %v", out, err)
+		}
+		feed := withState(present("file:hr", "cy@example.com"), store.Deactivated)
+		feed.Partial = row.Partial
+		if out, err := svc.ApplyClaim(ctx, actor("file:hr"), feed); err != nil || !out.Changed {
+			t.Fatalf("a partial feed's deactivation of a disabled card: %+v, %v", out, err)
+		}
+	})
+}
+
+// TestImportDoesNotTakeOverAccess: an import row for a person
+// HR already enables gives the admin's attributes, not the admin's hold
+// on access: when HR withdraws, the card is disabled. A row for a card
+// nobody enables does enable it (an import brings people in), and a claim
+// that is authoritative already stays so.
+func TestImportDoesNotTakeOverAccess(t *testing.T) {
+	storetest.ForEachBackend(t, func(t *testing.T, st store.Backend) {
+		svc, _ := newService(st, ssoPolicy())
+		hr := present("file:hr", "ann@example.com")
+		if _, err := svc.ApplyClaim(ctx, actor("file:hr"), hr); err != nil {
+			t.Fatal(err)
+		}
+		row := present("admin", "ann@example.com")
+		row.Attributes = directory.Attributes{Title: "Chemist"}
+		row.Partial = &directory.Partial{Attributes: []string{"title"}}
+		row.Import = true
+		out, err := svc.ApplyClaim(ctx, actor("admin:ops"), row)
+		if err != nil || !out.Card.Enabled || out.Card.Attributes.Title != "Chemist" {
+			t.Fatalf("import row: %+v, %v", out.Card, err)
+		}
+		gone, err := svc.ApplyClaim(ctx, actor("file:hr"), withState(hr, store.Withdrawn))
+		if err != nil || gone.Card.Enabled || gone.Card.Attributes.Title != "Chemist" {
+			t.Fatalf("HR withdrew after the import: %+v, %v", gone.Card, err)
+		}
+		// Now nobody enables the card: the import's row brings her back,
+		// and from then on the admin holds her.
+		back, err := svc.ApplyClaim(ctx, actor("admin:ops"), row)
+		if err != nil || !back.Card.Enabled {
+			t.Fatalf("import row of a disabled card: %+v, %v", back.Card, err)
+		}
+		if _, err := svc.ApplyClaim(ctx, actor("file:hr"), hr); err != nil {
+			t.Fatal(err)
+		}
+		again, err := svc.ApplyClaim(ctx, actor("admin:ops"), row)
+		if err != nil || again.Changed {
+			t.Fatalf("the same row again: %+v, %v", again, err)
+		}
+		still, err := svc.ApplyClaim(ctx, actor("file:hr"), withState(hr, store.Withdrawn))
+		if err != nil || !still.Card.Enabled {
+			t.Fatalf("HR withdrew; the admin holds her: %+v, %v", still.Card, err)
 		}
 	})
 }

@@ -492,11 +492,13 @@ func Body(events []store.Event) ([]byte, error) {
 // attempt POSTs the tenant's batch once and records the outcome. It
 // returns an error only for the store; a failed POST is an outcome.
 func (d *Dispatcher) attempt(ctx context.Context, s *tenantState) error {
+	// A POST once begun is finished and recorded even while the
+	// dispatcher stops: cut off half-way, the receiver may already hold
+	// the batch, and the next holder of the lock would send it again.
+	// Options.Timeout bounds how long a stop waits for it.
+	ctx = context.WithoutCancel(ctx)
 	now := d.opt.Now()
 	status, postErr := d.post(ctx, s, now)
-	if ctx.Err() != nil {
-		return ctx.Err() // shutting down: the batch goes again next time
-	}
 	s.attempts++
 	first, last := s.batch[0], s.batch[len(s.batch)-1]
 	if postErr == nil && status/100 == 2 {

@@ -85,13 +85,15 @@ type ImportOptions = reconcile.ImportOptions
 // creates only when Invite is set. An import only changes the attributes
 // the file has columns for (it is partial): a column the file lacks leaves
 // the attribute as it is, and so does an empty cell unless ClearEmpty.
+// It brings in people nobody else enables, and does not take over those
+// other sources enable (reconcile.Source.Import).
 // The file is held to the default Limits (callers check its size before
 // they read it: see CheckImportSize).
 func ImportFeed(tenant, name string, data []byte, opt ImportOptions, limits reconcile.Limits) reconcile.Feed {
 	invite := opt.Invite
 	return reconcile.Feed{
 		Source: reconcile.Source{Tenant: tenant, Name: "admin", Authoritative: true, Withdraw: opt.FullRoster, Invite: &invite,
-			Partial: true, ClearEmpty: opt.ClearEmpty},
+			Partial: true, ClearEmpty: opt.ClearEmpty, Import: true},
 		Feed:   "import",
 		Kind:   "import",
 		Limits: limits,

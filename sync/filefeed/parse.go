@@ -25,10 +25,17 @@ package filefeed
 //     read: it is almost always a value with an unquoted delimiter, whose
 //     other values have shifted into the wrong columns. Missing trailing
 //     values are empty.
-//   - A row that encoding/csv cannot read (a bare " inside an unquoted value,
-//     text after a closing quote) is flagged with the line its record starts
-//     on, and reading goes on with the next line. A quoted value still open
-//     at the end of the file is ErrTruncated: the whole file is refused.
+//   - CSV (comma, semicolon, pipe): a row that encoding/csv cannot read (a
+//     bare " inside an unquoted value, text after a closing quote) is
+//     flagged, without a key, with the line its record starts on, and
+//     reading goes on with the next line. A quoted value still open at the
+//     end of the file is ErrTruncated: the whole file is refused.
+//   - TSV (tab, and so Excel's "Unicode Text") follows the tab-separated
+//     rules instead (tsvReader): a " inside a value is text, only a value
+//     that begins with " is quoted, and one not closed properly is read
+//     literally. No TSV row is lost to its quotes.
+//   - Limits (ParseOptions.Limits) refuse, with ErrTooLarge, a file, a row
+//     or a value beyond them, and a workbook whose parts expand too far.
 //   - Line numbers count the file's lines from 1 (for XLSX: the sheet's row
 //     numbers); a record with a quoted newline is reported at its first line.
 //     Record.Line and Flag.Line are "<base name>:<line>".

@@ -184,6 +184,9 @@ func (x *xlsxCellAttrs) readRow() error {
 				if x.next.num == 0 {
 					x.next.num = x.lastRow + 1
 				}
+				if x.next.num > excelize.TotalRows {
+					return fmt.Errorf("row %d is beyond a sheet's %d rows", x.next.num, excelize.TotalRows)
+				}
 				x.lastRow = x.next.num
 				x.next.style = attrInt(t, "s")
 			case t.Name.Local == "c" && inRow:

@@ -263,7 +263,7 @@ func collect(s searcher, mp *mapping, cfg config.LDAPFeed, filter string, scope,
 			return nil
 		}
 		if dn, dup := keyAt[rec.Key]; dup {
-			snap.Flagged = append(snap.Flagged, reconcile.Flag{Line: e.DN, Reason: fmt.Sprintf("duplicate key %s (first on %s)", rec.Key, dn)})
+			snap.Flagged = append(snap.Flagged, reconcile.Flag{Line: e.DN, Key: rec.Key, Reason: fmt.Sprintf("duplicate key %s (first on %s)", rec.Key, dn)})
 			return nil
 		}
 		norm := strings.ToLower(rec.Email)

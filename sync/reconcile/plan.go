@@ -119,6 +119,9 @@ type Source struct {
 	// taken whole.
 	Partial    bool
 	ClearEmpty bool
+	// Import: an admin's one-off import, not a source that goes on listing
+	// people (directory.ClaimInput.Import).
+	Import bool
 }
 
 // bigSnapshot is the size from which MakePlan starts with a collection.
@@ -212,7 +215,7 @@ func MakePlan(ctx context.Context, dir Directory, claims Claims, src Source, sna
 			state = store.Deactivated
 		}
 		in := directory.ClaimInput{Tenant: src.Tenant, Source: src.Name, ExternalID: rec.Key, Email: rec.Email,
-			State: state, Authoritative: src.Authoritative, Attributes: rec.Attributes, Partial: partial, Invite: src.Invite}
+			State: state, Authoritative: src.Authoritative, Attributes: rec.Attributes, Partial: partial, Import: src.Import, Invite: src.Invite}
 		c, had := differ[int32(i)]
 		ch := Change{Key: rec.Key, Email: rec.Email, Line: rec.Line}
 		switch {

@@ -29,10 +29,10 @@ func TestWriteCSVNeutralisesFormulas(t *testing.T) {
 		t.Fatalf("reading the plan CSV back: %v\n%s", err, b.String())
 	}
 	want := [][]string{
-		{"action", "key", "email", "card_id", "effect", "changes", "refused", "line"},
-		{"create", `' =HYPERLINK("https://evil.example","x")`, "ann@example.com", "", "enable", "", "", "'a;=1+1"},
-		{"update", "'\t=1", "bob@example.com", "c2", "", "title:  → =2", "'@SUM(1)", ""},
-		{"flagged", "", "", "", "", "", "'x,=3", "'-1+1"},
+		{"action", "key", "email", "card_id", "effect", "changes", "cleared", "refused", "line"},
+		{"create", `' =HYPERLINK("https://evil.example","x")`, "ann@example.com", "", "enable", "", "", "", "'a;=1+1"},
+		{"update", "'\t=1", "bob@example.com", "c2", "", "title:  → =2", "", "'@SUM(1)", ""},
+		{"flagged", "", "", "", "", "", "", "'x,=3", "'-1+1"},
 	}
 	if len(rows) != len(want) {
 		t.Fatalf("rows: %q", rows)

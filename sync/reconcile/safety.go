@@ -21,7 +21,8 @@ type Limits struct {
 // A failed or partial read never gets this far (the run fails), but a file
 // that is complete and wrong — a truncated export, the wrong filter, an
 // empty sheet — reads fine: these are the checks that catch it before
-// anyone is disabled.
+// anyone is disabled. So is a file with rows that name nobody (Flag's
+// Unreadable): while it has any, it does not withdraw anyone unasked.
 func Hold(p Plan, lim Limits, lastApplied int) []string {
 	var reasons []string
 	disables := p.Counts["disable"]
