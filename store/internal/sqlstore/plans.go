@@ -56,3 +56,55 @@ func uniqueLookup(f *store.Filter) bool {
 	}
 	return false
 }
+
+// keyedLookup reports whether a claim filter requires (itself or through
+// "and") a value of a key that an index leads: uniqueLookup's, or SCIM's
+// externalId (rawExternalIDEq). Tenant and source then only filter.
+func keyedLookup(f *store.Filter) bool {
+	if f == nil {
+		return false
+	}
+	if uniqueLookup(f) || rawExternalIDEq(f) {
+		return true
+	}
+	if strings.EqualFold(f.Op, "and") {
+		for i := range f.Sub {
+			if keyedLookup(&f.Sub[i]) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// rawExternalIDEq: the comparison is SCIM's externalId eq a string (the
+// attribute is caseExact, so unfolded), which claims_raw_external_id
+// (migration 00012) serves.
+func rawExternalIDEq(f *store.Filter) bool {
+	_, ok := f.Value.(string)
+	return ok && strings.EqualFold(f.Op, "eq") && f.Attr == store.AttrRaw && !f.Fold &&
+		len(f.Path) == 1 && f.Path[0] == "externalId"
+}
+
+// rawExternalID is the expression claims_raw_external_id indexes, exactly
+// as migration 00012 writes it: a planner uses an expression index only
+// for the same expression. It is the value's text whatever its JSON type,
+// so that "= value" is implied by the filter's exact, typed comparison and
+// can go before it.
+func (f *filterSQL) rawExternalID() string {
+	if f.pg {
+		return `(CAST(c.raw_json AS jsonb) ->> 'externalId')`
+	}
+	return `json_extract(c.raw_json, '$.externalId')`
+}
+
+// fence ends a subquery so that the planner plans it on its own, never
+// merged into the query around it: OFFSET 0 on PostgreSQL; LIMIT -1 (no
+// limit) on SQLite, which flattens no subquery that has a LIMIT into an
+// outer query that has one.
+func (d Dialect) fence() string {
+	if d.JSON == JSONPostgres {
+		return ` OFFSET 0`
+	}
+	return ` LIMIT -1`
+}

@@ -169,6 +169,10 @@ func hotReads() []hotRead {
 	// What a page of users joins to its ids: the claim, the card, the
 	// card's groups.
 	pageRows := []string{"claims_pkey", "cards_pkey", "group_members_card", "groups_pkey"}
+	// As the SCIM server translates externalId eq: a value of the raw record.
+	extID := func(v string) *store.Filter {
+		return &store.Filter{Op: "eq", Attr: store.AttrRaw, Path: []string{"externalId"}, Value: v}
+	}
 	login := &store.Filter{Op: "eq", Attr: store.AttrLogin, Value: strings.ToUpper(plansLogin(mid)), Fold: true}
 	return []hotRead{
 		// SCIM: an IdP's lookup before it creates or updates a user.
@@ -178,6 +182,11 @@ func hotReads() []hotRead {
 		{name: "scim userName eq, count 1", run: claims(login, 1), uses: []string{"claims_login"}, also: pageRows},
 		{name: "scim userName eq and active", run: claims(&store.Filter{Op: "and", Sub: []store.Filter{*login,
 			{Op: "eq", Attr: store.AttrActive, Value: true}}}, 100), uses: []string{"claims_login"}, also: pageRows},
+		{name: "scim externalId eq", run: claims(extID("X0005000"), 100), uses: []string{"claims_raw_external_id"}, also: pageRows},
+		{name: "scim externalId eq, none", run: claims(extID("nobody"), 100), uses: []string{"claims_raw_external_id"}, also: pageRows},
+		{name: "scim externalId eq, count 1", run: claims(extID("X0005000"), 1), uses: []string{"claims_raw_external_id"}, also: pageRows},
+		{name: "scim externalId eq and active", run: claims(&store.Filter{Op: "and", Sub: []store.Filter{*extID("X0005000"),
+			{Op: "eq", Attr: store.AttrActive, Value: true}}}, 100), uses: []string{"claims_raw_external_id"}, also: pageRows},
 		{name: "scim id eq", run: func(ctx context.Context, s store.Store) error {
 			_, _, err := s.QueryClaims(ctx, store.ClaimQuery{Tenant: plansTenant, Source: plansSCIM, Limit: 1, NoTotal: true, WithGroups: true,
 				Filter: &store.Filter{Op: "eq", Attr: store.AttrCardID, Value: plansCard(mid)}})

@@ -50,8 +50,9 @@ func (s *DB) QueryClaims(ctx context.Context, q store.ClaimQuery) ([]store.Claim
 	// After a cursor, the total counts the matches before it too: a
 	// lookup that must count does so the usual way.
 	unique := uniqueLookup(q.Filter) && (q.After == "" || q.NoTotal)
-	if unique {
-		// The key finds the claim; tenant and source only filter it.
+	keyed := unique || keyedLookup(q.Filter)
+	if keyed {
+		// The key finds the claims; tenant and source only filter them.
 		where = s.d.notIndexed("c.tenant") + ` = $1 AND ` + s.d.notIndexed("c.source") + ` = $2 AND c.state <> 'withdrawn'`
 	}
 	if q.Filter != nil {
@@ -78,16 +79,22 @@ func (s *DB) QueryClaims(ctx context.Context, q store.ClaimQuery) ([]store.Claim
 	}
 	args := f.args
 	pageWhere := where
+	after := ""
 	if q.After != "" {
 		args = append(args, q.After)
-		pageWhere += ` AND c.card_id > $` + strconv.Itoa(len(args))
+		after = `$` + strconv.Itoa(len(args))
+		pageWhere += ` AND c.card_id > ` + after
 	}
 	offset := max(q.Offset, 0)
 	var (
 		limit string
 		ids   string
 	)
-	if !unique {
+	switch {
+	case unique:
+	case keyed:
+		limit, args = s.d.limitOffset("w.id", args, q.Limit, offset)
+	default:
 		limit, args = s.d.limitOffset("c.card_id", args, q.Limit, offset)
 	}
 	switch {
@@ -95,6 +102,16 @@ func (s *DB) QueryClaims(ctx context.Context, q store.ClaimQuery) ([]store.Claim
 		// At most one match (uniqueLookup): no order, no limit, and the
 		// total is the number of rows; the page is cut below.
 		ids = `SELECT c.card_id AS id, 1 AS total FROM ` + from + ` WHERE ` + pageWhere
+	case keyed:
+		// Few matches, found on the key's index: gathered first (fenced,
+		// planned on their own, for all of them), then counted, ordered
+		// and cut, so that no walk in card order competes with the key.
+		ids = `SELECT w.id, w.total FROM (SELECT m.id, count(*) OVER () AS total FROM (SELECT c.card_id AS id FROM ` +
+			from + ` WHERE ` + where + s.d.fence() + `) m) w`
+		if after != "" {
+			ids += ` WHERE w.id > ` + after
+		}
+		ids += limit
 	case q.NoTotal:
 		ids = `SELECT c.card_id AS id, -1 AS total FROM ` + from + ` WHERE ` + pageWhere + limit
 	default:
