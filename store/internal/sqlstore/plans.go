@@ -108,3 +108,28 @@ func (d Dialect) fence() string {
 	}
 	return ` LIMIT -1`
 }
+
+// uniqueGroup is uniqueLookup for groups: a display name (groups_name is
+// unique per source, ignoring case) or a group id.
+func uniqueGroup(f *store.Filter) bool {
+	if f == nil {
+		return false
+	}
+	switch strings.ToLower(f.Op) {
+	case "and":
+		for i := range f.Sub {
+			if uniqueGroup(&f.Sub[i]) {
+				return true
+			}
+		}
+	case "eq":
+		_, ok := f.Value.(string)
+		switch f.Attr {
+		case store.AttrDisplayName:
+			return ok
+		case store.AttrGroupID:
+			return ok && !f.Fold
+		}
+	}
+	return false
+}

@@ -271,6 +271,17 @@ func hotReads() []hotRead {
 			return err
 		}), uses: []string{"groups_name"}},
 
+		{name: "scim group displayName eq", run: func(ctx context.Context, s store.Store) error {
+			_, _, err := s.QueryGroups(ctx, store.GroupQuery{Tenant: plansTenant, Source: plansSCIM, Limit: 100,
+				Filter: &store.Filter{Op: "eq", Attr: store.AttrDisplayName, Value: "GROUP 3", Fold: true}})
+			return err
+		}, uses: []string{"groups_name"}, also: []string{"groups_pkey"}},
+		{name: "scim group id eq", run: func(ctx context.Context, s store.Store) error {
+			_, _, err := s.QueryGroups(ctx, store.GroupQuery{Tenant: plansTenant, Source: plansSCIM, Limit: 1,
+				Filter: &store.Filter{Op: "eq", Attr: store.AttrGroupID, Value: plansGroup(3)}})
+			return err
+		}, uses: []string{"groups_pkey"}},
+
 		// The admin card list and its filters: the tenant's cards in id
 		// order, filtered, up to a page.
 		{name: "card list", run: cards(store.CardFilter{}), also: cardWalks, walks: cardWalks},

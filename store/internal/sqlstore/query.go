@@ -234,6 +234,11 @@ func (s *DB) GetGroup(ctx context.Context, tenant, source, id string) (store.Gro
 func (s *DB) QueryGroups(ctx context.Context, q store.GroupQuery) ([]store.Group, int, error) {
 	f := s.d.newFilter(scopeGroups, q.Tenant, q.Source)
 	where := `g.tenant = $1 AND g.source = $2`
+	unique := uniqueGroup(q.Filter)
+	if unique {
+		// The key finds the group; tenant and source only filter it.
+		where = s.d.notIndexed("g.tenant") + ` = $1 AND ` + s.d.notIndexed("g.source") + ` = $2`
+	}
 	if q.Filter != nil {
 		cond, err := f.where(q.Filter)
 		if err != nil {
@@ -251,8 +256,17 @@ func (s *DB) QueryGroups(ctx context.Context, q store.GroupQuery) ([]store.Group
 		return nil, total, err
 	}
 	offset := max(q.Offset, 0)
-	limit, args := s.d.limitOffset("g.id", f.args, q.Limit, offset)
-	query := `SELECT p.total, ` + groupColumnsG + ` FROM (` + page("g.id", from, where, where, f.raw, limit) + `) p
+	var ids string
+	args := f.args
+	if unique {
+		// At most one match: no order, limit or count (as QueryClaims).
+		ids = `SELECT g.id AS id, 1 AS total FROM ` + from + ` WHERE ` + where
+	} else {
+		var limit string
+		limit, args = s.d.limitOffset("g.id", f.args, q.Limit, offset)
+		ids = page("g.id", from, where, where, f.raw, limit)
+	}
+	query := `SELECT p.total, ` + groupColumnsG + ` FROM (` + ids + `) p
 		JOIN groups g ON g.id = p.id ORDER BY p.id`
 	rows, err := s.queryContext(ctx, query, args...)
 	if err != nil {
@@ -273,7 +287,11 @@ func (s *DB) QueryGroups(ctx context.Context, q store.GroupQuery) ([]store.Group
 	if err := rows.Err(); err != nil {
 		return nil, 0, s.d.MapError(fmt.Errorf("querying groups: %w", err))
 	}
-	if len(out) == 0 && offset > 0 {
+	if unique {
+		total = len(out)
+		out = out[min(offset, len(out)):]
+		out = out[:min(q.Limit, len(out))]
+	} else if len(out) == 0 && offset > 0 {
 		total, err = s.count(ctx, count, f.args)
 	}
 	return out, total, err
