@@ -87,10 +87,14 @@ func (c *Config) Validate() error {
 func (c *Config) validate() []Problem {
 	v := &validator{c: c, credentials: map[string]string{}}
 
-	if err := checkListen(c.Listen); err != nil {
-		v.add("listen", "%v", err)
+	listenErr := checkListen(c.Listen)
+	if listenErr != nil {
+		v.add("listen", "%v", listenErr)
 	}
-	v.httpURL("public_url", c.PublicURL)
+	// A public_url derived from a bad listen address is that problem again.
+	if listenErr == nil || c.written("public_url") {
+		v.httpURL("public_url", c.PublicURL)
+	}
 	if c.DataDir == "" {
 		v.add("data_dir", "must not be empty")
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/rosterd/rosterd/admin"
 	"github.com/rosterd/rosterd/config"
+	"github.com/rosterd/rosterd/console"
 	"github.com/rosterd/rosterd/directory"
 	"github.com/rosterd/rosterd/internal/credential"
 	"github.com/rosterd/rosterd/internal/daemon"
@@ -191,6 +192,19 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	adminAPI.With(admin.Services{Directory: svc, Store: st, Runner: runner, Feeds: adminFeeds(cfg, feeds), Events: st, Webhooks: st,
 		Registry: tenants, Keys: keys, Setup: st, PublicURL: cfg.PublicURL})
 	adminAPI.Mount(srv)
+
+	// The web console under /console/: the same directory, signed in with
+	// an admin key.
+	var consoleTenants console.StaticTenants
+	for _, t := range cfg.Tenants {
+		consoleTenants = append(consoleTenants, console.Tenant{ID: t.ID, Name: t.Name})
+	}
+	web, err := console.New(console.Deps{Keys: keys, Directory: svc, Audit: st, Tenants: consoleTenants,
+		PublicURL: cfg.PublicURL, Logger: logger.With("component", "console")})
+	if err != nil {
+		return err
+	}
+	web.Mount(srv)
 
 	schedCtx, stopSched := context.WithCancel(ctx)
 	schedDone := make(chan struct{})
