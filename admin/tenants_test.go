@@ -103,8 +103,8 @@ func TestOnboardTenantOverHTTP(t *testing.T) {
 
 		// Retired: SCIM stops answering for it; restored, it comes back.
 		e.op(200, "DELETE", "/api/v1/tenants/initech", nil)
-		if got := e.scimAs("initech", newToken, "GET", "/Users", nil); got != 401 {
-			t.Fatalf("a retired tenant's token: %d", got)
+		if got := e.scimAs("initech", newToken, "GET", "/Users", nil); got != 404 {
+			t.Fatalf("a retired tenant's token: %d, want 404", got)
 		}
 		if r := e.op(200, "GET", "/api/v1/tenants/initech", nil); r.Body["retired"] != true {
 			t.Fatalf("retired tenant: %s", r.Raw)

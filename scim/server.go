@@ -49,6 +49,7 @@ type Keys interface {
 // bearer token belongs to.
 type Tenants interface {
 	Get(ctx context.Context, id string) (*tenant.Tenant, error)
+	Lookup(id string) (*tenant.Tenant, bool)
 	CheckSCIMToken(ctx context.Context, tenant, secret string) (*tenant.Tenant, tenant.SCIMConnection, error)
 }
 
@@ -416,6 +417,13 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, tenant str
 		return refuse("no bearer token")
 	}
 	token = strings.TrimSpace(token)
+	if t, ok := s.tenants.Lookup(tenant); ok && t.Retired() {
+		// A retired tenant is gone for its IdP: 404, as for SAML, so that
+		// the IdP's admin sees the connection was removed, not a bad token.
+		w.Header().Set("Content-Type", "application/scim+json")
+		writeError(w, http.StatusNotFound, "", "this tenant was retired")
+		return connection{}, false
+	}
 	if _, tc, err := s.tenants.CheckSCIMToken(r.Context(), tenant, token); err == nil {
 		c := Connection{Tenant: tenant, Name: tc.Name, Authoritative: tc.Authoritative}
 		return connection{Connection: c, source: "scim:" + c.Name}, true
