@@ -244,7 +244,7 @@ func (a *API) bulkHold(ctx context.Context, tenant string, counts map[string]int
 		enabled = got[directory.Active] + got[directory.InvitePending] + got[directory.InviteExpired] + got[directory.Provisioned]
 	}
 	plan := reconcile.Plan{Counts: map[string]int{"disable": counts["disables"]}, Present: enabled}
-	return reconcile.Hold(plan, a.tenant(tenant).ImportLimits, 0)
+	return reconcile.Hold(plan, a.importLimits(ctx, tenant), 0)
 }
 
 // finishBulk applies the job in batches, recording progress after each,

@@ -202,7 +202,7 @@ func (s *DB) ListCards(ctx context.Context, f store.CardFilter) ([]store.Card, e
 		limit = 100
 	}
 	query := `SELECT ` + cardColumns + ` FROM cards WHERE ` + w.String() + ` ORDER BY ` + strings.Join(order, ", ") + ` LIMIT ` + w.arg(limit)
-	cards, err := queryCards(ctx, s.SQL, query, w.args...)
+	cards, err := queryCards(ctx, s.reads(), query, w.args...)
 	if err != nil {
 		return nil, s.d.MapError(fmt.Errorf("listing cards: %w", err))
 	}
