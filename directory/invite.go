@@ -85,6 +85,12 @@ func (s *Service) Invite(ctx context.Context, actor Actor, in AdminInput) (Outco
 	if err != nil {
 		return Outcome{}, err
 	}
+	if err := policy.CheckRole(KindAdmin, in.Attributes.Role); err != nil {
+		return Outcome{}, err
+	}
+	if err := policy.CheckRelations(in.Attributes, norm); err != nil {
+		return Outcome{}, err
+	}
 	var out Outcome
 	err = s.inTx(ctx, func(tx store.Tx) error {
 		b := s.newBatch(tx, in.Tenant, policy, actor)
@@ -170,6 +176,10 @@ func (s *Service) Disable(ctx context.Context, actor Actor, tenant, cardID, reas
 func (s *Service) Enable(ctx context.Context, actor Actor, tenant, cardID string) (Card, error) {
 	return s.updateCardWith(ctx, actor, tenant, cardID, "admin.enable", mutation{emailOptional: true}, func(w *working, now time.Time) error {
 		w.card.Pin = nil
+		if w.card.Approval != nil && w.card.Approval.State != store.ApprovalApproved {
+			// An admin's enable is an approval too (and undoes a rejection).
+			w.card.Approval = &store.Approval{State: store.ApprovalApproved, Actor: actor.Name, At: now}
+		}
 		prev, _ := w.claim(KindAdmin)
 		return setClaim(w, ClaimInput{Tenant: tenant, Source: KindAdmin, Email: w.card.Email, State: store.Present,
 			Authoritative: true, Attributes: prev.Attributes, EmailOptional: true}, w.card.Email, now, Actor{Name: "admin"})
@@ -192,7 +202,20 @@ func (s *Service) Release(ctx context.Context, actor Actor, tenant, cardID strin
 // precedence). On a card the admin does not hold, the admin's claim is
 // attributes-only: editing a name does not keep a leaver enabled.
 func (s *Service) Edit(ctx context.Context, actor Actor, tenant, cardID string, attrs Attributes) (Card, error) {
+	policy, err := s.Policy(tenant)
+	if err != nil {
+		return Card{}, err
+	}
+	if err := policy.CheckRole(KindAdmin, attrs.Role); err != nil {
+		return Card{}, err
+	}
+	if role, ok := policy.KnownRole(attrs.Role); ok && attrs.Role != "" {
+		attrs.Role = role
+	}
 	return s.updateCardWith(ctx, actor, tenant, cardID, "admin.edit", mutation{emailOptional: true}, func(w *working, now time.Time) error {
+		if err := policy.CheckRelations(attrs, w.card.EmailNorm); err != nil {
+			return err
+		}
 		prev, had := w.claim(KindAdmin)
 		state, auth := store.Present, false
 		if had && prev.State != store.Withdrawn {

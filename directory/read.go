@@ -56,6 +56,13 @@ type ListQuery struct {
 	Status string
 	Source string
 	Group  string
+	// Role: only cards of this role (any case).
+	Role string
+	// Manager: only cards whose manager is this person: an email, or the
+	// id of a card of the tenant.
+	Manager string
+	// Assigned: nil either; true only cards with a manager, false without.
+	Assigned *bool
 	// Query matches a substring of the email or a name, ignoring case.
 	Query string
 	// Cursor is the Next of the previous page.
@@ -83,7 +90,8 @@ func (s *Service) List(ctx context.Context, q ListQuery) (Page, error) {
 		return Page{}, fmt.Errorf("limit %d out of range 1..1000", limit)
 	}
 	yes, no := true, false
-	f := store.CardFilter{Tenant: q.Tenant, Source: q.Source, Group: q.Group, Query: q.Query, After: q.Cursor, Limit: limit + 1, Now: s.Now()}
+	f := store.CardFilter{Tenant: q.Tenant, Source: q.Source, Group: q.Group, Query: q.Query, After: q.Cursor, Limit: limit + 1, Now: s.Now(),
+		Role: q.Role, Assigned: q.Assigned}
 	switch q.Status {
 	case "":
 	case "enabled":
@@ -97,9 +105,14 @@ func (s *Service) List(ctx context.Context, q ListQuery) (Page, error) {
 	case string(Provisioned):
 		f.Enabled, f.LoggedIn, f.Invite = &yes, &no, "none"
 	case string(Disabled):
-		f.Enabled = &no
+		f.Enabled, f.PendingApproval = &no, &no
+	case string(PendingApproval):
+		f.PendingApproval = &yes
 	default:
-		return Page{}, fmt.Errorf("unknown status %q: want one of active, invite_pending, invite_expired, provisioned, disabled, enabled", q.Status)
+		return Page{}, fmt.Errorf("unknown status %q: want one of active, invite_pending, invite_expired, provisioned, pending_approval, disabled, enabled", q.Status)
+	}
+	if err := s.relationFilters(ctx, q, &f); err != nil {
+		return Page{}, err
 	}
 	cards, err := s.store.ListCards(ctx, f)
 	if err != nil {
@@ -133,6 +146,11 @@ type Explanation struct {
 	// file:hr in run 42 on 2026-11-20)".
 	Reason string `json:"reason"`
 	Pin    *Pin   `json:"pin,omitempty"`
+	// Approval is the card's approval step, when it has one.
+	Approval *store.Approval `json:"approval,omitempty"`
+	// Links are the manager and relations, each linked to its card or
+	// pending (keyed "manager" and by relation name).
+	Links map[string]Link `json:"links,omitempty"`
 	// LastKnown: the attributes are the last ones the withdrawn sources gave.
 	LastKnown  *store.LastKnown  `json:"last_known,omitempty"`
 	Claims     []Claim           `json:"claims"`
@@ -153,9 +171,12 @@ func (s *Service) Explain(ctx context.Context, tenant, cardID string) (Explanati
 	if err != nil {
 		return Explanation{}, err
 	}
-	r := Resolve(claims, card.Pin, policy.Precedence)
+	r := ResolveCard(claims, Decisions{Pin: card.Pin, Approval: card.Approval}, policy)
 	e := Explanation{CardID: card.ID, Status: StatusOf(card, s.Now()), Enabled: r.Enabled, Rule: r.Rule, Reason: r.Reason, Pin: card.Pin,
-		LastKnown: r.LastKnown, Claims: claims}
+		Approval: card.Approval, LastKnown: r.LastKnown, Claims: claims}
+	if e.Links, err = s.Links(ctx, card); err != nil {
+		return Explanation{}, err
+	}
 	if e.Claims == nil {
 		e.Claims = []Claim{}
 	}
@@ -172,6 +193,9 @@ func (s *Service) Explain(ctx context.Context, tenant, cardID string) (Explanati
 	}
 	for _, k := range slices.Sorted(maps.Keys(r.Attributes.Custom)) {
 		e.Attributes = append(e.Attributes, AttributeSource{Name: "custom." + k, Value: r.Attributes.Custom[k], Source: r.From["custom."+k]})
+	}
+	for _, k := range slices.Sorted(maps.Keys(r.Attributes.Relations)) {
+		e.Attributes = append(e.Attributes, AttributeSource{Name: "relation." + k, Value: r.Attributes.Relations[k], Source: r.From["relation."+k]})
 	}
 	return e, nil
 }
@@ -221,5 +245,5 @@ func (s *Service) Stats(ctx context.Context, tenant string) (map[Status]int, err
 		return nil, err
 	}
 	return map[Status]int{Disabled: c.Disabled, Active: c.LoggedIn, Provisioned: c.NeverInvited,
-		InvitePending: c.InviteLive, InviteExpired: c.InviteExpired}, nil
+		InvitePending: c.InviteLive, InviteExpired: c.InviteExpired, PendingApproval: c.PendingApproval}, nil
 }
