@@ -242,6 +242,7 @@ func (v *validator) tenant(p string, t *Tenant) {
 		v.add(p+".safety.min_snapshot_ratio", "must be between 0 and 1, got %g", s)
 	}
 	v.precedence(p+".precedence", t.Precedence)
+	v.rolesAndRelations(p, t)
 
 	switch {
 	case t.AppCallbackURL != "":

@@ -203,7 +203,21 @@ func policies(cfg *config.Config) map[string]directory.Policy {
 			AutoInvite:       t.AutoInviteEnabled(),
 			JIT:              t.JIT,
 			Precedence:       t.Precedence,
+			Roles:            t.Roles,
+			DefaultRole:      t.DefaultRole,
+			RoleRules:        roleRules(t.RoleRules),
+			Approval:         t.Approval,
+			Relations:        t.Relations,
 		}
+	}
+	return out
+}
+
+// roleRules turns a tenant's configured role rules into the directory's.
+func roleRules(rules []config.RoleRule) []directory.RoleRule {
+	var out []directory.RoleRule
+	for _, r := range rules {
+		out = append(out, directory.RoleRule{Source: r.Source, Group: r.Group, Value: r.Value, Role: r.Role})
 	}
 	return out
 }
