@@ -84,6 +84,9 @@ func (a *API) routes() []route {
 		{pattern: "POST " + t + "/cards/{id}/release", handler: a.inTenant(a.cardAction(a.release))},
 		{pattern: "POST " + t + "/cards/{id}/reinvite", handler: a.inTenant(a.cardAction(a.reinvite))},
 		{pattern: "POST " + t + "/cards/{id}/remind", handler: a.inTenant(a.cardAction(a.remind))},
+		{pattern: "POST " + t + "/cards/{id}/approve", handler: a.inTenant(a.cardAction(a.approve))},
+		{pattern: "POST " + t + "/cards/{id}/reject", handler: a.inTenant(a.rejectCard)},
+		{pattern: "GET " + t + "/roles", handler: a.inTenant(a.listRoles)},
 
 		{pattern: "GET " + t + "/feeds", handler: a.inTenant(a.listFeeds)},
 		{pattern: "POST " + t + "/feeds/{name}/runs", handler: a.inTenant(a.runFeed)},

@@ -21,6 +21,9 @@ type CardBody struct {
 	directory.Card
 	Status  directory.Status `json:"status"`
 	Sources []string         `json:"sources,omitempty"`
+	// Links are the manager and relations, linked to their cards or
+	// pending (a single card's GET only).
+	Links map[string]directory.Link `json:"links,omitempty"`
 }
 
 func (a *API) cardBody(c directory.Card) CardBody {
@@ -39,7 +42,7 @@ func liveSources(claims []directory.Claim) []string {
 }
 
 // statusFilters are the ?status= values, as directory.ListQuery takes them.
-var statusFilters = []string{"active", "invite_pending", "invite_expired", "provisioned", "disabled", "enabled"}
+var statusFilters = []string{"active", "invite_pending", "invite_expired", "provisioned", "pending_approval", "disabled", "enabled"}
 
 // listQuery reads the filters shared by the list and the export.
 func listQuery(w http.ResponseWriter, r *http.Request, tenant string) (directory.ListQuery, bool) {
@@ -48,6 +51,9 @@ func listQuery(w http.ResponseWriter, r *http.Request, tenant string) (directory
 		Query: v.Get("q"), Cursor: v.Get("cursor")}
 	if q.Status != "" && !slices.Contains(statusFilters, q.Status) {
 		daemon.WriteError(w, http.StatusBadRequest, "invalid_value", "status", "status must be one of "+strings.Join(statusFilters, ", "))
+		return q, false
+	}
+	if !assignmentQuery(w, r, &q) {
 		return q, false
 	}
 	return q, true
@@ -139,6 +145,10 @@ func (a *API) getCard(w http.ResponseWriter, r *http.Request, tenant string) {
 	}
 	body := a.cardBody(card)
 	body.Sources = liveSources(claims)
+	if body.Links, err = a.services.Directory.Links(r.Context(), card); err != nil {
+		a.fail(w, r, err)
+		return
+	}
 	w.Header().Set("ETag", fmt.Sprintf(`"%d"`, card.Version))
 	daemon.WriteJSON(w, http.StatusOK, body)
 }

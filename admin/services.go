@@ -34,6 +34,10 @@ type Directory interface {
 	Enable(ctx context.Context, actor directory.Actor, tenant, cardID string) (directory.Card, error)
 	Release(ctx context.Context, actor directory.Actor, tenant, cardID string) (directory.Card, error)
 	Edit(ctx context.Context, actor directory.Actor, tenant, cardID string, attrs directory.Attributes) (directory.Card, error)
+	Approve(ctx context.Context, actor directory.Actor, tenant, cardID string) (directory.Card, error)
+	Reject(ctx context.Context, actor directory.Actor, tenant, cardID, reason string) (directory.Card, error)
+	Links(ctx context.Context, c directory.Card) (map[string]directory.Link, error)
+	Policy(tenant string) (directory.Policy, error)
 }
 
 // Store is what the API reads of the store beside the directory: the
@@ -206,6 +210,14 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 		daemon.WriteError(w, http.StatusConflict, "not_invitable", "", err.Error())
 	case errors.Is(err, directory.ErrEmailTaken):
 		daemon.WriteError(w, http.StatusConflict, "email_taken", "email", err.Error())
+	case errors.Is(err, directory.ErrUnknownRole):
+		daemon.WriteError(w, http.StatusBadRequest, "unknown_role", "role", err.Error())
+	case errors.Is(err, directory.ErrSelfRelation), errors.Is(err, directory.ErrInvalidRelation), errors.Is(err, directory.ErrUnknownRelation):
+		daemon.WriteError(w, http.StatusBadRequest, "invalid_relation", relationField(err), err.Error())
+	case errors.Is(err, directory.ErrUnknownManager):
+		daemon.WriteError(w, http.StatusBadRequest, "invalid_value", "manager", err.Error())
+	case errors.Is(err, directory.ErrNotPending):
+		daemon.WriteError(w, http.StatusConflict, "not_pending", "", err.Error())
 	case errors.Is(err, directory.ErrVersionMismatch):
 		daemon.WriteError(w, http.StatusConflict, "version_mismatch", "", err.Error())
 	case errors.Is(err, reconcile.ErrBusy):
