@@ -19,6 +19,9 @@ var (
 	ErrUnknownRelation = errors.New("unknown relation")
 	// ErrInvalidRelation: a manager or relation that is not an email.
 	ErrInvalidRelation = errors.New("invalid relation")
+	// ErrUnknownManager: a list filtered by a manager that is neither an
+	// email nor the id of a card of the tenant.
+	ErrUnknownManager = errors.New("unknown manager")
 )
 
 // RelationManager is the name of the manager relation (the card's
@@ -135,14 +138,14 @@ func (s *Service) relationFilters(ctx context.Context, q ListQuery, f *store.Car
 	if strings.Contains(q.Manager, "@") {
 		_, norm, err := NormalizeEmail(q.Manager)
 		if err != nil {
-			return fmt.Errorf("manager: %w", err)
+			return fmt.Errorf("%w: %v", ErrUnknownManager, err)
 		}
 		f.Manager = norm
 		return nil
 	}
 	c, err := s.store.GetCard(ctx, q.Tenant, q.Manager)
 	if errors.Is(err, ErrNotFound) {
-		return fmt.Errorf("manager: %w: no card %q in tenant %q", ErrNotFound, q.Manager, q.Tenant)
+		return fmt.Errorf("%w: no card %q in tenant %q", ErrUnknownManager, q.Manager, q.Tenant)
 	}
 	if err != nil {
 		return err
