@@ -297,3 +297,36 @@ func TestRolesFromSources(t *testing.T) {
 		}
 	})
 }
+
+// TestSCIMGroupMapsRole: a member of the SCIM group rosterd-admins is an
+// admin by the tenant's rule; renaming the group away ends it.
+func TestSCIMGroupMapsRole(t *testing.T) {
+	storetest.ForEachBackend(t, func(t *testing.T, st store.Backend) {
+		p := ssoPolicy()
+		p.Roles, p.DefaultRole = []string{"admin", "staff"}, "staff"
+		p.RoleRules = []directory.RoleRule{{Group: "rosterd-admins", Source: "scim", Role: "admin"}}
+		svc, _ := newService(st, p)
+		in := present("scim:okta", "ann@acme.example")
+		in.KeepGroups = true
+		ann, err := svc.ApplyClaim(ctx, actor("scim:okta"), in)
+		if err != nil || ann.Card.Attributes.Role != "staff" {
+			t.Fatalf("before the group: role %q, %v", ann.Card.Attributes.Role, err)
+		}
+		g, err := svc.CreateGroup(ctx, actor("scim:okta"), directory.GroupInput{Tenant: "acme", Source: "scim:okta", DisplayName: "Rosterd-Admins"}, []string{ann.Card.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		card, _ := svc.Get(ctx, "acme", ann.Card.ID)
+		if card.Attributes.Role != "admin" || card.RoleSource != `rule 1 (group "rosterd-admins" of scim → admin) on scim:okta` {
+			t.Fatalf("in the group: role %q from %q", card.Attributes.Role, card.RoleSource)
+		}
+		name := "Everyone"
+		if _, err := svc.UpdateGroup(ctx, actor("scim:okta"), "acme", "scim:okta", g.Group.ID, directory.GroupChange{DisplayName: &name}); err != nil {
+			t.Fatal(err)
+		}
+		card, _ = svc.Get(ctx, "acme", ann.Card.ID)
+		if card.Attributes.Role != "staff" || card.RoleSource != directory.RoleFromDefault {
+			t.Fatalf("after the rename: role %q from %q", card.Attributes.Role, card.RoleSource)
+		}
+	})
+}

@@ -39,13 +39,39 @@ func (r RoleRule) matches(c *Claim) bool {
 	if r.Group == "" && r.Value == "" {
 		return false
 	}
-	if r.Group != "" && !slices.ContainsFunc(c.Attributes.Groups, func(g string) bool { return strings.EqualFold(g, r.Group) }) {
+	if r.Group != "" && !slices.ContainsFunc(c.Attributes.Groups, func(g string) bool { return groupIs(r.Group, g) }) {
 		return false
 	}
 	if r.Value != "" && !strings.EqualFold(strings.TrimSpace(c.Attributes.Role), r.Value) {
 		return false
 	}
 	return true
+}
+
+// groupIs reports whether a claim's group g is the rule's group: the same
+// name ignoring case, or, for a rule naming an LDAP group by its DN
+// ("CN=Staff,OU=Groups,DC=acme,DC=example"), the DN itself or its first
+// RDN's value ("Staff"), which is how an LDAP feed names its groups.
+func groupIs(rule, g string) bool {
+	if strings.EqualFold(rule, g) {
+		return true
+	}
+	attr, rest, ok := strings.Cut(rule, "=")
+	if !ok || attr == "" || strings.ContainsAny(attr, " ,") {
+		return false
+	}
+	value := rest
+	for i := 0; i < len(rest); i++ {
+		if rest[i] == '\\' {
+			i++
+			continue
+		}
+		if rest[i] == ',' {
+			value = rest[:i]
+			break
+		}
+	}
+	return value != rest && strings.EqualFold(strings.TrimSpace(value), g)
 }
 
 // String describes the rule's condition: `group "rosterd-admins" of scim`.

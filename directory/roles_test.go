@@ -51,6 +51,16 @@ func TestResolveRolePrecedence(t *testing.T) {
 			policy: rolePolicy(), role: "staff", source: `rule 2 (group "CN=Staff,OU=Groups,DC=acme,DC=example" → staff) on ldap:corp`,
 		},
 		{
+			name:   "an LDAP group DN matches the feed's group name, its first RDN's value",
+			claims: []Claim{cl("ldap:corp", store.Present, true, groups("Staff"))},
+			policy: rolePolicy(), role: "staff", source: `rule 2 (group "CN=Staff,OU=Groups,DC=acme,DC=example" → staff) on ldap:corp`,
+		},
+		{
+			name:   "a DN's value does not match a group of another name",
+			claims: []Claim{cl("ldap:corp", store.Present, true, groups("Staffers", "OU=Groups"))},
+			policy: rolePolicy(), role: "client", source: RoleFromDefault,
+		},
+		{
 			name:   "a rule limited to a source ignores the others",
 			claims: []Claim{cl("file:other", store.Present, true, Attributes{Role: "employee"})},
 			policy: rolePolicy(), role: "client", source: RoleFromDefault,
