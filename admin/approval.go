@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -103,4 +104,18 @@ func relationField(err error) string {
 		return "relations"
 	}
 	return ""
+}
+
+// relationsCell is an export's relations: "instructor=t@x.example;parent=m@x.example",
+// by name.
+func relationsCell(rel map[string]string) string {
+	names := make([]string, 0, len(rel))
+	for k := range rel {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for i, k := range names {
+		names[i] = k + "=" + rel[k]
+	}
+	return strings.Join(names, ";")
 }

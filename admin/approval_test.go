@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -170,6 +171,30 @@ func TestAPIRolesAndRelations(t *testing.T) {
 				t.Errorf("GET %s = %s, want %s", path, got, want)
 			}
 		}
+		// The event feed and the export carry role, manager and relations.
+		ev := e.must(200, "GET", acme+"/events", nil)
+		found := false
+		for _, x := range ev.Body["events"].([]any) {
+			x := x.(map[string]any)
+			card, _ := x["data"].(map[string]any)["card"].(map[string]any)
+			if x["card_id"] != kid || card == nil {
+				continue
+			}
+			a := card["attributes"].(map[string]any)
+			rel, _ := a["relations"].(map[string]any)
+			if a["role"] == "staff" && a["manager_email"] == "Teacher@acme.example" && rel["parent"] == "mum@acme.example" && card["role_source"] == directory.RoleFromPin {
+				found = true
+			}
+		}
+		if !found {
+			t.Fatalf("no event of the kid's card with role, manager and parent: %s", ev.Raw)
+		}
+		export := e.do("GET", acme+"/cards/export.csv?role=staff", rwKey, nil)
+		if export.Status != 200 || !strings.Contains(export.Raw, ",staff,") || !strings.Contains(export.Raw, "Teacher@acme.example") ||
+			!strings.Contains(export.Raw, "parent=mum@acme.example") || !strings.Contains(export.Raw, ",role_source,relations") {
+			t.Fatalf("export: %d %s", export.Status, export.Raw)
+		}
+
 		for _, path := range []string{acme + "/cards?assigned=maybe", acme + "/cards?manager=no-such-card"} {
 			if r := e.do("GET", path, rwKey, nil); r.Status != 400 || r.errCode() != "invalid_value" {
 				t.Errorf("GET %s: %d %s, want 400 invalid_value", path, r.Status, r.Raw)

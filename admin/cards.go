@@ -344,7 +344,7 @@ func (a *API) inviteCards(w http.ResponseWriter, r *http.Request, tenant string)
 // exported; an import leaves what it has no column for as it is.
 var exportColumns = []string{"email", "given_name", "family_name", "display_name", "title", "department", "location",
 	"employee_id", "manager_email", "role", "groups", "status", "sources", "last_login", "created",
-	"last_known_source", "last_known_at"}
+	"last_known_source", "last_known_at", "role_source", "relations"}
 
 // exportCards: GET …/cards/export.csv, the list's filters, every page,
 // streamed: one page of 1,000 cards in memory at a time, flushed as it
@@ -391,7 +391,8 @@ func (a *API) exportCards(w http.ResponseWriter, r *http.Request, tenant string)
 				lastKnownSource, lastKnownAt = c.LastKnown.Source, c.LastKnown.At.UTC().Format(time.RFC3339)
 			}
 			row = append(row, csvSafe(strings.Join(c.Attributes.Groups, ";")), string(directory.StatusOf(c, now)),
-				strings.Join(sources[c.ID], ";"), last, c.CreatedAt.UTC().Format(time.RFC3339), lastKnownSource, lastKnownAt)
+				strings.Join(sources[c.ID], ";"), last, c.CreatedAt.UTC().Format(time.RFC3339), lastKnownSource, lastKnownAt,
+				csvSafe(c.RoleSource), csvSafe(relationsCell(c.Attributes.Relations)))
 			cw.Write(row)
 		}
 		cw.Flush()
