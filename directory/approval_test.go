@@ -2,6 +2,7 @@ package directory_test
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -327,6 +328,80 @@ func TestSCIMGroupMapsRole(t *testing.T) {
 		card, _ = svc.Get(ctx, "acme", ann.Card.ID)
 		if card.Attributes.Role != "staff" || card.RoleSource != directory.RoleFromDefault {
 			t.Fatalf("after the rename: role %q from %q", card.Attributes.Role, card.RoleSource)
+		}
+	})
+}
+
+// TestTenantGroups: an admin's group takes any card of the tenant, is
+// renamed and deleted with its members' cards following; a SCIM group is
+// read-only to admins; a card's groups are the union of its sources'.
+func TestTenantGroups(t *testing.T) {
+	storetest.ForEachBackend(t, func(t *testing.T, st store.Backend) {
+		clk := testenv.NewClock(time.Date(2026, 11, 20, 6, 0, 0, 0, time.UTC))
+		svc := directory.NewService(st, map[string]directory.Policy{"acme": ssoPolicy(), "other": ssoPolicy()}, directory.WithClock(clk.Now))
+		scimIn := present("scim:okta", "ann@acme.example")
+		scimIn.KeepGroups = true
+		ann, err := svc.ApplyClaim(ctx, actor("scim:okta"), scimIn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		file := present("file:hr", "ann@acme.example")
+		file.Attributes.Groups = []string{"Berlin"}
+		if _, err := svc.ApplyClaim(ctx, actor("file:hr"), file); err != nil {
+			t.Fatal(err)
+		}
+		otherIn := present("file:hr", "x@other.example")
+		otherIn.Tenant = "other"
+		stranger, err := svc.ApplyClaim(ctx, actor("file:hr"), otherIn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sg, err := svc.CreateGroup(ctx, actor("scim:okta"), directory.GroupInput{Tenant: "acme", Source: "scim:okta", DisplayName: "Engineering"}, []string{ann.Card.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ag, err := svc.CreateAdminGroup(ctx, actor("admin:ops"), "acme", "Mentors")
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := svc.ChangeAdminGroupMembers(ctx, actor("admin:ops"), "acme", ag.ID, []string{ann.Card.ID, stranger.Card.ID}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Ignored) != 1 || res.Ignored[0] != stranger.Card.ID {
+			t.Fatalf("ignored %v, want the other tenant's card", res.Ignored)
+		}
+		card, _ := svc.Get(ctx, "acme", ann.Card.ID)
+		if fmt.Sprint(card.Attributes.Groups) != "[Mentors Engineering Berlin]" || !card.Enabled {
+			t.Fatalf("groups from three sources: %v (enabled %v)", card.Attributes.Groups, card.Enabled)
+		}
+		if _, err := svc.RenameAdminGroup(ctx, actor("admin:ops"), "acme", sg.Group.ID, "Eng"); !errors.Is(err, directory.ErrGroupReadOnly) {
+			t.Fatalf("renaming a SCIM group: %v, want ErrGroupReadOnly", err)
+		}
+		if err := svc.DeleteAdminGroup(ctx, actor("admin:ops"), "acme", sg.Group.ID); !errors.Is(err, directory.ErrGroupReadOnly) {
+			t.Fatalf("deleting a SCIM group: %v, want ErrGroupReadOnly", err)
+		}
+		if _, err := svc.RenameAdminGroup(ctx, actor("admin:ops"), "acme", ag.ID, "Buddies"); err != nil {
+			t.Fatal(err)
+		}
+		if page, err := svc.List(ctx, directory.ListQuery{Tenant: "acme", Group: "Buddies"}); err != nil || len(page.Cards) != 1 {
+			t.Fatalf("group=Buddies: %d cards, %v", len(page.Cards), err)
+		}
+		groups, err := svc.ListTenantGroups(ctx, "acme", "", 100)
+		if err != nil || len(groups) != 2 {
+			t.Fatalf("ListTenantGroups: %v, %v", groups, err)
+		}
+		for _, g := range groups {
+			if g.Members != 1 {
+				t.Fatalf("group %s has %d members, want 1", g.DisplayName, g.Members)
+			}
+		}
+		if err := svc.DeleteAdminGroup(ctx, actor("admin:ops"), "acme", ag.ID); err != nil {
+			t.Fatal(err)
+		}
+		card, _ = svc.Get(ctx, "acme", ann.Card.ID)
+		if fmt.Sprint(card.Attributes.Groups) != "[Engineering Berlin]" || !card.Enabled {
+			t.Fatalf("after delete: groups %v, enabled %v", card.Attributes.Groups, card.Enabled)
 		}
 	})
 }

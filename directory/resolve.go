@@ -92,7 +92,8 @@ type Decisions struct {
 //
 // Attributes: per attribute, the first non-empty value among the claims that
 // still list the person (present or deactivated), in precedence order of
-// their source kind; two sources of one kind are ordered by name.
+// their source kind; two sources of one kind are ordered by name. Groups
+// are the union of the live claims' groups.
 //
 // Last known attributes: when no authoritative claim lists the person any
 // more (every one withdrew), an attribute no live claim gives keeps the
@@ -255,9 +256,17 @@ func mergeAttributes(ordered []Claim, withFrom bool) (string, Attributes, map[st
 				gave = true
 			}
 		}
-		if withGroups && out.Groups == nil && len(c.Attributes.Groups) > 0 {
-			out.Groups = slices.Clone(c.Attributes.Groups)
-			won("groups", c.Source)
+		if withGroups && len(c.Attributes.Groups) > 0 {
+			// A card's groups are the union over its sources, in
+			// precedence order; a name two sources give counts once.
+			if out.Groups == nil {
+				won("groups", c.Source)
+			}
+			for _, g := range c.Attributes.Groups {
+				if !slices.ContainsFunc(out.Groups, func(x string) bool { return strings.EqualFold(x, g) }) {
+					out.Groups = append(out.Groups, g)
+				}
+			}
 			gave = true
 		}
 		for k, v := range c.Attributes.Custom {

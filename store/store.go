@@ -347,6 +347,7 @@ type CardFilter struct {
 // inside InTx; reads outside a transaction see committed data.
 type Store interface {
 	Queries
+	TenantGroups
 	Events
 	Webhooks
 	SAMLStore
