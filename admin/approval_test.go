@@ -202,3 +202,48 @@ func TestAPIRolesAndRelations(t *testing.T) {
 		}
 	})
 }
+
+func TestAPIGroups(t *testing.T) {
+	storetest.ForEachBackend(t, func(t *testing.T, st store.Backend) {
+		p := groupsPolicy()
+		p.Approval = ""
+		e := newPolicyEnv(t, st, p)
+		e.must(200, "POST", acme+"/cards/invite", map[string]any{"emails": []string{"ann@acme.example", "bob@acme.example"}})
+		ann, bob := e.cardID("ann@acme.example"), e.cardID("bob@acme.example")
+
+		r := e.must(201, "POST", acme+"/groups", map[string]any{"name": "Mentors"})
+		id := fmt.Sprint(r.Body["id"])
+		if r.Body["source"] != "admin" || r.Body["read_only"] != false {
+			t.Fatalf("created: %s", r.Raw)
+		}
+		if r := e.do("POST", acme+"/groups", rwKey, map[string]any{"name": "mentors"}); r.Status != 409 || r.errCode() != "name_taken" {
+			t.Fatalf("duplicate name: %d %s", r.Status, r.Raw)
+		}
+		r = e.must(200, "POST", acme+"/groups/"+id+"/members", map[string]any{"ids": []string{ann, bob, "no-such-card"}})
+		if fmt.Sprint(r.Body["ignored"]) != "[no-such-card]" {
+			t.Fatalf("add members: %s", r.Raw)
+		}
+		e.must(200, "PATCH", acme+"/groups/"+id, map[string]any{"name": "Buddies"})
+		list := e.must(200, "GET", acme+"/groups", nil)
+		g := list.Body["groups"].([]any)[0].(map[string]any)
+		if g["name"] != "Buddies" || g["members"] != float64(2) {
+			t.Fatalf("list: %s", list.Raw)
+		}
+		if n := len(e.must(200, "GET", acme+"/cards?group=Buddies", nil).Body["cards"].([]any)); n != 2 {
+			t.Fatalf("group=Buddies lists %d cards", n)
+		}
+		e.must(200, "DELETE", acme+"/groups/"+id+"/members", map[string]any{"ids": []string{bob}})
+		members := e.must(200, "GET", acme+"/groups/"+id+"/members", nil)
+		if fmt.Sprint(members.Body["ids"]) != "["+ann+"]" {
+			t.Fatalf("members: %s", members.Raw)
+		}
+		e.must(204, "DELETE", acme+"/groups/"+id, nil)
+		card := e.must(200, "GET", acme+"/cards/"+ann, nil)
+		if _, has := card.Body["attributes"].(map[string]any)["groups"]; has || card.Body["enabled"] != true {
+			t.Fatalf("card after the group's delete: %s", card.Raw)
+		}
+		if r := e.do("GET", acme+"/groups/"+id, rwKey, nil); r.Status != 404 {
+			t.Fatalf("deleted group: %d", r.Status)
+		}
+	})
+}
