@@ -379,9 +379,9 @@ func (a *API) exportCards(w http.ResponseWriter, r *http.Request, tenant string)
 		}
 		for _, c := range page.Cards {
 			row := make([]string, 0, len(exportColumns))
-			row = append(row, csvSafe(c.Email))
+			row = append(row, c.Email)
 			for _, name := range store.TextAttributes {
-				row = append(row, csvSafe(*c.Attributes.Text(name)))
+				row = append(row, *c.Attributes.Text(name))
 			}
 			last, lastKnownSource, lastKnownAt := "", "", ""
 			if !c.LastLoginAt.IsZero() {
@@ -390,9 +390,9 @@ func (a *API) exportCards(w http.ResponseWriter, r *http.Request, tenant string)
 			if c.LastKnown != nil {
 				lastKnownSource, lastKnownAt = c.LastKnown.Source, c.LastKnown.At.UTC().Format(time.RFC3339)
 			}
-			row = append(row, csvSafe(strings.Join(c.Attributes.Groups, ";")), string(directory.StatusOf(c, now)),
+			row = append(row, strings.Join(c.Attributes.Groups, ";"), string(directory.StatusOf(c, now)),
 				strings.Join(sources[c.ID], ";"), last, c.CreatedAt.UTC().Format(time.RFC3339), lastKnownSource, lastKnownAt,
-				csvSafe(c.RoleSource), csvSafe(relationsCell(c.Attributes.Relations)))
+				c.RoleSource, relationsCell(c.Attributes.Relations))
 			cw.Write(row)
 		}
 		cw.Flush()
@@ -442,8 +442,3 @@ func (a *API) sourcesOf(ctx context.Context, tenant string, cards []directory.Ca
 	}
 	return out, nil
 }
-
-// csvSafe keeps a spreadsheet from running a cell as a formula (CSV
-// injection). The export's writer applies the same rule to every cell;
-// see internal/csvsafe.
-func csvSafe(s string) string { return csvsafe.Cell(s) }

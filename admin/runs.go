@@ -286,6 +286,10 @@ func (a *API) importFile(w http.ResponseWriter, r *http.Request, tenant string) 
 			daemon.WriteError(w, http.StatusRequestEntityTooLarge, "body_too_large", "file", "the upload is larger than 50 MiB")
 			return
 		}
+		if slow, ok := errors.AsType[*daemon.BodyTimeoutError](err); ok {
+			daemon.WriteError(w, http.StatusRequestTimeout, "body_timeout", "file", slow.Error())
+			return
+		}
 		daemon.WriteError(w, http.StatusBadRequest, "invalid_body", "", "send multipart/form-data with a file field: "+err.Error())
 		return
 	}

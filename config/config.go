@@ -34,15 +34,6 @@ type Config struct {
 	AdminKeys []AdminKey `yaml:"admin_keys"`
 	// SMTP is the outgoing mail server for invites. Default none.
 	SMTP SMTP `yaml:"smtp"`
-	// InviteKey is the secret invite tokens are derived from (at least 32
-	// bytes; `openssl rand -base64 32`), so that no stored row holds a
-	// usable invite. Every replica, and every command that queues invites
-	// (import, sync run), needs the same. Default: generated once into
-	// DataDir/invite.key.
-	InviteKey string `yaml:"invite_key"`
-	// InviteKeyFile names a file holding InviteKey; Parse reads it into
-	// InviteKey and clears this field. Default none.
-	InviteKeyFile string `yaml:"invite_key_file"`
 	// Webhooks receive card events. Default none.
 	Webhooks []Webhook `yaml:"webhooks"`
 	// Events configures the event log. Default retention 720h.
@@ -50,11 +41,14 @@ type Config struct {
 	// Tenants are the organizations served. Default: when the file names
 	// none, one tenant with id "default" and name "Default".
 	Tenants []Tenant `yaml:"tenants"`
-	// SecretsKey is the key-encryption key of the secrets rosterd stores
-	// and must use again (the SAML SP keys it generates): 32 bytes, as hex
-	// or base64. Default none: a key generated at first start into
-	// DataDir/secrets.key (mode 0600). Replicas sharing one PostgreSQL
-	// must share it: set it, the same on each.
+	// SecretsKey is the one key an operator keeps: the key-encryption key
+	// of the secrets rosterd stores and must use again (the SAML SP keys
+	// it generates), and the key invite tokens are derived from (HKDF),
+	// so that no stored row holds a usable invite. 32 bytes, as hex or
+	// base64 (DecodeKey). Default none: a key generated at first start
+	// into DataDir/secrets.key (mode 0600). Replicas sharing one
+	// PostgreSQL, and every command that queues invites (import, sync
+	// run), must hold the same: set it, the same on each.
 	SecretsKey string `yaml:"secrets_key"`
 	// SecretsKeyFile names a file holding SecretsKey; Parse reads it into
 	// SecretsKey and clears this field. Default none.

@@ -550,7 +550,6 @@ func (c *Config) secrets() []secret {
 	s := []secret{
 		{"store.dsn", &c.Store.DSN, &c.Store.DSNFile},
 		{"smtp.url", &c.SMTP.URL, &c.SMTP.URLFile},
-		{"invite_key", &c.InviteKey, &c.InviteKeyFile},
 		{"secrets_key", &c.SecretsKey, &c.SecretsKeyFile},
 	}
 	for i := range c.AdminKeys {

@@ -18,8 +18,6 @@ import (
 	_ "time/tzdata"
 
 	"github.com/robfig/cron/v3"
-
-	"github.com/rosterd/rosterd/internal/secretbox"
 )
 
 // Problem is one thing wrong with a configuration.
@@ -110,12 +108,9 @@ func (c *Config) validate() []Problem {
 	if c.Store.MaxConns < 0 {
 		v.add("store.max_conns", "must not be negative, got %d", c.Store.MaxConns)
 	}
-	if c.InviteKey != "" && len(c.InviteKey) < 32 {
-		v.add("invite_key", "must be at least 32 bytes, got %d (make one with `openssl rand -base64 32`)", len(c.InviteKey))
-	}
 	if c.SecretsKey != "" {
-		if _, err := secretbox.ParseKey(c.SecretsKey); err != nil {
-			v.add("secrets_key", "%s", strings.TrimPrefix(err.Error(), "secretbox: "))
+		if _, err := DecodeKey(c.SecretsKey); err != nil {
+			v.add("secrets_key", "%s", err)
 		}
 	}
 	v.nonNegative("shutdown_timeout", c.ShutdownTimeout)

@@ -21,8 +21,8 @@ const MinInviteKeyLen = 32
 // is HMAC-SHA256(key, tenant, card id, seed), made again by the worker at
 // send time (Token) and put into the link. The rows — a database dump, a
 // support query on the outbox — hold nothing that opens an invite without
-// the key, which lives in the configuration or the data directory, not in
-// the database. Every process that queues invites (serve, import, sync
+// the key, which rosterd derives from its secrets key (configuration or
+// data directory), never from the database. Every process that queues invites (serve, import, sync
 // run) and every one that sends them must hold the same key; a worker
 // with another key refuses to send (the link would not work), and says so.
 type InviteKey struct {
@@ -87,7 +87,7 @@ func (k *InviteKey) Token(tenant string, m InviteMessage) (string, error) {
 	case m.Seed == "":
 		return "", ErrNoInviteSeed
 	case m.KeyID != k.id:
-		return "", fmt.Errorf("%w (key %s; this process holds key %s): give every replica and command the same invite_key", ErrOtherInviteKey, m.KeyID, k.id)
+		return "", fmt.Errorf("%w (key %s; this process holds key %s): give every replica and command the same secrets_key", ErrOtherInviteKey, m.KeyID, k.id)
 	}
 	return k.derive(tenant, m.CardID, m.Seed), nil
 }

@@ -46,8 +46,8 @@ func TestInviteTokenIsDerivedNotStored(t *testing.T) {
 	if other, _ := key.Token("globex", m); other == token {
 		t.Error("the same seed gives the same token in another tenant")
 	}
-	if _, err := directory.NewRandomInviteKey().Token("acme", m); !errors.Is(err, directory.ErrOtherInviteKey) || !strings.Contains(err.Error(), "invite_key") {
-		t.Errorf("another key: %v, want ErrOtherInviteKey naming invite_key", err)
+	if _, err := directory.NewRandomInviteKey().Token("acme", m); !errors.Is(err, directory.ErrOtherInviteKey) || !strings.Contains(err.Error(), "secrets_key") {
+		t.Errorf("another key: %v, want ErrOtherInviteKey naming secrets_key", err)
 	}
 	if _, err := key.Token("acme", directory.InviteMessage{CardID: m.CardID}); !errors.Is(err, directory.ErrNoInviteSeed) {
 		t.Errorf("no seed: %v", err)

@@ -7,8 +7,8 @@
 // nothing, and a crash after the commit loses nothing), and the Mailer
 // delivers it later. No invite token is ever stored: the row carries a
 // random seed, and the Mailer derives the token from it under the invite
-// key (directory.InviteKey, configured as invite_key or kept in the data
-// directory, never in the database) when it builds the mail. Once the mail
+// key (directory.InviteKey, derived from secrets_key or the data
+// directory's secrets.key, never in the database) when it builds the mail. Once the mail
 // is sent or given up the seed is blanked too. The card keeps only the
 // token's hash. A Mailer holding another key than the row's sends nothing
 // (the link would not work) and retries, saying which key is missing.

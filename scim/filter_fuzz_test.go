@@ -70,7 +70,7 @@ var sqlFilterSeeds = []string{
 // Groups — to SQL that SQLite runs against the real schema over real rows,
 // or to the store's typed invalid-filter error. Nothing panics.
 func FuzzFilterSQL(f *testing.F) {
-	for _, s := range append(filterSamples, sqlFilterSeeds...) {
+	for _, s := range append(append(filterSamples, sqlFilterSeeds...), unquotedSeeds...) {
 		f.Add(s)
 	}
 	st := storetest.Migrated(f, storetest.OpenSQLite)

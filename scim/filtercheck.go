@@ -19,14 +19,25 @@ const (
 )
 
 // parseRequestFilter parses the filter of a request: bounded first, then
-// read as Entra ID writes it (rewriteSubAttrAfterValuePath), then parsed.
+// read as Microsoft writes it (quoteBareValues, then
+// rewriteSubAttrAfterValuePath), then parsed.
 // Every error is a 400 invalidFilter whose detail says what is wrong in
 // the filter's own terms, never the parser's.
 func parseRequestFilter(f string) (filter.Expression, error) {
 	if err := checkFilterBounds("filter", f); err != nil {
 		return nil, invalidFilter("%s", err.Error())
 	}
-	e, err := parseFilter(rewriteSubAttrAfterValuePath(f))
+	if e, ok := parseSimpleEq(f); ok {
+		return e, nil
+	}
+	text := quoteBareValues(f)
+	if len(text) > maxFilterBytes {
+		// Quoting adds no nesting (checkFilterBounds counts nothing in
+		// quotes, and a bare value holds no bracket), only two bytes a
+		// value: the parser still never reads more than the bound.
+		return nil, invalidFilter("with its unquoted values in quotes, the filter is %d bytes long; at most %d are allowed", len(text), maxFilterBytes)
+	}
+	e, err := parseFilter(rewriteSubAttrAfterValuePath(text))
 	if err != nil {
 		return nil, invalidFilter("%s", explainFilter(f))
 	}
@@ -91,7 +102,7 @@ func explainFilter(f string) string {
 		if t.kind == tokClose {
 			return fmt.Sprintf("unexpected `)` at column %d: no parenthesis is open", column(f, t.at))
 		}
-		return fmt.Sprintf("expected `and`, `or` or the end of the filter after `%s`, found `%s` at column %d", x.before(t), t.text, column(f, t.at))
+		return fmt.Sprintf("expected `and`, `or` or the end of the filter after `%s`, found `%s` at column %d", x.before(t), t.text, column(f, t.at)) + x.bareHint(x.pos)
 	}
 	return "the filter is not valid SCIM filter syntax (RFC 7644 §3.4.2.2), for example `userName eq \"ada@example.com\"`"
 }
@@ -118,6 +129,9 @@ type filterExplainer struct {
 	src  string
 	toks []token
 	pos  int
+	// bare holds the indexes of the tokens read as unquoted string
+	// values (bareString), in order.
+	bare []int
 	// joins counts the and/or of the brackets being read: filter-parser
 	// takes at most one.
 	joins int
@@ -142,6 +156,7 @@ func (x *filterExplainer) scan() string {
 			x.toks = append(x.toks, token{kind: kind, text: string(c), at: i})
 			i++
 		case c == '\'':
+			// At the start of a token only: O'Malley is a word.
 			return fmt.Sprintf("the value at column %d is in single quotes: write strings in double quotes, as in `userName eq \"ada@example.com\"`", column(s, i))
 		case c == '"':
 			j := i + 1
@@ -160,7 +175,7 @@ func (x *filterExplainer) scan() string {
 			i = j + 1
 		default:
 			j := i
-			for j < len(s) && !strings.ContainsRune(" \t\n\r()[]\"'", rune(s[j])) {
+			for j < len(s) && !strings.ContainsRune(" \t\n\r()[]\"", rune(s[j])) {
 				j++
 			}
 			x.toks = append(x.toks, token{kind: tokWord, text: s[i:j], at: i})
@@ -274,7 +289,7 @@ func (x *filterExplainer) group(inBrackets bool) string {
 	case tokEnd:
 		return fmt.Sprintf("the parenthesis at column %d is not closed", column(x.src, open.at))
 	default:
-		return fmt.Sprintf("expected `)` to close the parenthesis at column %d, found `%s` at column %d", column(x.src, open.at), t.text, column(x.src, t.at))
+		return fmt.Sprintf("expected `)` to close the parenthesis at column %d, found `%s` at column %d", column(x.src, open.at), t.text, column(x.src, t.at)) + x.bareHint(x.pos-1)
 	}
 }
 
@@ -301,7 +316,7 @@ func (x *filterExplainer) attrExp(inBrackets bool) string {
 		case tokEnd:
 			return fmt.Sprintf("the bracket at column %d is not closed", column(x.src, open.at))
 		default:
-			return fmt.Sprintf("expected `]` to close the bracket at column %d, found `%s` at column %d", column(x.src, open.at), t.text, column(x.src, t.at))
+			return fmt.Sprintf("expected `]` to close the bracket at column %d, found `%s` at column %d", column(x.src, open.at), t.text, column(x.src, t.at)) + x.bareHint(x.pos-1)
 		}
 		// Entra ID's emails[type eq "work"].value eq "x".
 		if t := x.peek(); t.kind == tokWord && strings.HasPrefix(t.text, ".") {
@@ -338,6 +353,8 @@ func (x *filterExplainer) comparison(name token) string {
 		return fmt.Sprintf("expected a value after `%s`", x.before(v))
 	case v.kind == tokString:
 	case v.kind == tokWord && validValueWord(v.text):
+	case v.kind == tokWord && bareString(v.text):
+		x.bare = append(x.bare, x.pos)
 	case v.kind == tokWord:
 		return fmt.Sprintf("`%s` at column %d is not a value: write a string in double quotes, as in `%s %s \"%s\"`, or a number, true, false or null", v.text, column(x.src, v.at), name.text, op.text, v.text)
 	default:
@@ -370,6 +387,87 @@ func validValueWord(w string) bool {
 		return true
 	}
 	return w != "" && (w[0] == '-' || '0' <= w[0] && w[0] <= '9') && json.Valid([]byte(w))
+}
+
+// quoteBareValues returns f with each unquoted comparison value that is
+// not true, false, null or a number (bareString) put in double quotes:
+// Microsoft's SCIM validator writes `userName sw O` and
+// `meta.created gt 2015-10-10T14:38:21-07:00`, and such a word can only
+// mean that string. A filter that is valid as written has no such value
+// and comes back as it is; so does one the grammar refuses anywhere else,
+// or that holds an unquoted value which could mean something else (01,
+// 2015-10-10, and, a\b: see TestUnquotedFilterValuesRefused), for the
+// parser to refuse and explainFilter to explain.
+func quoteBareValues(f string) string {
+	x := &filterExplainer{src: f}
+	if x.scan() != "" || x.filter(false) != "" || x.peek().kind != tokEnd || len(x.bare) == 0 {
+		return f
+	}
+	var b strings.Builder
+	b.Grow(len(f) + 2*len(x.bare))
+	last := 0
+	for _, i := range x.bare {
+		t := x.toks[i]
+		// bareString admits no quote, backslash or control character:
+		// the word needs no escaping.
+		b.WriteString(f[last:t.at])
+		b.WriteByte('"')
+		b.WriteString(t.text)
+		b.WriteByte('"')
+		last = t.at + len(t.text)
+	}
+	b.WriteString(f[last:])
+	return b.String()
+}
+
+// bareString says whether w, written unquoted where a comparison value
+// goes, is read as the string w: a word that is neither a literal nor a
+// number (validValueWord comes first), nor looks like a number
+// (looksNumeric), nor is and, or or not, and holds no backslash or control
+// character. The scanner has already ended it at a space, a parenthesis,
+// a bracket or a double quote.
+func bareString(w string) bool {
+	if w == "" || !utf8.ValidString(w) || looksNumeric(w) {
+		return false
+	}
+	switch strings.ToLower(w) {
+	case "and", "or", "not":
+		return false
+	}
+	for i := 0; i < len(w); i++ {
+		if c := w[i]; c < 0x20 || c == 0x7f || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+// looksNumeric: w is made of digits, signs, points and exponent marks
+// only, with a digit, and does not begin with an exponent mark (01, 1.,
+// +1, .5, 1e, 1.2.3, 2015-10-10). A client that wrote one may have meant
+// a number; rosterd does not guess which.
+func looksNumeric(w string) bool {
+	if w[0] == 'e' || w[0] == 'E' || strings.IndexFunc(w, func(r rune) bool { return '0' <= r && r <= '9' }) < 0 {
+		return false
+	}
+	return strings.Trim(w, "0123456789+-.eE") == ""
+}
+
+// bareHint explains an error at token i when the token before it is an
+// unquoted value: the value probably went on.
+func (x *filterExplainer) bareHint(i int) string {
+	if n := len(x.bare); n == 0 || x.bare[n-1] != i-1 || i >= len(x.toks) {
+		return ""
+	}
+	switch v, t := x.toks[i-1], x.toks[i]; t.kind {
+	case tokWord:
+		return fmt.Sprintf(": an unquoted value ends at a space, so write `\"%s %s\"` in double quotes", v.text, t.text)
+	case tokOpen, tokClose, tokOpenBracket, tokCloseBracket:
+		if t.at == v.at+len(v.text) {
+			return ": an unquoted value cannot hold parentheses or brackets; write it in double quotes"
+		}
+	}
+	return ""
 }
 
 // invalidPath is a 400 invalidPath.

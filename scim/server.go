@@ -294,7 +294,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if len(bytes.TrimSpace(body)) > 0 && (r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodPatch) {
-			fixed, err := normalizeBody(body, r.Method)
+			fixed, err := normalizeBody(body, r.Method, resource)
 			var refused scimerrors.ScimError
 			if errors.As(err, &refused) {
 				writeError(rec, refused.Status, refused.ScimType, refused.Detail)

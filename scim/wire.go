@@ -70,7 +70,13 @@ func decode(b []byte) (any, error) {
 //   - an extension object in a path-less PATCH value;
 //   - the enterprise manager as a plain string, in a resource or in a
 //     PATCH value (Entra ID), instead of {"value": "…"}; or as a list of
-//     one {"$ref", "value"}, at the path "manager" (Entra's tutorial).
+//     one {"$ref", "value"}, at the path "manager" (Entra's tutorial);
+//   - a group member as a plain string, alone or in a list, instead of
+//     {"value": "…"}, in a resource or a PATCH value of /Groups
+//     (Microsoft's SCIM validator): the string is the member's value.
+//
+// A member's sub-attributes that the Group schema lacks (Microsoft's
+// "displayName") the library ignores, as it does any unknown attribute.
 //
 // It refuses, with a ScimError: a string holding a NUL character (400
 // invalidValue, naming its JSON path), and a PATCH path longer or deeper
@@ -78,7 +84,9 @@ func decode(b []byte) (any, error) {
 //
 // Operation names in any case ("Replace") and string booleans ("False")
 // the library accepts itself (schema.SetAllowStringValues).
-func normalizeBody(body []byte, method string) ([]byte, error) {
+//
+// resource is what resourceOf names: "Users", "Groups", ….
+func normalizeBody(body []byte, method, resource string) ([]byte, error) {
 	v, err := decode(body)
 	if err != nil {
 		return nil, err
@@ -111,6 +119,9 @@ func normalizeBody(body []byte, method string) ([]byte, error) {
 			if err := checkFilterBounds("path", path); err != nil {
 				return nil, invalidPath("%s", err.Error())
 			}
+			if resource == "Groups" && strings.EqualFold(path, "members") {
+				op[valueKey] = fixMembers(op[valueKey])
+			}
 			if isManagerPath(path) {
 				// Entra ID sends the manager as "id", as {"value": "id"},
 				// or as [{"$ref": …, "value": "id"}], with the path
@@ -130,6 +141,9 @@ func normalizeBody(body []byte, method string) ([]byte, error) {
 				}
 			}
 			if m, ok := op[valueKey].(map[string]any); ok && path == "" {
+				if mk := key(m, "members"); mk != "" && resource == "Groups" {
+					m[mk] = fixMembers(m[mk])
+				}
 				fixManager(m)
 				// {"urn:…:enterprise:2.0:User": {"department": "x"}} in a
 				// path-less value: the library wants "urn:…:User:department".
@@ -156,9 +170,31 @@ func normalizeBody(body []byte, method string) ([]byte, error) {
 			}
 		}
 	} else {
+		if mk := key(doc, "members"); mk != "" && resource == "Groups" {
+			doc[mk] = fixMembers(doc[mk])
+		}
 		fixManager(doc)
 	}
 	return json.Marshal(doc)
+}
+
+// fixMembers turns "id" into [{"value": "id"}] and each "id" of a list
+// into {"value": "id"}. Anything else, an empty string included, is left
+// for the library to judge.
+func fixMembers(v any) any {
+	switch x := v.(type) {
+	case string:
+		if x != "" {
+			return []any{map[string]any{"value": x}}
+		}
+	case []any:
+		for i, e := range x {
+			if s, ok := e.(string); ok && s != "" {
+				x[i] = map[string]any{"value": s}
+			}
+		}
+	}
+	return v
 }
 
 // findNUL returns the JSON path (emails[0].value) of a string or key in v

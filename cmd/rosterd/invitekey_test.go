@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/base64"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -8,13 +9,15 @@ import (
 	"testing"
 
 	"github.com/rosterd/rosterd/config"
+	"github.com/rosterd/rosterd/directory"
 )
 
-// TestInviteKeyMadeOnceAndShared: without invite_key, the first process
-// makes the data directory's invite.key (owner-only) and every later one
-// — serve, import, sync run — takes the same; invite_key wins over it; a
-// key too short is an error naming the file.
-func TestInviteKeyMadeOnceAndShared(t *testing.T) {
+// TestInviteKeyDerivesFromSecretsKey: an operator keeps one key. The
+// invite key is derived from secrets_key (or, without it, from the data
+// directory's secrets.key, made once, owner-only), so every process
+// holding that key — serve, import, sync run — derives the same invite
+// key, another secrets key another one, and no invite.key is written.
+func TestInviteKeyDerivesFromSecretsKey(t *testing.T) {
 	logger := slog.New(slog.DiscardHandler)
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
@@ -22,28 +25,30 @@ func TestInviteKeyMadeOnceAndShared(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(cfg.DataDir, "invite.key")
+	path := filepath.Join(cfg.DataDir, secretsKeyFile)
 	info, err := os.Stat(path)
 	if err != nil || info.Mode().Perm() != 0o600 {
-		t.Fatalf("invite.key: %v, %v; want a file readable by its owner only", info, err)
+		t.Fatalf("secrets.key: %v, %v; want a file readable by its owner only", info, err)
+	}
+	if _, err := os.Stat(filepath.Join(cfg.DataDir, "invite.key")); !os.IsNotExist(err) {
+		t.Fatalf("an invite.key was written beside secrets.key: %v", err)
 	}
 	again, err := inviteKey(cfg, logger)
 	if err != nil || again.ID() != first.ID() {
 		t.Fatalf("second process: key %v, %v; want the first's", again, err)
 	}
-	if left, _ := filepath.Glob(filepath.Join(cfg.DataDir, ".invite.key-*")); len(left) != 0 {
-		t.Errorf("temporary files left: %v", left)
-	}
 
-	cfg.InviteKey = strings.Repeat("x", 32)
+	raw := []byte(strings.Repeat("k", 32))
+	cfg.SecretsKey = base64.StdEncoding.EncodeToString(raw)
 	set, err := inviteKey(cfg, logger)
 	if err != nil || set.ID() == first.ID() {
-		t.Fatalf("invite_key: %v, %v; want its own key", set, err)
+		t.Fatalf("secrets_key: %v, %v; want a key of its own", set, err)
 	}
-
-	cfg.InviteKey = ""
-	os.WriteFile(path, []byte("short\n"), 0o600)
-	if _, err := inviteKey(cfg, logger); err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "at least 32 bytes") {
-		t.Fatalf("a short invite.key: %v", err)
+	if again, err := inviteKey(cfg, logger); err != nil || again.ID() != set.ID() {
+		t.Fatalf("secrets_key again: %v, %v; want %s", again, err, set.ID())
+	}
+	// Derived, not the secrets key itself.
+	if plain, _ := directory.NewInviteKey(raw); plain.ID() == set.ID() {
+		t.Fatal("the invite key is the secrets key itself")
 	}
 }

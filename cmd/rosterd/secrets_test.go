@@ -70,7 +70,7 @@ func TestServeSealsSAMLKey(t *testing.T) {
 	if err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("secrets.key: %v, %v; want a 0600 file", fi, err)
 	}
-	if !strings.Contains(d.stderr.String(), "generated a key-encryption key") {
+	if !strings.Contains(d.stderr.String(), "generated the secrets key") {
 		t.Fatalf("no word of the generated key file:\n%s", d.stderr)
 	}
 	if k := storedSAMLKey(t, data); bytes.Contains(k, []byte("PRIVATE KEY")) || !bytes.HasPrefix(k, []byte("rsb1.")) {

@@ -93,8 +93,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		audit := saml.AuditorFunc(func(ctx context.Context, tenant string, reason saml.Reason, detail string) error {
 			return svc.AuditLoginRefusal(ctx, tenant, string(reason), detail)
 		})
-		// The key-encryption key is needed (and a key file made) only when
-		// an SP key is generated and kept in the store.
+		// The key-encryption key seals an SP key generated and kept in the
+		// store.
 		var secrets *secretbox.Box
 		for _, tc := range samlTenants {
 			if tc.CertFile == "" {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -85,27 +84,96 @@ func openStore(cfg *config.Config) (store.Backend, error) {
 // not set, in the data directory.
 const secretsKeyFile = "secrets.key"
 
-// secretsBox is what seals the secrets rosterd stores: under secrets_key
-// (or secrets_key_file), else under a key generated once into
-// data_dir/secrets.key with mode 0600.
-func secretsBox(cfg *config.Config, logger *slog.Logger) (*secretbox.Box, error) {
+// secretsKey is the one key an operator keeps: secrets_key (or
+// secrets_key_file), else the data directory's secrets.key, generated
+// once with mode 0600. Stored secrets are sealed under it and the invite
+// key is derived from it.
+func secretsKey(cfg *config.Config, logger *slog.Logger) (secretbox.Key, error) {
 	if cfg.SecretsKey != "" {
-		k, err := secretbox.ParseKey(cfg.SecretsKey)
+		raw, err := config.DecodeKey(cfg.SecretsKey)
 		if err != nil {
-			return nil, fmt.Errorf("secrets_key: %w", err)
+			return secretbox.Key{}, fmt.Errorf("secrets_key: %w", err)
 		}
-		return secretbox.New(k), nil
+		return secretbox.NewKey(raw)
 	}
 	path := filepath.Join(cfg.DataDir, secretsKeyFile)
-	k, created, err := secretbox.LoadOrCreateKeyFile(path)
+	k, created, err := loadOrCreateKeyFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("the key-encryption key (secrets_key is not set, so %s): %w", path, err)
+		return secretbox.Key{}, fmt.Errorf("the secrets key (secrets_key is not set, so %s): %w", path, err)
 	}
 	if created {
-		logger.Warn("generated a key-encryption key for stored secrets; back it up with the database, and set secrets_key instead when replicas share one database",
+		logger.Warn("generated the secrets key (stored secrets are sealed under it, invite links derive from it); back it up with the database, and set secrets_key instead when replicas share one database or commands run elsewhere",
 			"file", path, "key_id", k.ID())
 	}
+	return k, nil
+}
+
+// secretsBox is what seals the secrets rosterd stores, under secretsKey.
+func secretsBox(cfg *config.Config, logger *slog.Logger) (*secretbox.Box, error) {
+	k, err := secretsKey(cfg, logger)
+	if err != nil {
+		return nil, err
+	}
 	return secretbox.New(k), nil
+}
+
+// loadOrCreateKeyFile reads the key in path, or, when there is no file,
+// generates one and writes it there with mode 0600 (created reports it).
+// Two processes starting at once agree on one key: the key is written
+// whole under another name and linked into place, so that no reader sees
+// half a key, and the loser reads the winner's. A key file that others
+// than its owner may read or write is refused.
+func loadOrCreateKeyFile(path string) (k secretbox.Key, created bool, err error) {
+	k, err = readKeyFile(path)
+	if !errors.Is(err, fs.ErrNotExist) {
+		return k, false, err
+	}
+	k, text, err := secretbox.GenerateKey()
+	if err != nil {
+		return secretbox.Key{}, false, err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-*")
+	if err != nil {
+		return secretbox.Key{}, false, fmt.Errorf("creating key file: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	_, err = tmp.WriteString(text + "\n")
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Link(tmp.Name(), path)
+	}
+	if errors.Is(err, fs.ErrExist) {
+		k, err = readKeyFile(path)
+		return k, false, err
+	}
+	if err != nil {
+		return secretbox.Key{}, false, fmt.Errorf("writing key file %s: %w", path, err)
+	}
+	return k, true, nil
+}
+
+func readKeyFile(path string) (secretbox.Key, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return secretbox.Key{}, err
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return secretbox.Key{}, fmt.Errorf("key file %s has mode %04o: others may read it; chmod 600 it", path, fi.Mode().Perm())
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return secretbox.Key{}, fmt.Errorf("reading key file: %w", err)
+	}
+	raw, err := config.DecodeKey(string(data))
+	if err != nil {
+		return secretbox.Key{}, fmt.Errorf("key file %s: %w", path, err)
+	}
+	return secretbox.NewKey(raw)
 }
 
 // prepareSchema migrates when automatic migration is on; otherwise it
@@ -130,66 +198,16 @@ func prepareSchema(ctx context.Context, cfg *config.Config, st store.Backend, lo
 	return nil
 }
 
-// inviteKeyFile is where a generated invite key lives in the data directory.
-const inviteKeyFile = "invite.key"
-
-// inviteKey returns the key invite tokens are derived from: invite_key
-// when the file sets one, else the data directory's invite.key, made on
-// first use. serve, import and sync run all take it from here, so that
-// the daemon's mail worker can make the links of invites a command queued.
+// inviteKey returns the key invite tokens are derived from: derived in
+// turn from the secrets key (HKDF), so that the operator keeps one key.
+// serve, import and sync run all take it from here, so that the daemon's
+// mail worker can make the links of invites a command queued.
 func inviteKey(cfg *config.Config, logger *slog.Logger) (*directory.InviteKey, error) {
-	if cfg.InviteKey != "" {
-		return directory.NewInviteKey([]byte(cfg.InviteKey))
-	}
-	path := filepath.Join(cfg.DataDir, inviteKeyFile)
-	data, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		data, err = createInviteKey(path)
-		if err == nil {
-			logger.Info("invite key generated", "file", path)
-			if cfg.Store.Driver == "postgres" {
-				logger.Warn("invite key generated in the data directory: replicas sharing this database need the same key; set invite_key (or invite_key_file) on each", "file", path)
-			}
-		}
-	}
-	if err != nil {
-		return nil, fmt.Errorf("invite key %s: %w (or set invite_key, the same for every replica)", path, err)
-	}
-	k, err := directory.NewInviteKey([]byte(strings.TrimRight(string(data), "\r\n")))
-	if err != nil {
-		return nil, fmt.Errorf("invite key %s: %w", path, err)
-	}
-	return k, nil
-}
-
-// createInviteKey writes a new random key to path, readable by its owner
-// only, unless another process got there first: then that key is the one.
-// The key is written whole under another name and linked into place, so
-// that no reader ever sees half a key.
-func createInviteKey(path string) ([]byte, error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".invite.key-*")
+	k, err := secretsKey(cfg, logger)
 	if err != nil {
 		return nil, err
 	}
-	defer os.Remove(tmp.Name())
-	data := []byte(rand.Text() + rand.Text() + "\n") // 256 random bits
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return nil, err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return nil, err
-	}
-	if err := tmp.Close(); err != nil {
-		return nil, err
-	}
-	if err := os.Link(tmp.Name(), path); errors.Is(err, fs.ErrExist) {
-		return os.ReadFile(path)
-	} else if err != nil {
-		return nil, err
-	}
-	return data, nil
+	return directory.NewInviteKey(k.Derive("invite tokens", directory.MinInviteKeyLen))
 }
 
 // policies turns each tenant's configuration into the directory's policy.

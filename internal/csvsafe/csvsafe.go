@@ -9,12 +9,10 @@ import (
 )
 
 // Cell returns s as a cell no spreadsheet runs as a formula: s itself, or
-// s with a leading apostrophe (see the package doc).
+// s with a leading apostrophe (see the package doc). Apply it once per
+// cell: Uncell(Cell(s)) is s for every s, so Cell is not idempotent.
 func Cell(s string) string {
-	if strings.HasPrefix(s, "'") {
-		return s
-	}
-	if startsFormula(s) || splitsIntoFormula(s) {
+	if guarded(s) {
 		return "'" + s
 	}
 	return s
@@ -24,10 +22,22 @@ func Cell(s string) string {
 // formula is read back without it, so that a file rosterd exported
 // imports as it was. Any other value is returned as it is.
 func Uncell(s string) string {
-	if len(s) > 1 && s[0] == '\'' && (startsFormula(s[1:]) || splitsIntoFormula(s[1:])) {
+	if s != "" && s[0] == '\'' && guarded(s[1:]) {
 		return s[1:]
 	}
 	return s
+}
+
+// guarded: Cell puts an apostrophe before s. That is so for a formula,
+// and for a value that begins with apostrophes before one ("'=1"): were
+// it written as it is, Uncell would read it back without its first
+// apostrophe.
+func guarded(s string) bool {
+	t := strings.TrimLeft(s, "'")
+	if t == s {
+		return startsFormula(s) || splitsIntoFormula(s)
+	}
+	return t != "" && (startsFormula(t) || splitsIntoFormula(t))
 }
 
 // startsFormula: s begins, after white space, with what makes a formula.

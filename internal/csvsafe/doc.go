@@ -22,8 +22,11 @@
 //     apostrophe in front of that part instead would alter the value in
 //     the middle, which no reader could undo.
 //
-// A cell that already begins with an apostrophe is text and is left as it
-// is (Cell is idempotent). The apostrophe is a visible change of the value;
+// A cell that begins with an apostrophe is left as it is, unless a formula
+// follows the apostrophes ("'=1"): that one gets another, so that Uncell,
+// which the import reads every cell through, gives back exactly what was
+// exported. So Cell is applied once per cell, by the Writer, and not
+// before. The apostrophe is a visible change of the value;
 // that is the price OWASP accepts, and so do we: a value that begins with
 // "-" (a negative number, "-ops") shows with an apostrophe too.
 package csvsafe

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"runtime/debug"
 	"slices"
@@ -489,13 +490,29 @@ func (s *Server) limitBodyRead(w http.ResponseWriter, r *http.Request) {
 		// Not a net/http connection (a test recorder): nothing to bound.
 		return
 	}
-	r.Body = &deadlineBody{ReadCloser: r.Body, rc: rc}
+	r.Body = &deadlineBody{ReadCloser: r.Body, rc: rc, limit: s.timeouts.ReadBody}
 }
+
+// BodyTimeoutError is the error a handler's read of a request body
+// returns when the body did not arrive within the read_body_timeout: it
+// names the setting (the socket's "i/o timeout" tells a client nothing)
+// and unwraps to the net.Error, whose Timeout is true.
+type BodyTimeoutError struct {
+	Limit time.Duration
+	Err   error
+}
+
+func (e *BodyTimeoutError) Error() string {
+	return fmt.Sprintf("the request body did not arrive within http.read_body_timeout (%v)", e.Limit)
+}
+
+func (e *BodyTimeoutError) Unwrap() error { return e.Err }
 
 // deadlineBody lifts the connection's read deadline once the body is done.
 type deadlineBody struct {
 	io.ReadCloser
 	rc     *http.ResponseController
+	limit  time.Duration
 	lifted bool
 }
 
@@ -503,6 +520,9 @@ func (b *deadlineBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
 	if errors.Is(err, io.EOF) {
 		b.lift()
+	}
+	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
+		err = &BodyTimeoutError{Limit: b.limit, Err: err}
 	}
 	return n, err
 }

@@ -662,6 +662,11 @@ func TestSlowBodyIsCutOff(t *testing.T) {
 	if !errors.As(err, &ne) || !ne.Timeout() {
 		t.Fatalf("reading the trickled body: %v, want a timeout", err)
 	}
+	// The error says what a person can act on, not the socket's words.
+	var bt *BodyTimeoutError
+	if !errors.As(err, &bt) || err.Error() != "the request body did not arrive within http.read_body_timeout (100ms)" {
+		t.Fatalf("reading the trickled body: %q, want a BodyTimeoutError naming http.read_body_timeout", err)
+	}
 	// The server closes the connection: reading ends (after any answer)
 	// instead of waiting for the rest of the body.
 	if _, err := io.Copy(io.Discard, conn); err != nil && !errors.Is(err, net.ErrClosed) && !strings.Contains(err.Error(), "reset") {

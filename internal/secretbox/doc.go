@@ -15,7 +15,8 @@
 // another row does not open there.
 //
 // What it must never do: put a key or a plaintext into an error, or fall
-// back to storing plaintext. Keys come from configuration (ParseKey: 32
-// bytes, base64 or hex) or from a key file it generates once with mode
-// 0600 (LoadOrCreateKeyFile).
+// back to storing plaintext. A key is 32 raw bytes (NewKey); reading one
+// from configuration (config.DecodeKey) or from the key file generated
+// in the data directory is the caller's (cmd/rosterd). Derive makes the
+// keys of other uses (the invite key) from the one configured key.
 package secretbox

@@ -4,15 +4,13 @@ import (
 	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hkdf"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"strings"
 )
 
 // KeySize is the size of a key-encryption key: AES-256.
@@ -38,6 +36,7 @@ var (
 // Key is a key-encryption key.
 type Key struct {
 	id   string
+	raw  []byte
 	aead cipher.AEAD
 }
 
@@ -55,33 +54,19 @@ func NewKey(raw []byte) (Key, error) {
 		return Key{}, fmt.Errorf("secretbox: %w", err)
 	}
 	sum := sha256.Sum256(append([]byte("rosterd secretbox key id\x00"), raw...))
-	return Key{id: hex.EncodeToString(sum[:8]), aead: aead}, nil
+	return Key{id: hex.EncodeToString(sum[:8]), raw: bytes.Clone(raw), aead: aead}, nil
 }
 
-// ParseKey reads a key written as text: 32 bytes in hex (64 digits) or
-// base64 (standard or URL alphabet, padded or not). Surrounding space is
-// ignored. Errors never quote the text.
-func ParseKey(s string) (Key, error) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return Key{}, errors.New("secretbox: empty key")
+// Derive returns a key of n bytes for purpose, derived from k with HKDF
+// (SHA-256), so that one configured key serves several uses without any
+// of them revealing it or another's: Derive("invite tokens", 32) is the
+// invite key. Other purposes give unrelated keys.
+func (k Key) Derive(purpose string, n int) []byte {
+	out, err := hkdf.Key(sha256.New, k.raw, nil, "rosterd "+purpose, n)
+	if err != nil {
+		panic(err) // only for n beyond 255 hash lengths
 	}
-	if _, err := hex.DecodeString(s); err == nil {
-		if len(s) != 2*KeySize {
-			return Key{}, fmt.Errorf("secretbox: the key is %d hex digits, want %d (%d bytes)", len(s), 2*KeySize, KeySize)
-		}
-		raw, _ := hex.DecodeString(s)
-		return NewKey(raw)
-	}
-	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
-		if raw, err := enc.DecodeString(s); err == nil {
-			if len(raw) != KeySize {
-				return Key{}, fmt.Errorf("secretbox: the key decodes (base64) to %d bytes, want %d", len(raw), KeySize)
-			}
-			return NewKey(raw)
-		}
-	}
-	return Key{}, fmt.Errorf("secretbox: the key is neither %d bytes of hex (%d digits) nor of base64", KeySize, 2*KeySize)
+	return out
 }
 
 // ID names the key without revealing it: 16 hex digits of a hash.
@@ -94,61 +79,6 @@ func GenerateKey() (Key, string, error) {
 	_, _ = rand.Read(raw) // never fails (Go 1.24+)
 	k, err := NewKey(raw)
 	return k, base64.StdEncoding.EncodeToString(raw), err
-}
-
-// LoadOrCreateKeyFile reads the key in path, or, when there is no file,
-// generates one and writes it there with mode 0600 (created reports it).
-// Two processes starting at once agree on one key: the file is created
-// exclusively, and the loser reads the winner's. A key file that others
-// than its owner may read or write is refused.
-func LoadOrCreateKeyFile(path string) (k Key, created bool, err error) {
-	k, err = readKeyFile(path)
-	if !errors.Is(err, fs.ErrNotExist) {
-		return k, false, err
-	}
-	k, text, err := GenerateKey()
-	if err != nil {
-		return Key{}, false, err
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) {
-		k, err = readKeyFile(path)
-		return k, false, err
-	}
-	if err != nil {
-		return Key{}, false, fmt.Errorf("creating key file: %w", err)
-	}
-	_, err = f.WriteString(text + "\n")
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		_ = os.Remove(path)
-		return Key{}, false, fmt.Errorf("writing key file %s: %w", path, err)
-	}
-	return k, true, nil
-}
-
-func readKeyFile(path string) (Key, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return Key{}, err
-	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		return Key{}, fmt.Errorf("key file %s has mode %04o: others may read it; chmod 600 it", path, fi.Mode().Perm())
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return Key{}, fmt.Errorf("reading key file: %w", err)
-	}
-	k, err := ParseKey(string(data))
-	if err != nil {
-		return Key{}, fmt.Errorf("key file %s: %w", path, err)
-	}
-	return k, nil
 }
 
 // Box seals under its primary key and opens under any of its keys.

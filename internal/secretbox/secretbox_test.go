@@ -2,13 +2,8 @@ package secretbox
 
 import (
 	"bytes"
-	"encoding/base64"
-	"encoding/hex"
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 )
 
@@ -93,91 +88,17 @@ func TestRotation(t *testing.T) {
 	}
 }
 
-func TestParseKey(t *testing.T) {
-	raw := bytes.Repeat([]byte{0xab}, KeySize)
-	want := key(t, 0xab).ID()
-	for _, s := range []string{
-		hex.EncodeToString(raw), strings.ToUpper(hex.EncodeToString(raw)),
-		base64.StdEncoding.EncodeToString(raw), base64.RawStdEncoding.EncodeToString(raw),
-		base64.URLEncoding.EncodeToString(raw), base64.RawURLEncoding.EncodeToString(raw),
-		"  " + base64.StdEncoding.EncodeToString(raw) + "\n",
-	} {
-		k, err := ParseKey(s)
-		if err != nil || k.ID() != want {
-			t.Errorf("ParseKey(%q) = %s, %v; want key %s", s, k.ID(), err, want)
-		}
+// TestDerive: one key, several purposes, unrelated keys; the same key
+// and purpose always the same.
+func TestDerive(t *testing.T) {
+	a, b := key(t, 1), key(t, 2)
+	inv := a.Derive("invite tokens", 32)
+	if len(inv) != 32 || !bytes.Equal(inv, key(t, 1).Derive("invite tokens", 32)) {
+		t.Fatalf("Derive is not a function of key and purpose: %x", inv)
 	}
-	for s, msg := range map[string]string{
-		"":                           "empty",
-		"correct horse battery":      "neither",
-		hex.EncodeToString(raw[:16]): "32 hex digits, want 64",
-		base64.StdEncoding.EncodeToString(raw[:16]):       "16 bytes",
-		base64.StdEncoding.EncodeToString(append(raw, 1)): "33 bytes",
-	} {
-		_, err := ParseKey(s)
-		if err == nil || !strings.Contains(err.Error(), msg) {
-			t.Errorf("ParseKey(%q) = %v, want an error saying %q", s, err, msg)
-		}
-		if s != "" && err != nil && strings.Contains(err.Error(), s) {
-			t.Errorf("ParseKey's error quotes the key: %v", err)
-		}
-	}
-}
-
-func TestKeyFile(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "secrets.key")
-	k, created, err := LoadOrCreateKeyFile(path)
-	if err != nil || !created {
-		t.Fatalf("first LoadOrCreateKeyFile: created %v, %v", created, err)
-	}
-	fi, err := os.Stat(path)
-	if err != nil || fi.Mode().Perm() != 0o600 {
-		t.Fatalf("key file mode %v, %v; want 0600", fi.Mode(), err)
-	}
-	k2, created, err := LoadOrCreateKeyFile(path)
-	if err != nil || created || k2.ID() != k.ID() {
-		t.Fatalf("second LoadOrCreateKeyFile: key %s (want %s), created %v, %v", k2.ID(), k.ID(), created, err)
-	}
-	sealed := New(k).Seal([]byte("s"), nil)
-	if got, err := New(k2).Open(sealed, nil); err != nil || string(got) != "s" {
-		t.Fatalf("the reloaded key does not open: %q, %v", got, err)
-	}
-	// Readable by others: refused, naming the file.
-	if err := os.Chmod(path, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := LoadOrCreateKeyFile(path); err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "0644") {
-		t.Fatalf("a 0644 key file: %v", err)
-	}
-	// A broken one: refused, naming the file, not quoting it.
-	os.Chmod(path, 0o600)
-	os.WriteFile(path, []byte("not a key at all"), 0o600)
-	if _, _, err := LoadOrCreateKeyFile(path); err == nil || !strings.Contains(err.Error(), path) || strings.Contains(err.Error(), "not a key at all") {
-		t.Fatalf("a broken key file: %v", err)
-	}
-}
-
-// TestKeyFileRace: processes starting at once end up with one key.
-func TestKeyFileRace(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "secrets.key")
-	ids := make([]string, 8)
-	var wg sync.WaitGroup
-	for i := range ids {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			k, _, err := LoadOrCreateKeyFile(path)
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			ids[i] = k.ID()
-		}()
-	}
-	wg.Wait()
-	for _, id := range ids {
-		if id != ids[0] {
-			t.Fatalf("key ids %v: not one key", ids)
+	for _, other := range [][]byte{a.Derive("other", 32), b.Derive("invite tokens", 32), bytes.Repeat([]byte{1}, KeySize)} {
+		if bytes.Equal(inv, other) {
+			t.Fatalf("Derive gave %x for another key or purpose, or the key itself", other)
 		}
 	}
 }

@@ -17,7 +17,8 @@ func (p Plan) WriteJSON(w io.Writer) error {
 
 // WriteCSV writes the plan's changes as CSV, one change a row, for people
 // who read plans in a spreadsheet; the flagged rows follow, with action
-// "flagged". Cleared lists the attributes a change empties, by ";".
+// "flagged" and the key of the person they name, if any. Cleared lists
+// the attributes a change empties, by ";".
 // Every cell is safe to open in a spreadsheet (csvsafe): a feed's values
 // are not the operator's, and a formula among them stays text.
 func (p Plan) WriteCSV(w io.Writer) error {
@@ -32,7 +33,7 @@ func (p Plan) WriteCSV(w io.Writer) error {
 			strings.Join(ch.Cleared, ";"), ch.Refused, ch.Line})
 	}
 	for _, f := range p.Flagged {
-		cw.Write([]string{"flagged", "", "", "", "", "", "", f.Reason, f.Line})
+		cw.Write([]string{"flagged", f.Key, "", "", "", "", "", f.Reason, f.Line})
 	}
 	cw.Flush()
 	return cw.Error()

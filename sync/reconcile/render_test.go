@@ -19,7 +19,7 @@ func TestWriteCSVNeutralisesFormulas(t *testing.T) {
 			{Action: Update, Key: "\t=1", Email: "bob@example.com", CardID: "c2", Refused: "@SUM(1)",
 				Attributes: []directory.AttributeChange{{Name: "title", Old: "", New: "=2"}}},
 		},
-		Flagged: []Flag{{Line: "-1+1", Reason: "x,=3"}}}
+		Flagged: []Flag{{Line: "-1+1", Reason: "x,=3"}, {Line: "hr.csv:9", Key: "00070", Reason: "invalid email"}}}
 	var b bytes.Buffer
 	if err := plan.WriteCSV(&b); err != nil {
 		t.Fatal(err)
@@ -33,6 +33,7 @@ func TestWriteCSVNeutralisesFormulas(t *testing.T) {
 		{"create", `' =HYPERLINK("https://evil.example","x")`, "ann@example.com", "", "enable", "", "", "", "'a;=1+1"},
 		{"update", "'\t=1", "bob@example.com", "c2", "", "title:  → =2", "", "'@SUM(1)", ""},
 		{"flagged", "", "", "", "", "", "", "'x,=3", "'-1+1"},
+		{"flagged", "00070", "", "", "", "", "", "invalid email", "hr.csv:9"}, // the person a flagged row names
 	}
 	if len(rows) != len(want) {
 		t.Fatalf("rows: %q", rows)
