@@ -76,6 +76,21 @@ func nonNilStrings(s []string) []string {
 func assignmentQuery(w http.ResponseWriter, r *http.Request, q *directory.ListQuery) bool {
 	v := r.URL.Query()
 	q.Role, q.Manager = v.Get("role"), v.Get("manager")
+	for key := range v {
+		name, ok := strings.CutPrefix(key, "relation.")
+		if !ok {
+			continue
+		}
+		if q.Relation != "" || name == "" {
+			daemon.WriteError(w, http.StatusBadRequest, "invalid_value", key, "give one relation.<name>=<email> filter")
+			return false
+		}
+		q.Relation, q.RelationTo = name, v.Get(key)
+		if _, _, err := directory.NormalizeEmail(q.RelationTo); err != nil {
+			daemon.WriteError(w, http.StatusBadRequest, "invalid_value", key, key+" must be an email: "+err.Error())
+			return false
+		}
+	}
 	if s := v.Get("assigned"); s != "" {
 		b, err := strconv.ParseBool(s)
 		if err != nil {

@@ -166,6 +166,8 @@ func TestAPIRolesAndRelations(t *testing.T) {
 			acme + "/cards?role=client&assigned=false":            "[mum@acme.example other@acme.example teacher@acme.example]",
 			acme + "/cards?manager=teacher@acme.example":          "[kid@acme.example]",
 			acme + "/cards?manager=" + teacher + "&assigned=true": "[kid@acme.example]",
+			acme + "/cards?relation.parent=mum@acme.example":      "[kid@acme.example]",
+			acme + "/cards?relation.parent=dad@acme.example":      "[]",
 		} {
 			if got := fmt.Sprint(ids(path)); got != want {
 				t.Errorf("GET %s = %s, want %s", path, got, want)
@@ -195,7 +197,7 @@ func TestAPIRolesAndRelations(t *testing.T) {
 			t.Fatalf("export: %d %s", export.Status, export.Raw)
 		}
 
-		for _, path := range []string{acme + "/cards?assigned=maybe", acme + "/cards?manager=no-such-card"} {
+		for _, path := range []string{acme + "/cards?assigned=maybe", acme + "/cards?manager=no-such-card", acme + "/cards?relation.parent=nobody"} {
 			if r := e.do("GET", path, rwKey, nil); r.Status != 400 || r.errCode() != "invalid_value" {
 				t.Errorf("GET %s: %d %s, want 400 invalid_value", path, r.Status, r.Raw)
 			}

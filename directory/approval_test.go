@@ -230,6 +230,7 @@ func TestRelations(t *testing.T) {
 			{Tenant: "acme", Manager: "TEACHER@acme.example"},
 			{Tenant: "acme", Manager: teacher.Card.ID},
 			{Tenant: "acme", Assigned: ptr(true)},
+			{Tenant: "acme", Relation: "parent", RelationTo: "MUM@acme.example"},
 		} {
 			page, err := svc.List(ctx, q)
 			if err != nil || len(page.Cards) != 1 || page.Cards[0].ID != out.Card.ID {

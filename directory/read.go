@@ -63,6 +63,9 @@ type ListQuery struct {
 	Manager string
 	// Assigned: nil either; true only cards with a manager, false without.
 	Assigned *bool
+	// Relation and RelationTo: only cards whose relation of that name is
+	// this email (relation.parent=mum@example.com).
+	Relation, RelationTo string
 	// Query matches a substring of the email or a name, ignoring case.
 	Query string
 	// Cursor is the Next of the previous page.

@@ -132,6 +132,13 @@ func (s *Service) Links(ctx context.Context, c Card) (map[string]Link, error) {
 // an email is taken as it is, a card id stands for that card's email (a
 // card of the tenant only).
 func (s *Service) relationFilters(ctx context.Context, q ListQuery, f *store.CardFilter) error {
+	if q.Relation != "" {
+		_, norm, err := NormalizeEmail(q.RelationTo)
+		if err != nil {
+			return fmt.Errorf("%w: relation.%s: %v", ErrUnknownManager, q.Relation, err)
+		}
+		f.Relation, f.RelationEmail = q.Relation, norm
+	}
 	if q.Manager == "" {
 		return nil
 	}

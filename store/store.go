@@ -336,6 +336,9 @@ type CardFilter struct {
 	// Assigned: nil either; true only cards with a manager; false only
 	// cards without.
 	Assigned *bool
+	// Relation and RelationEmail: only cards whose relation of that name
+	// is this normalized email.
+	Relation, RelationEmail string
 	// Query: case-insensitive substring of email or names.
 	Query string
 	// After: the cursor, the last card id of the previous page.

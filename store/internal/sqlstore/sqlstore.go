@@ -657,6 +657,13 @@ func (s *DB) ListCards(ctx context.Context, f store.CardFilter) ([]store.Card, e
 			where = append(where, "manager_email = ''")
 		}
 	}
+	if f.Relation != "" {
+		// relations_json is a JSON object of name → email, written by
+		// encoding/json: the pair appears as "name":"email".
+		pair, _ := json.Marshal(map[string]string{f.Relation: f.RelationEmail})
+		inner := strings.TrimSuffix(strings.TrimPrefix(string(pair), "{"), "}")
+		where = append(where, `lower(relations_json) LIKE `+arg("%"+likeEscape(strings.ToLower(inner))+"%")+` ESCAPE '\'`)
+	}
 	if f.Query != "" {
 		p := arg("%" + likeEscape(strings.ToLower(f.Query)) + "%")
 		where = append(where, `(email_norm LIKE `+p+` ESCAPE '\' OR lower(given_name) LIKE `+p+` ESCAPE '\' OR lower(family_name) LIKE `+p+` ESCAPE '\' OR lower(display_name) LIKE `+p+` ESCAPE '\')`)
