@@ -173,6 +173,11 @@ func TestAPIRolesAndRelations(t *testing.T) {
 				t.Errorf("GET %s = %s, want %s", path, got, want)
 			}
 		}
+		stats := e.must(200, "GET", acme+"/cards/stats", nil)
+		if roles := stats.Body["roles"].(map[string]any); roles["staff"] != float64(1) || roles["client"] != float64(3) {
+			t.Fatalf("stats by role: %s", stats.Raw)
+		}
+
 		// The event feed and the export carry role, manager and relations.
 		ev := e.must(200, "GET", acme+"/events", nil)
 		found := false

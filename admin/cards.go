@@ -106,7 +106,18 @@ func (a *API) cardStats(w http.ResponseWriter, r *http.Request, tenant string) {
 			counts[s] = n
 			total += n
 		}
-		daemon.WriteJSON(w, http.StatusOK, map[string]any{"counts": counts, "enabled": total - counts[directory.Disabled], "total": total})
+		body := map[string]any{"counts": counts, "enabled": total - counts[directory.Disabled] - counts[directory.PendingApproval], "total": total}
+		if rs, ok := a.services.Directory.(interface {
+			RoleStats(ctx context.Context, tenant string) (map[string]int, error)
+		}); ok {
+			roles, err := rs.RoleStats(r.Context(), tenant)
+			if err != nil {
+				a.fail(w, r, err)
+				return
+			}
+			body["roles"] = roles
+		}
+		daemon.WriteJSON(w, http.StatusOK, body)
 		return
 	}
 	// A directory without Stats: count by paging.
@@ -127,7 +138,7 @@ func (a *API) cardStats(w http.ResponseWriter, r *http.Request, tenant string) {
 		}
 		q.Cursor = page.Next
 	}
-	enabled := total - counts[directory.Disabled]
+	enabled := total - counts[directory.Disabled] - counts[directory.PendingApproval]
 	daemon.WriteJSON(w, http.StatusOK, map[string]any{"counts": counts, "enabled": enabled, "total": total})
 }
 

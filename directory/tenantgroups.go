@@ -82,3 +82,11 @@ func (s *Service) ChangeAdminGroupMembers(ctx context.Context, actor Actor, tena
 	}
 	return s.UpdateGroup(ctx, actor, tenant, KindAdmin, id, GroupChange{Add: add, Remove: remove})
 }
+
+// RoleStats counts a tenant's cards per role ("" for none).
+func (s *Service) RoleStats(ctx context.Context, tenant string) (map[string]int, error) {
+	if _, err := s.Policy(tenant); err != nil {
+		return nil, err
+	}
+	return s.store.CountCardsByRole(ctx, tenant)
+}

@@ -16,3 +16,10 @@ type TenantGroups interface {
 	// GroupByID returns a group of the tenant, whatever its source.
 	GroupByID(ctx context.Context, tenant, id string) (Group, error)
 }
+
+// RoleCounts counts cards by role; part of Store.
+type RoleCounts interface {
+	// CountCardsByRole counts a tenant's cards per resolved role ("" for
+	// cards without one).
+	CountCardsByRole(ctx context.Context, tenant string) (map[string]int, error)
+}

@@ -351,6 +351,7 @@ type CardFilter struct {
 type Store interface {
 	Queries
 	TenantGroups
+	RoleCounts
 	Events
 	Webhooks
 	SAMLStore

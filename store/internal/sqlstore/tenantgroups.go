@@ -44,3 +44,25 @@ func (s *DB) GroupByID(ctx context.Context, tenant, id string) (store.Group, err
 	}
 	return groups[0], nil
 }
+
+// CountCardsByRole implements store.RoleCounts.
+func (s *DB) CountCardsByRole(ctx context.Context, tenant string) (map[string]int, error) {
+	rows, err := s.SQL.QueryContext(ctx, `SELECT lower(role), count(*) FROM cards WHERE tenant = $1 GROUP BY lower(role)`, tenant)
+	if err != nil {
+		return nil, s.d.MapError(fmt.Errorf("counting cards by role: %w", err))
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var role string
+		var n int
+		if err := rows.Scan(&role, &n); err != nil {
+			return nil, s.d.MapError(fmt.Errorf("counting cards by role: %w", err))
+		}
+		out[role] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.d.MapError(fmt.Errorf("counting cards by role: %w", err))
+	}
+	return out, nil
+}
