@@ -5,13 +5,14 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/rosterd/rosterd/internal/daemon"
 	"github.com/rosterd/rosterd/store"
-	"github.com/rosterd/rosterd/sync/reconcile"
+	"github.com/rosterd/rosterd/tenant"
 )
 
 // Keys checks admin API keys.
@@ -19,18 +20,25 @@ type Keys interface {
 	Check(ctx context.Context, kind, secret string) (store.Credential, error)
 }
 
-// Tenant is what the API says of a tenant.
+// Tenants is the tenant registry as the API asks it, per request
+// (*tenant.Registry).
+type Tenants interface {
+	Get(ctx context.Context, id string) (*tenant.Tenant, error)
+	List() []*tenant.Tenant
+}
+
+// Tenant is what GET /api/v1/tenants says of a tenant.
 type Tenant struct {
-	ID   string `json:"id"`
-	Name string `json:"name"`
-	// ImportLimits are the safety limits of the tenant's admin imports.
-	ImportLimits reconcile.Limits `json:"-"`
+	ID        string `json:"id"`
+	Name      string `json:"name"`
+	ManagedBy string `json:"managed_by"`
+	Retired   bool   `json:"retired"`
 }
 
 // API is the admin API.
 type API struct {
 	keys        Keys
-	tenants     []Tenant
+	tenants     Tenants
 	logger      *slog.Logger
 	authFailure prometheus.Counter
 	loginCodes  LoginCodes // see WithLoginCodes
@@ -38,7 +46,7 @@ type API struct {
 }
 
 // New returns the admin API; reg receives its metrics.
-func New(keys Keys, tenants []Tenant, logger *slog.Logger, reg prometheus.Registerer) *API {
+func New(keys Keys, tenants Tenants, logger *slog.Logger, reg prometheus.Registerer) *API {
 	a := &API{
 		keys: keys, tenants: tenants, logger: logger,
 		authFailure: prometheus.NewCounter(prometheus.CounterOpts{
@@ -113,7 +121,7 @@ func (a *API) routes() []route {
 
 // Mount registers the API's routes.
 func (a *API) Mount(mux Mux) {
-	for _, rt := range a.routes() {
+	for _, rt := range slices.Concat(a.routes(), a.registryRoutes(), a.samlRoutes(), a.keyRoutes(), a.setupRoutes()) {
 		var h http.Handler = rt.handler
 		if !rt.public {
 			h = a.auth(h)
@@ -162,12 +170,12 @@ func (a *API) auth(next http.Handler) http.Handler {
 // listTenants names the tenants the key may reach: all of them, or the
 // one a tenant-bound key belongs to.
 func (a *API) listTenants(w http.ResponseWriter, r *http.Request) {
-	tenants := a.tenants
-	if key, ok := KeyFrom(r.Context()); ok && key.Tenant != "" {
-		tenants = []Tenant{}
-		for _, t := range a.tenants {
-			if t.ID == key.Tenant {
-				tenants = append(tenants, t)
+	key, _ := KeyFrom(r.Context())
+	tenants := []Tenant{}
+	if a.tenants != nil {
+		for _, t := range a.tenants.List() {
+			if key.Tenant == "" || t.ID() == key.Tenant {
+				tenants = append(tenants, Tenant{ID: t.ID(), Name: t.Name(), ManagedBy: t.ManagedBy(), Retired: t.Retired()})
 			}
 		}
 	}

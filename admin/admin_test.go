@@ -10,9 +10,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/rosterd/rosterd/config"
 	"github.com/rosterd/rosterd/internal/credential"
 	"github.com/rosterd/rosterd/store"
 	"github.com/rosterd/rosterd/store/storetest"
+	"github.com/rosterd/rosterd/tenant/tenanttest"
 )
 
 func TestAuth(t *testing.T) {
@@ -22,7 +24,7 @@ func TestAuth(t *testing.T) {
 		{Kind: store.AdminKey, Name: "auditor", Secret: "ro-key", ReadOnly: true},
 		{Kind: store.SCIMToken, Tenant: "acme", Name: "okta", Secret: "scim-token"},
 	})
-	api := New(keys, []Tenant{{ID: "acme", Name: "Acme"}}, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	api := New(keys, tenanttest.Registry(t, st, config.Tenant{ID: "acme", Name: "Acme"}), slog.New(slog.DiscardHandler), prometheus.NewRegistry())
 	mux := http.NewServeMux()
 	api.Mount(mux)
 	// A writing route, to see what a read-only key may not do.
@@ -38,7 +40,7 @@ func TestAuth(t *testing.T) {
 		code               int
 		body               string
 	}{
-		{"GET", "/api/v1/tenants", "Bearer rw-key", 200, `{"tenants":[{"id":"acme","name":"Acme"}]}`},
+		{"GET", "/api/v1/tenants", "Bearer rw-key", 200, `{"tenants":[{"id":"acme","name":"Acme","managed_by":"config","retired":false}]}`},
 		{"GET", "/api/v1/tenants", "Bearer ro-key", 200, `"acme"`},
 		{"GET", "/api/v1/tenants", "", 401, `"code":"unauthenticated"`},
 		{"GET", "/api/v1/tenants", "Basic cnc6a2V5", 401, `"code":"unauthenticated"`},
@@ -78,12 +80,12 @@ func TestTenantKeyListsOnlyItsTenant(t *testing.T) {
 		{Kind: store.AdminKey, Name: "ops", Secret: "all-tenants-key"},
 		{Kind: store.AdminKey, Tenant: "globex", Name: "globex-ops", Secret: "globex-key", ReadOnly: true},
 	})
-	api := New(keys, []Tenant{{ID: "acme", Name: "Acme"}, {ID: "globex", Name: "Globex"}}, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	api := New(keys, tenanttest.Registry(t, st, config.Tenant{ID: "acme", Name: "Acme"}, config.Tenant{ID: "globex", Name: "Globex"}), slog.New(slog.DiscardHandler), prometheus.NewRegistry())
 	mux := http.NewServeMux()
 	api.Mount(mux)
 	for key, want := range map[string]string{
-		"all-tenants-key": `{"tenants":[{"id":"acme","name":"Acme"},{"id":"globex","name":"Globex"}]}` + "\n",
-		"globex-key":      `{"tenants":[{"id":"globex","name":"Globex"}]}` + "\n",
+		"all-tenants-key": `{"tenants":[{"id":"acme","name":"Acme","managed_by":"config","retired":false},{"id":"globex","name":"Globex","managed_by":"config","retired":false}]}` + "\n",
+		"globex-key":      `{"tenants":[{"id":"globex","name":"Globex","managed_by":"config","retired":false}]}` + "\n",
 	} {
 		req := httptest.NewRequest("GET", "/api/v1/tenants", nil)
 		req.Header.Set("Authorization", "Bearer "+key)

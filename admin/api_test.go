@@ -29,6 +29,7 @@ import (
 	"github.com/rosterd/rosterd/store"
 	"github.com/rosterd/rosterd/store/storetest"
 	"github.com/rosterd/rosterd/sync/reconcile"
+	"github.com/rosterd/rosterd/tenant/tenanttest"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
@@ -37,6 +38,7 @@ const (
 	rwKey   = "rw-key"
 	roKey   = "ro-key"
 	scimTok = "scim-token"
+	opKey   = "operator-key"
 )
 
 // env is the daemon's HTTP surface with the admin API and SCIM mounted
@@ -56,11 +58,22 @@ type env struct {
 func newEnv(t *testing.T, st store.Backend) *env {
 	t.Helper()
 	clk := testenv.NewClock(time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC))
-	policy := directory.DefaultPolicy() // invites by email, 7 days, reminders every 24 h
-	svc := directory.NewService(st, map[string]directory.Policy{"acme": policy, "globex": policy}, directory.WithClock(clk.Now))
+	// The SCIM token sits in the keyring; the file's connection says
+	// it is authoritative.
+	tenants := tenanttest.FromYAML(t, st, `
+tenants:
+  - id: acme
+    name: Acme
+    safety: {max_disable_percent: 100, max_disable_count: 1000, min_snapshot_ratio: 0}
+  - id: globex
+    name: Globex
+`)
+	// The file's defaults: invites by email, 7 days, reminders every 24 h.
+	svc := directory.NewService(st, nil, directory.WithPolicies(tenants), directory.WithClock(clk.Now))
 	keys := credential.NewKeyring(st, []credential.Static{
 		{Kind: store.AdminKey, Name: "ops", Secret: rwKey},
 		{Kind: store.AdminKey, Name: "auditor", Secret: roKey, ReadOnly: true},
+		{Kind: store.AdminKey, Name: "operator", Secret: opKey, Scopes: []string{store.ScopeOperator}},
 		{Kind: store.SCIMToken, Tenant: "acme", Name: "okta", Secret: scimTok},
 	})
 	e := &env{t: t, dir: svc, store: st, clock: clk, snaps: map[string][]reconcile.Record{}}
@@ -80,13 +93,12 @@ func newEnv(t *testing.T, st store.Backend) *env {
 	srv := daemon.NewServer(logger, reg)
 	ts := httptest.NewUnstartedServer(nil)
 	ts.Start()
-	api := New(keys, []Tenant{{ID: "acme", Name: "Acme", ImportLimits: lenient}, {ID: "globex", Name: "Globex"}}, logger, reg)
+	api := New(keys, tenants, logger, reg)
 	api.With(Services{Directory: svc, Store: st, Runner: &reconcile.Runner{Dir: svc, Store: st, Now: clk.Now},
 		Feeds:  map[string]Feed{"acme/hr": feed("hr", lenient), "acme/payroll": feed("payroll", reconcile.Limits{MaxDisablePercent: 100})},
-		Events: st})
+		Events: st, Registry: tenants, Keys: keys, Setup: st, PublicURL: ts.URL})
 	api.Mount(srv)
-	sc, err := scim.New(svc, keys, []string{"acme", "globex"}, []scim.Connection{{Tenant: "acme", Name: "okta", Authoritative: true}},
-		logger, reg, scim.Options{PublicURL: ts.URL})
+	sc, err := scim.New(svc, keys, tenants, logger, reg, scim.Options{PublicURL: ts.URL})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,12 +11,14 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/rosterd/rosterd/config"
 	"github.com/rosterd/rosterd/directory"
 	"github.com/rosterd/rosterd/internal/credential"
 	"github.com/rosterd/rosterd/internal/daemon"
 	"github.com/rosterd/rosterd/internal/testenv"
 	"github.com/rosterd/rosterd/store"
 	"github.com/rosterd/rosterd/store/storetest"
+	"github.com/rosterd/rosterd/tenant/tenanttest"
 )
 
 // newPolicyEnv is an env whose tenant acme has the policy given (no SCIM,
@@ -29,7 +31,7 @@ func newPolicyEnv(t *testing.T, st store.Backend, policy directory.Policy) *env 
 	logger := slog.New(slog.DiscardHandler)
 	reg := prometheus.NewRegistry()
 	srv := daemon.NewServer(logger, reg)
-	api := New(keys, []Tenant{{ID: "acme", Name: "Acme"}}, logger, reg)
+	api := New(keys, tenanttest.Registry(t, st, config.Tenant{ID: "acme", Name: "Acme"}), logger, reg)
 	api.With(Services{Directory: svc, Store: st, Events: st})
 	api.Mount(srv)
 	ts := httptest.NewServer(srv.Handler())

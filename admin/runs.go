@@ -237,7 +237,7 @@ func (a *API) approveRun(w http.ResponseWriter, r *http.Request, tenant string) 
 			a.fail(w, r, err)
 			return
 		}
-		f = filefeed.ImportFeed(tenant, run.FileName, nil, opts, a.tenant(tenant).ImportLimits)
+		f = filefeed.ImportFeed(tenant, run.FileName, nil, opts, a.importLimits(r.Context(), tenant))
 	} else {
 		cf, found := a.services.Feeds[tenant+"/"+run.Feed]
 		if !found {
@@ -329,7 +329,7 @@ func (a *API) importFile(w http.ResponseWriter, r *http.Request, tenant string) 
 		return
 	}
 	f := filefeed.ImportFeed(tenant, header.Filename, data, filefeed.ImportOptions{Invite: opts[1], FullRoster: opts[2], ClearEmpty: opts[3]},
-		a.tenant(tenant).ImportLimits)
+		a.importLimits(r.Context(), tenant))
 	run, err := runner.Run(context.WithoutCancel(r.Context()), f, reconcile.RunOptions{DryRun: opts[0], Trigger: "import", Actor: actor(r).Name})
 	a.answerRun(w, r, run, err, http.StatusCreated)
 }

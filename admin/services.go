@@ -8,7 +8,6 @@ import (
 	"io"
 	"math"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -17,6 +16,7 @@ import (
 	"github.com/rosterd/rosterd/internal/daemon"
 	"github.com/rosterd/rosterd/store"
 	"github.com/rosterd/rosterd/sync/reconcile"
+	"github.com/rosterd/rosterd/tenant"
 )
 
 // Directory is what the admin API asks of the directory service
@@ -83,6 +83,16 @@ type Services struct {
 	Events Events
 	// Webhooks is the record of webhook deliveries (the store).
 	Webhooks WebhookDeliveries
+	// Registry manages tenants and their connections, for operator keys;
+	// without it those routes answer 503 not_configured.
+	Registry Registry
+	// Setup keeps the setup links (the store).
+	Setup store.SetupLinks
+	// Keys lists, makes and revokes admin keys, for operator keys.
+	Keys KeyManager
+	// PublicURL is the base of the URLs the registry's answers name (the
+	// SCIM base URL of a new connection).
+	PublicURL string
 }
 
 // Events reads the platform's change feed.
@@ -115,7 +125,7 @@ func (a *API) inTenant(h tenantHandler) http.HandlerFunc {
 			return
 		}
 		t := r.PathValue("t")
-		if !slices.ContainsFunc(a.tenants, func(x Tenant) bool { return x.ID == t }) {
+		if _, err := a.liveTenant(r.Context(), t); err != nil {
 			daemon.WriteError(w, http.StatusNotFound, "unknown_tenant", "t", fmt.Sprintf("no tenant %q", t))
 			return
 		}
@@ -127,13 +137,22 @@ func (a *API) inTenant(h tenantHandler) http.HandlerFunc {
 	}
 }
 
-func (a *API) tenant(id string) Tenant {
-	for _, t := range a.tenants {
-		if t.ID == id {
-			return t
-		}
+// liveTenant is the path's tenant as it is now; an error for none (or a
+// retired one).
+func (a *API) liveTenant(ctx context.Context, id string) (*tenant.Tenant, error) {
+	if a.tenants == nil {
+		return nil, tenant.ErrNotFound
 	}
-	return Tenant{ID: id}
+	return a.tenants.Get(ctx, id)
+}
+
+// importLimits are the safety limits of the tenant's admin imports.
+func (a *API) importLimits(ctx context.Context, id string) reconcile.Limits {
+	t, err := a.liveTenant(ctx, id)
+	if err != nil {
+		return reconcile.Limits{}
+	}
+	return t.Limits()
 }
 
 // actor is who makes a change: the admin key's name.

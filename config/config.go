@@ -107,6 +107,9 @@ type AdminKey struct {
 	KeyFile string `yaml:"key_file"`
 	// ReadOnly limits the key to GET requests. Default false.
 	ReadOnly bool `yaml:"read_only"`
+	// Scopes widen the key: "operator" manages tenants and their
+	// connections through /api/v1/tenants. Default none.
+	Scopes []string `yaml:"scopes"`
 }
 
 // SMTP is the outgoing mail server.
@@ -199,6 +202,15 @@ type Tenant struct {
 	// Relations names the relations between cards besides the manager,
 	// e.g. [parent, instructor]. Default none.
 	Relations []string `yaml:"relations"`
+	// Domains are the tenant's email domains (lower case, like
+	// "acme.com"): GET /saml/login?email=ann@acme.com signs in through this
+	// tenant's IdP. A domain belongs to one tenant. Default none.
+	Domains []string `yaml:"domains"`
+	// APIMayExtend lets the admin API add to this tenant (a SCIM
+	// connection, a token) although the file manages it; what the file
+	// declares stays the file's. Default false: the API refuses every
+	// change to it with 409.
+	APIMayExtend bool `yaml:"api_may_extend"`
 }
 
 // RoleRule maps what a source says of a person to a role: when the

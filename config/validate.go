@@ -66,6 +66,7 @@ func (e *Error) Error() string {
 var (
 	tenantIDPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 	namePattern     = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
+	domainPattern   = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$`)
 )
 
 // attributeNames are the card attributes a source may fill.
@@ -86,10 +87,14 @@ func (c *Config) Validate() error {
 func (c *Config) validate() []Problem {
 	v := &validator{c: c, credentials: map[string]string{}}
 
-	if err := checkListen(c.Listen); err != nil {
-		v.add("listen", "%v", err)
+	listenErr := checkListen(c.Listen)
+	if listenErr != nil {
+		v.add("listen", "%v", listenErr)
 	}
-	v.httpURL("public_url", c.PublicURL)
+	// A public_url derived from a bad listen address is that problem again.
+	if listenErr == nil || c.written("public_url") {
+		v.httpURL("public_url", c.PublicURL)
+	}
 	if c.DataDir == "" {
 		v.add("data_dir", "must not be empty")
 	}
@@ -141,6 +146,9 @@ func (c *Config) validate() []Problem {
 		}
 		v.credential(p+".key", k.Key)
 		v.secretLength(p+".key", k.Key)
+		for j, scope := range k.Scopes {
+			v.oneOf(fmt.Sprintf("%s.scopes[%d]", p, j), scope, "operator")
+		}
 	}
 
 	if c.SMTP.URL != "" {
@@ -164,6 +172,17 @@ func (c *Config) validate() []Problem {
 		}
 	}
 
+	domainOwners := map[string]string{}
+	for i, t := range c.Tenants {
+		for j, d := range t.Domains {
+			dp := fmt.Sprintf("tenants[%d].domains[%d]", i, j)
+			if first, dup := domainOwners[d]; dup && !strings.HasPrefix(first, fmt.Sprintf("tenants[%d].", i)) {
+				v.add(dp, "domain %q belongs to another tenant (%s): a domain belongs to one tenant", d, first)
+			} else if !dup {
+				domainOwners[d] = dp
+			}
+		}
+	}
 	tenantIDs := map[string]string{}
 	if len(c.Tenants) == 0 {
 		v.add("tenants", "at least one tenant is required")
@@ -271,6 +290,18 @@ func (v *validator) tenant(p string, t *Tenant) {
 
 	if t.SAML != nil {
 		v.saml(p+".saml", t.SAML)
+	}
+	seenDomains := map[string]string{}
+	for i, d := range t.Domains {
+		dp := fmt.Sprintf("%s.domains[%d]", p, i)
+		switch {
+		case !domainPattern.MatchString(d):
+			v.add(dp, "invalid domain %q: a lower-case DNS name like acme.com", d)
+		case seenDomains[d] != "":
+			v.add(dp, "duplicate domain %q (also %s)", d, seenDomains[d])
+		default:
+			seenDomains[d] = dp
+		}
 	}
 
 	feedNames := map[string]string{}

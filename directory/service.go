@@ -151,7 +151,7 @@ type Outcome struct {
 // loses one of them and never leaves one for a change that did not commit.
 type Service struct {
 	store    store.Store
-	policies map[string]Policy
+	policies Policies
 	now      func() time.Time
 	logger   *slog.Logger
 	// inviteKey derives invite tokens (InviteKey).
@@ -167,6 +167,25 @@ func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = 
 // WithLogger sets the logger; the default discards.
 func WithLogger(l *slog.Logger) Option { return func(s *Service) { s.logger = l } }
 
+// Policies hands the service each tenant's policy as it is now (the
+// tenant registry); a tenant it does not know is ErrUnknownTenant.
+type Policies interface {
+	Policy(tenant string) (Policy, bool)
+}
+
+// PolicyMap is a fixed set of tenants' policies.
+type PolicyMap map[string]Policy
+
+// Policy implements Policies.
+func (m PolicyMap) Policy(tenant string) (Policy, bool) {
+	p, ok := m[tenant]
+	return p, ok
+}
+
+// WithPolicies makes the service ask p for each tenant's policy, in place
+// of the map NewService was given.
+func WithPolicies(p Policies) Option { return func(s *Service) { s.policies = p } }
+
 // WithInviteKey sets the key invite tokens are derived from; the mail
 // worker must hold the same. The default is a random key of this Service
 // alone: fine for a process that also sends its mails, not for a command
@@ -181,7 +200,7 @@ func (s *Service) InviteKey() *InviteKey { return s.inviteKey }
 func NewService(st store.Store, policies map[string]Policy, opts ...Option) *Service {
 	s := &Service{
 		store:    st,
-		policies: policies,
+		policies: PolicyMap(policies),
 		now:      time.Now,
 		logger:   slog.New(slog.DiscardHandler),
 	}
@@ -196,7 +215,7 @@ func NewService(st store.Store, policies map[string]Policy, opts ...Option) *Ser
 
 // Policy returns a tenant's policy.
 func (s *Service) Policy(tenant string) (Policy, error) {
-	p, ok := s.policies[tenant]
+	p, ok := s.policies.Policy(tenant)
 	if !ok {
 		return Policy{}, fmt.Errorf("%w %q", ErrUnknownTenant, tenant)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/rosterd/rosterd/directory"
 	"github.com/rosterd/rosterd/internal/retry"
 	"github.com/rosterd/rosterd/store"
+	"github.com/rosterd/rosterd/tenant"
 )
 
 // Kinds are the outbox kinds the Mailer delivers.
@@ -50,9 +51,9 @@ type Options struct {
 	// InviteKey derives each message's invite token from its seed (see
 	// directory.InviteKey): the directory's key. Required with SMTPURL.
 	InviteKey *directory.InviteKey
-	// TenantNames maps tenant ids to the names the mails show (the id when
-	// missing).
-	TenantNames map[string]string
+	// Tenants is asked for the name a mail shows of its tenant (the id
+	// when it has none, or the tenant is unknown).
+	Tenants Tenants
 	// MaxAttempts is how many failed attempts make a message dead.
 	MaxAttempts int
 	// Interval is the pause between two looks at the outbox when it had
@@ -357,7 +358,12 @@ func (m *Mailer) build(msg store.ClaimedMessage, now time.Time) (scrubbed []byte
 	if err != nil {
 		return scrubbed, nil, err
 	}
-	name := m.opt.TenantNames[msg.Tenant]
+	name := ""
+	if m.opt.Tenants != nil {
+		if t, ok := tenantOf(m.opt.Tenants, msg.Tenant); ok {
+			name = t.Name()
+		}
+	}
 	if name == "" {
 		name = msg.Tenant
 	}
@@ -413,4 +419,10 @@ var emailLike = regexp.MustCompile(`[^\s<>"'():;,]+@[^\s<>"'():;,]+`)
 // to a log, an audit line or the outbox row.
 func redact(s string) string {
 	return emailLike.ReplaceAllString(s, "<address>")
+}
+
+// tenantOf is the live tenant of a queued mail.
+func tenantOf(ts Tenants, id string) (*tenant.Tenant, bool) {
+	t, err := ts.Get(context.Background(), id)
+	return t, err == nil
 }

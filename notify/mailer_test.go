@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rosterd/rosterd/config"
 	"github.com/rosterd/rosterd/directory"
 	"github.com/rosterd/rosterd/internal/pgtest"
 	"github.com/rosterd/rosterd/internal/testenv"
@@ -29,6 +30,8 @@ import (
 	"github.com/rosterd/rosterd/store/postgres"
 	"github.com/rosterd/rosterd/store/sqlite"
 	"github.com/rosterd/rosterd/store/storetest"
+	"github.com/rosterd/rosterd/tenant"
+	"github.com/rosterd/rosterd/tenant/tenanttest"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
@@ -49,6 +52,8 @@ type env struct {
 	svc   *directory.Service
 	web   *httptest.Server
 	codes notify.StoreLoginCodes
+	// tenants is the registry the page and the mails ask.
+	tenants *tenant.Registry
 	// minted counts the login codes the invite page minted.
 	minted atomic.Int32
 }
@@ -93,8 +98,8 @@ func newEnv(t *testing.T, st store.Backend) *env {
 	e := &env{t: t, ctx: context.Background(), st: st, clock: newClock()}
 	e.svc = directory.NewService(st, map[string]directory.Policy{"acme": directory.DefaultPolicy()}, directory.WithClock(e.clock.Now))
 	e.codes = notify.StoreLoginCodes{Dir: e.svc}
-	page, err := notify.NewInvitePage(e.svc, countingCodes{e.codes, &e.minted},
-		[]notify.PageTenant{{ID: "acme", Name: "Acme Inc.", AppCallbackURL: callback}}, notify.PageOptions{})
+	e.tenants = tenanttest.Registry(t, st, config.Tenant{ID: "acme", Name: "Acme Inc.", AppCallbackURL: callback})
+	page, err := notify.NewInvitePage(e.svc, countingCodes{e.codes, &e.minted}, e.tenants, notify.PageOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +120,7 @@ func (e *env) mailer(smtpURL string, opt notify.Options) *notify.Mailer {
 	if opt.InviteKey == nil {
 		opt.InviteKey = e.svc.InviteKey()
 	}
-	opt.TenantNames = map[string]string{"acme": "Acme Inc."}
+	opt.Tenants = e.tenants
 	opt.Now = e.clock.Now
 	if opt.Jitter == nil {
 		opt.Jitter = func() float64 { return 0 }

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/rosterd/rosterd/directory"
+	"github.com/rosterd/rosterd/tenant"
 )
 
 // Acceptor is what the invite page needs of the directory service.
@@ -33,6 +34,24 @@ type Acceptor interface {
 // invite takes to the platform, as a SAML login does.
 type LoginCodes interface {
 	MintLoginCode(ctx context.Context, tenant, cardID string) (string, error)
+}
+
+// Tenants is the tenant registry as the invite page and the mailer ask
+// it, per request (*tenant.Registry).
+type Tenants interface {
+	Get(ctx context.Context, id string) (*tenant.Tenant, error)
+	List() []*tenant.Tenant
+}
+
+// pageTenant is what the page needs of a live tenant as it is now; the
+// zero PageTenant for none.
+func (p *InvitePage) pageTenant(ctx context.Context, id string) PageTenant {
+	t, err := p.tenants.Get(ctx, id)
+	if err != nil {
+		return PageTenant{}
+	}
+	_, saml := t.SAML()
+	return PageTenant{ID: t.ID(), Name: t.Name(), AppCallbackURL: t.AppCallbackURL(), SAMLLogin: saml}
 }
 
 // PageTenant is what the invite page knows of a tenant.
@@ -98,8 +117,7 @@ type InvitePage struct {
 	dir     Acceptor
 	codes   LoginCodes
 	opt     PageOptions
-	tenants map[string]PageTenant
-	order   []string
+	tenants Tenants
 	// The CSRF cookie: under an https public_url "__Host-…", Secure,
 	// Path /; else plain, Path public_url's path + /invite/.
 	cookie, path string
@@ -109,14 +127,14 @@ type InvitePage struct {
 
 // NewInvitePage returns the page for these tenants. codes may be nil: a
 // tenant without SAML then gets the "accepted" page instead of a redirect.
-func NewInvitePage(dir Acceptor, codes LoginCodes, tenants []PageTenant, opt PageOptions) (*InvitePage, error) {
+func NewInvitePage(dir Acceptor, codes LoginCodes, tenants Tenants, opt PageOptions) (*InvitePage, error) {
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opt.Registerer == nil {
 		opt.Registerer = prometheus.NewRegistry()
 	}
-	p := &InvitePage{dir: dir, codes: codes, opt: opt, tenants: map[string]PageTenant{},
+	p := &InvitePage{dir: dir, codes: codes, opt: opt, tenants: tenants,
 		cookie: "rosterd_invite_csrf", path: "/invite/"}
 	if u, err := url.Parse(opt.PublicURL); err == nil && strings.Trim(u.Path, "/") != "" {
 		// Served under a path by a proxy: the browser sees that path.
@@ -126,10 +144,6 @@ func NewInvitePage(dir Acceptor, codes LoginCodes, tenants []PageTenant, opt Pag
 		// A __Host- cookie can be set only by this host, over https, for
 		// the whole host: a sibling subdomain cannot plant one.
 		p.cookie, p.path, p.secure = "__Host-rosterd_invite_csrf", "/", true
-	}
-	for _, t := range tenants {
-		p.tenants[t.ID] = t
-		p.order = append(p.order, t.ID)
 	}
 	p.accepts = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "rosterd_invite_accepts_total",
@@ -170,7 +184,7 @@ func (p *InvitePage) show(w http.ResponseWriter, r *http.Request) {
 	for _, id := range p.candidates(r) {
 		card, err = p.dir.LookupInvite(r.Context(), id, token)
 		if !errors.Is(err, directory.ErrInviteInvalid) {
-			tenant = p.tenants[id]
+			tenant = p.pageTenant(r.Context(), id)
 			break
 		}
 	}
@@ -221,7 +235,7 @@ func (p *InvitePage) accept(w http.ResponseWriter, r *http.Request) {
 	candidates := p.candidates(r)
 	var known PageTenant
 	if len(candidates) == 1 {
-		known = p.tenants[candidates[0]]
+		known = p.pageTenant(r.Context(), candidates[0])
 	}
 	p.headers(w, known)
 	r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
@@ -250,7 +264,7 @@ func (p *InvitePage) accept(w http.ResponseWriter, r *http.Request) {
 	for _, id := range candidates {
 		card, err = p.dir.AcceptInvite(r.Context(), id, token)
 		if !errors.Is(err, directory.ErrInviteInvalid) {
-			tenant = p.tenants[id]
+			tenant = p.pageTenant(r.Context(), id)
 			break
 		}
 	}
@@ -306,12 +320,18 @@ func (p *InvitePage) candidates(r *http.Request) []string {
 		return nil
 	}
 	if t := r.PathValue("tenant"); t != "" {
-		if _, ok := p.tenants[t]; ok {
+		if _, err := p.tenants.Get(r.Context(), t); err == nil {
 			return []string{t}
 		}
 		return nil
 	}
-	return p.order
+	var ids []string
+	for _, t := range p.tenants.List() {
+		if !t.Retired() {
+			ids = append(ids, t.ID())
+		}
+	}
+	return ids
 }
 
 // csrfOK: the form's token and the cookie's are there and equal.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"embed"
 	htmltemplate "html/template"
+	"strings"
 	texttemplate "text/template"
 )
 
@@ -23,6 +24,15 @@ type inviteData struct {
 	// Expires is the link's end, written out for people (UTC).
 	Expires  string
 	Reminder bool
+}
+
+// Stop ends the sentence that names the tenant: a full stop, unless the
+// name brings its own ("Acme Inc.").
+func (d inviteData) Stop() string {
+	if strings.HasSuffix(d.TenantName, ".") {
+		return ""
+	}
+	return "."
 }
 
 func (d inviteData) subject() string {

@@ -107,7 +107,7 @@ func TestStoredKeyMigrated(t *testing.T) {
 // TestNewNeedsSecretsForStoredKeys: without a key-encryption key a tenant
 // whose key would be stored does not start.
 func TestNewNeedsSecretsForStoredKeys(t *testing.T) {
-	_, err := New(context.Background(), nil, storetest.Migrated(t, storetest.OpenSQLite), defaultTenants()[:1], Options{PublicURL: publicURL})
+	_, err := New(context.Background(), nil, storetest.Migrated(t, storetest.OpenSQLite), FixedTenants(defaultTenants()[:1]...), Options{PublicURL: publicURL})
 	if err == nil || !strings.Contains(err.Error(), "key-encryption key") {
 		t.Fatalf("New without Secrets: %v", err)
 	}

@@ -244,7 +244,7 @@ func TestSimpleSAMLphpEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sp, err := saml.New(context.Background(), dir, st, []saml.TenantConfig{tenant}, saml.Options{PublicURL: public, Registerer: reg,
+	sp, err := saml.New(context.Background(), dir, st, saml.FixedTenants(tenant), saml.Options{PublicURL: public, Registerer: reg,
 		Secrets: secretbox.New(kek)})
 	if err != nil {
 		t.Fatal(err)

@@ -14,7 +14,10 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	crewjam "github.com/crewjam/saml"
@@ -24,6 +27,7 @@ import (
 	"github.com/rosterd/rosterd/directory"
 	"github.com/rosterd/rosterd/internal/secretbox"
 	"github.com/rosterd/rosterd/store"
+	"github.com/rosterd/rosterd/tenant"
 )
 
 // Directory is what the service provider needs of the directory service.
@@ -73,6 +77,92 @@ type TenantConfig struct {
 	EncryptionCertFile, EncryptionKeyFile string
 }
 
+// Tenants is where the server finds each tenant's SP settings as they are
+// now, per request: RegistryTenants over the tenant registry.
+type Tenants interface {
+	// SAMLTenant returns the tenant's settings and a version that changes
+	// whenever they do; false for a tenant without SAML (or none, or a
+	// retired one).
+	SAMLTenant(ctx context.Context, id string) (TenantConfig, string, bool)
+	// SAMLTenantIDs lists the tenants with SAML now.
+	SAMLTenantIDs() []string
+	// TenantForDomain returns the live tenant whose email domains include
+	// domain, and whether it has SAML.
+	TenantForDomain(domain string) (id string, saml, ok bool)
+}
+
+// RegistryTenants serves each tenant's SP settings from the registry.
+func RegistryTenants(reg *tenant.Registry) Tenants { return registryTenants{reg} }
+
+type registryTenants struct{ reg *tenant.Registry }
+
+func (r registryTenants) SAMLTenant(ctx context.Context, id string) (TenantConfig, string, bool) {
+	t, err := r.reg.Get(ctx, id)
+	if err != nil {
+		return TenantConfig{}, "", false
+	}
+	tc, ok := ConfigOf(t)
+	return tc, strconv.FormatInt(t.Version(), 10), ok
+}
+
+func (r registryTenants) TenantForDomain(domain string) (string, bool, bool) {
+	t, ok := r.reg.ByDomain(domain)
+	if !ok {
+		return "", false, false
+	}
+	_, saml := t.SAML()
+	return t.ID(), saml, true
+}
+
+func (r registryTenants) SAMLTenantIDs() []string {
+	var ids []string
+	for _, t := range r.reg.List() {
+		if _, ok := t.SAML(); ok && !t.Retired() {
+			ids = append(ids, t.ID())
+		}
+	}
+	return ids
+}
+
+// ConfigOf is the SP settings of a tenant; false when it has no SAML.
+func ConfigOf(t *tenant.Tenant) (TenantConfig, bool) {
+	s, ok := t.SAML()
+	if !ok {
+		return TenantConfig{}, false
+	}
+	return TenantConfig{Tenant: t.ID(), EntityID: s.EntityID,
+		AppCallbackURL: t.AppCallbackURL(), AllowedReturnURLs: t.AllowedReturnURLs(), AllowIDPInitiated: s.AllowIDPInitiated,
+		Attributes: s.Attributes, IdPMetadataURL: s.IDPMetadataURL, IdPMetadataFile: s.IDPMetadataFile,
+		AllowInsecureMetadataURL: s.AllowInsecureMetadataURL, MetadataRefresh: s.MetadataRefresh.Std(),
+		SignRequests: s.SignRequestsEnabled(), ClockSkew: s.ClockSkew.Std(), RequestLifetime: s.RequestCookieLifetime.Std(),
+		AllowSHA1: s.AllowSHA1, CertFile: s.CertFile, KeyFile: s.KeyFile, EncryptionCertFile: s.EncryptionCertFile, EncryptionKeyFile: s.EncryptionKeyFile}, true
+}
+
+// FixedTenants serves these settings, which never change: for tests and
+// tools that have no registry.
+func FixedTenants(tcs ...TenantConfig) Tenants {
+	f := fixedTenants{m: map[string]TenantConfig{}}
+	for _, tc := range tcs {
+		f.m[tc.Tenant] = tc
+		f.ids = append(f.ids, tc.Tenant)
+	}
+	return f
+}
+
+type fixedTenants struct {
+	m   map[string]TenantConfig
+	ids []string
+}
+
+func (f fixedTenants) SAMLTenant(_ context.Context, id string) (TenantConfig, string, bool) {
+	tc, ok := f.m[id]
+	return tc, "fixed", ok
+}
+
+func (f fixedTenants) SAMLTenantIDs() []string { return f.ids }
+
+func (f fixedTenants) TenantForDomain(string) (string, bool, bool) { return "", false, false }
+
 // Options are the server's collaborators and knobs.
 type Options struct {
 	// PublicURL is the base of the SP's URLs (https://rosterd.example.com).
@@ -91,6 +181,11 @@ type Options struct {
 	// Secrets seals the SP private keys generated and kept in the store.
 	// Required when a tenant has no cert_file and key_file.
 	Secrets *secretbox.Box
+	// LoadSecrets, when Secrets is nil, is called for it the first time a
+	// tenant needs a stored key (a tenant given SAML while the daemon
+	// runs), so that no key-encryption key is made for a daemon that never
+	// needs one.
+	LoadSecrets func() (*secretbox.Box, error)
 	// RefusalAuditBurst and RefusalAuditEvery rate-limit the audit lines
 	// of refusals that reach no card, per tenant and source address: a
 	// burst of RefusalAuditBurst (default 20), then one per
@@ -109,8 +204,13 @@ type Server struct {
 	logger  *slog.Logger
 	now     func() time.Time
 	secure  bool
-	tenants map[string]*provider
-	order   []string
+	base    *url.URL
+	tenants Tenants
+	// cache holds each tenant's SP, built from the settings of one
+	// version (Dex's connectors cache): a request for a tenant whose
+	// settings changed builds a new one.
+	mu    sync.Mutex
+	cache map[string]*provider
 
 	logins     *prometheus.CounterVec
 	refusals   *prometheus.CounterVec
@@ -127,6 +227,7 @@ type Server struct {
 // provider is one tenant's SP.
 type provider struct {
 	cfg      TenantConfig
+	version  string
 	self     Endpoint
 	metadata url.URL
 	acs      url.URL
@@ -134,17 +235,17 @@ type provider struct {
 	enc      *KeyPair
 	cookie   []byte // HMAC key of the request cookies
 	idp      *metadataSource
-	others   []Endpoint
 	// validate is Validator.Validate; tests swap it to reach the panic path.
 	validate func(v *Validator, raw []byte, requestID string) (*Assertion, error)
 }
 
-// New builds the service providers: each one's keys (from files, or from
-// the store, generated on first start) and a first load of its IdP's
-// metadata. A metadata load that fails is no error here: the tenant's
-// login answers 503 and /readyz says why until a refresh succeeds. Run
-// keeps refreshing.
-func New(ctx context.Context, dir Directory, st store.SAMLStore, tenants []TenantConfig, opt Options) (*Server, error) {
+// New builds the service providers of the tenants that have SAML now: each
+// one's keys (from files, or from the store, generated on first start) and
+// a first load of its IdP's metadata. A metadata load that fails is no
+// error here: the tenant's login answers 503 and /readyz says why until a
+// refresh succeeds. Run keeps refreshing. A tenant that gains SAML, or
+// whose settings change, later gets its SP built at its next request.
+func New(ctx context.Context, dir Directory, st store.SAMLStore, tenants Tenants, opt Options) (*Server, error) {
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -170,7 +271,8 @@ func New(ctx context.Context, dir Directory, st store.SAMLStore, tenants []Tenan
 	if err != nil || base.Host == "" || (base.Scheme != "https" && base.Scheme != "http") {
 		return nil, fmt.Errorf("saml: public URL %q is not an absolute http(s) URL", opt.PublicURL)
 	}
-	s := &Server{dir: dir, st: st, opt: opt, logger: opt.Logger, now: opt.Now, secure: base.Scheme == "https", tenants: map[string]*provider{}}
+	s := &Server{dir: dir, st: st, opt: opt, logger: opt.Logger, now: opt.Now, secure: base.Scheme == "https", base: base,
+		tenants: tenants, cache: map[string]*provider{}}
 	s.auditLimit = newAuditLimiter(opt.Now, opt.RefusalAuditBurst, opt.RefusalAuditEvery, defaultAuditSources)
 	s.logins = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rosterd_saml_logins_total",
 		Help: "SAML logins by tenant and outcome (success, refused, disabled, unknown_person, error)."}, []string{"tenant", "outcome"})
@@ -192,30 +294,105 @@ func New(ctx context.Context, dir Directory, st store.SAMLStore, tenants []Tenan
 		}
 	}
 
-	var endpoints []Endpoint
-	for _, tc := range tenants {
-		if _, dup := s.tenants[tc.Tenant]; dup {
-			return nil, fmt.Errorf("saml: tenant %q twice", tc.Tenant)
+	for _, id := range tenants.SAMLTenantIDs() {
+		tc, version, ok := tenants.SAMLTenant(ctx, id)
+		if !ok {
+			continue
 		}
 		p, err := s.newProvider(ctx, base, tc)
 		if err != nil {
 			return nil, fmt.Errorf("saml: tenant %s: %w", tc.Tenant, err)
 		}
-		s.tenants[tc.Tenant] = p
-		s.order = append(s.order, tc.Tenant)
-		endpoints = append(endpoints, p.self)
+		p.version = version
+		s.cache[id] = p
 	}
-	for _, p := range s.tenants {
-		for _, e := range endpoints {
-			if e.Tenant != p.cfg.Tenant {
-				p.others = append(p.others, e)
-			}
-		}
-	}
-	for _, t := range s.order {
-		s.loadMetadata(ctx, s.tenants[t])
+	for _, p := range s.providers() {
+		s.loadMetadata(ctx, p)
 	}
 	return s, nil
+}
+
+// secrets is Options.Secrets, loaded through LoadSecrets at first need.
+func (s *Server) secrets() (*secretbox.Box, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.opt.Secrets == nil && s.opt.LoadSecrets != nil {
+		box, err := s.opt.LoadSecrets()
+		if err != nil {
+			return nil, err
+		}
+		s.opt.Secrets = box
+	}
+	return s.opt.Secrets, nil
+}
+
+// providers returns the SPs of the tenants that have SAML now, by tenant.
+func (s *Server) providers() []*provider {
+	var out []*provider
+	for _, id := range s.tenants.SAMLTenantIDs() {
+		s.mu.Lock()
+		p := s.cache[id]
+		s.mu.Unlock()
+		if p != nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// providerFor returns the tenant's SP as its settings are now, building
+// (and loading the metadata of) a new one when they changed; nil for a
+// tenant without SAML. A new SP that cannot be built is an error.
+func (s *Server) providerFor(ctx context.Context, id string) (*provider, error) {
+	tc, version, ok := s.tenants.SAMLTenant(ctx, id)
+	if !ok {
+		return nil, nil
+	}
+	s.mu.Lock()
+	p := s.cache[id]
+	s.mu.Unlock()
+	if p != nil && p.version == version {
+		return p, nil
+	}
+	p, err := s.newProvider(ctx, s.base, tc)
+	if err != nil {
+		return nil, err
+	}
+	p.version = version
+	s.loadMetadata(ctx, p)
+	s.mu.Lock()
+	if q := s.cache[id]; q != nil && q.version == version {
+		p = q // another request built it first
+	} else {
+		s.cache[id] = p
+	}
+	s.mu.Unlock()
+	s.logger.Info("SAML settings of the tenant loaded", "tenant", id, "version", version)
+	return p, nil
+}
+
+// othersOf are the endpoints of the other tenants' SPs: an assertion meant
+// for one of them is refused by name.
+func (s *Server) othersOf(ctx context.Context, p *provider) []Endpoint {
+	var out []Endpoint
+	for _, id := range s.tenants.SAMLTenantIDs() {
+		if id == p.cfg.Tenant {
+			continue
+		}
+		if tc, _, ok := s.tenants.SAMLTenant(ctx, id); ok {
+			out = append(out, s.endpointOf(tc))
+		}
+	}
+	return out
+}
+
+// endpointOf is a tenant's SP entity id and ACS URL.
+func (s *Server) endpointOf(tc TenantConfig) Endpoint {
+	entity := tc.EntityID
+	if entity == "" {
+		entity = s.base.JoinPath("saml", tc.Tenant, "metadata").String()
+	}
+	return Endpoint{Tenant: tc.Tenant, EntityID: entity, ACSURL: s.base.JoinPath("saml", tc.Tenant, "acs").String()}
 }
 
 func (s *Server) newProvider(ctx context.Context, base *url.URL, tc TenantConfig) (*provider, error) {
@@ -249,8 +426,14 @@ func (s *Server) newProvider(ctx context.Context, base *url.URL, tc TenantConfig
 	if tc.CertFile != "" {
 		p.keys, err = LoadKeyPair(tc.CertFile, tc.KeyFile)
 	} else {
-		var sealed bool
-		p.keys, sealed, err = StoredKeyPair(ctx, s.st, s.opt.Secrets, tc.Tenant, s.now())
+		var (
+			sealed bool
+			box    *secretbox.Box
+		)
+		if box, err = s.secrets(); err != nil {
+			return nil, err
+		}
+		p.keys, sealed, err = StoredKeyPair(ctx, s.st, box, tc.Tenant, s.now())
 		if sealed {
 			s.logger.Info("sealed the stored SAML SP key, kept in the clear by an older rosterd", "tenant", tc.Tenant)
 		}
@@ -290,9 +473,9 @@ func (s *Server) loadMetadata(ctx context.Context, p *provider) {
 // is retried within a minute) and purges expired assertion ids and login
 // codes, until ctx ends.
 func (s *Server) Run(ctx context.Context) {
-	next := map[string]time.Time{}
-	for _, t := range s.order {
-		next[t] = s.now().Add(s.retryIn(s.tenants[t]))
+	next := map[*provider]time.Time{}
+	for _, p := range s.providers() {
+		next[p] = s.now().Add(s.retryIn(p))
 	}
 	purge := time.NewTicker(10 * time.Minute)
 	defer purge.Stop()
@@ -309,13 +492,22 @@ func (s *Server) Run(ctx context.Context) {
 				s.logger.Debug("purged expired SAML rows", "rows", n)
 			}
 		case <-tick.C:
-			for _, t := range s.order {
-				if s.now().Before(next[t]) {
+			current := s.providers()
+			for _, p := range current {
+				if n, ok := next[p]; !ok {
+					// Built at a request since: its metadata is fresh.
+					next[p] = s.now().Add(s.retryIn(p))
+					continue
+				} else if s.now().Before(n) {
 					continue
 				}
-				p := s.tenants[t]
 				s.loadMetadata(ctx, p)
-				next[t] = s.now().Add(s.retryIn(p))
+				next[p] = s.now().Add(s.retryIn(p))
+			}
+			for p := range next {
+				if !slices.Contains(current, p) {
+					delete(next, p)
+				}
 			}
 		}
 	}
@@ -330,8 +522,8 @@ func (s *Server) retryIn(p *provider) time.Duration {
 
 // Refresh loads every tenant's IdP metadata now.
 func (s *Server) Refresh(ctx context.Context) {
-	for _, t := range s.order {
-		s.loadMetadata(ctx, s.tenants[t])
+	for _, p := range s.providers() {
+		s.loadMetadata(ctx, p)
 	}
 }
 
@@ -339,8 +531,8 @@ func (s *Server) Refresh(ctx context.Context) {
 // refresh worked. The error names each tenant that has not.
 func (s *Server) Ready(context.Context) error {
 	var problems []string
-	for _, t := range s.order {
-		if err := s.tenants[t].idp.health(); err != nil {
+	for _, p := range s.providers() {
+		if err := p.idp.health(); err != nil {
 			problems = append(problems, err.Error())
 		}
 	}
@@ -359,11 +551,17 @@ type Mux interface {
 func (s *Server) Mount(mux Mux) {
 	mux.Handle("GET /saml/{tenant}/metadata", http.HandlerFunc(s.serveMetadata))
 	mux.Handle("GET /saml/{tenant}/login", http.HandlerFunc(s.serveLogin))
+	mux.Handle("GET /saml/login", http.HandlerFunc(s.serveLoginByDomain))
 	mux.Handle("POST /saml/{tenant}/acs", http.HandlerFunc(s.serveACS))
 }
 
 func (s *Server) provider(w http.ResponseWriter, r *http.Request) *provider {
-	p := s.tenants[r.PathValue("tenant")]
+	p, err := s.providerFor(r.Context(), r.PathValue("tenant"))
+	if err != nil {
+		s.logger.Error("building the tenant's SAML service provider", "tenant", r.PathValue("tenant"), "err", err)
+		page(w, http.StatusServiceUnavailable, "Single sign-on is not available", "Single sign-on is not set up correctly for your organization. Tell your administrator.", "")
+		return nil
+	}
 	if p == nil {
 		page(w, http.StatusNotFound, "Not found", "There is no single sign-on here.", "")
 	}
@@ -480,6 +678,46 @@ func (s *Server) setCookie(w http.ResponseWriter, p *provider, name, value strin
 		c.SameSite = http.SameSiteLaxMode
 	}
 	http.SetCookie(w, c)
+}
+
+// serveLoginByDomain is the platform's one "Sign in with SSO" button:
+// GET /saml/login?email=ann@acme.com (or ?domain=acme.com) finds the
+// tenant that holds the domain and goes on to its login, return_to
+// passed along. An unknown domain, or one whose tenant has no SSO, gets a
+// page that says so.
+func (s *Server) serveLoginByDomain(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	domain := q.Get("domain")
+	if email := q.Get("email"); email != "" {
+		at := strings.LastIndexByte(email, '@')
+		if at < 0 || len(email) > 320 {
+			page(w, http.StatusBadRequest, "Sign-in not started", "That is not an email address. Enter the address you use at work.", "")
+			return
+		}
+		domain = email[at+1:]
+	}
+	domain = strings.ToLower(strings.TrimSpace(domain))
+	if domain == "" || len(domain) > 253 {
+		page(w, http.StatusBadRequest, "Sign-in not started", "Enter your work email address to sign in with single sign-on.", "")
+		return
+	}
+	id, hasSAML, ok := s.tenants.TenantForDomain(domain)
+	if !ok {
+		// The domain is not repeated into the page: it came from the URL.
+		page(w, http.StatusNotFound, "No single sign-on for this address",
+			"No organization has set up single sign-on for the domain of this email address. Check the address, or sign in another way.", "")
+		return
+	}
+	if !hasSAML {
+		page(w, http.StatusNotFound, "No single sign-on for this address",
+			"Your organization has not set up single sign-on yet. Sign in another way, or ask your administrator.", "")
+		return
+	}
+	target := s.base.JoinPath("saml", id, "login")
+	if rt := q.Get("return_to"); rt != "" {
+		target.RawQuery = url.Values{"return_to": {rt}}.Encode()
+	}
+	http.Redirect(w, r, target.String(), http.StatusFound)
 }
 
 func (s *Server) serveLogin(w http.ResponseWriter, r *http.Request) {
@@ -724,7 +962,7 @@ func (s *Server) validate(p *provider, idp *IdP, raw []byte, requestID string) (
 			a, err = nil, refuse(ReasonPanic, "validation panicked: %v", v)
 		}
 	}()
-	v := &Validator{SP: p.self, Others: p.others, IdPEntityID: idp.EntityID, IdPCerts: idp.Certs,
+	v := &Validator{SP: p.self, Others: s.othersOf(context.Background(), p), IdPEntityID: idp.EntityID, IdPCerts: idp.Certs,
 		ClockSkew: p.cfg.ClockSkew, MaxAge: p.cfg.RequestLifetime, AllowIDPInitiated: p.cfg.AllowIDPInitiated,
 		AllowSHA1: p.cfg.AllowSHA1, Now: s.now}
 	if p.enc != nil {

@@ -211,7 +211,7 @@ func newEnv(t *testing.T, st store.Backend, tenants []TenantConfig) *env {
 // replica builds another SP over st, as a second rosterd would.
 func (e *env) replica(st store.Backend, fetcher *http.Client) (*Server, *prometheus.Registry) {
 	reg := prometheus.NewRegistry()
-	srv, err := New(context.Background(), e.dir, st, e.tenants, Options{PublicURL: publicURL, Registerer: reg,
+	srv, err := New(context.Background(), e.dir, st, FixedTenants(e.tenants...), Options{PublicURL: publicURL, Registerer: reg,
 		HTTPClient: fetcher, Auditor: e.audit, Secrets: testBox(e.t, 1)})
 	if err != nil {
 		e.t.Fatal(err)
@@ -462,7 +462,7 @@ func TestReplayAndWrongTenantAtACS(t *testing.T) {
 // assertion without Issuer is one) becomes a refusal with its own reason.
 func TestPanicIsARefusal(t *testing.T) {
 	e := newEnv(t, storetest.Migrated(t, storetest.OpenSQLite), defaultTenants())
-	e.srv.tenants["acme"].validate = func(*Validator, []byte, string) (*Assertion, error) {
+	e.srv.cache["acme"].validate = func(*Validator, []byte, string) (*Assertion, error) {
 		var a *crewjam.Assertion
 		_ = a.Issuer.Value // the nil dereference of crewjam's parser
 		return nil, nil
@@ -603,7 +603,7 @@ func TestTwoReplicasOnePostgres(t *testing.T) {
 	}
 	e := newEnv(t, st1, defaultTenants())
 	b, _ := e.replica(st2, &http.Client{Transport: e.net})
-	if !pubEqual(e.srv.tenants["acme"].keys.Cert, b.tenants["acme"].keys.Cert) {
+	if !pubEqual(e.srv.cache["acme"].keys.Cert, b.cache["acme"].keys.Cert) {
 		t.Fatal("the replicas sign with different keys")
 	}
 	muxB := http.NewServeMux()
@@ -645,7 +645,7 @@ func TestMetadataRefreshKeepsLastGood(t *testing.T) {
 	if testutil.ToFloat64(e.srv.mdStale.WithLabelValues("acme")) != 1 || testutil.ToFloat64(e.srv.mdFailures.WithLabelValues("acme")) != 1 {
 		t.Fatal("metrics do not show the failed refresh")
 	}
-	if e.srv.tenants["acme"].idp.IdP() == nil {
+	if e.srv.cache["acme"].idp.IdP() == nil {
 		t.Fatal("the last good metadata was dropped")
 	}
 	// A new SP that never got metadata is not ready and says so.
@@ -658,12 +658,12 @@ func TestMetadataRefreshKeepsLastGood(t *testing.T) {
 func TestInsecureMetadataURLRefused(t *testing.T) {
 	tenants := defaultTenants()[:1]
 	tenants[0].IdPMetadataURL = "http://idp.test/metadata"
-	_, err := New(context.Background(), nil, storetest.Migrated(t, storetest.OpenSQLite), tenants, Options{PublicURL: publicURL, Secrets: testBox(t, 1)})
+	_, err := New(context.Background(), nil, storetest.Migrated(t, storetest.OpenSQLite), FixedTenants(tenants...), Options{PublicURL: publicURL, Secrets: testBox(t, 1)})
 	if err == nil || !strings.Contains(err.Error(), "https") {
 		t.Fatalf("http metadata URL: %v", err)
 	}
 	tenants[0].AllowInsecureMetadataURL = true
-	if _, err := New(context.Background(), nil, storetest.Migrated(t, storetest.OpenSQLite), tenants, Options{PublicURL: publicURL, Secrets: testBox(t, 1)}); err != nil {
+	if _, err := New(context.Background(), nil, storetest.Migrated(t, storetest.OpenSQLite), FixedTenants(tenants...), Options{PublicURL: publicURL, Secrets: testBox(t, 1)}); err != nil {
 		t.Fatal(err)
 	}
 }

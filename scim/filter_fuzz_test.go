@@ -17,10 +17,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	filter "github.com/scim2/filter-parser/v2"
 
+	"github.com/rosterd/rosterd/config"
 	"github.com/rosterd/rosterd/directory"
 	"github.com/rosterd/rosterd/internal/credential"
 	"github.com/rosterd/rosterd/store"
 	"github.com/rosterd/rosterd/store/storetest"
+	"github.com/rosterd/rosterd/tenant/tenanttest"
 )
 
 // sqlFilterSeeds reach every branch of the translation: each column,
@@ -185,7 +187,7 @@ func seedFilterStore(tb testing.TB, st store.Backend) {
 	policy.Invite = "none"
 	svc := directory.NewService(st, map[string]directory.Policy{"acme": policy})
 	keys := credential.NewKeyring(st, []credential.Static{{Kind: store.SCIMToken, Tenant: "acme", Name: "entra", Secret: "fuzz-token"}})
-	s, err := New(svc, keys, []string{"acme"}, []Connection{{Tenant: "acme", Name: "entra", Authoritative: true}},
+	s, err := New(svc, keys, tenanttest.Registry(tb, st, config.Tenant{ID: "acme", SCIM: tenanttest.SCIM("entra")}),
 		slog.New(slog.DiscardHandler), prometheus.NewRegistry(), Options{PublicURL: "http://rosterd.test"})
 	if err != nil {
 		tb.Fatal(err)

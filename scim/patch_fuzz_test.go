@@ -15,8 +15,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/rosterd/rosterd/config"
 	"github.com/rosterd/rosterd/directory"
 	"github.com/rosterd/rosterd/store"
+	"github.com/rosterd/rosterd/store/storetest"
+	"github.com/rosterd/rosterd/tenant/tenanttest"
 )
 
 const patchFuzzID = "01a23000-0000-7000-8000-00000000000a"
@@ -118,7 +121,10 @@ func FuzzPatchOperation(f *testing.F) {
 // server whose directory holds one user (patchFuzzUser).
 func newPatchCheck(tb testing.TB) func(t *testing.T, body string) {
 	dir := &patchFuzzDir{}
-	s, err := New(dir, patchFuzzKeys{}, []string{"acme"}, []Connection{{Tenant: "acme", Name: "entra", Authoritative: true}},
+	// The tenants come from a registry over a store of their own; the
+	// directory is the fuzzer's.
+	tenants := tenanttest.Registry(tb, storetest.Migrated(tb, storetest.OpenSQLite), config.Tenant{ID: "acme", SCIM: tenanttest.SCIM("entra")})
+	s, err := New(dir, patchFuzzKeys{}, tenants,
 		slog.New(slog.DiscardHandler), prometheus.NewRegistry(), Options{PublicURL: "http://rosterd.test"})
 	if err != nil {
 		tb.Fatal(err)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/rosterd/rosterd/config"
 	"github.com/rosterd/rosterd/directory"
 	"github.com/rosterd/rosterd/internal/credential"
 	"github.com/rosterd/rosterd/internal/daemon"
@@ -26,6 +27,7 @@ import (
 	"github.com/rosterd/rosterd/scim"
 	"github.com/rosterd/rosterd/store"
 	"github.com/rosterd/rosterd/store/storetest"
+	"github.com/rosterd/rosterd/tenant/tenanttest"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
@@ -72,11 +74,9 @@ func newEnvLogging(t *testing.T, st store.Backend, logs io.Writer) *env {
 	srv := daemon.NewServer(logger, reg)
 	ts := httptest.NewUnstartedServer(nil)
 	ts.Start()
-	s, err := scim.New(svc, keys, []string{"acme", "globex"}, []scim.Connection{
-		{Tenant: "acme", Name: "entra", Authoritative: true},
-		{Tenant: "acme", Name: "okta", Authoritative: true},
-		{Tenant: "globex", Name: "okta", Authoritative: true},
-	}, logger, reg, scim.Options{PublicURL: ts.URL})
+	tenants := tenanttest.Registry(t, st, config.Tenant{ID: "acme", SCIM: tenanttest.SCIM("entra", "okta")},
+		config.Tenant{ID: "globex", SCIM: tenanttest.SCIM("okta")})
+	s, err := scim.New(svc, keys, tenants, logger, reg, scim.Options{PublicURL: ts.URL})
 	if err != nil {
 		t.Fatal(err)
 	}

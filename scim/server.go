@@ -21,6 +21,7 @@ import (
 
 	"github.com/rosterd/rosterd/directory"
 	"github.com/rosterd/rosterd/store"
+	"github.com/rosterd/rosterd/tenant"
 )
 
 // Directory is what the SCIM server needs of the directory service.
@@ -43,7 +44,16 @@ type Keys interface {
 	Check(ctx context.Context, kind, secret string) (store.Credential, error)
 }
 
-// Connection is one SCIM client of a tenant, as configured.
+// Tenants is the tenant registry as SCIM asks it, per request
+// (*tenant.Registry): the tenant as it is now, and the connection a
+// bearer token belongs to.
+type Tenants interface {
+	Get(ctx context.Context, id string) (*tenant.Tenant, error)
+	Lookup(id string) (*tenant.Tenant, bool)
+	CheckSCIMToken(ctx context.Context, tenant, secret string) (*tenant.Tenant, tenant.SCIMConnection, error)
+}
+
+// Connection is the SCIM client of a request.
 type Connection struct {
 	Tenant string
 	Name   string
@@ -67,8 +77,7 @@ type Options struct {
 type Server struct {
 	dir     Directory
 	keys    Keys
-	conns   map[string]Connection // "tenant/name"
-	tenants map[string]bool
+	tenants Tenants
 	logger  *slog.Logger
 	opt     Options
 	lib     elimity.Server
@@ -134,10 +143,11 @@ const (
 	errorSchema      = "urn:ietf:params:scim:api:messages:2.0:Error"
 )
 
-// New returns the SCIM server. tenants lists every tenant id; conns the
-// configured connections (a token of a connection not listed — the
-// bootstrap token — is an authoritative connection of its own name).
-func New(dir Directory, keys Keys, tenants []string, conns []Connection, logger *slog.Logger, reg prometheus.Registerer, opt Options) (*Server, error) {
+// New returns the SCIM server. tenants is asked, per request, for the
+// tenant and the connection of a bearer token; keys holds the tokens kept
+// beside the registry (the bootstrap token: an authoritative connection of
+// its own name).
+func New(dir Directory, keys Keys, tenants Tenants, logger *slog.Logger, reg prometheus.Registerer, opt Options) (*Server, error) {
 	if opt.MaxBodyBytes <= 0 {
 		opt.MaxBodyBytes = 8 << 20
 	}
@@ -149,8 +159,7 @@ func New(dir Directory, keys Keys, tenants []string, conns []Connection, logger 
 	schema.SetAllowStringValues(true)
 	s := &Server{
 		dir: dir, keys: keys, logger: logger, opt: opt,
-		conns:   map[string]Connection{},
-		tenants: map[string]bool{},
+		tenants: tenants,
 		pages:   newPageCache(),
 		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "rosterd_scim_auth_failures_total",
@@ -162,12 +171,6 @@ func New(dir Directory, keys Keys, tenants []string, conns []Connection, logger 
 		}, []string{"tenant", "resource", "method", "code"}),
 	}
 	reg.MustRegister(s.authFailures, s.requests)
-	for _, t := range tenants {
-		s.tenants[t] = true
-	}
-	for _, c := range conns {
-		s.conns[c.Tenant+"/"+c.Name] = c
-	}
 	users := &users{s: s}
 	groups := &groups{s: s}
 	lib, err := elimity.NewServer(&elimity.ServerArgs{
@@ -397,8 +400,9 @@ func resourceOf(path string) string {
 // tenant is read.
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, tenant string) (connection, bool) {
 	refuse := func(detail string) (connection, bool) {
-		s.authFailures.WithLabelValues(boundedTenant(s.tenants, tenant)).Inc()
-		s.logger.Info("scim request refused", "tenant", boundedTenant(s.tenants, tenant), "reason", detail, "remote", r.RemoteAddr)
+		label := s.boundedTenant(r.Context(), tenant)
+		s.authFailures.WithLabelValues(label).Inc()
+		s.logger.Info("scim request refused", "tenant", label, "reason", detail, "remote", r.RemoteAddr)
 		w.Header().Set("WWW-Authenticate", `Bearer realm="rosterd SCIM"`)
 		w.Header().Set("Content-Type", "application/scim+json")
 		writeError(w, http.StatusUnauthorized, "", "a valid bearer token for this tenant is required")
@@ -412,23 +416,36 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, tenant str
 	if !ok || strings.TrimSpace(token) == "" {
 		return refuse("no bearer token")
 	}
-	cred, err := s.keys.Check(r.Context(), store.SCIMToken, strings.TrimSpace(token))
+	token = strings.TrimSpace(token)
+	if t, ok := s.tenants.Lookup(tenant); ok && t.Retired() {
+		// A retired tenant is gone for its IdP: 404, as for SAML, so that
+		// the IdP's admin sees the connection was removed, not a bad token.
+		w.Header().Set("Content-Type", "application/scim+json")
+		writeError(w, http.StatusNotFound, "", "this tenant was retired")
+		return connection{}, false
+	}
+	if _, tc, err := s.tenants.CheckSCIMToken(r.Context(), tenant, token); err == nil {
+		c := Connection{Tenant: tenant, Name: tc.Name, Authoritative: tc.Authoritative}
+		return connection{Connection: c, source: "scim:" + c.Name}, true
+	}
+	cred, err := s.keys.Check(r.Context(), store.SCIMToken, token)
 	if err != nil {
 		return refuse("unknown token")
 	}
-	if cred.Tenant != tenant || !s.tenants[tenant] {
+	t, err := s.tenants.Get(r.Context(), tenant)
+	if cred.Tenant != tenant || err != nil {
 		return refuse("token of another tenant")
 	}
-	c, ok := s.conns[tenant+"/"+cred.Name]
-	if !ok {
-		c = Connection{Tenant: tenant, Name: cred.Name, Authoritative: true}
+	c := Connection{Tenant: tenant, Name: cred.Name, Authoritative: true}
+	if tc, ok := t.SCIMConnection(cred.Name); ok {
+		c.Authoritative = tc.Authoritative
 	}
 	return connection{Connection: c, source: "scim:" + c.Name}, true
 }
 
-// boundedTenant keeps metric labels to configured tenants.
-func boundedTenant(tenants map[string]bool, t string) string {
-	if tenants[t] {
+// boundedTenant keeps metric labels to the tenants of the registry.
+func (s *Server) boundedTenant(ctx context.Context, t string) string {
+	if _, err := s.tenants.Get(ctx, t); err == nil {
 		return t
 	}
 	return "unknown"

@@ -289,10 +289,27 @@ type Credential struct {
 	// Name is the admin key's name or the SCIM connection's name.
 	Name string `json:"name"`
 	// Hash is the hex SHA-256 of the secret.
-	Hash     string    `json:"-"`
-	ReadOnly bool      `json:"read_only"`
-	Origin   string    `json:"origin"` // "config" | "bootstrap" | "cli"
-	Created  time.Time `json:"created"`
+	Hash     string `json:"-"`
+	ReadOnly bool   `json:"read_only"`
+	// Scopes widen an admin key: ScopeOperator manages the tenant
+	// registry (with no Tenant only).
+	Scopes  []string  `json:"scopes,omitempty"`
+	Origin  string    `json:"origin"` // "config" | "bootstrap" | "cli"
+	Created time.Time `json:"created"`
+}
+
+// ScopeOperator is the admin key scope that manages tenants and their
+// connections.
+const ScopeOperator = "operator"
+
+// HasScope reports whether the credential has that scope.
+func (c Credential) HasScope(scope string) bool {
+	for _, s := range c.Scopes {
+		if s == scope {
+			return true
+		}
+	}
+	return false
 }
 
 // Credential kinds.
@@ -357,6 +374,8 @@ type Store interface {
 	SAMLStore
 	Runs
 	Outbox
+	Registry
+	SetupLinks
 
 	// InTx runs fn in one transaction: committed when fn returns nil, rolled
 	// back otherwise (and when ctx is cancelled). It does not retry; callers
@@ -390,6 +409,10 @@ type Store interface {
 	PutCredential(ctx context.Context, c Credential) error
 	FindCredential(ctx context.Context, kind, hash string) (Credential, error)
 	CountCredentials(ctx context.Context, kind, tenant string) (int, error)
+	// ListCredentials returns the stored credentials of kind, oldest first.
+	ListCredentials(ctx context.Context, kind string) ([]Credential, error)
+	// DeleteCredential removes a stored credential; ErrNotFound if none.
+	DeleteCredential(ctx context.Context, id string) error
 
 	// Ready reports whether the database answers and its schema is current.
 	Ready(ctx context.Context) error
@@ -402,6 +425,8 @@ type Store interface {
 // Every method takes slices so one code path serves one claim and a batch of
 // thousands.
 type Tx interface {
+	RegistryTx
+
 	// CardsByEmail returns the cards of tenant with these normalized emails,
 	// keyed by EmailNorm.
 	CardsByEmail(ctx context.Context, tenant string, emailNorms []string) (map[string]Card, error)

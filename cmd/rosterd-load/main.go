@@ -11,6 +11,9 @@
 //	seed    POST -seed N new users (load-000001@bench.example, …; -seed-from
 //	        sets the first number) and write
 //	        "id<TAB>userName" lines to -ids
+//	cycle   seed as an IdP's first push does it (Entra ID, Okta): for each
+//	        user a GET /Users?filter=userName eq "…" that must find none,
+//	        then the POST; one request counted per user
 //	get     GET /Users/{random id from -ids}
 //	filter  GET /Users?filter=userName eq "{random userName from -ids}"
 //	post    POST new users with unique userNames (post-<run>-0000001@bench.example)
@@ -71,7 +74,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.url, "url", "", "SCIM base `URL`, e.g. http://127.0.0.1:8080/scim/acme/v2 (loopback only)")
 	fs.StringVar(&o.token, "token", "", "SCIM bearer `token` (or env ROSTERD_LOAD_TOKEN)")
-	fs.StringVar(&o.scenario, "scenario", "", "seed | get | filter | post | patch | page")
+	fs.StringVar(&o.scenario, "scenario", "", "seed | cycle | get | filter | post | patch | page")
 	fs.IntVar(&o.concurrency, "concurrency", 32, "concurrent clients")
 	fs.DurationVar(&o.duration, "duration", 20*time.Second, "stop issuing requests after this long (with -requests or for seed without -duration: a safety cap of 10m, 60m for seed)")
 	fs.Int64Var(&o.requests, "requests", 0, "stop after this many requests (0: no count limit)")
@@ -134,9 +137,9 @@ func execute(o options, stderr io.Writer) (*Result, error) {
 		return nil, errors.New("-requests must be ≥ 0, -duration and -timeout > 0")
 	}
 	limit := o.duration
-	if !o.durationSet && (o.requests > 0 || o.scenario == "seed") {
+	if !o.durationSet && (o.requests > 0 || o.scenario == "seed" || o.scenario == "cycle") {
 		limit = defaultCap
-		if o.scenario == "seed" {
+		if o.scenario == "seed" || o.scenario == "cycle" {
 			limit = seedCap
 		}
 	}
@@ -149,11 +152,11 @@ func execute(o options, stderr io.Writer) (*Result, error) {
 	var sc scenario
 	var finish func() error
 	switch o.scenario {
-	case "seed":
+	case "seed", "cycle":
 		if o.seed < 1 || o.seedFrom < 1 || o.idsFile == "" {
-			return nil, errors.New("seed needs -seed N (≥ 1), -seed-from ≥ 1 and -ids FILE")
+			return nil, fmt.Errorf("%s needs -seed N (≥ 1), -seed-from ≥ 1 and -ids FILE", o.scenario)
 		}
-		s := &seedScenario{c: c, ids: make([]string, o.seed), from: int64(o.seedFrom)}
+		s := &seedScenario{c: c, ids: make([]string, o.seed), from: int64(o.seedFrom), lookup: o.scenario == "cycle"}
 		sc, maxReq = s, int64(o.seed)
 		finish = func() error { return s.write(o.idsFile) }
 	case "post":
@@ -182,7 +185,7 @@ func execute(o options, stderr io.Writer) (*Result, error) {
 		}
 		sc = &pageScenario{c: c, start: o.startIndex, count: o.count}
 	default:
-		return nil, fmt.Errorf("-scenario %q: want seed, get, filter, post, patch or page", o.scenario)
+		return nil, fmt.Errorf("-scenario %q: want seed, cycle, get, filter, post, patch or page", o.scenario)
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -400,11 +403,26 @@ type seedScenario struct {
 	c    *client
 	ids  []string // by request number i-1
 	from int64    // user number of request 1
+	// lookup: look the userName up first, as an IdP does (-scenario cycle).
+	lookup bool
 }
 
 func (s *seedScenario) do(ctx context.Context, i int64) (string, string) {
 	n := s.from + i - 1
 	name := seedUserName(n)
+	if s.lookup {
+		q := url.Values{"filter": {`userName eq "` + name + `"`}}
+		class, body, detail := s.c.call(ctx, http.MethodGet, "/Users?"+q.Encode(), nil, http.StatusOK)
+		if class != "" {
+			return class, detail
+		}
+		var r struct {
+			TotalResults int `json:"totalResults"`
+		}
+		if err := json.Unmarshal(body, &r); err != nil || r.TotalResults != 0 {
+			return "bad-body", fmt.Sprintf("lookup of new user %q: want none, got %s", name, truncate(string(body), 200))
+		}
+	}
 	class, body, detail := s.c.call(ctx, http.MethodPost, "/Users", newUser(name, fmt.Sprintf("ext-%06d", n), fmt.Sprintf("%06d", n)), http.StatusCreated)
 	if class != "" {
 		return class, detail

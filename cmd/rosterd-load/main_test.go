@@ -280,6 +280,23 @@ func TestScenariosAgainstFakeServer(t *testing.T) {
 		t.Errorf("ids file of -seed-from 51 has %d lines:\n%s", n, data)
 	}
 
+	// cycle: a lookup that finds none, then the POST, per user; a user
+	// that exists already is a failed lookup, not a conflict.
+	ids3 := filepath.Join(t.TempDir(), "ids3.txt")
+	out.Reset()
+	before := fake.requests
+	if code := run([]string{"-url", base, "-token", "tok", "-scenario", "cycle", "-seed", "10", "-seed-from", "56", "-concurrency", "2", "-ids", ids3, "-json"}, &out, &errOut); code != 0 {
+		t.Fatalf("cycle: exit %d: %s %s", code, out.String(), errOut.String())
+	}
+	if got := fake.requests - before; got != 20 {
+		t.Errorf("cycle of 10 users made %d requests, want 10 lookups and 10 POSTs", got)
+	}
+	out.Reset()
+	run([]string{"-url", base, "-token", "tok", "-scenario", "cycle", "-seed", "1", "-seed-from", "56", "-ids", ids3, "-json"}, &out, &errOut)
+	if !strings.Contains(out.String(), `"bad-body":1`) {
+		t.Errorf("cycle over an existing user: %s", out.String())
+	}
+
 	for _, sc := range []string{"get", "filter", "patch", "page"} {
 		out.Reset()
 		errOut.Reset()

@@ -148,7 +148,7 @@ func TestServeDefaults(t *testing.T) {
 	if !strings.Contains(d.stderr.String(), filepath.Join(data, "bootstrap-secrets.txt")) {
 		t.Fatalf("the log does not name the secrets file:\n%s", d.stderr)
 	}
-	if code, body := get(t, d.base+"/api/v1/tenants", key); code != 200 || body != `{"tenants":[{"id":"default","name":"Default"}]}`+"\n" {
+	if code, body := get(t, d.base+"/api/v1/tenants", key); code != 200 || body != `{"tenants":[{"id":"default","name":"Default","managed_by":"config","retired":false}]}`+"\n" {
 		t.Fatalf("tenants with the bootstrap key = %d %s", code, body)
 	}
 	if code, _ := get(t, d.base+"/api/v1/tenants", key+"x"); code != 401 {

@@ -5,14 +5,20 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
+	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/rosterd/rosterd/admin"
 	"github.com/rosterd/rosterd/config"
+	"github.com/rosterd/rosterd/console"
 	"github.com/rosterd/rosterd/directory"
 	"github.com/rosterd/rosterd/internal/credential"
 	"github.com/rosterd/rosterd/internal/daemon"
@@ -21,7 +27,9 @@ import (
 	"github.com/rosterd/rosterd/notify/webhook"
 	"github.com/rosterd/rosterd/saml"
 	"github.com/rosterd/rosterd/scim"
+	"github.com/rosterd/rosterd/store"
 	"github.com/rosterd/rosterd/sync/reconcile"
+	"github.com/rosterd/rosterd/tenant"
 )
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -53,7 +61,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	svc := directory.NewService(st, policies(cfg), directory.WithLogger(logger.With("component", "directory")), directory.WithInviteKey(invites))
+	// The tenant registry: the file's tenants laid over the store's, asked
+	// by every channel per request or per run, kept current by Watch.
+	tenants := tenant.New(st, tenant.Options{Logger: logger.With("component", "tenants")})
+	if err := applyTenants(ctx, tenants, cfg, g.config, logger); err != nil {
+		return err
+	}
+	svc := directory.NewService(st, nil, directory.WithPolicies(tenants), directory.WithLogger(logger.With("component", "directory")),
+		directory.WithInviteKey(invites))
 	// Secrets go to a terminal only; JSON logs on a terminal are a log
 	// stream too.
 	terminal := daemon.IsTerminal(stderr) && !strings.EqualFold(cfg.Log.Format, "json")
@@ -66,69 +81,47 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	srv.SetTimeouts(daemon.Timeouts{ReadHeader: cfg.HTTP.ReadHeaderTimeout.Std(), ReadBody: cfg.HTTP.ReadBodyTimeout.Std()})
 	srv.AddReadinessCheck(daemon.Check{Name: "store", Fn: st.Ready})
 
-	var tenants []admin.Tenant
-	for _, t := range cfg.Tenants {
-		tenants = append(tenants, admin.Tenant{ID: t.ID, Name: t.Name, ImportLimits: reconcile.Limits{MaxDisablePercent: t.Safety.MaxDisablePercent,
-			MaxDisableCount: t.Safety.MaxDisableCount, MinSnapshotRatio: t.Safety.MinSnapshotRatio}})
-	}
-	// SAML: one service provider per tenant that configures one, under
-	// /saml/{tenant}/; its login codes are redeemed through the admin API.
-	var loginCodes admin.LoginCodes
-	var samlTenants []saml.TenantConfig
-	for _, t := range cfg.Tenants {
-		if t.SAML == nil {
-			continue
-		}
-		s := t.SAML
-		samlTenants = append(samlTenants, saml.TenantConfig{Tenant: t.ID, EntityID: s.EntityID,
-			AppCallbackURL: t.AppCallbackURL, AllowedReturnURLs: t.AllowedReturnURLs, AllowIDPInitiated: s.AllowIDPInitiated,
-			AllowSHA1: s.AllowSHA1, Attributes: s.Attributes, IdPMetadataURL: s.IDPMetadataURL, IdPMetadataFile: s.IDPMetadataFile,
-			AllowInsecureMetadataURL: s.AllowInsecureMetadataURL, MetadataRefresh: s.MetadataRefresh.Std(),
-			SignRequests: s.SignRequestsEnabled(), ClockSkew: s.ClockSkew.Std(), RequestLifetime: s.RequestCookieLifetime.Std(),
-			CertFile: s.CertFile, KeyFile: s.KeyFile, EncryptionCertFile: s.EncryptionCertFile, EncryptionKeyFile: s.EncryptionKeyFile})
-	}
-	if len(samlTenants) > 0 {
-		// The directory audits refusals, those that reach no card (a bad
-		// signature, a replay) as well as those of a card.
-		audit := saml.AuditorFunc(func(ctx context.Context, tenant string, reason saml.Reason, detail string) error {
-			return svc.AuditLoginRefusal(ctx, tenant, string(reason), detail)
-		})
-		// The key-encryption key seals an SP key generated and kept in the
-		// store.
-		var secrets *secretbox.Box
-		for _, tc := range samlTenants {
-			if tc.CertFile == "" {
-				if secrets, err = secretsBox(cfg, logger); err != nil {
-					return err
-				}
-				break
-			}
-		}
-		samlServer, err := saml.New(ctx, svc, st, samlTenants, saml.Options{PublicURL: cfg.PublicURL,
-			Logger: logger.With("component", "saml"), Registerer: reg, Auditor: audit, Secrets: secrets})
-		if errors.Is(err, secretbox.ErrUnknownKey) {
-			return fmt.Errorf("%w: start with the secrets_key (or the %s) that sealed it", err, filepath.Join(cfg.DataDir, secretsKeyFile))
-		}
-		if err != nil {
-			return err
-		}
-		samlServer.Mount(srv)
-		srv.AddReadinessCheck(daemon.Check{Name: "saml", Fn: samlServer.Ready})
-		samlCtx, stopSAML := context.WithCancel(ctx)
-		defer stopSAML()
-		go samlServer.Run(samlCtx)
-		loginCodes = samlServer
-	}
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	watchDone := make(chan struct{}, 2)
+	go func() {
+		watchTenants(watchCtx, tenants, st, logger.With("component", "tenants"))
+		watchDone <- struct{}{}
+	}()
+	// SIGHUP applies the file's tenants again, while requests go on.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	go func() {
+		reloadOnHangup(watchCtx, hup, g, tenants, logger.With("component", "tenants"))
+		watchDone <- struct{}{}
+	}()
+	defer func() { signal.Stop(hup); stopWatch(); <-watchDone; <-watchDone }()
 
-	var tenantIDs []string
-	var conns []scim.Connection
-	for _, t := range cfg.Tenants {
-		tenantIDs = append(tenantIDs, t.ID)
-		for _, c := range t.SCIM {
-			conns = append(conns, scim.Connection{Tenant: t.ID, Name: c.Name, Authoritative: c.AuthoritativeEnabled()})
-		}
+	// SAML: one service provider per tenant that has SAML settings, under
+	// /saml/{tenant}/, built from the registry as those settings are now;
+	// its login codes are redeemed through the admin API.
+	// The directory audits refusals, those that reach no card (a bad
+	// signature, a replay) as well as those of a card.
+	audit := saml.AuditorFunc(func(ctx context.Context, tenant string, reason saml.Reason, detail string) error {
+		return svc.AuditLoginRefusal(ctx, tenant, string(reason), detail)
+	})
+	// The key-encryption key is needed (and a key file made) only when
+	// an SP key is generated and kept in the store.
+	samlServer, err := saml.New(ctx, svc, st, saml.RegistryTenants(tenants), saml.Options{PublicURL: cfg.PublicURL,
+		Logger: logger.With("component", "saml"), Registerer: reg, Auditor: audit,
+		LoadSecrets: func() (*secretbox.Box, error) { return secretsBox(cfg, logger) }})
+	if errors.Is(err, secretbox.ErrUnknownKey) {
+		return fmt.Errorf("%w: start with the secrets_key (or the %s) that sealed it", err, filepath.Join(cfg.DataDir, secretsKeyFile))
 	}
-	scimServer, err := scim.New(svc, keys, tenantIDs, conns, logger.With("component", "scim"), reg, scim.Options{PublicURL: cfg.PublicURL})
+	if err != nil {
+		return err
+	}
+	samlServer.Mount(srv)
+	srv.AddReadinessCheck(daemon.Check{Name: "saml", Fn: samlServer.Ready})
+	samlCtx, stopSAML := context.WithCancel(ctx)
+	defer stopSAML()
+	go samlServer.Run(samlCtx)
+
+	scimServer, err := scim.New(svc, keys, tenants, logger.With("component", "scim"), reg, scim.Options{PublicURL: cfg.PublicURL})
 	if err != nil {
 		return err
 	}
@@ -149,24 +142,15 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// the invite: SAML tenants go on to their IdP, the
 	// others to app_callback_url with a login code, redeemed through the
 	// admin API (by the SAML server when there is one, else by the store).
-	mailTenants := map[string]string{}
-	var pageTenants []notify.PageTenant
-	for _, t := range cfg.Tenants {
-		mailTenants[t.ID] = t.Name
-		pageTenants = append(pageTenants, notify.PageTenant{ID: t.ID, Name: t.Name, AppCallbackURL: t.AppCallbackURL, SAMLLogin: t.SAML != nil})
-	}
 	inviteCodes := notify.StoreLoginCodes{Dir: svc}
-	if loginCodes == nil {
-		loginCodes = inviteCodes
-	}
-	invitePage, err := notify.NewInvitePage(svc, inviteCodes, pageTenants, notify.PageOptions{PublicURL: cfg.PublicURL,
+	invitePage, err := notify.NewInvitePage(svc, inviteCodes, tenants, notify.PageOptions{PublicURL: cfg.PublicURL,
 		Logger: logger.With("component", "invite"), Registerer: reg})
 	if err != nil {
 		return err
 	}
 	invitePage.Mount(srv)
 	mailer, err := notify.New(st, notify.Options{SMTPURL: cfg.SMTP.URL, From: cfg.SMTP.From, PublicURL: cfg.PublicURL, InviteKey: invites,
-		TenantNames: mailTenants, Logger: logger.With("component", "notify"), Registerer: reg})
+		Tenants: tenants, Logger: logger.With("component", "notify"), Registerer: reg})
 	if err != nil {
 		return err
 	}
@@ -180,11 +164,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var hookDone []chan struct{}
 	hookCtx, stopHooks := context.WithCancel(ctx)
 	for _, wh := range cfg.Webhooks {
-		hookTenants := wh.Tenants
-		if len(hookTenants) == 0 {
-			hookTenants = tenantIDs
+		// A webhook that names no tenants gets every tenant's events,
+		// those created while the daemon runs too.
+		var all func() []string
+		if len(wh.Tenants) == 0 {
+			all = tenantIDs(tenants)
 		}
-		d, err := webhook.New(st, webhook.Options{URL: wh.URL, Secret: wh.Secret, Tenants: hookTenants, Keep: cfg.Events.Retention.Std(),
+		d, err := webhook.New(st, webhook.Options{URL: wh.URL, Secret: wh.Secret, Tenants: wh.Tenants, AllTenants: all, Keep: cfg.Events.Retention.Std(),
 			Logger: logger.With("component", "webhook"), Registerer: reg})
 		if err != nil {
 			stopHooks()
@@ -202,11 +188,23 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}()
 
 	adminAPI := admin.New(keys, tenants, logger.With("component", "admin"), reg)
-	if loginCodes != nil {
-		adminAPI.WithLoginCodes(loginCodes)
-	}
-	adminAPI.With(admin.Services{Directory: svc, Store: st, Runner: runner, Feeds: adminFeeds(cfg, feeds), Events: st, Webhooks: st})
+	adminAPI.WithLoginCodes(samlServer)
+	adminAPI.With(admin.Services{Directory: svc, Store: st, Runner: runner, Feeds: adminFeeds(cfg, feeds), Events: st, Webhooks: st,
+		Registry: tenants, Keys: keys, Setup: st, PublicURL: cfg.PublicURL})
 	adminAPI.Mount(srv)
+
+	// The web console under /console/: the same directory, signed in with
+	// an admin key.
+	var consoleTenants console.StaticTenants
+	for _, t := range cfg.Tenants {
+		consoleTenants = append(consoleTenants, console.Tenant{ID: t.ID, Name: t.Name})
+	}
+	web, err := console.New(console.Deps{Keys: keys, Directory: svc, Audit: st, Tenants: consoleTenants,
+		PublicURL: cfg.PublicURL, Logger: logger.With("component", "console")})
+	if err != nil {
+		return err
+	}
+	web.Mount(srv)
 
 	schedCtx, stopSched := context.WithCancel(ctx)
 	schedDone := make(chan struct{})
@@ -216,7 +214,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	go pruneEvents(schedCtx, st, cfg.Events.Retention.Std(), logger.With("component", "events"))
 
 	return srv.Run(ctx, cfg.Listen, cfg.ShutdownTimeout.Std(), func(addr net.Addr) {
-		logger.Info("rosterd serving", "addr", addr.String(), "public_url", cfg.PublicURL, "store", cfg.Store.Driver, "tenants", len(cfg.Tenants), "version", version())
+		logger.Info("rosterd serving", "addr", addr.String(), "public_url", cfg.PublicURL, "store", cfg.Store.Driver, "tenants", len(tenants.List()), "version", version())
 	})
 }
 
@@ -234,4 +232,84 @@ func adminFeeds(cfg *config.Config, feeds map[string]reconcile.Feed) map[string]
 		}
 	}
 	return out
+}
+
+// applyTenants applies the file's tenants to the registry and says what
+// changed.
+func applyTenants(ctx context.Context, reg *tenant.Registry, cfg *config.Config, file string, logger *slog.Logger) error {
+	if file == "" {
+		file = "(defaults)"
+	}
+	rep, err := reg.Apply(ctx, cfg, file)
+	if err != nil {
+		return err
+	}
+	if len(rep.Created)+len(rep.Updated)+len(rep.NotInFile) > 0 {
+		logger.Info("tenants of the configuration applied", "file", file, "created", rep.Created, "updated", rep.Updated,
+			"unchanged", len(rep.Unchanged), "not_in_file", rep.NotInFile)
+	}
+	return nil
+}
+
+// tenantIDs lists the live tenants of the registry now.
+func tenantIDs(reg *tenant.Registry) func() []string {
+	return func() []string {
+		var ids []string
+		for _, t := range reg.List() {
+			if !t.Retired() {
+				ids = append(ids, t.ID())
+			}
+		}
+		return ids
+	}
+}
+
+// registryPoll is how often a replica looks at the registry's version
+// counter; on PostgreSQL a NOTIFY wakes it at once, and the poll is the
+// fallback for a notification lost with its connection.
+const registryPoll = time.Second
+
+// listener is a store that announces registry changes (PostgreSQL).
+type listener interface {
+	Listen(ctx context.Context, channel string, logger *slog.Logger) <-chan struct{}
+}
+
+// watchTenants keeps the registry current: a reload whenever the store's
+// registry version moves.
+func watchTenants(ctx context.Context, reg *tenant.Registry, st store.Backend, logger *slog.Logger) {
+	var wake <-chan struct{}
+	if l, ok := st.(listener); ok {
+		wake = l.Listen(ctx, store.RegistryChannel, logger)
+	}
+	reg.Watch(ctx, registryPoll, wake)
+}
+
+// reloadOnHangup reads the configuration file again at each SIGHUP and
+// applies its tenants to the registry (their settings, SCIM connections and
+// tokens, SAML). A file that does not load is logged and changes nothing.
+// Other keys (listen, store, admin_keys, feeds' schedules, webhooks) take
+// effect at the next start. Requests in flight are not touched: each holds
+// the snapshot it began with.
+func reloadOnHangup(ctx context.Context, hup <-chan os.Signal, g globalFlags, reg *tenant.Registry, logger *slog.Logger) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+		}
+		if g.config == "" {
+			logger.Info("SIGHUP: no configuration file to read again")
+			continue
+		}
+		cfg, err := loadConfig(g)
+		if err != nil {
+			logger.Error("SIGHUP: the configuration file does not load; nothing changed", "file", g.config, "err", err)
+			continue
+		}
+		if err := applyTenants(ctx, reg, cfg, g.config, logger); err != nil {
+			logger.Error("SIGHUP: applying the configuration's tenants", "file", g.config, "err", err)
+			continue
+		}
+		logger.Info("SIGHUP: the configuration's tenants applied", "file", g.config)
+	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/rosterd/rosterd/sync/ldapfeed"
 	"github.com/rosterd/rosterd/sync/reconcile"
 	"github.com/rosterd/rosterd/sync/schedule"
+	"github.com/rosterd/rosterd/tenant"
 )
 
 // feedsOf builds every configured feed of every tenant, by "tenant/feed";
@@ -27,8 +28,7 @@ import (
 func feedsOf(cfg *config.Config, now func() time.Time, log *slog.Logger) map[string]reconcile.Feed {
 	out := map[string]reconcile.Feed{}
 	for _, t := range cfg.Tenants {
-		limits := reconcile.Limits{MaxDisablePercent: t.Safety.MaxDisablePercent, MaxDisableCount: t.Safety.MaxDisableCount,
-			MinSnapshotRatio: t.Safety.MinSnapshotRatio}
+		limits := tenant.FromConfig(&t).Limits()
 		for _, f := range t.Feeds {
 			switch f.Kind {
 			case "file":
@@ -405,8 +405,7 @@ func importCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err != nil {
 		return err
 	}
-	f := filefeed.ImportFeed(t, positional[0], data, filefeed.ImportOptions{Invite: *invite, FullRoster: *fullRoster, ClearEmpty: *clearEmpty}, reconcile.Limits{
-		MaxDisablePercent: tc.Safety.MaxDisablePercent, MaxDisableCount: tc.Safety.MaxDisableCount, MinSnapshotRatio: tc.Safety.MinSnapshotRatio})
+	f := filefeed.ImportFeed(t, positional[0], data, filefeed.ImportOptions{Invite: *invite, FullRoster: *fullRoster, ClearEmpty: *clearEmpty}, limitsOf(tc))
 	run, err := a.runner().Run(ctx, f, reconcile.RunOptions{DryRun: *dryRun, Trigger: "import", Actor: "cli", Progress: progress(stderr, "importing")})
 	printRun(stdout, run)
 	if err != nil {
@@ -512,6 +511,8 @@ func importFeedOf(t config.Tenant, run store.Run) (reconcile.Feed, error) {
 	if err != nil {
 		return reconcile.Feed{}, err
 	}
-	return filefeed.ImportFeed(t.ID, run.FileName, nil, opts, reconcile.Limits{MaxDisablePercent: t.Safety.MaxDisablePercent,
-		MaxDisableCount: t.Safety.MaxDisableCount, MinSnapshotRatio: t.Safety.MinSnapshotRatio}), nil
+	return filefeed.ImportFeed(t.ID, run.FileName, nil, opts, tenant.FromConfig(&t).Limits()), nil
 }
+
+// limitsOf are the safety limits of a tenant of the file.
+func limitsOf(t *config.Tenant) reconcile.Limits { return tenant.FromConfig(t).Limits() }

@@ -20,6 +20,7 @@ import (
 	"github.com/rosterd/rosterd/store"
 	"github.com/rosterd/rosterd/store/postgres"
 	"github.com/rosterd/rosterd/store/sqlite"
+	"github.com/rosterd/rosterd/tenant"
 )
 
 // loadConfig reads the configuration file, or takes the defaults, and
@@ -210,48 +211,22 @@ func inviteKey(cfg *config.Config, logger *slog.Logger) (*directory.InviteKey, e
 	return directory.NewInviteKey(k.Derive("invite tokens", directory.MinInviteKeyLen))
 }
 
-// policies turns each tenant's configuration into the directory's policy.
+// policies are the file's tenants' policies, for the one-shot commands
+// that have no registry running (sync, import).
 func policies(cfg *config.Config) map[string]directory.Policy {
 	out := make(map[string]directory.Policy, len(cfg.Tenants))
-	for _, t := range cfg.Tenants {
-		out[t.ID] = directory.Policy{
-			Invite:           t.Invite,
-			InviteTTL:        t.InviteTTL.Std(),
-			ReminderInterval: t.ReminderInterval.Std(),
-			AutoInvite:       t.AutoInviteEnabled(),
-			JIT:              t.JIT,
-			Precedence:       t.Precedence,
-			Roles:            t.Roles,
-			DefaultRole:      t.DefaultRole,
-			RoleRules:        roleRules(t.RoleRules),
-			Approval:         t.Approval,
-			Relations:        t.Relations,
-		}
+	for i := range cfg.Tenants {
+		out[cfg.Tenants[i].ID] = tenant.FromConfig(&cfg.Tenants[i]).Policy()
 	}
 	return out
 }
 
-// roleRules turns a tenant's configured role rules into the directory's.
-func roleRules(rules []config.RoleRule) []directory.RoleRule {
-	var out []directory.RoleRule
-	for _, r := range rules {
-		out = append(out, directory.RoleRule{Source: r.Source, Group: r.Group, Value: r.Value, Role: r.Role})
-	}
-	return out
-}
-
-// staticCredentials lists the admin keys and SCIM tokens of the file.
+// staticCredentials lists the admin keys of the file. Its SCIM tokens are
+// the tenant registry's (Registry.Apply stores their hashes).
 func staticCredentials(cfg *config.Config) []credential.Static {
 	var out []credential.Static
 	for _, k := range cfg.AdminKeys {
-		out = append(out, credential.Static{Kind: store.AdminKey, Name: k.Name, Secret: k.Key, ReadOnly: k.ReadOnly})
-	}
-	for _, t := range cfg.Tenants {
-		for _, c := range t.SCIM {
-			for _, tok := range c.AllTokens() {
-				out = append(out, credential.Static{Kind: store.SCIMToken, Tenant: t.ID, Name: c.Name, Secret: tok})
-			}
-		}
+		out = append(out, credential.Static{Kind: store.AdminKey, Name: k.Name, Secret: k.Key, ReadOnly: k.ReadOnly, Scopes: k.Scopes})
 	}
 	return out
 }
@@ -323,7 +298,12 @@ func bootstrap(ctx context.Context, cfg *config.Config, keys *credential.Keyring
 			"file", path)
 	}
 	for _, m := range made {
-		if err := keys.Add(ctx, m.kind, m.tenant, "bootstrap", "bootstrap", m.secret, false, now); err != nil {
+		// The bootstrap admin key is the new install's operator's.
+		var scopes []string
+		if m.kind == store.AdminKey {
+			scopes = []string{store.ScopeOperator}
+		}
+		if err := keys.AddScoped(ctx, m.kind, m.tenant, "bootstrap", "bootstrap", m.secret, false, scopes, now); err != nil {
 			return fmt.Errorf("bootstrap: storing the %s: %w", m.kind, err)
 		}
 	}

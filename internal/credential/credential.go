@@ -55,6 +55,7 @@ type Static struct {
 	Name     string
 	Secret   string
 	ReadOnly bool
+	Scopes   []string
 }
 
 // Keyring checks presented secrets against the configured ones and those
@@ -68,7 +69,7 @@ type Keyring struct {
 func NewKeyring(st store.Store, static []Static) *Keyring {
 	k := &Keyring{store: st}
 	for _, s := range static {
-		k.static = append(k.static, store.Credential{Kind: s.Kind, Tenant: s.Tenant, Name: s.Name, Hash: Hash(s.Secret), ReadOnly: s.ReadOnly, Origin: "config"})
+		k.static = append(k.static, store.Credential{Kind: s.Kind, Tenant: s.Tenant, Name: s.Name, Hash: Hash(s.Secret), ReadOnly: s.ReadOnly, Scopes: s.Scopes, Origin: "config"})
 	}
 	return k
 }
@@ -147,9 +148,47 @@ func PrefixOf(kind string) string {
 // of kind. A caller that must hand the secret over before it works (the
 // bootstrap secrets) generates it, delivers it, then adds it.
 func (k *Keyring) Add(ctx context.Context, kind, tenant, name, origin, secret string, readOnly bool, now time.Time) error {
+	return k.AddScoped(ctx, kind, tenant, name, origin, secret, readOnly, nil, now)
+}
+
+// AddScoped is Add of a credential with scopes (store.ScopeOperator).
+func (k *Keyring) AddScoped(ctx context.Context, kind, tenant, name, origin, secret string, readOnly bool, scopes []string, now time.Time) error {
 	if secret == "" {
 		return errors.New("credential: empty secret")
 	}
 	return k.store.PutCredential(ctx, store.Credential{ID: uuid.NewString(), Kind: kind, Tenant: tenant, Name: name,
-		Hash: Hash(secret), ReadOnly: readOnly, Origin: origin, Created: now})
+		Hash: Hash(secret), ReadOnly: readOnly, Scopes: scopes, Origin: origin, Created: now})
+}
+
+// ErrConfigured: a credential of the configuration file, which only the
+// file can remove.
+var ErrConfigured = errors.New("credential: declared in the configuration file")
+
+// List returns the credentials of kind, the file's first (their ids are
+// "config:NAME"), without their hashes' use: what the admin API shows.
+func (k *Keyring) List(ctx context.Context, kind string) ([]store.Credential, error) {
+	var out []store.Credential
+	for _, c := range k.static {
+		if c.Kind == kind {
+			c.ID = "config:" + c.Name
+			out = append(out, c)
+		}
+	}
+	stored, err := k.store.ListCredentials(ctx, kind)
+	if err != nil {
+		return nil, err
+	}
+	return append(out, stored...), nil
+}
+
+// Revoke removes a stored credential: it stops working at once on every
+// replica (each check reads the store). A credential of the file is
+// ErrConfigured.
+func (k *Keyring) Revoke(ctx context.Context, id string) error {
+	for _, c := range k.static {
+		if "config:"+c.Name == id {
+			return ErrConfigured
+		}
+	}
+	return k.store.DeleteCredential(ctx, id)
 }

@@ -99,7 +99,7 @@ func TestWriterAgreesWithEncodingCSV(t *testing.T) {
 // Cell of each field, and no cell read back — nor any part of one split
 // on ";" outside quotes — begins a formula.
 func FuzzWriter(f *testing.F) {
-	for _, s := range []string{"", "a", "=1", " =HYPERLINK(1)", "a;=1+1", "\t=1", "a,@b", "'x", `"q"`, "\r\n", `\.`, "x;y"} {
+	for _, s := range []string{"", "a", "=1", " =HYPERLINK(1)", "a;=1+1", "\t=1", "a,@b", "'x", "'=1", "''a;=1", `"q"`, "\r\n", `\.`, "x;y"} {
 		f.Add(s, "b")
 	}
 	f.Fuzz(func(t *testing.T, a, b string) {
@@ -124,6 +124,9 @@ func FuzzWriter(f *testing.F) {
 			}
 			if startsFormula(got[i]) {
 				t.Fatalf("field %d read back as a formula: %q", i, got[i])
+			}
+			if Uncell(got[i]) != in {
+				t.Fatalf("field %d: Uncell gives %q back, not %q", i, Uncell(got[i]), in)
 			}
 		}
 		// A spreadsheet splitting on ";" (or ",") keeps quoted fields

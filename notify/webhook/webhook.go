@@ -71,6 +71,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -116,6 +117,10 @@ type Options struct {
 	// Tenants whose events go to the endpoint (config: all when left out;
 	// the caller resolves that).
 	Tenants []string
+	// AllTenants, when set, lists every tenant now (the tenant registry's
+	// ids); each round takes in the tenants it lists beyond Tenants, so
+	// that a tenant created while the daemon runs gets its events.
+	AllTenants func() []string
 	// Batch is the most events of one POST.
 	Batch int
 	// MaxAge: a batch failing with a retryable error is given up once its
@@ -354,6 +359,25 @@ func (d *Dispatcher) runLocked(ctx context.Context) {
 	}
 }
 
+// addTenants takes in the tenants AllTenants lists that the endpoint has
+// no state for yet, each from its stored cursor.
+func (d *Dispatcher) addTenants(ctx context.Context) error {
+	if d.opt.AllTenants == nil {
+		return nil
+	}
+	for _, t := range d.opt.AllTenants() {
+		if slices.ContainsFunc(d.states, func(s *tenantState) bool { return s.tenant == t }) {
+			continue
+		}
+		c, err := d.st.WebhookCursor(ctx, d.id, t)
+		if err != nil {
+			return err
+		}
+		d.states = append(d.states, &tenantState{tenant: t, cursor: c})
+	}
+	return nil
+}
+
 // load reads the stored cursors and forgets any batch in flight.
 func (d *Dispatcher) load(ctx context.Context) error {
 	for _, s := range d.states {
@@ -374,6 +398,9 @@ func (d *Dispatcher) Step(ctx context.Context) (time.Duration, error) {
 	now := d.opt.Now()
 	wait := d.opt.Interval
 	var firstErr error
+	if err := d.addTenants(ctx); err != nil {
+		return wait, err
+	}
 	for _, s := range d.states {
 		if ctx.Err() != nil {
 			return 0, ctx.Err()

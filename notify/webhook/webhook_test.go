@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/rosterd/rosterd/admin"
+	"github.com/rosterd/rosterd/config"
 	"github.com/rosterd/rosterd/directory"
 	"github.com/rosterd/rosterd/internal/credential"
 	"github.com/rosterd/rosterd/internal/daemon"
@@ -31,6 +32,7 @@ import (
 	"github.com/rosterd/rosterd/store/postgres"
 	"github.com/rosterd/rosterd/store/storetest"
 	"github.com/rosterd/rosterd/sync/reconcile"
+	"github.com/rosterd/rosterd/tenant/tenanttest"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
@@ -227,11 +229,11 @@ func newEnv(t *testing.T, st store.Backend) *env {
 	ts := httptest.NewUnstartedServer(nil)
 	ts.Start()
 	e := &env{svc: svc, st: st, url: ts.URL, runner: &reconcile.Runner{Dir: svc, Store: st}}
-	api := admin.New(keys, []admin.Tenant{{ID: "acme", Name: "Acme"}, {ID: "globex", Name: "Globex"}}, logger, reg)
+	tenants := tenanttest.Registry(t, st, config.Tenant{ID: "acme", Name: "Acme", SCIM: tenanttest.SCIM("okta")}, config.Tenant{ID: "globex", Name: "Globex"})
+	api := admin.New(keys, tenants, logger, reg)
 	api.With(admin.Services{Directory: svc, Store: st, Runner: e.runner, Events: st, Webhooks: st})
 	api.Mount(srv)
-	sc, err := scim.New(svc, keys, []string{"acme", "globex"}, []scim.Connection{{Tenant: "acme", Name: "okta", Authoritative: true}},
-		logger, reg, scim.Options{PublicURL: ts.URL})
+	sc, err := scim.New(svc, keys, tenants, logger, reg, scim.Options{PublicURL: ts.URL})
 	if err != nil {
 		t.Fatal(err)
 	}

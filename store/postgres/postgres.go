@@ -23,6 +23,8 @@ var migrations embed.FS
 // Store is the PostgreSQL backend.
 type Store struct {
 	*sqlstore.DB
+	// connConfig opens Listen's own connection.
+	connConfig *pgx.ConnConfig
 }
 
 var _ store.Backend = (*Store)(nil)
@@ -75,7 +77,7 @@ func Open(dsn string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Store{DB: sqlstore.New(db, sqlstore.Dialect{
+	return &Store{connConfig: cfg, DB: sqlstore.New(db, sqlstore.Dialect{
 		Goose:         goose.DialectPostgres,
 		Migrations:    sub,
 		ForUpdate:     " FOR UPDATE",
@@ -84,6 +86,7 @@ func Open(dsn string, opts Options) (*Store, error) {
 		Arrays:        true,
 		AdvisoryLocks: true,
 		SessionLocker: locker,
+		Notify:        true,
 	})}, nil
 }
 

@@ -61,6 +61,8 @@ func RunTests(t *testing.T, newStore NewStore) {
 		{"Outbox", testOutbox},
 		{"OutboxConcurrentClaims", testOutboxConcurrentClaims},
 		{"Webhooks", testWebhooks},
+		{"Tenants", testTenants},
+		{"SetupLinks", testSetupLinks},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -542,7 +544,7 @@ func testAppendOnly(t *testing.T, s store.Backend) {
 
 func testCredentials(t *testing.T, s store.Backend) {
 	ctx := context.Background()
-	admin := store.Credential{ID: "k1", Kind: store.AdminKey, Name: "ops", Hash: "aa", Origin: "bootstrap", Created: t0}
+	admin := store.Credential{ID: "k1", Kind: store.AdminKey, Name: "ops", Hash: "aa", Origin: "bootstrap", Created: t0, Scopes: []string{store.ScopeOperator}}
 	scim := store.Credential{ID: "k2", Kind: store.SCIMToken, Tenant: "acme", Name: "okta", Hash: "bb", ReadOnly: false, Origin: "config", Created: t0}
 	for _, c := range []store.Credential{admin, scim} {
 		if err := s.PutCredential(ctx, c); err != nil {
@@ -550,8 +552,11 @@ func testCredentials(t *testing.T, s store.Backend) {
 		}
 	}
 	got, err := s.FindCredential(ctx, store.SCIMToken, "bb")
-	if err != nil || got != scim {
+	if err != nil || !reflect.DeepEqual(got, scim) {
 		t.Fatalf("FindCredential = %+v, %v; want %+v", got, err, scim)
+	}
+	if got, err := s.FindCredential(ctx, store.AdminKey, "aa"); err != nil || !reflect.DeepEqual(got, admin) || !got.HasScope(store.ScopeOperator) {
+		t.Fatalf("the operator key = %+v, %v; want %+v", got, err, admin)
 	}
 	if _, err := s.FindCredential(ctx, store.AdminKey, "bb"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("a SCIM token's hash found as an admin key: %v", err)
@@ -563,6 +568,18 @@ func testCredentials(t *testing.T, s store.Backend) {
 	}
 	if n, err := s.CountCredentials(ctx, store.AdminKey, ""); err != nil || n != 1 {
 		t.Fatalf("CountCredentials = %d, %v", n, err)
+	}
+	if got, err := s.ListCredentials(ctx, store.AdminKey); err != nil || len(got) != 1 || !reflect.DeepEqual(got[0], admin) {
+		t.Fatalf("ListCredentials = %+v, %v", got, err)
+	}
+	if err := s.DeleteCredential(ctx, "k1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.FindCredential(ctx, store.AdminKey, "aa"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a deleted key is found: %v", err)
+	}
+	if err := s.DeleteCredential(ctx, "k1"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("deleting it again: %v", err)
 	}
 }
 

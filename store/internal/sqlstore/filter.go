@@ -272,7 +272,13 @@ func (f *filterSQL) compare(op string, n *store.Filter, elem string) (string, er
 		if err != nil {
 			return "", err
 		}
-		return f.jsonCompare(op, r, v, n.Fold)
+		cond, err := f.jsonCompare(op, r, v, n.Fold)
+		if err == nil && f.scope == scopeClaims && rawExternalIDEq(n) {
+			// The same comparison on the indexed expression first: what
+			// lets the lookup read claims_raw_external_id.
+			cond = "(" + f.rawExternalID() + " = " + f.arg(v) + " AND " + cond + ")"
+		}
+		return cond, err
 	case store.AttrElem:
 		if elem == "" {
 			return "", filterErr(`attribute "elem" outside "any"`)

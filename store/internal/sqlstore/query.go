@@ -19,8 +19,9 @@ import (
 // A page and its total come from one statement (see page): the ids of the
 // page, found on the (tenant, source, …) indexes, joined to their rows.
 // claims_source_card walks a source's claims in card order, so a page at
-// any offset reads that index alone and sorts nothing; a userName lookup
-// reads claims_login. Cards are joined to the search only when the filter
+// any offset reads that index alone and sorts nothing; a userName or id
+// lookup reads claims_login or the primary key, without order, limit or
+// count (uniqueLookup; the package doc says why). Cards are joined to the search only when the filter
 // reads them. Measured at 100,000 claims of one source on PostgreSQL 15
 // (BenchmarkQueryClaims, PGTEST_DURABLE=1): the page at offset 90,000 with
 // its total in about 20 ms, a userName lookup in under 1 ms. A filter on
@@ -46,6 +47,14 @@ func (s *DB) QueryClaims(ctx context.Context, q store.ClaimQuery) ([]store.Claim
 	// state <> 'withdrawn' rather than IN ('present', 'deactivated'): the
 	// same rows, and the very condition claims_login is partial on.
 	where := `c.tenant = $1 AND c.source = $2 AND c.state <> 'withdrawn'`
+	// After a cursor, the total counts the matches before it too: a
+	// lookup that must count does so the usual way.
+	unique := uniqueLookup(q.Filter) && (q.After == "" || q.NoTotal)
+	keyed := unique || keyedLookup(q.Filter)
+	if keyed {
+		// The key finds the claims; tenant and source only filter them.
+		where = s.d.notIndexed("c.tenant") + ` = $1 AND ` + s.d.notIndexed("c.source") + ` = $2 AND c.state <> 'withdrawn'`
+	}
 	if q.Filter != nil {
 		cond, err := f.where(q.Filter)
 		if err != nil {
@@ -70,16 +79,42 @@ func (s *DB) QueryClaims(ctx context.Context, q store.ClaimQuery) ([]store.Claim
 	}
 	args := f.args
 	pageWhere := where
+	after := ""
 	if q.After != "" {
 		args = append(args, q.After)
-		pageWhere += ` AND c.card_id > $` + strconv.Itoa(len(args))
+		after = `$` + strconv.Itoa(len(args))
+		pageWhere += ` AND c.card_id > ` + after
 	}
 	offset := max(q.Offset, 0)
-	limit, args := s.d.limitOffset("c.card_id", args, q.Limit, offset)
-	var ids string
-	if q.NoTotal {
+	var (
+		limit string
+		ids   string
+	)
+	switch {
+	case unique:
+	case keyed:
+		limit, args = s.d.limitOffset("w.id", args, q.Limit, offset)
+	default:
+		limit, args = s.d.limitOffset("c.card_id", args, q.Limit, offset)
+	}
+	switch {
+	case unique:
+		// At most one match (uniqueLookup): no order, no limit, and the
+		// total is the number of rows; the page is cut below.
+		ids = `SELECT c.card_id AS id, 1 AS total FROM ` + from + ` WHERE ` + pageWhere
+	case keyed:
+		// Few matches, found on the key's index: gathered first (fenced,
+		// planned on their own, for all of them), then counted, ordered
+		// and cut, so that no walk in card order competes with the key.
+		ids = `SELECT w.id, w.total FROM (SELECT m.id, count(*) OVER () AS total FROM (SELECT c.card_id AS id FROM ` +
+			from + ` WHERE ` + where + s.d.fence() + `) m) w`
+		if after != "" {
+			ids += ` WHERE w.id > ` + after
+		}
+		ids += limit
+	case q.NoTotal:
 		ids = `SELECT c.card_id AS id, -1 AS total FROM ` + from + ` WHERE ` + pageWhere + limit
-	} else {
+	default:
 		ids = page("c.card_id", from, where, pageWhere, f.raw, limit)
 	}
 	groups := ""
@@ -127,9 +162,14 @@ func (s *DB) QueryClaims(ctx context.Context, q store.ClaimQuery) ([]store.Claim
 	if err := rows.Err(); err != nil {
 		return nil, 0, s.d.MapError(fmt.Errorf("querying claims: %w", err))
 	}
+	if unique {
+		total = len(out)
+		out = out[min(offset, len(out)):]
+		out = out[:min(q.Limit, len(out))]
+	}
 	if q.NoTotal {
 		total = -1
-	} else if len(out) == 0 && (offset > 0 || q.After != "") {
+	} else if !unique && len(out) == 0 && (offset > 0 || q.After != "") {
 		// Past the end: the page had no row to carry the total.
 		total, err = s.count(ctx, count, f.args)
 	}
@@ -158,17 +198,16 @@ func page(id, from, where, pageWhere string, expensive bool, limit string) strin
 }
 
 // limitOffset orders by id and bounds the page, appending to args what
-// the clause binds. SQLite gets the limit as a literal: a bound LIMIT makes
-// it compile the statement again whenever the value changes (prepared or
-// not: a user by id took 110 µs instead of 24), and limits are a few
-// distinct integers, so the cached statements stay few.
+// the clause binds. The limit is a literal. SQLite: a bound LIMIT makes it
+// compile the statement again whenever the value changes (prepared or
+// not: a user by id took 110 µs instead of 24). PostgreSQL: a generic plan
+// assumes a bound LIMIT reads a tenth of the rows, and joined a page of a
+// hundred claims to its cards by a hash join over every card, statistics
+// or not. Limits are a few distinct integers, so the prepared statements
+// stay few.
 func (d Dialect) limitOffset(id string, args []any, limit, offset int) (string, []any) {
-	if d.JSON == JSONSQLite {
-		args = append(args, offset)
-		return ` ORDER BY ` + id + ` LIMIT ` + strconv.Itoa(limit) + ` OFFSET $` + strconv.Itoa(len(args)), args
-	}
-	args = append(args, limit, offset)
-	return ` ORDER BY ` + id + ` LIMIT $` + strconv.Itoa(len(args)-1) + ` OFFSET $` + strconv.Itoa(len(args)), args
+	args = append(args, offset)
+	return ` ORDER BY ` + id + ` LIMIT ` + strconv.Itoa(limit) + ` OFFSET $` + strconv.Itoa(len(args)), args
 }
 
 func (s *DB) count(ctx context.Context, query string, args []any) (int, error) {
@@ -181,7 +220,7 @@ func (s *DB) count(ctx context.Context, query string, args []any) (int, error) {
 
 // GetGroup implements store.Queries.
 func (s *DB) GetGroup(ctx context.Context, tenant, source, id string) (store.Group, error) {
-	groups, err := queryGroups(ctx, s.SQL, `SELECT `+groupColumns+` FROM groups WHERE tenant = $1 AND source = $2 AND id = $3`, tenant, source, id)
+	groups, err := queryGroups(ctx, s.reads(), `SELECT `+groupColumns+` FROM groups WHERE `+s.d.notIndexed("tenant")+` = $1 AND `+s.d.notIndexed("source")+` = $2 AND id = $3`, tenant, source, id)
 	if err != nil {
 		return store.Group{}, s.d.MapError(fmt.Errorf("reading group: %w", err))
 	}
@@ -195,6 +234,11 @@ func (s *DB) GetGroup(ctx context.Context, tenant, source, id string) (store.Gro
 func (s *DB) QueryGroups(ctx context.Context, q store.GroupQuery) ([]store.Group, int, error) {
 	f := s.d.newFilter(scopeGroups, q.Tenant, q.Source)
 	where := `g.tenant = $1 AND g.source = $2`
+	unique := uniqueGroup(q.Filter)
+	if unique {
+		// The key finds the group; tenant and source only filter it.
+		where = s.d.notIndexed("g.tenant") + ` = $1 AND ` + s.d.notIndexed("g.source") + ` = $2`
+	}
 	if q.Filter != nil {
 		cond, err := f.where(q.Filter)
 		if err != nil {
@@ -212,8 +256,17 @@ func (s *DB) QueryGroups(ctx context.Context, q store.GroupQuery) ([]store.Group
 		return nil, total, err
 	}
 	offset := max(q.Offset, 0)
-	limit, args := s.d.limitOffset("g.id", f.args, q.Limit, offset)
-	query := `SELECT p.total, ` + groupColumnsG + ` FROM (` + page("g.id", from, where, where, f.raw, limit) + `) p
+	var ids string
+	args := f.args
+	if unique {
+		// At most one match: no order, limit or count (as QueryClaims).
+		ids = `SELECT g.id AS id, 1 AS total FROM ` + from + ` WHERE ` + where
+	} else {
+		var limit string
+		limit, args = s.d.limitOffset("g.id", f.args, q.Limit, offset)
+		ids = page("g.id", from, where, where, f.raw, limit)
+	}
+	query := `SELECT p.total, ` + groupColumnsG + ` FROM (` + ids + `) p
 		JOIN groups g ON g.id = p.id ORDER BY p.id`
 	rows, err := s.queryContext(ctx, query, args...)
 	if err != nil {
@@ -234,7 +287,11 @@ func (s *DB) QueryGroups(ctx context.Context, q store.GroupQuery) ([]store.Group
 	if err := rows.Err(); err != nil {
 		return nil, 0, s.d.MapError(fmt.Errorf("querying groups: %w", err))
 	}
-	if len(out) == 0 && offset > 0 {
+	if unique {
+		total = len(out)
+		out = out[min(offset, len(out)):]
+		out = out[:min(q.Limit, len(out))]
+	} else if len(out) == 0 && offset > 0 {
 		total, err = s.count(ctx, count, f.args)
 	}
 	return out, total, err
@@ -246,8 +303,13 @@ func (s *DB) GroupMembers(ctx context.Context, groupID, after string, limit int)
 	if limit <= 0 {
 		limit = 100
 	}
-	ids, err := queryStrings(ctx, s.SQL, `SELECT card_id FROM group_members WHERE group_id = $1 AND card_id > $2 ORDER BY card_id LIMIT $3`,
-		groupID, after, limit)
+	// The limit is a literal, as limitOffset's on SQLite, here on both: a
+	// generic plan that does not know it took PostgreSQL, once analysed,
+	// to walking every membership in card order (group_members_card) and
+	// filtering the group, rather than reading the group's members in
+	// order on its key. Callers use a few distinct limits.
+	ids, err := queryStrings(ctx, s.reads(), `SELECT card_id FROM group_members WHERE group_id = $1 AND card_id > $2 ORDER BY card_id LIMIT `+strconv.Itoa(limit),
+		groupID, after)
 	if err != nil {
 		return nil, s.d.MapError(fmt.Errorf("listing group members: %w", err))
 	}
@@ -257,7 +319,7 @@ func (s *DB) GroupMembers(ctx context.Context, groupID, after string, limit int)
 // groupsOfCard is a scalar subquery: the source's ($1, $2) groups the card
 // named by col is a member of, as a JSON array of [id, display name].
 func (d Dialect) groupsOfCard(col string) string {
-	where := membersThenGroups + ` g.tenant = $1 AND g.source = $2 AND gm.card_id = ` + col
+	where := d.membersThenGroups() + `gm.card_id = ` + col
 	if d.JSON == JSONPostgres {
 		return `(SELECT COALESCE(json_agg(json_build_array(g.id, g.display_name))::text, '[]') FROM ` + where + `)`
 	}

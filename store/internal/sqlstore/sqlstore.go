@@ -3,6 +3,49 @@
 // positional $n parameters, RETURNING, ON CONFLICT … DO UPDATE, times as
 // BIGINT microseconds, JSON as TEXT. What differs — row locks, error codes,
 // the parameter limit, migrations — comes in through Dialect.
+//
+// # Plans that do not depend on statistics
+//
+// A new install's first minutes are its busiest: an IdP pushes every user
+// (a lookup by userName, then a create, per person) into tables that
+// nobody has analysed yet, and autovacuum analyses a table only once it
+// has grown by 10 % plus 50 rows, at most once a minute. Until then
+// PostgreSQL guesses that any "col = value" matches 0.5 % of the rows, so
+// "tenant = $1 AND source = $2" looks like 0.0025 %, nearly a key, when in
+// a real install it is most of the table; SQLite without sqlite_stat1
+// guesses alike. Plans chosen on that guess — a userName lookup walking a
+// source's claims in card order to satisfy ORDER BY … LIMIT, a card's
+// claims read through claims_source_card, a card's groups found by walking
+// the source's groups — grow linearly with the table, and pgx's prepared
+// statements keep them (PostgreSQL's generic plan after five runs).
+//
+// rosterd does not wait for statistics (autovacuum settings would still
+// leave a minute; an ANALYZE in the write path would cost every write).
+// Its hot reads are written so that their best plan is the same at any
+// size and with or without statistics:
+//
+//   - Tenant and source are never selective. Where a key finds the rows
+//     (a card id, an email, a login, an external id, a group id or name),
+//     the tenant and source conditions are written so that no index takes
+//     them (Dialect.notIndexed): they filter what the key found, and the
+//     only index condition is the key, on the index it leads. Only reads
+//     that want a source's rows in order — SCIM pages, counts, the card
+//     list — use the (tenant, source, …) indexes.
+//   - A lookup that matches at most one claim (userName or id, see
+//     uniqueLookup) has no ORDER BY, LIMIT or count: nothing for a walk in
+//     card order to be cheaper at.
+//   - Many keys go as "col = ANY($1)" on PostgreSQL, an index condition,
+//     rather than a join that a planner may run as a hash over the whole
+//     index.
+//   - Joins whose order matters are fixed (membersThenGroups); page limits
+//     are literals (limitOffset, GroupMembers), so a generic plan knows
+//     them.
+//
+// TestPlans (plans_test.go) holds the store to this: it grows a database
+// to 10,000 cards with autovacuum off and no ANALYZE, then analyses it,
+// and at each stage EXPLAINs the statements the store itself ran for each
+// hot read, as PostgreSQL custom and generic plans and SQLite query plans,
+// asserting the index each one reads. A new hot read belongs in its list.
 package sqlstore
 
 import (
@@ -67,6 +110,9 @@ type Dialect struct {
 	// the backends' own files predate this field, so the one flag that
 	// already tells the two apart decides.
 	JSON string
+	// Notify: a registry change sends a notification (pg_notify) on
+	// store.RegistryChannel at commit, which the other replicas LISTEN for.
+	Notify bool
 }
 
 // Values of Dialect.JSON.
@@ -83,6 +129,10 @@ type DB struct {
 	writer chan struct{}
 	// stmts caches prepared statements when Dialect.CacheStatements is set.
 	stmts *stmtCache
+	// trace, set only by tests (export_test.go), sees every read the store
+	// runs, with its arguments, before it runs: the plan tests EXPLAIN the
+	// statements the code builds rather than copies of them.
+	trace func(query string, args []any)
 }
 
 // New wraps an open database. It does not migrate; see Migrate and CheckSchema.
@@ -228,6 +278,9 @@ func (c *stmtCache) close() {
 // on every call (and, once the tables have statistics, again at its first
 // step) — two thirds of a SCIM GET's CPU on SQLite.
 func (s *DB) queryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if s.trace != nil {
+		s.trace(query, args)
+	}
 	if s.stmts != nil {
 		st, err := s.stmts.get(ctx, query)
 		if err != nil {
@@ -243,12 +296,39 @@ func (s *DB) queryContext(ctx context.Context, query string, args ...any) (*sql.
 // queryRowContext is queryContext for one row. A statement that cannot be
 // prepared runs unprepared, so that its error comes out of Scan.
 func (s *DB) queryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if s.trace != nil {
+		s.trace(query, args)
+	}
 	if s.stmts != nil {
 		if st, err := s.stmts.get(ctx, query); err == nil && st != nil {
 			return st.QueryRowContext(ctx, args...)
 		}
 	}
 	return s.SQL.QueryRowContext(ctx, query, args...)
+}
+
+// reads is the queryer of reads outside a transaction: queryContext's.
+func (s *DB) reads() queryer { return dbReads{s} }
+
+type dbReads struct{ s *DB }
+
+func (r dbReads) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return r.s.queryContext(ctx, query, args...)
+}
+
+func (r dbReads) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return r.s.SQL.ExecContext(ctx, query, args...)
+}
+
+// tracedTx shows a transaction's reads to DB.trace.
+type tracedTx struct {
+	queryer
+	trace func(string, []any)
+}
+
+func (t tracedTx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	t.trace(query, args)
+	return t.queryer.QueryContext(ctx, query, args...)
 }
 
 // cachedTx runs a transaction's statements through the cache.
@@ -290,6 +370,9 @@ func (s *DB) InTx(ctx context.Context, fn func(store.Tx) error) error {
 		if s.stmts != nil {
 			q = &cachedTx{tx: sqlTx, cache: s.stmts}
 		}
+		if s.trace != nil {
+			q = tracedTx{q, s.trace}
+		}
 		if err := fn(&tx{tx: sqlTx, q: q, d: s.d}); err != nil {
 			_ = sqlTx.Rollback()
 			return err
@@ -329,6 +412,9 @@ func (s *DB) InReadTx(ctx context.Context, fn func(store.Tx) error) error {
 	var q queryer = sqlTx
 	if s.stmts != nil {
 		q = &cachedTx{tx: sqlTx, cache: s.stmts}
+	}
+	if s.trace != nil {
+		q = tracedTx{q, s.trace}
 	}
 	return fn(&tx{tx: sqlTx, q: q, d: s.d, readOnly: true})
 }
@@ -571,7 +657,7 @@ func queryCards(ctx context.Context, q queryer, query string, args ...any) ([]st
 
 // GetCard implements store.Store.
 func (s *DB) GetCard(ctx context.Context, tenant, id string) (store.Card, error) {
-	cards, err := queryCards(ctx, s.SQL, `SELECT `+cardColumns+` FROM cards WHERE tenant = $1 AND id = $2`, tenant, id)
+	cards, err := queryCards(ctx, s.reads(), `SELECT `+cardColumns+` FROM cards WHERE `+s.d.notIndexed("tenant")+` = $1 AND id = $2`, tenant, id)
 	if err != nil {
 		return store.Card{}, s.d.MapError(fmt.Errorf("reading card: %w", err))
 	}
@@ -583,7 +669,7 @@ func (s *DB) GetCard(ctx context.Context, tenant, id string) (store.Card, error)
 
 // GetCardByEmail implements store.Store.
 func (s *DB) GetCardByEmail(ctx context.Context, tenant, emailNorm string) (store.Card, error) {
-	cards, err := queryCards(ctx, s.SQL, `SELECT `+cardColumns+` FROM cards WHERE tenant = $1 AND email_norm = $2 AND email_norm <> ''`, tenant, emailNorm)
+	cards, err := queryCards(ctx, s.reads(), `SELECT `+cardColumns+` FROM cards WHERE `+s.d.notIndexed("tenant")+` = $1 AND email_norm = $2 AND email_norm <> ''`, tenant, emailNorm)
 	if err != nil {
 		return store.Card{}, s.d.MapError(fmt.Errorf("reading card: %w", err))
 	}
@@ -676,7 +762,7 @@ func (s *DB) ListCards(ctx context.Context, f store.CardFilter) ([]store.Card, e
 		limit = 100
 	}
 	query := `SELECT ` + cardColumns + ` FROM cards WHERE ` + strings.Join(where, " AND ") + ` ORDER BY id LIMIT ` + arg(limit)
-	cards, err := queryCards(ctx, s.SQL, query, args...)
+	cards, err := queryCards(ctx, s.reads(), query, args...)
 	if err != nil {
 		return nil, s.d.MapError(fmt.Errorf("listing cards: %w", err))
 	}
@@ -803,7 +889,7 @@ func queryClaims(ctx context.Context, q queryer, query string, args ...any) ([]s
 
 // ListClaims implements store.Store.
 func (s *DB) ListClaims(ctx context.Context, tenant, cardID string) ([]store.Claim, error) {
-	claims, err := queryClaims(ctx, s.SQL, `SELECT `+claimColumns+` FROM claims WHERE tenant = $1 AND card_id = $2 ORDER BY source`, tenant, cardID)
+	claims, err := queryClaims(ctx, s.reads(), `SELECT `+claimColumns+` FROM claims WHERE `+s.d.notIndexed("tenant")+` = $1 AND card_id = $2 ORDER BY source`, tenant, cardID)
 	if err != nil {
 		return nil, s.d.MapError(fmt.Errorf("listing claims: %w", err))
 	}
@@ -916,8 +1002,8 @@ func (s *DB) ListOutbox(ctx context.Context, tenant string, afterID int64, limit
 
 // PutCredential implements store.Store.
 func (s *DB) PutCredential(ctx context.Context, c store.Credential) error {
-	_, err := s.SQL.ExecContext(ctx, `INSERT INTO credentials (id, kind, tenant, name, hash, read_only, origin, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, c.ID, c.Kind, c.Tenant, c.Name, c.Hash, c.ReadOnly, c.Origin, micros(c.Created))
+	_, err := s.SQL.ExecContext(ctx, `INSERT INTO credentials (id, kind, tenant, name, hash, read_only, origin, created_at, scopes)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, c.ID, c.Kind, c.Tenant, c.Name, c.Hash, c.ReadOnly, c.Origin, micros(c.Created), strings.Join(c.Scopes, " "))
 	if err != nil {
 		return s.d.MapError(fmt.Errorf("storing credential %q: %w", c.Name, err))
 	}
@@ -931,10 +1017,14 @@ func (s *DB) FindCredential(ctx context.Context, kind, hash string) (store.Crede
 	var (
 		c       store.Credential
 		created sql.NullInt64
+		scopes  string
 	)
-	err := s.queryRowContext(ctx, `SELECT id, kind, tenant, name, hash, read_only, origin, created_at
+	err := s.queryRowContext(ctx, `SELECT id, kind, tenant, name, hash, read_only, origin, created_at, scopes
 		FROM credentials WHERE kind = $1 AND hash = $2`, kind, hash).
-		Scan(&c.ID, &c.Kind, &c.Tenant, &c.Name, &c.Hash, &c.ReadOnly, &c.Origin, &created)
+		Scan(&c.ID, &c.Kind, &c.Tenant, &c.Name, &c.Hash, &c.ReadOnly, &c.Origin, &created, &scopes)
+	if scopes != "" {
+		c.Scopes = strings.Fields(scopes)
+	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, store.ErrNotFound
 	}
@@ -943,6 +1033,48 @@ func (s *DB) FindCredential(ctx context.Context, kind, hash string) (store.Crede
 	}
 	c.Created = fromMicros(created)
 	return c, nil
+}
+
+// ListCredentials implements store.Store.
+func (s *DB) ListCredentials(ctx context.Context, kind string) ([]store.Credential, error) {
+	rows, err := s.queryContext(ctx, `SELECT id, kind, tenant, name, hash, read_only, origin, created_at, scopes
+		FROM credentials WHERE kind = $1 ORDER BY created_at, id`, kind)
+	out, err := collect(rows, err, func(sc scanner) (store.Credential, error) {
+		var (
+			c       store.Credential
+			created sql.NullInt64
+			scopes  string
+		)
+		err := sc.Scan(&c.ID, &c.Kind, &c.Tenant, &c.Name, &c.Hash, &c.ReadOnly, &c.Origin, &created, &scopes)
+		c.Created = fromMicros(created)
+		if scopes != "" {
+			c.Scopes = strings.Fields(scopes)
+		}
+		return c, err
+	})
+	if err != nil {
+		return nil, s.d.MapError(fmt.Errorf("listing credentials: %w", err))
+	}
+	return out, nil
+}
+
+// DeleteCredential implements store.Store.
+func (s *DB) DeleteCredential(ctx context.Context, id string) error {
+	var n int64
+	err := s.exclusive(ctx, func() error {
+		res, err := s.SQL.ExecContext(ctx, `DELETE FROM credentials WHERE id = $1`, id)
+		if err == nil {
+			n, err = res.RowsAffected()
+		}
+		return err
+	})
+	if err != nil {
+		return s.d.MapError(fmt.Errorf("deleting credential: %w", err))
+	}
+	if n == 0 {
+		return fmt.Errorf("credential %q: %w", id, store.ErrNotFound)
+	}
+	return nil
 }
 
 // CountCredentials implements store.Store.
@@ -965,7 +1097,7 @@ func (s *DB) ClaimsOfCards(ctx context.Context, tenant string, cardIDs []string)
 	t := &tx{q: s.SQL, d: s.d}
 	err := chunks(cardIDs, t.lookupChunk(1), func(part []string) error {
 		in, args := t.in("card_id", part, tenant)
-		claims, err := queryClaims(ctx, s.SQL, `SELECT `+claimColumns+` FROM claims WHERE tenant = $1 AND `+in+` ORDER BY card_id, source`, args...)
+		claims, err := queryClaims(ctx, s.SQL, `SELECT `+claimColumns+` FROM claims WHERE `+s.d.notIndexed("tenant")+` = $1 AND `+in+` ORDER BY card_id, source`, args...)
 		for _, c := range claims {
 			out[c.CardID] = append(out[c.CardID], c)
 		}

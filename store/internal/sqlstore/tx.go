@@ -59,15 +59,20 @@ func (d Dialect) in(col string, vals []string, fixed ...any) (string, []any) {
 	if len(vals) == 1 {
 		// One key (a SCIM request, a login): plain equality, which the
 		// index whose first column it is serves whatever the statistics
-		// say — the semi-join below was planned as a scan of the source's
-		// claims while a new install's statistics were still empty.
+		// say (the callers keep tenant and source off the indexes, see
+		// the package doc).
 		return fmt.Sprintf("%s = $%d", col, len(fixed)+1), append(args, vals[0])
 	}
 	if d.Arrays {
-		// A semi-join on the unnested keys: the planner runs it as one
-		// index lookup per key. "col = ANY($k)" with a thousand keys was
-		// planned as a scan of the tenant with a filter, statistics or not.
-		return fmt.Sprintf("%s IN (SELECT unnest($%d::text[]))", col, len(fixed)+1), append(args, vals)
+		// "col = ANY($k)": an index condition of the index whose first
+		// column col is, which reads each key (a B-tree descends once per
+		// array element). With the tenant first in the indexes it was
+		// planned as a scan of the tenant with a filter, statistics or
+		// not; the lookups now say the tenant so that no index takes it
+		// (notIndexed). A semi-join on the unnested keys, as before, was
+		// planned without statistics as a hash join over a walk of the
+		// whole index.
+		return fmt.Sprintf("%s = ANY($%d::text[])", col, len(fixed)+1), append(args, vals)
 	}
 	if d.JSON == JSONSQLite {
 		// The same on SQLite, with the keys as one JSON array: one
@@ -97,7 +102,7 @@ func (t *tx) CardsByEmail(ctx context.Context, tenant string, emailNorms []strin
 		in, args := t.in("email_norm", part, tenant)
 		// email_norm <> '': cards_tenant_email is partial on it (cards may
 		// have no email), and neither planner infers it from the IN list.
-		cards, err := queryCards(ctx, t.q, `SELECT `+cardColumns+` FROM cards WHERE tenant = $1 AND email_norm <> '' AND `+in+` ORDER BY email_norm`+t.forUpdate(), args...)
+		cards, err := queryCards(ctx, t.q, `SELECT `+cardColumns+` FROM cards WHERE `+t.d.notIndexed("tenant")+` = $1 AND email_norm <> '' AND `+in+` ORDER BY email_norm`+t.forUpdate(), args...)
 		for _, c := range cards {
 			out[c.EmailNorm] = c
 		}
@@ -113,7 +118,7 @@ func (t *tx) CardsByID(ctx context.Context, tenant string, ids []string) (map[st
 	out := make(map[string]store.Card, len(ids))
 	err := chunks(ids, t.lookupChunk(1), func(part []string) error {
 		in, args := t.in("id", part, tenant)
-		cards, err := queryCards(ctx, t.q, `SELECT `+cardColumns+` FROM cards WHERE tenant = $1 AND `+in+` ORDER BY id`+t.forUpdate(), args...)
+		cards, err := queryCards(ctx, t.q, `SELECT `+cardColumns+` FROM cards WHERE `+t.d.notIndexed("tenant")+` = $1 AND `+in+` ORDER BY id`+t.forUpdate(), args...)
 		for _, c := range cards {
 			out[c.ID] = c
 		}
@@ -129,7 +134,7 @@ func (t *tx) ClaimCardIDs(ctx context.Context, tenant, source string, externalID
 	out := make(map[string]string, len(externalIDs))
 	err := chunks(externalIDs, t.lookupChunk(2), func(part []string) error {
 		in, args := t.in("external_id", part, tenant, source)
-		rows, err := t.q.QueryContext(ctx, `SELECT external_id, card_id FROM claims WHERE tenant = $1 AND source = $2 AND external_id <> '' AND `+in, args...)
+		rows, err := t.q.QueryContext(ctx, `SELECT external_id, card_id FROM claims WHERE `+t.d.notIndexed("tenant")+` = $1 AND `+t.d.notIndexed("source")+` = $2 AND external_id <> '' AND `+in, args...)
 		if err != nil {
 			return err
 		}
@@ -153,7 +158,7 @@ func (t *tx) Claims(ctx context.Context, tenant string, cardIDs []string) (map[s
 	out := make(map[string][]store.Claim, len(cardIDs))
 	err := chunks(cardIDs, t.lookupChunk(1), func(part []string) error {
 		in, args := t.in("card_id", part, tenant)
-		claims, err := queryClaims(ctx, t.q, `SELECT `+claimColumns+` FROM claims WHERE tenant = $1 AND `+in+` ORDER BY card_id, source`, args...)
+		claims, err := queryClaims(ctx, t.q, `SELECT `+claimColumns+` FROM claims WHERE `+t.d.notIndexed("tenant")+` = $1 AND `+in+` ORDER BY card_id, source`, args...)
 		for _, c := range claims {
 			out[c.CardID] = append(out[c.CardID], c)
 		}

@@ -1,0 +1,171 @@
+package consoletest
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/rosterd/rosterd/internal/browsertest"
+)
+
+// tabCounts reads the users page's status tabs: label → count.
+const tabCounts = `Object.fromEntries([...document.querySelectorAll('nav[aria-label="Status"] a')].map(
+	a => [a.firstChild.textContent.trim(), Number(a.querySelector('.count').textContent)]))`
+
+// TestJourneyDisableThree is journey 1 of issue 17: an operator signs in
+// with an admin key, opens a tenant, filters by status, selects three
+// cards, disables them, and sees the counts change; on SQLite and on
+// PostgreSQL. axe-core checks every page it opens, and the users page is
+// checked again at 375 px.
+func TestJourneyDisableThree(t *testing.T) {
+	for _, backend := range []string{"sqlite", "postgres"} {
+		t.Run(backend, func(t *testing.T) {
+			r := startRosterd(t, backend == "postgres")
+			cards := seedPeople(t, r, "acme", staff)
+			// One is disabled already, so that the filter has something to
+			// leave out.
+			api(t, r, "POST", "/tenants/acme/cards/"+cards[0].ID+"/disable", map[string]any{"reason": "left"}, nil)
+			journeyDisableThree(t, r, cards)
+		})
+	}
+}
+
+func journeyDisableThree(t *testing.T, r *browsertest.Rosterd, cards []apiCard) {
+	b := newBrowser(t)
+	b.Step("open the console",
+		chromedp.Navigate(r.URL+"/console/"),
+		chromedp.WaitVisible(chromedp.CSS("#key")),
+	)
+	b.CheckA11y("sign-in")
+	b.Step("sign in with the admin key",
+		chromedp.SendKeys(chromedp.CSS("#key"), adminKey),
+		browsertest.Load(chromedp.KeyEvent("\r")),
+		chromedp.WaitVisible(chromedp.CSS(`a[href="/console/t/acme/users"]`)),
+	)
+	b.CheckA11y("tenants")
+	b.Step("open the tenant",
+		browsertest.Load(chromedp.Click(chromedp.CSS(`a[href="/console/t/acme/users"]`))),
+		chromedp.WaitVisible(chromedp.CSS(`nav[aria-label="Status"]`)),
+	)
+	b.CheckA11y("users")
+	// Keyboard: the first Tab stop is the skip link, and it leads to the
+	// content.
+	b.Step("tab to the skip link", chromedp.KeyEvent("\t"))
+	first := browsertest.Value(b, "read the focus", chromedp.Evaluate[string](`document.activeElement.textContent.trim()`))
+	if first != "Skip to content" {
+		b.Fatalf("the first Tab stop is %q, want the skip link", first)
+	}
+	before := browsertest.Value(b, "read the counts", chromedp.Evaluate[map[string]int](tabCounts))
+	want := map[string]int{"All": 8, "Enabled": 7, "Active": 0, "Invite pending": 0, "Invite expired": 0, "Provisioned": 7, "Disabled": 1}
+	if fmt.Sprint(before) != fmt.Sprint(want) {
+		b.Fatalf("the tabs count %v, want %v", before, want)
+	}
+
+	b.Step("search",
+		chromedp.SendKeys(chromedp.CSS("#q"), "hopper"),
+		browsertest.Load(chromedp.KeyEvent("\r")),
+		chromedp.WaitVisible(chromedp.CSS(`#bulk tbody a[href*="/cards/`+cards[1].ID+`"]`)),
+	)
+	found := browsertest.Value(b, "read the matches", chromedp.Evaluate[[]string](
+		`[...document.querySelectorAll('#bulk tbody input[type=checkbox]')].map(c => c.value)`))
+	if len(found) != 1 || found[0] != cards[1].ID {
+		b.Fatalf("searching for \"hopper\" shows %v, want only Grace Hopper's card %s", found, cards[1].ID)
+	}
+	b.Step("clear the search",
+		chromedp.Clear(chromedp.CSS("#q")),
+	)
+	b.Step("filter by status",
+		chromedp.SetValue(chromedp.CSS("#status"), "provisioned"),
+		browsertest.Load(chromedp.Click(chromedp.CSS(`form[role="search"] button`))),
+		chromedp.WaitVisible(chromedp.CSS(`nav[aria-label="Status"] a[aria-current="page"][href*="status=provisioned"]`)),
+	)
+	rows := browsertest.Value(b, "read the rows", chromedp.Evaluate[[]string](
+		`[...document.querySelectorAll('#bulk tbody input[type=checkbox]')].map(c => c.value)`))
+	if len(rows) != 7 || slices.Contains(rows, cards[0].ID) {
+		b.Fatalf("the provisioned filter shows %d rows %v; want the 7 enabled cards, not %s", len(rows), rows, cards[0].ID)
+	}
+	picked := rows[:3]
+	// Keyboard: focus each box and press space.
+	for i, id := range picked {
+		b.Step(fmt.Sprintf("select card %d with the keyboard", i+1),
+			chromedp.Focus(chromedp.CSS("#sel-"+id)),
+			chromedp.KeyEvent(" "),
+		)
+	}
+	b.Step("ask to disable the selected",
+		browsertest.Load(chromedp.Click(chromedp.CSS(`#bulk button[type="submit"]`))),
+		chromedp.WaitVisible(chromedp.CSS("#reason")),
+	)
+	heading := browsertest.Value(b, "read the confirmation", chromedp.Text(chromedp.CSS("h1")))
+	if heading != "Disable 3 people?" {
+		b.Fatalf("the confirmation says %q, want %q", heading, "Disable 3 people?")
+	}
+	b.CheckA11y("confirm disable")
+	b.Step("confirm with a reason",
+		chromedp.SendKeys(chromedp.CSS("#reason"), "contract ended"),
+		browsertest.Load(chromedp.KeyEvent("\r")),
+		chromedp.WaitVisible(chromedp.CSS("p.flash")),
+	)
+	flash := browsertest.Value(b, "read the message", chromedp.Text(chromedp.CSS("p.flash")))
+	if flash != "Disabled 3 people." {
+		b.Fatalf("after disabling, the page says %q", flash)
+	}
+	after := browsertest.Value(b, "read the counts again", chromedp.Evaluate[map[string]int](tabCounts))
+	want = map[string]int{"All": 8, "Enabled": 4, "Active": 0, "Invite pending": 0, "Invite expired": 0, "Provisioned": 4, "Disabled": 4}
+	if fmt.Sprint(after) != fmt.Sprint(want) {
+		b.Fatalf("after disabling three, the tabs count %v, want %v", after, want)
+	}
+	b.Step("the users page after the change",
+		chromedp.EmulateViewport(1280, 800),
+	)
+	loc, _ := b.Location()
+	if !strings.Contains(loc, "status=provisioned") {
+		b.Fatalf("after disabling, the page is %s; want the filtered list it came from", loc)
+	}
+	// The directory has them disabled, with the reason, by the console.
+	for _, id := range picked {
+		if c := getCard(t, r, "acme", id); c.Enabled || c.Status != "disabled" {
+			t.Errorf("card %s after the bulk disable: enabled=%v status=%s", id, c.Enabled, c.Status)
+		}
+	}
+
+	b.Step("open a disabled card",
+		chromedp.Navigate(r.URL+"/console/t/acme/cards/"+picked[0]),
+		chromedp.WaitVisible(chromedp.CSS("#audit")),
+	)
+	b.CheckA11y("card")
+	trail := browsertest.Value(b, "read the audit trail", chromedp.Text(chromedp.CSS(`#audit + .scroll tbody`)))
+	if !strings.Contains(trail, "console:ops") {
+		b.Fatalf("the audit trail does not name the console's person as actor:\n%s", trail)
+	}
+
+	b.Step("enable it again from the card page",
+		browsertest.Load(chromedp.Click(chromedp.CSS(`form[action$="/enable"] button`))),
+		chromedp.WaitVisible(chromedp.CSS("p.flash")),
+	)
+	if c := getCard(t, r, "acme", picked[0]); !c.Enabled {
+		b.Fatalf("after Enable on the card page, card %s is %s", picked[0], c.Status)
+	}
+	b.Step("release it",
+		browsertest.Load(chromedp.Click(chromedp.CSS(`form[action$="/release"] button`))),
+		chromedp.WaitVisible(chromedp.CSS("p.flash")),
+	)
+	flash = browsertest.Value(b, "read the release message", chromedp.Text(chromedp.CSS("p.flash")))
+	if !strings.HasPrefix(flash, "Released") {
+		b.Fatalf("after Release, the page says %q", flash)
+	}
+
+	b.Step("at 375 px",
+		chromedp.EmulateViewport(375, 800),
+		chromedp.Navigate(r.URL+"/console/t/acme/users"),
+		chromedp.WaitVisible(chromedp.CSS(`nav[aria-label="Status"]`)),
+	)
+	overflow := browsertest.Value(b, "measure the page", chromedp.Evaluate[int](`document.documentElement.scrollWidth`))
+	if overflow > 375 {
+		b.Fatalf("at 375 px the page is %d px wide: it scrolls sideways", overflow)
+	}
+	b.CheckA11y("users at 375 px")
+}

@@ -1,0 +1,232 @@
+package console
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/rosterd/rosterd/directory"
+)
+
+// pageSize is the number of cards on a page of the users list.
+const pageSize = 50
+
+// tab is one status tab of the users page, with its count.
+type tab struct {
+	Label   string
+	URL     string
+	Count   int
+	Current bool
+}
+
+type statusOption struct {
+	Value, Label string
+	Selected     bool
+}
+
+type userRow struct {
+	ID, Name, Email, Role, Groups string
+	Status                        directory.Status
+	LastLogin, Created            time.Time
+	URL                           string
+}
+
+type usersView struct {
+	Tenant   Tenant
+	Tabs     []tab
+	Query    string
+	Statuses []statusOption
+	Rows     []userRow
+	// Matching is the number of cards of the status tab (all statuses when
+	// no status is chosen); a search narrows the rows, not this count.
+	Matching int
+	// Self is this page's URL, where a bulk action comes back to.
+	Self              string
+	NextURL, FirstURL string
+}
+
+// userFilters are the query parameters of the users page.
+var userFilters = []string{"status", "q", "cursor"}
+
+// statusFilters are the status values the list takes, in the tabs' order.
+var statusFilters = []string{"", "enabled", string(directory.Active), string(directory.InvitePending),
+	string(directory.InviteExpired), string(directory.Provisioned), string(directory.Disabled)}
+
+// users: GET /console/t/{t}/users?status=&q=&cursor= — the tenant's cards,
+// with the status counts as tabs.
+func (c *Console) users(w http.ResponseWriter, r *http.Request, t Tenant) {
+	v := r.URL.Query()
+	for name := range v {
+		if !slices.Contains(userFilters, name) {
+			c.errorPage(w, r, http.StatusBadRequest, fmt.Sprintf("The users page has no parameter %q (it takes %s).", name, strings.Join(userFilters, ", ")))
+			return
+		}
+	}
+	status, query := v.Get("status"), strings.TrimSpace(v.Get("q"))
+	if !slices.Contains(statusFilters, status) {
+		c.errorPage(w, r, http.StatusBadRequest, fmt.Sprintf("status %q is not one of %s.", status, strings.Join(statusFilters[1:], ", ")))
+		return
+	}
+	stats, err := c.deps.Directory.Stats(r.Context(), t.ID)
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	page, err := c.deps.Directory.List(r.Context(), directory.ListQuery{Tenant: t.ID, Status: status, Query: query,
+		Cursor: v.Get("cursor"), Limit: pageSize})
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	base := tenantURL(t.ID) + "/users"
+	link := func(status, cursor string) string {
+		q := url.Values{}
+		if status != "" {
+			q.Set("status", status)
+		}
+		if query != "" {
+			q.Set("q", query)
+		}
+		if cursor != "" {
+			q.Set("cursor", cursor)
+		}
+		if len(q) == 0 {
+			return base
+		}
+		return base + "?" + q.Encode()
+	}
+	view := usersView{Tenant: t, Query: query, Self: link(status, v.Get("cursor"))}
+	total := 0
+	for _, n := range stats {
+		total += n
+	}
+	for _, s := range statusFilters {
+		n := stats[directory.Status(s)]
+		switch s {
+		case "":
+			n = total
+		case "enabled":
+			n = total - stats[directory.Disabled]
+		}
+		view.Tabs = append(view.Tabs, tab{Label: statusLabel(directory.Status(s)), URL: link(s, ""), Count: n, Current: s == status})
+		view.Statuses = append(view.Statuses, statusOption{Value: s, Label: statusLabel(directory.Status(s)), Selected: s == status})
+		if s == status {
+			view.Matching = n
+		}
+	}
+	now := c.deps.Directory.Now()
+	for _, card := range page.Cards {
+		view.Rows = append(view.Rows, userRow{ID: card.ID, Name: displayName(card), Email: card.Email, Role: card.Attributes.Role,
+			Groups: strings.Join(card.Attributes.Groups, ", "), Status: directory.StatusOf(card, now),
+			LastLogin: card.LastLoginAt, Created: card.CreatedAt, URL: tenantURL(t.ID) + "/cards/" + url.PathEscape(card.ID)})
+	}
+	if page.Next != "" {
+		view.NextURL = link(status, page.Next)
+	}
+	if v.Get("cursor") != "" {
+		view.FirstURL = link(status, "")
+	}
+	c.render(w, r, http.StatusOK, "users", "Users · "+t.Name, view)
+}
+
+// displayName is how a card is named on a page.
+func displayName(c directory.Card) string {
+	a := c.Attributes
+	if a.DisplayName != "" {
+		return a.DisplayName
+	}
+	if n := strings.TrimSpace(a.GivenName + " " + a.FamilyName); n != "" {
+		return n
+	}
+	return c.Email
+}
+
+// maxBulk is the most cards one bulk action takes from the console.
+const maxBulk = 1000
+
+type bulkView struct {
+	Tenant Tenant
+	Rows   []userRow
+	Back   string
+}
+
+// bulkIDs reads the selected card ids (id=…, repeated).
+func bulkIDs(v url.Values) ([]string, error) {
+	ids := v["id"]
+	if len(ids) > maxBulk {
+		return nil, fmt.Errorf("at most %d people at once; %d are selected", maxBulk, len(ids))
+	}
+	slices.Sort(ids)
+	return slices.Compact(ids), nil
+}
+
+// bulkDisableConfirm: GET /console/t/{t}/users/disable?id=…&back=… — asks
+// to confirm, with the count and the names, and a reason.
+func (c *Console) bulkDisableConfirm(w http.ResponseWriter, r *http.Request, t Tenant) {
+	v := r.URL.Query()
+	back := safeNext(v.Get("back"))
+	ids, err := bulkIDs(v)
+	if err != nil {
+		c.errorPage(w, r, http.StatusBadRequest, err.Error())
+		return
+	}
+	if len(ids) == 0 {
+		c.sessions.setFlash(sessionOf(r), "Select at least one person to disable.")
+		http.Redirect(w, r, back, http.StatusSeeOther)
+		return
+	}
+	view := bulkView{Tenant: t, Back: back}
+	now := c.deps.Directory.Now()
+	for _, id := range ids {
+		card, err := c.deps.Directory.Get(r.Context(), t.ID, id)
+		if err != nil {
+			c.fail(w, r, err)
+			return
+		}
+		view.Rows = append(view.Rows, userRow{ID: card.ID, Name: displayName(card), Email: card.Email, Status: directory.StatusOf(card, now)})
+	}
+	c.render(w, r, http.StatusOK, "bulk_disable", fmt.Sprintf("Disable %d people?", len(ids)), view)
+}
+
+// bulkDisable: POST /console/t/{t}/users/disable — disables the selected
+// cards one by one through the directory, with the reason.
+//
+// TODO(issue 16): call the directory's bulk service, one audited change.
+func (c *Console) bulkDisable(w http.ResponseWriter, r *http.Request, t Tenant) {
+	back := safeNext(r.PostForm.Get("back"))
+	ids, err := bulkIDs(r.PostForm)
+	if err != nil {
+		c.errorPage(w, r, http.StatusBadRequest, err.Error())
+		return
+	}
+	reason := strings.TrimSpace(r.PostForm.Get("reason"))
+	if reason == "" {
+		c.errorPage(w, r, http.StatusBadRequest, "Give a reason for disabling them: it goes into the audit trail.")
+		return
+	}
+	done, failed := 0, 0
+	for _, id := range ids {
+		if _, err := c.deps.Directory.Disable(r.Context(), actor(r), t.ID, id, reason); err != nil {
+			failed++
+			c.deps.Logger.Warn("console bulk disable: a card failed", "tenant", t.ID, "card", id, "err", err)
+			continue
+		}
+		done++
+	}
+	msg := fmt.Sprintf("Disabled %d %s.", done, people(done))
+	if failed > 0 {
+		msg += fmt.Sprintf(" %d could not be disabled; the server log names them.", failed)
+	}
+	c.sessions.setFlash(sessionOf(r), msg)
+	http.Redirect(w, r, back, http.StatusSeeOther)
+}
+
+func people(n int) string {
+	if n == 1 {
+		return "person"
+	}
+	return "people"
+}

@@ -1,0 +1,29 @@
+// Package tenant is the one home of what a tenant is: its policy, its
+// safety limits, its SCIM connections and their tokens, its SAML settings,
+// feeds and webhooks, as they are now.
+//
+// Read Registry first. It loads every tenant from the store into an
+// immutable snapshot, and every channel asks it for "tenant T as it is
+// now" per request or per run (Get); none keeps a copy of its own. The
+// YAML file's tenants are laid over the store as a declarative layer, in
+// the manner of Dex's storage/static.go: Apply writes them to the store
+// (managed_by config) at start and on SIGHUP, and the admin API refuses
+// to change what the file manages unless it says api_may_extend. A change
+// commits with an audit line and an event and moves the registry's
+// version counter; Watch notices a new version (PostgreSQL's NOTIFY, or
+// its poll) and swaps in a new snapshot, so every replica serves the
+// change within a second or two, without a restart and without dropping a
+// request: a request holds the snapshot it began with.
+//
+// Decisions worth knowing:
+//
+//   - Secrets a tenant's file declares (feed passwords) are not stored:
+//     a config-managed tenant's settings come from the process's own file
+//     and the store holds them without secrets. Tokens are stored as
+//     hashes only, and compared in constant time.
+//   - A retired tenant keeps its row, cards and audit; Get says
+//     ErrNotFound for it, so SCIM, SAML and feeds stop answering, and
+//     Restore brings it back.
+//   - The tenant's settings are validated by package config's own rules
+//     (config.DecodeTenant), never by a copy of them.
+package tenant
