@@ -195,11 +195,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	// The web console under /console/: the same directory, signed in with
 	// an admin key.
-	var consoleTenants console.StaticTenants
-	for _, t := range cfg.Tenants {
-		consoleTenants = append(consoleTenants, console.Tenant{ID: t.ID, Name: t.Name})
-	}
-	web, err := console.New(console.Deps{Keys: keys, Directory: svc, Audit: st, Tenants: consoleTenants,
+	web, err := console.New(console.Deps{Keys: keys, Directory: svc, Audit: st, Tenants: consoleTenants{tenants},
 		PublicURL: cfg.PublicURL, Logger: logger.With("component", "console")})
 	if err != nil {
 		return err
@@ -312,4 +308,18 @@ func reloadOnHangup(ctx context.Context, hup <-chan os.Signal, g globalFlags, re
 		}
 		logger.Info("SIGHUP: the configuration's tenants applied", "file", g.config)
 	}
+}
+
+// consoleTenants lists the registry's tenants for the console, as they
+// are now: one the API created is there at once, a retired one is not.
+type consoleTenants struct{ reg *tenant.Registry }
+
+func (c consoleTenants) ListTenants(context.Context) ([]console.Tenant, error) {
+	var out []console.Tenant
+	for _, t := range c.reg.List() {
+		if !t.Retired() {
+			out = append(out, console.Tenant{ID: t.ID(), Name: t.Name()})
+		}
+	}
+	return out, nil
 }
