@@ -643,7 +643,7 @@ func TestEditAndExport(t *testing.T) {
 		t.Fatalf("export: %d %s", res.Status, res.Raw)
 	}
 	lines := strings.Split(strings.TrimSpace(res.Raw), "\n")
-	if len(lines) != 3 || lines[0] != "email,given_name,family_name,display_name,title,department,location,employee_id,manager_email,role,groups,status,sources,last_login,created,last_known_source,last_known_at" {
+	if len(lines) != 3 || lines[0] != "email,given_name,family_name,display_name,title,department,location,employee_id,manager_email,role,groups,status,sources,last_login,created,last_known_source,last_known_at,role_source,relations" {
 		t.Fatalf("export: %q", res.Raw)
 	}
 	if !strings.HasPrefix(lines[1], "ann@example.com,ann,,'=Ann,,Research,Berlin,,,,,invite_pending,admin;file:hr,,2026-11-20T09:00:00Z,,") {

@@ -19,6 +19,9 @@ type CardBody struct {
 	directory.Card
 	Status  directory.Status `json:"status"`
 	Sources []string         `json:"sources,omitempty"`
+	// Links are the manager and relations, linked to their cards or
+	// pending (a single card's GET only).
+	Links map[string]directory.Link `json:"links,omitempty"`
 }
 
 func (a *API) cardBody(c directory.Card) CardBody {
@@ -76,7 +79,18 @@ func (a *API) cardStats(w http.ResponseWriter, r *http.Request, tenant string) {
 		counts[s] = got[s]
 		total += got[s]
 	}
-	daemon.WriteJSON(w, http.StatusOK, map[string]any{"counts": counts, "enabled": total - counts[directory.Disabled], "total": total})
+	body := map[string]any{"counts": counts, "enabled": total - counts[directory.Disabled] - counts[directory.PendingApproval], "total": total}
+	if rs, ok := a.services.Directory.(interface {
+		RoleStats(ctx context.Context, tenant string) (map[string]int, error)
+	}); ok {
+		roles, err := rs.RoleStats(r.Context(), tenant)
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		body["roles"] = roles
+	}
+	daemon.WriteJSON(w, http.StatusOK, body)
 }
 
 func (a *API) getCard(w http.ResponseWriter, r *http.Request, tenant string) {
@@ -93,6 +107,10 @@ func (a *API) getCard(w http.ResponseWriter, r *http.Request, tenant string) {
 	}
 	body := a.cardBody(card)
 	body.Sources = liveSources(claims)
+	if body.Links, err = a.services.Directory.Links(r.Context(), card); err != nil {
+		a.fail(w, r, err)
+		return
+	}
 	w.Header().Set("ETag", fmt.Sprintf(`"%d"`, card.Version))
 	daemon.WriteJSON(w, http.StatusOK, body)
 }
@@ -202,7 +220,7 @@ func (a *API) cardAction(fn cardFunc) tenantHandler {
 // exported; an import leaves what it has no column for as it is.
 var exportColumns = []string{"email", "given_name", "family_name", "display_name", "title", "department", "location",
 	"employee_id", "manager_email", "role", "groups", "status", "sources", "last_login", "created",
-	"last_known_source", "last_known_at"}
+	"last_known_source", "last_known_at", "role_source", "relations"}
 
 // exportRow is one card's row under exportColumns, the values as they
 // are (the CSV writer guards them for spreadsheets; an XLSX cell is text).
@@ -220,7 +238,8 @@ func exportRow(c directory.Card, sources []string, now time.Time) []string {
 		lastKnownSource, lastKnownAt = c.LastKnown.Source, c.LastKnown.At.UTC().Format(time.RFC3339)
 	}
 	return append(row, strings.Join(c.Attributes.Groups, ";"), string(directory.StatusOf(c, now)),
-		strings.Join(sources, ";"), last, c.CreatedAt.UTC().Format(time.RFC3339), lastKnownSource, lastKnownAt)
+		strings.Join(sources, ";"), last, c.CreatedAt.UTC().Format(time.RFC3339), lastKnownSource, lastKnownAt,
+		c.RoleSource, relationsCell(c.Attributes.Relations))
 }
 
 // exportCards: GET …/cards/export.csv, the list's filters, every page,

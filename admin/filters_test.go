@@ -226,6 +226,12 @@ func TestCardQueryParametersAreChecked(t *testing.T) {
 				v = "5"
 			case "cursor":
 				v = "00000000-0000-0000-0000-000000000000"
+			case "manager":
+				v = "boss@example.com"
+			case "assigned":
+				v = "true"
+			case "relation.<name>":
+				p, v = "relation.parent", "mum@example.com"
 			}
 			if r := e.do("GET", acme+"/cards?"+p+"="+v, rwKey, nil); r.Status != 200 {
 				t.Errorf("?%s=%s: %d %s", p, v, r.Status, r.Raw)

@@ -60,7 +60,9 @@ func TestOpenAPIDocumentsEveryCardQueryParameter(t *testing.T) {
 		{"/api/v1/tenants/{t}/cards/export.csv", exportParams},
 		{"/api/v1/tenants/{t}/cards/export.xlsx", exportParams},
 	} {
-		want := slices.Sorted(slices.Values(tc.accepted))
+		// relation.<name> is a family of parameters: the operation's
+		// description documents it.
+		want := slices.Sorted(slices.Values(slices.DeleteFunc(slices.Clone(tc.accepted), func(p string) bool { return p == "relation.<name>" })))
 		if got := openAPIQueryParams(t, "get", tc.path); !slices.Equal(got, want) {
 			t.Errorf("%s documents %v, accepts %v", tc.path, got, want)
 		}

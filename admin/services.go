@@ -37,6 +37,17 @@ type Directory interface {
 	Release(ctx context.Context, actor directory.Actor, tenant, cardID string) (directory.Card, error)
 	Edit(ctx context.Context, actor directory.Actor, tenant, cardID string, attrs directory.Attributes) (directory.Card, error)
 	Bulk(ctx context.Context, actor directory.Actor, tenant string, in directory.BulkInput, ids []string, dryRun bool) ([]directory.BulkResult, error)
+	Approve(ctx context.Context, actor directory.Actor, tenant, cardID string) (directory.Card, error)
+	Reject(ctx context.Context, actor directory.Actor, tenant, cardID, reason string) (directory.Card, error)
+	Links(ctx context.Context, c directory.Card) (map[string]directory.Link, error)
+	Policy(tenant string) (directory.Policy, error)
+	ListTenantGroups(ctx context.Context, tenant, after string, limit int) ([]directory.GroupCount, error)
+	TenantGroup(ctx context.Context, tenant, id string) (directory.Group, error)
+	GroupMembers(ctx context.Context, groupID, after string, limit int) ([]string, error)
+	CreateAdminGroup(ctx context.Context, actor directory.Actor, tenant, name string) (directory.Group, error)
+	RenameAdminGroup(ctx context.Context, actor directory.Actor, tenant, id, name string) (directory.Group, error)
+	DeleteAdminGroup(ctx context.Context, actor directory.Actor, tenant, id string) error
+	ChangeAdminGroupMembers(ctx context.Context, actor directory.Actor, tenant, id string, add, remove []string) (directory.GroupResult, error)
 }
 
 // Store is what the API reads of the store beside the directory: the
@@ -231,6 +242,20 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 		daemon.WriteError(w, http.StatusConflict, "not_invitable", "", err.Error())
 	case errors.Is(err, directory.ErrEmailTaken):
 		daemon.WriteError(w, http.StatusConflict, "email_taken", "email", err.Error())
+	case errors.Is(err, directory.ErrUnknownRole):
+		daemon.WriteError(w, http.StatusBadRequest, "unknown_role", "role", err.Error())
+	case errors.Is(err, directory.ErrSelfRelation), errors.Is(err, directory.ErrInvalidRelation), errors.Is(err, directory.ErrUnknownRelation):
+		daemon.WriteError(w, http.StatusBadRequest, "invalid_relation", relationField(err), err.Error())
+	case errors.Is(err, directory.ErrUnknownManager):
+		daemon.WriteError(w, http.StatusBadRequest, "invalid_value", "manager", err.Error())
+	case errors.Is(err, directory.ErrGroupReadOnly):
+		daemon.WriteError(w, http.StatusConflict, "read_only", "id", err.Error())
+	case errors.Is(err, directory.ErrGroupNameTaken):
+		daemon.WriteError(w, http.StatusConflict, "name_taken", "name", err.Error())
+	case errors.Is(err, directory.ErrInvalid):
+		daemon.WriteError(w, http.StatusBadRequest, "invalid_value", "name", err.Error())
+	case errors.Is(err, directory.ErrNotPending):
+		daemon.WriteError(w, http.StatusConflict, "not_pending", "", err.Error())
 	case errors.Is(err, directory.ErrVersionMismatch):
 		daemon.WriteError(w, http.StatusConflict, "version_mismatch", "", err.Error())
 	case errors.Is(err, reconcile.ErrBusy):

@@ -188,6 +188,20 @@ type Tenant struct {
 	SAML *SAML `yaml:"saml"`
 	// Feeds are the scheduled file and LDAP imports. Default none.
 	Feeds []Feed `yaml:"feeds"`
+	// Roles is the tenant's role set, e.g. [admin, staff, client]. Default
+	// none: role is free text.
+	Roles []string `yaml:"roles"`
+	// DefaultRole is the role of a card nothing else gives one; one of
+	// Roles. Default none.
+	DefaultRole string `yaml:"default_role"`
+	// RoleRules map IdP groups and source values to roles, first match
+	// wins. Default none.
+	RoleRules []RoleRule `yaml:"role_rules"`
+	// Approval is none, new_cards or jit_only. Default none.
+	Approval string `yaml:"approval"`
+	// Relations names the relations between cards besides the manager,
+	// e.g. [parent, instructor]. Default none.
+	Relations []string `yaml:"relations"`
 	// Domains are the tenant's email domains (lower case, like
 	// "acme.com"): GET /saml/login?email=ann@acme.com signs in through this
 	// tenant's IdP. A domain belongs to one tenant. Default none.
@@ -197,6 +211,21 @@ type Tenant struct {
 	// declares stays the file's. Default false: the API refuses every
 	// change to it with 409.
 	APIMayExtend bool `yaml:"api_may_extend"`
+}
+
+// RoleRule maps what a source says of a person to a role: when the
+// person is in Group (a SCIM group's display name, an LDAP group DN, a
+// name of a file's Groups column) or the source's role value is Value (a
+// SAML attribute's, a file column's), the card gets Role. Group or Value
+// is required; both must hold when both are set.
+type RoleRule struct {
+	// Source limits the rule to a source kind (scim, ldap, file, saml) or
+	// one source (scim:okta, file:hr). Default: every source.
+	Source string `yaml:"source"`
+	Group  string `yaml:"group"`
+	Value  string `yaml:"value"`
+	// Role is one of the tenant's roles. Required.
+	Role string `yaml:"role"`
 }
 
 // Safety limits what one sync run may change before it stops for a human.

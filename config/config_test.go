@@ -904,7 +904,7 @@ func TestValidateProblems(t *testing.T) {
 		{"unknown key attribute", feedDoc("file", dirSource, "        key: uuid\n"),
 			[]string{`rosterd.yaml:7: tenants[0].feeds[0].key: must be email or employee_id, got "uuid"`}},
 		{"unknown column attribute", feedDoc("file", dirSource, `        columns: {"Work Email": email, "Cost Center": cost_center}`+"\n"),
-			[]string{`rosterd.yaml:7: tenants[0].feeds[0].columns["Cost Center"]: unknown attribute "cost_center" (want status, custom.<name> or one of email,`}},
+			[]string{`rosterd.yaml:7: tenants[0].feeds[0].columns["Cost Center"]: unknown attribute "cost_center" (want status, custom.<name>, relation.<name> or one of email,`}},
 		{"two columns for one attribute", feedDoc("file", dirSource, "        columns:\n          E-Mail: email\n          Work Email: email\n"),
 			[]string{`rosterd.yaml:9: tenants[0].feeds[0].columns["Work Email"]: attribute "email" is already mapped from column "E-Mail"`}},
 		{"status twice", feedDoc("file", dirSource, "        columns: {State: status}\n        status_column: Status\n"),

@@ -130,6 +130,9 @@ func (t *Tenant) Clone() *Tenant {
 	c.Precedence = cloneSlice(t.Precedence)
 	c.AllowedReturnURLs = cloneSlice(t.AllowedReturnURLs)
 	c.Domains = cloneSlice(t.Domains)
+	c.Roles = cloneSlice(t.Roles)
+	c.RoleRules = cloneSlice(t.RoleRules)
+	c.Relations = cloneSlice(t.Relations)
 	c.AutoInvite = clonePtr(t.AutoInvite)
 	c.SCIM = make([]SCIMConnection, len(t.SCIM))
 	for i, s := range t.SCIM {

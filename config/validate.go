@@ -256,6 +256,7 @@ func (v *validator) tenant(p string, t *Tenant) {
 		v.add(p+".safety.min_snapshot_ratio", "must be between 0 and 1, got %g", s)
 	}
 	v.precedence(p+".precedence", t.Precedence)
+	v.rolesAndRelations(p, t)
 
 	switch {
 	case t.AppCallbackURL != "":
@@ -449,8 +450,9 @@ func (v *validator) fileFeed(fp string, f *FileFeed) {
 		attr := f.Columns[header]
 		cp := mapKeyPath(fp+".columns", header)
 		switch {
-		case attr != "status" && !slices.Contains(attributeNames, attr) && !(strings.HasPrefix(attr, "custom.") && len(attr) > len("custom.")):
-			v.add(cp, "unknown attribute %q (want status, custom.<name> or one of %s)", attr, strings.Join(attributeNames, ", "))
+		case attr != "status" && !slices.Contains(attributeNames, attr) && !(strings.HasPrefix(attr, "custom.") && len(attr) > len("custom.")) &&
+			!(strings.HasPrefix(attr, "relation.") && len(attr) > len("relation.")):
+			v.add(cp, "unknown attribute %q (want status, custom.<name>, relation.<name> or one of %s)", attr, strings.Join(attributeNames, ", "))
 		case targets[attr] != "":
 			v.add(cp, "attribute %q is already mapped from column %q", attr, targets[attr])
 		default:

@@ -243,8 +243,17 @@ func (b *batch) mutate(ctx context.Context, w *working, action, source string, f
 	}
 	claimNotes := claimChanges(saved.claims, w.claims, w.dirtyClaims)
 
-	r := resolve(w.claims, w.card.Pin, b.policy.Precedence, false)
+	if !existed && w.card.Approval == nil && b.policy.Approval == ApprovalNewCards {
+		// Every new card waits for approval, whichever source made it.
+		w.card.Approval = &store.Approval{State: store.ApprovalPending, At: b.now}
+	}
+	r := resolve(w.claims, Decisions{Pin: w.card.Pin, Approval: w.card.Approval}, b.policy, false)
 	w.card.Enabled, w.card.Reason, w.card.Attributes, w.card.LastKnown = r.Enabled, r.Reason, r.Attributes, r.LastKnown
+	w.card.RoleSource = r.RoleSource
+	if err := selfRelation(w.card); err != nil {
+		restore()
+		return Outcome{Card: before, Err: err}, nil
+	}
 	if r.Email != "" && r.Email != w.card.Email {
 		_, norm, err := NormalizeEmail(r.Email)
 		if err != nil {

@@ -177,7 +177,7 @@ func (s *Service) bulkChange(policy Policy, tenant string, actor Actor, in BulkI
 		}
 		return "card.pinned", opt, pinChange(actor, in.Reason)
 	case BulkEnable:
-		return "admin.enable", opt, enableChange(tenant)
+		return "admin.enable", opt, enableChange(tenant, actor)
 	case BulkRelease:
 		return "admin.release", opt, releaseChange(tenant)
 	case BulkReinvite:
@@ -216,7 +216,7 @@ func (s *Service) bulkChange(policy Policy, tenant string, actor Actor, in BulkI
 		}
 		attrs.Groups = groups
 	}
-	return "admin.edit", opt, editChange(tenant, attrs)
+	return "admin.edit", opt, editChange(tenant, policy, attrs)
 }
 
 func pinChange(actor Actor, reason string) changeFunc {
@@ -226,9 +226,13 @@ func pinChange(actor Actor, reason string) changeFunc {
 	}
 }
 
-func enableChange(tenant string) changeFunc {
+func enableChange(tenant string, actor Actor) changeFunc {
 	return func(w *working, now time.Time) error {
 		w.card.Pin = nil
+		if w.card.Approval != nil && w.card.Approval.State != store.ApprovalApproved {
+			// An admin's enable is an approval too (and undoes a rejection).
+			w.card.Approval = &store.Approval{State: store.ApprovalApproved, Actor: actor.Name, At: now}
+		}
 		prev, _ := w.claim(KindAdmin)
 		return setClaim(w, ClaimInput{Tenant: tenant, Source: KindAdmin, Email: w.card.Email, State: store.Present,
 			Authoritative: true, Attributes: prev.Attributes, EmailOptional: true}, w.card.Email, now, Actor{Name: "admin"})
@@ -277,8 +281,20 @@ func (s *Service) remindChange(policy Policy, tenant string) changeFunc {
 	}
 }
 
-func editChange(tenant string, attrs Attributes) changeFunc {
+// editChange checks the role and relations against the tenant's policy
+// (an unknown role or a relation to oneself is refused) and edits the
+// admin's claim.
+func editChange(tenant string, policy Policy, attrs Attributes) changeFunc {
 	return func(w *working, now time.Time) error {
+		if err := policy.CheckRole(KindAdmin, attrs.Role); err != nil {
+			return err
+		}
+		if role, ok := policy.KnownRole(attrs.Role); ok && attrs.Role != "" {
+			attrs.Role = role
+		}
+		if err := policy.CheckRelations(attrs, w.card.EmailNorm); err != nil {
+			return err
+		}
 		prev, had := w.claim(KindAdmin)
 		state, auth := store.Present, false
 		if had && prev.State != store.Withdrawn {

@@ -34,6 +34,14 @@ type ListQuery struct {
 	// Role, Department, Location, Title, ManagerEmail: the attribute
 	// equals this, ignoring case.
 	Role, Department, Location, Title, ManagerEmail string
+	// Manager: only cards whose manager is this person: an email, or the
+	// id of a card of the tenant.
+	Manager string
+	// Assigned: nil either; true only cards with a manager, false without.
+	Assigned *bool
+	// Relation and RelationTo: only cards whose relation of that name is
+	// this email (relation.parent=mum@example.com).
+	Relation, RelationTo string
 	// Sort is one of Sorts, "-" before it for descending; empty is
 	// "created".
 	Sort string
@@ -55,13 +63,14 @@ type Page struct {
 var Sorts = []string{"created", "name", "email", "last_login", "status"}
 
 // StatusFilters are the values of ListQuery.Status.
-var StatusFilters = []string{"active", "invite_pending", "invite_expired", "provisioned", "disabled", "enabled"}
+var StatusFilters = []string{"active", "invite_pending", "invite_expired", "provisioned", "pending_approval", "disabled", "enabled"}
 
 // FilterParams name ListQuery's filters as a query string or a JSON
 // object spells them; PageParams its paging and order.
 var (
-	FilterParams = []string{"status", "source", "group", "q", "role", "department", "location", "title", "manager_email"}
-	PageParams   = []string{"sort", "cursor", "limit"}
+	FilterParams = []string{"status", "source", "group", "q", "role", "department", "location", "title", "manager_email",
+		"manager", "assigned", "relation.<name>"}
+	PageParams = []string{"sort", "cursor", "limit"}
 )
 
 // QueryError is a parameter of a card query that is unknown or has a bad
@@ -91,6 +100,19 @@ func ParseListQuery(tenant string, params map[string][]string, allowed []string,
 	}
 	for _, name := range slices.Sorted(maps.Keys(params)) {
 		vals := params[name]
+		relation, isRelation := strings.CutPrefix(name, "relation.")
+		if isRelation && relation != "" && slices.Contains(allowed, "relation.<name>") {
+			if len(vals) != 1 {
+				return q, bad(name, "is given %d times", len(vals))
+			}
+			if q.Relation != "" {
+				return q, bad(name, "is a second relation filter: give one")
+			}
+			if vals[0] != "" {
+				q.Relation, q.RelationTo = relation, vals[0]
+			}
+			continue
+		}
 		if !slices.Contains(allowed, name) {
 			return q, &QueryError{Param: prefix + name, Unknown: true, Message: fmt.Sprintf("unknown parameter %q: the parameters here are %s",
 				prefix+name, strings.Join(allowed, ", "))}
@@ -127,6 +149,14 @@ func ParseListQuery(tenant string, params map[string][]string, allowed []string,
 			q.Title = v
 		case "manager_email":
 			q.ManagerEmail = v
+		case "manager":
+			q.Manager = v
+		case "assigned":
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return q, bad(name, "must be true or false, not %q", v)
+			}
+			q.Assigned = &b
 		case "sort":
 			if !slices.Contains(Sorts, strings.TrimPrefix(v, "-")) {
 				return q, bad(name, "must be one of %s (a leading - reverses it), not %q", strings.Join(Sorts, ", "), v)
@@ -195,10 +225,10 @@ func sortOf(s string) store.CardSort {
 }
 
 // cardFilter is the store's filter for q, without paging.
-func (s *Service) cardFilter(q ListQuery) (store.CardFilter, error) {
+func (s *Service) cardFilter(ctx context.Context, q ListQuery) (store.CardFilter, error) {
 	yes, no := true, false
 	f := store.CardFilter{Tenant: q.Tenant, Source: q.Source, Group: q.Group, Query: q.Query, Role: q.Role, Department: q.Department,
-		Location: q.Location, Title: q.Title, ManagerEmail: q.ManagerEmail, Now: s.Now(),
+		Location: q.Location, Title: q.Title, ManagerEmail: q.ManagerEmail, Assigned: q.Assigned, Now: s.Now(),
 		Sort: sortOf(q.Sort), Desc: strings.HasPrefix(q.Sort, "-")}
 	if f.Sort != store.SortID && !slices.Contains(Sorts, string(f.Sort)) {
 		return f, &QueryError{Param: "sort", Message: fmt.Sprintf("unknown sort %q: want one of %s", q.Sort, strings.Join(Sorts, ", "))}
@@ -216,9 +246,14 @@ func (s *Service) cardFilter(q ListQuery) (store.CardFilter, error) {
 	case string(Provisioned):
 		f.Enabled, f.LoggedIn, f.Invite = &yes, &no, "none"
 	case string(Disabled):
-		f.Enabled = &no
+		f.Enabled, f.PendingApproval = &no, &no
+	case string(PendingApproval):
+		f.PendingApproval = &yes
 	default:
 		return f, &QueryError{Param: "status", Message: fmt.Sprintf("unknown status %q: want one of %s", q.Status, strings.Join(StatusFilters, ", "))}
+	}
+	if err := s.relationFilters(ctx, q, &f); err != nil {
+		return f, err
 	}
 	return f, nil
 }
@@ -236,7 +271,7 @@ func (s *Service) List(ctx context.Context, q ListQuery) (Page, error) {
 	case limit < 0 || limit > 1000:
 		return Page{}, &QueryError{Param: "limit", Message: fmt.Sprintf("limit %d out of range 1..1000", limit)}
 	}
-	f, err := s.cardFilter(q)
+	f, err := s.cardFilter(ctx, q)
 	if err != nil {
 		return Page{}, err
 	}
@@ -274,7 +309,7 @@ func (s *Service) Count(ctx context.Context, q ListQuery) (map[Status]int, error
 	if _, err := s.Policy(q.Tenant); err != nil {
 		return nil, err
 	}
-	f, err := s.cardFilter(q)
+	f, err := s.cardFilter(ctx, q)
 	if err != nil {
 		return nil, err
 	}
@@ -283,5 +318,5 @@ func (s *Service) Count(ctx context.Context, q ListQuery) (map[Status]int, error
 		return nil, err
 	}
 	return map[Status]int{Disabled: c.Disabled, Active: c.LoggedIn, Provisioned: c.NeverInvited,
-		InvitePending: c.InviteLive, InviteExpired: c.InviteExpired}, nil
+		InvitePending: c.InviteLive, InviteExpired: c.InviteExpired, PendingApproval: c.PendingApproval}, nil
 }

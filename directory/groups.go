@@ -199,11 +199,16 @@ func (s *Service) changeGroup(ctx context.Context, actor Actor, tenant, source, 
 		if _, err := b.load(ctx, affected, nil, nil); err != nil {
 			return err
 		}
-		// Only cards that this source knows, and still lists, may join.
+		// Only cards that this source knows, and still lists, may join;
+		// an admin's group takes any card of the tenant (adopt).
+		adopt := source == KindAdmin
 		live := func(cardID string) bool {
 			w := b.byID[cardID]
 			if w == nil {
 				return false
+			}
+			if adopt {
+				return true
 			}
 			c, ok := w.claim(source)
 			return ok && c.State != store.Withdrawn
@@ -234,6 +239,12 @@ func (s *Service) changeGroup(ctx context.Context, actor Actor, tenant, source, 
 			w := b.byID[cardID]
 			if w == nil {
 				continue
+			}
+			if c, ok := w.claim(source); (!ok || c.State == store.Withdrawn) && adopt && joins[cardID] {
+				// An admin's group takes any card of the tenant: the
+				// admin's claim, attributes-only, carries its groups.
+				w.putClaim(Claim{Source: source, Email: w.card.Email, State: store.Present, FirstSeen: b.now, StateSince: b.now, LastSeen: b.now,
+					Actor: actor.Name, RunID: actor.RunID})
 			}
 			if _, ok := w.claim(source); !ok {
 				continue // a member whose claim is gone keeps no groups of it

@@ -85,6 +85,12 @@ func (s *Service) Invite(ctx context.Context, actor Actor, in AdminInput) (Outco
 	if err != nil {
 		return Outcome{}, err
 	}
+	if err := policy.CheckRole(KindAdmin, in.Attributes.Role); err != nil {
+		return Outcome{}, err
+	}
+	if err := policy.CheckRelations(in.Attributes, norm); err != nil {
+		return Outcome{}, err
+	}
 	var out Outcome
 	err = s.inTx(ctx, func(tx store.Tx) error {
 		b := s.newBatch(tx, in.Tenant, policy, actor)
@@ -145,7 +151,7 @@ func (s *Service) Disable(ctx context.Context, actor Actor, tenant, cardID, reas
 // Enable lifts an admin's pin and adds the admin's own present claim, in
 // one change: the card is enabled whatever the sources say, until released.
 func (s *Service) Enable(ctx context.Context, actor Actor, tenant, cardID string) (Card, error) {
-	return s.updateCardWith(ctx, actor, tenant, cardID, "admin.enable", mutation{emailOptional: true}, enableChange(tenant))
+	return s.updateCardWith(ctx, actor, tenant, cardID, "admin.enable", mutation{emailOptional: true}, enableChange(tenant, actor))
 }
 
 // Release hands a card back to its sources: the admin's pin and claim go.
@@ -157,7 +163,11 @@ func (s *Service) Release(ctx context.Context, actor Actor, tenant, cardID strin
 // precedence). On a card the admin does not hold, the admin's claim is
 // attributes-only: editing a name does not keep a leaver enabled.
 func (s *Service) Edit(ctx context.Context, actor Actor, tenant, cardID string, attrs Attributes) (Card, error) {
-	return s.updateCardWith(ctx, actor, tenant, cardID, "admin.edit", mutation{emailOptional: true}, editChange(tenant, attrs))
+	policy, err := s.Policy(tenant)
+	if err != nil {
+		return Card{}, err
+	}
+	return s.updateCardWith(ctx, actor, tenant, cardID, "admin.edit", mutation{emailOptional: true}, editChange(tenant, policy, attrs))
 }
 
 // AcceptInvite takes an invite link's token: the card becomes active (the

@@ -37,6 +37,7 @@ func ClaimAttributes(prev, stated Attributes, p *Partial) Attributes {
 	out := prev
 	out.Groups = slices.Clone(prev.Groups)
 	out.Custom = maps.Clone(prev.Custom)
+	out.Relations = maps.Clone(prev.Relations)
 	for _, name := range p.Attributes {
 		switch {
 		case name == "groups":
@@ -55,6 +56,18 @@ func ClaimAttributes(prev, stated Attributes, p *Partial) Attributes {
 			case p.ClearEmpty:
 				delete(out.Custom, k)
 			}
+		case strings.HasPrefix(name, "relation."):
+			k := strings.TrimPrefix(name, "relation.")
+			v := stated.Relations[k]
+			switch {
+			case v != "":
+				if out.Relations == nil {
+					out.Relations = map[string]string{}
+				}
+				out.Relations[k] = v
+			case p.ClearEmpty:
+				delete(out.Relations, k)
+			}
 		default:
 			dst := out.Text(name)
 			if dst == nil {
@@ -70,6 +83,9 @@ func ClaimAttributes(prev, stated Attributes, p *Partial) Attributes {
 	}
 	if len(out.Custom) == 0 {
 		out.Custom = nil
+	}
+	if len(out.Relations) == 0 {
+		out.Relations = nil
 	}
 	return out
 }

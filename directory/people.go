@@ -41,6 +41,7 @@ const (
 	NotInvitedModeNone     NotInvited = "invite_mode_none" // the tenant does not invite by email (SSO only)
 	NotInvitedPinned       NotInvited = "pinned_disabled"  // an admin disabled the card; enable it first
 	NotInvitedDisabled     NotInvited = "disabled"         // an authoritative source deactivated the person
+	NotInvitedPending      NotInvited = "pending_approval" // the card waits for approval; approving it invites
 	NotInvitedActive       NotInvited = "already_active"   // the person has logged in already
 	NotInvitedNoEmail      NotInvited = "no_email"         // the card has no address to write to
 )
@@ -56,6 +57,8 @@ func (n NotInvited) Explain() string {
 		return "an admin disabled the card; enable it to invite the person"
 	case NotInvitedDisabled:
 		return "an authoritative source deactivated the person; the card stays disabled"
+	case NotInvitedPending:
+		return "the card waits for an admin's approval; approving it sends the invite"
 	case NotInvitedActive:
 		return "the person has logged in already"
 	case NotInvitedNoEmail:
@@ -76,6 +79,8 @@ func NotInvitedReason(p Policy, c Card) NotInvited {
 		return NotInvitedActive
 	case !c.Enabled && c.Pin != nil:
 		return NotInvitedPinned
+	case !c.Enabled && c.Approval != nil && c.Approval.State == store.ApprovalPending:
+		return NotInvitedPending
 	case !c.Enabled:
 		return NotInvitedDisabled
 	case c.Email == "":

@@ -65,6 +65,11 @@ type Explanation struct {
 	// file:hr in run 42 on 2026-11-20)".
 	Reason string `json:"reason"`
 	Pin    *Pin   `json:"pin,omitempty"`
+	// Approval is the card's approval step, when it has one.
+	Approval *store.Approval `json:"approval,omitempty"`
+	// Links are the manager and relations, each linked to its card or
+	// pending (keyed "manager" and by relation name).
+	Links map[string]Link `json:"links,omitempty"`
 	// LastKnown: the attributes are the last ones the withdrawn sources gave.
 	LastKnown  *store.LastKnown  `json:"last_known,omitempty"`
 	Claims     []Claim           `json:"claims"`
@@ -85,9 +90,12 @@ func (s *Service) Explain(ctx context.Context, tenant, cardID string) (Explanati
 	if err != nil {
 		return Explanation{}, err
 	}
-	r := Resolve(claims, card.Pin, policy.Precedence)
+	r := ResolveCard(claims, Decisions{Pin: card.Pin, Approval: card.Approval}, policy)
 	e := Explanation{CardID: card.ID, Status: StatusOf(card, s.Now()), Enabled: r.Enabled, Rule: r.Rule, Reason: r.Reason, Pin: card.Pin,
-		LastKnown: r.LastKnown, Claims: claims}
+		Approval: card.Approval, LastKnown: r.LastKnown, Claims: claims}
+	if e.Links, err = s.Links(ctx, card); err != nil {
+		return Explanation{}, err
+	}
 	if e.Claims == nil {
 		e.Claims = []Claim{}
 	}
@@ -104,6 +112,9 @@ func (s *Service) Explain(ctx context.Context, tenant, cardID string) (Explanati
 	}
 	for _, k := range slices.Sorted(maps.Keys(r.Attributes.Custom)) {
 		e.Attributes = append(e.Attributes, AttributeSource{Name: "custom." + k, Value: r.Attributes.Custom[k], Source: r.From["custom."+k]})
+	}
+	for _, k := range slices.Sorted(maps.Keys(r.Attributes.Relations)) {
+		e.Attributes = append(e.Attributes, AttributeSource{Name: "relation." + k, Value: r.Attributes.Relations[k], Source: r.From["relation."+k]})
 	}
 	return e, nil
 }
@@ -153,5 +164,5 @@ func (s *Service) Stats(ctx context.Context, tenant string) (map[Status]int, err
 		return nil, err
 	}
 	return map[Status]int{Disabled: c.Disabled, Active: c.LoggedIn, Provisioned: c.NeverInvited,
-		InvitePending: c.InviteLive, InviteExpired: c.InviteExpired}, nil
+		InvitePending: c.InviteLive, InviteExpired: c.InviteExpired, PendingApproval: c.PendingApproval}, nil
 }

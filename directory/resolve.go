@@ -44,6 +44,9 @@ const (
 	RuleDeactivated Rule = 2 // an authoritative source deactivated the person
 	RulePresent     Rule = 3 // an authoritative source lists the person
 	RuleUnlisted    Rule = 4 // no authoritative source lists the person
+	// RuleApproval: the card waits for an admin's approval, or an admin
+	// rejected it; tried after rule 2, before rule 3.
+	RuleApproval Rule = 5
 )
 
 // Resolution is what Resolve decided, and why.
@@ -62,8 +65,19 @@ type Resolution struct {
 	// keeps what its sources last said (see Resolve).
 	LastKnown *store.LastKnown
 	// From names, per attribute (as in Attributes' JSON names, custom ones
-	// as "custom.KEY", plus "email"), the source whose value won.
+	// as "custom.KEY", relations as "relation.NAME", plus "email"), the
+	// source whose value won; for "role", the pin, rule or source.
 	From map[string]string
+	// RoleSource says what gave Attributes.Role (see resolveRole).
+	RoleSource string
+}
+
+// Decisions are what admins decided about a card beyond its claims.
+type Decisions struct {
+	// Pin disables the card (rule 1).
+	Pin *Pin
+	// Approval holds a card that waits for approval, or was rejected.
+	Approval *store.Approval
 }
 
 // Resolve decides a card's enabled state and attributes from its claims and
@@ -78,7 +92,8 @@ type Resolution struct {
 //
 // Attributes: per attribute, the first non-empty value among the claims that
 // still list the person (present or deactivated), in precedence order of
-// their source kind; two sources of one kind are ordered by name.
+// their source kind; two sources of one kind are ordered by name. Groups
+// are the union of the live claims' groups.
 //
 // Last known attributes: when no authoritative claim lists the person any
 // more (every one withdrew), an attribute no live claim gives keeps the
@@ -87,12 +102,26 @@ type Resolution struct {
 // source lists leaves its groups. Resolution.LastKnown then names the
 // first withdrawn claim that gave a value and when it withdrew.
 func Resolve(claims []Claim, pin *Pin, precedence []string) Resolution {
-	return resolve(claims, pin, precedence, true)
+	return resolve(claims, Decisions{Pin: pin}, Policy{Precedence: precedence}, true)
 }
 
-// resolve is Resolve; withFrom: fill From (a batch applying changes does
+// ResolveCard is Resolve with the tenant's whole policy and every admin
+// decision: besides the rules of Resolve,
+//
+//   - approval (tried after rule 2, before rule 3): a card whose approval
+//     is pending or rejected is disabled, whatever its sources say
+//     (RuleApproval);
+//   - role: the admin's pin, then the mapping rules, then the sources'
+//     values, then the default (see resolveRole); Resolution.RoleSource
+//     says which.
+func ResolveCard(claims []Claim, d Decisions, p Policy) Resolution {
+	return resolve(claims, d, p, true)
+}
+
+// resolve is ResolveCard; withFrom: fill From (a batch applying changes does
 // not read it, and leaving it out saves a map per card changed).
-func resolve(claims []Claim, pin *Pin, precedence []string, withFrom bool) Resolution {
+func resolve(claims []Claim, d Decisions, p Policy, withFrom bool) Resolution {
+	precedence := p.Precedence
 	if len(precedence) == 0 {
 		precedence = DefaultPrecedence
 	}
@@ -114,8 +143,29 @@ func resolve(claims []Claim, pin *Pin, precedence []string, withFrom bool) Resol
 	}
 
 	var r Resolution
-	r.Enabled, r.Rule, r.Reason = decide(ordered, pin)
-	r.Email, r.Attributes, r.From, r.LastKnown = mergeAttributes(ordered, withFrom)
+	r.Enabled, r.Rule, r.Reason = decide(ordered, d.Pin)
+	if r.Rule == RulePresent && d.Approval != nil {
+		switch d.Approval.State {
+		case store.ApprovalPending:
+			r.Enabled, r.Rule = false, RuleApproval
+			r.Reason = "disabled: waiting for an admin's approval (" + r.Reason + ")"
+		case store.ApprovalRejected:
+			r.Enabled, r.Rule = false, RuleApproval
+			r.Reason = fmt.Sprintf("disabled: rejected by admin %s on %s", d.Approval.Actor, day(d.Approval.At))
+			if d.Approval.Reason != "" {
+				r.Reason += fmt.Sprintf(" (%q)", d.Approval.Reason)
+			}
+		}
+	}
+	var roleFrom string
+	r.Email, r.Attributes, r.From, r.LastKnown, roleFrom = mergeAttributes(ordered, withFrom)
+	r.Attributes.Role, r.RoleSource = resolveRole(ordered, p, r.Attributes.Role, roleFrom)
+	if r.From != nil {
+		delete(r.From, "role")
+		if r.Attributes.Role != "" {
+			r.From["role"] = r.RoleSource
+		}
+	}
 	return r
 }
 
@@ -177,16 +227,20 @@ func day(t time.Time) string { return t.UTC().Format("2006-01-02") }
 // email; with no authoritative claim live, the withdrawn claims fill what
 // the live ones leave empty, and the first of them that gave a value is
 // returned as the last known source.
-func mergeAttributes(ordered []Claim, withFrom bool) (string, Attributes, map[string]string, *store.LastKnown) {
+func mergeAttributes(ordered []Claim, withFrom bool) (string, Attributes, map[string]string, *store.LastKnown, string) {
 	var (
-		email string
-		out   Attributes
-		from  map[string]string
+		email    string
+		out      Attributes
+		from     map[string]string
+		roleFrom string
 	)
 	if withFrom {
 		from = map[string]string{}
 	}
 	won := func(name, source string) {
+		if name == "role" {
+			roleFrom = source
+		}
 		if from != nil {
 			from[name] = source
 		}
@@ -202,9 +256,17 @@ func mergeAttributes(ordered []Claim, withFrom bool) (string, Attributes, map[st
 				gave = true
 			}
 		}
-		if withGroups && out.Groups == nil && len(c.Attributes.Groups) > 0 {
-			out.Groups = slices.Clone(c.Attributes.Groups)
-			won("groups", c.Source)
+		if withGroups && len(c.Attributes.Groups) > 0 {
+			// A card's groups are the union over its sources, in
+			// precedence order; a name two sources give counts once.
+			if out.Groups == nil {
+				won("groups", c.Source)
+			}
+			for _, g := range c.Attributes.Groups {
+				if !slices.ContainsFunc(out.Groups, func(x string) bool { return strings.EqualFold(x, g) }) {
+					out.Groups = append(out.Groups, g)
+				}
+			}
 			gave = true
 		}
 		for k, v := range c.Attributes.Custom {
@@ -219,6 +281,20 @@ func mergeAttributes(ordered []Claim, withFrom bool) (string, Attributes, map[st
 			}
 			out.Custom[k] = v
 			won("custom."+k, c.Source)
+			gave = true
+		}
+		for k, v := range c.Attributes.Relations {
+			if v == "" {
+				continue
+			}
+			if _, taken := out.Relations[k]; taken {
+				continue
+			}
+			if out.Relations == nil {
+				out.Relations = map[string]string{}
+			}
+			out.Relations[k] = v
+			won("relation."+k, c.Source)
 			gave = true
 		}
 		return gave
@@ -238,7 +314,7 @@ func mergeAttributes(ordered []Claim, withFrom bool) (string, Attributes, map[st
 		take(c, true)
 	}
 	if listed || !withdrawn {
-		return email, out, from, nil
+		return email, out, from, nil, roleFrom
 	}
 	var last *store.LastKnown
 	for i := range ordered {
@@ -247,7 +323,7 @@ func mergeAttributes(ordered []Claim, withFrom bool) (string, Attributes, map[st
 			last = &store.LastKnown{Source: c.Source, At: c.StateSince.UTC()}
 		}
 	}
-	return email, out, from, last
+	return email, out, from, last, roleFrom
 }
 
 // changedAttributes names the attributes that differ between a and b, in a
@@ -276,7 +352,20 @@ func changedAttributes(a, b Attributes) []string {
 		}
 	}
 	slices.Sort(customKeys)
-	return append(changed, customKeys...)
+	changed = append(changed, customKeys...)
+	var relationKeys []string
+	for k := range a.Relations {
+		if a.Relations[k] != b.Relations[k] {
+			relationKeys = append(relationKeys, "relation."+k)
+		}
+	}
+	for k := range b.Relations {
+		if _, ok := a.Relations[k]; !ok && b.Relations[k] != "" {
+			relationKeys = append(relationKeys, "relation."+k)
+		}
+	}
+	slices.Sort(relationKeys)
+	return append(changed, relationKeys...)
 }
 
 // AttributeChange is one attribute's old and new value.
@@ -298,6 +387,9 @@ func AttributeChanges(old, new Attributes) []AttributeChange {
 		case strings.HasPrefix(name, "custom."):
 			k := strings.TrimPrefix(name, "custom.")
 			o, n = old.Custom[k], new.Custom[k]
+		case strings.HasPrefix(name, "relation."):
+			k := strings.TrimPrefix(name, "relation.")
+			o, n = old.Relations[k], new.Relations[k]
 		default:
 			if p := old.Text(name); p != nil {
 				o, n = *p, *new.Text(name)

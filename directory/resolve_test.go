@@ -135,7 +135,7 @@ func TestResolveAttributePrecedence(t *testing.T) {
 		// A batch resolves without the sources of each value, and gets
 		// the same result otherwise; the claims are not reordered in place.
 		before := slices.Clone(shuffled)
-		lean := resolve(shuffled, nil, nil, false)
+		lean := resolve(shuffled, Decisions{}, Policy{}, false)
 		if lean.From != nil || !reflect.DeepEqual(lean.Attributes, want) || lean.Email != r.Email || lean.Enabled != r.Enabled || lean.Reason != r.Reason {
 			t.Fatalf("shuffle %d: resolve without sources = %+v, want %+v without From", i, lean, r)
 		}
@@ -281,7 +281,7 @@ func TestResolveLastKnown(t *testing.T) {
 			if !reflect.DeepEqual(r.LastKnown, tc.last) {
 				t.Errorf("last known = %+v, want %+v", r.LastKnown, tc.last)
 			}
-			if lean := resolve(tc.claims, tc.pin, nil, false); !reflect.DeepEqual(lean.LastKnown, r.LastKnown) || !reflect.DeepEqual(lean.Attributes, r.Attributes) {
+			if lean := resolve(tc.claims, Decisions{Pin: tc.pin}, Policy{}, false); !reflect.DeepEqual(lean.LastKnown, r.LastKnown) || !reflect.DeepEqual(lean.Attributes, r.Attributes) {
 				t.Errorf("resolve without sources differs: %+v", lean)
 			}
 		})

@@ -52,6 +52,17 @@ type Policy struct {
 	JIT bool
 	// Precedence orders source kinds for attributes; nil = DefaultPrecedence.
 	Precedence []string
+	// Roles is the tenant's role set; empty: role is free text, as any
+	// attribute. DefaultRole is the role of a card nothing else gives one.
+	Roles       []string
+	DefaultRole string
+	// RoleRules map source values to roles, first match wins (see Resolve).
+	RoleRules []RoleRule
+	// Approval is ApprovalNone (""), ApprovalNewCards or ApprovalJIT.
+	Approval string
+	// Relations names the relations to other cards the tenant keeps
+	// besides the manager (parent, instructor).
+	Relations []string
 }
 
 // DefaultPolicy is the policy of a tenant configured with no options.
@@ -274,6 +285,9 @@ func (s *Service) applyClaims(ctx context.Context, actor Actor, ins []ClaimInput
 			}
 			if refused[i] != nil && in.EmailOptional {
 				refused[i], preps[i].display, preps[i].emailNorm = nil, "", ""
+			}
+			if refused[i] == nil {
+				preps[i].in, refused[i] = s.vetInput(policy, preps[i].in, preps[i].emailNorm)
 			}
 		}
 	}
@@ -580,6 +594,12 @@ func (s *Service) RecordLogin(ctx context.Context, l Login) (Card, error) {
 			b.audit = append(b.audit, store.AuditEvent{Tenant: l.Tenant, At: b.now, Actor: actor.Name, Source: KindSAML,
 				Action: "login.refused", Detail: "no card for this person and just-in-time creation is off"})
 			return b.flush(ctx)
+		case w != nil && !w.card.Enabled && StatusOf(w.card, b.now) == PendingApproval:
+			refusal = ErrPendingApproval
+			card = w.card
+			b.audit = append(b.audit, store.AuditEvent{Tenant: l.Tenant, CardID: w.card.ID, At: b.now, Actor: actor.Name, Source: KindSAML,
+				Action: "login.refused", Detail: w.card.Reason})
+			return b.flush(ctx)
 		case w != nil && !w.card.Enabled:
 			refusal = ErrDisabled
 			card = w.card
@@ -588,6 +608,16 @@ func (s *Service) RecordLogin(ctx context.Context, l Login) (Card, error) {
 			return b.flush(ctx)
 		case w == nil:
 			w = b.create(display, norm)
+			if policy.Approval == ApprovalJIT || policy.Approval == ApprovalNewCards {
+				// The card is made, and waits for approval; this login
+				// does not get in.
+				w.card.Approval = &store.Approval{State: store.ApprovalPending, At: b.now}
+				refusal = ErrPendingApproval
+			}
+		}
+		l := l
+		if vetted, err := s.vetInput(policy, &ClaimInput{Tenant: l.Tenant, Source: KindSAML, Attributes: l.Attributes, State: store.Present}, norm); err == nil {
+			l.Attributes = vetted.Attributes
 		}
 		out, err := b.mutate(ctx, w, "login", KindSAML, func(w *working) error {
 			prev, had := w.claim(KindSAML)
@@ -598,7 +628,9 @@ func (s *Service) RecordLogin(ctx context.Context, l Login) (Card, error) {
 				Authoritative: authoritative, Attributes: l.Attributes}, display, b.now, actor); err != nil {
 				return err
 			}
-			w.loggedIn(b.now)
+			if refusal == nil {
+				w.loggedIn(b.now)
+			}
 			return nil
 		}, mutation{emailOptional: true})
 		if err != nil {
@@ -676,6 +708,12 @@ func changeList(before, after Card, existed bool) []string {
 	changed = append(changed, changedAttributes(before.Attributes, after.Attributes)...)
 	if (before.Pin == nil) != (after.Pin == nil) {
 		changed = append(changed, "pin")
+	}
+	if (before.Approval == nil) != (after.Approval == nil) || (before.Approval != nil && after.Approval != nil && *before.Approval != *after.Approval) {
+		changed = append(changed, "approval")
+	}
+	if before.RoleSource != after.RoleSource {
+		changed = append(changed, "role_source")
 	}
 	if (before.LastKnown == nil) != (after.LastKnown == nil) || (before.LastKnown != nil && after.LastKnown != nil && *before.LastKnown != *after.LastKnown) {
 		changed = append(changed, "last_known")

@@ -1,6 +1,10 @@
 package directory
 
-import "time"
+import (
+	"time"
+
+	"github.com/rosterd/rosterd/store"
+)
 
 // Status is what a tenant's admins see of a card.
 type Status string
@@ -16,15 +20,20 @@ const (
 	Provisioned Status = "provisioned"
 	// Disabled: hidden from the platform, kept in the store.
 	Disabled Status = "disabled"
+	// PendingApproval: not enabled, waiting for an admin's approval; never
+	// able to log in.
+	PendingApproval Status = "pending_approval"
 )
 
 // Statuses lists every status, in the order admins see them.
-var Statuses = []Status{Active, InvitePending, InviteExpired, Provisioned, Disabled}
+var Statuses = []Status{Active, InvitePending, InviteExpired, Provisioned, PendingApproval, Disabled}
 
 // StatusOf derives a card's status at now. An invite's expiry is derived,
 // not swept: a card shows invite_expired the moment its invite runs out.
 func StatusOf(c Card, now time.Time) Status {
 	switch {
+	case !c.Enabled && c.Pin == nil && c.Approval != nil && c.Approval.State == store.ApprovalPending:
+		return PendingApproval
 	case !c.Enabled:
 		return Disabled
 	case !c.FirstLoginAt.IsZero():

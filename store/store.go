@@ -59,6 +59,10 @@ type Attributes struct {
 	Role         string            `json:"role,omitempty"`
 	Groups       []string          `json:"groups,omitempty"`
 	Custom       map[string]string `json:"custom,omitempty"`
+	// Relations are the tenant's named relations to other cards (parent,
+	// instructor), each by the other person's email; the manager is
+	// ManagerEmail.
+	Relations map[string]string `json:"relations,omitempty"`
 }
 
 // TextAttributes are the JSON names of the text attributes, in the order
@@ -94,13 +98,21 @@ func (a *Attributes) Text(name string) *string {
 }
 
 // Set sets the attribute of that JSON name: a text attribute (Text) or,
-// for "custom.<name>", that custom attribute: how the feeds fill a record
+// for "custom.<name>", that custom attribute, for "relation.<name>" that
+// relation: how the feeds fill a record
 // from a column or an LDAP attribute named in configuration. It reports
 // false, changing nothing, for any other name (email and groups are not
 // text attributes).
 func (a *Attributes) Set(name, v string) bool {
 	if p := a.Text(name); p != nil {
 		*p = v
+		return true
+	}
+	if rel, ok := strings.CutPrefix(name, "relation."); ok && rel != "" {
+		if a.Relations == nil {
+			a.Relations = map[string]string{}
+		}
+		a.Relations[rel] = v
 		return true
 	}
 	custom, ok := strings.CutPrefix(name, "custom.")
@@ -166,6 +178,23 @@ type Invite struct {
 	RemindedAt time.Time `json:"reminded_at,omitzero"`
 }
 
+// Approval states.
+const (
+	ApprovalPending  = "pending"
+	ApprovalApproved = "approved"
+	ApprovalRejected = "rejected"
+)
+
+// Approval is an admin's decision on a card that waits to be let in.
+type Approval struct {
+	// State is ApprovalPending, ApprovalApproved or ApprovalRejected.
+	State string `json:"state"`
+	// Actor decided (empty while pending); Reason is a rejection's.
+	Actor  string    `json:"actor,omitempty"`
+	Reason string    `json:"reason,omitempty"`
+	At     time.Time `json:"at"`
+}
+
 // LastKnown marks a card's attributes as the last ones its sources gave.
 type LastKnown struct {
 	// Source is the withdrawn source whose values come first.
@@ -192,11 +221,17 @@ type Card struct {
 	// LastKnown, when set, says the Attributes are the last ones known:
 	// no source that decides access lists the person any more, and the
 	// values are those its sources gave before they withdrew.
-	LastKnown    *LastKnown `json:"last_known,omitempty"`
-	FirstLoginAt time.Time  `json:"first_login_at,omitzero"`
-	LastLoginAt  time.Time  `json:"last_login_at,omitzero"`
-	CreatedAt    time.Time  `json:"created_at"`
-	UpdatedAt    time.Time  `json:"updated_at"`
+	LastKnown *LastKnown `json:"last_known,omitempty"`
+	// RoleSource says which pin, rule or source gave Attributes.Role
+	// ("admin", "rule 1: group rosterd-admins of scim:okta", "default").
+	RoleSource string `json:"role_source,omitempty"`
+	// Approval, when set, is the card's approval step (tenant policy
+	// approval: new_cards | jit_only).
+	Approval     *Approval `json:"approval,omitempty"`
+	FirstLoginAt time.Time `json:"first_login_at,omitzero"`
+	LastLoginAt  time.Time `json:"last_login_at,omitzero"`
+	CreatedAt    time.Time `json:"created_at"`
+	UpdatedAt    time.Time `json:"updated_at"`
 	// Version starts at 1 and grows by one with every write; ETags and
 	// optimistic concurrency use it.
 	Version int64 `json:"version"`
@@ -288,6 +323,9 @@ const (
 // live invite; with an expired one.
 type CardCounts struct {
 	Disabled, LoggedIn, NeverInvited, InviteLive, InviteExpired int
+	// PendingApproval counts the disabled cards that wait for approval
+	// (and that no admin pinned); Disabled does not include them.
+	PendingApproval int
 }
 
 // CardFilter selects cards of one tenant. Status is expressed in stored
@@ -305,6 +343,17 @@ type CardFilter struct {
 	Source string
 	// Group: only cards whose resolved groups contain this name.
 	Group string
+	// PendingApproval: nil either; true only the disabled cards waiting
+	// for approval; false only the others.
+	PendingApproval *bool
+	// Manager: only cards whose manager has this normalized email.
+	Manager string
+	// Assigned: nil either; true only cards with a manager; false only
+	// cards without.
+	Assigned *bool
+	// Relation and RelationEmail: only cards whose relation of that name
+	// is this normalized email.
+	Relation, RelationEmail string
 	// Query: case-insensitive substring of the email, a name, the title,
 	// department, location or employee id.
 	Query string
@@ -387,6 +436,8 @@ func CardSortKey(s CardSort, c Card, now time.Time) []any {
 // inside InTx; reads outside a transaction see committed data.
 type Store interface {
 	Queries
+	TenantGroups
+	RoleCounts
 	Events
 	Webhooks
 	SAMLStore

@@ -90,7 +90,21 @@ func (t *Tenant) Policy() directory.Policy {
 		AutoInvite:       s.AutoInviteEnabled(),
 		JIT:              s.JIT,
 		Precedence:       slices.Clone(s.Precedence),
+		Roles:            slices.Clone(s.Roles),
+		DefaultRole:      s.DefaultRole,
+		RoleRules:        roleRules(s.RoleRules),
+		Approval:         s.Approval,
+		Relations:        slices.Clone(s.Relations),
 	}
+}
+
+// roleRules turns a tenant's configured role rules into the directory's.
+func roleRules(rules []config.RoleRule) []directory.RoleRule {
+	var out []directory.RoleRule
+	for _, r := range rules {
+		out = append(out, directory.RoleRule{Source: r.Source, Group: r.Group, Value: r.Value, Role: r.Role})
+	}
+	return out
 }
 
 // Limits are the safety limits of one sync run or import of the tenant.

@@ -48,6 +48,20 @@ var rosterAttributes = map[string]rosterField{
 
 const customPrefix = "custom."
 
+// relationPrefix maps a column to a named relation: "relation.parent" holds
+// the parent's email (the directory checks the name against the tenant's).
+const relationPrefix = "relation."
+
+// extensible reports whether attr is custom.<name> or relation.<name>.
+func extensible(attr string) bool {
+	for _, prefix := range []string{customPrefix, relationPrefix} {
+		if name, ok := strings.CutPrefix(attr, prefix); ok && strings.TrimSpace(name) != "" {
+			return true
+		}
+	}
+	return false
+}
+
 // rosterDefaultHeaders are the headers recognised without configuration, per
 // attribute, in the order Template and error messages list them (the first
 // is the one Template writes). "Name" alone is deliberately absent: HR files
@@ -100,7 +114,7 @@ func normalizeHeader(h string) string {
 // attributeLabel is how messages name an attribute: "email", "employee id",
 // "custom.cost_center".
 func attributeLabel(attr string) string {
-	if strings.HasPrefix(attr, customPrefix) {
+	if extensible(attr) {
 		return attr
 	}
 	return strings.ReplaceAll(attr, "_", " ")
@@ -136,8 +150,8 @@ func newRosterColumnPlan(opt ParseOptions) (*rosterColumnPlan, error) {
 			return fmt.Errorf("%s: empty header", what)
 		}
 		if _, ok := rosterAttributes[attr]; !ok {
-			if name, ok := strings.CutPrefix(attr, customPrefix); !ok || strings.TrimSpace(name) == "" {
-				return fmt.Errorf("%s: unknown attribute %q (want status, custom.<name> or one of email, given_name, family_name, display_name, title, department, location, employee_id, manager_email, role, groups)", what, attr)
+			if !extensible(attr) {
+				return fmt.Errorf("%s: unknown attribute %q (want status, custom.<name>, relation.<name> or one of email, given_name, family_name, display_name, title, department, location, employee_id, manager_email, role, groups)", what, attr)
 			}
 		}
 		if prev, ok := cp.configured[n]; ok {
@@ -220,7 +234,7 @@ func (cp *rosterColumnPlan) mapHeader(header []string) (cols []rosterColumn, wid
 			continue
 		}
 		c := rosterColumn{index: i, attr: attr, header: h}
-		if strings.HasPrefix(attr, customPrefix) {
+		if extensible(attr) {
 			c.field = fieldCustom
 		} else {
 			c.field = rosterAttributes[attr]

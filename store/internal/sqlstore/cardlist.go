@@ -74,6 +74,30 @@ func (d Dialect) cardWhere(f store.CardFilter) (*cardWhere, error) {
 			w.cond = append(w.cond, "lower("+eq.col+") = lower(CAST("+w.arg(eq.v)+" AS TEXT))")
 		}
 	}
+	if f.PendingApproval != nil {
+		if *f.PendingApproval {
+			w.cond = append(w.cond, pendingApprovalSQL)
+		} else {
+			w.cond = append(w.cond, "NOT "+pendingApprovalSQL)
+		}
+	}
+	if f.Manager != "" {
+		w.cond = append(w.cond, "lower(manager_email) = "+w.arg(strings.ToLower(f.Manager)))
+	}
+	if f.Assigned != nil {
+		if *f.Assigned {
+			w.cond = append(w.cond, "manager_email <> ''")
+		} else {
+			w.cond = append(w.cond, "manager_email = ''")
+		}
+	}
+	if f.Relation != "" {
+		// relations_json is a JSON object of name → email, written by
+		// encoding/json: the pair appears as "name":"email".
+		pair, _ := json.Marshal(map[string]string{f.Relation: f.RelationEmail})
+		inner := strings.TrimSuffix(strings.TrimPrefix(string(pair), "{"), "}")
+		w.cond = append(w.cond, `lower(relations_json) LIKE `+w.arg("%"+likeEscape(strings.ToLower(inner))+"%")+` ESCAPE '\'`)
+	}
 	if f.Query != "" {
 		p := w.arg("%" + likeEscape(strings.ToLower(f.Query)) + "%")
 		var or []string
@@ -218,13 +242,14 @@ func (s *DB) CountCardsWhere(ctx context.Context, f store.CardFilter) (store.Car
 	}
 	now := w.arg(f.Now.UnixMicro())
 	err = s.queryRowContext(ctx, `SELECT
-		COALESCE(sum(CASE WHEN NOT enabled THEN 1 ELSE 0 END), 0),
+		COALESCE(sum(CASE WHEN NOT enabled AND NOT `+pendingApprovalSQL+` THEN 1 ELSE 0 END), 0),
+		COALESCE(sum(CASE WHEN `+pendingApprovalSQL+` THEN 1 ELSE 0 END), 0),
 		COALESCE(sum(CASE WHEN enabled AND first_login_at IS NOT NULL THEN 1 ELSE 0 END), 0),
 		COALESCE(sum(CASE WHEN enabled AND first_login_at IS NULL AND invite_sent_at IS NULL THEN 1 ELSE 0 END), 0),
 		COALESCE(sum(CASE WHEN enabled AND first_login_at IS NULL AND invite_sent_at IS NOT NULL AND invite_expires_at > `+now+` THEN 1 ELSE 0 END), 0),
 		COALESCE(sum(CASE WHEN enabled AND first_login_at IS NULL AND invite_sent_at IS NOT NULL AND invite_expires_at <= `+now+` THEN 1 ELSE 0 END), 0)
 		FROM cards WHERE `+w.String(), w.args...).
-		Scan(&c.Disabled, &c.LoggedIn, &c.NeverInvited, &c.InviteLive, &c.InviteExpired)
+		Scan(&c.Disabled, &c.PendingApproval, &c.LoggedIn, &c.NeverInvited, &c.InviteLive, &c.InviteExpired)
 	if err != nil {
 		return c, s.d.MapError(fmt.Errorf("counting cards: %w", err))
 	}

@@ -504,7 +504,8 @@ func chunks[T any](items []T, size int, fn func([]T) error) error {
 const cardColumns = `id, tenant, email, email_norm, given_name, family_name, display_name, title,
 	department, location, employee_id, manager_email, role, groups_json, custom_json, enabled, reason,
 	pin_actor, pin_reason, pin_at, invite_token_hash, invite_sent_at, invite_expires_at, invite_reminded_at,
-	first_login_at, last_login_at, created_at, updated_at, version, last_known_source, last_known_at`
+	first_login_at, last_login_at, created_at, updated_at, version, last_known_source, last_known_at,
+	role_source, approval_state, approval_actor, approval_reason, approval_at, relations_json`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -527,6 +528,9 @@ type cardScan struct {
 	firstLogin, lastLogin, created, updat sql.NullInt64
 	lastKnownSource                       sql.NullString
 	lastKnownAt                           sql.NullInt64
+	approvalState, approvalActor          string
+	approvalReason, relations             string
+	approvalAt                            sql.NullInt64
 }
 
 func (x *cardScan) dest() []any {
@@ -534,7 +538,8 @@ func (x *cardScan) dest() []any {
 	return []any{&c.ID, &c.Tenant, &c.Email, &c.EmailNorm, &a.GivenName, &a.FamilyName, &a.DisplayName, &a.Title,
 		&a.Department, &a.Location, &a.EmployeeID, &a.ManagerEmail, &a.Role, &x.groups, &x.custom, &c.Enabled, &c.Reason,
 		&x.pinActor, &x.pinReason, &x.pinAt, &x.inviteHash, &x.sent, &x.expires, &x.reminded,
-		&x.firstLogin, &x.lastLogin, &x.created, &x.updat, &c.Version, &x.lastKnownSource, &x.lastKnownAt}
+		&x.firstLogin, &x.lastLogin, &x.created, &x.updat, &c.Version, &x.lastKnownSource, &x.lastKnownAt,
+		&c.RoleSource, &x.approvalState, &x.approvalActor, &x.approvalReason, &x.approvalAt, &x.relations}
 }
 
 func (x *cardScan) finish() (store.Card, error) {
@@ -551,6 +556,17 @@ func (x *cardScan) finish() (store.Card, error) {
 	}
 	if len(a.Custom) == 0 {
 		a.Custom = nil
+	}
+	if x.relations != "" {
+		if err := json.Unmarshal([]byte(x.relations), &a.Relations); err != nil {
+			return c, fmt.Errorf("card %s: relations: %w", c.ID, err)
+		}
+	}
+	if len(a.Relations) == 0 {
+		a.Relations = nil
+	}
+	if x.approvalState != "" {
+		c.Approval = &store.Approval{State: x.approvalState, Actor: x.approvalActor, Reason: x.approvalReason, At: fromMicros(x.approvalAt)}
 	}
 	if x.pinActor.Valid {
 		c.Pin = &store.Pin{Actor: x.pinActor.String, Reason: x.pinReason.String, At: fromMicros(x.pinAt)}
@@ -591,11 +607,21 @@ func cardArgs(c *store.Card) ([]any, error) {
 	if c.LastKnown != nil {
 		lastKnownSource, lastKnownAt = c.LastKnown.Source, micros(c.LastKnown.At)
 	}
+	relations, err := json.Marshal(nonNilMap(a.Relations))
+	if err != nil {
+		return nil, err
+	}
+	var approvalState, approvalActor, approvalReason string
+	var approvalAt any
+	if c.Approval != nil {
+		approvalState, approvalActor, approvalReason, approvalAt = c.Approval.State, c.Approval.Actor, c.Approval.Reason, micros(c.Approval.At)
+	}
 	return []any{c.ID, c.Tenant, c.Email, c.EmailNorm, a.GivenName, a.FamilyName, a.DisplayName, a.Title,
 		a.Department, a.Location, a.EmployeeID, a.ManagerEmail, a.Role, string(groups), string(custom), c.Enabled, c.Reason,
 		pinActor, pinReason, pinAt, inviteHash, sent, expires, reminded,
 		micros(c.FirstLoginAt), micros(c.LastLoginAt), micros(c.CreatedAt), micros(c.UpdatedAt), c.Version,
-		lastKnownSource, lastKnownAt}, nil
+		lastKnownSource, lastKnownAt,
+		c.RoleSource, approvalState, approvalActor, approvalReason, approvalAt, string(relations)}, nil
 }
 
 func nonNil(s []string) []string {
@@ -657,6 +683,10 @@ func (s *DB) GetCardByEmail(ctx context.Context, tenant, emailNorm string) (stor
 func likeEscape(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
+
+// pendingApprovalSQL selects the cards that wait for approval: disabled,
+// not pinned, approval pending (directory.StatusOf's rule).
+const pendingApprovalSQL = `(NOT enabled AND approval_state = 'pending' AND pin_actor IS NULL)`
 
 // ---- claims
 
@@ -998,13 +1028,14 @@ func (s *DB) ClaimsOfCards(ctx context.Context, tenant string, cardIDs []string)
 func (s *DB) CountCards(ctx context.Context, tenant string, now time.Time) (store.CardCounts, error) {
 	var c store.CardCounts
 	err := s.queryRowContext(ctx, `SELECT
-		COALESCE(sum(CASE WHEN NOT enabled THEN 1 ELSE 0 END), 0),
+		COALESCE(sum(CASE WHEN NOT enabled AND NOT (`+pendingApprovalSQL+`) THEN 1 ELSE 0 END), 0),
+		COALESCE(sum(CASE WHEN `+pendingApprovalSQL+` THEN 1 ELSE 0 END), 0),
 		COALESCE(sum(CASE WHEN enabled AND first_login_at IS NOT NULL THEN 1 ELSE 0 END), 0),
 		COALESCE(sum(CASE WHEN enabled AND first_login_at IS NULL AND invite_sent_at IS NULL THEN 1 ELSE 0 END), 0),
 		COALESCE(sum(CASE WHEN enabled AND first_login_at IS NULL AND invite_sent_at IS NOT NULL AND invite_expires_at > $2 THEN 1 ELSE 0 END), 0),
 		COALESCE(sum(CASE WHEN enabled AND first_login_at IS NULL AND invite_sent_at IS NOT NULL AND invite_expires_at <= $2 THEN 1 ELSE 0 END), 0)
 		FROM cards WHERE tenant = $1`, tenant, now.UnixMicro()).
-		Scan(&c.Disabled, &c.LoggedIn, &c.NeverInvited, &c.InviteLive, &c.InviteExpired)
+		Scan(&c.Disabled, &c.PendingApproval, &c.LoggedIn, &c.NeverInvited, &c.InviteLive, &c.InviteExpired)
 	if err != nil {
 		return c, s.d.MapError(fmt.Errorf("counting cards: %w", err))
 	}

@@ -211,7 +211,8 @@ var (
 			groups_json text, custom_json text, enabled bool, reason text, pin_actor text, pin_reason text, pin_at int8,
 			invite_token_hash text, invite_sent_at int8, invite_expires_at int8, invite_reminded_at int8,
 			first_login_at int8, last_login_at int8, created_at int8, updated_at int8, version int8,
-			last_known_source text, last_known_at int8`)
+			last_known_source text, last_known_at int8,
+			role_source text, approval_state text, approval_actor text, approval_reason text, approval_at int8, relations_json text`)
 		return table{name: "cards", cols: names, types: types,
 			suffix:    ` ON CONFLICT (id) DO UPDATE SET ` + cardUpdateSet + ` WHERE cards.version = excluded.version - 1 RETURNING id`,
 			versioned: true}

@@ -1,0 +1,51 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestRolesAndRelations(t *testing.T) {
+	c := mustParse(t, `tenants:
+  - id: acme
+    roles: [admin, staff, client]
+    default_role: client
+    role_rules:
+      - {group: rosterd-admins, source: scim, role: admin}
+      - {group: "CN=Staff,OU=Groups,DC=acme,DC=example", source: ldap:corp, role: staff}
+      - {value: Employee, role: staff}
+    approval: new_cards
+    relations: [parent, instructor]
+`)
+	tn := c.Tenants[0]
+	if len(tn.Roles) != 3 || tn.DefaultRole != "client" || len(tn.RoleRules) != 3 || tn.RoleRules[1].Source != "ldap:corp" ||
+		tn.Approval != "new_cards" || len(tn.Relations) != 2 {
+		t.Fatalf("parsed %+v", tn)
+	}
+
+	err := parseError(t, `tenants:
+  - id: acme
+    roles: [admin, Admin, admin]
+    default_role: owner
+    role_rules:
+      - {role: admin}
+      - {group: x, role: boss, source: ftp}
+    approval: sometimes
+    relations: [manager, parent, parent]
+`)
+	for _, want := range []string{
+		`tenants[0].roles[1]: invalid role "Admin"`,
+		`tenants[0].roles[2]: duplicate role "admin"`,
+		`tenants[0].default_role: "owner" is not one of roles`,
+		`tenants[0].role_rules[0]: group or value is required`,
+		`tenants[0].role_rules[1].role: "boss" is not one of roles`,
+		`tenants[0].role_rules[1].source: unknown source "ftp"`,
+		`tenants[0].approval: unknown approval "sometimes" (want none, new_cards, jit_only)`,
+		`tenants[0].relations[0]: manager is built in`,
+		`tenants[0].relations[2]: duplicate relation "parent"`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not contain %q:\n%v", want, err)
+		}
+	}
+}

@@ -1,0 +1,68 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/rosterd/rosterd/store"
+)
+
+// ListTenantGroups implements store.TenantGroups.
+func (s *DB) ListTenantGroups(ctx context.Context, tenant, after string, limit int) ([]store.GroupCount, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	rows, err := s.SQL.QueryContext(ctx, `SELECT `+groupColumnsG+`, (SELECT count(*) FROM group_members gm WHERE gm.group_id = g.id)
+		FROM groups g WHERE g.tenant = $1 AND g.id > $2 ORDER BY g.id LIMIT $3`, tenant, after, limit)
+	if err != nil {
+		return nil, s.d.MapError(fmt.Errorf("listing groups: %w", err))
+	}
+	defer rows.Close()
+	var out []store.GroupCount
+	for rows.Next() {
+		var x groupScan
+		var n int
+		if err := rows.Scan(append(x.dest(), &n)...); err != nil {
+			return nil, s.d.MapError(fmt.Errorf("listing groups: %w", err))
+		}
+		out = append(out, store.GroupCount{Group: x.finish(), Members: n})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.d.MapError(fmt.Errorf("listing groups: %w", err))
+	}
+	return out, nil
+}
+
+// GroupByID implements store.TenantGroups.
+func (s *DB) GroupByID(ctx context.Context, tenant, id string) (store.Group, error) {
+	groups, err := queryGroups(ctx, s.SQL, `SELECT `+groupColumns+` FROM groups WHERE tenant = $1 AND id = $2`, tenant, id)
+	if err != nil {
+		return store.Group{}, s.d.MapError(fmt.Errorf("reading group: %w", err))
+	}
+	if len(groups) == 0 {
+		return store.Group{}, store.ErrNotFound
+	}
+	return groups[0], nil
+}
+
+// CountCardsByRole implements store.RoleCounts.
+func (s *DB) CountCardsByRole(ctx context.Context, tenant string) (map[string]int, error) {
+	rows, err := s.SQL.QueryContext(ctx, `SELECT lower(role), count(*) FROM cards WHERE tenant = $1 GROUP BY lower(role)`, tenant)
+	if err != nil {
+		return nil, s.d.MapError(fmt.Errorf("counting cards by role: %w", err))
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var role string
+		var n int
+		if err := rows.Scan(&role, &n); err != nil {
+			return nil, s.d.MapError(fmt.Errorf("counting cards by role: %w", err))
+		}
+		out[role] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.d.MapError(fmt.Errorf("counting cards by role: %w", err))
+	}
+	return out, nil
+}
