@@ -12,6 +12,7 @@ parallel="${FUZZ_PARALLEL:-$(nproc)}"
 
 failed=()
 ran=0
+flaked=0
 for pkg in $(go list ./... github.com/go-asn1-ber/asn1-ber); do
   dir=$(go list -f '{{.Dir}}' "$pkg")
   targets=$(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/^func //' | sort -u || true)
@@ -19,11 +20,24 @@ for pkg in $(go list ./... github.com/go-asn1-ber/asn1-ber); do
     ran=$((ran + 1))
     echo "fuzz: $pkg $t ($fuzztime)"
     out=$(mktemp)
+    corpus="$dir/testdata/fuzz/$t"
+    before=$(ls "$corpus" 2>/dev/null | sort)
     # go test -fuzz takes only packages of the main module: a replaced
     # module (third_party/…) is fuzzed from its own directory.
     if ! (cd "$dir" && go test -run '^$' -fuzz "^${t}\$" -fuzztime "$fuzztime" -parallel "$parallel" .) >"$out" 2>&1; then
-      cat "$out"
-      failed+=("$pkg $t")
+      after=$(ls "$corpus" 2>/dev/null | sort)
+      # Go 1.26's coordinator may report "context deadline exceeded" when
+      # -fuzztime ends while a worker is mid-input (go.dev/issue/75804,
+      # fixed in Go 1.27). That is no finding: a finding writes its input
+      # under testdata/fuzz/. Anything else fails.
+      if [ "$before" = "$after" ] && grep -q '^    context deadline exceeded$' "$out" && ! grep -q 'Failing input written' "$out"; then
+        grep -E 'elapsed: .*execs: ' "$out" | tail -n 1 || true
+        echo "fuzz: $t stopped with Go's fuzztime race (go.dev/issue/75804); no input was found failing"
+        flaked=$((flaked + 1))
+      else
+        cat "$out"
+        failed+=("$pkg $t")
+      fi
     else
       # The fuzzer's last progress line says how many executions it made.
       grep -E 'elapsed: .*execs: ' "$out" | tail -n 1 || true
@@ -31,7 +45,7 @@ for pkg in $(go list ./... github.com/go-asn1-ber/asn1-ber); do
     rm -f "$out"
   done
 done
-echo "fuzz: $ran targets, ${#failed[@]} failed"
+echo "fuzz: $ran targets, ${#failed[@]} failed, $flaked stopped by the fuzztime race"
 if ((${#failed[@]})); then
   printf 'fuzz: FAILED %s\n' "${failed[@]}"
   exit 1
