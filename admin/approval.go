@@ -18,22 +18,7 @@ func (a *API) approve(ctx context.Context, ac directory.Actor, t, id string) (di
 // rejectCard: POST …/cards/{id}/reject {"reason": "…"} — a card waiting
 // for approval is kept out, with a reason.
 func (a *API) rejectCard(w http.ResponseWriter, r *http.Request, tenant string) {
-	var body struct {
-		Reason string `json:"reason"`
-	}
-	if !decodeJSON(w, r, &body, true) {
-		return
-	}
-	if len(body.Reason) > 1000 {
-		daemon.WriteError(w, http.StatusBadRequest, "invalid_value", "reason", "reason is longer than 1000 characters")
-		return
-	}
-	card, err := a.services.Directory.Reject(r.Context(), actor(r), tenant, r.PathValue("id"), body.Reason)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	daemon.WriteJSON(w, http.StatusOK, a.cardBody(card))
+	a.reasonedAction(w, r, tenant, a.services.Directory.Reject)
 }
 
 // RoleRuleBody is a mapping rule as the API shows it.

@@ -160,6 +160,13 @@ func (a *API) editCard(w http.ResponseWriter, r *http.Request, tenant string) {
 
 // disableCard: POST …/cards/{id}/disable {"reason": "…"} — the admin pin.
 func (a *API) disableCard(w http.ResponseWriter, r *http.Request, tenant string) {
+	a.reasonedAction(w, r, tenant, a.services.Directory.Disable)
+}
+
+// reasonedAction runs a card action that takes a reason from the body
+// ({"reason": "…"}, at most 1,000 characters): disable, reject.
+func (a *API) reasonedAction(w http.ResponseWriter, r *http.Request, tenant string,
+	fn func(ctx context.Context, ac directory.Actor, tenant, cardID, reason string) (directory.Card, error)) {
 	var body struct {
 		Reason string `json:"reason"`
 	}
@@ -170,7 +177,7 @@ func (a *API) disableCard(w http.ResponseWriter, r *http.Request, tenant string)
 		daemon.WriteError(w, http.StatusBadRequest, "invalid_value", "reason", "reason is longer than 1000 characters")
 		return
 	}
-	card, err := a.services.Directory.Disable(r.Context(), actor(r), tenant, r.PathValue("id"), body.Reason)
+	card, err := fn(r.Context(), actor(r), tenant, r.PathValue("id"), body.Reason)
 	if err != nil {
 		a.fail(w, r, err)
 		return
