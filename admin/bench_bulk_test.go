@@ -2,6 +2,7 @@ package admin
 
 import (
 	"fmt"
+	"github.com/rosterd/rosterd/internal/benchseed"
 	"net/http"
 	"os"
 	"strconv"
@@ -9,7 +10,6 @@ import (
 	"time"
 
 	"github.com/rosterd/rosterd/directory"
-	"github.com/rosterd/rosterd/store"
 	"github.com/rosterd/rosterd/store/storetest"
 )
 
@@ -27,15 +27,9 @@ func BenchmarkBulkDisableByFilter(b *testing.B) {
 		b.StopTimer()
 		st := storetest.Migrated(b, storetest.OpenPostgres)
 		e := newEnv(&testing.T{}, st)
-		ins := make([]directory.ClaimInput, 0, n)
-		for i := range n {
-			ins = append(ins, directory.ClaimInput{Tenant: "acme", Source: "file:hr", ExternalID: fmt.Sprintf("%07d", i),
-				Email: fmt.Sprintf("user%07d@example.com", i), State: store.Present, Authoritative: true,
-				Attributes: directory.Attributes{GivenName: "Given", FamilyName: fmt.Sprint(i), Department: "Closing"}})
-		}
-		if _, err := e.dir.ApplyAll(b.Context(), directory.Actor{Name: "file:hr"}, ins, directory.BatchOptions{}); err != nil {
-			b.Fatal(err)
-		}
+		benchseed.Cards(b, e.dir, "acme", n, func(i int) directory.Attributes {
+			return directory.Attributes{GivenName: "Given", FamilyName: fmt.Sprint(i), Department: "Closing"}
+		})
 		// acme's limits allow 1,000: confirm with the count.
 		req := map[string]any{"action": "disable", "filter": map[string]string{"department": "closing"}, "confirm": n}
 		b.StartTimer()

@@ -2,6 +2,7 @@ package admin
 
 import (
 	"fmt"
+	"github.com/rosterd/rosterd/internal/benchseed"
 	"io"
 	"net/http"
 	"os"
@@ -12,7 +13,6 @@ import (
 	"time"
 
 	"github.com/rosterd/rosterd/directory"
-	"github.com/rosterd/rosterd/store"
 	"github.com/rosterd/rosterd/store/storetest"
 )
 
@@ -34,18 +34,9 @@ func BenchmarkCards1M(b *testing.B) {
 		b.StartTimer()
 		b.StopTimer()
 		// Seed through the directory, as a feed would.
-		ins := make([]directory.ClaimInput, 0, 100_000)
-		for lo := 0; lo < n; lo += 100_000 {
-			ins = ins[:0]
-			for i := lo; i < min(lo+100_000, n); i++ {
-				ins = append(ins, directory.ClaimInput{Tenant: "acme", Source: "file:hr", ExternalID: fmt.Sprintf("%07d", i),
-					Email: fmt.Sprintf("user%07d@example.com", i), State: store.Present, Authoritative: true,
-					Attributes: directory.Attributes{GivenName: "Given", FamilyName: fmt.Sprint(i), Department: "R&D", Location: "Berlin"}})
-			}
-			if _, err := e.dir.ApplyAll(b.Context(), directory.Actor{Name: "file:hr"}, ins, directory.BatchOptions{}); err != nil {
-				b.Fatal(err)
-			}
-		}
+		benchseed.Cards(b, e.dir, "acme", n, func(i int) directory.Attributes {
+			return directory.Attributes{GivenName: "Given", FamilyName: fmt.Sprint(i), Department: "R&D", Location: "Berlin"}
+		})
 		timeGet := func(path string) (time.Duration, response) {
 			var best time.Duration
 			var r response

@@ -2,6 +2,7 @@ package console
 
 import (
 	"fmt"
+	"github.com/rosterd/rosterd/internal/benchseed"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -11,7 +12,6 @@ import (
 	"time"
 
 	"github.com/rosterd/rosterd/directory"
-	"github.com/rosterd/rosterd/store"
 	"github.com/rosterd/rosterd/store/storetest"
 )
 
@@ -32,18 +32,9 @@ func BenchmarkUsersPage1M(b *testing.B) {
 		policy := directory.DefaultPolicy()
 		policy.Invite, policy.AutoInvite = "none", false
 		svc := directory.NewService(st, map[string]directory.Policy{"acme": policy})
-		ins := make([]directory.ClaimInput, 0, 100_000)
-		for lo := 0; lo < n; lo += 100_000 {
-			ins = ins[:0]
-			for i := lo; i < min(lo+100_000, n); i++ {
-				ins = append(ins, directory.ClaimInput{Tenant: "acme", Source: "file:hr", ExternalID: fmt.Sprintf("%07d", i),
-					Email: fmt.Sprintf("user%07d@example.com", i), State: store.Present, Authoritative: true,
-					Attributes: directory.Attributes{GivenName: "Given", FamilyName: fmt.Sprint(i), Role: "viewer", Groups: []string{"staff"}}})
-			}
-			if _, err := svc.ApplyAll(b.Context(), directory.Actor{Name: "file:hr"}, ins, directory.BatchOptions{}); err != nil {
-				b.Fatal(err)
-			}
-		}
+		benchseed.Cards(b, svc, "acme", n, func(i int) directory.Attributes {
+			return directory.Attributes{GivenName: "Given", FamilyName: fmt.Sprint(i), Role: "viewer", Groups: []string{"staff"}}
+		})
 		c, err := New(Deps{Keys: noKeys{}, Directory: svc, Audit: st, Tenants: StaticTenants{{ID: "acme", Name: "Acme"}}})
 		if err != nil {
 			b.Fatal(err)
