@@ -319,7 +319,11 @@ func (b *batch) mutate(ctx context.Context, w *working, action, source string, f
 	queued := w.outbox
 	w.outbox = nil
 	if b.dryRun {
-		return Outcome{Card: w.card, Created: !existed, Changed: true, Event: eventType}, nil
+		o := Outcome{Card: w.card, Created: !existed, Changed: true, Event: eventType}
+		if existed {
+			o.Before = &before
+		}
+		return o, nil
 	}
 	b.outbox = append(b.outbox, queued...)
 	after := b.s.view(w.card, b.now)

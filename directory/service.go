@@ -143,6 +143,9 @@ type Outcome struct {
 	// Err: this input was refused (invalid email, an email of another
 	// card); the rest of its batch still applied.
 	Err error
+	// Before is the card as it was, in a preview of a change to a card
+	// that exists (what an import's review shows changing).
+	Before *Card
 }
 
 // Service is the only code that changes cards. Every method that writes does
@@ -430,9 +433,15 @@ func (s *Service) applyClaims(ctx context.Context, actor Actor, ins []ClaimInput
 				// enables, and keeps those it holds already.
 				stmt.Authoritative = false
 			}
+			invite := in.Invite
+			if in.Import && (w.stored || w.mutations > 0) {
+				// An import invites only the people it brings in: someone
+				// it updates, or re-enables, is never invited by it.
+				invite = new(false)
+			}
 			outcomes[i], err = b.mutate(ctx, w, "claim.applied", in.Source, func(w *working) error {
 				return setClaim(w, stmt, p.display, b.now, actor)
-			}, mutation{invite: in.Invite, emailOptional: in.EmailOptional})
+			}, mutation{invite: invite, emailOptional: in.EmailOptional})
 			if err != nil {
 				return err
 			}

@@ -105,6 +105,10 @@ type ParseOptions struct {
 	// Limits bound what the file may make the parser hold; zero fields
 	// take the defaults.
 	Limits Limits
+	// ColumnsOptional: a header of Columns that the file lacks is not
+	// required; its attribute is read from a default header if there is
+	// one (an import's remembered mapping, applied to another file).
+	ColumnsOptional bool
 }
 
 // Limits bound a roster file and what reading it may take: an HR export
@@ -257,10 +261,22 @@ func fileTooLarge(feed, name string, size, max int64) error {
 }
 
 func parseRoster(name string, r io.Reader, opt ParseOptions, hint int) (reconcile.Snapshot, error) {
+	snap, _, err := parseRosterHeader(name, r, opt, hint)
+	return snap, err
+}
+
+// parseRosterHeader is parseRoster that also says how the header row
+// mapped (nil when the file has none, or no parser could be made).
+func parseRosterHeader(name string, r io.Reader, opt ParseOptions, hint int) (reconcile.Snapshot, []HeaderColumn, error) {
 	p, err := newRosterParser(name, opt, hint)
 	if err != nil {
-		return reconcile.Snapshot{}, err
+		return reconcile.Snapshot{}, nil, err
 	}
+	snap, err := p.run(name, r)
+	return snap, p.plan.header, err
+}
+
+func (p *rosterParser) run(name string, r io.Reader) (reconcile.Snapshot, error) {
 	h := sha256.New()
 	src := &hashingReader{r: r, h: h, max: p.limits.MaxFileSize}
 	if err := p.parse(src); err != nil {

@@ -1,6 +1,7 @@
 package filefeed
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"slices"
@@ -129,6 +130,13 @@ type rosterColumnPlan struct {
 	configuredHeader map[string]string
 	// key is "email" or "employee_id".
 	key string
+	// ignored are the normalized headers configured as IgnoreColumn.
+	ignored map[string]bool
+	// optional: configured headers the file lacks are dropped rather than
+	// required (an import's remembered mapping, ParseOptions.ColumnsOptional).
+	optional bool
+	// header is how each non-empty header cell of the last mapHeader mapped.
+	header []HeaderColumn
 }
 
 func newRosterColumnPlan(opt ParseOptions) (*rosterColumnPlan, error) {
@@ -136,6 +144,8 @@ func newRosterColumnPlan(opt ParseOptions) (*rosterColumnPlan, error) {
 		configured:       map[string]string{},
 		configuredHeader: map[string]string{},
 		key:              opt.Key,
+		ignored:          map[string]bool{},
+		optional:         opt.ColumnsOptional,
 	}
 	switch cp.key {
 	case "":
@@ -148,6 +158,16 @@ func newRosterColumnPlan(opt ParseOptions) (*rosterColumnPlan, error) {
 		n := normalizeHeader(header)
 		if n == "" {
 			return fmt.Errorf("%s: empty header", what)
+		}
+		if attr == IgnoreColumn {
+			if prev, ok := cp.configured[n]; ok || cp.ignored[n] {
+				return fmt.Errorf("%s: header %q is already mapped to %s", what, header, cmp.Or(prev, IgnoreColumn))
+			}
+			cp.ignored[n] = true
+			return nil
+		}
+		if cp.ignored[n] {
+			return fmt.Errorf("%s: header %q is already mapped to %s", what, header, IgnoreColumn)
 		}
 		if _, ok := rosterAttributes[attr]; !ok {
 			if !extensible(attr) {
@@ -212,6 +232,10 @@ type rosterColumn struct {
 func (cp *rosterColumnPlan) mapHeader(header []string) (cols []rosterColumn, width int, notes []string, err error) {
 	byAttr := map[string]int{} // attribute → index into cols
 	var ambiguous *ColumnError
+	if cp.optional {
+		cp.dropAbsent(header)
+	}
+	cp.header = cp.header[:0]
 	for i, h := range header {
 		h = strings.TrimSpace(h)
 		if h == "" {
@@ -219,10 +243,25 @@ func (cp *rosterColumnPlan) mapHeader(header []string) (cols []rosterColumn, wid
 		}
 		width = i + 1
 		n := normalizeHeader(h)
+		hc := HeaderColumn{Column: i + 1, Header: h}
+		ignore := func(reason string) {
+			hc.Ignored, hc.Reason = true, reason
+			cp.header = append(cp.header, hc)
+		}
+		if cp.ignored[n] {
+			ignore("ignored by the column mapping")
+			continue
+		}
 		attr, ok := cp.configured[n]
+		hc.By = "columns"
 		if !ok {
-			attr = rosterDefaultIndex[n]
-			if _, configured := cp.configuredHeader[attr]; attr == "" || configured {
+			attr, hc.By = rosterDefaultIndex[n], "default"
+			if attr == "" {
+				ignore("no card field of that name; map it in columns (to a field, custom.<name> or relation.<name>) to read it")
+				continue
+			}
+			if from, configured := cp.configuredHeader[attr]; configured {
+				ignore(fmt.Sprintf("%s is read from column %q, as the column mapping says", attributeLabel(attr), from))
 				continue
 			}
 		}
@@ -230,9 +269,13 @@ func (cp *rosterColumnPlan) mapHeader(header []string) (cols []rosterColumn, wid
 			if (attr == "email" || attr == cp.key) && ambiguous == nil {
 				ambiguous = &ColumnError{Attribute: attr, Found: []string{cols[first].header, h}}
 			}
-			notes = append(notes, fmt.Sprintf("column %q ignored: %s is read from column %q", h, attributeLabel(attr), cols[first].header))
+			note := fmt.Sprintf("column %q ignored: %s is read from column %q", h, attributeLabel(attr), cols[first].header)
+			notes = append(notes, note)
+			ignore(note)
 			continue
 		}
+		hc.Target = attr
+		cp.header = append(cp.header, hc)
 		c := rosterColumn{index: i, attr: attr, header: h}
 		if extensible(attr) {
 			c.field = fieldCustom
@@ -296,4 +339,25 @@ func (e *ColumnError) Error() string {
 		quoted[i] = fmt.Sprintf("%q", h)
 	}
 	return fmt.Sprintf("no %s column (looked for: %s)", attributeLabel(e.Attribute), strings.Join(quoted, ", "))
+}
+
+// dropAbsent forgets the configured headers the header row lacks, so that
+// a remembered mapping applies to the columns a file has and the defaults
+// read the rest.
+func (cp *rosterColumnPlan) dropAbsent(header []string) {
+	present := map[string]bool{}
+	for _, h := range header {
+		present[normalizeHeader(strings.TrimSpace(h))] = true
+	}
+	for n, attr := range cp.configured {
+		if !present[n] {
+			delete(cp.configured, n)
+			delete(cp.configuredHeader, attr)
+		}
+	}
+	for n := range cp.ignored {
+		if !present[n] {
+			delete(cp.ignored, n)
+		}
+	}
 }

@@ -54,6 +54,16 @@ type Change struct {
 	// that is another card's).
 	Refused string `json:"refused,omitempty"`
 	Line    string `json:"line,omitempty"`
+
+	// The review of an import's change (Source.Import): the card's version
+	// when planned (0 for a card the change creates), the attributes the
+	// card will have (Card), what of the card's attributes change
+	// (CardChanges: the card's, not the claim's, old → new), and whether
+	// the change invites the person.
+	Version     int64                       `json:"version,omitempty"`
+	Card        *directory.Attributes       `json:"card,omitempty"`
+	CardChanges []directory.AttributeChange `json:"card_changes,omitempty"`
+	Invite      bool                        `json:"invite,omitempty"`
 }
 
 // Plan is the diff of a snapshot against a source's claims.
@@ -80,6 +90,8 @@ type Plan struct {
 	ClearEmpty bool     `json:"clear_empty,omitempty"`
 	// Fingerprint is the source's claims' state the plan was made against.
 	Fingerprint string `json:"fingerprint"`
+	// Review is the dry run whose plan this one applies (ApplyReview).
+	Review string `json:"review,omitempty"`
 
 	// ins[i] is the claim Changes[i] applies (one slice, so that the
 	// directory is handed batches of it as they are, not copies). A stored
@@ -269,7 +281,7 @@ func MakePlan(ctx context.Context, dir Directory, claims Claims, src Source, sna
 	for lo := 0; lo < len(p.Changes); lo += previewBatch {
 		hi := min(lo+previewBatch, len(p.Changes))
 		part, ins := p.Changes[lo:hi], p.ins[lo:hi]
-		g.Go(func() error { return preview(gctx, dir, actor, part, ins) })
+		g.Go(func() error { return preview(gctx, dir, actor, part, ins, src.Import) })
 	}
 	if err := g.Wait(); err != nil {
 		return Plan{}, fmt.Errorf("previewing the plan: %w", err)
@@ -293,6 +305,9 @@ func MakePlan(ctx context.Context, dir Directory, claims Claims, src Source, sna
 		if ch.Refused != "" {
 			p.Counts["refused"]++
 		}
+		if ch.Invite {
+			p.Counts["invited"]++
+		}
 	}
 	p.Counts["records"], p.Counts["flagged"] = len(snap.Records), len(snap.Flagged)
 	return p, nil
@@ -306,13 +321,20 @@ func previewWorkers() int { return min(runtime.GOMAXPROCS(0), 4) }
 // do, and notes it on them: a refusal, a create that would claim an
 // existing card, the effect on the card's access, or nothing at all
 // (Unchanged, which MakePlan then counts rather than lists).
-func preview(ctx context.Context, dir Directory, actor directory.Actor, part []Change, ins []directory.ClaimInput) error {
+//
+// With review (an import), it notes what the card will be too: its
+// version now, its attributes after, what of them change, and whether
+// the person would be invited.
+func preview(ctx context.Context, dir Directory, actor directory.Actor, part []Change, ins []directory.ClaimInput, review bool) error {
 	outs, err := dir.Preview(ctx, actor, ins)
 	if err != nil {
 		return err
 	}
 	for i, o := range outs {
 		ch := &part[i]
+		if review && o.Err == nil && o.Changed {
+			noteReview(ch, o)
+		}
 		switch {
 		case o.Err != nil:
 			ch.Refused = o.Err.Error()
@@ -353,4 +375,22 @@ func claimKey(c store.Claim) string {
 		return c.ExternalID
 	}
 	return strings.ToLower(strings.TrimSpace(c.Email))
+}
+
+// noteReview notes on ch what its preview o says the card will be.
+func noteReview(ch *Change, o directory.Outcome) {
+	after := o.Card.Attributes
+	ch.Card = &after
+	ch.Invite = o.Created && o.Card.Invite != nil
+	var before directory.Attributes
+	if o.Before != nil {
+		ch.Version = o.Before.Version
+		before = o.Before.Attributes
+		if o.Before.Email != o.Card.Email {
+			ch.CardChanges = append(ch.CardChanges, directory.AttributeChange{Name: "email", Old: o.Before.Email, New: o.Card.Email})
+		}
+	} else if !o.Created {
+		ch.Version = o.Card.Version
+	}
+	ch.CardChanges = append(ch.CardChanges, directory.AttributeChanges(before, after)...)
 }

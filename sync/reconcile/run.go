@@ -63,6 +63,9 @@ type RunOptions struct {
 	Actor   string
 	// Progress, when set, is told how many changes were applied so far.
 	Progress func(done, total int)
+	// Planned, when set, is handed the plan once it is made (an import's
+	// review is read from it).
+	Planned func(Plan)
 }
 
 // Runner runs feeds: fetch, plan, brake, apply, and records each run.
@@ -217,8 +220,16 @@ func (r *Runner) Run(ctx context.Context, f Feed, opt RunOptions) (store.Run, er
 		return r.finish(ctx, run, store.RunFailed, err, log)
 	}
 	run.Counts, run.Fingerprint = plan.Counts, plan.Fingerprint
+	if opt.Planned != nil {
+		opt.Planned(plan)
+	}
 	if opt.DryRun {
-		if run.Plan, err = encodePlan(stored{Plan: plan}); err != nil {
+		st := stored{Plan: plan}
+		if f.Kind == "import" {
+			// An import's dry run is its review: what ApplyReview applies.
+			st = storedOf(f, plan, &snap)
+		}
+		if run.Plan, err = encodePlan(st); err != nil {
 			return r.finish(ctx, run, store.RunFailed, err, log)
 		}
 		return r.finish(ctx, run, store.RunPlanned, nil, log)
@@ -266,6 +277,7 @@ func (r *Runner) apply(ctx context.Context, f Feed, run store.Run, plan Plan, sn
 	if run.Counts == nil {
 		run.Counts = map[string]int{}
 	}
+	invited := 0
 	for _, o := range outs {
 		if o.Changed {
 			run.Counts["applied"]++
@@ -273,6 +285,12 @@ func (r *Runner) apply(ctx context.Context, f Feed, run store.Run, plan Plan, sn
 		if o.Err != nil {
 			run.Counts["refused"]++
 		}
+		if o.Created && o.Err == nil && o.Card.Invite != nil {
+			invited++
+		}
+	}
+	if f.Source.Import {
+		run.Counts["invited"] = invited // what was sent, not what was planned
 	}
 	if err != nil {
 		run.Status, run.Finished, run.Error = store.RunFailed, r.now(), "applying: "+err.Error()
