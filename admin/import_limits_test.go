@@ -13,7 +13,7 @@ import (
 func TestImportRefusesAValueOverTheLimit(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
 		csv := "Email,First Name\nann@example.com,Ann\nbob@example.com," + strings.Repeat("x", 100<<10) + "\n"
-		r := e.must(201, "POST", acme+"/imports", upload("people.csv", []byte(csv), nil))
+		r := e.must(422, "POST", acme+"/imports", upload("people.csv", []byte(csv), nil))
 		msg, _ := r.Body["error"].(string)
 		if r.Body["status"] != store.RunFailed || !strings.Contains(msg, "people.csv:3: over a size limit: a value in column 2 is longer than max_cell_length 64KiB") {
 			t.Fatalf("import with a huge value: %s", r.Raw)

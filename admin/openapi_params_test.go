@@ -68,3 +68,10 @@ func TestOpenAPIDocumentsEveryCardQueryParameter(t *testing.T) {
 		}
 	}
 }
+
+// The import's query parameters are exactly those it documents.
+func TestOpenAPIDocumentsEveryImportParameter(t *testing.T) {
+	if got, want := openAPIQueryParams(t, "post", "/api/v1/tenants/{t}/imports"), slices.Sorted(slices.Values(importParams)); !slices.Equal(got, want) {
+		t.Errorf("imports documents %v, accepts %v", got, want)
+	}
+}

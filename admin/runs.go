@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -266,70 +264,4 @@ func (a *API) rejectRun(w http.ResponseWriter, r *http.Request, tenant string) {
 		return
 	}
 	daemon.WriteJSON(w, http.StatusOK, runBody(run))
-}
-
-// importFile: POST …/imports, multipart/form-data with file (CSV, TSV or
-// XLSX, at most 50 MiB), dry_run, invite, full_roster and clear_empty.
-// The admin is the source: it adds and updates the attributes the file
-// has columns for (an empty cell only with clear_empty), disables nobody
-// unless full_roster, and invites only the cards it creates, only with
-// invite.
-func (a *API) importFile(w http.ResponseWriter, r *http.Request, tenant string) {
-	runner, ok := a.runner(w)
-	if !ok {
-		return
-	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxImportBody)
-	if err := r.ParseMultipartForm(8 << 20); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			daemon.WriteError(w, http.StatusRequestEntityTooLarge, "body_too_large", "file", "the upload is larger than 50 MiB")
-			return
-		}
-		if slow, ok := errors.AsType[*daemon.BodyTimeoutError](err); ok {
-			daemon.WriteError(w, http.StatusRequestTimeout, "body_timeout", "file", slow.Error())
-			return
-		}
-		daemon.WriteError(w, http.StatusBadRequest, "invalid_body", "", "send multipart/form-data with a file field: "+err.Error())
-		return
-	}
-	defer r.MultipartForm.RemoveAll()
-	params := []string{"dry_run", "invite", "full_roster", "clear_empty"}
-	// A misspelt option ("clear-empty") must not pass for its default.
-	for _, names := range []map[string][]string{r.URL.Query(), r.MultipartForm.Value} {
-		for name := range names {
-			if !slices.Contains(params, name) {
-				daemon.WriteError(w, http.StatusBadRequest, "unknown_parameter", name,
-					fmt.Sprintf("unknown parameter %q (want file, %s)", name, strings.Join(params, ", ")))
-				return
-			}
-		}
-	}
-	for name := range r.MultipartForm.File {
-		if name != "file" {
-			daemon.WriteError(w, http.StatusBadRequest, "unknown_parameter", name, fmt.Sprintf("unknown file field %q (want file)", name))
-			return
-		}
-	}
-	var opts [4]bool
-	for i, name := range params {
-		if opts[i], ok = boolParam(w, name, r.FormValue(name)); !ok {
-			return
-		}
-	}
-	file, header, err := r.FormFile("file")
-	if err != nil {
-		daemon.WriteError(w, http.StatusBadRequest, "invalid_value", "file", "the file field is required")
-		return
-	}
-	data, err := io.ReadAll(file)
-	file.Close()
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	f := filefeed.ImportFeed(tenant, header.Filename, data, filefeed.ImportOptions{Invite: opts[1], FullRoster: opts[2], ClearEmpty: opts[3]},
-		a.importLimits(r.Context(), tenant))
-	run, err := runner.Run(context.WithoutCancel(r.Context()), f, reconcile.RunOptions{DryRun: opts[0], Trigger: "import", Actor: actor(r).Name})
-	a.answerRun(w, r, run, err, http.StatusCreated)
 }

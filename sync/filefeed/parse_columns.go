@@ -245,7 +245,7 @@ func (cp *rosterColumnPlan) mapHeader(header []string) (cols []rosterColumn, wid
 		n := normalizeHeader(h)
 		hc := HeaderColumn{Column: i + 1, Header: h}
 		ignore := func(reason string) {
-			hc.Ignored, hc.Reason = true, reason
+			hc.Ignored, hc.Reason, hc.By = true, reason, ""
 			cp.header = append(cp.header, hc)
 		}
 		if cp.ignored[n] {
