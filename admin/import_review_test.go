@@ -227,6 +227,12 @@ func TestImportPastedText(t *testing.T) {
 			t.Fatalf("dee's review: %s", r.Raw)
 		}
 
+		// curl -d sends its JSON as a form; it is read as JSON all the same.
+		r = e.do("POST", acme+"/imports", rwKey, `{"text":"Email,Title\nemma@example.com,Chemist\n"}`, "Content-Type", "application/x-www-form-urlencoded")
+		if b := importBody(t, r); r.Status != 201 || b.Summary.Created != 1 {
+			t.Fatalf("JSON sent as a form: %d %s", r.Status, r.Raw)
+		}
+
 		for _, tc := range []struct {
 			body  any
 			field string

@@ -3,7 +3,7 @@ package admin
 // The admin's import: POST …/imports. Decisions the issue left open:
 //
 //   - The request is multipart/form-data (a file field, or a text field)
-//     or a JSON object ({"text": …, "columns": {…}, "dry_run": true, …});
+//     or, in any other body, a JSON object ({"text": …, "columns": {…}, "dry_run": true, …});
 //     the options may be query parameters instead. An option given twice
 //     (query and body) is an error, as is any name not listed here.
 //   - Pasted text is read as a file would be: the header row's most
@@ -21,6 +21,7 @@ package admin
 //     option: everything was decided when it was reviewed.
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -420,18 +421,21 @@ func readImport(w http.ResponseWriter, r *http.Request) (importRequest, bool) {
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxImportBody)
 	mediaType, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	switch {
-	case mediaType == "multipart/form-data":
+	if mediaType == "multipart/form-data" {
 		return req, readImportForm(w, r, &req, set)
-	case mediaType == "application/json":
-		return req, readImportJSON(w, r, &req, set)
 	}
+	// Any other body is JSON, whatever its type says (curl -d sends
+	// application/x-www-form-urlencoded), as for the other JSON routes.
 	// No body: a review applied, named in the query.
-	if n, _ := io.ReadFull(r.Body, make([]byte, 1)); n > 0 {
-		daemon.WriteError(w, http.StatusUnsupportedMediaType, "invalid_body", "", "send multipart/form-data with a file or text field, or a JSON object")
-		return req, false
+	br := bufio.NewReader(r.Body)
+	if _, err := br.Peek(1); err != nil {
+		if bodyTooBig(w, err, "") {
+			return req, false
+		}
+		return req, true
 	}
-	return req, true
+	r.Body = io.NopCloser(br)
+	return req, readImportJSON(w, r, &req, set)
 }
 
 func bodyTooBig(w http.ResponseWriter, err error, field string) bool {
