@@ -279,3 +279,31 @@ func TestImportFailedAnswers422(t *testing.T) {
 		}
 	})
 }
+
+// TestImportReenablingInvitesNobody: a person an import brought in
+// without an invite, dropped by a full-roster import, then brought back
+// by an import with invite=yes, is re-enabled but not invited: an import
+// invites only the cards it creates.
+func TestImportReenablingInvitesNobody(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		e.importFile("first.csv", "Email,First Name\nann@example.com,Ann\n", nil)
+		ann := e.cardID("ann@example.com")
+		e.importFile("roster.csv", "Email\nbob@example.com\n", map[string]string{"full_roster": "true"})
+		if c := e.card(ann); c.Enabled || len(e.outbox(ann)) != 0 {
+			t.Fatalf("ann after a full roster without her: %+v, %d outbox rows", c, len(e.outbox(ann)))
+		}
+		r := e.importFile("back.csv", "Email,First Name\nann@example.com,Ann\ncy@example.com,Cy\n", map[string]string{"invite": "yes"})
+		if s := importBody(t, r).Summary; s.Created != 1 || s.Updated != 1 || s.Invited != 1 {
+			t.Fatalf("summary %+v: %s", s, r.Raw)
+		}
+		if c := e.card(ann); !c.Enabled {
+			t.Fatalf("ann after the import: %+v", c)
+		}
+		if n := len(e.outbox(ann)); n != 0 {
+			t.Fatalf("ann, re-enabled by an import with invite=yes: %d outbox rows, want none", n)
+		}
+		if n := len(e.outbox(e.cardID("cy@example.com"))); n != 1 {
+			t.Fatalf("cy, created: %d outbox rows, want 1", n)
+		}
+	})
+}
