@@ -2,7 +2,9 @@ package admin
 
 import (
 	"encoding/json"
+	"fmt"
 	"mime/multipart"
+	"net/http/httptest"
 	"reflect"
 	"slices"
 	"strings"
@@ -306,4 +308,28 @@ func TestImportReenablingInvitesNobody(t *testing.T) {
 			t.Fatalf("cy, created: %d outbox rows, want 1", n)
 		}
 	})
+}
+
+// TestWriteImportBodyStreamsTheSameJSON: a long review written a change
+// at a time reads back as the body json.Marshal would write.
+func TestWriteImportBodyStreamsTheSameJSON(t *testing.T) {
+	body := ImportBody{RunBody: RunBody{Run: store.Run{ID: "r1", Tenant: "acme", Status: store.RunPlanned, DryRun: true}},
+		Summary: ImportSummary{Created: 150, Flagged: 1},
+		Review: &ImportReview{Columns: []ReviewColumn{{Column: 1, Header: "Email", Target: "email", Kind: "field", MappedBy: "default"}},
+			Ignored: []string{}, Flagged: []ReviewFlag{{Line: 2, Where: "a.csv:2", Reason: `invalid email "\"changes\":null"`}}}}
+	for i := range 150 {
+		body.Review.Changes = append(body.Review.Changes, ReviewChange{Action: "create", Line: i + 3, Email: fmt.Sprintf("p%d@example.com", i),
+			Attributes: &directory.Attributes{GivenName: fmt.Sprint(i)}, Changes: []directory.AttributeChange{{Name: "given_name", New: fmt.Sprint(i)}}, Invite: true})
+	}
+	rec := httptest.NewRecorder()
+	writeImportBody(rec, 201, body)
+	var got, want any
+	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
+		t.Fatalf("%v: %.200s", err, rec.Body.String())
+	}
+	j, _ := json.Marshal(body)
+	json.Unmarshal(j, &want)
+	if rec.Code != 201 || !reflect.DeepEqual(got, want) {
+		t.Fatalf("streamed %d %.300s\nwant %.300s", rec.Code, rec.Body.String(), j)
+	}
 }
