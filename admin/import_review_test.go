@@ -333,3 +333,36 @@ func TestWriteImportBodyStreamsTheSameJSON(t *testing.T) {
 		t.Fatalf("streamed %d %.300s\nwant %.300s", rec.Code, rec.Body.String(), j)
 	}
 }
+
+// TestImportMapsARelation: a column mapped to relation.<name> of a
+// relation the tenant declares fills that relation, and the review says
+// so; the tenant's default mapping is its own, not another tenant's.
+func TestImportMapsARelation(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		e.op(201, "POST", "/api/v1/tenants", map[string]any{"id": "initech", "name": "Initech", "relations": []string{"parent"}})
+		const initech = "/api/v1/tenants/initech"
+		r := e.must(201, "POST", initech+"/imports", map[string]any{"dry_run": true,
+			"text":    "Email,Parent,Instructor\nkid@example.com,mum@example.com,Ms Lee\n",
+			"columns": map[string]string{"Parent": "relation.parent"}})
+		b := importBody(t, r)
+		if c := b.column("Parent"); c.Kind != "relation" || c.Target != "relation.parent" || c.MappedBy != "columns" {
+			t.Fatalf("the Parent column: %s", r.Raw)
+		}
+		if c := b.column("Instructor"); c.Kind != "ignored" || !slices.Contains(b.Review.Ignored, "Instructor") {
+			t.Fatalf("the Instructor column: %s", r.Raw)
+		}
+		kid, _ := b.change("kid@example.com")
+		if kid.Attributes == nil || kid.Attributes.Relations["parent"] != "mum@example.com" || !hasChange(kid.Changes, "relation.parent", "", "mum@example.com") {
+			t.Fatalf("kid's review: %s", r.Raw)
+		}
+		r = e.must(201, "POST", initech+"/imports?from_review="+b.ID, nil)
+		if importBody(t, r).Status != store.RunApplied {
+			t.Fatalf("applied: %s", r.Raw)
+		}
+		// acme has no default of initech's: Parent is ignored there.
+		r = e.must(201, "POST", acme+"/imports", map[string]any{"dry_run": true, "text": "Email,Parent\nkid@example.com,mum@example.com\n"})
+		if c := importBody(t, r).column("Parent"); c.Kind != "ignored" {
+			t.Fatalf("acme's Parent column: %s", r.Raw)
+		}
+	})
+}
