@@ -382,6 +382,10 @@ func noteReview(ch *Change, o directory.Outcome) {
 	after := o.Card.Attributes
 	ch.Card = &after
 	ch.Invite = o.Created && o.Card.Invite != nil
+	if o.Before == nil && o.Created {
+		ch.CardChanges = newCardChanges(after)
+		return
+	}
 	var before directory.Attributes
 	if o.Before != nil {
 		ch.Version = o.Before.Version
@@ -393,4 +397,32 @@ func noteReview(ch *Change, o directory.Outcome) {
 		ch.Version = o.Card.Version
 	}
 	ch.CardChanges = append(ch.CardChanges, directory.AttributeChanges(before, after)...)
+}
+
+// newCardChanges is directory.AttributeChanges of a new card (from no
+// attributes to a), without its general comparison: a review notes one
+// for every card an import creates.
+func newCardChanges(a directory.Attributes) []directory.AttributeChange {
+	out := make([]directory.AttributeChange, 0, len(store.TextAttributes)+1+len(a.Custom)+len(a.Relations))
+	for _, name := range store.TextAttributes {
+		if v := *a.Text(name); v != "" {
+			out = append(out, directory.AttributeChange{Name: name, New: v})
+		}
+	}
+	if len(a.Groups) > 0 {
+		out = append(out, directory.AttributeChange{Name: "groups", New: strings.Join(a.Groups, ", ")})
+	}
+	for _, m := range []struct {
+		prefix string
+		vals   map[string]string
+	}{{"custom.", a.Custom}, {"relation.", a.Relations}} {
+		start := len(out)
+		for k, v := range m.vals {
+			if v != "" {
+				out = append(out, directory.AttributeChange{Name: m.prefix + k, New: v})
+			}
+		}
+		slices.SortFunc(out[start:], func(x, y directory.AttributeChange) int { return strings.Compare(x.Name, y.Name) })
+	}
+	return out
 }

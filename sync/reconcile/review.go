@@ -127,7 +127,7 @@ func reviewChanges(was, now Plan) []string {
 		case old.Action != ch.Action:
 			add("%s: reviewed as %s, now %s", who(ch), old.Action, ch.Action)
 		case old.Version != ch.Version:
-			add("%s: card %s changed since the review (version %d, now %d)", who(ch), ch.CardID, old.Version, ch.Version)
+			add("%s: the card changed since the review (version %d, now %d)", who(ch), old.Version, ch.Version)
 		case old.CardID != ch.CardID:
 			add("%s: now lands on card %s, not %s", who(ch), ch.CardID, old.CardID)
 		case old.Refused != ch.Refused || old.Effect != ch.Effect || old.Invite != ch.Invite ||
