@@ -42,6 +42,7 @@ func RunTests(t *testing.T, newStore NewStore) {
 		{"LargeWriteIsCutUp", testLargeWrite},
 		{"ConflictInMixedWriteWritesNothing", testMixedWriteConflict},
 		{"Runs", testRuns},
+		{"ImportColumns", testImportColumns},
 		{"EventFeed", testEventFeed},
 		{"EventFeedConcurrentWriters", testEventFeedConcurrent},
 		{"SourceClaimsAndFingerprint", testSourceClaimsAndFingerprint},
@@ -63,7 +64,6 @@ func RunTests(t *testing.T, newStore NewStore) {
 		{"Webhooks", testWebhooks},
 		{"Tenants", testTenants},
 		{"SetupLinks", testSetupLinks},
-		{"ImportColumns", testImportColumns},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
