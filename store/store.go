@@ -442,10 +442,10 @@ type Store interface {
 	Webhooks
 	SAMLStore
 	Runs
+	ImportDefaults
 	Outbox
 	Registry
 	SetupLinks
-	ImportDefaults
 
 	// InTx runs fn in one transaction: committed when fn returns nil, rolled
 	// back otherwise (and when ctx is cancelled). It does not retry; callers
