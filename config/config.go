@@ -36,6 +36,9 @@ type Config struct {
 	SMTP SMTP `yaml:"smtp"`
 	// Webhooks receive card events. Default none.
 	Webhooks []Webhook `yaml:"webhooks"`
+	// DropBox is the hosted drop box of feeds with source: upload (see
+	// dropbox.go). Default: no SFTP server, inboxes in DataDir/dropbox.
+	DropBox DropBox `yaml:"drop_box"`
 	// Events configures the event log. Default retention 720h.
 	Events Events `yaml:"events"`
 	// Tenants are the organizations served. Default: when the file names
@@ -338,9 +341,14 @@ type Feed struct {
 
 // FileFeed reads HR exports (CSV, TSV, XLSX) from a folder or SFTP server.
 type FileFeed struct {
-	// Source is dir:///abs/path/glob or sftp://user@host:port/path/glob.
-	// Required for kind file.
+	// Source is dir:///abs/path/glob, sftp://user@host:port/path/glob or
+	// "upload" (the drop box: see Upload). Required for kind file.
 	Source string `yaml:"source"`
+	// Upload says who may upload to a source: upload feed. Default none.
+	Upload Upload `yaml:"upload"`
+	// RunOnUpload runs a source: upload feed as soon as an upload is
+	// complete. Default false: the next scheduled run reads it.
+	RunOnUpload bool `yaml:"run_on_upload"`
 	// SFTP holds credentials for an sftp:// Source.
 	SFTP SFTP `yaml:"sftp"`
 	// Key is the attribute that identifies a person: "email" or

@@ -435,7 +435,7 @@ tenants:
 		`rosterd.yaml:2: unknown key "colour"`,
 		`rosterd.yaml:5: tenants[0].jit: expected true or false, got "maybe"`,
 		// Validation runs in the same pass.
-		`rosterd.yaml:7: tenants[0].feeds[0].source: required for a file feed (dir:///path/glob or sftp://user@host:port/path/glob)`,
+		`rosterd.yaml:7: tenants[0].feeds[0].source: required for a file feed (dir:///path/glob, sftp://user@host:port/path/glob or upload)`,
 		`rosterd.yaml:9: tenants[0].feeds[0]: unknown key "schedul"`,
 	}
 	if got != strings.Join(wantLines, "\n") {
@@ -1011,7 +1011,7 @@ func TestValidateWithoutFile(t *testing.T) {
 	err := c.Validate()
 	want := strings.Join([]string{
 		`listen: expected host:port, like 127.0.0.1:8080 or :8080, got "nowhere"`,
-		`tenants[0].feeds[0].source: required for a file feed (dir:///path/glob or sftp://user@host:port/path/glob)`,
+		`tenants[0].feeds[0].source: required for a file feed (dir:///path/glob, sftp://user@host:port/path/glob or upload)`,
 		`tenants[1].id: duplicate tenant id "default" (also tenants[0])`,
 	}, "\n")
 	if err == nil || err.Error() != want {

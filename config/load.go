@@ -571,6 +571,8 @@ func (c *Config) secrets() []secret {
 			p := fmt.Sprintf("tenants[%d].feeds[%d]", ti, i)
 			s = append(s,
 				secret{p + ".sftp.password", &f.File.SFTP.Password, &f.File.SFTP.PasswordFile},
+				secret{p + ".upload.token", &f.File.Upload.Token, &f.File.Upload.TokenFile},
+				secret{p + ".upload.password", &f.File.Upload.Password, &f.File.Upload.PasswordFile},
 				secret{p + ".bind_password", &f.LDAP.BindPassword, &f.LDAP.BindPasswordFile})
 		}
 	}

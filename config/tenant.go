@@ -157,6 +157,7 @@ func (t *Tenant) Clone() *Tenant {
 			f.File.Columns = cloneMap(f.File.Columns)
 			f.File.InactiveValues = cloneSlice(f.File.InactiveValues)
 			f.File.Archive = clonePtr(f.File.Archive)
+			f.File.Upload.AuthorizedKeys = cloneSlice(f.File.Upload.AuthorizedKeys)
 			f.LDAP.Groups = cloneSlice(f.LDAP.Groups)
 			f.LDAP.Attributes = cloneMap(f.LDAP.Attributes)
 			c.Feeds[i] = f

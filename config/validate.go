@@ -216,6 +216,7 @@ func (c *Config) validate() []Problem {
 		}
 	}
 	v.positive("events.retention", c.Events.Retention)
+	v.dropBox()
 	return v.problems
 }
 
@@ -397,11 +398,14 @@ func (v *validator) foreignKeys(fp string, keys any, owner, kind string) {
 }
 
 func (v *validator) fileFeed(fp string, f *FileFeed) {
+	v.uploadFeed(fp, f)
 	sp := fp + ".sftp"
 	u, err := url.Parse(f.Source)
 	switch {
 	case f.Source == "":
-		v.add(fp+".source", "required for a file feed (dir:///path/glob or sftp://user@host:port/path/glob)")
+		v.add(fp+".source", "required for a file feed (dir:///path/glob, sftp://user@host:port/path/glob or upload)")
+	case f.IsUpload():
+		// The drop box: checked by uploadFeed.
 	case err != nil:
 		v.add(fp+".source", "not a URL (want dir:///path/glob or sftp://user@host:port/path/glob)")
 	case u.Scheme == "dir":

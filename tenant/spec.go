@@ -35,6 +35,7 @@ func withoutSecrets(t *config.Tenant) *config.Tenant {
 	c.SCIM = nil
 	for i := range c.Feeds {
 		c.Feeds[i].File.SFTP.Password = ""
+		c.Feeds[i].File.Upload.Token, c.Feeds[i].File.Upload.Password = "", ""
 		c.Feeds[i].LDAP.BindPassword = ""
 	}
 	return c
@@ -54,6 +55,11 @@ func specJSON(t *config.Tenant) (json.RawMessage, error) {
 		}
 		if c.Feeds[i].LDAP.BindPassword != "" {
 			c.Feeds[i].LDAP.BindPassword = redacted
+		}
+		for _, s := range []*string{&c.Feeds[i].File.Upload.Token, &c.Feeds[i].File.Upload.Password} {
+			if *s != "" {
+				*s = redacted
+			}
 		}
 	}
 	y, err := yaml.Marshal(c)
