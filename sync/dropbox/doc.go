@@ -38,10 +38,11 @@
 //     feed's inbox, write-only: a file may be created directly in it
 //     ("put employees.csv" or "/employees.csv"); reads, listings of any
 //     other folder, folders, renames, removals and links are refused with
-//     "permission denied". As in a chrooted OpenSSH SFTP server, ".." at
-//     the root stays at the root (pkg/sftp cleans every path before it
-//     reaches us), so no path leaves the inbox; a path into a folder
-//     ("../acme.other/x", "/etc/passwd") is refused. Listing "/" answers
+//     "permission denied". A path with a ".." element is refused as it
+//     is, before pkg/sftp's path cleaning could turn "/../x.csv" into
+//     "/x.csv" (dotdot.go); a path into a folder ("sub/x.csv",
+//     "/etc/passwd") is refused too. A read-write open is taken as a
+//     write (Go's sftp client opens so): its reads fail. Listing "/" answers
 //     an empty folder: what was uploaded is not readable back.
 //   - The host key is ed25519, generated at the first start into
 //     drop_box.host_key_file (default data_dir/dropbox_host_ed25519, mode

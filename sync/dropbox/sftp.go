@@ -171,7 +171,12 @@ func subsystemName(payload []byte) string {
 
 func (b *Box) serveSFTP(f *boxFeed, remote string, ch ssh.Channel) {
 	h := &sftpHandlers{box: b, feed: f, remote: remote}
-	srv := sftp.NewRequestServer(ch, sftp.Handlers{FileGet: h, FilePut: h, FileCmd: h, FileList: h})
+	rwc := struct {
+		io.Reader
+		io.Writer
+		io.Closer
+	}{&dotDotReader{r: ch}, ch, ch}
+	srv := sftp.NewRequestServer(rwc, sftp.Handlers{FileGet: h, FilePut: h, FileCmd: h, FileList: h})
 	if err := srv.Serve(); err != nil && !errors.Is(err, io.EOF) {
 		b.log.Info("sftp: session ended", "tenant", f.Tenant, "feed", f.Name, "remote", remote, "err", err)
 	}
@@ -208,9 +213,6 @@ func (h *sftpHandlers) Filewrite(r *sftp.Request) (io.WriterAt, error) {
 	if err != nil {
 		h.box.log.Info("sftp: write refused: not a file name in the inbox", "tenant", h.feed.Tenant, "feed", h.feed.Name, "remote", h.remote)
 		return nil, err
-	}
-	if pf := r.Pflags(); pf.Read {
-		return nil, errDenied // read-write opens: nothing is readable here
 	}
 	up, err := begin(&h.feed.Feed, name, h.box.opt.Now)
 	if err != nil {
