@@ -93,6 +93,9 @@ type Services struct {
 	Setup store.SetupLinks
 	// Keys lists, makes and revokes admin keys, for operator keys.
 	Keys KeyManager
+	// UploadTokens makes the drop box's upload tokens; without it that
+	// route answers 503 not_configured.
+	UploadTokens UploadTokens
 	// PublicURL is the base of the URLs the registry's answers name (the
 	// SCIM base URL of a new connection).
 	PublicURL string
