@@ -135,6 +135,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// The drop box of source: upload feeds: PUT /drop/{tenant}/{feed}, and
+	// SFTP when drop_box.sftp_listen is set.
+	dropBox, stopDropBox, err := startDropBox(ctx, cfg, keys, runner, feeds, srv, logger.With("component", "dropbox"))
+	if err != nil {
+		return err
+	}
+	defer stopDropBox()
 	// Email delivery (notify): the outbox worker sends the invites and
 	// reminders the directory queued, over smtp.url; without it they stay
 	// queued and are logged as undeliverable. The invite links open
@@ -190,7 +197,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	adminAPI := admin.New(keys, tenants, logger.With("component", "admin"), reg)
 	adminAPI.WithLoginCodes(samlServer)
 	adminAPI.With(admin.Services{Directory: svc, Store: st, Runner: runner, Feeds: adminFeeds(cfg, feeds), Events: st, Webhooks: st,
-		Registry: tenants, Keys: keys, Setup: st, PublicURL: cfg.PublicURL})
+		Registry: tenants, Keys: keys, Setup: st, PublicURL: cfg.PublicURL, UploadTokens: dropBox})
 	adminAPI.Mount(srv)
 
 	// The web console under /console/: the same directory, signed in with

@@ -16,6 +16,7 @@ import (
 	"github.com/rosterd/rosterd/directory"
 	"github.com/rosterd/rosterd/internal/daemon"
 	"github.com/rosterd/rosterd/store"
+	"github.com/rosterd/rosterd/sync/dropbox"
 	"github.com/rosterd/rosterd/sync/filefeed"
 	"github.com/rosterd/rosterd/sync/ldapfeed"
 	"github.com/rosterd/rosterd/sync/reconcile"
@@ -32,7 +33,8 @@ func feedsOf(cfg *config.Config, now func() time.Time, log *slog.Logger) map[str
 		for _, f := range t.Feeds {
 			switch f.Kind {
 			case "file":
-				out[t.ID+"/"+f.Name] = filefeed.NewFeed(t.ID, f, limits, now)
+				// A source: upload feed reads its drop box inbox.
+				out[t.ID+"/"+f.Name] = filefeed.NewFeed(t.ID, dropbox.AsDirFeed(cfg, t.ID, f), limits, now)
 			case "ldap":
 				out[t.ID+"/"+f.Name] = ldapfeed.NewFeed(t.ID, f, limits, log)
 			}
