@@ -49,6 +49,11 @@ func (b *Box) put(w http.ResponseWriter, r *http.Request) {
 	}
 	f, known := b.feed(tenant, feedName)
 	valid := false
+	if !known && b.opt.Keys != nil {
+		// The same work as for a known feed: the time taken does not
+		// tell which feeds exist.
+		b.opt.Keys.Check(r.Context(), CredentialKind, strings.TrimSpace(secret))
+	}
 	if known {
 		var err error
 		if valid, err = b.checkToken(r.Context(), f, strings.TrimSpace(secret)); err != nil {

@@ -351,3 +351,34 @@ func TestHostKeyKept(t *testing.T) {
 		t.Fatalf("a readable host key: %v", err)
 	}
 }
+
+// TestSFTPUploadOverTheLimit: writing past max_file_size fails, and the
+// upload is not stored.
+func TestSFTPUploadOverTheLimit(t *testing.T) {
+	storetest.ForEachBackend(t, func(t *testing.T, st store.Backend) {
+		key := newClientKey(t, "hr")
+		e := newEnv(t, st, envOptions{hrKeys: []ssh.PublicKey{key.pub}, maxSize: 100})
+		s := e.serveSFTP()
+		_, client, err := s.goClient(t, "acme.hr", ssh.PublicKeys(key.signer))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer client.Close()
+		f, err := client.Create("employees.csv")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, werr := f.Write([]byte(roster + roster))
+		cerr := f.Close()
+		if werr == nil && cerr == nil {
+			t.Fatal("an upload over the limit was taken")
+		}
+		if got := e.files("acme", "hr", "inbox"); len(got) != 0 {
+			t.Fatalf("inbox: %v", got)
+		}
+		waitFor(t, "incoming to be empty", func() bool { return len(e.files("acme", "hr", "incoming")) == 0 })
+		if run := e.runHR(); run.Status != store.RunSkipped {
+			t.Fatalf("run: %s", run.Status)
+		}
+	})
+}
