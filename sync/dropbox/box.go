@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -92,10 +93,33 @@ func New(opt Options) (*Box, error) {
 				return nil, fmt.Errorf("drop box feed %s/%s: %w", f.Tenant, f.Name, err)
 			}
 		}
+		removeStale(bf.incoming(), opt.Now().Add(-staleAfter), b.log)
 		b.feeds[f.Tenant+"/"+f.Name] = bf
 		b.users[f.User()] = bf
 	}
 	return b, nil
+}
+
+// staleAfter is the age of a file in incoming that no upload writes any
+// more (one a crash left behind): New removes those. Younger ones may be
+// another replica's upload in progress, on a shared drop_box.dir.
+const staleAfter = 24 * time.Hour
+
+// removeStale removes the files in dir last modified before cutoff.
+func removeStale(dir string, cutoff time.Time, log *slog.Logger) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		fi, err := e.Info()
+		if err != nil || !fi.Mode().IsRegular() || !fi.ModTime().Before(cutoff) {
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, e.Name())); err == nil {
+			log.Info("removed an upload a crash left unfinished", "file", filepath.Join(dir, e.Name()))
+		}
+	}
 }
 
 // feed returns the upload feed tenant/name.

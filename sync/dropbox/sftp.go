@@ -123,6 +123,10 @@ func (b *Box) serveConn(conn net.Conn, cfg *ssh.ServerConfig) {
 	remote := sc.RemoteAddr().String()
 	b.log.Info("sftp: logged in", "tenant", f.Tenant, "feed", f.Name, "remote", remote, "login", sc.Permissions.Extensions["login"])
 	go ssh.DiscardRequests(reqs) // tcpip-forward and the like: refused
+	// The sessions end with the connection; waiting for them means an
+	// upload cut off with it has been cleaned up when ServeSFTP returns.
+	var sessions sync.WaitGroup
+	defer sessions.Wait()
 	for nc := range chans {
 		if nc.ChannelType() != "session" {
 			nc.Reject(ssh.Prohibited, "this server offers SFTP uploads only")
@@ -132,7 +136,11 @@ func (b *Box) serveConn(conn net.Conn, cfg *ssh.ServerConfig) {
 		if err != nil {
 			continue
 		}
-		go b.serveSession(f, remote, ch, creqs)
+		sessions.Add(1)
+		go func() {
+			defer sessions.Done()
+			b.serveSession(f, remote, ch, creqs)
+		}()
 	}
 }
 
@@ -141,11 +149,18 @@ func (b *Box) serveConn(conn net.Conn, cfg *ssh.ServerConfig) {
 func (b *Box) serveSession(f *boxFeed, remote string, ch ssh.Channel, reqs <-chan *ssh.Request) {
 	defer ch.Close()
 	started := false
+	done := make(chan struct{})
+	defer func() {
+		if started {
+			<-done
+		}
+	}()
 	for req := range reqs {
 		if req.Type == "subsystem" && !started && subsystemName(req.Payload) == "sftp" {
 			started = true
 			req.Reply(true, nil)
 			go func() {
+				defer close(done)
 				b.serveSFTP(f, remote, ch)
 				ch.Close()
 			}()

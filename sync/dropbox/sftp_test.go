@@ -19,6 +19,7 @@ import (
 	"github.com/pkg/sftp"
 	"golang.org/x/crypto/ssh"
 
+	"github.com/rosterd/rosterd/config"
 	"github.com/rosterd/rosterd/internal/testenv"
 	"github.com/rosterd/rosterd/store"
 	"github.com/rosterd/rosterd/store/storetest"
@@ -381,4 +382,31 @@ func TestSFTPUploadOverTheLimit(t *testing.T) {
 			t.Fatalf("run: %s", run.Status)
 		}
 	})
+}
+
+// TestStaleIncomingRemoved: an unfinished upload a crash left in incoming
+// goes at the next start once a day old; a younger one stays (it may be
+// another replica's, in progress).
+func TestStaleIncomingRemoved(t *testing.T) {
+	cfg := &config.Config{DataDir: t.TempDir(), Tenants: []config.Tenant{{ID: "acme", Feeds: []config.Feed{
+		{Name: "hr", Kind: "file", File: config.FileFeed{Source: config.UploadSource}}}}}}
+	feeds, err := FeedsOf(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	incoming := filepath.Join(FeedDir(cfg, "acme", "hr"), "incoming")
+	os.MkdirAll(incoming, 0o750)
+	old, young := filepath.Join(incoming, "upload-old"), filepath.Join(incoming, "upload-young")
+	os.WriteFile(old, []byte("half"), 0o600)
+	os.WriteFile(young, []byte("half"), 0o600)
+	os.Chtimes(old, time.Now().Add(-25*time.Hour), time.Now().Add(-25*time.Hour))
+	if _, err := New(Options{Feeds: feeds}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(old); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the stale upload: %v", err)
+	}
+	if _, err := os.Stat(young); err != nil {
+		t.Errorf("the young upload: %v", err)
+	}
 }
