@@ -13,14 +13,33 @@ import (
 	"os"
 	"path"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pkg/sftp"
 	"golang.org/x/crypto/ssh"
 )
 
-// handshakeTimeout bounds a connection's SSH handshake and login.
-const handshakeTimeout = 30 * time.Second
+// handshakeTimeout bounds a connection's SSH handshake and login;
+// idleTimeout how long a logged-in connection may send nothing.
+const (
+	handshakeTimeout = 30 * time.Second
+	idleTimeout      = 10 * time.Minute
+)
+
+// idleConn ends a logged-in connection that sends nothing for
+// idleTimeout: once armed, each read moves the read deadline on.
+type idleConn struct {
+	net.Conn
+	armed atomic.Bool
+}
+
+func (c *idleConn) Read(p []byte) (int, error) {
+	if c.armed.Load() {
+		c.Conn.SetReadDeadline(time.Now().Add(idleTimeout))
+	}
+	return c.Conn.Read(p)
+}
 
 // ServeSFTP serves SFTP on ln until ctx ends, then closes the listener and
 // every connection (an upload in progress is abandoned, never stored) and
@@ -109,13 +128,15 @@ func (b *Box) passwordLogin(meta ssh.ConnMetadata, password []byte) (*ssh.Permis
 
 func (b *Box) serveConn(conn net.Conn, cfg *ssh.ServerConfig) {
 	conn.SetDeadline(time.Now().Add(handshakeTimeout))
-	sc, chans, reqs, err := ssh.NewServerConn(conn, cfg)
+	idle := &idleConn{Conn: conn}
+	sc, chans, reqs, err := ssh.NewServerConn(idle, cfg)
 	if err != nil {
 		b.log.Info("sftp: login failed", "remote", conn.RemoteAddr().String(), "err", err)
 		return
 	}
 	defer sc.Close()
 	conn.SetDeadline(time.Time{})
+	idle.armed.Store(true)
 	f, ok := b.feeds[sc.Permissions.Extensions["feed"]]
 	if !ok { // cannot happen: the callbacks set it
 		return
