@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/crypto/ssh"
 
 	"github.com/rosterd/rosterd/config"
@@ -21,12 +22,12 @@ import (
 // of run_on_upload feeds. stop ends them and waits; an upload in progress
 // is abandoned, never stored half.
 func startDropBox(ctx context.Context, cfg *config.Config, keys *credential.Keyring, runner *reconcile.Runner, feeds map[string]reconcile.Feed,
-	srv *daemon.Server, logger *slog.Logger) (box *dropbox.Box, stop func(), err error) {
+	srv *daemon.Server, reg prometheus.Registerer, logger *slog.Logger) (box *dropbox.Box, stop func(), err error) {
 	upload, err := dropbox.FeedsOf(cfg)
 	if err != nil {
 		return nil, nil, err
 	}
-	box, err = dropbox.New(dropbox.Options{Feeds: upload, Keys: keys, Logger: logger,
+	box, err = dropbox.New(dropbox.Options{Feeds: upload, Keys: keys, Logger: logger, Registerer: reg,
 		Run: func(ctx context.Context, tenant, feed string) error {
 			f, ok := feeds[tenant+"/"+feed]
 			if !ok {

@@ -137,7 +137,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	// The drop box of source: upload feeds: PUT /drop/{tenant}/{feed}, and
 	// SFTP when drop_box.sftp_listen is set.
-	dropBox, stopDropBox, err := startDropBox(ctx, cfg, keys, runner, feeds, srv, logger.With("component", "dropbox"))
+	dropBox, stopDropBox, err := startDropBox(ctx, cfg, keys, runner, feeds, srv, reg, logger.With("component", "dropbox"))
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/rosterd/rosterd/internal/credential"
 	"github.com/rosterd/rosterd/store"
 	"github.com/rosterd/rosterd/sync/reconcile"
@@ -44,6 +46,8 @@ type Options struct {
 	// RetryBusy is the wait before running again a feed whose run was
 	// refused as busy. Default 10s.
 	RetryBusy time.Duration
+	// Registerer takes the drop box's metrics. Default none.
+	Registerer prometheus.Registerer
 }
 
 // Box is the drop box: the HTTPS handler, the SFTP server and the runs on
@@ -53,7 +57,18 @@ type Box struct {
 	log   *slog.Logger
 	feeds map[string]*boxFeed // tenant/feed
 	users map[string]*boxFeed // SFTP user
+
+	uploads *prometheus.CounterVec // via, result
+	logins  *prometheus.CounterVec // method, result
 }
+
+// Upload results, the result label of rosterd_dropbox_uploads_total.
+const (
+	resultStored     = "stored"
+	resultRefused    = "refused"    // a bad token, name or path
+	resultTooLarge   = "too_large"  // over max_file_size
+	resultIncomplete = "incomplete" // the transfer broke off, or was empty
+)
 
 type boxFeed struct {
 	Feed
@@ -75,7 +90,24 @@ func New(opt Options) (*Box, error) {
 	if opt.RetryBusy <= 0 {
 		opt.RetryBusy = 10 * time.Second
 	}
-	b := &Box{opt: opt, log: opt.Logger, feeds: map[string]*boxFeed{}, users: map[string]*boxFeed{}}
+	b := &Box{opt: opt, log: opt.Logger, feeds: map[string]*boxFeed{}, users: map[string]*boxFeed{},
+		uploads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "rosterd_dropbox_uploads_total",
+			Help: "Drop box uploads, by way (https, sftp) and result (stored, refused, too_large, incomplete).",
+		}, []string{"via", "result"}),
+		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "rosterd_dropbox_sftp_logins_total",
+			Help: "Drop box SFTP logins, by method (publickey, password) and result (ok, refused).",
+		}, []string{"method", "result"}),
+	}
+	if opt.Registerer != nil {
+		if err := opt.Registerer.Register(b.uploads); err != nil {
+			return nil, fmt.Errorf("drop box metrics: %w", err)
+		}
+		if err := opt.Registerer.Register(b.logins); err != nil {
+			return nil, fmt.Errorf("drop box metrics: %w", err)
+		}
+	}
 	for _, f := range opt.Feeds {
 		bf := &boxFeed{Feed: f, wake: make(chan struct{}, 1)}
 		if f.Token != "" {
@@ -190,6 +222,7 @@ func (b *Box) CreateToken(ctx context.Context, tenant, feed, actor string) (stri
 
 // stored is called once an upload is in the inbox.
 func (b *Box) stored(f *boxFeed, via, name string, size int64, remote string) (runQueued bool) {
+	b.uploads.WithLabelValues(via, resultStored).Inc()
 	b.log.Info("upload stored", "tenant", f.Tenant, "feed", f.Name, "via", via, "file", name, "bytes", size, "remote", remote)
 	if !f.RunOnUpload || b.opt.Run == nil {
 		return false

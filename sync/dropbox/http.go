@@ -43,6 +43,7 @@ func (b *Box) put(w http.ResponseWriter, r *http.Request) {
 	tenant, feedName := r.PathValue("tenant"), r.PathValue("feed")
 	secret, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok {
+		b.uploads.WithLabelValues("https", resultRefused).Inc()
 		w.Header().Set("WWW-Authenticate", `Bearer realm="rosterd drop box"`)
 		daemon.WriteError(w, http.StatusUnauthorized, "unauthenticated", "", "send the feed's upload token as Authorization: Bearer <token>")
 		return
@@ -65,6 +66,7 @@ func (b *Box) put(w http.ResponseWriter, r *http.Request) {
 	if !valid {
 		// An unknown feed answers as a wrong token does: the drop box does
 		// not tell strangers which feeds exist.
+		b.uploads.WithLabelValues("https", resultRefused).Inc()
 		b.log.Warn("upload refused: invalid token", "tenant", tenant, "feed", feedName, "remote", r.RemoteAddr)
 		w.Header().Set("WWW-Authenticate", `Bearer realm="rosterd drop box", error="invalid_token"`)
 		daemon.WriteError(w, http.StatusUnauthorized, "invalid_token", "", fmt.Sprintf("the upload token is not valid for feed %s/%s", tenant, feedName))
@@ -74,24 +76,29 @@ func (b *Box) put(w http.ResponseWriter, r *http.Request) {
 	for k, v := range r.URL.Query() {
 		switch {
 		case k != "name":
+			b.uploads.WithLabelValues("https", resultRefused).Inc()
 			daemon.WriteError(w, http.StatusBadRequest, "unknown_parameter", k, fmt.Sprintf("unknown query parameter %q (the only one is name)", k))
 			return
 		case len(v) != 1:
+			b.uploads.WithLabelValues("https", resultRefused).Inc()
 			daemon.WriteError(w, http.StatusBadRequest, "invalid_parameter", "name", "give name once")
 			return
 		}
 		name = v[0]
 	}
 	if err := checkName(name); err != nil {
+		b.uploads.WithLabelValues("https", resultRefused).Inc()
 		daemon.WriteError(w, http.StatusBadRequest, "invalid_parameter", "name", err.Error())
 		return
 	}
 	if r.ContentLength > f.MaxSize {
+		b.uploads.WithLabelValues("https", resultTooLarge).Inc()
 		daemon.WriteError(w, http.StatusRequestEntityTooLarge, "too_large", "",
 			fmt.Sprintf("the upload has %d bytes, over the feed's max_file_size of %d bytes", r.ContentLength, f.MaxSize))
 		return
 	}
 	if r.ContentLength == 0 {
+		b.uploads.WithLabelValues("https", resultIncomplete).Inc()
 		daemon.WriteError(w, http.StatusBadRequest, "empty_upload", "", "the body is empty: send the file as the request body")
 		return
 	}
@@ -108,15 +115,18 @@ func (b *Box) put(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.Is(err, ErrTooLarge) || (err == nil && n > f.MaxSize):
 		up.abort(ErrTooLarge)
+		b.uploads.WithLabelValues("https", resultTooLarge).Inc()
 		daemon.WriteError(w, http.StatusRequestEntityTooLarge, "too_large", "", fmt.Sprintf("the upload is over the feed's max_file_size of %d bytes: nothing was stored", f.MaxSize))
 		return
 	case err != nil:
 		up.abort(err)
+		b.uploads.WithLabelValues("https", resultIncomplete).Inc()
 		b.log.Warn("upload broken off: nothing stored", "tenant", tenant, "feed", feedName, "after_bytes", n, "remote", r.RemoteAddr, "err", err)
 		daemon.WriteError(w, http.StatusBadRequest, "upload_incomplete", "", "the body ended after "+strconv.FormatInt(n, 10)+" bytes, before it was complete: nothing was stored")
 		return
 	case n == 0:
 		up.abort(ErrEmpty)
+		b.uploads.WithLabelValues("https", resultIncomplete).Inc()
 		daemon.WriteError(w, http.StatusBadRequest, "empty_upload", "", "the body is empty: send the file as the request body")
 		return
 	}

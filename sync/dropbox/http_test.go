@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/rosterd/rosterd/internal/credential"
 	"github.com/rosterd/rosterd/store"
 	"github.com/rosterd/rosterd/store/storetest"
@@ -97,6 +99,12 @@ func TestHTTPSUploadGoodAndBadToken(t *testing.T) {
 		if e.cardCount("acme") != 2 || e.cardCount("globex") != 0 {
 			t.Fatalf("cards: acme %d globex %d", e.cardCount("acme"), e.cardCount("globex"))
 		}
+		if got := testutil.ToFloat64(e.box.uploads.WithLabelValues("https", resultRefused)); got != 6 {
+			t.Errorf("refused uploads counted: %v, want 6", got)
+		}
+		if got := testutil.ToFloat64(e.box.uploads.WithLabelValues("https", resultStored)); got != 1 {
+			t.Errorf("stored uploads counted: %v, want 1", got)
+		}
 	})
 }
 
@@ -163,6 +171,9 @@ func TestHTTPSPartialUploadNeverPickedUp(t *testing.T) {
 		}
 		if got := e.files("acme", "hr", "incoming"); len(got) != 0 {
 			t.Fatalf("a broken-off upload left %v in incoming", got)
+		}
+		if got := testutil.ToFloat64(e.box.uploads.WithLabelValues("https", resultIncomplete)); got != 1 {
+			t.Errorf("incomplete uploads counted: %v, want 1", got)
 		}
 		if !strings.Contains(e.log.String(), "upload broken off: nothing stored") {
 			t.Fatalf("no log line of the broken upload:\n%s", e.log.String())

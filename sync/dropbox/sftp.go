@@ -101,6 +101,7 @@ var errLogin = errors.New("login refused")
 func (b *Box) publicKeyLogin(meta ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissions, error) {
 	f, ok := b.userOf(meta.User())
 	if !ok {
+		b.logins.WithLabelValues("publickey", "refused").Inc()
 		return nil, errLogin
 	}
 	offered := key.Marshal()
@@ -109,20 +110,21 @@ func (b *Box) publicKeyLogin(meta ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Per
 		match |= subtle.ConstantTimeCompare(offered, k.Marshal())
 	}
 	if match != 1 {
+		b.logins.WithLabelValues("publickey", "refused").Inc()
 		return nil, errLogin
 	}
+	b.logins.WithLabelValues("publickey", "ok").Inc()
 	return &ssh.Permissions{Extensions: map[string]string{"feed": f.Tenant + "/" + f.Name, "login": "publickey " + ssh.FingerprintSHA256(key)}}, nil
 }
 
 func (b *Box) passwordLogin(meta ssh.ConnMetadata, password []byte) (*ssh.Permissions, error) {
 	h := sha256.Sum256(password)
 	f, ok := b.userOf(meta.User())
-	if !ok {
+	if !ok || subtle.ConstantTimeCompare(h[:], f.passwordHash[:]) != 1 || !f.hasPassword {
+		b.logins.WithLabelValues("password", "refused").Inc()
 		return nil, errLogin
 	}
-	if subtle.ConstantTimeCompare(h[:], f.passwordHash[:]) != 1 || !f.hasPassword {
-		return nil, errLogin
-	}
+	b.logins.WithLabelValues("password", "ok").Inc()
 	return &ssh.Permissions{Extensions: map[string]string{"feed": f.Tenant + "/" + f.Name, "login": "password"}}, nil
 }
 
@@ -240,6 +242,7 @@ func fileName(p string) (string, error) {
 }
 
 func (h *sftpHandlers) Fileread(r *sftp.Request) (io.ReaderAt, error) {
+	h.box.uploads.WithLabelValues("sftp", resultRefused).Inc()
 	h.box.log.Info("sftp: read refused (write-only drop box)", "tenant", h.feed.Tenant, "feed", h.feed.Name, "remote", h.remote)
 	return nil, errDenied
 }
@@ -247,6 +250,7 @@ func (h *sftpHandlers) Fileread(r *sftp.Request) (io.ReaderAt, error) {
 func (h *sftpHandlers) Filewrite(r *sftp.Request) (io.WriterAt, error) {
 	name, err := fileName(r.Filepath)
 	if err != nil {
+		h.box.uploads.WithLabelValues("sftp", resultRefused).Inc()
 		h.box.log.Info("sftp: write refused: not a file name in the inbox", "tenant", h.feed.Tenant, "feed", h.feed.Name, "remote", h.remote)
 		return nil, err
 	}
@@ -268,6 +272,11 @@ func (u *sftpUpload) Close() error {
 	size := u.written()
 	stored, err := u.commit()
 	if err != nil {
+		result := resultIncomplete
+		if errors.Is(err, ErrTooLarge) {
+			result = resultTooLarge
+		}
+		u.h.box.uploads.WithLabelValues("sftp", result).Inc()
 		u.h.box.log.Warn("sftp: upload not stored", "tenant", u.h.feed.Tenant, "feed", u.h.feed.Name, "remote", u.h.remote, "bytes", size, "err", err)
 		return sftp.ErrSSHFxFailure
 	}
