@@ -106,6 +106,9 @@ func (v *validator) uploadFeed(fp string, f *FileFeed) {
 	if !reflect.ValueOf(f.SFTP).IsZero() {
 		v.add(fp+".sftp", "applies only to an sftp:// source; the drop box's SFTP users are set under upload")
 	}
+	if v.c.written(fp + ".stable_for") {
+		v.add(fp+".stable_for", "not used with source: upload: an upload is read as soon as it is in the inbox, whole")
+	}
 	if f.DoneMarker != "" {
 		v.add(fp+".done_marker", "not used with source: upload: an upload reaches the inbox only once it is complete")
 	}

@@ -41,6 +41,7 @@ func TestUploadFeedRefusals(t *testing.T) {
 		{"run_on_upload on a dir feed", "source: dir:///srv/*.csv\n        run_on_upload: true", "",
 			"tenants[0].feeds[0].run_on_upload: applies only to a feed with source: upload"},
 		{"sftp credentials on upload", "source: upload\n        sftp: {known_hosts_file: /k}", "", "tenants[0].feeds[0].sftp: applies only to an sftp:// source"},
+		{"stable_for", "source: upload\n        stable_for: 10s", "", "tenants[0].feeds[0].stable_for: not used with source: upload"},
 		{"done marker", "source: upload\n        done_marker: .done", "", "tenants[0].feeds[0].done_marker: not used with source: upload"},
 		{"short token", "source: upload\n        upload: {token: short}", "", "tenants[0].feeds[0].upload.token: too short"},
 		{"short password", "source: upload\n        upload: {password: short}", "drop_box: {sftp_listen: ':2222'}\n", "tenants[0].feeds[0].upload.password: too short"},
