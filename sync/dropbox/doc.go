@@ -18,7 +18,7 @@
 //     dropped, the body shorter than its Content-Length, over the size
 //     limit, empty — is deleted from incoming and never reaches the inbox.
 //     Since an upload is whole when it appears, the feed does not wait for
-//     the file to be stable (stable_for is not used, done_marker refused).
+//     the file to be stable (stable_for and done_marker are refused on it).
 //   - Size limit: the feed's max_file_size (default 200MiB), checked on
 //     Content-Length before a byte is read and on every write.
 //   - Upload tokens: a feed has the token of its configuration
@@ -52,6 +52,10 @@
 //     that arrive while one is queued or running coalesce into one more
 //     run, and a run refused because another replica holds the feed's lock
 //     is tried again shortly after.
+//   - SFTP connections get 30 s for the handshake and login, and are
+//     closed after 10 minutes without a byte from the client. Metrics:
+//     rosterd_dropbox_uploads_total{via,result} and
+//     rosterd_dropbox_sftp_logins_total{method,result}.
 //   - Replicas: each replica stores uploads in its own drop_box.dir; with
 //     several replicas put drop_box.dir on storage they share, or route
 //     /drop/ and the SFTP port to one of them.
