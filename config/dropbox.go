@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"reflect"
-	"strings"
 
 	"golang.org/x/crypto/ssh"
 )
@@ -124,8 +123,5 @@ func (v *validator) uploadFeed(fp string, f *FileFeed) {
 	}
 	if f.Upload.HasSFTPLogin() && v.c.DropBox.SFTPListen == "" {
 		v.add(up, "SFTP logins are set but drop_box.sftp_listen is not: set it to serve SFTP, or remove them")
-	}
-	if strings.Contains(f.Upload.AuthorizedKeysFile, "\n") {
-		v.add(up+".authorized_keys_file", "must be a file path")
 	}
 }
