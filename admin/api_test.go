@@ -50,6 +50,7 @@ type env struct {
 	dir   *directory.Service
 	store store.Backend
 	clock *testenv.Clock
+	keys  *credential.Keyring
 
 	mu    sync.Mutex
 	snaps map[string][]reconcile.Record // by feed
@@ -76,7 +77,8 @@ tenants:
 		{Kind: store.AdminKey, Name: "operator", Secret: opKey, Scopes: []string{store.ScopeOperator}},
 		{Kind: store.SCIMToken, Tenant: "acme", Name: "okta", Secret: scimTok},
 	})
-	e := &env{t: t, dir: svc, store: st, clock: clk, snaps: map[string][]reconcile.Record{}}
+	keys.Now = clk.Now
+	e := &env{t: t, dir: svc, store: st, clock: clk, keys: keys, snaps: map[string][]reconcile.Record{}}
 	feed := func(name string, lim reconcile.Limits) Feed {
 		return Feed{Schedule: "0 6 * * 1", Location: time.UTC, Run: reconcile.Feed{
 			Source: reconcile.Source{Tenant: "acme", Name: "file:" + name, Authoritative: true, Withdraw: true},

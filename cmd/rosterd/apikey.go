@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os/user"
 	"regexp"
 	"text/tabwriter"
 
@@ -87,7 +88,7 @@ tenants and their connections (/api/v1/tenants).`
 	keys := credential.NewKeyring(a.st, staticCredentials(a.cfg))
 	secret, err := credential.Generate(credential.AdminKeyPrefix)
 	if err == nil {
-		err = keys.AddScoped(ctx, store.AdminKey, *tenant, name, "cli", secret, *readOnly, scopes, a.dir.Now())
+		_, err = keys.AddScopedBy(ctx, cliActor(), store.AdminKey, *tenant, name, "cli", secret, *readOnly, scopes, a.dir.Now())
 	}
 	if err != nil {
 		return fmt.Errorf("creating the key: %w", err)
@@ -122,7 +123,7 @@ func apikeyListRevoke(ctx context.Context, args []string, stdout, stderr io.Writ
 	defer a.st.Close()
 	keys := credential.NewKeyring(a.st, staticCredentials(a.cfg))
 	if args[0] == "revoke" {
-		switch err := keys.Revoke(ctx, positional[0]); {
+		switch err := keys.RevokeBy(ctx, cliActor(), positional[0]); {
 		case errors.Is(err, credential.ErrConfigured):
 			return fmt.Errorf("%w: key %s is declared in the configuration file: remove it there", errUsage, positional[0])
 		case errors.Is(err, store.ErrNotFound):
@@ -138,7 +139,7 @@ func apikeyListRevoke(ctx context.Context, args []string, stdout, stderr io.Writ
 		return err
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tNAME\tTENANT\tACCESS\tORIGIN\tCREATED")
+	fmt.Fprintln(tw, "ID\tNAME\tTENANT\tACCESS\tORIGIN\tCREATED\tLAST USED")
 	for _, k := range list {
 		access := "read-write"
 		if k.ReadOnly {
@@ -154,7 +155,23 @@ func apikeyListRevoke(ctx context.Context, args []string, stdout, stderr io.Writ
 		if !k.Created.IsZero() {
 			created = k.Created.UTC().Format("2006-01-02 15:04")
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, tenant, access, k.Origin, created)
+		used := "never"
+		if !k.LastUsed.IsZero() {
+			used = k.LastUsed.UTC().Format("2006-01-02 15:04")
+		} else if k.Origin == "config" {
+			used = "-" // a key of the file: its use is known only to the daemon
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, tenant, access, k.Origin, created, used)
 	}
 	return tw.Flush()
+}
+
+// cliActor is who the audit line of a key made or revoked here names: the
+// command line, and the operating-system user running it.
+func cliActor() credential.Actor {
+	name := "cli"
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		name = "cli:" + u.Username
+	}
+	return credential.Actor{Name: name, Source: "cli"}
 }
