@@ -3,6 +3,7 @@ package admin
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"regexp"
 	"time"
@@ -94,13 +95,15 @@ func (a *API) createKey(w http.ResponseWriter, r *http.Request) {
 	if !keyNamePattern.MatchString(in.Name) {
 		problems = append(problems, problem{Path: "name", Message: "use letters, digits, '.', '_' or '-' (1 to 64)"})
 	}
-	for _, s := range in.Scopes {
-		if s != store.ScopeOperator {
-			problems = append(problems, problem{Path: "scopes", Message: "unknown scope " + s + " (want operator)"})
+	for i, s := range in.Scopes {
+		switch {
+		case s == store.ScopeOperator && in.Tenant != "":
+			problems = append(problems, problem{Path: "tenant", Message: "an operator key belongs to no tenant"})
+		case s == store.ScopeConnections && in.Tenant == "":
+			problems = append(problems, problem{Path: fmt.Sprintf("scopes[%d]", i), Message: "the connections scope is for a key of one tenant: set tenant"})
+		case s != store.ScopeOperator && s != store.ScopeConnections:
+			problems = append(problems, problem{Path: fmt.Sprintf("scopes[%d]", i), Message: "unknown scope " + s + " (want operator or connections)"})
 		}
-	}
-	if len(in.Scopes) > 0 && in.Tenant != "" {
-		problems = append(problems, problem{Path: "tenant", Message: "an operator key belongs to no tenant"})
 	}
 	if in.Tenant != "" {
 		if _, err := a.liveTenant(r.Context(), in.Tenant); err != nil {

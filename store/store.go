@@ -305,6 +305,11 @@ type Credential struct {
 // connections.
 const ScopeOperator = "operator"
 
+// ScopeConnections lets a key of one tenant manage that tenant's
+// connections (SCIM connections and tokens, its SAML connection, its
+// domains, setup links), never another tenant's nor the tenant itself.
+const ScopeConnections = "connections"
+
 // HasScope reports whether the credential has that scope.
 func (c Credential) HasScope(scope string) bool {
 	for _, s := range c.Scopes {
