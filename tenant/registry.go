@@ -16,6 +16,7 @@ import (
 	"github.com/rosterd/rosterd/config"
 	"github.com/rosterd/rosterd/directory"
 	"github.com/rosterd/rosterd/internal/credential"
+	"github.com/rosterd/rosterd/internal/secretbox"
 	"github.com/rosterd/rosterd/store"
 )
 
@@ -33,6 +34,10 @@ type Options struct {
 	// Resolver looks up the TXT records that verify a domain; default
 	// net.DefaultResolver.
 	Resolver TXTResolver
+	// Secrets returns the Box that seals the secrets of the tenants the
+	// API manages (feed passwords), called when one is stored or read;
+	// nil: such a secret cannot be stored.
+	Secrets func() (*secretbox.Box, error)
 }
 
 // TXTResolver is what looks up DNS TXT records (*net.Resolver).
@@ -47,6 +52,7 @@ type Registry struct {
 	logger   *slog.Logger
 	now      func() time.Time
 	resolver TXTResolver
+	secrets  func() (*secretbox.Box, error)
 
 	snap atomic.Pointer[snapshot]
 	// static is the file's layer: its tenants (with their secrets) and
@@ -90,7 +96,7 @@ func New(st store.Store, opt Options) *Registry {
 	if opt.Resolver == nil {
 		opt.Resolver = net.DefaultResolver
 	}
-	r := &Registry{st: st, logger: opt.Logger, now: opt.Now, resolver: opt.Resolver}
+	r := &Registry{st: st, logger: opt.Logger, now: opt.Now, resolver: opt.Resolver, secrets: opt.Secrets}
 	r.snap.Store(&snapshot{version: -1, byID: map[string]*Tenant{}, tokens: map[string]tokenRef{}, domains: map[string]string{}})
 	r.static.Store(&staticLayer{tenants: map[string]*config.Tenant{}})
 	return r
@@ -240,6 +246,10 @@ func (r *Registry) reloadLocked(ctx context.Context) error {
 				// One broken row must not take every tenant down.
 				r.logger.Error("tenant left out of the registry", "tenant", rec.ID, "err", err)
 				continue
+			}
+			if err := r.openSecrets(rec.ID, spec); err != nil {
+				r.logger.Error("a stored secret does not open: what uses it fails until it is set again or the key that sealed it is configured",
+					"tenant", rec.ID, "err", err)
 			}
 		} else {
 			spec = stripSCIM(spec)
