@@ -95,3 +95,21 @@ func TestSecretsRotate(t *testing.T) {
 		t.Fatalf("an unknown secrets command: exit %d", code)
 	}
 }
+
+// TestAPIKeyConnectionsScope: --connections makes a tenant's key that
+// manages that tenant's connections, listed as such; without --tenant it
+// is a usage error.
+func TestAPIKeyConnectionsScope(t *testing.T) {
+	data := t.TempDir()
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"apikey", "create", "initech-platform", "--tenant", "default", "--connections", "--data-dir", data}, &out, &errb); code != 0 {
+		t.Fatalf("apikey create --connections: %d %s", code, errb.String())
+	}
+	if code := run(context.Background(), []string{"apikey", "create", "x", "--connections", "--data-dir", data}, &bytes.Buffer{}, &errb); code != 2 {
+		t.Fatalf("--connections without --tenant: exit %d", code)
+	}
+	out.Reset()
+	if code := run(context.Background(), []string{"apikey", "list", "--data-dir", data}, &out, &errb); code != 0 || !regexpLine(out.String(), "initech-platform", "default", "read-write,connections") {
+		t.Fatalf("apikey list: %d\n%s", code, out.String())
+	}
+}
