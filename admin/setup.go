@@ -35,9 +35,9 @@ const (
 func (a *API) setupRoutes() []route {
 	const t = "/api/v1/tenants/{t}/setup-links"
 	return []route{
-		{pattern: "POST " + t, handler: a.operator(a.withSetup(a.createSetupLink))},
-		{pattern: "GET " + t, handler: a.operator(a.withSetup(a.listSetupLinks))},
-		{pattern: "DELETE " + t + "/{id}", handler: a.operator(a.withSetup(a.revokeSetupLink))},
+		{pattern: "POST " + t, handler: a.connections(a.withSetup(a.createSetupLink))},
+		{pattern: "GET " + t, handler: a.connections(a.withSetup(a.listSetupLinks))},
+		{pattern: "DELETE " + t + "/{id}", handler: a.connections(a.withSetup(a.revokeSetupLink))},
 		{pattern: "GET /setup/{token}", handler: a.withSetup(a.openSetupLink), public: true},
 		{pattern: "GET /api/v1/setup/session", handler: a.withSetup(a.setupSession), public: true},
 	}

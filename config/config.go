@@ -56,6 +56,10 @@ type Config struct {
 	// SecretsKeyFile names a file holding SecretsKey; Parse reads it into
 	// SecretsKey and clears this field. Default none.
 	SecretsKeyFile string `yaml:"secrets_key_file"`
+	// SecretsOldKeyFiles name files holding earlier secrets keys, during a
+	// rotation: what they sealed still opens, and new secrets are sealed
+	// under SecretsKey (rosterd secrets rotate). Default none.
+	SecretsOldKeyFiles []string `yaml:"secrets_old_key_files"`
 
 	// lines maps each key path written in the file to its line, so that
 	// Validate can point at the line and ApplyDefaults can tell an explicit

@@ -19,8 +19,13 @@
 //
 //   - Secrets a tenant's file declares (feed passwords) are not stored:
 //     a config-managed tenant's settings come from the process's own file
-//     and the store holds them without secrets. Tokens are stored as
-//     hashes only, and compared in constant time.
+//     and the store holds them without secrets. A tenant the API manages
+//     keeps its secrets sealed in its stored settings (secrets.go: one
+//     list of secret fields; ResealSecrets for a key rotation). Tokens
+//     are stored as hashes only, and compared in constant time.
+//   - An email domain routes sign-in by email only once verified: by a
+//     DNS TXT record holding its challenge, by an operator, or by being
+//     declared in the file (domains.go).
 //   - A retired tenant keeps its row, cards and audit; Get says
 //     ErrNotFound for it, so SCIM, SAML and feeds stop answering, and
 //     Restore brings it back.

@@ -122,7 +122,7 @@ func (r *Registry) CreateTenant(ctx context.Context, actor Actor, doc []byte) (*
 	if err := r.apiOnly(spec); err != nil {
 		return nil, err
 	}
-	stored, err := encodeSpec(spec)
+	stored, err := r.encodeAPISpec(spec)
 	if err != nil {
 		return nil, err
 	}
@@ -222,7 +222,7 @@ func (r *Registry) UpdateTenant(ctx context.Context, actor Actor, id string, doc
 	if err := r.apiOnly(spec); err != nil {
 		return nil, err
 	}
-	stored, err := encodeSpec(spec)
+	stored, err := r.encodeAPISpec(spec)
 	if err != nil {
 		return nil, err
 	}

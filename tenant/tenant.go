@@ -25,6 +25,8 @@ type Tenant struct {
 	spec     *config.Tenant
 	scim     []SCIMConnection
 	webhooks []config.Webhook
+	// domains are spec.Domains with their verification.
+	domains []Domain
 }
 
 // SCIMConnection is one SCIM client of a tenant, named in claims as

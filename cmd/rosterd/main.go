@@ -39,6 +39,7 @@ var commands = []command{
 	{"events", "tail: follow a tenant's change feed", eventsCommand},
 	{"apikey", "create admin API keys", apikeyCommand},
 	{"tenants", "list the tenant registry; prune the tenants the file dropped", tenantsCommand},
+	{"secrets", "rotate: seal every stored secret again under a new key", secretsCommand},
 	{"version", "print the version and exit", printVersion},
 }
 

@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -63,7 +64,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	// The tenant registry: the file's tenants laid over the store's, asked
 	// by every channel per request or per run, kept current by Watch.
-	tenants := tenant.New(st, tenant.Options{Logger: logger.With("component", "tenants")})
+	tenants := tenant.New(st, tenant.Options{Logger: logger.With("component", "tenants"), Secrets: sync.OnceValues(func() (*secretbox.Box, error) { return secretsBox(cfg, logger) })})
 	if err := applyTenants(ctx, tenants, cfg, g.config, logger); err != nil {
 		return err
 	}

@@ -109,13 +109,31 @@ func secretsKey(cfg *config.Config, logger *slog.Logger) (secretbox.Key, error) 
 	return k, nil
 }
 
-// secretsBox is what seals the secrets rosterd stores, under secretsKey.
+// secretsBox is what seals the secrets rosterd stores, under secretsKey;
+// the keys of secrets_old_key_files still open what they sealed.
 func secretsBox(cfg *config.Config, logger *slog.Logger) (*secretbox.Box, error) {
 	k, err := secretsKey(cfg, logger)
 	if err != nil {
 		return nil, err
 	}
-	return secretbox.New(k), nil
+	old, err := oldSecretsKeys(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return secretbox.New(k, old...), nil
+}
+
+// oldSecretsKeys reads secrets_old_key_files.
+func oldSecretsKeys(cfg *config.Config) ([]secretbox.Key, error) {
+	var out []secretbox.Key
+	for i, path := range cfg.SecretsOldKeyFiles {
+		k, err := readKeyFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("secrets_old_key_files[%d]: %w", i, err)
+		}
+		out = append(out, k)
+	}
+	return out, nil
 }
 
 // loadOrCreateKeyFile reads the key in path, or, when there is no file,

@@ -40,11 +40,18 @@ func SCIM(names ...string) []config.SCIMConnection {
 // Tenant built in code cannot say.
 func FromYAML(t testing.TB, st store.Store, doc string) *tenant.Registry {
 	t.Helper()
+	return FromYAMLWith(t, st, doc, tenant.Options{})
+}
+
+// FromYAMLWith is FromYAML with the registry's options (a resolver, a
+// clock).
+func FromYAMLWith(t testing.TB, st store.Store, doc string, opt tenant.Options) *tenant.Registry {
+	t.Helper()
 	cfg, err := config.Parse([]byte(doc), "rosterd.yaml", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg := tenant.New(st, tenant.Options{})
+	reg := tenant.New(st, opt)
 	if _, err := reg.Apply(context.Background(), cfg, "rosterd.yaml"); err != nil {
 		t.Fatal(err)
 	}

@@ -929,44 +929,51 @@ func (s *DB) PutCredential(ctx context.Context, c store.Credential) error {
 // holds no usable secret, and an index lookup on a hash leaks nothing of
 // the secret's bytes through timing.
 func (s *DB) FindCredential(ctx context.Context, kind, hash string) (store.Credential, error) {
-	var (
-		c       store.Credential
-		created sql.NullInt64
-		scopes  string
-	)
-	err := s.queryRowContext(ctx, `SELECT id, kind, tenant, name, hash, read_only, origin, created_at, scopes
-		FROM credentials WHERE kind = $1 AND hash = $2`, kind, hash).
-		Scan(&c.ID, &c.Kind, &c.Tenant, &c.Name, &c.Hash, &c.ReadOnly, &c.Origin, &created, &scopes)
-	if scopes != "" {
-		c.Scopes = strings.Fields(scopes)
-	}
+	c, err := scanCredential(s.queryRowContext(ctx, `SELECT `+credentialCols+`
+		FROM credentials WHERE kind = $1 AND hash = $2`, kind, hash))
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, store.ErrNotFound
 	}
 	if err != nil {
 		return c, s.d.MapError(fmt.Errorf("reading credential: %w", err))
 	}
-	c.Created = fromMicros(created)
 	return c, nil
+}
+
+const credentialCols = `id, kind, tenant, name, hash, read_only, origin, created_at, scopes, last_used_at`
+
+func scanCredential(sc scanner) (store.Credential, error) {
+	var (
+		c             store.Credential
+		created, used sql.NullInt64
+		scopes        string
+	)
+	err := sc.Scan(&c.ID, &c.Kind, &c.Tenant, &c.Name, &c.Hash, &c.ReadOnly, &c.Origin, &created, &scopes, &used)
+	if scopes != "" {
+		c.Scopes = strings.Fields(scopes)
+	}
+	c.Created, c.LastUsed = fromMicros(created), fromMicros(used)
+	return c, err
+}
+
+// TouchCredential implements store.Store.
+func (s *DB) TouchCredential(ctx context.Context, id string, at, notBefore time.Time) error {
+	err := s.exclusive(ctx, func() error {
+		_, err := s.SQL.ExecContext(ctx, `UPDATE credentials SET last_used_at = $2
+			WHERE id = $1 AND (last_used_at IS NULL OR last_used_at <= $3)`, id, micros(at), notBefore.UnixMicro())
+		return err
+	})
+	if err != nil {
+		return s.d.MapError(fmt.Errorf("recording the use of credential %q: %w", id, err))
+	}
+	return nil
 }
 
 // ListCredentials implements store.Store.
 func (s *DB) ListCredentials(ctx context.Context, kind string) ([]store.Credential, error) {
-	rows, err := s.queryContext(ctx, `SELECT id, kind, tenant, name, hash, read_only, origin, created_at, scopes
+	rows, err := s.queryContext(ctx, `SELECT `+credentialCols+`
 		FROM credentials WHERE kind = $1 ORDER BY created_at, id`, kind)
-	out, err := collect(rows, err, func(sc scanner) (store.Credential, error) {
-		var (
-			c       store.Credential
-			created sql.NullInt64
-			scopes  string
-		)
-		err := sc.Scan(&c.ID, &c.Kind, &c.Tenant, &c.Name, &c.Hash, &c.ReadOnly, &c.Origin, &created, &scopes)
-		c.Created = fromMicros(created)
-		if scopes != "" {
-			c.Scopes = strings.Fields(scopes)
-		}
-		return c, err
-	})
+	out, err := collect(rows, err, scanCredential)
 	if err != nil {
 		return nil, s.d.MapError(fmt.Errorf("listing credentials: %w", err))
 	}
