@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/rosterd/rosterd/internal/credential"
 	"github.com/rosterd/rosterd/internal/daemon"
 	"github.com/rosterd/rosterd/sync/dropbox"
 )
@@ -13,7 +14,7 @@ import (
 // UploadTokens makes the upload tokens of feeds with source: upload
 // (*dropbox.Box).
 type UploadTokens interface {
-	CreateToken(ctx context.Context, tenant, feed, actor string) (string, error)
+	CreateToken(ctx context.Context, by credential.Actor, tenant, feed string) (string, error)
 }
 
 // uploadTokenRoutes are the drop box's endpoints.
@@ -53,7 +54,7 @@ func (a *API) createUploadToken(w http.ResponseWriter, r *http.Request, tenant s
 		return
 	}
 	feed := r.PathValue("name")
-	token, err := a.services.UploadTokens.CreateToken(r.Context(), tenant, feed, actor(r).Name)
+	token, err := a.services.UploadTokens.CreateToken(r.Context(), keyActor(r), tenant, feed)
 	if errors.Is(err, dropbox.ErrUnknownFeed) {
 		daemon.WriteError(w, http.StatusNotFound, "unknown_feed", "name", fmt.Sprintf("no feed %q with source: upload in this tenant", feed))
 		return

@@ -90,7 +90,7 @@ func TestUploadTokenEndpoint(t *testing.T) {
 			t.Fatalf("create: %d %v", status, body)
 		}
 		stored, _ := st.ListCredentials(t.Context(), dropbox.CredentialKind)
-		if len(stored) != 1 || stored[0].Hash != credential.Hash(token) || stored[0].Origin != "api:admin:ops" {
+		if len(stored) != 1 || stored[0].Hash != credential.Hash(token) || stored[0].Origin != "api" {
 			t.Fatalf("stored: %+v", stored)
 		}
 		if status, body := call(http.MethodPut, "/drop/acme/hr?name=hr.csv", token, "Email\nann@example.com\n"); status != http.StatusCreated {
@@ -98,6 +98,32 @@ func TestUploadTokenEndpoint(t *testing.T) {
 		}
 		if status, _ := call(http.MethodPut, "/drop/acme/hr", rwKey, "Email\nann@example.com\n"); status != http.StatusUnauthorized {
 			t.Fatalf("upload with an admin key: %d", status)
+		}
+
+		// A second token replaces the first; both steps are audited with
+		// the admin key's name, never the token.
+		if status, body := call(http.MethodPost, path, rwKey, ""); status != http.StatusCreated {
+			t.Fatalf("second create: %d %v", status, body)
+		}
+		if status, _ := call(http.MethodPut, "/drop/acme/hr", token, "Email\nann@example.com\n"); status != http.StatusUnauthorized {
+			t.Fatalf("the replaced token: %d", status)
+		}
+		audit, err := st.ListTenantAudit(t.Context(), "acme", 0, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var actions []string
+		for _, ev := range audit {
+			if strings.HasPrefix(ev.Action, dropbox.CredentialKind+".") {
+				actions = append(actions, ev.Action+" by "+ev.Actor)
+			}
+			if strings.Contains(string(ev.Before)+string(ev.After)+ev.Detail, token) {
+				t.Fatalf("the token is in the audit line %+v", ev)
+			}
+		}
+		want := []string{"upload_token.created by admin:ops", "upload_token.created by admin:ops", "upload_token.revoked by admin:ops"}
+		if strings.Join(actions, "; ") != strings.Join(want, "; ") {
+			t.Fatalf("audit: %v, want %v", actions, want)
 		}
 	})
 }

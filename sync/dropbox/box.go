@@ -29,9 +29,9 @@ const TokenPrefix = "rsu_"
 // Keys keeps the upload tokens made through the API (*credential.Keyring).
 type Keys interface {
 	Check(ctx context.Context, kind, secret string) (store.Credential, error)
-	Add(ctx context.Context, kind, tenant, name, origin, secret string, readOnly bool, now time.Time) error
+	AddScopedBy(ctx context.Context, by credential.Actor, kind, tenant, name, origin, secret string, readOnly bool, scopes []string, now time.Time) (store.Credential, error)
 	List(ctx context.Context, kind string) ([]store.Credential, error)
-	Revoke(ctx context.Context, id string) error
+	RevokeBy(ctx context.Context, by credential.Actor, id string) error
 }
 
 // Options configure New. Feeds is required; Keys too for API-made tokens.
@@ -188,9 +188,10 @@ func (b *Box) checkToken(ctx context.Context, f *boxFeed, secret string) (bool, 
 var ErrUnknownFeed = errors.New("no feed with source: upload")
 
 // CreateToken makes a new upload token for the feed, stores its hash and
-// returns it (shown once). The token made before through the API stops
-// working; the configured one does not.
-func (b *Box) CreateToken(ctx context.Context, tenant, feed, actor string) (string, error) {
+// returns it (shown once); by is audited as its maker. The token made
+// before through the API stops working (audited as revoked by by); the
+// configured one does not.
+func (b *Box) CreateToken(ctx context.Context, by credential.Actor, tenant, feed string) (string, error) {
 	f, ok := b.feed(tenant, feed)
 	if !ok {
 		return "", fmt.Errorf("%w: %s/%s", ErrUnknownFeed, tenant, feed)
@@ -206,17 +207,17 @@ func (b *Box) CreateToken(ctx context.Context, tenant, feed, actor string) (stri
 	if err != nil {
 		return "", err
 	}
-	if err := b.opt.Keys.Add(ctx, CredentialKind, f.Tenant, f.Name, "api:"+actor, secret, false, b.opt.Now()); err != nil {
+	if _, err := b.opt.Keys.AddScopedBy(ctx, by, CredentialKind, f.Tenant, f.Name, "api", secret, false, nil, b.opt.Now().UTC()); err != nil {
 		return "", err
 	}
 	for _, c := range old {
 		if c.Tenant == f.Tenant && c.Name == f.Name {
-			if err := b.opt.Keys.Revoke(ctx, c.ID); err != nil && !errors.Is(err, credential.ErrConfigured) {
+			if err := b.opt.Keys.RevokeBy(ctx, by, c.ID); err != nil && !errors.Is(err, credential.ErrConfigured) {
 				return "", fmt.Errorf("the new token works, but revoking the one before failed: %w", err)
 			}
 		}
 	}
-	b.log.Info("upload token created", "tenant", f.Tenant, "feed", f.Name, "actor", actor, "revoked", len(old))
+	b.log.Info("upload token created", "tenant", f.Tenant, "feed", f.Name, "by", by.Name)
 	return secret, nil
 }
 

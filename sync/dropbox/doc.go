@@ -27,7 +27,9 @@
 //     stored as its SHA-256 like the admin keys and SCIM tokens (kind
 //     "upload_token", name = the feed). Making a new one through the API
 //     revokes the one made before (a rotation: the new token works at once);
-//     the file's token stays until the file drops it. Tokens are compared
+//     the file's token stays until the file drops it. Making and revoking
+//     are audit lines (upload_token.created / .revoked) naming the admin
+//     key, never the token. Tokens are compared
 //     as hashes in constant time; a token of one feed is refused by every
 //     other feed, of its tenant or any other.
 //   - SFTP users are "<tenant>.<feed>" (feed names have no dots), logging in

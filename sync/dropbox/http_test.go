@@ -209,7 +209,7 @@ func TestUploadTokenFromTheAPI(t *testing.T) {
 		srv, _ := e.https()
 		c := srv.Client()
 		ctx := context.Background()
-		first, err := e.box.CreateToken(ctx, "acme", "hr", "ops")
+		first, err := e.box.CreateToken(ctx, credential.Actor{Name: "ops", Source: "admin"}, "acme", "hr")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -223,7 +223,7 @@ func TestUploadTokenFromTheAPI(t *testing.T) {
 		if len(stored) != 1 || stored[0].Hash != credential.Hash(first) || stored[0].Tenant != "acme" || stored[0].Name != "hr" {
 			t.Fatalf("stored: %+v", stored)
 		}
-		if _, err := e.box.CreateToken(ctx, "acme", "nope", "ops"); err == nil {
+		if _, err := e.box.CreateToken(ctx, credential.Actor{Name: "ops", Source: "admin"}, "acme", "nope"); err == nil {
 			t.Fatal("a token for an unknown feed was made")
 		}
 		if status, body := put(t, c, srv.URL, "/drop/acme/payroll", first, roster); status != http.StatusUnauthorized {
@@ -235,7 +235,7 @@ func TestUploadTokenFromTheAPI(t *testing.T) {
 		}
 		waitFor(t, "the run on upload", func() bool { return e.cardCount("acme") == 2 })
 
-		second, err := e.box.CreateToken(ctx, "acme", "hr", "ops")
+		second, err := e.box.CreateToken(ctx, credential.Actor{Name: "ops", Source: "admin"}, "acme", "hr")
 		if err != nil {
 			t.Fatal(err)
 		}
