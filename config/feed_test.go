@@ -1,0 +1,112 @@
+package config
+
+import (
+	"encoding/json"
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// badFeed is a feed the file refuses, with the paths of the problems it
+// names (relative to the feed). config/testdata/bad_feeds.json is the
+// table; the admin API's tests hold its feed endpoints to the same one.
+type badFeed struct {
+	Name  string          `json:"name"`
+	Doc   json.RawMessage `json:"doc"`
+	Paths []string        `json:"paths"`
+}
+
+func badFeeds(t *testing.T) []badFeed {
+	b, err := os.ReadFile("testdata/bad_feeds.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []badFeed
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func problemPaths(err error, prefix string) []string {
+	e, ok := err.(*Error)
+	if !ok {
+		return nil
+	}
+	var out []string
+	for _, p := range e.Problems {
+		out = append(out, strings.TrimPrefix(strings.TrimPrefix(p.Path, prefix), "."))
+	}
+	return out
+}
+
+// TestDecodeFeedIsTheFile: every feed the file refuses, DecodeFeed refuses
+// with the same problems at the same paths (relative to the feed).
+func TestDecodeFeedIsTheFile(t *testing.T) {
+	for _, tc := range badFeeds(t) {
+		t.Run(tc.Name, func(t *testing.T) {
+			_, fileErr := Parse([]byte("tenants:\n  - id: acme\n    feeds:\n      - "+string(tc.Doc)+"\n"), "rosterd.yaml", nil)
+			filePaths := problemPaths(fileErr, "tenants[0].feeds[0]")
+			if !reflect.DeepEqual(filePaths, tc.Paths) {
+				t.Fatalf("the file: %v, want %v (%v)", filePaths, tc.Paths, fileErr)
+			}
+			_, apiErr := DecodeFeed(tc.Doc, nil)
+			if got := problemPaths(apiErr, ""); !reflect.DeepEqual(got, filePaths) {
+				t.Fatalf("DecodeFeed: %v, the file %v (%v)", got, filePaths, apiErr)
+			}
+			fe, ae := fileErr.(*Error).Problems, apiErr.(*Error).Problems
+			for i := range fe {
+				if fe[i].Message != ae[i].Message {
+					t.Errorf("message of %s: API %q, file %q", ae[i].Path, ae[i].Message, fe[i].Message)
+				}
+			}
+		})
+	}
+}
+
+func TestDecodeFeed(t *testing.T) {
+	f, err := DecodeFeed([]byte(`{"name": "hr", "kind": "file", "source": "dir:///srv/drop/*.csv", "schedule": "@every 1s"}`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Timezone != "UTC" || f.File.Key != "email" || f.File.ArchiveDir() != "processed" || !f.AuthoritativeEnabled() {
+		t.Fatalf("defaults not applied: %+v", f)
+	}
+	// A patch replaces the keys it gives and keeps the others.
+	g, err := DecodeFeed([]byte(`{"schedule": "0 6 * * 1", "stable_for": "0s"}`), f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.Schedule != "0 6 * * 1" || g.File.StableFor != 0 || g.File.Source != f.File.Source || f.Schedule != "@every 1s" {
+		t.Fatalf("patched: %+v (base %+v)", g, f)
+	}
+	if _, err := DecodeFeed([]byte(`{"name": "corp", "kind": "ldap", "url": "ldaps://dc.test", "base_dn": "dc=test", "ca_file": "/etc/ca.pem"}`), nil); !reflect.DeepEqual(problemPaths(err, ""), []string{"ca_file"}) {
+		t.Fatalf("a *_file key: %v", err)
+	}
+}
+
+func TestDecodeWebhookIsTheFile(t *testing.T) {
+	for _, tc := range []struct{ name, yaml string }{
+		{"no url", `{secret: "0123456789abcdef0123456789abcdef"}`},
+		{"http", `{url: "http://hooks.test/x", secret: "0123456789abcdef0123456789abcdef"}`},
+		{"no secret", `{url: "https://hooks.test/x"}`},
+		{"short secret", `{url: "https://hooks.test/x", secret: short}`},
+		{"unknown key", `{url: "https://hooks.test/x", secret: "0123456789abcdef0123456789abcdef", retries: 3}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, fileErr := Parse([]byte("tenants: [{id: acme}]\nwebhooks:\n  - "+tc.yaml+"\n"), "rosterd.yaml", nil)
+			filePaths := problemPaths(fileErr, "webhooks[0]")
+			if len(filePaths) == 0 {
+				t.Fatalf("the file takes it")
+			}
+			_, apiErr := DecodeWebhook([]byte(tc.yaml), nil)
+			if got := problemPaths(apiErr, ""); !reflect.DeepEqual(got, filePaths) {
+				t.Fatalf("DecodeWebhook: %v, the file %v", got, filePaths)
+			}
+		})
+	}
+	if _, err := DecodeWebhook([]byte(`{url: "https://hooks.test/x", secret: "0123456789abcdef0123456789abcdef", tenants: [acme]}`), nil); !reflect.DeepEqual(problemPaths(err, ""), []string{"tenants"}) {
+		t.Fatalf("tenants: %v", err)
+	}
+}
