@@ -15,6 +15,7 @@ import (
 	"github.com/rosterd/rosterd/config"
 	"github.com/rosterd/rosterd/directory"
 	"github.com/rosterd/rosterd/internal/credential"
+	"github.com/rosterd/rosterd/internal/secretbox"
 	"github.com/rosterd/rosterd/store"
 )
 
@@ -29,6 +30,10 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// LoadSecrets returns the box that seals the secrets of the feeds and
+	// webhooks the API adds; called once, when the first is sealed or
+	// opened. Nil: such secrets cannot be stored.
+	LoadSecrets func() (*secretbox.Box, error)
 }
 
 // Registry hands out the tenants as they are now. It is safe for
@@ -44,6 +49,13 @@ type Registry struct {
 	static atomic.Pointer[staticLayer]
 	// reload serializes reloads, and changes made through this process.
 	reload sync.Mutex
+
+	loadSecrets func() (*secretbox.Box, error)
+	boxMu       sync.Mutex
+	box         *secretbox.Box
+
+	subMu sync.Mutex
+	subs  []chan struct{}
 }
 
 type staticLayer struct {
@@ -76,7 +88,7 @@ func New(st store.Store, opt Options) *Registry {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	r := &Registry{st: st, logger: opt.Logger, now: opt.Now}
+	r := &Registry{st: st, logger: opt.Logger, now: opt.Now, loadSecrets: opt.LoadSecrets}
 	r.snap.Store(&snapshot{version: -1, byID: map[string]*Tenant{}, tokens: map[string]tokenRef{}, domains: map[string]string{}})
 	r.static.Store(&staticLayer{tenants: map[string]*config.Tenant{}})
 	return r
@@ -189,6 +201,10 @@ func (r *Registry) reloadLocked(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	feeds, hooks, err := r.loadFeeds(ctx)
+	if err != nil {
+		return err
+	}
 	static := r.static.Load()
 	s := &snapshot{version: v, byID: make(map[string]*Tenant, len(recs)), tokens: make(map[string]tokenRef, len(toks)), domains: map[string]string{}}
 	connName := make(map[string]string, len(conns))
@@ -224,6 +240,15 @@ func (r *Registry) reloadLocked(ctx context.Context) error {
 				t.webhooks = append(t.webhooks, w)
 			}
 		}
+		for _, f := range feeds[rec.ID] {
+			if _, inFile := spec.FindFeed(f.Name); inFile {
+				// The file declared a feed of that name since: it wins.
+				r.logger.Warn("a feed the API added is shadowed by the configuration's feed of the same name", "tenant", rec.ID, "feed", f.Name)
+				continue
+			}
+			t.feeds = append(t.feeds, f)
+		}
+		t.hooks = hooks[rec.ID]
 		s.byID[rec.ID] = t
 		s.ids = append(s.ids, rec.ID)
 		for _, d := range spec.Domains {
@@ -232,7 +257,31 @@ func (r *Registry) reloadLocked(ctx context.Context) error {
 	}
 	sort.Strings(s.ids)
 	r.snap.Store(s)
+	r.announce()
 	return nil
+}
+
+// Subscribe returns a channel that receives (without blocking the
+// registry: one pending signal at most) after each reload that swapped in
+// a snapshot, such as a change made on another replica: the scheduler
+// and the webhook dispatchers re-arm from it.
+func (r *Registry) Subscribe() <-chan struct{} {
+	ch := make(chan struct{}, 1)
+	r.subMu.Lock()
+	r.subs = append(r.subs, ch)
+	r.subMu.Unlock()
+	return ch
+}
+
+func (r *Registry) announce() {
+	r.subMu.Lock()
+	defer r.subMu.Unlock()
+	for _, ch := range r.subs {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
 }
 
 func containsString(list []string, s string) bool {
