@@ -60,7 +60,7 @@ type FeedBody struct {
 func (a *API) listFeeds(w http.ResponseWriter, r *http.Request, tenant string) {
 	feeds := []FeedBody{}
 	now := a.services.Directory.Now()
-	for key, f := range a.services.Feeds {
+	for key, f := range a.feeds() {
 		if !strings.HasPrefix(key, tenant+"/") {
 			continue
 		}
@@ -106,7 +106,7 @@ func (a *API) runFeed(w http.ResponseWriter, r *http.Request, tenant string) {
 	if !ok {
 		return
 	}
-	f, found := a.services.Feeds[tenant+"/"+r.PathValue("name")]
+	f, found := a.feeds()[tenant+"/"+r.PathValue("name")]
 	if !found {
 		daemon.WriteError(w, http.StatusNotFound, "unknown_feed", "name", "no feed of that name in this tenant")
 		return
@@ -239,7 +239,7 @@ func (a *API) approveRun(w http.ResponseWriter, r *http.Request, tenant string) 
 		}
 		f = filefeed.ImportFeed(tenant, run.FileName, nil, opts, a.importLimits(r.Context(), tenant))
 	} else {
-		cf, found := a.services.Feeds[tenant+"/"+run.Feed]
+		cf, found := a.feeds()[tenant+"/"+run.Feed]
 		if !found {
 			daemon.WriteError(w, http.StatusConflict, "unknown_feed", "", "the run's feed "+run.Feed+" is no longer configured")
 			return

@@ -63,7 +63,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	// The tenant registry: the file's tenants laid over the store's, asked
 	// by every channel per request or per run, kept current by Watch.
-	tenants := tenant.New(st, tenant.Options{Logger: logger.With("component", "tenants")})
+	tenants := tenant.New(st, tenant.Options{Logger: logger.With("component", "tenants"),
+		LoadSecrets: func() (*secretbox.Box, error) { return secretsBox(cfg, logger) }})
 	if err := applyTenants(ctx, tenants, cfg, g.config, logger); err != nil {
 		return err
 	}
@@ -127,11 +128,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	scimServer.Mount(srv)
 
-	// Scheduled feeds, after resuming any run a crash left applying. The
-	// scheduler stops with the server; a run in progress finishes.
-	feeds := feedsOf(cfg, nil, logger.With("component", "sync"))
+	// Scheduled feeds, the registry's (the file's and the API's), after
+	// resuming any run a crash left applying. The scheduler stops with the
+	// server; a run in progress finishes. A registry change re-arms it.
 	runner := &reconcile.Runner{Dir: svc, Store: st, Logger: logger.With("component", "sync")}
-	sched, err := startScheduler(ctx, cfg, st, runner, feeds, logger.With("component", "schedule"))
+	feedChanges := tenants.Subscribe()
+	feeds := newLiveFeeds(tenants, st, runner, logger.With("component", "sync"))
+	sched, err := startScheduler(ctx, feeds.tenants(), st, runner, feeds.runnable(), logger.With("component", "schedule"))
 	if err != nil {
 		return err
 	}
@@ -189,7 +192,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	adminAPI := admin.New(keys, tenants, logger.With("component", "admin"), reg)
 	adminAPI.WithLoginCodes(samlServer)
-	adminAPI.With(admin.Services{Directory: svc, Store: st, Runner: runner, Feeds: adminFeeds(cfg, feeds), Events: st, Webhooks: st,
+	adminAPI.With(admin.Services{Directory: svc, Store: st, Runner: runner, FeedsNow: feeds.forAdmin, Events: st, Webhooks: st,
 		Registry: tenants, Keys: keys, Setup: st, PublicURL: cfg.PublicURL})
 	adminAPI.Mount(srv)
 
@@ -205,6 +208,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	schedCtx, stopSched := context.WithCancel(ctx)
 	schedDone := make(chan struct{})
 	go func() { sched.Run(schedCtx); close(schedDone) }()
+	go feeds.follow(schedCtx, feedChanges, sched)
 	defer func() { stopSched(); <-schedDone }()
 	// Events older than the retention go, hourly; older cursors get 410.
 	go pruneEvents(schedCtx, st, cfg.Events.Retention.Std(), logger.With("component", "events"))
@@ -212,22 +216,6 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return srv.Run(ctx, cfg.Listen, cfg.ShutdownTimeout.Std(), func(addr net.Addr) {
 		logger.Info("rosterd serving", "addr", addr.String(), "public_url", cfg.PublicURL, "store", cfg.Store.Driver, "tenants", len(tenants.List()), "version", version())
 	})
-}
-
-// adminFeeds pairs each runnable feed with its schedule, for the admin API.
-func adminFeeds(cfg *config.Config, feeds map[string]reconcile.Feed) map[string]admin.Feed {
-	out := map[string]admin.Feed{}
-	for _, t := range cfg.Tenants {
-		for _, fc := range t.Feeds {
-			f, ok := feeds[t.ID+"/"+fc.Name]
-			if !ok {
-				continue
-			}
-			loc, _ := fc.Location() // validated at start
-			out[t.ID+"/"+fc.Name] = admin.Feed{Run: f, Schedule: fc.Schedule, Location: loc}
-		}
-	}
-	return out
 }
 
 // applyTenants applies the file's tenants to the registry and says what
@@ -283,9 +271,10 @@ func watchTenants(ctx context.Context, reg *tenant.Registry, st store.Backend, l
 // reloadOnHangup reads the configuration file again at each SIGHUP and
 // applies its tenants to the registry (their settings, SCIM connections and
 // tokens, SAML). A file that does not load is logged and changes nothing.
-// Other keys (listen, store, admin_keys, feeds' schedules, webhooks) take
-// effect at the next start. Requests in flight are not touched: each holds
-// the snapshot it began with.
+// Their feeds are re-armed with the rest. Other keys (listen, store,
+// admin_keys, the file's webhooks) take effect at the next start.
+// Requests in flight are not touched: each holds the snapshot it began
+// with.
 func reloadOnHangup(ctx context.Context, hup <-chan os.Signal, g globalFlags, reg *tenant.Registry, logger *slog.Logger) {
 	for {
 		select {
