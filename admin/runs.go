@@ -55,16 +55,26 @@ type FeedBody struct {
 	Timezone string     `json:"timezone,omitempty"`
 	NextRun  *time.Time `json:"next_run,omitempty"`
 	LastRun  *RunBody   `json:"last_run,omitempty"`
+	// ManagedBy is config (the file's feed) or api; Settings its keys as
+	// the file writes them, secrets redacted.
+	ManagedBy string          `json:"managed_by,omitempty"`
+	Settings  json.RawMessage `json:"settings,omitempty"`
 }
 
 func (a *API) listFeeds(w http.ResponseWriter, r *http.Request, tenant string) {
 	feeds := []FeedBody{}
 	now := a.services.Directory.Now()
+	t, _ := a.liveTenant(r.Context(), tenant)
 	for key, f := range a.feeds() {
 		if !strings.HasPrefix(key, tenant+"/") {
 			continue
 		}
 		b := FeedBody{Name: f.Run.Feed, Kind: f.Run.Kind, Source: f.Run.Source.Name, Schedule: f.Schedule}
+		if t != nil {
+			if tf, ok := t.Feed(f.Run.Feed); ok {
+				b.ManagedBy, b.Settings = tf.ManagedBy, tf.View().Settings
+			}
+		}
 		if f.Schedule != "" {
 			loc := f.Location
 			if loc == nil {

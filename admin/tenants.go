@@ -30,6 +30,12 @@ type Registry interface {
 	DeleteSCIMConnection(ctx context.Context, actor tenant.Actor, tenantID, id string) error
 	AddSCIMToken(ctx context.Context, actor tenant.Actor, tenantID, id string, overlap time.Duration) (tenant.Token, string, error)
 	RevokeSCIMToken(ctx context.Context, actor tenant.Actor, tenantID, id, tokenID string) error
+	CreateFeed(ctx context.Context, actor tenant.Actor, tenantID string, doc []byte) (tenant.Feed, error)
+	UpdateFeed(ctx context.Context, actor tenant.Actor, tenantID, name string, doc []byte) (tenant.Feed, error)
+	DeleteFeed(ctx context.Context, actor tenant.Actor, tenantID, name string) error
+	CreateWebhook(ctx context.Context, actor tenant.Actor, tenantID string, doc []byte) (tenant.WebhookEndpoint, error)
+	UpdateWebhook(ctx context.Context, actor tenant.Actor, tenantID, id string, doc []byte) (tenant.WebhookEndpoint, error)
+	DeleteWebhook(ctx context.Context, actor tenant.Actor, tenantID, id string) error
 }
 
 // registryRoutes are the operator's endpoints.
@@ -110,6 +116,8 @@ func (a *API) registryFail(w http.ResponseWriter, r *http.Request, err error) {
 		daemon.WriteError(w, http.StatusNotFound, "unknown_tenant", "t", err.Error())
 	case errors.Is(err, tenant.ErrConnectionNotFound):
 		daemon.WriteError(w, http.StatusNotFound, "not_found", "id", err.Error())
+	case errors.Is(err, tenant.ErrFeedNotFound):
+		daemon.WriteError(w, http.StatusNotFound, "not_found", "", err.Error())
 	default:
 		a.fail(w, r, err)
 	}

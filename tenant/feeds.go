@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"slices"
 	"time"
 
@@ -137,8 +138,20 @@ func (f Feed) View() FeedView {
 
 // View is the endpoint as the admin API shows it.
 func (w WebhookEndpoint) View() WebhookView {
-	return WebhookView{ID: w.ID, URL: w.URL, Insecure: w.Insecure, Signed: w.Secret != "", ManagedBy: w.ManagedBy,
+	return WebhookView{ID: w.ID, URL: withoutPassword(w.URL), Insecure: w.Insecure, Signed: w.Secret != "", ManagedBy: w.ManagedBy,
 		CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt, Version: w.Version}
+}
+
+// withoutPassword redacts a password in a URL's user info.
+func withoutPassword(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	if _, has := u.User.Password(); has {
+		u.User = url.UserPassword(u.User.Username(), redacted)
+	}
+	return u.String()
 }
 
 // feedJSON is the feed's settings with the file's keys, secrets redacted.
