@@ -183,6 +183,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		hookDone = append(hookDone, done)
 		go func() { d.Run(hookCtx); close(done) }()
 	}
+	// The endpoints the admin API adds to tenants, as the registry has
+	// them now.
+	apiHooks := &liveHooks{reg: tenants, st: st, keep: cfg.Events.Retention.Std(), logger: logger.With("component", "webhook"), registerer: reg}
+	apiHooksDone := make(chan struct{})
+	hookDone = append(hookDone, apiHooksDone)
+	go func() { apiHooks.follow(hookCtx, tenants.Subscribe()); close(apiHooksDone) }()
 	defer func() {
 		stopHooks()
 		for _, done := range hookDone {

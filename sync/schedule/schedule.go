@@ -283,6 +283,9 @@ func (s *Scheduler) fire(ctx context.Context, j job, due time.Time, log *slog.Lo
 		log.Debug("scheduled run taken by another replica", "due", due)
 		return
 	}
+	// Which replica ran a due time is worth a line: the others say
+	// nothing of it above debug.
+	log.Info("scheduled run claimed by this replica", "due", due.UTC())
 	defer func() {
 		if r := recover(); r != nil {
 			log.Error("scheduled run panicked", "due", due, "panic", r, "stack", string(debug.Stack()))
