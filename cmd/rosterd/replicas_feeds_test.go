@@ -134,7 +134,9 @@ func feedScheduleScenario(t *testing.T, a, b *daemonRun, st store.Store) {
 	if inWindow < 3 || inWindow > int(window/time.Second)+1 {
 		t.Errorf("%d scheduled runs in %s, want one per second", inWindow, window)
 	}
-	claimed := func(d *daemonRun) int { return strings.Count(d.stderr.String(), `"msg":"scheduled run claimed by this replica"`) }
+	claimed := func(d *daemonRun) int {
+		return strings.Count(d.stderr.String(), `"msg":"scheduled run claimed by this replica"`)
+	}
 	ca, cb := claimed(a), claimed(b)
 	if a == b {
 		cb = 0
