@@ -10,20 +10,21 @@ import (
 
 // badFeeds is the file's table of feeds it refuses (config's
 // TestDecodeFeedIsTheFile holds the file to it).
-func badFeeds(t *testing.T) []struct {
+func badFeeds(t *testing.T) []badDoc { return badDocs(t, "bad_feeds.json") }
+
+// badDoc is a document the file refuses and the paths of its problems.
+type badDoc struct {
 	Name  string          `json:"name"`
 	Doc   json.RawMessage `json:"doc"`
 	Paths []string        `json:"paths"`
-} {
-	b, err := os.ReadFile("../config/testdata/bad_feeds.json")
+}
+
+func badDocs(t *testing.T, name string) []badDoc {
+	b, err := os.ReadFile("../config/testdata/" + name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []struct {
-		Name  string          `json:"name"`
-		Doc   json.RawMessage `json:"doc"`
-		Paths []string        `json:"paths"`
-	}
+	var out []badDoc
 	if err := json.Unmarshal(b, &out); err != nil {
 		t.Fatal(err)
 	}
@@ -39,9 +40,9 @@ func problemPathsOf(r response) []string {
 	return out
 }
 
-// TestFeedValidationIsTheFile: every feed the configuration file refuses,
-// POST …/feeds refuses with 400 and the same problems at the same JSON
-// paths; nothing is stored.
+// TestFeedValidationIsTheFile: every feed (and webhook endpoint) the
+// configuration file refuses, POST …/feeds (…/webhooks) refuses with 400
+// and the same problems at the same JSON paths; nothing is stored.
 func TestFeedValidationIsTheFile(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
 		e.op(201, "POST", "/api/v1/tenants", map[string]any{"id": "initech"})
@@ -53,6 +54,15 @@ func TestFeedValidationIsTheFile(t *testing.T) {
 		}
 		if r := e.op(200, "GET", "/api/v1/tenants/initech/feeds", nil); len(r.Body["feeds"].([]any)) != 0 {
 			t.Fatalf("a refused feed was stored: %s", r.Raw)
+		}
+		for _, tc := range badDocs(t, "bad_webhooks.json") {
+			r := e.op(400, "POST", "/api/v1/tenants/initech/webhooks", string(tc.Doc))
+			if got := problemPathsOf(r); r.errCode() != "invalid_document" || !reflect.DeepEqual(got, tc.Paths) {
+				t.Errorf("webhook %s: %v (%s), the file says %v", tc.Name, got, r.Raw, tc.Paths)
+			}
+		}
+		if r := e.op(200, "GET", "/api/v1/tenants/initech/webhooks", nil); len(r.Body["webhooks"].([]any)) != 0 {
+			t.Fatalf("a refused endpoint was stored: %s", r.Raw)
 		}
 		// The API reads no files.
 		r := e.op(400, "POST", "/api/v1/tenants/initech/feeds", `{"name": "hr", "kind": "file", "source": "sftp://hr@sftp.test/out/*.csv",

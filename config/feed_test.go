@@ -86,23 +86,34 @@ func TestDecodeFeed(t *testing.T) {
 	}
 }
 
+// TestDecodeWebhookIsTheFile: every endpoint the file's webhooks[]
+// refuses (testdata/bad_webhooks.json, which the admin API's tests share),
+// DecodeWebhook refuses at the same paths with the same messages.
 func TestDecodeWebhookIsTheFile(t *testing.T) {
-	for _, tc := range []struct{ name, yaml string }{
-		{"no url", `{secret: "0123456789abcdef0123456789abcdef"}`},
-		{"http", `{url: "http://hooks.test/x", secret: "0123456789abcdef0123456789abcdef"}`},
-		{"no secret", `{url: "https://hooks.test/x"}`},
-		{"short secret", `{url: "https://hooks.test/x", secret: short}`},
-		{"unknown key", `{url: "https://hooks.test/x", secret: "0123456789abcdef0123456789abcdef", retries: 3}`},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			_, fileErr := Parse([]byte("tenants: [{id: acme}]\nwebhooks:\n  - "+tc.yaml+"\n"), "rosterd.yaml", nil)
+	b, err := os.ReadFile("testdata/bad_webhooks.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cases []badFeed
+	if err := json.Unmarshal(b, &cases); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range cases {
+		t.Run(tc.Name, func(t *testing.T) {
+			_, fileErr := Parse([]byte("tenants: [{id: acme}]\nwebhooks:\n  - "+string(tc.Doc)+"\n"), "rosterd.yaml", nil)
 			filePaths := problemPaths(fileErr, "webhooks[0]")
-			if len(filePaths) == 0 {
-				t.Fatalf("the file takes it")
+			if !reflect.DeepEqual(filePaths, tc.Paths) {
+				t.Fatalf("the file: %v, want %v (%v)", filePaths, tc.Paths, fileErr)
 			}
-			_, apiErr := DecodeWebhook([]byte(tc.yaml), nil)
+			_, apiErr := DecodeWebhook(tc.Doc, nil)
 			if got := problemPaths(apiErr, ""); !reflect.DeepEqual(got, filePaths) {
 				t.Fatalf("DecodeWebhook: %v, the file %v", got, filePaths)
+			}
+			fe, ae := fileErr.(*Error).Problems, apiErr.(*Error).Problems
+			for i := range fe {
+				if fe[i].Message != ae[i].Message {
+					t.Errorf("message of %s: API %q, file %q", ae[i].Path, ae[i].Message, fe[i].Message)
+				}
 			}
 		})
 	}
