@@ -95,8 +95,20 @@ func Parse(spec string) (s cron.Schedule, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("invalid cron spec %q: %w", spec, err)
 	}
+	if every, ok := s.(cron.ConstantDelaySchedule); ok {
+		return alignedEvery{every.Delay}, nil
+	}
 	return s, nil
 }
+
+// alignedEvery is "@every D" with its due times at multiples of D (since
+// the zero time, whatever the zone): robfig/cron counts D from the moment
+// a loop starts, so two replicas started (or re-armed) apart would claim
+// different due times and run the feed twice per D between them. Aligned,
+// every replica computes the same due times and one claims each.
+type alignedEvery struct{ d time.Duration }
+
+func (e alignedEvery) Next(t time.Time) time.Time { return t.Truncate(e.d).Add(e.d) }
 
 // Add adds a job (or replaces the job of its feed).
 func (s *Scheduler) Add(j Job) error {

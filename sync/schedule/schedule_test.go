@@ -255,3 +255,30 @@ func TestSetRearms(t *testing.T) {
 		}
 	})
 }
+
+// TestEveryIsAligned: "@every D" is due at multiples of D, so that
+// replicas armed at different moments agree on its due times.
+func TestEveryIsAligned(t *testing.T) {
+	s, err := schedule.Parse("@every 90m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)
+	a := s.Next(base.Add(10 * time.Minute))
+	b := s.Next(base.Add(80 * time.Minute))
+	if !a.Equal(base.Add(90*time.Minute)) || !b.Equal(a) {
+		t.Fatalf("armed at 00:10 and 01:20: next %s and %s, want 01:30 for both", a.Format(time.TimeOnly), b.Format(time.TimeOnly))
+	}
+	if n := s.Next(a); !n.Equal(a.Add(90 * time.Minute)) {
+		t.Fatalf("after %s: %s", a, n)
+	}
+	berlin, _ := time.LoadLocation("Europe/Berlin")
+	if n := s.Next(base.Add(10 * time.Minute).In(berlin)); !n.Equal(a) {
+		t.Fatalf("in another zone: %s", n)
+	}
+	// Seconds: every second, on the second.
+	one, _ := schedule.Parse("@every 1s")
+	if n := one.Next(base.Add(1500 * time.Millisecond)); !n.Equal(base.Add(2 * time.Second)) {
+		t.Fatalf("@every 1s after 00:00:01.5: %s", n)
+	}
+}
