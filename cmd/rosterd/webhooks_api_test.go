@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rosterd/rosterd/internal/pgtest"
+	"github.com/rosterd/rosterd/internal/secretbox"
 	"github.com/rosterd/rosterd/notify/webhook"
 )
 
@@ -95,5 +97,72 @@ func TestWebhookThroughTheAPI(t *testing.T) {
 	}
 	if strings.Contains(d.stderr.String(), secret1) || strings.Contains(d.stderr.String(), secret2) {
 		t.Fatal("a secret in the log")
+	}
+}
+
+// TestWebhookOnTwoReplicas: an endpoint added on replica A is delivered to
+// by whichever replica holds its lock, each event once; deleted on B, no
+// replica delivers to it.
+func TestWebhookOnTwoReplicas(t *testing.T) {
+	const secret = "replica-secret-0123456789abcdefghijklmnopqrstuvwxyz"
+	rc := &receiver{secrets: []string{secret}}
+	var mu sync.Mutex
+	seen := map[string]int{}
+	hooks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		for _, id := range strings.Split(r.Header.Get(webhook.HeaderEventIDs), ",") {
+			seen[strings.TrimSpace(id)]++
+		}
+		mu.Unlock()
+		rc.ServeHTTP(w, r)
+	}))
+	defer hooks.Close()
+	dsn := pgtest.DSN(t)
+	_, kek, err := secretbox.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := fmt.Sprintf("secrets_key: %s\nstore:\n  driver: postgres\n  dsn: %q\nadmin_keys:\n  - name: ops\n    key: %s\n    scopes: [operator]\n", kek, dsn, operatorKey)
+	a := startServe(t, t.TempDir(), "data_dir: "+t.TempDir()+"\n"+cfg)
+	b := startServe(t, t.TempDir(), "data_dir: "+t.TempDir()+"\n"+cfg)
+	if code, body := call(t, "POST", a.base+"/api/v1/tenants", operatorKey, `{"id": "initech", "invite": "none"}`); code != 201 {
+		t.Fatalf("create the tenant: %d %v", code, body)
+	}
+	code, body := call(t, "POST", a.base+"/api/v1/tenants/initech/webhooks", operatorKey,
+		fmt.Sprintf(`{"url": %q, "secret": %q, "insecure": true}`, hooks.URL+"/rosterd", secret))
+	if code != 201 {
+		t.Fatalf("create the endpoint on A: %d %v", code, body)
+	}
+	id := body["id"].(string)
+	for i := range 3 {
+		if code, body := call(t, "PATCH", b.base+"/api/v1/tenants/initech", operatorKey, fmt.Sprintf(`{"name": "Initech %d"}`, i)); code != 200 {
+			t.Fatalf("rename on B: %d %v", code, body)
+		}
+	}
+	within(t, 10*time.Second, "the renames delivered", func() bool { return rc.signer("Initech 2") != "" })
+	if rc.signer("Initech 2") != secret {
+		t.Fatal("not signed with the endpoint's secret")
+	}
+	mu.Lock()
+	for ev, n := range seen {
+		if n != 1 {
+			t.Errorf("event %s delivered %d times", ev, n)
+		}
+	}
+	mu.Unlock()
+	if code, body := call(t, "DELETE", b.base+"/api/v1/tenants/initech/webhooks/"+id, operatorKey, ""); code != 204 {
+		t.Fatalf("delete on B: %d %v", code, body)
+	}
+	within(t, 2*time.Second, "A forgets the endpoint", func() bool {
+		code, _ := call(t, "GET", a.base+"/api/v1/tenants/initech/webhooks/"+id, operatorKey, "")
+		return code == 404
+	})
+	time.Sleep(500 * time.Millisecond)
+	if code, body := call(t, "PATCH", a.base+"/api/v1/tenants/initech", operatorKey, `{"name": "Initech after"}`); code != 200 {
+		t.Fatalf("rename on A: %d %v", code, body)
+	}
+	time.Sleep(2500 * time.Millisecond)
+	if rc.signer("Initech after") != "" {
+		t.Fatal("an endpoint deleted on B was delivered to")
 	}
 }
