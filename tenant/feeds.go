@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"reflect"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -170,30 +172,24 @@ func feedJSON(f *config.Feed) json.RawMessage {
 	if err := yaml.Unmarshal(y, &m); err != nil {
 		return json.RawMessage(`{}`)
 	}
-	// The keys of the other kind are empty: leave them out, as the file
-	// does.
-	for k, v := range m {
-		if v == nil || v == "" || v == false || isEmptyMap(v) {
-			delete(m, k)
+	// Both kinds' keys sit in one mapping: leave out the other kind's,
+	// as the file does; every key of the feed's own kind stays, zeros
+	// too ("archive": "" says files stay where they are).
+	var other reflect.Type
+	switch f.Kind {
+	case "file":
+		other = reflect.TypeFor[config.LDAPFeed]()
+	case "ldap":
+		other = reflect.TypeFor[config.FileFeed]()
+	}
+	if other != nil {
+		for i := range other.NumField() {
+			name, _, _ := strings.Cut(other.Field(i).Tag.Get("yaml"), ",")
+			delete(m, name)
 		}
 	}
 	b, _ := json.Marshal(m)
 	return b
-}
-
-func isEmptyMap(v any) bool {
-	switch m := v.(type) {
-	case map[string]any:
-		for k, x := range m {
-			if x == nil || x == "" {
-				delete(m, k)
-			}
-		}
-		return len(m) == 0
-	case []any:
-		return len(m) == 0
-	}
-	return false
 }
 
 // secretBox is the box that seals the registry's secrets.

@@ -154,3 +154,23 @@ tenants:
 		}
 	})
 }
+
+// TestFeedViewKeepsItsKindsKeys: a feed's view holds every key of its
+// kind, zeros too, and none of the other kind's.
+func TestFeedViewKeepsItsKindsKeys(t *testing.T) {
+	f, err := config.DecodeFeed([]byte(`{"name": "hr", "kind": "file", "source": "dir:///srv/drop/*.csv", "archive": "", "sftp": {}}`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := string(tenant.Feed{Feed: *f}.View().Settings)
+	for _, want := range []string{`"archive":""`, `"partial":false`, `"key":"email"`} {
+		if !strings.Contains(v, want) {
+			t.Errorf("the view %s lacks %s", v, want)
+		}
+	}
+	for _, not := range []string{`"base_dn"`, `"bind_password"`, `"page_size"`} {
+		if strings.Contains(v, not) {
+			t.Errorf("the view %s has the ldap key %s", v, not)
+		}
+	}
+}
