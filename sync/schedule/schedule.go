@@ -286,6 +286,10 @@ func (s *Scheduler) loop(ctx context.Context, j job) {
 
 // fire claims the due time and, if this replica got it, runs the job.
 func (s *Scheduler) fire(ctx context.Context, j job, due time.Time, log *slog.Logger) {
+	// A due time this loop woke for is claimed and run even if the loop
+	// is stopped meanwhile (a re-arm at that instant computes its next
+	// due time after now, so it would never run it).
+	ctx = context.WithoutCancel(ctx)
 	ok, err := s.Slots.ClaimSlot(ctx, j.Tenant, j.Feed, due.UTC())
 	if err != nil {
 		log.Error("claiming a scheduled run", "due", due, "err", err)
@@ -303,7 +307,7 @@ func (s *Scheduler) fire(ctx context.Context, j job, due time.Time, log *slog.Lo
 			log.Error("scheduled run panicked", "due", due, "panic", r, "stack", string(debug.Stack()))
 		}
 	}()
-	if err := j.Run(context.WithoutCancel(ctx), due); err != nil && !errors.Is(err, context.Canceled) {
+	if err := j.Run(ctx, due); err != nil && !errors.Is(err, context.Canceled) {
 		log.Warn("scheduled run failed", "due", due, "err", err)
 	}
 }
