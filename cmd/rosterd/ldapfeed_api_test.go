@@ -8,6 +8,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -66,5 +67,39 @@ func TestLDAPFeedThroughTheAPI(t *testing.T) {
 	}
 	if strings.Contains(d.stderr.String(), s.ReaderPassword) {
 		t.Fatal("the bind password in the log")
+	}
+}
+
+// TestSyncRunOfAnAPIFeed: rosterd sync run TENANT/FEED runs a feed the
+// admin API added, its secret opened with the data directory's key, with
+// the tenant's policy from the registry.
+func TestSyncRunOfAnAPIFeed(t *testing.T) {
+	s := ldaptest.Start(t, ldaptest.Options{LDIF: fmt.Sprintf("dn: uid=p1,%s\nobjectClass: inetOrgPerson\nuid: p1\ncn: P\nsn: One\nmail: p1@initech.test\n\n", ldaptest.People)})
+	raw, err := os.ReadFile(s.CertFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(raw)
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(cert.RawSubjectPublicKeyInfo)
+	dir := t.TempDir()
+	d := startServe(t, dir, fmt.Sprintf("data_dir: %s\nadmin_keys:\n  - name: ops\n    key: %s\n    scopes: [operator]\n", dir, operatorKey))
+	if code, body := call(t, "POST", d.base+"/api/v1/tenants", operatorKey, `{"id": "initech", "invite": "none"}`); code != 201 {
+		t.Fatalf("create the tenant: %d %v", code, body)
+	}
+	doc, _ := json.Marshal(map[string]any{"name": "corp", "kind": "ldap", "url": s.URL, "bind_dn": s.ReaderDN, "bind_password": s.ReaderPassword,
+		"base_dn": ldaptest.People, "tls_pin_sha256": base64.StdEncoding.EncodeToString(sum[:])})
+	if code, body := call(t, "POST", d.base+"/api/v1/tenants/initech/feeds", operatorKey, string(doc)); code != 201 {
+		t.Fatalf("create the feed: %d %v", code, body)
+	}
+	code, out, errOut := rosterdCmd(t, "sync", "run", "initech/corp", "--config", filepath.Join(dir, "rosterd.yaml"))
+	if code != 0 || !strings.Contains(out, "applied") {
+		t.Fatalf("sync run initech/corp: %d\n%s\n%s", code, out, errOut)
+	}
+	if code, _, errOut := rosterdCmd(t, "sync", "run", "initech/nope", "--config", filepath.Join(dir, "rosterd.yaml")); code == 0 || !strings.Contains(errOut, "no feed") {
+		t.Fatalf("an unknown feed: %d %s", code, errOut)
 	}
 }

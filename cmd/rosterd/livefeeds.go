@@ -49,13 +49,8 @@ func (l *liveFeeds) rebuild() *feedSet {
 		}
 		set.tenants = append(set.tenants, t)
 		for _, fc := range t.Feeds() {
-			var f reconcile.Feed
-			switch fc.Kind {
-			case "file":
-				f = filefeed.NewFeed(t.ID(), fc.Feed, t.Limits(), l.now)
-			case "ldap":
-				f = ldapfeed.NewFeed(t.ID(), fc.Feed, t.Limits(), l.logger)
-			default:
+			f, ok := buildFeed(t, fc, l.now, l.logger)
+			if !ok {
 				continue
 			}
 			key := t.ID() + "/" + fc.Name
@@ -66,6 +61,17 @@ func (l *liveFeeds) rebuild() *feedSet {
 	}
 	l.cur.Store(set)
 	return set
+}
+
+// buildFeed makes a tenant's feed runnable; false for an unknown kind.
+func buildFeed(t *tenant.Tenant, fc tenant.Feed, now func() time.Time, logger *slog.Logger) (reconcile.Feed, bool) {
+	switch fc.Kind {
+	case "file":
+		return filefeed.NewFeed(t.ID(), fc.Feed, t.Limits(), now), true
+	case "ldap":
+		return ldapfeed.NewFeed(t.ID(), fc.Feed, t.Limits(), logger), true
+	}
+	return reconcile.Feed{}, false
 }
 
 // runnable are the feeds by "tenant/feed".

@@ -15,6 +15,7 @@ import (
 	"github.com/rosterd/rosterd/config"
 	"github.com/rosterd/rosterd/directory"
 	"github.com/rosterd/rosterd/internal/daemon"
+	"github.com/rosterd/rosterd/internal/secretbox"
 	"github.com/rosterd/rosterd/store"
 	"github.com/rosterd/rosterd/sync/filefeed"
 	"github.com/rosterd/rosterd/sync/ldapfeed"
@@ -132,6 +133,37 @@ func openApp(ctx context.Context, g globalFlags, stderr io.Writer) (*app, error)
 		dir: directory.NewService(st, policies(cfg), directory.WithLogger(logger), directory.WithInviteKey(invites))}, nil
 }
 
+// registryFeed finds FEED or TENANT/FEED among the feeds the admin API
+// added, in the store's registry (read, never written), with a runner
+// whose directory takes the registry's policies.
+func (a *app) registryFeed(ctx context.Context, name, tenantID string) (reconcile.Feed, *reconcile.Runner, bool) {
+	if t, f, ok := strings.Cut(name, "/"); ok {
+		tenantID, name = t, f
+	}
+	if tenantID == "" && len(a.cfg.Tenants) == 1 {
+		tenantID = a.cfg.Tenants[0].ID
+	}
+	reg := tenant.New(a.st, tenant.Options{Logger: a.logger, LoadSecrets: func() (*secretbox.Box, error) { return secretsBox(a.cfg, a.logger) }})
+	if err := reg.Reload(ctx); err != nil {
+		a.logger.Warn("reading the tenant registry", "err", err)
+		return reconcile.Feed{}, nil, false
+	}
+	t, err := reg.Get(ctx, tenantID)
+	if err != nil {
+		return reconcile.Feed{}, nil, false
+	}
+	fc, ok := t.Feed(name)
+	if !ok || fc.ManagedBy != store.ManagedByAPI {
+		return reconcile.Feed{}, nil, false
+	}
+	f, ok := buildFeed(t, fc, nil, a.logger)
+	if !ok {
+		return reconcile.Feed{}, nil, false
+	}
+	dir := directory.NewService(a.st, nil, directory.WithPolicies(reg), directory.WithLogger(a.logger), directory.WithInviteKey(a.dir.InviteKey()))
+	return f, &reconcile.Runner{Dir: dir, Store: a.st, Logger: a.logger}, true
+}
+
 func (a *app) runner() *reconcile.Runner {
 	return &reconcile.Runner{Dir: a.dir, Store: a.st, Logger: a.logger}
 }
@@ -177,12 +209,18 @@ FEED is the feed's name, or TENANT/FEED when there are several tenants.`
 		if len(positional) != 1 {
 			return fmt.Errorf("%w: sync %s takes one FEED", errUsage, sub)
 		}
+		runner := a.runner()
 		f, err := findFeed(a.cfg, feeds, positional[0], *tenant)
 		if err != nil {
-			return err
+			// Not the file's: perhaps a feed the admin API added.
+			rf, rr, ok := a.registryFeed(ctx, positional[0], *tenant)
+			if !ok {
+				return err
+			}
+			f, runner = rf, rr
 		}
 		opt := reconcile.RunOptions{DryRun: sub == "plan", Trigger: "manual", Actor: "cli", Progress: progress(stderr, "applying")}
-		run, err := a.runner().Run(ctx, f, opt)
+		run, err := runner.Run(ctx, f, opt)
 		printRun(stdout, run)
 		if err != nil {
 			return err
