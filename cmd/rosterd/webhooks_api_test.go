@@ -134,6 +134,10 @@ func TestWebhookOnTwoReplicas(t *testing.T) {
 		t.Fatalf("create the endpoint on A: %d %v", code, body)
 	}
 	id := body["id"].(string)
+	within(t, 2*time.Second, "B knows the tenant made on A", func() bool {
+		code, _ := call(t, "GET", b.base+"/api/v1/tenants/initech/webhooks/"+id, operatorKey, "")
+		return code == 200
+	})
 	for i := range 3 {
 		if code, body := call(t, "PATCH", b.base+"/api/v1/tenants/initech", operatorKey, fmt.Sprintf(`{"name": "Initech %d"}`, i)); code != 200 {
 			t.Fatalf("rename on B: %d %v", code, body)
