@@ -435,6 +435,9 @@ type LDAPFeed struct {
 	// CAFile is a PEM bundle trusted for the server's certificate. Default:
 	// the system pool.
 	CAFile string `yaml:"ca_file"`
+	// CA is that PEM bundle itself, for a feed made through the admin
+	// API, which reads no files. Default none.
+	CA string `yaml:"ca"`
 	// TLSServerName overrides the name checked in the server's certificate.
 	// A certificate that names the server only in its subject CN (Samba
 	// AD's) is accepted, with a warning, when CAFile signed it and the CN

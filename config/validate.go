@@ -526,6 +526,12 @@ func (v *validator) ldapFeed(fp string, l *LDAPFeed) {
 			v.add(fmt.Sprintf("%s.groups[%d]", fp, i), "must not be empty")
 		}
 	}
+	switch {
+	case l.CA != "" && l.CAFile != "":
+		v.add(fp+".ca", "set either ca or ca_file, not both")
+	case l.CA != "" && !strings.Contains(l.CA, "-----BEGIN CERTIFICATE-----"):
+		v.add(fp+".ca", "must be PEM certificates (-----BEGIN CERTIFICATE-----)")
+	}
 	v.ldapAttributes(fp+".attributes", l.Attributes)
 	v.ldapPin(fp+".tls_pin_sha256", l)
 }

@@ -16,34 +16,27 @@ import (
 )
 
 // TestLDAPFeedThroughTheAPI: an LDAP feed made through the admin API, its
-// bind password sealed in the store, reads a real slapd when run: the
-// password opened again is the one given, and no answer shows it.
+// bind password sealed in the store, reads a real slapd (over StartTLS,
+// its CA given inline) when run: the password opened again is the one
+// given, and no answer shows it.
 func TestLDAPFeedThroughTheAPI(t *testing.T) {
 	var ldif strings.Builder
 	for i := range 5 {
 		fmt.Fprintf(&ldif, "dn: uid=p%d,%s\nobjectClass: inetOrgPerson\nuid: p%d\ncn: Person %d\nsn: N%d\ngivenName: Person\nmail: p%d@initech.test\n\n", i, ldaptest.People, i, i, i, i)
 	}
 	s := ldaptest.Start(t, ldaptest.Options{LDIF: ldif.String()})
-	// The API reads no files: the server's certificate is trusted by its
-	// key's pin instead of a ca_file.
-	raw, err := os.ReadFile(s.CertFile)
+	// The API reads no files: the CA is given as PEM instead of a ca_file.
+	ca, err := os.ReadFile(s.CAFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	block, _ := pem.Decode(raw)
-	cert, err := x509.ParseCertificate(block.Bytes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(cert.RawSubjectPublicKeyInfo)
-	pin := base64.StdEncoding.EncodeToString(sum[:])
 
 	d := startServe(t, t.TempDir(), fmt.Sprintf("data_dir: %s\nadmin_keys:\n  - name: ops\n    key: %s\n    scopes: [operator]\n", t.TempDir(), operatorKey))
 	if code, body := call(t, "POST", d.base+"/api/v1/tenants", operatorKey, `{"id": "initech", "invite": "none"}`); code != 201 {
 		t.Fatalf("create the tenant: %d %v", code, body)
 	}
 	doc, _ := json.Marshal(map[string]any{"name": "corp", "kind": "ldap", "url": s.URL, "bind_dn": s.ReaderDN, "bind_password": s.ReaderPassword,
-		"base_dn": ldaptest.People, "tls_pin_sha256": pin})
+		"base_dn": ldaptest.People, "ca": string(ca)})
 	code, body := call(t, "POST", d.base+"/api/v1/tenants/initech/feeds", operatorKey, string(doc))
 	if code != 201 {
 		t.Fatalf("create the feed: %d %v", code, body)
