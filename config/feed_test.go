@@ -2,10 +2,12 @@ package config
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 // badFeed is a feed the file refuses, with the paths of the problems it
@@ -120,4 +122,39 @@ func TestDecodeWebhookIsTheFile(t *testing.T) {
 	if _, err := DecodeWebhook([]byte(`{url: "https://hooks.test/x", secret: "0123456789abcdef0123456789abcdef", tenants: [acme]}`), nil); !reflect.DeepEqual(problemPaths(err, ""), []string{"tenants"}) {
 		t.Fatalf("tenants: %v", err)
 	}
+}
+
+// FuzzDecodeFeed: whatever the document, DecodeFeed does not panic; a feed
+// it takes is one the file takes too (a tenant holding it validates), and
+// a refusal names its problems.
+func FuzzDecodeFeed(f *testing.F) {
+	b, err := os.ReadFile("testdata/bad_feeds.json")
+	if err != nil {
+		f.Fatal(err)
+	}
+	var cases []badFeed
+	if err := json.Unmarshal(b, &cases); err != nil {
+		f.Fatal(err)
+	}
+	for _, c := range cases {
+		f.Add([]byte(c.Doc))
+	}
+	f.Add([]byte(`{"name": "hr", "kind": "file", "source": "dir:///srv/drop/*.csv", "schedule": "@every 1s"}`))
+	f.Add([]byte(`{"name": "corp", "kind": "ldap", "url": "ldaps://dc.test", "base_dn": "dc=test", "ca": "-----BEGIN CERTIFICATE-----"}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		feed, err := DecodeFeed(data, nil)
+		if err != nil {
+			var e *Error
+			if !errors.As(err, &e) || len(e.Problems) == 0 {
+				t.Fatalf("error %T without problems: %v", err, err)
+			}
+			return
+		}
+		tn := &Tenant{ID: "acme", Name: "Acme", Invite: "email", InviteTTL: Duration(time.Hour), Feeds: []Feed{*feed}}
+		c := &Config{Tenants: []Tenant{*tn}}
+		c.ApplyDefaults()
+		if err := ValidateTenant(&c.Tenants[0]); err != nil {
+			t.Fatalf("DecodeFeed took a feed the file refuses: %v", err)
+		}
+	})
 }
