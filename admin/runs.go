@@ -55,16 +55,26 @@ type FeedBody struct {
 	Timezone string     `json:"timezone,omitempty"`
 	NextRun  *time.Time `json:"next_run,omitempty"`
 	LastRun  *RunBody   `json:"last_run,omitempty"`
+	// ManagedBy is config (the file's feed) or api; Settings its keys as
+	// the file writes them, secrets redacted.
+	ManagedBy string          `json:"managed_by,omitempty"`
+	Settings  json.RawMessage `json:"settings,omitempty"`
 }
 
 func (a *API) listFeeds(w http.ResponseWriter, r *http.Request, tenant string) {
 	feeds := []FeedBody{}
 	now := a.services.Directory.Now()
-	for key, f := range a.services.Feeds {
+	t, _ := a.liveTenant(r.Context(), tenant)
+	for key, f := range a.feeds() {
 		if !strings.HasPrefix(key, tenant+"/") {
 			continue
 		}
 		b := FeedBody{Name: f.Run.Feed, Kind: f.Run.Kind, Source: f.Run.Source.Name, Schedule: f.Schedule}
+		if t != nil {
+			if tf, ok := t.Feed(f.Run.Feed); ok {
+				b.ManagedBy, b.Settings = tf.ManagedBy, tf.View().Settings
+			}
+		}
 		if f.Schedule != "" {
 			loc := f.Location
 			if loc == nil {
@@ -106,7 +116,7 @@ func (a *API) runFeed(w http.ResponseWriter, r *http.Request, tenant string) {
 	if !ok {
 		return
 	}
-	f, found := a.services.Feeds[tenant+"/"+r.PathValue("name")]
+	f, found := a.feeds()[tenant+"/"+r.PathValue("name")]
 	if !found {
 		daemon.WriteError(w, http.StatusNotFound, "unknown_feed", "name", "no feed of that name in this tenant")
 		return
@@ -239,7 +249,7 @@ func (a *API) approveRun(w http.ResponseWriter, r *http.Request, tenant string) 
 		}
 		f = filefeed.ImportFeed(tenant, run.FileName, nil, opts, a.importLimits(r.Context(), tenant))
 	} else {
-		cf, found := a.services.Feeds[tenant+"/"+run.Feed]
+		cf, found := a.feeds()[tenant+"/"+run.Feed]
 		if !found {
 			daemon.WriteError(w, http.StatusConflict, "unknown_feed", "", "the run's feed "+run.Feed+" is no longer configured")
 			return

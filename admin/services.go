@@ -82,6 +82,9 @@ type Services struct {
 	Runner    Runner
 	// Feeds by "tenant/name".
 	Feeds map[string]Feed
+	// FeedsNow, when set, returns the feeds as they are now (the
+	// registry's, which the API changes at runtime) instead of Feeds.
+	FeedsNow func() map[string]Feed
 	// Events is the change feed (the store).
 	Events Events
 	// Webhooks is the record of webhook deliveries (the store).
@@ -302,4 +305,12 @@ func boolParam(w http.ResponseWriter, name, v string) (bool, bool) {
 		return false, false
 	}
 	return b, true
+}
+
+// feeds are the runnable feeds by "tenant/name", as they are now.
+func (a *API) feeds() map[string]Feed {
+	if a.services.FeedsNow != nil {
+		return a.services.FeedsNow()
+	}
+	return a.services.Feeds
 }

@@ -33,6 +33,12 @@ type Registry interface {
 	AddDomain(ctx context.Context, actor tenant.Actor, tenantID, domain string) (tenant.Domain, error)
 	RemoveDomain(ctx context.Context, actor tenant.Actor, tenantID, domain string) error
 	VerifyDomain(ctx context.Context, actor tenant.Actor, tenantID, domain string, operator bool) (tenant.Domain, error)
+	CreateFeed(ctx context.Context, actor tenant.Actor, tenantID string, doc []byte) (tenant.Feed, error)
+	UpdateFeed(ctx context.Context, actor tenant.Actor, tenantID, name string, doc []byte) (tenant.Feed, error)
+	DeleteFeed(ctx context.Context, actor tenant.Actor, tenantID, name string) error
+	CreateWebhook(ctx context.Context, actor tenant.Actor, tenantID string, doc []byte) (tenant.WebhookEndpoint, error)
+	UpdateWebhook(ctx context.Context, actor tenant.Actor, tenantID, id string, doc []byte) (tenant.WebhookEndpoint, error)
+	DeleteWebhook(ctx context.Context, actor tenant.Actor, tenantID, id string) error
 }
 
 // registryRoutes are the operator's endpoints.
@@ -149,6 +155,8 @@ func (a *API) registryFail(w http.ResponseWriter, r *http.Request, err error) {
 			"error":      map[string]any{"code": "domain_not_verified", "message": notVerified.Error()},
 			"txt_record": notVerified.Record,
 		})
+	case errors.Is(err, tenant.ErrFeedNotFound):
+		daemon.WriteError(w, http.StatusNotFound, "not_found", "", err.Error())
 	default:
 		a.fail(w, r, err)
 	}

@@ -400,17 +400,24 @@ type FileFeed struct {
 
 // SFTP holds the credentials of an SFTP file feed.
 type SFTP struct {
-	// PrivateKeyFile is an SSH private key. One of PrivateKeyFile, Password
-	// or PasswordFile is required.
+	// PrivateKeyFile is an SSH private key. One of PrivateKeyFile,
+	// PrivateKey, Password or PasswordFile is required.
 	PrivateKeyFile string `yaml:"private_key_file"`
 	// Password is the SSH password. Default none.
 	Password string `yaml:"password"`
 	// PasswordFile names a file holding Password; Parse reads it into
 	// Password and clears this field. Default none.
 	PasswordFile string `yaml:"password_file"`
-	// KnownHostsFile pins the server's host key. Required: rosterd never
-	// trusts an unknown host key.
+	// KnownHostsFile pins the server's host key. Required (or KnownHosts):
+	// rosterd never trusts an unknown host key.
 	KnownHostsFile string `yaml:"known_hosts_file"`
+	// KnownHosts are known_hosts lines themselves, for a feed made through
+	// the admin API, which reads no files. Default none.
+	KnownHosts string `yaml:"known_hosts"`
+	// PrivateKey is an unencrypted SSH private key itself (PEM or
+	// OpenSSH), a secret, for a feed made through the admin API. Default
+	// none.
+	PrivateKey string `yaml:"private_key"`
 }
 
 // LDAPFeed reads people from OpenLDAP or Active Directory.
@@ -440,6 +447,9 @@ type LDAPFeed struct {
 	// CAFile is a PEM bundle trusted for the server's certificate. Default:
 	// the system pool.
 	CAFile string `yaml:"ca_file"`
+	// CA is that PEM bundle itself, for a feed made through the admin
+	// API, which reads no files. Default none.
+	CA string `yaml:"ca"`
 	// TLSServerName overrides the name checked in the server's certificate.
 	// A certificate that names the server only in its subject CN (Samba
 	// AD's) is accepted, with a warning, when CAFile signed it and the CN

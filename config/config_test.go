@@ -886,7 +886,7 @@ func TestValidateProblems(t *testing.T) {
 		{"sftp without known_hosts_file", feedDoc("file", sftpSource, "        sftp:\n          private_key_file: /etc/rosterd/hr_key\n"),
 			[]string{`rosterd.yaml:7: tenants[0].feeds[0].sftp.known_hosts_file: required for an sftp:// source`}},
 		{"sftp without credentials", feedDoc("file", sftpSource, "        sftp: {known_hosts_file: /etc/rosterd/known_hosts}\n"),
-			[]string{`rosterd.yaml:7: tenants[0].feeds[0].sftp: private_key_file, password or password_file is required for an sftp:// source`}},
+			[]string{`rosterd.yaml:7: tenants[0].feeds[0].sftp: private_key_file, private_key, password or password_file is required for an sftp:// source`}},
 		{"sftp without user, path or a valid port", feedDoc("file", "sftp://sftp.example.com:99999", "        sftp: {password: pw, known_hosts_file: /k}\n"),
 			[]string{`rosterd.yaml:6: tenants[0].feeds[0].source: sftp:// needs a user`,
 				`rosterd.yaml:6: tenants[0].feeds[0].source: invalid port "99999"`,

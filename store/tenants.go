@@ -72,6 +72,7 @@ type DomainRecord struct {
 // transaction; part of Store. Its writes are in RegistryTx, so that a
 // change commits with its audit line and event.
 type Registry interface {
+	FeedRegistry
 	// ListTenants returns every tenant, retired ones included, by id.
 	ListTenants(ctx context.Context) ([]TenantRecord, error)
 	// ListSCIMConnections returns every SCIM connection, by tenant and name.
@@ -88,6 +89,7 @@ type Registry interface {
 // are Dex's: fn receives the stored row (locked) and returns the row to
 // store; an error from fn is returned and nothing is written.
 type RegistryTx interface {
+	FeedRegistryTx
 	// GetTenant returns (and locks) a tenant; ErrNotFound if none.
 	GetTenant(ctx context.Context, id string) (TenantRecord, error)
 	// CreateTenant inserts t with Version 1; ErrAlreadyExists if the id is

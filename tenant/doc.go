@@ -30,5 +30,15 @@
 //     ErrNotFound for it, so SCIM, SAML and feeds stop answering, and
 //     Restore brings it back.
 //   - The tenant's settings are validated by package config's own rules
-//     (config.DecodeTenant), never by a copy of them.
+//     (config.DecodeTenant), never by a copy of them; so are the feeds
+//     and webhook endpoints the API adds (config.DecodeFeed,
+//     config.DecodeWebhook).
+//   - The feeds and webhook endpoints the API adds are rows of their own,
+//     not part of the tenant's settings, so that applying the file again
+//     keeps those a file's tenant with api_may_extend took. Their secrets
+//     (SFTP password and key, LDAP bind password, webhook secret) are
+//     sealed under the key-encryption key (Options.Secrets); a row
+//     whose secrets do not open (another key) is left out and logged.
+//     Subscribe tells the scheduler and the webhook dispatchers that a
+//     reload swapped in new settings, so they re-arm.
 package tenant

@@ -60,6 +60,9 @@ type Registry struct {
 	static atomic.Pointer[staticLayer]
 	// reload serializes reloads, and changes made through this process.
 	reload sync.Mutex
+
+	subMu sync.Mutex
+	subs  []chan struct{}
 }
 
 type staticLayer struct {
@@ -223,6 +226,10 @@ func (r *Registry) reloadLocked(ctx context.Context) error {
 	for _, d := range doms {
 		domainRec[d.Tenant+"\x00"+d.Domain] = d
 	}
+	feeds, hooks, err := r.loadFeeds(ctx)
+	if err != nil {
+		return err
+	}
 	static := r.static.Load()
 	s := &snapshot{version: v, byID: make(map[string]*Tenant, len(recs)), tokens: make(map[string]tokenRef, len(toks)), domains: map[string]string{}}
 	connName := make(map[string]string, len(conns))
@@ -262,6 +269,15 @@ func (r *Registry) reloadLocked(ctx context.Context) error {
 				t.webhooks = append(t.webhooks, w)
 			}
 		}
+		for _, f := range feeds[rec.ID] {
+			if _, inFile := spec.FindFeed(f.Name); inFile {
+				// The file declared a feed of that name since: it wins.
+				r.logger.Warn("a feed the API added is shadowed by the configuration's feed of the same name", "tenant", rec.ID, "feed", f.Name)
+				continue
+			}
+			t.feeds = append(t.feeds, f)
+		}
+		t.hooks = hooks[rec.ID]
 		for _, d := range spec.Domains {
 			s.domains[d] = rec.ID
 			t.domains = append(t.domains, domainStatus(rec, d, domainRec[rec.ID+"\x00"+d]))
@@ -271,7 +287,31 @@ func (r *Registry) reloadLocked(ctx context.Context) error {
 	}
 	sort.Strings(s.ids)
 	r.snap.Store(s)
+	r.announce()
 	return nil
+}
+
+// Subscribe returns a channel that receives (without blocking the
+// registry: one pending signal at most) after each reload that swapped in
+// a snapshot, such as a change made on another replica: the scheduler
+// and the webhook dispatchers re-arm from it.
+func (r *Registry) Subscribe() <-chan struct{} {
+	ch := make(chan struct{}, 1)
+	r.subMu.Lock()
+	r.subs = append(r.subs, ch)
+	r.subMu.Unlock()
+	return ch
+}
+
+func (r *Registry) announce() {
+	r.subMu.Lock()
+	defer r.subMu.Unlock()
+	for _, ch := range r.subs {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
 }
 
 func containsString(list []string, s string) bool {

@@ -21,7 +21,7 @@ import (
 // (its port taken here, so that a busy port fails the start), and the runs
 // of run_on_upload feeds. stop ends them and waits; an upload in progress
 // is abandoned, never stored half.
-func startDropBox(ctx context.Context, cfg *config.Config, keys *credential.Keyring, runner *reconcile.Runner, feeds map[string]reconcile.Feed,
+func startDropBox(ctx context.Context, cfg *config.Config, keys *credential.Keyring, runner *reconcile.Runner, feeds func() map[string]reconcile.Feed,
 	srv *daemon.Server, reg prometheus.Registerer, logger *slog.Logger) (box *dropbox.Box, stop func(), err error) {
 	upload, err := dropbox.FeedsOf(cfg)
 	if err != nil {
@@ -29,7 +29,7 @@ func startDropBox(ctx context.Context, cfg *config.Config, keys *credential.Keyr
 	}
 	box, err = dropbox.New(dropbox.Options{Feeds: upload, Keys: keys, Logger: logger, Registerer: reg,
 		Run: func(ctx context.Context, tenant, feed string) error {
-			f, ok := feeds[tenant+"/"+feed]
+			f, ok := feeds()[tenant+"/"+feed]
 			if !ok {
 				return fmt.Errorf("no feed %s/%s to run", tenant, feed)
 			}

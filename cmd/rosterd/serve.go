@@ -128,17 +128,19 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	scimServer.Mount(srv)
 
-	// Scheduled feeds, after resuming any run a crash left applying. The
-	// scheduler stops with the server; a run in progress finishes.
-	feeds := feedsOf(cfg, nil, logger.With("component", "sync"))
+	// Scheduled feeds, the registry's (the file's and the API's), after
+	// resuming any run a crash left applying. The scheduler stops with the
+	// server; a run in progress finishes. A registry change re-arms it.
 	runner := &reconcile.Runner{Dir: svc, Store: st, Logger: logger.With("component", "sync")}
-	sched, err := startScheduler(ctx, cfg, st, runner, feeds, logger.With("component", "schedule"))
+	feedChanges := tenants.Subscribe()
+	feeds := newLiveFeeds(tenants, st, runner, logger.With("component", "sync"))
+	sched, err := startScheduler(ctx, feeds.tenants(), st, runner, feeds.runnable(), logger.With("component", "schedule"))
 	if err != nil {
 		return err
 	}
 	// The drop box of source: upload feeds: PUT /drop/{tenant}/{feed}, and
 	// SFTP when drop_box.sftp_listen is set.
-	dropBox, stopDropBox, err := startDropBox(ctx, cfg, keys, runner, feeds, srv, reg, logger.With("component", "dropbox"))
+	dropBox, stopDropBox, err := startDropBox(ctx, cfg, keys, runner, feeds.runnable, srv, reg, logger.With("component", "dropbox"))
 	if err != nil {
 		return err
 	}
@@ -188,6 +190,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		hookDone = append(hookDone, done)
 		go func() { d.Run(hookCtx); close(done) }()
 	}
+	// The endpoints the admin API adds to tenants, as the registry has
+	// them now.
+	apiHooks := &liveHooks{reg: tenants, st: st, keep: cfg.Events.Retention.Std(), logger: logger.With("component", "webhook"), registerer: reg}
+	apiHooksDone := make(chan struct{})
+	hookDone = append(hookDone, apiHooksDone)
+	go func() { apiHooks.follow(hookCtx, tenants.Subscribe()); close(apiHooksDone) }()
 	defer func() {
 		stopHooks()
 		for _, done := range hookDone {
@@ -197,7 +205,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	adminAPI := admin.New(keys, tenants, logger.With("component", "admin"), reg)
 	adminAPI.WithLoginCodes(samlServer)
-	adminAPI.With(admin.Services{Directory: svc, Store: st, Runner: runner, Feeds: adminFeeds(cfg, feeds), Events: st, Webhooks: st,
+	adminAPI.With(admin.Services{Directory: svc, Store: st, Runner: runner, FeedsNow: feeds.forAdmin, Events: st, Webhooks: st,
 		Registry: tenants, Keys: keys, Setup: st, PublicURL: cfg.PublicURL, UploadTokens: dropBox})
 	adminAPI.Mount(srv)
 
@@ -213,6 +221,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	schedCtx, stopSched := context.WithCancel(ctx)
 	schedDone := make(chan struct{})
 	go func() { sched.Run(schedCtx); close(schedDone) }()
+	go feeds.follow(schedCtx, feedChanges, sched)
 	defer func() { stopSched(); <-schedDone }()
 	// Events older than the retention go, hourly; older cursors get 410.
 	go pruneEvents(schedCtx, st, cfg.Events.Retention.Std(), logger.With("component", "events"))
@@ -220,22 +229,6 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return srv.Run(ctx, cfg.Listen, cfg.ShutdownTimeout.Std(), func(addr net.Addr) {
 		logger.Info("rosterd serving", "addr", addr.String(), "public_url", cfg.PublicURL, "store", cfg.Store.Driver, "tenants", len(tenants.List()), "version", version())
 	})
-}
-
-// adminFeeds pairs each runnable feed with its schedule, for the admin API.
-func adminFeeds(cfg *config.Config, feeds map[string]reconcile.Feed) map[string]admin.Feed {
-	out := map[string]admin.Feed{}
-	for _, t := range cfg.Tenants {
-		for _, fc := range t.Feeds {
-			f, ok := feeds[t.ID+"/"+fc.Name]
-			if !ok {
-				continue
-			}
-			loc, _ := fc.Location() // validated at start
-			out[t.ID+"/"+fc.Name] = admin.Feed{Run: f, Schedule: fc.Schedule, Location: loc}
-		}
-	}
-	return out
 }
 
 // applyTenants applies the file's tenants to the registry and says what
@@ -291,9 +284,10 @@ func watchTenants(ctx context.Context, reg *tenant.Registry, st store.Backend, l
 // reloadOnHangup reads the configuration file again at each SIGHUP and
 // applies its tenants to the registry (their settings, SCIM connections and
 // tokens, SAML). A file that does not load is logged and changes nothing.
-// Other keys (listen, store, admin_keys, feeds' schedules, webhooks) take
-// effect at the next start. Requests in flight are not touched: each holds
-// the snapshot it began with.
+// Their feeds are re-armed with the rest. Other keys (listen, store,
+// admin_keys, the file's webhooks) take effect at the next start.
+// Requests in flight are not touched: each holds the snapshot it began
+// with.
 func reloadOnHangup(ctx context.Context, hup <-chan os.Signal, g globalFlags, reg *tenant.Registry, logger *slog.Logger) {
 	for {
 		select {

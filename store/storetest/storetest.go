@@ -62,6 +62,7 @@ func RunTests(t *testing.T, newStore NewStore) {
 		{"OutboxConcurrentClaims", testOutboxConcurrentClaims},
 		{"Webhooks", testWebhooks},
 		{"Tenants", testTenants},
+		{"TenantFeeds", testTenantFeeds},
 		{"SetupLinks", testSetupLinks},
 		{"KeyUseAndDomains", testKeyUseAndDomains},
 	}
