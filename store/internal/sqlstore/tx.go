@@ -267,7 +267,10 @@ func (st statement) sql(start int, arrays bool) (string, []any) {
 }
 
 // column gathers column c of row-major args into a typed slice that the
-// driver sends as an array; nil values become NULL elements.
+// driver sends as an array; nil values become NULL elements. A column
+// without NULLs goes as a plain []string or []int64, which the driver
+// encodes without reflection or an allocation per value (a bulk job's
+// 1,000 cards carry some 30,000 values).
 func column(args []any, c, width, rows int, typ string) any {
 	switch typ {
 	case "bool":
@@ -277,6 +280,9 @@ func column(args []any, c, width, rows int, typ string) any {
 		}
 		return out
 	case "int8":
+		if plain, ok := plainColumn[int64](args, c, width, rows); ok {
+			return plain
+		}
 		out := make([]*int64, rows)
 		for r := range rows {
 			if v, ok := args[r*width+c].(int64); ok {
@@ -285,6 +291,9 @@ func column(args []any, c, width, rows int, typ string) any {
 		}
 		return out
 	default:
+		if plain, ok := plainColumn[string](args, c, width, rows); ok {
+			return plain
+		}
 		out := make([]*string, rows)
 		for r := range rows {
 			if v, ok := args[r*width+c].(string); ok {
@@ -293,6 +302,19 @@ func column(args []any, c, width, rows int, typ string) any {
 		}
 		return out
 	}
+}
+
+// plainColumn is column c as a []T when every value in it is a T.
+func plainColumn[T any](args []any, c, width, rows int) ([]T, bool) {
+	out := make([]T, rows)
+	for r := range rows {
+		v, ok := args[r*width+c].(T)
+		if !ok {
+			return nil, false
+		}
+		out[r] = v
+	}
+	return out, true
 }
 
 // Write implements store.Tx.
