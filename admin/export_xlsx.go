@@ -1,25 +1,21 @@
 package admin
 
 import (
-	"archive/zip"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"strconv"
-
-	"github.com/xuri/excelize/v2"
 )
 
 // exportCardsXLSX: GET …/cards/export.xlsx — export.csv's columns,
 // filters and sort as a workbook of one sheet, "Cards". Rows go through
-// excelize's StreamWriter, which keeps a bounded buffer in memory and
-// spills the rest to a temporary file, and the zip goes to another, so
-// memory stays flat however many cards there are; the workbook is sent
-// once every row is in, so a failure on the way answers a clean 500,
-// never a truncated file.
-// Every cell is text (an employee id keeps its leading zeros, a value
-// starting with "=" is no formula), and the import reads the file back.
+// sheetWriter straight into a zip in a temporary file, so memory stays
+// flat however many cards there are; the workbook is sent once every row
+// is in, so a failure on the way answers a clean 500, never a truncated
+// file. Every cell is text (an employee id keeps its leading zeros, a
+// value starting with "=" is no formula), and the import reads the file
+// back.
 func (a *API) exportCardsXLSX(w http.ResponseWriter, r *http.Request, tenant string) {
 	q, ok := listQuery(w, r, tenant, exportParams)
 	if !ok {
@@ -28,33 +24,21 @@ func (a *API) exportCardsXLSX(w http.ResponseWriter, r *http.Request, tenant str
 	q.Limit = 1000
 	ctx := r.Context()
 	dir := a.services.Directory
-	f := excelize.NewFile()
-	defer f.Close()
-	const sheet = "Cards"
-	if err := f.SetSheetName("Sheet1", sheet); err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	sw, err := f.NewStreamWriter(sheet)
+	tmp, err := os.CreateTemp("", "rosterd-export-*.xlsx")
 	if err != nil {
-		a.fail(w, r, err)
+		a.fail(w, r, fmt.Errorf("writing the XLSX export: %w", err))
 		return
 	}
-	row := 1
-	put := func(cells []string) error {
-		vals := make([]any, len(cells))
-		for i, c := range cells {
-			vals[i] = c
-		}
-		cell, err := excelize.CoordinatesToCellName(1, row)
-		if err != nil {
-			return err
-		}
-		row++
-		return sw.SetRow(cell, vals)
+	defer func() {
+		tmp.Close()
+		os.Remove(tmp.Name())
+	}()
+	sw, err := newSheetWriter(tmp, "Cards")
+	if err == nil {
+		err = sw.Row(exportColumns)
 	}
-	if err := put(exportColumns); err != nil {
-		a.fail(w, r, err)
+	if err != nil {
+		a.fail(w, r, fmt.Errorf("writing the XLSX export: %w", err))
 		return
 	}
 	now := dir.Now()
@@ -70,7 +54,7 @@ func (a *API) exportCardsXLSX(w http.ResponseWriter, r *http.Request, tenant str
 			return
 		}
 		for _, c := range page.Cards {
-			if err := put(exportRow(c, sources[c.ID], now)); err != nil {
+			if err := sw.Row(exportRow(c, sources[c.ID], now)); err != nil {
 				a.fail(w, r, fmt.Errorf("writing the XLSX export: %w", err))
 				return
 			}
@@ -80,25 +64,7 @@ func (a *API) exportCardsXLSX(w http.ResponseWriter, r *http.Request, tenant str
 		}
 		q.Cursor = page.Next
 	}
-	if err := sw.Flush(); err != nil {
-		a.fail(w, r, fmt.Errorf("writing the XLSX export: %w", err))
-		return
-	}
-	// excelize's WriteTo builds the whole zip in a bytes.Buffer (some
-	// 65 MiB of heap for a million cards); with its zip writer pointed at
-	// a temporary file instead, the workbook goes to disk as it is
-	// compressed, and out from there once it is complete.
-	tmp, err := os.CreateTemp("", "rosterd-export-*.xlsx")
-	if err != nil {
-		a.fail(w, r, fmt.Errorf("writing the XLSX export: %w", err))
-		return
-	}
-	defer func() {
-		tmp.Close()
-		os.Remove(tmp.Name())
-	}()
-	f.SetZipWriter(func(io.Writer) excelize.ZipWriter { return zip.NewWriter(tmp) })
-	if _, err := f.WriteToBuffer(); err != nil {
+	if err := sw.Close(); err != nil {
 		a.fail(w, r, fmt.Errorf("writing the XLSX export: %w", err))
 		return
 	}
