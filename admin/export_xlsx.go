@@ -1,11 +1,16 @@
 package admin
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"strconv"
+
+	"github.com/xuri/excelize/v2"
+
+	"github.com/rosterd/rosterd/internal/daemon"
 )
 
 // exportCardsXLSX: GET …/cards/export.xlsx — export.csv's columns,
@@ -54,7 +59,11 @@ func (a *API) exportCardsXLSX(w http.ResponseWriter, r *http.Request, tenant str
 			return
 		}
 		for _, c := range page.Cards {
-			if err := sw.Row(exportRow(c, sources[c.ID], now)); err != nil {
+			if err := sw.Row(exportRow(c, sources[c.ID], now)); errors.Is(err, errSheetFull) {
+				daemon.WriteError(w, http.StatusBadRequest, "too_many_rows", "", fmt.Sprintf(
+					"the filters select more than %d cards, more than a worksheet holds: narrow them, or use export.csv", excelize.TotalRows-1))
+				return
+			} else if err != nil {
 				a.fail(w, r, fmt.Errorf("writing the XLSX export: %w", err))
 				return
 			}

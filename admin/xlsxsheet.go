@@ -27,6 +27,9 @@ type sheetWriter struct {
 	cols []string // column letters, A, B, …
 }
 
+// errSheetFull: a row past the 1,048,576 a worksheet holds.
+var errSheetFull = fmt.Errorf("more than %d rows, which a worksheet cannot hold", excelize.TotalRows)
+
 // The fixed parts of the workbook.
 const (
 	xlsxContentTypes = `<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
@@ -80,7 +83,7 @@ func newSheetWriter(out io.Writer, sheet string) (*sheetWriter, error) {
 func (s *sheetWriter) Row(cells []string) error {
 	s.row++
 	if s.row > excelize.TotalRows {
-		return fmt.Errorf("more than %d rows: a worksheet holds no more", excelize.TotalRows)
+		return errSheetFull
 	}
 	r := strconv.Itoa(s.row)
 	w := s.w

@@ -2,8 +2,12 @@ package admin
 
 import (
 	"bytes"
+	"errors"
+	"io"
 	"strings"
 	"testing"
+
+	"github.com/xuri/excelize/v2"
 )
 
 // TestSheetWriterRoundTrip: what sheetWriter writes, excelize (the
@@ -47,5 +51,21 @@ func TestSheetWriterRoundTrip(t *testing.T) {
 				t.Errorf("row %d cell %d: read %q (%d bytes), wrote %q (%d bytes)", i, j, g, len(got[i][j]), w, len(rows[i][j]))
 			}
 		}
+	}
+}
+
+// TestSheetWriterFull: the row after a worksheet's last is refused.
+func TestSheetWriterFull(t *testing.T) {
+	sw, err := newSheetWriter(io.Discard, "Cards")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range excelize.TotalRows {
+		if err := sw.Row([]string{""}); err != nil {
+			t.Fatalf("row %d: %v", i+1, err)
+		}
+	}
+	if err := sw.Row([]string{""}); !errors.Is(err, errSheetFull) {
+		t.Fatalf("row %d: %v, want errSheetFull", excelize.TotalRows+1, err)
 	}
 }
