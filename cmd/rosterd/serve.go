@@ -70,10 +70,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	svc := directory.NewService(st, nil, directory.WithPolicies(tenants), directory.WithLogger(logger.With("component", "directory")),
 		directory.WithInviteKey(invites))
-	// Secrets go to a terminal only; JSON logs on a terminal are a log
-	// stream too.
-	terminal := daemon.IsTerminal(stderr) && !strings.EqualFold(cfg.Log.Format, "json")
-	if err := bootstrap(ctx, cfg, keys, stderr, terminal, logger, svc.Now()); err != nil {
+	// The first start's secrets are made now and delivered (shown and
+	// stored) once the listener is up: a start that fails before that
+	// spends none of them.
+	boot, err := mintBootstrap(ctx, cfg, keys)
+	if err != nil {
 		return err
 	}
 
@@ -226,9 +227,24 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// Events older than the retention go, hourly; older cursors get 410.
 	go pruneEvents(schedCtx, st, cfg.Events.Retention.Std(), logger.With("component", "events"))
 
-	return srv.Run(ctx, cfg.Listen, cfg.ShutdownTimeout.Std(), func(addr net.Addr) {
+	// Secrets go to a terminal only; JSON logs on a terminal are a log
+	// stream too. A delivery that fails stops the daemon: nobody holds the
+	// secrets, none was stored, and the next start makes them again.
+	terminal := daemon.IsTerminal(stderr) && !strings.EqualFold(cfg.Log.Format, "json")
+	runCtx, stopRun := context.WithCancel(ctx)
+	defer stopRun()
+	var bootErr error
+	err = srv.Run(runCtx, cfg.Listen, cfg.ShutdownTimeout.Std(), func(addr net.Addr) {
+		if bootErr = boot.deliver(ctx, keys, stderr, terminal, logger, svc.Now()); bootErr != nil {
+			stopRun()
+			return
+		}
 		logger.Info("rosterd serving", "addr", addr.String(), "public_url", cfg.PublicURL, "store", cfg.Store.Driver, "tenants", len(tenants.List()), "version", version())
 	})
+	if bootErr != nil {
+		return bootErr
+	}
+	return err
 }
 
 // applyTenants applies the file's tenants to the registry and says what

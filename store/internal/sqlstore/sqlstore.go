@@ -88,6 +88,9 @@ type Dialect struct {
 	// tables in one statement of data-modifying CTEs. SQLite has neither,
 	// and no round trips to save.
 	Arrays bool
+	// ArrayColumn, where Arrays is set, binds one column of a batched
+	// write; nil: a typed Go slice per column (column).
+	ArrayColumn ArrayColumn
 	// OneWriter makes transactions of this process take turns before they
 	// begin: SQLite allows one writer at a time, and writers queued on a Go
 	// channel wake in order, where writers left to SQLite's busy handler
