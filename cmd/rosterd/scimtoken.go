@@ -14,9 +14,9 @@ import (
 	"github.com/rosterd/rosterd/tenant"
 )
 
-// cliActor is who the audit trail names for the registry changes these
+// cliRegistryActor is who the audit trail names for the registry changes these
 // commands make: "admin:cli", as an admin key named cli would be.
-const cliActor tenant.Actor = "cli"
+const cliRegistryActor tenant.Actor = "cli"
 
 // scimTokenCommand: rosterd scim-token create|list|revoke --tenant T
 // --connection C. The tokens are the tenant registry's, the same as
@@ -131,12 +131,12 @@ func scimTokenCreate(ctx context.Context, reg *tenant.Registry, t *tenant.Tenant
 		if rotate > 0 {
 			return fmt.Errorf("%w: tenant %q has no SCIM connection %q to rotate", errUsage, t.ID(), name)
 		}
-		c, secret, err = reg.CreateSCIMConnection(ctx, cliActor, t.ID(), tenant.SCIMConnectionInput{Name: name})
+		c, secret, err = reg.CreateSCIMConnection(ctx, cliRegistryActor, t.ID(), tenant.SCIMConnectionInput{Name: name})
 		if err == nil {
 			fmt.Fprintf(stderr, "SCIM connection %q of tenant %q created (authoritative).\n", name, t.ID())
 		}
 	} else {
-		_, secret, err = reg.AddSCIMToken(ctx, cliActor, t.ID(), c.ID, rotate)
+		_, secret, err = reg.AddSCIMToken(ctx, cliRegistryActor, t.ID(), c.ID, rotate)
 	}
 	if err != nil {
 		return scimTokenError(err)
@@ -157,7 +157,7 @@ func scimTokenRevoke(ctx context.Context, reg *tenant.Registry, keys *credential
 			if tk.ID != id {
 				continue
 			}
-			if err := reg.RevokeSCIMToken(ctx, cliActor, t.ID(), c.ID, id); err != nil {
+			if err := reg.RevokeSCIMToken(ctx, cliRegistryActor, t.ID(), c.ID, id); err != nil {
 				return scimTokenError(err)
 			}
 			fmt.Fprintf(stderr, "SCIM token %s of connection %q revoked.\n", id, name)
