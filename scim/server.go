@@ -36,7 +36,7 @@ type Directory interface {
 	DeleteGroup(ctx context.Context, actor directory.Actor, tenant, source, id string) error
 	GetGroup(ctx context.Context, tenant, source, id string) (store.Group, error)
 	QueryGroups(ctx context.Context, q store.GroupQuery) ([]store.Group, int, error)
-	GroupMembers(ctx context.Context, groupID, after string, limit int) ([]string, error)
+	GroupMemberDisplays(ctx context.Context, groupID, after string, limit int) ([]store.Member, error)
 }
 
 // Keys checks bearer tokens.

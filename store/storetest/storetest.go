@@ -51,6 +51,7 @@ func RunTests(t *testing.T, newStore NewStore) {
 		{"Groups", testGroups},
 		{"GroupQueries", testGroupQueries},
 		{"Membership", testMembership},
+		{"MemberDisplays", testMemberDisplays},
 		{"LargeGroup", testLargeGroup},
 		{"QueryClaims", testQueryClaims},
 		{"ClaimFilters", testClaimFilters},

@@ -260,6 +260,14 @@ func hotReads() []hotRead {
 			_, err := s.GroupMembers(ctx, plansGroup(3), plansCard(mid), 1000)
 			return err
 		}, uses: []string{"group_members_pkey"}},
+		{name: "group member displays", run: func(ctx context.Context, s store.Store) error {
+			_, err := s.GroupMemberDisplays(ctx, plansGroup(3), "", 1000)
+			return err
+		}, uses: []string{"group_members_pkey", "claims_pkey", "groups_pkey"}},
+		{name: "group member displays after", run: func(ctx context.Context, s store.Store) error {
+			_, err := s.GroupMemberDisplays(ctx, plansGroup(3), plansCard(mid), 1000)
+			return err
+		}, uses: []string{"group_members_pkey", "claims_pkey", "groups_pkey"}},
 		{name: "group members in a transaction", run: inTx(func(tx store.Tx) error { _, err := tx.GroupMemberIDs(ctx, plansGroup(3)); return err }),
 			uses: []string{"group_members_pkey"}},
 		{name: "groups of a card", run: inTx(func(tx store.Tx) error {
