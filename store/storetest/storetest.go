@@ -55,6 +55,7 @@ func RunTests(t *testing.T, newStore NewStore) {
 		{"LargeGroup", testLargeGroup},
 		{"QueryClaims", testQueryClaims},
 		{"ClaimFilters", testClaimFilters},
+		{"EmailLookupFollowsWrites", testEmailLookupFollowsWrites},
 		{"GroupFilters", testGroupFilters},
 		{"SAMLReplayCache", testSAMLReplayCache},
 		{"SAMLLoginCodes", testSAMLLoginCodes},

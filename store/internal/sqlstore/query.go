@@ -54,6 +54,7 @@ func (s *DB) QueryClaims(ctx context.Context, q store.ClaimQuery) ([]store.Claim
 	if keyed {
 		// The key finds the claims; tenant and source only filter them.
 		where = s.d.notIndexed("c.tenant") + ` = $1 AND ` + s.d.notIndexed("c.source") + ` = $2 AND c.state <> 'withdrawn'`
+		f.keyed = true
 	}
 	if q.Filter != nil {
 		cond, err := f.where(q.Filter)
