@@ -24,6 +24,9 @@ func parseFilter(f string) (filter.Expression, error) {
 	if e, ok := parseSimpleValuePath(f); ok {
 		return e, nil
 	}
+	if e, ok := parseSimpleAnd(f); ok {
+		return e, nil
+	}
 	e, err := filter.ParseFilter([]byte(f))
 	if err != nil {
 		return nil, err
@@ -74,13 +77,8 @@ func parseSimpleValuePath(f string) (*filter.ValuePath, bool) {
 	}
 	inner := rest[:len(rest)-1]
 	vp := &filter.ValuePath{AttributePath: filter.AttributePath{AttributeName: name}}
-	if i := indexFold(inner, " and "); i >= 0 {
-		left, ok1 := parseSimpleEq(inner[:i])
-		right, ok2 := parseSimpleEq(inner[i+len(" and "):])
-		if !ok1 || !ok2 {
-			return nil, false
-		}
-		vp.ValueFilter = &filter.LogicalExpression{Left: left, Right: right, Operator: filter.AND}
+	if e, ok := parseSimpleAnd(inner); ok {
+		vp.ValueFilter = e
 		return vp, true
 	}
 	e, ok := parseSimpleEq(inner)
@@ -89,6 +87,22 @@ func parseSimpleValuePath(f string) (*filter.ValuePath, bool) {
 	}
 	vp.ValueFilter = e
 	return vp, true
+}
+
+// parseSimpleAnd accepts EQ SP "and" SP EQ, each EQ what parseSimpleEq
+// accepts: Entra ID's check of one membership, id eq "…" and members eq
+// "…", and the inside of parseSimpleValuePath's brackets.
+func parseSimpleAnd(f string) (*filter.LogicalExpression, bool) {
+	i := indexFold(f, " and ")
+	if i < 0 {
+		return nil, false
+	}
+	left, ok1 := parseSimpleEq(f[:i])
+	right, ok2 := parseSimpleEq(f[i+len(" and "):])
+	if !ok1 || !ok2 {
+		return nil, false
+	}
+	return &filter.LogicalExpression{Left: left, Right: right, Operator: filter.AND}, true
 }
 
 // indexFold is strings.Index ignoring ASCII case; sub is lower-case.

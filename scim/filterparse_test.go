@@ -45,6 +45,12 @@ var filterSamples = []string{
 	`emails[]`,
 	`emails[type eq "work" and ]`,
 	`emails[type eq "with \"quote\""]`,
+	`id eq "01a2" and members eq "01b3"`,
+	`id eq "01a2" AND members EQ "a and b"`,
+	`id eq "a and b" and members eq "x"`,
+	`id eq "x" and members eq "y" and displayName eq "z"`,
+	`id eq "x" or members eq "y"`,
+	`(id eq "x") and members eq "y"`,
 }
 
 // The fast path must agree with filter-parser on everything it accepts, and
@@ -57,6 +63,9 @@ func TestParseSimpleEq(t *testing.T) {
 		if _, ok := parseSimpleEq(f); !ok {
 			t.Errorf("parseSimpleEq(%q) declined a simple filter", f)
 		}
+	}
+	if _, ok := parseSimpleAnd(`id eq "01a2" and members eq "01b3"`); !ok {
+		t.Errorf("parseSimpleAnd declined Entra ID's membership check")
 	}
 	for _, f := range []string{`emails[type eq "work" and value eq "ada@example.com"]`, `emails[value eq "ada@example.com"]`, `emails[type EQ "work" AND value eq "a and b"]`} {
 		if _, ok := parseSimpleValuePath(f); !ok {
@@ -73,6 +82,15 @@ func FuzzParseFilter(f *testing.F) {
 }
 
 func checkFilterAgrees(t *testing.T, f string) {
+	if and, ok := parseSimpleAnd(f); ok {
+		want, err := filter.ParseFilter([]byte(f))
+		if err != nil {
+			t.Fatalf("parseSimpleAnd(%q) accepted what filter-parser refuses: %v", f, err)
+		}
+		if !reflect.DeepEqual(filter.Expression(and), want) {
+			t.Fatalf("parseSimpleAnd(%q) = %#v, filter-parser gives %#v", f, and, want)
+		}
+	}
 	if vp, ok := parseSimpleValuePath(f); ok {
 		want, err := filter.ParseFilter([]byte(f))
 		if err != nil {
@@ -120,8 +138,9 @@ func BenchmarkParseFilter(b *testing.B) {
 //	go test -run '^$' -bench ParseRequestFilter -benchmem ./scim/
 func BenchmarkParseRequestFilter(b *testing.B) {
 	for name, f := range map[string]string{
-		"and":        `userName eq "ada@example.com" and active eq true`,
-		"value-path": `emails[type eq "work"].value eq "ada@example.com"`,
+		"and":         `userName eq "ada@example.com" and active eq true`,
+		"and-strings": `id eq "01a23464-b8fb-7661-9011-9f08161d36b0" and members eq "01a23464-b8f8-705b-887f-60408946a6f5"`,
+		"value-path":  `emails[type eq "work"].value eq "ada@example.com"`,
 	} {
 		b.Run(name, func(b *testing.B) {
 			for b.Loop() {
