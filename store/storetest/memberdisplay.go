@@ -43,6 +43,11 @@ func testMemberDisplays(t *testing.T, s store.Backend) {
 	if got := displays("", 10); !reflect.DeepEqual(got, want) {
 		t.Fatalf("displays after adding again = %v, want %v", got, want)
 	}
+	// The same membership twice in one Write: the last label.
+	write(t, s, store.Changes{AddMembers: []store.Membership{{GroupID: "g1", CardID: "c3", Display: "first"}, {GroupID: "g1", CardID: "c3", Display: "last"}}})
+	if got := displays("c2", 1); !reflect.DeepEqual(got, []store.Member{{CardID: "c3", Display: "last"}}) {
+		t.Fatalf("c3 added twice in one write: %v", got)
+	}
 	// Removed and added back without a label: the label went with it.
 	write(t, s, store.Changes{RemoveMembers: []store.Membership{{GroupID: "g1", CardID: "c2"}}})
 	write(t, s, store.Changes{AddMembers: []store.Membership{{GroupID: "g1", CardID: "c2"}}})

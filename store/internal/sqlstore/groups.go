@@ -162,6 +162,9 @@ func (t *tx) writeMembers(ctx context.Context, ms []store.Membership, add bool) 
 	if len(ms) == 0 {
 		return nil
 	}
+	if add {
+		ms = lastOfEachMembership(ms)
+	}
 	if t.d.Arrays {
 		return chunks(ms, maxArray, func(part []store.Membership) error {
 			groups, cards, displays := make([]string, len(part)), make([]string, len(part)), make([]string, len(part))
@@ -219,6 +222,26 @@ func (t *tx) writeMembers(ctx context.Context, ms []store.Membership, add bool) 
 		}
 	}
 	return nil
+}
+
+// lastOfEachMembership keeps one addition per membership, the last (its
+// display wins): PostgreSQL refuses an upsert that meets one row twice.
+func lastOfEachMembership(ms []store.Membership) []store.Membership {
+	type key struct{ group, card string }
+	last := make(map[key]int, len(ms))
+	for i, m := range ms {
+		last[key{m.GroupID, m.CardID}] = i
+	}
+	if len(last) == len(ms) {
+		return ms
+	}
+	out := make([]store.Membership, 0, len(last))
+	for i, m := range ms {
+		if last[key{m.GroupID, m.CardID}] == i {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 func (t *tx) GroupsByID(ctx context.Context, tenant, source string, ids []string) (map[string]store.Group, error) {
