@@ -567,7 +567,8 @@ type Changes struct {
 	// DeleteGroups removes groups and their memberships.
 	DeleteGroups []string
 	// AddMembers and RemoveMembers change memberships; adding one that
-	// exists, or removing one that does not, is no error.
+	// exists (which sets its Display), or removing one that does not, is
+	// no error.
 	AddMembers    []Membership
 	RemoveMembers []Membership
 	Audit         []AuditEvent

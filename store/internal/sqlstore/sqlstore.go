@@ -28,7 +28,9 @@
 //     (a card id, an email, a login, an external id, a group id or name),
 //     the tenant and source conditions are written so that no index takes
 //     them (Dialect.notIndexed): they filter what the key found, and the
-//     only index condition is the key, on the index it leads. Only reads
+//     only index condition is the key, on the index it leads (a SCIM
+//     email, which lives in an array of the raw record, through
+//     claim_emails, which triggers keep: emailLookup). Only reads
 //     that want a source's rows in order — SCIM pages, counts, the card
 //     list — use the (tenant, source, …) indexes.
 //   - A lookup that matches at most one claim (userName or id, see

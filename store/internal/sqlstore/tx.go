@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/rosterd/rosterd/store"
 )
@@ -253,10 +254,10 @@ type statement struct {
 // $start, and its arguments: a VALUES list with one parameter per value,
 // or, where the dialect binds arrays, unnest over one array per column.
 func (st statement) sql(start int, arrays ArrayColumn) (string, []any) {
-	head := `INSERT INTO ` + st.name + ` (` + strings.Join(st.cols, ", ") + `) `
 	if arrays == nil {
-		return head + `VALUES ` + placeholders(st.rows, len(st.cols), start) + st.suffix, st.args
+		return st.valuesSQL(start, false), st.args
 	}
+	head := `INSERT INTO ` + st.name + ` (` + strings.Join(st.cols, ", ") + `) `
 	casts := make([]string, len(st.cols))
 	columns := make([]any, len(st.cols))
 	for c, typ := range st.types {
@@ -270,6 +271,53 @@ func (st statement) sql(start int, arrays ArrayColumn) (string, []any) {
 // rows) as one array parameter of PostgreSQL type typ ("text", "int8",
 // "bool"); a nil value is a NULL element.
 type ArrayColumn func(args []any, c, width, rows int, typ string) any
+
+// valuesSQL is the INSERT with a VALUES list, placeholders from $start,
+// or, anonymous, one "?" per value in order (SQLite: modernc then binds
+// each by position, where a $N it reads back by name and parses). The
+// text of a statement of a few rows is built once: one SCIM request
+// writes one card, one claim, one audit line and one event, every time.
+func (st statement) valuesSQL(start int, anonymous bool) string {
+	key := valuesKey{name: st.name, suffix: st.suffix, rows: st.rows, start: start, anonymous: anonymous}
+	if st.rows <= maxCachedValuesRows {
+		if q, ok := valuesTexts.Load(key); ok {
+			return q.(string)
+		}
+	}
+	var b strings.Builder
+	b.WriteString(`INSERT INTO ` + st.name + ` (` + strings.Join(st.cols, ", ") + `) VALUES `)
+	if anonymous {
+		row := "(" + strings.Repeat("?,", len(st.cols)-1) + "?)"
+		for r := range st.rows {
+			if r > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(row)
+		}
+	} else {
+		b.WriteString(placeholders(st.rows, len(st.cols), start))
+	}
+	b.WriteString(st.suffix)
+	q := b.String()
+	if st.rows <= maxCachedValuesRows {
+		valuesTexts.Store(key, q)
+	}
+	return q
+}
+
+// valuesTexts caches valuesSQL's texts of up to maxCachedValuesRows rows,
+// by valuesKey: a few tables, each with a few row counts.
+var valuesTexts sync.Map
+
+const maxCachedValuesRows = 16
+
+// valuesKey names a valuesSQL text; the table's name and suffix tell its
+// columns (each table has one column list).
+type valuesKey struct {
+	name, suffix string
+	rows, start  int
+	anonymous    bool
+}
 
 // column gathers column c of row-major args into a typed slice that the
 // driver sends as an array; nil values become NULL elements. A column
@@ -439,7 +487,7 @@ func (t *tx) writeChunked(ctx context.Context, st statement) error {
 	for lo := 0; lo < st.rows; lo += perStmt {
 		hi := min(lo+perStmt, st.rows)
 		part := statement{table: st.table, rows: hi - lo, args: st.args[lo*width : hi*width]}
-		query, args := part.sql(1, nil)
+		query, args := part.valuesSQL(1, t.d.JSON == JSONSQLite), part.args
 		if !st.versioned {
 			if _, err := t.q.ExecContext(ctx, query, args...); err != nil {
 				return t.d.MapError(fmt.Errorf("writing %s: %w", st.name, err))
