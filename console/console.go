@@ -63,6 +63,9 @@ type Deps struct {
 	Directory Directory
 	Audit     Audit
 	Tenants   Tenants
+	// Runs serves the held-plans pages; without it they say feeds are
+	// not configured.
+	Runs Runs
 	// PublicURL is rosterd's public base URL; when it is https the session
 	// cookie is Secure.
 	PublicURL string
@@ -158,6 +161,10 @@ func (c *Console) routes() []route {
 		{pattern: "POST " + t + "/cards/{id}/disable", handler: c.inTenant(c.cardDisable)},
 		{pattern: "POST " + t + "/cards/{id}/enable", handler: c.inTenant(c.cardEnable)},
 		{pattern: "POST " + t + "/cards/{id}/release", handler: c.inTenant(c.cardRelease)},
+		{pattern: "GET " + t + "/runs", handler: c.inTenant(c.heldPlans)},
+		{pattern: "GET " + t + "/runs/{id}", handler: c.inTenant(c.runPage)},
+		{pattern: "POST " + t + "/runs/{id}/approve", handler: c.inTenant(c.runApprove)},
+		{pattern: "POST " + t + "/runs/{id}/reject", handler: c.inTenant(c.runReject)},
 	}
 }
 

@@ -196,6 +196,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// The web console under /console/: the same directory, signed in with
 	// an admin key.
 	web, err := console.New(console.Deps{Keys: keys, Directory: svc, Audit: st, Tenants: consoleTenants{tenants},
+		Runs:      consoleRuns{st: st, api: adminAPI, runner: runner},
 		PublicURL: cfg.PublicURL, Logger: logger.With("component", "console")})
 	if err != nil {
 		return err

@@ -144,7 +144,9 @@ func (b *Browser) run(name string, shoot bool, actions ...chromedp.Action[chrome
 	problems := b.takeProblems()
 	if err == nil && len(problems) == 0 {
 		if dir := screenshotDir(); dir != "" && shoot {
-			b.screenshot(dir, name)
+			if p := b.screenshot(dir, name); strings.HasPrefix(p, "(") {
+				b.t.Logf("step %d %q: %s", b.step, name, p)
+			}
 		}
 		return
 	}
