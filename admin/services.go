@@ -91,6 +91,9 @@ type Services struct {
 	Registry Registry
 	// Setup keeps the setup links (the store).
 	Setup store.SetupLinks
+	// SetupPortal is where an opened setup link sends the browser (the
+	// console's setup portal); default /api/v1/setup/session.
+	SetupPortal string
 	// Keys lists, makes and revokes admin keys, for operator keys.
 	Keys KeyManager
 	// PublicURL is the base of the URLs the registry's answers name (the

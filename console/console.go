@@ -66,6 +66,13 @@ type Deps struct {
 	// Runs serves the held-plans pages; without it they say feeds are
 	// not configured.
 	Runs Runs
+	// SetupLinks and Connections serve the setup portal; without them it
+	// says it is not configured. SAML starts the console's logins through
+	// rosterd's SP (Test sign-in; sign-in with SSO); the SP hands them
+	// back to Console.ConsoleTest and Console.ConsoleLogin.
+	SetupLinks  SetupLinks
+	Connections Connections
+	SAML        SAML
 	// PublicURL is rosterd's public base URL; when it is https the session
 	// cookie is Secure.
 	PublicURL string
@@ -161,6 +168,14 @@ func (c *Console) routes() []route {
 		{pattern: "POST " + t + "/cards/{id}/disable", handler: c.inTenant(c.cardDisable)},
 		{pattern: "POST " + t + "/cards/{id}/enable", handler: c.inTenant(c.cardEnable)},
 		{pattern: "POST " + t + "/cards/{id}/release", handler: c.inTenant(c.cardRelease)},
+		{pattern: "GET " + Prefix + "/setup/{$}", handler: c.inSetup("", c.setupHome), public: true},
+		{pattern: "GET " + Prefix + "/setup/saml", handler: c.inSetup("saml", c.setupSAML), public: true},
+		{pattern: "POST " + Prefix + "/setup/saml", handler: c.inSetup("saml", c.setupSAMLSave), public: true},
+		{pattern: "GET " + Prefix + "/setup/saml/test", handler: c.inSetup("saml", c.setupSAMLTest), public: true},
+		{pattern: "GET " + Prefix + "/setup/saml/result", handler: c.inSetup("saml", c.setupSAMLResult), public: true},
+		{pattern: "GET " + Prefix + "/setup/scim", handler: c.inSetup("scim", c.setupSCIM), public: true},
+		{pattern: "POST " + Prefix + "/setup/scim/token", handler: c.inSetup("scim", c.setupSCIMToken), public: true},
+
 		{pattern: "GET " + t + "/runs", handler: c.inTenant(c.heldPlans)},
 		{pattern: "GET " + t + "/runs/{id}", handler: c.inTenant(c.runPage)},
 		{pattern: "POST " + t + "/runs/{id}/approve", handler: c.inTenant(c.runApprove)},
@@ -185,7 +200,8 @@ func (c *Console) Mount(mux Mux) {
 }
 
 // csp admits the console's own stylesheet and images and nothing else.
-const csp = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+// The one script is the copy button's (static/copy.js).
+const csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 func securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -208,6 +224,8 @@ func (c *Console) static(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case strings.HasSuffix(name, ".css"):
 		w.Header().Set("Content-Type", "text/css; charset=utf-8")
+	case strings.HasSuffix(name, ".js"):
+		w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
 	case strings.HasSuffix(name, ".svg"):
 		w.Header().Set("Content-Type", "image/svg+xml")
 	}

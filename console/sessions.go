@@ -30,6 +30,9 @@ type session struct {
 	created time.Time
 	seen    time.Time
 	flash   string
+	// pending is the SAML login the session started and waits for
+	// (handoff.go).
+	pending *pending
 }
 
 // maxSessions bounds the memory the session table takes: past it, expired
@@ -45,12 +48,13 @@ type sessions struct {
 	now       func() time.Time
 	idle, max time.Duration
 
-	mu     sync.Mutex
-	byHash map[[32]byte]*session
+	mu      sync.Mutex
+	byHash  map[[32]byte]*session
+	byNonce map[string]*session
 }
 
 func newSessions(now func() time.Time, idle, max time.Duration) *sessions {
-	return &sessions{now: now, idle: idle, max: max, byHash: map[[32]byte]*session{}}
+	return &sessions{now: now, idle: idle, max: max, byHash: map[[32]byte]*session{}, byNonce: map[string]*session{}}
 }
 
 // lookup returns the live session of an id and marks it used; an expired
@@ -65,7 +69,7 @@ func (s *sessions) lookup(id string) *session {
 		return nil
 	}
 	if s.expired(ses, now) {
-		delete(s.byHash, h)
+		s.drop(ses)
 		return nil
 	}
 	ses.seen = now
@@ -97,17 +101,17 @@ func (s *sessions) create(who Identity) (string, *session, error) {
 // sign-ins nor push out a signed-in person. It reports whether there is
 // room. The caller holds s.mu.
 func (s *sessions) makeRoom(now time.Time) bool {
-	for h, old := range s.byHash {
+	for _, old := range s.byHash {
 		if s.expired(old, now) {
-			delete(s.byHash, h)
+			s.drop(old)
 		}
 	}
 	if len(s.byHash) < maxSessions {
 		return true
 	}
-	for h, old := range s.byHash {
+	for _, old := range s.byHash {
 		if !old.who.SignedIn() {
-			delete(s.byHash, h)
+			s.drop(old)
 			return true
 		}
 	}
@@ -127,8 +131,16 @@ func (s *sessions) end(ses *session) {
 		return
 	}
 	s.mu.Lock()
-	delete(s.byHash, ses.hash)
+	s.drop(ses)
 	s.mu.Unlock()
+}
+
+// drop removes a session from the table. The caller holds s.mu.
+func (s *sessions) drop(ses *session) {
+	delete(s.byHash, ses.hash)
+	if ses.pending != nil {
+		delete(s.byNonce, ses.pending.nonce)
+	}
 }
 
 func (s *sessions) setFlash(ses *session, msg string) {
