@@ -31,6 +31,9 @@ type Directory interface {
 	Disable(ctx context.Context, actor directory.Actor, tenant, cardID, reason string) (directory.Card, error)
 	Enable(ctx context.Context, actor directory.Actor, tenant, cardID string) (directory.Card, error)
 	Release(ctx context.Context, actor directory.Actor, tenant, cardID string) (directory.Card, error)
+	Invite(ctx context.Context, actor directory.Actor, in directory.AdminInput) (directory.Outcome, error)
+	Reinvite(ctx context.Context, actor directory.Actor, tenant, cardID string) (directory.Card, error)
+	Policy(tenant string) (directory.Policy, error)
 }
 
 // Audit reads a card's audit trail (the store); the console never writes.
@@ -73,6 +76,9 @@ type Deps struct {
 	SetupLinks  SetupLinks
 	Connections Connections
 	SAML        SAML
+	// Domains finds a work email's tenant, for sign-in with SSO (with
+	// SAML and Connections).
+	Domains Domains
 	// PublicURL is rosterd's public base URL; when it is https the session
 	// cookie is Secure.
 	PublicURL string
@@ -158,16 +164,22 @@ func (c *Console) routes() []route {
 		{pattern: "GET " + Prefix + "/sign-in", handler: c.signInPage, public: true},
 		{pattern: "POST " + Prefix + "/sign-in", handler: c.signIn, public: true},
 		{pattern: "POST " + Prefix + "/sign-out", handler: c.signOut, public: true},
+		{pattern: "GET " + Prefix + "/sso", handler: c.ssoFind, public: true},
+		{pattern: "GET " + Prefix + "/sso/start", handler: c.ssoStart, public: true},
+		{pattern: "GET " + Prefix + "/sso/done", handler: c.ssoDone, public: true},
 
 		{pattern: "GET " + Prefix + "/", handler: c.notFound, public: true},
 		{pattern: "GET " + Prefix + "/{$}", handler: c.tenantList},
 		{pattern: "GET " + t + "/users", handler: c.inTenant(c.users)},
+		{pattern: "GET " + t + "/users/new", handler: c.inTenant(c.addPersonPage)},
+		{pattern: "POST " + t + "/users/new", handler: c.inTenant(c.addPerson)},
 		{pattern: "GET " + t + "/users/disable", handler: c.inTenant(c.bulkDisableConfirm)},
 		{pattern: "POST " + t + "/users/disable", handler: c.inTenant(c.bulkDisable)},
 		{pattern: "GET " + t + "/cards/{id}", handler: c.inTenant(c.card)},
 		{pattern: "POST " + t + "/cards/{id}/disable", handler: c.inTenant(c.cardDisable)},
 		{pattern: "POST " + t + "/cards/{id}/enable", handler: c.inTenant(c.cardEnable)},
 		{pattern: "POST " + t + "/cards/{id}/release", handler: c.inTenant(c.cardRelease)},
+		{pattern: "POST " + t + "/cards/{id}/reinvite", handler: c.inTenant(c.cardReinvite)},
 		{pattern: "GET " + Prefix + "/setup/{$}", handler: c.inSetup("", c.setupHome), public: true},
 		{pattern: "GET " + Prefix + "/setup/saml", handler: c.inSetup("saml", c.setupSAML), public: true},
 		{pattern: "POST " + Prefix + "/setup/saml", handler: c.inSetup("saml", c.setupSAMLSave), public: true},

@@ -52,9 +52,9 @@ func TestUsersPaging(t *testing.T) {
 		t.Fatalf("the two pages show %d distinct cards of %d", len(slices.Compact(all)), len(want))
 	}
 
-	a := c.do("GET", "/console/t/acme/users?sort=name", nil)
+	a := c.do("GET", "/console/t/acme/users?order=name", nil)
 	must(t, a, http.StatusBadRequest, "an unknown parameter")
-	if !strings.Contains(a.Body, "&#34;sort&#34;") {
+	if !strings.Contains(a.Body, "&#34;order&#34;") {
 		t.Errorf("the refusal does not name the parameter:\n%s", a.Body)
 	}
 	a = c.do("GET", "/console/t/acme/users?status=gone", nil)
