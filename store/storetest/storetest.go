@@ -63,6 +63,7 @@ func RunTests(t *testing.T, newStore NewStore) {
 		{"Webhooks", testWebhooks},
 		{"Tenants", testTenants},
 		{"SetupLinks", testSetupLinks},
+		{"ConsoleSessions", testConsoleSessions},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
