@@ -99,6 +99,6 @@ func (c *Console) cardChange(w http.ResponseWriter, r *http.Request, t Tenant, d
 		c.fail(w, r, err)
 		return
 	}
-	c.sessions.setFlash(sessionOf(r), done)
+	c.sessions.setFlash(r.Context(), sessionOf(r), done)
 	http.Redirect(w, r, tenantURL(t.ID)+"/cards/"+url.PathEscape(id), http.StatusSeeOther)
 }

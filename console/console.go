@@ -83,6 +83,9 @@ type Deps struct {
 	// cookie is Secure.
 	PublicURL string
 	Logger    *slog.Logger
+	// Sessions keeps the sessions (the store, so that a restart or a
+	// second replica keeps them); default NewMemorySessions.
+	Sessions store.ConsoleSessions
 	// SessionIdle ends a session unused this long (default 30 min);
 	// SessionMax ends any session this long after sign-in (default 12 h).
 	SessionIdle time.Duration
@@ -134,11 +137,14 @@ func New(d Deps) (*Console, error) {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
+	if d.Sessions == nil {
+		d.Sessions = NewMemorySessions()
+	}
 	pages, err := loadPages()
 	if err != nil {
 		return nil, err
 	}
-	return &Console{deps: d, pages: pages, sessions: newSessions(d.Now, d.SessionIdle, d.SessionMax),
+	return &Console{deps: d, pages: pages, sessions: newSessions(d.Sessions, d.Now, d.SessionIdle, d.SessionMax, d.Logger),
 		secure: strings.HasPrefix(strings.ToLower(d.PublicURL), "https://")}, nil
 }
 

@@ -69,7 +69,7 @@ func (c *Console) addPerson(w http.ResponseWriter, r *http.Request, t Tenant) {
 	if out.Card.Invite != nil && !out.Card.Invite.SentAt.IsZero() {
 		msg += " An invite is on its way to " + out.Card.Email + "."
 	}
-	c.sessions.setFlash(sessionOf(r), msg)
+	c.sessions.setFlash(r.Context(), sessionOf(r), msg)
 	http.Redirect(w, r, tenantURL(t.ID)+"/cards/"+url.PathEscape(out.Card.ID), http.StatusSeeOther)
 }
 
@@ -79,7 +79,7 @@ func (c *Console) cardReinvite(w http.ResponseWriter, r *http.Request, t Tenant)
 	id := r.PathValue("id")
 	card, err := c.deps.Directory.Reinvite(r.Context(), actor(r), t.ID, id)
 	if errors.Is(err, directory.ErrNotInvitable) {
-		c.sessions.setFlash(sessionOf(r), "This person cannot be invited: they are disabled, signed in already, or the tenant does not invite by email.")
+		c.sessions.setFlash(r.Context(), sessionOf(r), "This person cannot be invited: they are disabled, signed in already, or the tenant does not invite by email.")
 		http.Redirect(w, r, tenantURL(t.ID)+"/cards/"+url.PathEscape(id), http.StatusSeeOther)
 		return
 	}
@@ -91,6 +91,6 @@ func (c *Console) cardReinvite(w http.ResponseWriter, r *http.Request, t Tenant)
 	if card.Invite != nil {
 		msg = "Invited again: the new invite runs out on " + card.Invite.ExpiresAt.UTC().Format("2006-01-02 15:04 UTC") + "."
 	}
-	c.sessions.setFlash(sessionOf(r), msg)
+	c.sessions.setFlash(r.Context(), sessionOf(r), msg)
 	http.Redirect(w, r, tenantURL(t.ID)+"/cards/"+url.PathEscape(id), http.StatusSeeOther)
 }

@@ -198,10 +198,10 @@ func (c *Console) runApprove(w http.ResponseWriter, r *http.Request, t Tenant) {
 	var changed *reconcile.ChangedError
 	switch {
 	case errors.As(err, &changed):
-		c.sessions.setFlash(sessionOf(r), "Nothing was applied: the plan changed since it was held ("+strings.Join(changed.Changes, "; ")+
+		c.sessions.setFlash(r.Context(), sessionOf(r), "Nothing was applied: the plan changed since it was held ("+strings.Join(changed.Changes, "; ")+
 			"). Look at it again as it is now, and approve it if it is right.")
 	case errors.Is(err, reconcile.ErrNotHeld):
-		c.sessions.setFlash(sessionOf(r), "This run is not held (any more): it is "+run.Status+".")
+		c.sessions.setFlash(r.Context(), sessionOf(r), "This run is not held (any more): it is "+run.Status+".")
 	case errors.Is(err, store.ErrNotFound):
 		c.errorPage(w, r, http.StatusNotFound, "There is no such run in this tenant.")
 		return
@@ -211,9 +211,9 @@ func (c *Console) runApprove(w http.ResponseWriter, r *http.Request, t Tenant) {
 		return
 	case err != nil:
 		c.deps.Logger.Warn("console approval: the run failed", "tenant", t.ID, "run", id, "err", err)
-		c.sessions.setFlash(sessionOf(r), "Approved, but the run failed: "+run.Error)
+		c.sessions.setFlash(r.Context(), sessionOf(r), "Approved, but the run failed: "+run.Error)
 	default:
-		c.sessions.setFlash(sessionOf(r), fmt.Sprintf("Approved and applied: %d disabled, %d enabled, %d updated.",
+		c.sessions.setFlash(r.Context(), sessionOf(r), fmt.Sprintf("Approved and applied: %d disabled, %d enabled, %d updated.",
 			run.Counts["disable"], run.Counts["enable"], run.Counts["update"]))
 	}
 	http.Redirect(w, r, back, http.StatusSeeOther)
@@ -228,12 +228,12 @@ func (c *Console) runReject(w http.ResponseWriter, r *http.Request, t Tenant) {
 	run, err := c.deps.Runs.Reject(r.Context(), t.ID, id, actor(r).Name)
 	switch {
 	case errors.Is(err, reconcile.ErrNotHeld):
-		c.sessions.setFlash(sessionOf(r), "This run is not held (any more): it is "+run.Status+".")
+		c.sessions.setFlash(r.Context(), sessionOf(r), "This run is not held (any more): it is "+run.Status+".")
 	case err != nil:
 		c.fail(w, r, err)
 		return
 	default:
-		c.sessions.setFlash(sessionOf(r), "Rejected: nothing of this plan was applied.")
+		c.sessions.setFlash(r.Context(), sessionOf(r), "Rejected: nothing of this plan was applied.")
 	}
 	http.Redirect(w, r, tenantURL(t.ID)+"/runs/"+url.PathEscape(id), http.StatusSeeOther)
 }

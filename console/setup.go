@@ -291,7 +291,7 @@ func (c *Console) setupSAMLSave(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.deps.Logger.Info("setup portal: SAML settings saved", "tenant", l.Tenant, "link", l.ID)
-	c.sessions.setFlash(sessionOf(r), "Saved. Now run Test sign-in to check that the IdP and rosterd understand each other.")
+	c.sessions.setFlash(r.Context(), sessionOf(r), "Saved. Now run Test sign-in to check that the IdP and rosterd understand each other.")
 	http.Redirect(w, r, Prefix+"/setup/saml?idp="+url.QueryEscape(idp), http.StatusSeeOther)
 }
 
@@ -345,7 +345,11 @@ func (c *Console) setupSAMLTest(w http.ResponseWriter, r *http.Request) {
 		c.errorPage(w, r, http.StatusServiceUnavailable, "Single sign-on is not available in this rosterd.")
 		return
 	}
-	nonce := c.sessions.expect(sessionOf(r), pendingTest, setupLinkOf(r).Tenant)
+	nonce, err := c.sessions.expect(r.Context(), sessionOf(r), pendingTest, setupLinkOf(r).Tenant)
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
 	c.deps.SAML.StartLogin(w, r, setupLinkOf(r).Tenant, saml.TestPurpose+nonce)
 }
 
@@ -358,7 +362,7 @@ func (c *Console) setupSAMLResult(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, err)
 		return
 	}
-	res, ok := c.sessions.takeTest(sessionOf(r))
+	res, ok := c.sessions.takeTest(r.Context(), sessionOf(r))
 	if !ok || res.Tenant != l.Tenant {
 		c.errorPage(w, r, http.StatusNotFound, "There is no test sign-in to show: run Test sign-in from the single sign-on page.")
 		return

@@ -88,7 +88,11 @@ func (c *Console) ssoStart(w http.ResponseWriter, r *http.Request) {
 		c.errorPage(w, r, http.StatusNotFound, fmt.Sprintf("There is no organization %q that signs in with SSO.", id))
 		return
 	}
-	nonce := c.sessions.expect(sessionOf(r), pendingSignIn, t.ID())
+	nonce, err := c.sessions.expect(r.Context(), sessionOf(r), pendingSignIn, t.ID())
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
 	c.deps.SAML.StartLogin(w, r, t.ID(), signInPurpose+nonce)
 }
 
@@ -96,24 +100,25 @@ func (c *Console) ssoStart(w http.ResponseWriter, r *http.Request) {
 // session (a new id) for an admin of the tenant.
 func (c *Console) ssoDone(w http.ResponseWriter, r *http.Request) {
 	ses := sessionOf(r)
-	p, ok := c.sessions.take(ses, pendingSignIn)
-	if !ok || p.card == nil {
+	p, ok := c.sessions.take(r.Context(), ses, pendingSignIn)
+	if !ok || p.Card == nil {
 		c.errorPage(w, r, http.StatusBadRequest, "There is no sign-in to finish in this browser: sign in again.")
 		return
 	}
-	card := *p.card
+	card := *p.Card
 	if !strings.EqualFold(card.Attributes.Role, consoleRole) {
 		c.deps.Logger.Info("console sso sign-in refused: not an admin", "tenant", card.Tenant, "card", card.ID)
 		c.errorPage(w, r, http.StatusForbidden, "You signed in, but the console is for your organization's admins, and your role is not admin. Ask an admin if you need to be one.")
 		return
 	}
-	id, ns, err := c.sessions.rotate(ses, Identity{Name: card.Email, Tenant: card.Tenant})
+	id, ns, err := c.sessions.rotate(r.Context(), ses, Identity{Name: card.Email, Tenant: card.Tenant})
 	if err != nil {
-		http.Error(w, "the console is busy; try again later", http.StatusServiceUnavailable)
+		c.deps.Logger.Error("console sso sign-in: starting the session failed", "err", err)
+		http.Error(w, "the console cannot start a session; try again later", http.StatusServiceUnavailable)
 		return
 	}
 	c.setCookie(w, id)
 	c.deps.Logger.Info("console sso sign-in", "tenant", card.Tenant, "card", card.ID)
-	c.sessions.setFlash(ns, "Signed in as "+card.Email+".")
+	c.sessions.setFlash(r.Context(), ns, "Signed in as "+card.Email+".")
 	http.Redirect(w, r, tenantURL(card.Tenant)+"/users", http.StatusSeeOther)
 }

@@ -195,7 +195,7 @@ func (c *Console) bulkDisableConfirm(w http.ResponseWriter, r *http.Request, t T
 		return
 	}
 	if len(ids) == 0 {
-		c.sessions.setFlash(sessionOf(r), "Select at least one person to disable.")
+		c.sessions.setFlash(r.Context(), sessionOf(r), "Select at least one person to disable.")
 		http.Redirect(w, r, back, http.StatusSeeOther)
 		return
 	}
@@ -241,7 +241,7 @@ func (c *Console) bulkDisable(w http.ResponseWriter, r *http.Request, t Tenant) 
 	if failed > 0 {
 		msg += fmt.Sprintf(" %d could not be disabled; the server log names them.", failed)
 	}
-	c.sessions.setFlash(sessionOf(r), msg)
+	c.sessions.setFlash(r.Context(), sessionOf(r), msg)
 	http.Redirect(w, r, back, http.StatusSeeOther)
 }
 

@@ -71,8 +71,8 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, nam
 	}
 	v := View{Title: title, Who: identityOf(r), TenantID: r.PathValue("t"), Page: p}
 	if s := sessionOf(r); s != nil {
-		v.CSRF = s.csrf
-		v.Flash = c.sessions.takeFlash(s)
+		v.CSRF = s.csrf()
+		v.Flash = c.sessions.takeFlash(r.Context(), s)
 	}
 	var buf bytes.Buffer
 	if err := pg.tmpl.Execute(&buf, v); err != nil {
