@@ -101,3 +101,88 @@ func TestDisableNeedsSelectionAndReason(t *testing.T) {
 		t.Fatalf("a disable without a reason disabled the card: %+v", got)
 	}
 }
+
+// TestUsersRoleFilterAndSort: the role filter keeps the cards of that
+// role; the sort orders the rows, and paging keeps both; an unknown sort
+// is refused by name.
+func TestUsersRoleFilterAndSort(t *testing.T) {
+	r := startRosterd(t, false)
+	cards := seedPeople(t, r, "acme", staff)
+	c := newClient(t, r)
+	c.signIn(adminKey)
+
+	byID := map[string]person{}
+	for i, card := range cards {
+		byID[card.ID] = staff[i]
+	}
+	a := c.do("GET", "/console/t/acme/users?role=editor", nil)
+	must(t, a, http.StatusOK, "the role filter")
+	var roles []string
+	for _, id := range idsOf(a.Body) {
+		roles = append(roles, byID[id].Role)
+	}
+	if strings.Join(roles, ",") != "editor,editor" {
+		t.Fatalf("role=editor shows the roles %v, want the two editors", roles)
+	}
+	if !strings.Contains(a.Body, `id="role" name="role" type="text" value="editor"`) {
+		t.Error("the role field does not show the filter")
+	}
+
+	a = c.do("GET", "/console/t/acme/users?sort=name", nil)
+	must(t, a, http.StatusOK, "sorted by name")
+	var families []string
+	for _, id := range idsOf(a.Body) {
+		families = append(families, byID[id].Family)
+	}
+	want := slices.Clone(families)
+	slices.Sort(want)
+	if len(families) != len(staff) || !slices.Equal(families, want) {
+		t.Fatalf("sort=name shows %v, want them by family name", families)
+	}
+	a = c.do("GET", "/console/t/acme/users?sort=-name&role=viewer", nil)
+	must(t, a, http.StatusOK, "sorted by name, descending, of a role")
+	families = nil
+	for _, id := range idsOf(a.Body) {
+		families = append(families, byID[id].Family)
+	}
+	if strings.Join(families, ",") != "Turing,Liskov,Knuth,Johnson" {
+		t.Fatalf("sort=-name&role=viewer shows %v", families)
+	}
+	if !strings.Contains(a.Body, `<option value="-name" selected>`) {
+		t.Error("the sort menu does not show the order")
+	}
+	a = c.do("GET", "/console/t/acme/users?sort=shoe_size", nil)
+	must(t, a, http.StatusBadRequest, "an unknown sort")
+	if !strings.Contains(a.Body, "&#34;shoe_size&#34;") {
+		t.Errorf("the refusal does not name the sort:\n%s", a.Body)
+	}
+}
+
+// TestAddPersonRefusals: the Add person form refuses a bad email with the
+// form again and the problem, and adds nobody; a form without the CSRF
+// token and a read-only key's form are refused.
+func TestAddPersonRefusals(t *testing.T) {
+	r := startRosterd(t, false)
+	c := newClient(t, r)
+	c.signIn(adminKey)
+	tok := c.csrf("/console/t/acme/users/new")
+	a := c.do("POST", "/console/t/acme/users/new", url.Values{"csrf": {tok}, "given_name": {"Bad"}, "email": {"not-an-email"}})
+	must(t, a, http.StatusOK, "a bad email")
+	if !strings.Contains(a.Body, "The email &#34;not-an-email&#34; is not valid") || !strings.Contains(a.Body, `value="Bad"`) {
+		t.Errorf("the refusal does not say what is wrong, or drops what was typed:\n%s", a.Body)
+	}
+	must(t, c.do("POST", "/console/t/acme/users/new", url.Values{"email": {"eve@acme.example"}}), http.StatusForbidden, "no CSRF token")
+
+	ro := newClient(t, r)
+	ro.signIn(r.CreateAPIKey(t, "auditor", "--read-only"))
+	rtok := ro.csrf("/console/t/acme/users/new")
+	must(t, ro.do("POST", "/console/t/acme/users/new", url.Values{"csrf": {rtok}, "email": {"eve@acme.example"}}), http.StatusForbidden, "a read-only key")
+	if cards := listCards(t, r, "acme"); len(cards) != 0 {
+		t.Fatalf("refused forms added %d people", len(cards))
+	}
+	a = c.do("POST", "/console/t/acme/users/new", url.Values{"csrf": {tok}, "given_name": {"Eve"}, "family_name": {"Ok"}, "email": {"eve@acme.example"}, "role": {"viewer"}})
+	must(t, a, http.StatusSeeOther, "a good form")
+	if cards := listCards(t, r, "acme"); len(cards) != 1 || cards[0].Email != "eve@acme.example" || !strings.HasSuffix(a.Location, "/cards/"+cards[0].ID) {
+		t.Fatalf("after the good form: %+v, sent to %s", cards, a.Location)
+	}
+}
