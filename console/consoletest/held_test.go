@@ -135,6 +135,18 @@ func TestJourneyApproveHeldPlan(t *testing.T) {
 		chromedp.Navigate(r.URL+"/console/t/acme/runs/"+run.ID),
 		chromedp.WaitVisible(chromedp.CSS("#disable-list")),
 	)
+	b.Step("the held plan at 375 px",
+		chromedp.EmulateViewport(375, 800),
+		chromedp.Reload(),
+		chromedp.WaitVisible(chromedp.CSS("#disable-list")),
+	)
+	if w := browsertest.Value(b, "measure the page", chromedp.Evaluate[int](`document.documentElement.scrollWidth`)); w > 375 {
+		b.Fatalf("at 375 px the held plan is %d px wide: it scrolls sideways", w)
+	}
+	b.CheckA11y("held plan at 375 px")
+	b.Step("back to a wide window",
+		chromedp.EmulateViewport(1280, 900),
+	)
 	b.Step("approve it",
 		browsertest.Load(chromedp.Click(chromedp.CSS(`form[action$="/approve"] button`))),
 		chromedp.WaitVisible(chromedp.CSS("p.flash")),

@@ -113,6 +113,18 @@ func TestJourneySetupPortal(t *testing.T) {
 	if !saml.Configured || saml.Settings["idp_metadata_url"] != idp.MetadataURL {
 		t.Fatalf("after saving, the tenant's SAML connection is %+v", saml)
 	}
+	b.Step("the SAML page at 375 px",
+		chromedp.EmulateViewport(375, 800),
+		chromedp.Reload(),
+		chromedp.WaitVisible(chromedp.CSS("#test-sign-in")),
+	)
+	if w := browsertest.Value(b, "measure the page", chromedp.Evaluate[int](`document.documentElement.scrollWidth`)); w > 375 {
+		b.Fatalf("at 375 px the SAML setup page is %d px wide: it scrolls sideways", w)
+	}
+	b.CheckA11y("SAML setup at 375 px")
+	b.Step("back to a wide window",
+		chromedp.EmulateViewport(1280, 900),
+	)
 	// The IT admin adds rosterd to the IdP, from its SP metadata URL.
 	idp.TrustSP(t, r.URL+"/saml/initech/metadata")
 	b.Step("run Test sign-in",
