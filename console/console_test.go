@@ -93,3 +93,29 @@ func TestSignedOutIsSentToSignIn(t *testing.T) {
 		t.Errorf("the stylesheet: %d %q, cookies %v", rec.Code, rec.Header().Get("Content-Type"), rec.Result().Cookies())
 	}
 }
+
+func TestCheckMetadataURL(t *testing.T) {
+	for _, tc := range []struct {
+		url          string
+		loopbackHTTP bool
+		insecure     bool
+		problem      string
+	}{
+		{"https://idp.example.com/metadata", false, false, ""},
+		{"https://idp.example.com/metadata", true, false, ""},
+		{"http://127.0.0.1:8080/metadata", true, true, ""},
+		{"http://localhost/metadata", true, true, ""},
+		{"http://[::1]/metadata", true, true, ""},
+		{"http://127.0.0.1:8080/metadata", false, false, "must start with https://"},
+		{"http://idp.example.com/metadata", true, false, "must start with https://"},
+		{"ftp://idp.example.com/metadata", true, false, "must start with https://"},
+		{"https://user:pw@idp.example.com/metadata", false, false, "is not a URL like"},
+		{"idp.example.com/metadata", false, false, "is not a URL like"},
+		{"", false, false, "Paste the IdP's metadata URL"},
+	} {
+		insecure, problem := checkMetadataURL(tc.url, tc.loopbackHTTP)
+		if insecure != tc.insecure || (tc.problem == "") != (problem == "") || !strings.Contains(problem, tc.problem) {
+			t.Errorf("checkMetadataURL(%q, %v) = %v, %q; want %v, %q", tc.url, tc.loopbackHTTP, insecure, problem, tc.insecure, tc.problem)
+		}
+	}
+}

@@ -261,7 +261,7 @@ func (c *Console) setupSAMLSave(w http.ResponseWriter, r *http.Request) {
 		idp = "other"
 	}
 	mdURL := strings.TrimSpace(r.PostForm.Get("metadata_url"))
-	insecure, problem := checkMetadataURL(mdURL)
+	insecure, problem := checkMetadataURL(mdURL, !c.secure)
 	if problem != "" {
 		v := c.setupSAMLView(r, t, idp)
 		v.Error = problem
@@ -295,10 +295,13 @@ func (c *Console) setupSAMLSave(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, Prefix+"/setup/saml?idp="+url.QueryEscape(idp), http.StatusSeeOther)
 }
 
-// checkMetadataURL says whether a metadata URL is plain http (allowed to
-// a loopback address only, where it crosses no network), or why it is
-// refused.
-func checkMetadataURL(raw string) (insecure bool, problem string) {
+// checkMetadataURL says whether a metadata URL is plain http, or why it is
+// refused. Plain http is taken only when loopbackHTTP (rosterd itself runs
+// on plain http: a trial on one machine) and only to a loopback address,
+// where it crosses no network; a production rosterd (public_url https)
+// takes https only, so that a customer's IT admin cannot point it at a
+// plain-http service on its own host.
+func checkMetadataURL(raw string, loopbackHTTP bool) (insecure bool, problem string) {
 	if raw == "" {
 		return false, "Paste the IdP's metadata URL."
 	}
@@ -310,7 +313,7 @@ func checkMetadataURL(raw string) (insecure bool, problem string) {
 	case "https":
 		return false, ""
 	case "http":
-		if ip := net.ParseIP(u.Hostname()); (ip != nil && ip.IsLoopback()) || u.Hostname() == "localhost" {
+		if ip := net.ParseIP(u.Hostname()); loopbackHTTP && ((ip != nil && ip.IsLoopback()) || u.Hostname() == "localhost") {
 			return true, ""
 		}
 		return false, "The metadata URL must start with https://: the IdP's signing certificate comes from it."
