@@ -22,6 +22,9 @@ type Identity struct {
 	Name     string
 	Tenant   string
 	ReadOnly bool
+	// CardID is the card of a person signed in with SSO, whose role and
+	// status are checked again on every request; "" for an admin key.
+	CardID string
 }
 
 // SignedIn reports whether anybody is signed in.
@@ -68,7 +71,7 @@ func hashID(id string) string {
 }
 
 func sessionOfRecord(rec store.ConsoleSession) *session {
-	return &session{rec: rec, who: Identity{Name: rec.Name, Tenant: rec.Tenant, ReadOnly: rec.ReadOnly}}
+	return &session{rec: rec, who: Identity{Name: rec.Name, Tenant: rec.Tenant, ReadOnly: rec.ReadOnly, CardID: rec.CardID}}
 }
 
 func (s *sessions) expired(rec store.ConsoleSession, now time.Time) bool {
@@ -103,7 +106,7 @@ func (s *sessions) create(ctx context.Context, who Identity) (string, *session, 
 	id := rand.Text() + rand.Text() // 2 × 128 random bits, base32
 	now := s.now()
 	rec := store.ConsoleSession{Hash: hashID(id), Version: 1, CSRF: rand.Text() + rand.Text(), Name: who.Name, Tenant: who.Tenant,
-		ReadOnly: who.ReadOnly, CreatedAt: now, SeenAt: now}
+		ReadOnly: who.ReadOnly, CardID: who.CardID, CreatedAt: now, SeenAt: now}
 	if err := s.st.CreateConsoleSession(ctx, rec); err != nil {
 		return "", nil, err
 	}
@@ -260,7 +263,10 @@ func (c *Console) withSession(next http.Handler) http.Handler {
 // and back here afterwards.
 func (c *Console) requireSignIn(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if identityOf(r).SignedIn() {
+		if who := identityOf(r); who.SignedIn() {
+			if who.CardID != "" && !c.stillAdmin(w, r, who) {
+				return
+			}
 			next.ServeHTTP(w, r)
 			return
 		}

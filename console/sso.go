@@ -1,12 +1,14 @@
 package console
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 
 	"github.com/rosterd/rosterd/directory"
+	"github.com/rosterd/rosterd/store"
 	"github.com/rosterd/rosterd/tenant"
 )
 
@@ -111,7 +113,7 @@ func (c *Console) ssoDone(w http.ResponseWriter, r *http.Request) {
 		c.errorPage(w, r, http.StatusForbidden, "You signed in, but the console is for your organization's admins, and your role is not admin. Ask an admin if you need to be one.")
 		return
 	}
-	id, ns, err := c.sessions.rotate(r.Context(), ses, Identity{Name: card.Email, Tenant: card.Tenant})
+	id, ns, err := c.sessions.rotate(r.Context(), ses, Identity{Name: card.Email, Tenant: card.Tenant, CardID: card.ID})
 	if err != nil {
 		c.deps.Logger.Error("console sso sign-in: starting the session failed", "err", err)
 		http.Error(w, "the console cannot start a session; try again later", http.StatusServiceUnavailable)
@@ -121,4 +123,27 @@ func (c *Console) ssoDone(w http.ResponseWriter, r *http.Request) {
 	c.deps.Logger.Info("console sso sign-in", "tenant", card.Tenant, "card", card.ID)
 	c.sessions.setFlash(r.Context(), ns, "Signed in as "+card.Email+".")
 	http.Redirect(w, r, tenantURL(card.Tenant)+"/users", http.StatusSeeOther)
+}
+
+// stillAdmin checks, on every request of a person signed in with SSO,
+// that their card is still enabled and still an admin's: a person
+// disabled or given another role loses the console at once, not at the
+// session's end. Otherwise the session ends and stillAdmin answers.
+func (c *Console) stillAdmin(w http.ResponseWriter, r *http.Request, who Identity) bool {
+	card, err := c.deps.Directory.Get(r.Context(), who.Tenant, who.CardID)
+	if err == nil && card.Enabled && strings.EqualFold(card.Attributes.Role, consoleRole) {
+		return true
+	}
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		c.fail(w, r, err)
+		return false
+	}
+	c.deps.Logger.Info("console: an SSO session ended, the card is no longer an enabled admin", "tenant", who.Tenant, "card", who.CardID)
+	if err := c.sessions.end(r.Context(), sessionOf(r)); err != nil {
+		c.fail(w, r, err)
+		return false
+	}
+	c.clearCookie(w)
+	c.errorPage(w, r, http.StatusUnauthorized, "Your session has ended: your account is no longer an enabled admin of this organization.")
+	return false
 }

@@ -16,9 +16,11 @@ type ConsoleSession struct {
 	// CSRF is the session's form token.
 	CSRF string
 	// Name, Tenant and ReadOnly say who is signed in (Name empty: nobody,
-	// a sign-in form's session); Tenant empty for every tenant.
+	// a sign-in form's session); Tenant empty for every tenant. CardID is
+	// the card of a person signed in with SSO ("" for an admin key).
 	Name, Tenant string
 	ReadOnly     bool
+	CardID       string
 	CreatedAt    time.Time
 	SeenAt       time.Time
 	// Flash is a one-time message for the next page.

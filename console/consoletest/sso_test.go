@@ -173,6 +173,25 @@ func TestJourneyCustomerAdminSSO(t *testing.T) {
 	if c := getCard(t, r, "acme", expired.ID); c.Status != "invite_pending" {
 		t.Fatalf("after the re-invite Olga's card is %s", c.Status)
 	}
+
+	// Ann is disabled: her console session ends at her next request.
+	var anns struct {
+		Cards []apiCard `json:"cards"`
+	}
+	api(t, r, "GET", "/tenants/acme/cards?q=ann.admin", nil, &anns)
+	if len(anns.Cards) != 1 {
+		t.Fatalf("the API finds %d cards for Ann", len(anns.Cards))
+	}
+	api(t, r, "POST", "/tenants/acme/cards/"+anns.Cards[0].ID+"/disable", map[string]any{"reason": "left"}, nil)
+	a := same.do("GET", "/console/t/acme/users", nil)
+	must(t, a, http.StatusUnauthorized, "the session of a disabled admin")
+	if !strings.Contains(a.Body, "no longer an enabled admin") {
+		t.Errorf("the end of the session does not say why:\n%s", a.Body)
+	}
+	a = same.do("GET", "/console/t/acme/users", nil)
+	if a.Status != http.StatusSeeOther || !strings.HasPrefix(a.Location, "/console/sign-in") {
+		t.Fatalf("after the session ended: %d %s, want the sign-in form", a.Status, a.Location)
+	}
 }
 
 // TestSSOSignInNeedsAdmin: a person whose card's role is not admin signs

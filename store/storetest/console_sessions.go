@@ -15,7 +15,7 @@ import (
 func testConsoleSessions(t *testing.T, s store.Backend) {
 	ctx := context.Background()
 	t0 := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
-	in := store.ConsoleSession{Hash: "h1", CSRF: "tok", Name: "ops", Tenant: "acme", ReadOnly: true, CreatedAt: t0, SeenAt: t0}
+	in := store.ConsoleSession{Hash: "h1", CSRF: "tok", Name: "ops", Tenant: "acme", ReadOnly: true, CardID: "c1", CreatedAt: t0, SeenAt: t0}
 	if err := s.CreateConsoleSession(ctx, in); err != nil {
 		t.Fatal(err)
 	}
@@ -23,7 +23,7 @@ func testConsoleSessions(t *testing.T, s store.Backend) {
 		t.Fatalf("a second session with the same hash: %v, want ErrAlreadyExists", err)
 	}
 	got, err := s.GetConsoleSession(ctx, "h1")
-	if err != nil || got.Version != 1 || got.CSRF != "tok" || got.Name != "ops" || got.Tenant != "acme" || !got.ReadOnly ||
+	if err != nil || got.Version != 1 || got.CSRF != "tok" || got.Name != "ops" || got.Tenant != "acme" || !got.ReadOnly || got.CardID != "c1" ||
 		!got.CreatedAt.Equal(t0) || !got.SeenAt.Equal(t0) || got.Nonce != "" || got.Pending != nil {
 		t.Fatalf("read back %+v, %v", got, err)
 	}

@@ -12,7 +12,7 @@ import (
 
 var _ store.ConsoleSessions = (*DB)(nil)
 
-const consoleSessionCols = `hash, version, csrf, name, tenant, read_only, created_at, seen_at, flash, nonce, pending`
+const consoleSessionCols = `hash, version, csrf, name, tenant, read_only, card_id, created_at, seen_at, flash, nonce, pending`
 
 func scanConsoleSession(sc scanner) (store.ConsoleSession, error) {
 	var (
@@ -22,7 +22,7 @@ func scanConsoleSession(sc scanner) (store.ConsoleSession, error) {
 		nonce         sql.NullString
 		pending       []byte
 	)
-	err := sc.Scan(&s.Hash, &s.Version, &s.CSRF, &s.Name, &s.Tenant, &readOnly, &created, &seen, &s.Flash, &nonce, &pending)
+	err := sc.Scan(&s.Hash, &s.Version, &s.CSRF, &s.Name, &s.Tenant, &readOnly, &s.CardID, &created, &seen, &s.Flash, &nonce, &pending)
 	s.ReadOnly, s.Nonce, s.Pending = readOnly != 0, nonce.String, pending
 	s.CreatedAt, s.SeenAt = fromMicros(created), fromMicros(seen)
 	return s, err
@@ -39,7 +39,7 @@ func boolInt(b bool) int64 {
 func (s *DB) CreateConsoleSession(ctx context.Context, cs store.ConsoleSession) error {
 	err := s.exclusive(ctx, func() error {
 		_, err := s.SQL.ExecContext(ctx, `INSERT INTO console_sessions (`+consoleSessionCols+`)
-			VALUES ($1, 1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, cs.Hash, cs.CSRF, cs.Name, cs.Tenant, boolInt(cs.ReadOnly),
+			VALUES ($1, 1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`, cs.Hash, cs.CSRF, cs.Name, cs.Tenant, boolInt(cs.ReadOnly), cs.CardID,
 			micros(cs.CreatedAt), micros(cs.SeenAt), cs.Flash, nullString(cs.Nonce, cs.Nonce != ""), cs.Pending)
 		return err
 	})
@@ -78,8 +78,8 @@ func (s *DB) UpdateConsoleSession(ctx context.Context, cs store.ConsoleSession) 
 	var n int64
 	err := s.exclusive(ctx, func() error {
 		res, err := s.SQL.ExecContext(ctx, `UPDATE console_sessions SET version = version + 1, csrf = $3, name = $4, tenant = $5,
-			read_only = $6, seen_at = $7, flash = $8, nonce = $9, pending = $10 WHERE hash = $1 AND version = $2`,
-			cs.Hash, cs.Version, cs.CSRF, cs.Name, cs.Tenant, boolInt(cs.ReadOnly), micros(cs.SeenAt), cs.Flash,
+			read_only = $6, card_id = $7, seen_at = $8, flash = $9, nonce = $10, pending = $11 WHERE hash = $1 AND version = $2`,
+			cs.Hash, cs.Version, cs.CSRF, cs.Name, cs.Tenant, boolInt(cs.ReadOnly), cs.CardID, micros(cs.SeenAt), cs.Flash,
 			nullString(cs.Nonce, cs.Nonce != ""), cs.Pending)
 		if err == nil {
 			n, err = res.RowsAffected()

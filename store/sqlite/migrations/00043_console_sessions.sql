@@ -10,6 +10,7 @@ CREATE TABLE console_sessions (
     name       TEXT NOT NULL,
     tenant     TEXT NOT NULL,
     read_only  INTEGER NOT NULL,
+    card_id    TEXT NOT NULL,
     created_at BIGINT NOT NULL,
     seen_at    BIGINT NOT NULL,
     flash      TEXT NOT NULL,
