@@ -33,6 +33,7 @@ type Directory interface {
 	Release(ctx context.Context, actor directory.Actor, tenant, cardID string) (directory.Card, error)
 	Invite(ctx context.Context, actor directory.Actor, in directory.AdminInput) (directory.Outcome, error)
 	Reinvite(ctx context.Context, actor directory.Actor, tenant, cardID string) (directory.Card, error)
+	Remind(ctx context.Context, actor directory.Actor, tenant, cardID string) (directory.Card, error)
 	Policy(tenant string) (directory.Policy, error)
 }
 
@@ -186,6 +187,7 @@ func (c *Console) routes() []route {
 		{pattern: "POST " + t + "/cards/{id}/enable", handler: c.inTenant(c.cardEnable)},
 		{pattern: "POST " + t + "/cards/{id}/release", handler: c.inTenant(c.cardRelease)},
 		{pattern: "POST " + t + "/cards/{id}/reinvite", handler: c.inTenant(c.cardReinvite)},
+		{pattern: "POST " + t + "/cards/{id}/remind", handler: c.inTenant(c.cardRemind)},
 		{pattern: "GET " + Prefix + "/setup/{$}", handler: c.inSetup("", c.setupHome), public: true},
 		{pattern: "GET " + Prefix + "/setup/saml", handler: c.inSetup("saml", c.setupSAML), public: true},
 		{pattern: "POST " + Prefix + "/setup/saml", handler: c.inSetup("saml", c.setupSAMLSave), public: true},

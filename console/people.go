@@ -94,3 +94,23 @@ func (c *Console) cardReinvite(w http.ResponseWriter, r *http.Request, t Tenant)
 	c.sessions.setFlash(r.Context(), sessionOf(r), msg)
 	http.Redirect(w, r, tenantURL(t.ID)+"/cards/"+url.PathEscape(id), http.StatusSeeOther)
 }
+
+// cardRemind: POST …/cards/{id}/remind — sends the pending invite again,
+// at most once per the tenant's reminder interval.
+func (c *Console) cardRemind(w http.ResponseWriter, r *http.Request, t Tenant) {
+	id := r.PathValue("id")
+	_, err := c.deps.Directory.Remind(r.Context(), actor(r), t.ID, id)
+	var soon *directory.TooSoonError
+	switch {
+	case errors.As(err, &soon):
+		c.sessions.setFlash(r.Context(), sessionOf(r), "No reminder sent: one went out less than the reminder interval ago. The next is available in "+roughly(soon.RetryAfter)+".")
+	case errors.Is(err, directory.ErrNotInvitable):
+		c.sessions.setFlash(r.Context(), sessionOf(r), "No reminder sent: only a pending invite can be reminded of.")
+	case err != nil:
+		c.fail(w, r, err)
+		return
+	default:
+		c.sessions.setFlash(r.Context(), sessionOf(r), "Reminder sent.")
+	}
+	http.Redirect(w, r, tenantURL(t.ID)+"/cards/"+url.PathEscape(id), http.StatusSeeOther)
+}

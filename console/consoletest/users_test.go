@@ -8,6 +8,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/rosterd/rosterd/internal/browsertest"
 )
 
 var (
@@ -184,5 +187,50 @@ func TestAddPersonRefusals(t *testing.T) {
 	must(t, a, http.StatusSeeOther, "a good form")
 	if cards := listCards(t, r, "acme"); len(cards) != 1 || cards[0].Email != "eve@acme.example" || !strings.HasSuffix(a.Location, "/cards/"+cards[0].ID) {
 		t.Fatalf("after the good form: %+v, sent to %s", cards, a.Location)
+	}
+}
+
+// TestRemindEvery24Hours: a pending invite's card says when its reminder
+// is available (the tenant's 24 h), and a reminder asked for too soon
+// says when the next is; where the interval has passed, the card offers
+// the reminder and sends it.
+func TestRemindEvery24Hours(t *testing.T) {
+	r := browsertest.StartRosterd(t, browsertest.Options{Config: `admin_keys: [{name: ops, key: ` + adminKey + `}]
+tenants:
+  - id: acme
+    name: Acme Inc.
+  - id: quick
+    name: Quick
+    reminder_interval: 1s
+`})
+	c := newClient(t, r)
+	c.signIn(adminKey)
+	for _, tc := range []struct{ tenant, email string }{{"acme", "pat@acme.example"}, {"quick", "quin@quick.example"}} {
+		tok := c.csrf("/console/t/" + tc.tenant + "/users/new")
+		a := c.do("POST", "/console/t/"+tc.tenant+"/users/new", url.Values{"csrf": {tok}, "email": {tc.email}})
+		must(t, a, http.StatusSeeOther, "adding "+tc.email)
+		card := c.do("GET", a.Location, nil)
+		switch tc.tenant {
+		case "acme":
+			if !strings.Contains(card.Body, "A reminder is available in 24 h.") || strings.Contains(card.Body, `action="`+a.Location+`/remind"`) {
+				t.Fatalf("a fresh invite's card does not say the reminder waits 24 h:\n%s", card.Body)
+			}
+			b := c.do("POST", a.Location+"/remind", url.Values{"csrf": {tok}})
+			must(t, b, http.StatusSeeOther, "a reminder too soon")
+			if page := c.do("GET", b.Location, nil); !strings.Contains(page.Body, "No reminder sent: one went out less than the reminder interval ago. The next is available in 24 h.") {
+				t.Fatalf("a reminder too soon does not say when the next is:\n%s", page.Body)
+			}
+		case "quick":
+			time.Sleep(1100 * time.Millisecond)
+			card = c.do("GET", a.Location, nil)
+			if !strings.Contains(card.Body, `action="`+a.Location+`/remind"`) {
+				t.Fatalf("past the interval the card offers no reminder:\n%s", card.Body)
+			}
+			b := c.do("POST", a.Location+"/remind", url.Values{"csrf": {tok}})
+			must(t, b, http.StatusSeeOther, "a reminder")
+			if page := c.do("GET", b.Location, nil); !strings.Contains(page.Body, "Reminder sent.") {
+				t.Fatalf("the reminder does not say it was sent:\n%s", page.Body)
+			}
+		}
 	}
 }
