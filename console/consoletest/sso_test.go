@@ -60,6 +60,10 @@ func TestJourneyCustomerAdminSSO(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS("#sso-email")),
 	)
 	b.CheckA11y("sign-in with SSO")
+	before := consoleCookie(b, r)
+	if before == "" {
+		b.Fatalf("the sign-in page set no session cookie")
+	}
 	b.Step("give the work email",
 		chromedp.SendKeys(chromedp.CSS("#sso-email"), customerAdmin.Email),
 		browsertest.Load(chromedp.KeyEvent("\r")),
@@ -85,6 +89,9 @@ func TestJourneyCustomerAdminSSO(t *testing.T) {
 		b.Fatalf("after SSO the page says %q, signed in as %q", flash, who)
 	}
 	b.CheckA11y("users after SSO")
+	if after := consoleCookie(b, r); after == "" || after == before {
+		b.Fatalf("the session id did not change at the SSO sign-in (session fixation): %q → %q", before, after)
+	}
 
 	// The session is Acme's only.
 	var cookies []*network.Cookie
@@ -227,4 +234,19 @@ func TestSSOSignInNeedsAdmin(t *testing.T) {
 	if who != 0 {
 		t.Fatalf("a viewer got a console session")
 	}
+}
+
+// consoleCookie is the browser's console session cookie.
+func consoleCookie(b *browsertest.Browser, r *browsertest.Rosterd) string {
+	var id string
+	b.Step("read the session cookie", chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		res, err := chromedp.Call(ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{r.URL + "/console/"}})
+		for _, ck := range res.Cookies {
+			if ck.Name == "rosterd_console" {
+				id = ck.Value
+			}
+		}
+		return err
+	}))
+	return id
 }
