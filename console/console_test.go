@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rosterd/rosterd/saml"
 	"github.com/rosterd/rosterd/store"
 )
 
@@ -117,5 +118,20 @@ func TestCheckMetadataURL(t *testing.T) {
 		if insecure != tc.insecure || (tc.problem == "") != (problem == "") || !strings.Contains(problem, tc.problem) {
 			t.Errorf("checkMetadataURL(%q, %v) = %v, %q; want %v, %q", tc.url, tc.loopbackHTTP, insecure, problem, tc.insecure, tc.problem)
 		}
+	}
+}
+
+// TestRefusalAdvice: every refusal a test sign-in can meet that the IT
+// admin can fix at the IdP has advice of its own.
+func TestRefusalAdvice(t *testing.T) {
+	for _, r := range []saml.Reason{saml.ReasonUnsigned, saml.ReasonBadSignature, saml.ReasonWeakSignature, saml.ReasonWrongIssuer,
+		saml.ReasonWrongAudience, saml.ReasonWrongDestination, saml.ReasonWrongRecipient, saml.ReasonExpired, saml.ReasonNotYetValid,
+		saml.ReasonNoEmail, saml.ReasonIdPStatus} {
+		if a := adviceFor(r); strings.HasPrefix(a, "The IdP's answer was refused.") {
+			t.Errorf("%s: no advice of its own", r)
+		}
+	}
+	if a := adviceFor("something_new"); !strings.Contains(a, "which check failed") {
+		t.Errorf("an unknown reason: %q", a)
 	}
 }

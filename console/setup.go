@@ -192,6 +192,7 @@ type setupSAMLView struct {
 	Guide                    idpGuide
 	Error                    string
 	Result                   *saml.TestResult
+	Advice                   string
 	ResultOK                 bool
 	MappedEmail, MappedName  string
 	MappedGroups, MappedRole string
@@ -372,6 +373,9 @@ func (c *Console) setupSAMLResult(w http.ResponseWriter, r *http.Request) {
 	}
 	v := c.setupSAMLView(r, t, "other")
 	v.Result, v.ResultOK = &res, res.Reason == ""
+	if !v.ResultOK {
+		v.Advice = adviceFor(res.Reason)
+	}
 	a := res.Login.Attributes
 	v.MappedEmail, v.MappedName, v.MappedRole = res.Login.Email, strings.TrimSpace(a.GivenName+" "+a.FamilyName), a.Role
 	v.MappedGroups = strings.Join(a.Groups, ", ")
@@ -438,4 +442,32 @@ func (c *Console) setupSCIMToken(w http.ResponseWriter, r *http.Request) {
 	v := c.scimView(t)
 	v.Token = secret
 	c.render(w, r, http.StatusCreated, "setup_scim", "User provisioning · "+v.TenantName, v)
+}
+
+// refusalAdvice says what a refused test sign-in means for the IT admin
+// setting the IdP up, and what to change there.
+var refusalAdvice = map[saml.Reason]string{
+	saml.ReasonUnsigned:          "The IdP's answer was not signed. Turn on signing of the assertion (or of the response) in the IdP.",
+	saml.ReasonBadSignature:      "The signature does not match the certificate in the IdP's metadata. Check that the metadata URL is this IdP's, or save it again after a certificate change.",
+	saml.ReasonWeakSignature:     "The IdP signs with SHA-1. Switch its signature algorithm to RSA-SHA256.",
+	saml.ReasonWrongIssuer:       "The answer came from another IdP than the one the metadata URL describes. Paste the metadata URL of the IdP you signed in at.",
+	saml.ReasonWrongAudience:     "The IdP sent the answer for another application. Set its Audience (SP entity id) to the entity id on the single sign-on page.",
+	saml.ReasonWrongDestination:  "The IdP sent the answer to another address. Set its ACS URL (reply URL) to the one on the single sign-on page.",
+	saml.ReasonWrongRecipient:    "The IdP sent the answer to another address. Set its ACS URL (reply URL) to the one on the single sign-on page.",
+	saml.ReasonExpired:           "The answer had run out when it arrived. Check the IdP's clock, and start Test sign-in again.",
+	saml.ReasonNotYetValid:       "The answer is not valid yet: the IdP's clock is ahead. Check its clock.",
+	saml.ReasonNoEmail:           "No email address arrived. Send the person's email as the NameID (emailAddress format) or as an attribute named email.",
+	saml.ReasonIdPStatus:         "The IdP refused the sign-in itself; its own log says why (a user not assigned to the application, often).",
+	saml.ReasonReplay:            "This answer was used before. Start Test sign-in again.",
+	saml.ReasonUnknownRequest:    "The answer does not belong to a sign-in started here. Start Test sign-in from the single sign-on page.",
+	saml.ReasonIdPInitiated:      "The sign-in was started at the IdP. Start it with Test sign-in here instead.",
+	saml.ReasonUndecryptable:     "The assertion is encrypted for another key. Turn assertion encryption off, or give the IdP this rosterd's encryption certificate.",
+	saml.ReasonSignatureWrapping: "The answer's structure was refused as unsafe. Check the IdP's signing settings.",
+}
+
+func adviceFor(r saml.Reason) string {
+	if a, ok := refusalAdvice[r]; ok {
+		return a
+	}
+	return "The IdP's answer was refused. The detail below says which check failed."
 }

@@ -93,6 +93,12 @@ func (s *Server) tested(w http.ResponseWriter, r *http.Request, p *provider, pur
 		return
 	default:
 		res.Login, refusal = p.identity(a)
+		// What RecordLogin would refuse, a test refuses too.
+		if refusal == nil {
+			if _, _, err := directory.NormalizeEmail(res.Login.Email); err != nil {
+				refusal = &Refusal{Reason: ReasonNoEmail, Detail: "the email the IdP sent is not valid: " + err.Error()}
+			}
+		}
 	}
 	outcome := "test_success"
 	if refusal != nil {

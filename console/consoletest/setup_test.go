@@ -294,3 +294,42 @@ func TestSetupLinkRefusals(t *testing.T) {
 		t.Fatalf("refused portal requests made SCIM connections: %+v", tenant.SCIM)
 	}
 }
+
+// TestSetupTestSignInRefused: a test sign-in whose assertion rosterd
+// refuses (the IdP sends an email that is not one) ends on the result
+// page with what to fix at the IdP, what arrived, and nothing recorded.
+func TestSetupTestSignInRefused(t *testing.T) {
+	r := browsertest.StartRosterd(t, browsertest.Options{Config: operatorConfig})
+	link := newSetupTenant(t, r, "", "saml")
+	broken := ssptest.User{Username: "broken", Password: "pw", Email: "not-an-email", Given: "Bro", Family: "Ken"}
+	idp := ssptest.Start(t, broken)
+	b := newBrowser(t, idp.Base)
+	b.Step("open the setup link and save the metadata URL",
+		chromedp.Navigate(link),
+		chromedp.WaitVisible(chromedp.CSS(`a[href="/console/setup/saml"]`)),
+		browsertest.Load(chromedp.Click(chromedp.CSS(`a[href="/console/setup/saml"]`))),
+		chromedp.WaitVisible(chromedp.CSS("#metadata_url")),
+		chromedp.SendKeys(chromedp.CSS("#metadata_url"), idp.MetadataURL),
+		browsertest.Load(chromedp.Submit(chromedp.CSS("#metadata_url"))),
+		chromedp.WaitVisible(chromedp.CSS("#test-sign-in")),
+	)
+	idp.TrustSP(t, r.URL+"/saml/initech/metadata")
+	b.Step("run Test sign-in",
+		browsertest.Load(chromedp.Click(chromedp.CSS("#test-sign-in"))),
+		chromedp.WaitVisible(chromedp.CSS(`input[name="password"]`)),
+		chromedp.SendKeys(chromedp.CSS(`input[name="username"]`), broken.Username),
+		chromedp.SendKeys(chromedp.CSS(`input[name="password"]`), broken.Password),
+		chromedp.Submit(chromedp.CSS(`input[name="password"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#result")),
+	)
+	heading := browsertest.Value(b, "read the result", chromedp.Text(chromedp.CSS("#result")))
+	advice := browsertest.Value(b, "read the advice", chromedp.Text(chromedp.CSS(`p.error[role="alert"]`)))
+	nameID := browsertest.Value(b, "read the NameID", chromedp.Text(chromedp.CSS("#nameid")))
+	if heading != "Test sign-in failed" || !strings.Contains(advice, "Send the person's email as the NameID") || nameID != "not-an-email" {
+		b.Fatalf("a refused test sign-in shows %q, advice %q, NameID %q", heading, advice, nameID)
+	}
+	b.CheckA11y("refused test sign-in")
+	if cards := listCards(t, r, "initech"); len(cards) != 0 {
+		t.Fatalf("a refused test sign-in made cards: %+v", cards)
+	}
+}
