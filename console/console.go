@@ -171,7 +171,7 @@ func (c *Console) routes() []route {
 		{pattern: "GET " + Prefix + "/sign-in", handler: c.signInPage, public: true},
 		{pattern: "POST " + Prefix + "/sign-in", handler: c.signIn, public: true},
 		{pattern: "POST " + Prefix + "/sign-out", handler: c.signOut, public: true},
-		{pattern: "GET " + Prefix + "/sso", handler: c.ssoFind, public: true},
+		{pattern: "POST " + Prefix + "/sso", handler: c.ssoFind, public: true},
 		{pattern: "GET " + Prefix + "/sso/start", handler: c.ssoStart, public: true},
 		{pattern: "GET " + Prefix + "/sso/done", handler: c.ssoDone, public: true},
 

@@ -37,16 +37,17 @@ type ssoView struct {
 	StartURL   string
 }
 
-// ssoFind: GET /console/sso?email= — finds the organization of a work
+// ssoFind: POST /console/sso (email) — finds the organization of a work
 // email, and offers to continue to its IdP. (A link, not the form's own
-// redirect: the CSP's form-action 'self' stops a form's way to the IdP.)
+// redirect: the CSP's form-action 'self' stops a form's way to the IdP.
+// A POST: the email stays out of the address bar and the history.)
 func (c *Console) ssoFind(w http.ResponseWriter, r *http.Request) {
 	if !c.ssoEnabled() {
 		c.errorPage(w, r, http.StatusNotFound, "Sign-in with SSO is not available in this rosterd.")
 		return
 	}
-	email := strings.TrimSpace(r.URL.Query().Get("email"))
-	next := safeNext(r.URL.Query().Get("next"))
+	email := strings.TrimSpace(r.PostForm.Get("email"))
+	next := safeNext(r.PostForm.Get("next"))
 	refuse := func(msg string) {
 		c.render(w, r, http.StatusOK, "signin", "Sign in", signInView{Next: next, SSO: true, SSOEmail: email, SSOError: msg})
 	}
