@@ -94,6 +94,9 @@ type Services struct {
 	Registry Registry
 	// Setup keeps the setup links (the store).
 	Setup store.SetupLinks
+	// SetupPortal is where an opened setup link sends the browser (the
+	// console's setup portal); default /api/v1/setup/session.
+	SetupPortal string
 	// Keys lists, makes and revokes admin keys, for operator keys.
 	Keys KeyManager
 	// UploadTokens makes the drop box's upload tokens; without it that

@@ -453,6 +453,7 @@ type Store interface {
 	Outbox
 	Registry
 	SetupLinks
+	ConsoleSessions
 
 	// InTx runs fn in one transaction: committed when fn returns nil, rolled
 	// back otherwise (and when ctx is cancelled). It does not retry; callers

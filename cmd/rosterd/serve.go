@@ -207,16 +207,19 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	adminAPI := admin.New(keys, tenants, logger.With("component", "admin"), reg)
 	adminAPI.WithLoginCodes(samlServer)
 	adminAPI.With(admin.Services{Directory: svc, Store: st, Runner: runner, FeedsNow: feeds.forAdmin, Events: st, Webhooks: st,
-		Registry: tenants, Keys: keys, Setup: st, PublicURL: cfg.PublicURL, UploadTokens: dropBox})
+		Registry: tenants, Keys: keys, Setup: st, SetupPortal: console.Prefix + "/setup/", PublicURL: cfg.PublicURL, UploadTokens: dropBox})
 	adminAPI.Mount(srv)
 
 	// The web console under /console/: the same directory, signed in with
 	// an admin key.
 	web, err := console.New(console.Deps{Keys: keys, Directory: svc, Audit: st, Tenants: consoleTenants{tenants},
+		Runs:       consoleRuns{st: st, api: adminAPI, runner: runner},
+		SetupLinks: st, Connections: tenants, SAML: samlServer, Domains: tenants, Sessions: st,
 		PublicURL: cfg.PublicURL, Logger: logger.With("component", "console")})
 	if err != nil {
 		return err
 	}
+	samlServer.HandOffTo(web)
 	web.Mount(srv)
 
 	schedCtx, stopSched := context.WithCancel(ctx)

@@ -67,6 +67,7 @@ func RunTests(t *testing.T, newStore NewStore) {
 		{"TenantFeeds", testTenantFeeds},
 		{"SetupLinks", testSetupLinks},
 		{"KeyUseAndDomains", testKeyUseAndDomains},
+		{"ConsoleSessions", testConsoleSessions},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
