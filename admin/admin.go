@@ -124,7 +124,7 @@ func (a *API) routes() []route {
 
 // Mount registers the API's routes.
 func (a *API) Mount(mux Mux) {
-	for _, rt := range slices.Concat(a.routes(), a.registryRoutes(), a.samlRoutes(), a.keyRoutes(), a.setupRoutes()) {
+	for _, rt := range slices.Concat(a.routes(), a.registryRoutes(), a.feedRoutes(), a.samlRoutes(), a.keyRoutes(), a.setupRoutes(), a.domainRoutes(), a.uploadTokenRoutes()) {
 		var h http.Handler = rt.handler
 		if !rt.public {
 			h = a.auth(h)

@@ -23,12 +23,14 @@ import (
 	"github.com/rosterd/rosterd/directory"
 	"github.com/rosterd/rosterd/internal/credential"
 	"github.com/rosterd/rosterd/internal/daemon"
+	"github.com/rosterd/rosterd/internal/dnstest"
 	"github.com/rosterd/rosterd/internal/pgtest"
 	"github.com/rosterd/rosterd/internal/testenv"
 	"github.com/rosterd/rosterd/scim"
 	"github.com/rosterd/rosterd/store"
 	"github.com/rosterd/rosterd/store/storetest"
 	"github.com/rosterd/rosterd/sync/reconcile"
+	"github.com/rosterd/rosterd/tenant"
 	"github.com/rosterd/rosterd/tenant/tenanttest"
 )
 
@@ -50,6 +52,8 @@ type env struct {
 	dir   *directory.Service
 	store store.Backend
 	clock *testenv.Clock
+	keys  *credential.Keyring
+	dns   *dnstest.Server
 
 	mu    sync.Mutex
 	snaps map[string][]reconcile.Record // by feed
@@ -60,14 +64,15 @@ func newEnv(t *testing.T, st store.Backend) *env {
 	clk := testenv.NewClock(time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC))
 	// The SCIM token sits in the keyring; the file's connection says
 	// it is authoritative.
-	tenants := tenanttest.FromYAML(t, st, `
+	dnsSrv := dnstest.Start(t)
+	tenants := tenanttest.FromYAMLWith(t, st, `
 tenants:
   - id: acme
     name: Acme
     safety: {max_disable_percent: 100, max_disable_count: 1000, min_snapshot_ratio: 0}
   - id: globex
     name: Globex
-`)
+`, tenant.Options{Resolver: dnsSrv.Resolver()})
 	// The file's defaults: invites by email, 7 days, reminders every 24 h.
 	svc := directory.NewService(st, nil, directory.WithPolicies(tenants), directory.WithClock(clk.Now))
 	keys := credential.NewKeyring(st, []credential.Static{
@@ -76,7 +81,8 @@ tenants:
 		{Kind: store.AdminKey, Name: "operator", Secret: opKey, Scopes: []string{store.ScopeOperator}},
 		{Kind: store.SCIMToken, Tenant: "acme", Name: "okta", Secret: scimTok},
 	})
-	e := &env{t: t, dir: svc, store: st, clock: clk, snaps: map[string][]reconcile.Record{}}
+	keys.Now = clk.Now
+	e := &env{t: t, dir: svc, store: st, clock: clk, keys: keys, dns: dnsSrv, snaps: map[string][]reconcile.Record{}}
 	feed := func(name string, lim reconcile.Limits) Feed {
 		return Feed{Schedule: "0 6 * * 1", Location: time.UTC, Run: reconcile.Feed{
 			Source: reconcile.Source{Tenant: "acme", Name: "file:" + name, Authoritative: true, Withdraw: true},

@@ -1,7 +1,9 @@
 package admin
 
 import (
+	"bytes"
 	"encoding/csv"
+	"slices"
 	"strings"
 	"testing"
 
@@ -44,4 +46,40 @@ func TestExportNeutralisesFormulas(t *testing.T) {
 	if !strings.Contains(res.Raw, `"'a;=1+1"`) {
 		t.Errorf("the cell with a \";=\" is not quoted, so a spreadsheet splitting on \";\" cuts it:\n%s", res.Raw)
 	}
+}
+
+// Export as CSV, change one cell, import the file: exactly that cell
+// changes.
+func TestExportCSVEditOneCellReimport(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		e.seedPeople()
+		before := e.must(200, "GET", acme+"/cards/export.csv", nil).Raw
+		rows, err := csv.NewReader(strings.NewReader(before)).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		col := slices.Index(rows[0], "department")
+		row := slices.IndexFunc(rows, func(r []string) bool { return r[slices.Index(rows[0], "email")] == "bob@example.com" })
+		if col < 0 || row < 0 || rows[row][col] != "Support" {
+			t.Fatalf("no department of bob in:\n%s", before)
+		}
+		rows[row][col] = "Customer Care"
+		var buf bytes.Buffer
+		w := csv.NewWriter(&buf)
+		if err := w.WriteAll(rows); err != nil {
+			t.Fatal(err)
+		}
+		imp := e.must(201, "POST", acme+"/imports", upload("cards.csv", buf.Bytes(), nil))
+		if imp.Body["status"] != "applied" {
+			t.Fatalf("import: %.500s", imp.Raw)
+		}
+		after := e.must(200, "GET", acme+"/cards/export.csv", nil).Raw
+		want := strings.Replace(before, "bob@example.com,Bob,Young,,,Support,", "bob@example.com,Bob,Young,,,Customer Care,", 1)
+		if want == before {
+			t.Fatalf("bob's row is not where the test expects it:\n%s", before)
+		}
+		if diffLines(want, after) != "" {
+			t.Fatalf("after the round trip:\n%s", diffLines(want, after))
+		}
+	})
 }

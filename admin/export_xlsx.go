@@ -1,20 +1,26 @@
 package admin
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"os"
+	"strconv"
 
 	"github.com/xuri/excelize/v2"
+
+	"github.com/rosterd/rosterd/internal/daemon"
 )
 
 // exportCardsXLSX: GET …/cards/export.xlsx — export.csv's columns,
 // filters and sort as a workbook of one sheet, "Cards". Rows go through
-// excelize's StreamWriter, which keeps a bounded buffer in memory and
-// spills the rest to a temporary file, so memory stays flat however many
-// cards there are; the workbook is written out once every row is in, so
-// a failure on the way answers a clean 500, never a truncated file.
-// Every cell is text (an employee id keeps its leading zeros, a value
-// starting with "=" is no formula), and the import reads the file back.
+// sheetWriter straight into a zip in a temporary file, so memory stays
+// flat however many cards there are; the workbook is sent once every row
+// is in, so a failure on the way answers a clean 500, never a truncated
+// file. Every cell is text (an employee id keeps its leading zeros, a
+// value starting with "=" is no formula), and the import reads the file
+// back.
 func (a *API) exportCardsXLSX(w http.ResponseWriter, r *http.Request, tenant string) {
 	q, ok := listQuery(w, r, tenant, exportParams)
 	if !ok {
@@ -23,33 +29,21 @@ func (a *API) exportCardsXLSX(w http.ResponseWriter, r *http.Request, tenant str
 	q.Limit = 1000
 	ctx := r.Context()
 	dir := a.services.Directory
-	f := excelize.NewFile()
-	defer f.Close()
-	const sheet = "Cards"
-	if err := f.SetSheetName("Sheet1", sheet); err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	sw, err := f.NewStreamWriter(sheet)
+	tmp, err := os.CreateTemp("", "rosterd-export-*.xlsx")
 	if err != nil {
-		a.fail(w, r, err)
+		a.fail(w, r, fmt.Errorf("writing the XLSX export: %w", err))
 		return
 	}
-	row := 1
-	put := func(cells []string) error {
-		vals := make([]any, len(cells))
-		for i, c := range cells {
-			vals[i] = c
-		}
-		cell, err := excelize.CoordinatesToCellName(1, row)
-		if err != nil {
-			return err
-		}
-		row++
-		return sw.SetRow(cell, vals)
+	defer func() {
+		tmp.Close()
+		os.Remove(tmp.Name())
+	}()
+	sw, err := newSheetWriter(tmp, "Cards")
+	if err == nil {
+		err = sw.Row(exportColumns)
 	}
-	if err := put(exportColumns); err != nil {
-		a.fail(w, r, err)
+	if err != nil {
+		a.fail(w, r, fmt.Errorf("writing the XLSX export: %w", err))
 		return
 	}
 	now := dir.Now()
@@ -65,7 +59,11 @@ func (a *API) exportCardsXLSX(w http.ResponseWriter, r *http.Request, tenant str
 			return
 		}
 		for _, c := range page.Cards {
-			if err := put(exportRow(c, sources[c.ID], now)); err != nil {
+			if err := sw.Row(exportRow(c, sources[c.ID], now)); errors.Is(err, errSheetFull) {
+				daemon.WriteError(w, http.StatusBadRequest, "too_many_rows", "", fmt.Sprintf(
+					"the filters select more than %d cards, more than a worksheet holds: narrow them, or use export.csv", excelize.TotalRows-1))
+				return
+			} else if err != nil {
 				a.fail(w, r, fmt.Errorf("writing the XLSX export: %w", err))
 				return
 			}
@@ -75,14 +73,23 @@ func (a *API) exportCardsXLSX(w http.ResponseWriter, r *http.Request, tenant str
 		}
 		q.Cursor = page.Next
 	}
-	if err := sw.Flush(); err != nil {
+	if err := sw.Close(); err != nil {
+		a.fail(w, r, fmt.Errorf("writing the XLSX export: %w", err))
+		return
+	}
+	size, err := tmp.Seek(0, io.SeekEnd)
+	if err == nil {
+		_, err = tmp.Seek(0, io.SeekStart)
+	}
+	if err != nil {
 		a.fail(w, r, fmt.Errorf("writing the XLSX export: %w", err))
 		return
 	}
 	w.Header().Set("Content-Type", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="rosterd-%s-cards.xlsx"`, tenant))
 	w.Header().Set("X-Content-Type-Options", "nosniff")
-	if _, err := f.WriteTo(w); err != nil {
+	w.Header().Set("Content-Length", strconv.FormatInt(size, 10))
+	if _, err := io.Copy(w, tmp); err != nil {
 		// Part of the file may be out: cut the connection so that it never
 		// looks complete.
 		a.logger.Error("exporting cards as XLSX", "tenant", tenant, "err", err)

@@ -3,6 +3,7 @@ package admin
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"regexp"
 	"time"
@@ -15,8 +16,8 @@ import (
 // KeyManager lists, makes and revokes admin keys (*credential.Keyring).
 type KeyManager interface {
 	List(ctx context.Context, kind string) ([]store.Credential, error)
-	AddScoped(ctx context.Context, kind, tenant, name, origin, secret string, readOnly bool, scopes []string, now time.Time) error
-	Revoke(ctx context.Context, id string) error
+	AddScopedBy(ctx context.Context, by credential.Actor, kind, tenant, name, origin, secret string, readOnly bool, scopes []string, now time.Time) (store.Credential, error)
+	RevokeBy(ctx context.Context, by credential.Actor, id string) error
 }
 
 // keyNamePattern is what an admin key's name may be (as the CLI's).
@@ -54,6 +55,9 @@ type keyView struct {
 	Scopes   []string  `json:"scopes"`
 	Origin   string    `json:"origin"`
 	Created  time.Time `json:"created_at,omitzero"`
+	// LastUsed is to the minute; a key of the file's, since this process
+	// started.
+	LastUsed time.Time `json:"last_used_at,omitzero"`
 }
 
 func viewOf(c store.Credential) keyView {
@@ -61,7 +65,7 @@ func viewOf(c store.Credential) keyView {
 	if scopes == nil {
 		scopes = []string{}
 	}
-	return keyView{ID: c.ID, Name: c.Name, Tenant: c.Tenant, ReadOnly: c.ReadOnly, Scopes: scopes, Origin: c.Origin, Created: c.Created}
+	return keyView{ID: c.ID, Name: c.Name, Tenant: c.Tenant, ReadOnly: c.ReadOnly, Scopes: scopes, Origin: c.Origin, Created: c.Created, LastUsed: c.LastUsed}
 }
 
 func (a *API) listKeys(w http.ResponseWriter, r *http.Request) {
@@ -91,13 +95,15 @@ func (a *API) createKey(w http.ResponseWriter, r *http.Request) {
 	if !keyNamePattern.MatchString(in.Name) {
 		problems = append(problems, problem{Path: "name", Message: "use letters, digits, '.', '_' or '-' (1 to 64)"})
 	}
-	for _, s := range in.Scopes {
-		if s != store.ScopeOperator {
-			problems = append(problems, problem{Path: "scopes", Message: "unknown scope " + s + " (want operator)"})
+	for i, s := range in.Scopes {
+		switch {
+		case s == store.ScopeOperator && in.Tenant != "":
+			problems = append(problems, problem{Path: "tenant", Message: "an operator key belongs to no tenant"})
+		case s == store.ScopeConnections && in.Tenant == "":
+			problems = append(problems, problem{Path: fmt.Sprintf("scopes[%d]", i), Message: "the connections scope is for a key of one tenant: set tenant"})
+		case s != store.ScopeOperator && s != store.ScopeConnections:
+			problems = append(problems, problem{Path: fmt.Sprintf("scopes[%d]", i), Message: "unknown scope " + s + " (want operator or connections)"})
 		}
-	}
-	if len(in.Scopes) > 0 && in.Tenant != "" {
-		problems = append(problems, problem{Path: "tenant", Message: "an operator key belongs to no tenant"})
 	}
 	if in.Tenant != "" {
 		if _, err := a.liveTenant(r.Context(), in.Tenant); err != nil {
@@ -110,19 +116,20 @@ func (a *API) createKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	secret, err := credential.Generate(credential.AdminKeyPrefix)
+	var c store.Credential
 	if err == nil {
-		err = a.services.Keys.AddScoped(r.Context(), store.AdminKey, in.Tenant, in.Name, "api", secret, in.ReadOnly, in.Scopes, time.Now().UTC())
+		c, err = a.services.Keys.AddScopedBy(r.Context(), keyActor(r), store.AdminKey, in.Tenant, in.Name, "api", secret, in.ReadOnly, in.Scopes, time.Now().UTC())
 	}
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	a.logger.Info("admin key created", "name", in.Name, "by", actor(r).Name)
-	daemon.WriteJSON(w, http.StatusCreated, map[string]any{"name": in.Name, "key": secret, "note": "the key is shown this once; only its hash is kept"})
+	a.logger.Info("admin key created", "id", c.ID, "by", actor(r).Name)
+	daemon.WriteJSON(w, http.StatusCreated, map[string]any{"id": c.ID, "name": in.Name, "key": secret, "note": "the key is shown this once; only its hash is kept"})
 }
 
 func (a *API) revokeKey(w http.ResponseWriter, r *http.Request) {
-	err := a.services.Keys.Revoke(r.Context(), r.PathValue("id"))
+	err := a.services.Keys.RevokeBy(r.Context(), keyActor(r), r.PathValue("id"))
 	switch {
 	case errors.Is(err, credential.ErrConfigured):
 		daemon.WriteError(w, http.StatusConflict, "managed_by_config", "id", "this key is declared in the configuration file: remove it there")
@@ -134,4 +141,10 @@ func (a *API) revokeKey(w http.ResponseWriter, r *http.Request) {
 		a.logger.Info("admin key revoked", "id", r.PathValue("id"), "by", actor(r).Name)
 		w.WriteHeader(http.StatusNoContent)
 	}
+}
+
+// keyActor is the admin key making a change, for the audit line.
+func keyActor(r *http.Request) credential.Actor {
+	key, _ := KeyFrom(r.Context())
+	return credential.Actor{Name: key.Name, Source: "admin"}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -53,16 +54,26 @@ type FeedBody struct {
 	Timezone string     `json:"timezone,omitempty"`
 	NextRun  *time.Time `json:"next_run,omitempty"`
 	LastRun  *RunBody   `json:"last_run,omitempty"`
+	// ManagedBy is config (the file's feed) or api; Settings its keys as
+	// the file writes them, secrets redacted.
+	ManagedBy string          `json:"managed_by,omitempty"`
+	Settings  json.RawMessage `json:"settings,omitempty"`
 }
 
 func (a *API) listFeeds(w http.ResponseWriter, r *http.Request, tenant string) {
 	feeds := []FeedBody{}
 	now := a.services.Directory.Now()
-	for key, f := range a.services.Feeds {
+	t, _ := a.liveTenant(r.Context(), tenant)
+	for key, f := range a.feeds() {
 		if !strings.HasPrefix(key, tenant+"/") {
 			continue
 		}
 		b := FeedBody{Name: f.Run.Feed, Kind: f.Run.Kind, Source: f.Run.Source.Name, Schedule: f.Schedule}
+		if t != nil {
+			if tf, ok := t.Feed(f.Run.Feed); ok {
+				b.ManagedBy, b.Settings = tf.ManagedBy, tf.View().Settings
+			}
+		}
 		if f.Schedule != "" {
 			loc := f.Location
 			if loc == nil {
@@ -104,7 +115,7 @@ func (a *API) runFeed(w http.ResponseWriter, r *http.Request, tenant string) {
 	if !ok {
 		return
 	}
-	f, found := a.services.Feeds[tenant+"/"+r.PathValue("name")]
+	f, found := a.feeds()[tenant+"/"+r.PathValue("name")]
 	if !found {
 		daemon.WriteError(w, http.StatusNotFound, "unknown_feed", "name", "no feed of that name in this tenant")
 		return
@@ -212,18 +223,41 @@ func (a *API) getPlan(w http.ResponseWriter, r *http.Request, tenant string) {
 
 // approveRun: POST …/runs/{id}/approve — apply a held plan.
 func (a *API) approveRun(w http.ResponseWriter, r *http.Request, tenant string) {
-	runner, ok := a.runner(w)
-	if !ok {
+	if _, ok := a.runner(w); !ok {
 		return
 	}
 	var body struct{}
 	if !decodeJSON(w, r, &body, true) {
 		return
 	}
-	run, err := a.services.Store.GetRun(r.Context(), tenant, r.PathValue("id"))
-	if err != nil {
+	run, err := a.ApproveRun(context.WithoutCancel(r.Context()), tenant, r.PathValue("id"), actor(r).Name)
+	if errors.Is(err, ErrFeedGone) {
+		daemon.WriteError(w, http.StatusConflict, "unknown_feed", "", err.Error())
+		return
+	}
+	if err != nil && run.ID == "" {
 		a.fail(w, r, err)
 		return
+	}
+	a.answerRun(w, r, run, err, http.StatusOK)
+}
+
+// ErrFeedGone refuses an approval whose run's feed is no longer
+// configured.
+var ErrFeedGone = errors.New("the run's feed is no longer configured")
+
+// ApproveRun applies a held run as its feed (or, for an import, the
+// choices kept in its plan) says: the one place that finds what a held
+// run is to be applied with, for the API and the console. It returns the
+// run as it is after, with reconcile's errors (*reconcile.ChangedError,
+// reconcile.ErrNotHeld); a run with no id when there is none to show.
+func (a *API) ApproveRun(ctx context.Context, tenant, id, actor string) (store.Run, error) {
+	if a.services.Runner == nil {
+		return store.Run{}, errors.New("feeds cannot run in this process")
+	}
+	run, err := a.services.Store.GetRun(ctx, tenant, id)
+	if err != nil {
+		return store.Run{}, err
 	}
 	var f reconcile.Feed
 	if run.Kind == "import" {
@@ -232,20 +266,17 @@ func (a *API) approveRun(w http.ResponseWriter, r *http.Request, tenant string) 
 		// kept in its plan.
 		opts, err := reconcile.ImportChoices(run)
 		if err != nil {
-			a.fail(w, r, err)
-			return
+			return store.Run{}, err
 		}
-		f = filefeed.ImportFeed(tenant, run.FileName, nil, opts, a.importLimits(r.Context(), tenant))
+		f = filefeed.ImportFeed(tenant, run.FileName, nil, opts, a.importLimits(ctx, tenant))
 	} else {
-		cf, found := a.services.Feeds[tenant+"/"+run.Feed]
+		cf, found := a.feeds()[tenant+"/"+run.Feed]
 		if !found {
-			daemon.WriteError(w, http.StatusConflict, "unknown_feed", "", "the run's feed "+run.Feed+" is no longer configured")
-			return
+			return store.Run{}, fmt.Errorf("%w: %s", ErrFeedGone, run.Feed)
 		}
 		f = cf.Run
 	}
-	run, err = runner.Approve(context.WithoutCancel(r.Context()), f, run.ID, actor(r).Name)
-	a.answerRun(w, r, run, err, http.StatusOK)
+	return a.services.Runner.Approve(ctx, f, run.ID, actor)
 }
 
 // rejectRun: POST …/runs/{id}/reject — close a held plan unapplied.

@@ -82,6 +82,9 @@ type Services struct {
 	Runner    Runner
 	// Feeds by "tenant/name".
 	Feeds map[string]Feed
+	// FeedsNow, when set, returns the feeds as they are now (the
+	// registry's, which the API changes at runtime) instead of Feeds.
+	FeedsNow func() map[string]Feed
 	// Events is the change feed (the store).
 	Events Events
 	// Webhooks is the record of webhook deliveries (the store).
@@ -91,8 +94,14 @@ type Services struct {
 	Registry Registry
 	// Setup keeps the setup links (the store).
 	Setup store.SetupLinks
+	// SetupPortal is where an opened setup link sends the browser (the
+	// console's setup portal); default /api/v1/setup/session.
+	SetupPortal string
 	// Keys lists, makes and revokes admin keys, for operator keys.
 	Keys KeyManager
+	// UploadTokens makes the drop box's upload tokens; without it that
+	// route answers 503 not_configured.
+	UploadTokens UploadTokens
 	// PublicURL is the base of the URLs the registry's answers name (the
 	// SCIM base URL of a new connection).
 	PublicURL string
@@ -299,4 +308,12 @@ func boolParam(w http.ResponseWriter, name, v string) (bool, bool) {
 		return false, false
 	}
 	return b, true
+}
+
+// feeds are the runnable feeds by "tenant/name", as they are now.
+func (a *API) feeds() map[string]Feed {
+	if a.services.FeedsNow != nil {
+		return a.services.FeedsNow()
+	}
+	return a.services.Feeds
 }

@@ -35,9 +35,9 @@ const (
 func (a *API) setupRoutes() []route {
 	const t = "/api/v1/tenants/{t}/setup-links"
 	return []route{
-		{pattern: "POST " + t, handler: a.operator(a.withSetup(a.createSetupLink))},
-		{pattern: "GET " + t, handler: a.operator(a.withSetup(a.listSetupLinks))},
-		{pattern: "DELETE " + t + "/{id}", handler: a.operator(a.withSetup(a.revokeSetupLink))},
+		{pattern: "POST " + t, handler: a.connections(a.withSetup(a.createSetupLink))},
+		{pattern: "GET " + t, handler: a.connections(a.withSetup(a.listSetupLinks))},
+		{pattern: "DELETE " + t + "/{id}", handler: a.connections(a.withSetup(a.revokeSetupLink))},
 		{pattern: "GET /setup/{token}", handler: a.withSetup(a.openSetupLink), public: true},
 		{pattern: "GET /api/v1/setup/session", handler: a.withSetup(a.setupSession), public: true},
 	}
@@ -175,7 +175,7 @@ func (a *API) openSetupLink(w http.ResponseWriter, r *http.Request) {
 	token := r.PathValue("token")
 	if c, err := r.Cookie(setupCookie); err == nil {
 		if l, err := a.services.Setup.SetupSession(r.Context(), credential.Hash(c.Value), now); err == nil && l.TokenHash == credential.Hash(token) {
-			http.Redirect(w, r, "/api/v1/setup/session", http.StatusSeeOther)
+			http.Redirect(w, r, a.setupPortal(), http.StatusSeeOther)
 			return
 		}
 	}
@@ -202,7 +202,15 @@ func (a *API) openSetupLink(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, &http.Cookie{Name: setupCookie, Value: session, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode,
 		Secure: strings.HasPrefix(a.services.PublicURL, "https://"), MaxAge: int(l.ExpiresAt.Sub(now).Seconds())})
 	a.logger.Info("setup link opened", "tenant", l.Tenant, "link", l.ID)
-	http.Redirect(w, r, "/api/v1/setup/session", http.StatusSeeOther)
+	http.Redirect(w, r, a.setupPortal(), http.StatusSeeOther)
+}
+
+// setupPortal is where an opened link goes.
+func (a *API) setupPortal() string {
+	if a.services.SetupPortal != "" {
+		return a.services.SetupPortal
+	}
+	return "/api/v1/setup/session"
 }
 
 // setupSession says what the browser's setup session may do: the tenant

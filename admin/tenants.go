@@ -30,6 +30,15 @@ type Registry interface {
 	DeleteSCIMConnection(ctx context.Context, actor tenant.Actor, tenantID, id string) error
 	AddSCIMToken(ctx context.Context, actor tenant.Actor, tenantID, id string, overlap time.Duration) (tenant.Token, string, error)
 	RevokeSCIMToken(ctx context.Context, actor tenant.Actor, tenantID, id, tokenID string) error
+	AddDomain(ctx context.Context, actor tenant.Actor, tenantID, domain string) (tenant.Domain, error)
+	RemoveDomain(ctx context.Context, actor tenant.Actor, tenantID, domain string) error
+	VerifyDomain(ctx context.Context, actor tenant.Actor, tenantID, domain string, operator bool) (tenant.Domain, error)
+	CreateFeed(ctx context.Context, actor tenant.Actor, tenantID string, doc []byte) (tenant.Feed, error)
+	UpdateFeed(ctx context.Context, actor tenant.Actor, tenantID, name string, doc []byte) (tenant.Feed, error)
+	DeleteFeed(ctx context.Context, actor tenant.Actor, tenantID, name string) error
+	CreateWebhook(ctx context.Context, actor tenant.Actor, tenantID string, doc []byte) (tenant.WebhookEndpoint, error)
+	UpdateWebhook(ctx context.Context, actor tenant.Actor, tenantID, id string, doc []byte) (tenant.WebhookEndpoint, error)
+	DeleteWebhook(ctx context.Context, actor tenant.Actor, tenantID, id string) error
 }
 
 // registryRoutes are the operator's endpoints.
@@ -42,12 +51,12 @@ func (a *API) registryRoutes() []route {
 		{pattern: "PATCH " + t, handler: a.operator(a.updateTenant)},
 		{pattern: "DELETE " + t, handler: a.operator(a.retireTenant)},
 		{pattern: "POST " + t + "/restore", handler: a.operator(a.restoreTenant)},
-		{pattern: "GET " + c, handler: a.operator(a.listSCIMConnections)},
-		{pattern: "POST " + c, handler: a.operator(a.createSCIMConnection)},
-		{pattern: "GET " + c + "/{id}", handler: a.operator(a.getSCIMConnection)},
-		{pattern: "DELETE " + c + "/{id}", handler: a.operator(a.deleteSCIMConnection)},
-		{pattern: "POST " + c + "/{id}/tokens", handler: a.operator(a.addSCIMToken)},
-		{pattern: "DELETE " + c + "/{id}/tokens/{token}", handler: a.operator(a.revokeSCIMToken)},
+		{pattern: "GET " + c, handler: a.connections(a.listSCIMConnections)},
+		{pattern: "POST " + c, handler: a.connections(a.createSCIMConnection)},
+		{pattern: "GET " + c + "/{id}", handler: a.connections(a.getSCIMConnection)},
+		{pattern: "DELETE " + c + "/{id}", handler: a.connections(a.deleteSCIMConnection)},
+		{pattern: "POST " + c + "/{id}/tokens", handler: a.connections(a.addSCIMToken)},
+		{pattern: "DELETE " + c + "/{id}/tokens/{token}", handler: a.connections(a.revokeSCIMToken)},
 	}
 }
 
@@ -68,6 +77,34 @@ func (a *API) operator(h http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
+// connections admits an operator key, and a key of the path's tenant with
+// the connections scope: a tenant manages its own connections, never
+// another tenant's, and never the registry's tenants themselves.
+func (a *API) connections(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if a.services.Registry == nil {
+			daemon.WriteError(w, http.StatusServiceUnavailable, "not_configured", "", "the admin API has no tenant registry configured")
+			return
+		}
+		key, _ := KeyFrom(r.Context())
+		switch {
+		case key.Tenant == "" && key.HasScope(store.ScopeOperator):
+		case key.Tenant == "":
+			daemon.WriteError(w, http.StatusForbidden, "operator_required", "",
+				"managing a tenant's connections needs an operator key, or a key of that tenant with the connections scope")
+			return
+		case key.Tenant != r.PathValue("t"):
+			daemon.WriteError(w, http.StatusForbidden, "wrong_tenant", "t", "this admin key belongs to another tenant")
+			return
+		case !key.HasScope(store.ScopeConnections):
+			daemon.WriteError(w, http.StatusForbidden, "connections_scope_required", "",
+				"managing the tenant's connections needs a key with the connections scope (an operator grants it: POST /api/v1/keys with scopes [\"connections\"])")
+			return
+		}
+		h(w, r)
+	}
+}
+
 func registryActor(r *http.Request) tenant.Actor {
 	key, _ := KeyFrom(r.Context())
 	return tenant.Actor(key.Name)
@@ -82,8 +119,9 @@ type problem struct {
 // registryFail answers an error of the registry.
 func (a *API) registryFail(w http.ResponseWriter, r *http.Request, err error) {
 	var (
-		invalid *config.Error
-		managed *tenant.ManagedError
+		invalid     *config.Error
+		managed     *tenant.ManagedError
+		notVerified *tenant.NotVerifiedError
 	)
 	switch {
 	case errors.As(err, &invalid):
@@ -110,6 +148,15 @@ func (a *API) registryFail(w http.ResponseWriter, r *http.Request, err error) {
 		daemon.WriteError(w, http.StatusNotFound, "unknown_tenant", "t", err.Error())
 	case errors.Is(err, tenant.ErrConnectionNotFound):
 		daemon.WriteError(w, http.StatusNotFound, "not_found", "id", err.Error())
+	case errors.Is(err, tenant.ErrDomainNotFound):
+		daemon.WriteError(w, http.StatusNotFound, "not_found", "d", err.Error())
+	case errors.As(err, &notVerified):
+		daemon.WriteJSON(w, http.StatusUnprocessableEntity, map[string]any{
+			"error":      map[string]any{"code": "domain_not_verified", "message": notVerified.Error()},
+			"txt_record": notVerified.Record,
+		})
+	case errors.Is(err, tenant.ErrFeedNotFound):
+		daemon.WriteError(w, http.StatusNotFound, "not_found", "", err.Error())
 	default:
 		a.fail(w, r, err)
 	}
@@ -289,9 +336,9 @@ func (a *API) revokeSCIMToken(w http.ResponseWriter, r *http.Request) {
 func (a *API) samlRoutes() []route {
 	const c = "/api/v1/tenants/{t}/saml-connection"
 	return []route{
-		{pattern: "GET " + c, handler: a.operator(a.getSAMLConnection)},
-		{pattern: "PUT " + c, handler: a.operator(a.putSAMLConnection)},
-		{pattern: "DELETE " + c, handler: a.operator(a.deleteSAMLConnection)},
+		{pattern: "GET " + c, handler: a.connections(a.getSAMLConnection)},
+		{pattern: "PUT " + c, handler: a.connections(a.putSAMLConnection)},
+		{pattern: "DELETE " + c, handler: a.connections(a.deleteSAMLConnection)},
 	}
 }
 

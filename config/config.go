@@ -36,6 +36,9 @@ type Config struct {
 	SMTP SMTP `yaml:"smtp"`
 	// Webhooks receive card events. Default none.
 	Webhooks []Webhook `yaml:"webhooks"`
+	// DropBox is the hosted drop box of feeds with source: upload (see
+	// dropbox.go). Default: no SFTP server, inboxes in DataDir/dropbox.
+	DropBox DropBox `yaml:"drop_box"`
 	// Events configures the event log. Default retention 720h.
 	Events Events `yaml:"events"`
 	// Tenants are the organizations served. Default: when the file names
@@ -53,6 +56,10 @@ type Config struct {
 	// SecretsKeyFile names a file holding SecretsKey; Parse reads it into
 	// SecretsKey and clears this field. Default none.
 	SecretsKeyFile string `yaml:"secrets_key_file"`
+	// SecretsOldKeyFiles name files holding earlier secrets keys, during a
+	// rotation: what they sealed still opens, and new secrets are sealed
+	// under SecretsKey (rosterd secrets rotate). Default none.
+	SecretsOldKeyFiles []string `yaml:"secrets_old_key_files"`
 
 	// lines maps each key path written in the file to its line, so that
 	// Validate can point at the line and ApplyDefaults can tell an explicit
@@ -338,9 +345,14 @@ type Feed struct {
 
 // FileFeed reads HR exports (CSV, TSV, XLSX) from a folder or SFTP server.
 type FileFeed struct {
-	// Source is dir:///abs/path/glob or sftp://user@host:port/path/glob.
-	// Required for kind file.
+	// Source is dir:///abs/path/glob, sftp://user@host:port/path/glob or
+	// "upload" (the drop box: see Upload). Required for kind file.
 	Source string `yaml:"source"`
+	// Upload says who may upload to a source: upload feed. Default none.
+	Upload Upload `yaml:"upload"`
+	// RunOnUpload runs a source: upload feed as soon as an upload is
+	// complete. Default false: the next scheduled run reads it.
+	RunOnUpload bool `yaml:"run_on_upload"`
 	// SFTP holds credentials for an sftp:// Source.
 	SFTP SFTP `yaml:"sftp"`
 	// Key is the attribute that identifies a person: "email" or
@@ -388,17 +400,24 @@ type FileFeed struct {
 
 // SFTP holds the credentials of an SFTP file feed.
 type SFTP struct {
-	// PrivateKeyFile is an SSH private key. One of PrivateKeyFile, Password
-	// or PasswordFile is required.
+	// PrivateKeyFile is an SSH private key. One of PrivateKeyFile,
+	// PrivateKey, Password or PasswordFile is required.
 	PrivateKeyFile string `yaml:"private_key_file"`
 	// Password is the SSH password. Default none.
 	Password string `yaml:"password"`
 	// PasswordFile names a file holding Password; Parse reads it into
 	// Password and clears this field. Default none.
 	PasswordFile string `yaml:"password_file"`
-	// KnownHostsFile pins the server's host key. Required: rosterd never
-	// trusts an unknown host key.
+	// KnownHostsFile pins the server's host key. Required (or KnownHosts):
+	// rosterd never trusts an unknown host key.
 	KnownHostsFile string `yaml:"known_hosts_file"`
+	// KnownHosts are known_hosts lines themselves, for a feed made through
+	// the admin API, which reads no files. Default none.
+	KnownHosts string `yaml:"known_hosts"`
+	// PrivateKey is an unencrypted SSH private key itself (PEM or
+	// OpenSSH), a secret, for a feed made through the admin API. Default
+	// none.
+	PrivateKey string `yaml:"private_key"`
 }
 
 // LDAPFeed reads people from OpenLDAP or Active Directory.
@@ -428,6 +447,9 @@ type LDAPFeed struct {
 	// CAFile is a PEM bundle trusted for the server's certificate. Default:
 	// the system pool.
 	CAFile string `yaml:"ca_file"`
+	// CA is that PEM bundle itself, for a feed made through the admin
+	// API, which reads no files. Default none.
+	CA string `yaml:"ca"`
 	// TLSServerName overrides the name checked in the server's certificate.
 	// A certificate that names the server only in its subject CN (Samba
 	// AD's) is accepted, with a warning, when CAFile signed it and the CN

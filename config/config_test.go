@@ -435,7 +435,7 @@ tenants:
 		`rosterd.yaml:2: unknown key "colour"`,
 		`rosterd.yaml:5: tenants[0].jit: expected true or false, got "maybe"`,
 		// Validation runs in the same pass.
-		`rosterd.yaml:7: tenants[0].feeds[0].source: required for a file feed (dir:///path/glob or sftp://user@host:port/path/glob)`,
+		`rosterd.yaml:7: tenants[0].feeds[0].source: required for a file feed (dir:///path/glob, sftp://user@host:port/path/glob or upload)`,
 		`rosterd.yaml:9: tenants[0].feeds[0]: unknown key "schedul"`,
 	}
 	if got != strings.Join(wantLines, "\n") {
@@ -886,7 +886,7 @@ func TestValidateProblems(t *testing.T) {
 		{"sftp without known_hosts_file", feedDoc("file", sftpSource, "        sftp:\n          private_key_file: /etc/rosterd/hr_key\n"),
 			[]string{`rosterd.yaml:7: tenants[0].feeds[0].sftp.known_hosts_file: required for an sftp:// source`}},
 		{"sftp without credentials", feedDoc("file", sftpSource, "        sftp: {known_hosts_file: /etc/rosterd/known_hosts}\n"),
-			[]string{`rosterd.yaml:7: tenants[0].feeds[0].sftp: private_key_file, password or password_file is required for an sftp:// source`}},
+			[]string{`rosterd.yaml:7: tenants[0].feeds[0].sftp: private_key_file, private_key, password or password_file is required for an sftp:// source`}},
 		{"sftp without user, path or a valid port", feedDoc("file", "sftp://sftp.example.com:99999", "        sftp: {password: pw, known_hosts_file: /k}\n"),
 			[]string{`rosterd.yaml:6: tenants[0].feeds[0].source: sftp:// needs a user`,
 				`rosterd.yaml:6: tenants[0].feeds[0].source: invalid port "99999"`,
@@ -1011,7 +1011,7 @@ func TestValidateWithoutFile(t *testing.T) {
 	err := c.Validate()
 	want := strings.Join([]string{
 		`listen: expected host:port, like 127.0.0.1:8080 or :8080, got "nowhere"`,
-		`tenants[0].feeds[0].source: required for a file feed (dir:///path/glob or sftp://user@host:port/path/glob)`,
+		`tenants[0].feeds[0].source: required for a file feed (dir:///path/glob, sftp://user@host:port/path/glob or upload)`,
 		`tenants[1].id: duplicate tenant id "default" (also tenants[0])`,
 	}, "\n")
 	if err == nil || err.Error() != want {

@@ -534,6 +534,14 @@ func resolvePaths(v reflect.Value, dir string) {
 				}
 				continue
 			}
+			if strings.HasSuffix(f.name, "_files") && fv.Kind() == reflect.Slice && fv.Type().Elem().Kind() == reflect.String {
+				for i := range fv.Len() {
+					if p := fv.Index(i).String(); p != "" && !filepath.IsAbs(p) {
+						fv.Index(i).SetString(filepath.Join(dir, p))
+					}
+				}
+				continue
+			}
 			resolvePaths(fv, dir)
 		}
 	}
@@ -571,6 +579,8 @@ func (c *Config) secrets() []secret {
 			p := fmt.Sprintf("tenants[%d].feeds[%d]", ti, i)
 			s = append(s,
 				secret{p + ".sftp.password", &f.File.SFTP.Password, &f.File.SFTP.PasswordFile},
+				secret{p + ".upload.token", &f.File.Upload.Token, &f.File.Upload.TokenFile},
+				secret{p + ".upload.password", &f.File.Upload.Password, &f.File.Upload.PasswordFile},
 				secret{p + ".bind_password", &f.LDAP.BindPassword, &f.LDAP.BindPasswordFile})
 		}
 	}

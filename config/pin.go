@@ -16,8 +16,8 @@ func (v *validator) ldapPin(p string, l *LDAPFeed) {
 		v.add(p, "%v", err)
 	}
 	switch {
-	case l.CAFile != "":
-		v.add(p, "set tls_pin_sha256 or ca_file, not both: a pinned key is trusted without a CA")
+	case l.CAFile != "" || l.CA != "":
+		v.add(p, "set tls_pin_sha256 or ca_file, not both (nor ca): a pinned key is trusted without a CA")
 	case l.InsecureSkipVerify:
 		v.add(p, "contradicts insecure_skip_verify")
 	case l.InsecurePlaintext:

@@ -151,17 +151,24 @@ func (t *Tenant) Clone() *Tenant {
 	}
 	if t.Feeds != nil {
 		c.Feeds = make([]Feed, len(t.Feeds))
-		for i, f := range t.Feeds {
-			f.Authoritative = clonePtr(f.Authoritative)
-			f.RunMissedOnStart = clonePtr(f.RunMissedOnStart)
-			f.File.Columns = cloneMap(f.File.Columns)
-			f.File.InactiveValues = cloneSlice(f.File.InactiveValues)
-			f.File.Archive = clonePtr(f.File.Archive)
-			f.LDAP.Groups = cloneSlice(f.LDAP.Groups)
-			f.LDAP.Attributes = cloneMap(f.LDAP.Attributes)
-			c.Feeds[i] = f
+		for i := range t.Feeds {
+			c.Feeds[i] = *t.Feeds[i].Clone()
 		}
 	}
+	return &c
+}
+
+// Clone returns a deep copy of the feed.
+func (f *Feed) Clone() *Feed {
+	c := *f
+	c.Authoritative = clonePtr(f.Authoritative)
+	c.RunMissedOnStart = clonePtr(f.RunMissedOnStart)
+	c.File.Columns = cloneMap(f.File.Columns)
+	c.File.InactiveValues = cloneSlice(f.File.InactiveValues)
+	c.File.Archive = clonePtr(f.File.Archive)
+	c.File.Upload.AuthorizedKeys = cloneSlice(f.File.Upload.AuthorizedKeys)
+	c.LDAP.Groups = cloneSlice(f.LDAP.Groups)
+	c.LDAP.Attributes = cloneMap(f.LDAP.Attributes)
 	return &c
 }
 

@@ -200,15 +200,7 @@ func (c *Config) validate() []Problem {
 
 	for i, w := range c.Webhooks {
 		p := fmt.Sprintf("webhooks[%d]", i)
-		if w.URL == "" {
-			v.add(p+".url", "required")
-		} else if v.httpURL(p+".url", w.URL) && !w.Insecure && !strings.HasPrefix(strings.ToLower(w.URL), "https://") {
-			v.add(p+".url", "must be https://: over http:// anyone on the path reads and changes the deliveries (or set insecure: true, for a test receiver only)")
-		}
-		if w.Secret == "" && w.SecretFile == "" && !w.Insecure {
-			v.add(p+".secret", "required: it signs each delivery so that the receiver can tell it comes from rosterd; set secret or secret_file (or insecure: true, for a test receiver only)")
-		}
-		v.secretLength(p+".secret", w.Secret)
+		v.webhook(p, &w)
 		for j, id := range w.Tenants {
 			if _, ok := tenantIDs[id]; !ok || id == "" {
 				v.add(fmt.Sprintf("%s.tenants[%d]", p, j), "unknown tenant %q", id)
@@ -216,7 +208,21 @@ func (c *Config) validate() []Problem {
 		}
 	}
 	v.positive("events.retention", c.Events.Retention)
+	v.dropBox()
 	return v.problems
+}
+
+// webhook checks one endpoint's own keys (its tenants are the caller's).
+func (v *validator) webhook(p string, w *Webhook) {
+	if w.URL == "" {
+		v.add(p+".url", "required")
+	} else if v.httpURL(p+".url", w.URL) && !w.Insecure && !strings.HasPrefix(strings.ToLower(w.URL), "https://") {
+		v.add(p+".url", "must be https://: over http:// anyone on the path reads and changes the deliveries (or set insecure: true, for a test receiver only)")
+	}
+	if w.Secret == "" && w.SecretFile == "" && !w.Insecure {
+		v.add(p+".secret", "required: it signs each delivery so that the receiver can tell it comes from rosterd; set secret or secret_file (or insecure: true, for a test receiver only)")
+	}
+	v.secretLength(p+".secret", w.Secret)
 }
 
 // validator collects problems, each placed at the line of its key or, for a
@@ -397,11 +403,14 @@ func (v *validator) foreignKeys(fp string, keys any, owner, kind string) {
 }
 
 func (v *validator) fileFeed(fp string, f *FileFeed) {
+	v.uploadFeed(fp, f)
 	sp := fp + ".sftp"
 	u, err := url.Parse(f.Source)
 	switch {
 	case f.Source == "":
-		v.add(fp+".source", "required for a file feed (dir:///path/glob or sftp://user@host:port/path/glob)")
+		v.add(fp+".source", "required for a file feed (dir:///path/glob, sftp://user@host:port/path/glob or upload)")
+	case f.IsUpload():
+		// The drop box: checked by uploadFeed.
 	case err != nil:
 		v.add(fp+".source", "not a URL (want dir:///path/glob or sftp://user@host:port/path/glob)")
 	case u.Scheme == "dir":
@@ -434,11 +443,17 @@ func (v *validator) fileFeed(fp string, f *FileFeed) {
 		} else if _, err := path.Match(u.Path, ""); err != nil {
 			v.add(fp+".source", "invalid file pattern %q", u.Path)
 		}
-		if f.SFTP.KnownHostsFile == "" {
-			v.add(sp+".known_hosts_file", "required for an sftp:// source: rosterd never trusts an unknown host key")
+		if f.SFTP.KnownHostsFile == "" && f.SFTP.KnownHosts == "" {
+			v.add(sp+".known_hosts_file", "required for an sftp:// source (or known_hosts, the lines themselves): rosterd never trusts an unknown host key")
 		}
-		if f.SFTP.PrivateKeyFile == "" && f.SFTP.Password == "" && f.SFTP.PasswordFile == "" {
-			v.add(sp, "private_key_file, password or password_file is required for an sftp:// source")
+		if f.SFTP.KnownHostsFile != "" && f.SFTP.KnownHosts != "" {
+			v.add(sp+".known_hosts", "set either known_hosts or known_hosts_file, not both")
+		}
+		if f.SFTP.PrivateKeyFile == "" && f.SFTP.PrivateKey == "" && f.SFTP.Password == "" && f.SFTP.PasswordFile == "" {
+			v.add(sp, "private_key_file, private_key, password or password_file is required for an sftp:// source")
+		}
+		if f.SFTP.PrivateKeyFile != "" && f.SFTP.PrivateKey != "" {
+			v.add(sp+".private_key", "set either private_key or private_key_file, not both")
 		}
 	default:
 		v.add(fp+".source", "unknown source scheme %q (want dir:///path/glob or sftp://user@host:port/path/glob)", u.Scheme)
@@ -514,6 +529,12 @@ func (v *validator) ldapFeed(fp string, l *LDAPFeed) {
 		if g == "" {
 			v.add(fmt.Sprintf("%s.groups[%d]", fp, i), "must not be empty")
 		}
+	}
+	switch {
+	case l.CA != "" && l.CAFile != "":
+		v.add(fp+".ca", "set either ca or ca_file, not both")
+	case l.CA != "" && !strings.Contains(l.CA, "-----BEGIN CERTIFICATE-----"):
+		v.add(fp+".ca", "must be PEM certificates (-----BEGIN CERTIFICATE-----)")
 	}
 	v.ldapAttributes(fp+".attributes", l.Attributes)
 	v.ldapPin(fp+".tls_pin_sha256", l)

@@ -35,13 +35,13 @@ func BenchmarkUsersPage1M(b *testing.B) {
 		benchseed.Cards(b, svc, "acme", n, func(i int) directory.Attributes {
 			return directory.Attributes{GivenName: "Given", FamilyName: fmt.Sprint(i), Role: "viewer", Groups: []string{"staff"}}
 		})
-		c, err := New(Deps{Keys: noKeys{}, Directory: svc, Audit: st, Tenants: StaticTenants{{ID: "acme", Name: "Acme"}}})
+		c, err := New(Deps{Keys: noKeys{}, Directory: svc, Audit: st, Tenants: StaticTenants{{ID: "acme", Name: "Acme"}}, Sessions: st})
 		if err != nil {
 			b.Fatal(err)
 		}
 		mux := http.NewServeMux()
 		c.Mount(mux)
-		id, _, err := c.sessions.create(Identity{Name: "ops"})
+		id, _, err := c.sessions.create(b.Context(), Identity{Name: "ops"})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -1,9 +1,11 @@
 package console
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/rosterd/rosterd/directory"
 	"github.com/rosterd/rosterd/store"
@@ -23,6 +25,10 @@ type cardView struct {
 	URL     string
 	// CanRelease: an admin pinned the card or holds a claim on it.
 	CanRelease bool
+	// CanRemind: the invite is pending; RemindIn, when not empty, says
+	// when a reminder is allowed (the tenant's reminder interval).
+	CanRemind bool
+	RemindIn  string
 }
 
 // card: GET /console/t/{t}/cards/{id} — one card: its attributes with their
@@ -50,6 +56,18 @@ func (c *Console) card(w http.ResponseWriter, r *http.Request, t Tenant) {
 	for _, cl := range ex.Claims {
 		if cl.Source == directory.KindAdmin && cl.State != store.Withdrawn {
 			view.CanRelease = true
+		}
+	}
+	if view.Status == directory.InvitePending && card.Invite != nil {
+		view.CanRemind = true
+		last := card.Invite.RemindedAt
+		if last.IsZero() {
+			last = card.Invite.SentAt
+		}
+		if p, err := c.deps.Directory.Policy(t.ID); err == nil {
+			if wait := last.Add(p.ReminderInterval).Sub(c.deps.Directory.Now()); wait > 0 {
+				view.RemindIn = roughly(wait)
+			}
 		}
 	}
 	// Groups read as a list, not as Go prints a slice.
@@ -99,6 +117,17 @@ func (c *Console) cardChange(w http.ResponseWriter, r *http.Request, t Tenant, d
 		c.fail(w, r, err)
 		return
 	}
-	c.sessions.setFlash(sessionOf(r), done)
+	c.sessions.setFlash(r.Context(), sessionOf(r), done)
 	http.Redirect(w, r, tenantURL(t.ID)+"/cards/"+url.PathEscape(id), http.StatusSeeOther)
+}
+
+// roughly says a wait as people do: "5 h", "40 min", "1 min".
+func roughly(d time.Duration) string {
+	switch {
+	case d >= 90*time.Minute:
+		return fmt.Sprintf("%d h", int((d+30*time.Minute)/time.Hour))
+	case d > time.Minute:
+		return fmt.Sprintf("%d min", int((d+30*time.Second)/time.Minute))
+	}
+	return "1 min"
 }

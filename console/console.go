@@ -31,6 +31,10 @@ type Directory interface {
 	Disable(ctx context.Context, actor directory.Actor, tenant, cardID, reason string) (directory.Card, error)
 	Enable(ctx context.Context, actor directory.Actor, tenant, cardID string) (directory.Card, error)
 	Release(ctx context.Context, actor directory.Actor, tenant, cardID string) (directory.Card, error)
+	Invite(ctx context.Context, actor directory.Actor, in directory.AdminInput) (directory.Outcome, error)
+	Reinvite(ctx context.Context, actor directory.Actor, tenant, cardID string) (directory.Card, error)
+	Remind(ctx context.Context, actor directory.Actor, tenant, cardID string) (directory.Card, error)
+	Policy(tenant string) (directory.Policy, error)
 }
 
 // Audit reads a card's audit trail (the store); the console never writes.
@@ -63,10 +67,26 @@ type Deps struct {
 	Directory Directory
 	Audit     Audit
 	Tenants   Tenants
+	// Runs serves the held-plans pages; without it they say feeds are
+	// not configured.
+	Runs Runs
+	// SetupLinks and Connections serve the setup portal; without them it
+	// says it is not configured. SAML starts the console's logins through
+	// rosterd's SP (Test sign-in; sign-in with SSO); the SP hands them
+	// back to Console.ConsoleTest and Console.ConsoleLogin.
+	SetupLinks  SetupLinks
+	Connections Connections
+	SAML        SAML
+	// Domains finds a work email's tenant, for sign-in with SSO (with
+	// SAML and Connections).
+	Domains Domains
 	// PublicURL is rosterd's public base URL; when it is https the session
 	// cookie is Secure.
 	PublicURL string
 	Logger    *slog.Logger
+	// Sessions keeps the sessions (the store, so that a restart or a
+	// second replica keeps them); default NewMemorySessions.
+	Sessions store.ConsoleSessions
 	// SessionIdle ends a session unused this long (default 30 min);
 	// SessionMax ends any session this long after sign-in (default 12 h).
 	SessionIdle time.Duration
@@ -118,11 +138,14 @@ func New(d Deps) (*Console, error) {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
+	if d.Sessions == nil {
+		d.Sessions = NewMemorySessions()
+	}
 	pages, err := loadPages()
 	if err != nil {
 		return nil, err
 	}
-	return &Console{deps: d, pages: pages, sessions: newSessions(d.Now, d.SessionIdle, d.SessionMax),
+	return &Console{deps: d, pages: pages, sessions: newSessions(d.Sessions, d.Now, d.SessionIdle, d.SessionMax, d.Logger),
 		secure: strings.HasPrefix(strings.ToLower(d.PublicURL), "https://")}, nil
 }
 
@@ -148,16 +171,35 @@ func (c *Console) routes() []route {
 		{pattern: "GET " + Prefix + "/sign-in", handler: c.signInPage, public: true},
 		{pattern: "POST " + Prefix + "/sign-in", handler: c.signIn, public: true},
 		{pattern: "POST " + Prefix + "/sign-out", handler: c.signOut, public: true},
+		{pattern: "POST " + Prefix + "/sso", handler: c.ssoFind, public: true},
+		{pattern: "GET " + Prefix + "/sso/start", handler: c.ssoStart, public: true},
+		{pattern: "GET " + Prefix + "/sso/done", handler: c.ssoDone, public: true},
 
 		{pattern: "GET " + Prefix + "/", handler: c.notFound, public: true},
 		{pattern: "GET " + Prefix + "/{$}", handler: c.tenantList},
 		{pattern: "GET " + t + "/users", handler: c.inTenant(c.users)},
+		{pattern: "GET " + t + "/users/new", handler: c.inTenant(c.addPersonPage)},
+		{pattern: "POST " + t + "/users/new", handler: c.inTenant(c.addPerson)},
 		{pattern: "GET " + t + "/users/disable", handler: c.inTenant(c.bulkDisableConfirm)},
 		{pattern: "POST " + t + "/users/disable", handler: c.inTenant(c.bulkDisable)},
 		{pattern: "GET " + t + "/cards/{id}", handler: c.inTenant(c.card)},
 		{pattern: "POST " + t + "/cards/{id}/disable", handler: c.inTenant(c.cardDisable)},
 		{pattern: "POST " + t + "/cards/{id}/enable", handler: c.inTenant(c.cardEnable)},
 		{pattern: "POST " + t + "/cards/{id}/release", handler: c.inTenant(c.cardRelease)},
+		{pattern: "POST " + t + "/cards/{id}/reinvite", handler: c.inTenant(c.cardReinvite)},
+		{pattern: "POST " + t + "/cards/{id}/remind", handler: c.inTenant(c.cardRemind)},
+		{pattern: "GET " + Prefix + "/setup/{$}", handler: c.inSetup("", c.setupHome), public: true},
+		{pattern: "GET " + Prefix + "/setup/saml", handler: c.inSetup("saml", c.setupSAML), public: true},
+		{pattern: "POST " + Prefix + "/setup/saml", handler: c.inSetup("saml", c.setupSAMLSave), public: true},
+		{pattern: "GET " + Prefix + "/setup/saml/test", handler: c.inSetup("saml", c.setupSAMLTest), public: true},
+		{pattern: "GET " + Prefix + "/setup/saml/result", handler: c.inSetup("saml", c.setupSAMLResult), public: true},
+		{pattern: "GET " + Prefix + "/setup/scim", handler: c.inSetup("scim", c.setupSCIM), public: true},
+		{pattern: "POST " + Prefix + "/setup/scim/token", handler: c.inSetup("scim", c.setupSCIMToken), public: true},
+
+		{pattern: "GET " + t + "/runs", handler: c.inTenant(c.heldPlans)},
+		{pattern: "GET " + t + "/runs/{id}", handler: c.inTenant(c.runPage)},
+		{pattern: "POST " + t + "/runs/{id}/approve", handler: c.inTenant(c.runApprove)},
+		{pattern: "POST " + t + "/runs/{id}/reject", handler: c.inTenant(c.runReject)},
 	}
 }
 
@@ -178,7 +220,8 @@ func (c *Console) Mount(mux Mux) {
 }
 
 // csp admits the console's own stylesheet and images and nothing else.
-const csp = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+// The one script is the copy button's (static/copy.js).
+const csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 func securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -201,6 +244,8 @@ func (c *Console) static(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case strings.HasSuffix(name, ".css"):
 		w.Header().Set("Content-Type", "text/css; charset=utf-8")
+	case strings.HasSuffix(name, ".js"):
+		w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
 	case strings.HasSuffix(name, ".svg"):
 		w.Header().Set("Content-Type", "image/svg+xml")
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rosterd/rosterd/saml"
 	"github.com/rosterd/rosterd/store"
 )
 
@@ -91,5 +92,46 @@ func TestSignedOutIsSentToSignIn(t *testing.T) {
 	h.ServeHTTP(rec, httptest.NewRequest("GET", "/console/static/console.css", nil))
 	if rec.Code != http.StatusOK || rec.Header().Get("Content-Type") != "text/css; charset=utf-8" || len(rec.Result().Cookies()) != 0 {
 		t.Errorf("the stylesheet: %d %q, cookies %v", rec.Code, rec.Header().Get("Content-Type"), rec.Result().Cookies())
+	}
+}
+
+func TestCheckMetadataURL(t *testing.T) {
+	for _, tc := range []struct {
+		url          string
+		loopbackHTTP bool
+		insecure     bool
+		problem      string
+	}{
+		{"https://idp.example.com/metadata", false, false, ""},
+		{"https://idp.example.com/metadata", true, false, ""},
+		{"http://127.0.0.1:8080/metadata", true, true, ""},
+		{"http://localhost/metadata", true, true, ""},
+		{"http://[::1]/metadata", true, true, ""},
+		{"http://127.0.0.1:8080/metadata", false, false, "must start with https://"},
+		{"http://idp.example.com/metadata", true, false, "must start with https://"},
+		{"ftp://idp.example.com/metadata", true, false, "must start with https://"},
+		{"https://user:pw@idp.example.com/metadata", false, false, "is not a URL like"},
+		{"idp.example.com/metadata", false, false, "is not a URL like"},
+		{"", false, false, "Paste the IdP's metadata URL"},
+	} {
+		insecure, problem := checkMetadataURL(tc.url, tc.loopbackHTTP)
+		if insecure != tc.insecure || (tc.problem == "") != (problem == "") || !strings.Contains(problem, tc.problem) {
+			t.Errorf("checkMetadataURL(%q, %v) = %v, %q; want %v, %q", tc.url, tc.loopbackHTTP, insecure, problem, tc.insecure, tc.problem)
+		}
+	}
+}
+
+// TestRefusalAdvice: every refusal a test sign-in can meet that the IT
+// admin can fix at the IdP has advice of its own.
+func TestRefusalAdvice(t *testing.T) {
+	for _, r := range []saml.Reason{saml.ReasonUnsigned, saml.ReasonBadSignature, saml.ReasonWeakSignature, saml.ReasonWrongIssuer,
+		saml.ReasonWrongAudience, saml.ReasonWrongDestination, saml.ReasonWrongRecipient, saml.ReasonExpired, saml.ReasonNotYetValid,
+		saml.ReasonNoEmail, saml.ReasonIdPStatus} {
+		if a := adviceFor(r); strings.HasPrefix(a, "The IdP's answer was refused.") {
+			t.Errorf("%s: no advice of its own", r)
+		}
+	}
+	if a := adviceFor("something_new"); !strings.Contains(a, "which check failed") {
+		t.Errorf("an unknown reason: %q", a)
 	}
 }

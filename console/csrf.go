@@ -23,7 +23,7 @@ func (c *Console) checkCSRF(next http.Handler) http.Handler {
 		}
 		ses := sessionOf(r)
 		got := r.PostForm.Get("csrf")
-		if ses == nil || got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(ses.csrf)) != 1 {
+		if ses == nil || got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(ses.csrf())) != 1 {
 			c.errorPage(w, r, http.StatusForbidden, "This form has expired or did not come from this console. Go back, reload the page and try again.")
 			return
 		}

@@ -1,33 +1,47 @@
 // Package console is rosterd's web console under /console/: server-rendered
-// html/template pages with one embedded stylesheet, no JavaScript and no
-// front-end build, for the platform's operators and customers' admins.
+// html/template pages with one embedded stylesheet and no front-end build,
+// for the platform's operators, customers' admins, and customers' IT
+// admins (the setup portal). The only script is the copy button's
+// (static/copy.js).
 //
 // It is a channel like admin: a page handler decodes the request, calls the
 // directory (Deps) and renders a typed view; a form POSTs and redirects.
-// Every change goes through the directory service, which audits it with the
-// signed-in person as actor ("console:<key name>"); no business rule lives
-// here and nothing here writes to the store.
+// Every change goes through the directory service, the runtime tenant
+// registry or sync's runner, which audit it with the signed-in person as
+// actor ("console:<key name or email>", "setup-link:<id>"); no business
+// rule lives here and nothing here writes to the store but its sessions.
 //
 // Read Console.routes first (the one route table), then the middleware in
-// session.go and csrf.go, then one page (users.go with its template
+// sessions.go and csrf.go, then one page (users.go with its template
 // templates/users.html).
 //
 // Sessions: a random 256-bit id in an HttpOnly, SameSite=Lax cookie (Secure
 // when public_url is https), stored only as its SHA-256, with an idle and an
 // absolute timeout; the id is replaced at sign-in (no session fixation) and
-// the session is deleted at sign-out. In this first step the session table
-// is in the daemon's memory: a restart signs everyone out and replicas do
-// not share sessions (see sessions.go).
+// the session is deleted at sign-out. They live in the store
+// (store.ConsoleSessions, Deps.Sessions), so a restart or another replica
+// keeps them; writes are compare-and-swap on a version, and a session's
+// last-seen time moves at most once a minute. Every visitor gets a session
+// (the sign-in form's CSRF token needs one): a flood of visitors is a flood
+// of rows, pruned when idle.
 //
 // CSRF: every session has a token; every page's view carries it (View.CSRF)
 // and the middleware checks it, in constant time, on every request that is
 // not GET or HEAD, before any handler runs.
 //
-// Sign-in today is an admin API key (the bootstrap and break-glass form);
-// a key bound to a tenant reaches that tenant's pages only, a read-only key
-// reads only. SAML sign-in through rosterd's own SP comes later.
+// Sign-in: an admin API key (the bootstrap and break-glass form; a key
+// bound to a tenant reaches that tenant's pages only, a read-only key reads
+// only), or SSO through rosterd's own SAML SP for a customer's admins
+// (sso.go): a card whose role is admin gets a session for its tenant only.
+// The SP hands the console's logins back by a nonce (handoff.go).
+//
+// The setup portal (setup.go) serves a setup link's session (admin's
+// rosterd_setup cookie), asked of the store on every request: SAML (the SP's
+// values, the IdP's metadata URL, Test sign-in) and SCIM (a token shown
+// once) of that one tenant, as the link allows.
 //
 // Every response carries a strict Content-Security-Policy (CSP): nothing
-// but the console's own stylesheet and images load, forms post only to
-// rosterd, and no page may be framed.
+// but the console's own stylesheet, script and images load, forms post only
+// to rosterd (so a login to the IdP starts from a link, not a form), and no
+// page may be framed.
 package console

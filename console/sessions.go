@@ -4,144 +4,204 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/rosterd/rosterd/store"
 )
 
-// Identity is who a session is signed in as: an admin key, by name, and
-// the tenant it is bound to ("" for every tenant).
+// Identity is who a session is signed in as: an admin key by name, or a
+// person signed in with SSO by email; the tenant it is bound to ("" for
+// every tenant).
 type Identity struct {
 	Name     string
 	Tenant   string
 	ReadOnly bool
+	// CardID is the card of a person signed in with SSO, whose role and
+	// status are checked again on every request; "" for an admin key.
+	CardID string
 }
 
 // SignedIn reports whether anybody is signed in.
 func (i Identity) SignedIn() bool { return i.Name != "" }
 
-// session is one browser's state. Anonymous sessions (nobody signed in)
-// exist for the sign-in form's CSRF token.
+// session is one browser's state, as read at the start of its request.
+// Anonymous sessions (nobody signed in) exist for the sign-in form's CSRF
+// token.
 type session struct {
-	hash    [32]byte // SHA-256 of the id; the id itself is only in the cookie
-	csrf    string
-	who     Identity
-	created time.Time
-	seen    time.Time
-	flash   string
+	rec store.ConsoleSession
+	who Identity
 }
 
-// maxSessions bounds the memory the session table takes: past it, expired
-// sessions are swept, then anonymous ones dropped; only a table full of
-// signed-in sessions refuses a new one (503).
-var maxSessions = 100_000 // a variable for the test
+func (s *session) csrf() string { return s.rec.CSRF }
 
-var errTooManySessions = errors.New("console: too many sessions")
+// touchEvery bounds the writes a busy session makes: its last-seen time
+// moves at most this often, which is the idle timeout's precision.
+const touchEvery = time.Minute
 
-// sessions is the session table, in memory in this first step: a restart
-// signs everyone out and replicas do not share it.
+// pruneEvery is how often a new session sweeps the ended ones away.
+const pruneEvery = 10 * time.Minute
+
+// sessions is the session table, in the store (Deps.Sessions): a restart
+// or another replica keeps every session. Each request reads its session
+// once; changes (a flash, the SAML login it waits for, the last-seen
+// time) are written compare-and-swap on the session's version.
 type sessions struct {
+	st        store.ConsoleSessions
 	now       func() time.Time
 	idle, max time.Duration
+	logger    *slog.Logger
 
-	mu     sync.Mutex
-	byHash map[[32]byte]*session
+	mu        sync.Mutex
+	lastPrune time.Time
 }
 
-func newSessions(now func() time.Time, idle, max time.Duration) *sessions {
-	return &sessions{now: now, idle: idle, max: max, byHash: map[[32]byte]*session{}}
+func newSessions(st store.ConsoleSessions, now func() time.Time, idle, max time.Duration, logger *slog.Logger) *sessions {
+	return &sessions{st: st, now: now, idle: idle, max: max, logger: logger}
 }
 
-// lookup returns the live session of an id and marks it used; an expired
-// one is deleted.
-func (s *sessions) lookup(id string) *session {
-	h := sha256.Sum256([]byte(id))
+func hashID(id string) string {
+	sum := sha256.Sum256([]byte(id))
+	return hex.EncodeToString(sum[:])
+}
+
+func sessionOfRecord(rec store.ConsoleSession) *session {
+	return &session{rec: rec, who: Identity{Name: rec.Name, Tenant: rec.Tenant, ReadOnly: rec.ReadOnly, CardID: rec.CardID}}
+}
+
+func (s *sessions) expired(rec store.ConsoleSession, now time.Time) bool {
+	return now.Sub(rec.SeenAt) >= s.idle || now.Sub(rec.CreatedAt) >= s.max
+}
+
+// lookup returns the live session of an id and marks it used; nil when
+// there is none (an expired one is deleted).
+func (s *sessions) lookup(ctx context.Context, id string) (*session, error) {
+	rec, err := s.st.GetConsoleSession(ctx, hashID(id))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
 	now := s.now()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ses, ok := s.byHash[h]
-	if !ok {
-		return nil
+	if s.expired(rec, now) {
+		return nil, s.st.DeleteConsoleSession(ctx, rec.Hash)
 	}
-	if s.expired(ses, now) {
-		delete(s.byHash, h)
-		return nil
+	ses := sessionOfRecord(rec)
+	if now.Sub(rec.SeenAt) >= touchEvery {
+		// Another request of the session may write first; then it has
+		// marked it used.
+		_ = s.modify(ctx, ses, func(r *store.ConsoleSession) bool { r.SeenAt = now; return true })
 	}
-	ses.seen = now
-	return ses
-}
-
-func (s *sessions) expired(ses *session, now time.Time) bool {
-	return now.Sub(ses.seen) >= s.idle || now.Sub(ses.created) >= s.max
+	return ses, nil
 }
 
 // create starts a session for who and returns its id, for the cookie.
-func (s *sessions) create(who Identity) (string, *session, error) {
+func (s *sessions) create(ctx context.Context, who Identity) (string, *session, error) {
 	id := rand.Text() + rand.Text() // 2 × 128 random bits, base32
-	ses := &session{hash: sha256.Sum256([]byte(id)), csrf: rand.Text() + rand.Text(), who: who}
 	now := s.now()
-	ses.created, ses.seen = now, now
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.byHash) >= maxSessions && !s.makeRoom(now) {
-		return "", nil, errTooManySessions
+	rec := store.ConsoleSession{Hash: hashID(id), Version: 1, CSRF: rand.Text() + rand.Text(), Name: who.Name, Tenant: who.Tenant,
+		ReadOnly: who.ReadOnly, CardID: who.CardID, CreatedAt: now, SeenAt: now}
+	if err := s.st.CreateConsoleSession(ctx, rec); err != nil {
+		return "", nil, err
 	}
-	s.byHash[ses.hash] = ses
-	return id, ses, nil
+	s.prune(ctx, now)
+	return id, sessionOfRecord(rec), nil
 }
 
-// makeRoom frees a place in a full table: it sweeps the expired
-// sessions, else it drops one anonymous session (nobody signed in, only a
-// sign-in form's token), so that a flood of visitors can never lock out
-// sign-ins nor push out a signed-in person. It reports whether there is
-// room. The caller holds s.mu.
-func (s *sessions) makeRoom(now time.Time) bool {
-	for h, old := range s.byHash {
-		if s.expired(old, now) {
-			delete(s.byHash, h)
-		}
+// prune deletes the ended sessions, every pruneEvery at most.
+func (s *sessions) prune(ctx context.Context, now time.Time) {
+	s.mu.Lock()
+	due := now.Sub(s.lastPrune) >= pruneEvery
+	if due {
+		s.lastPrune = now
 	}
-	if len(s.byHash) < maxSessions {
-		return true
+	s.mu.Unlock()
+	if !due {
+		return
 	}
-	for h, old := range s.byHash {
-		if !old.who.SignedIn() {
-			delete(s.byHash, h)
-			return true
-		}
+	n, err := s.st.PruneConsoleSessions(ctx, now.Add(-s.idle), now.Add(-s.max))
+	if err != nil {
+		s.logger.Warn("console: pruning ended sessions failed", "err", err)
+	} else if n > 0 {
+		s.logger.Debug("console: ended sessions pruned", "sessions", n)
 	}
-	return false
 }
 
 // rotate ends old (if any) and starts a new session for who: the id
 // changes at sign-in, so an id planted before it is worth nothing after.
-func (s *sessions) rotate(old *session, who Identity) (string, *session, error) {
-	s.end(old)
-	return s.create(who)
+func (s *sessions) rotate(ctx context.Context, old *session, who Identity) (string, *session, error) {
+	if err := s.end(ctx, old); err != nil {
+		return "", nil, err
+	}
+	return s.create(ctx, who)
 }
 
 // end deletes a session.
-func (s *sessions) end(ses *session) {
+func (s *sessions) end(ctx context.Context, ses *session) error {
+	if ses == nil {
+		return nil
+	}
+	return s.st.DeleteConsoleSession(ctx, ses.rec.Hash)
+}
+
+// modify changes the session with fn and writes it; when another request
+// of the session wrote first, it reads the session again and applies fn
+// to that. fn returns false to write nothing.
+func (s *sessions) modify(ctx context.Context, ses *session, fn func(*store.ConsoleSession) bool) error {
+	rec := ses.rec
+	for range 5 {
+		next := rec
+		if !fn(&next) {
+			return nil
+		}
+		got, err := s.st.UpdateConsoleSession(ctx, next)
+		if err == nil {
+			ses.rec = got
+			return nil
+		}
+		if !errors.Is(err, store.ErrConflict) {
+			return err
+		}
+		if rec, err = s.st.GetConsoleSession(ctx, ses.rec.Hash); err != nil {
+			return err
+		}
+	}
+	return store.ErrConflict
+}
+
+// setFlash leaves a message for the session's next page. A flash that
+// cannot be written is logged, not an error: the change it reports is
+// made.
+func (s *sessions) setFlash(ctx context.Context, ses *session, msg string) {
 	if ses == nil {
 		return
 	}
-	s.mu.Lock()
-	delete(s.byHash, ses.hash)
-	s.mu.Unlock()
+	if err := s.modify(ctx, ses, func(r *store.ConsoleSession) bool { r.Flash = msg; return true }); err != nil {
+		s.logger.Warn("console: keeping a message for the next page failed", "err", err)
+	}
 }
 
-func (s *sessions) setFlash(ses *session, msg string) {
-	s.mu.Lock()
-	ses.flash = msg
-	s.mu.Unlock()
-}
-
-func (s *sessions) takeFlash(ses *session) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	msg := ses.flash
-	ses.flash = ""
+// takeFlash returns the session's message, once.
+func (s *sessions) takeFlash(ctx context.Context, ses *session) string {
+	msg := ses.rec.Flash
+	if msg == "" {
+		return ""
+	}
+	if err := s.modify(ctx, ses, func(r *store.ConsoleSession) bool {
+		if r.Flash == "" {
+			return false
+		}
+		r.Flash = ""
+		return true
+	}); err != nil {
+		s.logger.Warn("console: clearing the message of a page failed", "err", err)
+	}
 	return msg
 }
 
@@ -177,13 +237,19 @@ func (c *Console) withSession(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var ses *session
 		if ck, err := r.Cookie(cookieName); err == nil && ck.Value != "" {
-			ses = c.sessions.lookup(ck.Value)
+			s, err := c.sessions.lookup(r.Context(), ck.Value)
+			if err != nil {
+				c.deps.Logger.Error("console: reading the session failed", "err", err)
+				http.Error(w, "the console cannot read its sessions; try again later", http.StatusServiceUnavailable)
+				return
+			}
+			ses = s
 		}
 		if ses == nil {
-			id, s, err := c.sessions.create(Identity{})
+			id, s, err := c.sessions.create(r.Context(), Identity{})
 			if err != nil {
-				c.deps.Logger.Warn("console session table full", "sessions", maxSessions)
-				http.Error(w, "the console is busy; try again later", http.StatusServiceUnavailable)
+				c.deps.Logger.Error("console: starting a session failed", "err", err)
+				http.Error(w, "the console cannot start a session; try again later", http.StatusServiceUnavailable)
 				return
 			}
 			ses = s
@@ -197,7 +263,10 @@ func (c *Console) withSession(next http.Handler) http.Handler {
 // and back here afterwards.
 func (c *Console) requireSignIn(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if identityOf(r).SignedIn() {
+		if who := identityOf(r); who.SignedIn() {
+			if who.CardID != "" && !c.stillAdmin(w, r, who) {
+				return
+			}
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -207,4 +276,24 @@ func (c *Console) requireSignIn(next http.Handler) http.Handler {
 		}
 		http.Redirect(w, r, Prefix+"/sign-in?next="+urlQueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 	})
+}
+
+// pendingJSON is how a session keeps what it waits for.
+func encodePending(p *pending) []byte {
+	if p == nil {
+		return nil
+	}
+	b, _ := json.Marshal(p)
+	return b
+}
+
+func decodePending(b []byte) *pending {
+	if len(b) == 0 {
+		return nil
+	}
+	var p pending
+	if json.Unmarshal(b, &p) != nil {
+		return nil
+	}
+	return &p
 }

@@ -1,75 +1,104 @@
 package console
 
 import (
-	"crypto/sha256"
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/rosterd/rosterd/internal/testenv"
+	"github.com/rosterd/rosterd/store"
+	"github.com/rosterd/rosterd/store/storetest"
 )
+
+// forEachTable runs fn with the session table in memory and in each
+// store backend.
+func forEachTable(t *testing.T, fn func(t *testing.T, st store.ConsoleSessions)) {
+	t.Run("memory", func(t *testing.T) { fn(t, NewMemorySessions()) })
+	storetest.ForEachBackend(t, func(t *testing.T, s store.Backend) { fn(t, s) })
+}
 
 // TestSessionTimeouts: a session ends after the idle timeout without use,
 // and after the absolute timeout however much it is used.
 func TestSessionTimeouts(t *testing.T) {
-	clock := testenv.NewClock(time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC))
-	s := newSessions(clock.Now, 30*time.Minute, 2*time.Hour)
-	who := Identity{Name: "ops"}
-
-	idle, _, err := s.create(who)
-	if err != nil {
-		t.Fatal(err)
-	}
-	busy, _, err := s.create(who)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Used every 20 minutes: the busy one lives on, the idle one is gone
-	// after 30 minutes without use.
-	for range 5 { // 09:20 … 10:40
-		clock.Advance(20 * time.Minute)
-		if s.lookup(busy) == nil {
-			t.Fatalf("at %s the session used every 20 min has ended", clock.Now().Format("15:04"))
+	forEachTable(t, func(t *testing.T, st store.ConsoleSessions) {
+		ctx := context.Background()
+		clock := testenv.NewClock(time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC))
+		s := newSessions(st, clock.Now, 30*time.Minute, 2*time.Hour, slog.New(slog.DiscardHandler))
+		who := Identity{Name: "ops"}
+		alive := func(id string) bool {
+			t.Helper()
+			ses, err := s.lookup(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return ses != nil
 		}
-	}
-	if s.lookup(idle) != nil {
-		t.Fatal("a session unused for 100 min is still alive (idle timeout 30 min)")
-	}
-	clock.Advance(19 * time.Minute) // 10:59
-	if s.lookup(busy) == nil {
-		t.Fatal("the busy session ended before its absolute timeout")
-	}
-	clock.Advance(time.Minute) // 11:00, two hours after sign-in
-	if s.lookup(busy) != nil {
-		t.Fatal("a session is alive past its absolute timeout of 2 h")
-	}
+		idle, _, err := s.create(ctx, who)
+		if err != nil {
+			t.Fatal(err)
+		}
+		busy, _, err := s.create(ctx, who)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Used every 20 minutes: the busy one lives on, the idle one is
+		// gone after 30 minutes without use.
+		for range 5 { // 09:20 … 10:40
+			clock.Advance(20 * time.Minute)
+			if !alive(busy) {
+				t.Fatalf("at %s the session used every 20 min has ended", clock.Now().Format("15:04"))
+			}
+		}
+		if alive(idle) {
+			t.Fatal("a session unused for 100 min is still alive (idle timeout 30 min)")
+		}
+		clock.Advance(19 * time.Minute) // 10:59
+		if !alive(busy) {
+			t.Fatal("the busy session ended before its absolute timeout")
+		}
+		clock.Advance(time.Minute) // 11:00, two hours after sign-in
+		if alive(busy) {
+			t.Fatal("a session is alive past its absolute timeout of 2 h")
+		}
+	})
 }
 
-// TestSessionIDStoredHashed: the table holds the id's SHA-256, never the id.
+// TestSessionIDStoredHashed: the table holds the id's SHA-256, never the
+// id; rotate kills the old id.
 func TestSessionIDStoredHashed(t *testing.T) {
-	s := newSessions(time.Now, time.Hour, time.Hour)
-	id, ses, err := s.create(Identity{Name: "ops"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(id) < 40 {
-		t.Fatalf("session id %q is short", id)
-	}
-	if ses.hash != sha256.Sum256([]byte(id)) {
-		t.Fatal("the session is not keyed by the SHA-256 of its id")
-	}
-	for h := range s.byHash {
-		if string(h[:]) == id {
-			t.Fatal("the table holds the id itself")
+	forEachTable(t, func(t *testing.T, st store.ConsoleSessions) {
+		ctx := context.Background()
+		s := newSessions(st, time.Now, time.Hour, time.Hour, slog.New(slog.DiscardHandler))
+		id, ses, err := s.create(ctx, Identity{Name: "ops"})
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	// rotate: the old id is dead, the new one differs.
-	id2, _, err := s.rotate(ses, Identity{Name: "ops"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if id2 == id || s.lookup(id) != nil || s.lookup(id2) == nil {
-		t.Fatal("rotate kept the old id alive or gave the same id")
-	}
+		if len(id) < 40 {
+			t.Fatalf("session id %q is short", id)
+		}
+		if ses.rec.Hash != hashID(id) || strings.Contains(ses.rec.Hash, id) {
+			t.Fatal("the session is not keyed by the SHA-256 of its id")
+		}
+		if _, err := st.GetConsoleSession(ctx, id); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("the table finds the session by its id itself: %v", err)
+		}
+		id2, _, err := s.rotate(ctx, ses, Identity{Name: "ops"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		old, _ := s.lookup(ctx, id)
+		now, _ := s.lookup(ctx, id2)
+		if id2 == id || old != nil || now == nil {
+			t.Fatal("rotate kept the old id alive or gave the same id")
+		}
+	})
 }
 
 func TestSafeNext(t *testing.T) {
@@ -88,39 +117,78 @@ func TestSafeNext(t *testing.T) {
 	}
 }
 
-// TestSessionTableFull: a full table drops an anonymous session for a new
-// one, never a signed-in one; full of signed-in sessions it refuses.
-func TestSessionTableFull(t *testing.T) {
-	defer func(n int) { maxSessions = n }(maxSessions)
-	maxSessions = 3
-	clock := testenv.NewClock(time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC))
-	s := newSessions(clock.Now, time.Hour, 12*time.Hour)
-	ops, _, _ := s.create(Identity{Name: "ops"})
-	anon, _, _ := s.create(Identity{})
-	if _, _, err := s.create(Identity{Name: "ops2"}); err != nil {
-		t.Fatal(err)
+type oneKey struct{}
+
+func (oneKey) Check(_ context.Context, _, secret string) (store.Credential, error) {
+	if secret == "good-key" {
+		return store.Credential{Name: "ops"}, nil
 	}
-	// Full: a visitor's new session pushes out the anonymous one.
-	if _, _, err := s.create(Identity{}); err != nil {
-		t.Fatalf("a full table with an anonymous session refused a new one: %v", err)
-	}
-	if s.lookup(anon) != nil {
-		t.Fatal("the anonymous session survived; a signed-in one must have gone")
-	}
-	if s.lookup(ops) == nil {
-		t.Fatal("a new visitor pushed out a signed-in session")
-	}
-	// The newest anonymous one goes for a sign-in; then the table is all
-	// signed in and refuses.
-	if _, _, err := s.create(Identity{Name: "ops3"}); err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := s.create(Identity{}); err == nil {
-		t.Fatal("a table full of signed-in sessions took another")
-	}
-	// Expired sessions make room.
-	clock.Advance(2 * time.Hour)
-	if _, _, err := s.create(Identity{}); err != nil {
-		t.Fatalf("expired sessions were not swept: %v", err)
-	}
+	return store.Credential{}, store.ErrNotFound
+}
+
+// TestSessionsSharedByReplicas: two consoles over one store (a restart,
+// or two replicas behind a load balancer) share the sessions: signed in
+// on one, the browser is signed in on the other, its CSRF token and its
+// flash message too; signed out on one, it is signed out on both.
+func TestSessionsSharedByReplicas(t *testing.T) {
+	storetest.ForEachBackend(t, func(t *testing.T, st store.Backend) {
+		replica := func() http.Handler {
+			c, err := New(Deps{Keys: oneKey{}, Directory: stubDirectory{}, Audit: stubAudit{}, Tenants: StaticTenants{{ID: "acme"}}, Sessions: st})
+			if err != nil {
+				t.Fatal(err)
+			}
+			mux := http.NewServeMux()
+			c.Mount(mux)
+			return mux
+		}
+		a, b := replica(), replica()
+		var cookie *http.Cookie
+		do := func(h http.Handler, method, path string, form url.Values) *httptest.ResponseRecorder {
+			t.Helper()
+			var req *http.Request
+			if form != nil {
+				req = httptest.NewRequest(method, path, strings.NewReader(form.Encode()))
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			} else {
+				req = httptest.NewRequest(method, path, nil)
+			}
+			if cookie != nil {
+				req.AddCookie(cookie)
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			for _, ck := range rec.Result().Cookies() {
+				if ck.Name == cookieName {
+					cookie = ck
+				}
+			}
+			return rec
+		}
+		csrf := regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+		page := do(a, "GET", "/console/sign-in", nil)
+		tok := csrf.FindStringSubmatch(page.Body.String())
+		if tok == nil {
+			t.Fatalf("no CSRF token on the sign-in page:\n%s", page.Body)
+		}
+		// The form of replica a, posted to replica b.
+		if rec := do(b, "POST", "/console/sign-in", url.Values{"csrf": {tok[1]}, "key": {"good-key"}, "next": {"/console/"}}); rec.Code != http.StatusSeeOther {
+			t.Fatalf("sign-in on the other replica: %d\n%s", rec.Code, rec.Body)
+		}
+		rec := do(a, "GET", "/console/", nil)
+		if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), "Signed in as ops.") || !strings.Contains(rec.Body.String(), `class="who">ops<`) {
+			t.Fatalf("replica a after signing in on b: %d\n%s", rec.Code, rec.Body)
+		}
+		if rec := do(b, "GET", "/console/", nil); strings.Contains(rec.Body.String(), "Signed in as ops.") {
+			t.Fatal("the flash message was shown twice")
+		}
+		tok = csrf.FindStringSubmatch(rec.Body.String())
+		kept := cookie // as a browser that did not drop it sends it
+		if rec := do(b, "POST", "/console/sign-out", url.Values{"csrf": {tok[1]}}); rec.Code != http.StatusSeeOther {
+			t.Fatalf("sign-out: %d\n%s", rec.Code, rec.Body)
+		}
+		cookie = kept
+		if rec := do(a, "GET", "/console/", nil); rec.Code != http.StatusSeeOther || !strings.HasPrefix(rec.Header().Get("Location"), "/console/sign-in") {
+			t.Fatalf("replica a after signing out on b: %d %s", rec.Code, rec.Header().Get("Location"))
+		}
+	})
 }

@@ -38,6 +38,8 @@ type usersView struct {
 	Tenant   Tenant
 	Tabs     []tab
 	Query    string
+	Role     string
+	Sorts    []statusOption
 	Statuses []statusOption
 	Rows     []userRow
 	// Matching is the number of cards of the status tab (all statuses when
@@ -49,7 +51,13 @@ type usersView struct {
 }
 
 // userFilters are the query parameters of the users page.
-var userFilters = []string{"status", "q", "cursor"}
+var userFilters = []string{"status", "q", "role", "sort", "cursor"}
+
+// userSorts are the list's orders as the sort menu offers them.
+var userSorts = []struct{ Value, Label string }{
+	{"", "Created, oldest first"}, {"-created", "Created, newest first"}, {"name", "Name"}, {"-name", "Name, Z to A"},
+	{"email", "Email"}, {"last_login", "Last login, never first"}, {"-last_login", "Last login, latest first"}, {"status", "Status"},
+}
 
 // statusFilters are the status values the list takes, in the tabs' order.
 var statusFilters = []string{"", "enabled", string(directory.Active), string(directory.InvitePending),
@@ -65,9 +73,13 @@ func (c *Console) users(w http.ResponseWriter, r *http.Request, t Tenant) {
 			return
 		}
 	}
-	status, query := v.Get("status"), strings.TrimSpace(v.Get("q"))
+	status, query, role, sort := v.Get("status"), strings.TrimSpace(v.Get("q")), strings.TrimSpace(v.Get("role")), v.Get("sort")
 	if !slices.Contains(statusFilters, status) {
 		c.errorPage(w, r, http.StatusBadRequest, fmt.Sprintf("status %q is not one of %s.", status, strings.Join(statusFilters[1:], ", ")))
+		return
+	}
+	if !slices.ContainsFunc(userSorts, func(o struct{ Value, Label string }) bool { return o.Value == sort }) {
+		c.errorPage(w, r, http.StatusBadRequest, fmt.Sprintf("sort %q is not one of %s, with or without a leading \"-\".", sort, strings.Join(directory.Sorts, ", ")))
 		return
 	}
 	stats, err := c.deps.Directory.Stats(r.Context(), t.ID)
@@ -75,8 +87,8 @@ func (c *Console) users(w http.ResponseWriter, r *http.Request, t Tenant) {
 		c.fail(w, r, err)
 		return
 	}
-	page, err := c.deps.Directory.List(r.Context(), directory.ListQuery{Tenant: t.ID, Status: status, Query: query,
-		Cursor: v.Get("cursor"), Limit: pageSize})
+	page, err := c.deps.Directory.List(r.Context(), directory.ListQuery{Tenant: t.ID, Status: status, Query: query, Role: role,
+		Sort: sort, Cursor: v.Get("cursor"), Limit: pageSize})
 	if err != nil {
 		c.fail(w, r, err)
 		return
@@ -90,6 +102,12 @@ func (c *Console) users(w http.ResponseWriter, r *http.Request, t Tenant) {
 		if query != "" {
 			q.Set("q", query)
 		}
+		if role != "" {
+			q.Set("role", role)
+		}
+		if sort != "" {
+			q.Set("sort", sort)
+		}
 		if cursor != "" {
 			q.Set("cursor", cursor)
 		}
@@ -98,7 +116,10 @@ func (c *Console) users(w http.ResponseWriter, r *http.Request, t Tenant) {
 		}
 		return base + "?" + q.Encode()
 	}
-	view := usersView{Tenant: t, Query: query, Self: link(status, v.Get("cursor"))}
+	view := usersView{Tenant: t, Query: query, Role: role, Self: link(status, v.Get("cursor"))}
+	for _, o := range userSorts {
+		view.Sorts = append(view.Sorts, statusOption{Value: o.Value, Label: o.Label, Selected: o.Value == sort})
+	}
 	total := 0
 	for _, n := range stats {
 		total += n
@@ -174,7 +195,7 @@ func (c *Console) bulkDisableConfirm(w http.ResponseWriter, r *http.Request, t T
 		return
 	}
 	if len(ids) == 0 {
-		c.sessions.setFlash(sessionOf(r), "Select at least one person to disable.")
+		c.sessions.setFlash(r.Context(), sessionOf(r), "Select at least one person to disable.")
 		http.Redirect(w, r, back, http.StatusSeeOther)
 		return
 	}
@@ -220,7 +241,7 @@ func (c *Console) bulkDisable(w http.ResponseWriter, r *http.Request, t Tenant) 
 	if failed > 0 {
 		msg += fmt.Sprintf(" %d could not be disabled; the server log names them.", failed)
 	}
-	c.sessions.setFlash(sessionOf(r), msg)
+	c.sessions.setFlash(r.Context(), sessionOf(r), msg)
 	http.Redirect(w, r, back, http.StatusSeeOther)
 }
 

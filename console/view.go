@@ -34,7 +34,7 @@ type page struct {
 
 // pageNames are the templates New requires, each templates/<name>.html
 // defining "content".
-var pageNames = []string{"signin", "tenants", "users", "bulk_disable", "card", "error"}
+var pageNames = []string{"signin", "tenants", "users", "bulk_disable", "card", "error", "runs", "run", "setup", "setup_saml", "setup_saml_result", "setup_scim", "person_new", "sso"}
 
 var funcs = template.FuncMap{
 	"statusLabel": statusLabel,
@@ -71,8 +71,8 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, nam
 	}
 	v := View{Title: title, Who: identityOf(r), TenantID: r.PathValue("t"), Page: p}
 	if s := sessionOf(r); s != nil {
-		v.CSRF = s.csrf
-		v.Flash = c.sessions.takeFlash(s)
+		v.CSRF = s.csrf()
+		v.Flash = c.sessions.takeFlash(r.Context(), s)
 	}
 	var buf bytes.Buffer
 	if err := pg.tmpl.Execute(&buf, v); err != nil {

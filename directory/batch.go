@@ -2,6 +2,7 @@ package directory
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -334,15 +335,18 @@ func (b *batch) mutate(ctx context.Context, w *working, action, source string, f
 		}
 		detail += "changed: " + strings.Join(changes, ", ")
 	}
+	// The card after the change is encoded once, for the audit line and
+	// the event: a bulk job of 100,000 cards encodes 100,000 fewer.
+	afterJSON := mustJSON(after)
 	audit := store.AuditEvent{Tenant: b.tenant, CardID: w.card.ID, At: b.now, Actor: b.actor.Name, Source: source,
-		Action: action, RunID: b.actor.RunID, After: mustJSON(after), Detail: detail}
+		Action: action, RunID: b.actor.RunID, After: afterJSON, Detail: detail}
 	if existed {
 		audit.Before = mustJSON(b.s.view(before, b.now))
 	}
 	b.audit = append(b.audit, audit)
 	if eventType != "" {
 		b.events = append(b.events, store.Event{Tenant: b.tenant, CardID: w.card.ID, Type: eventType, At: b.now,
-			Actor: b.actor.Name, Source: source, Data: mustJSON(eventData{Card: after, Changes: changes, Reason: w.card.Reason, RunID: b.actor.RunID})})
+			Actor: b.actor.Name, Source: source, Data: mustJSON(eventData{Card: afterJSON, Changes: changes, Reason: w.card.Reason, RunID: b.actor.RunID})})
 	}
 	if invite != nil {
 		invite.Email, invite.ExpiresAt = w.card.Email, w.card.Invite.ExpiresAt
@@ -354,9 +358,10 @@ func (b *batch) mutate(ctx context.Context, w *working, action, source string, f
 
 // eventData is the payload of a card event.
 type eventData struct {
-	Card    cardView `json:"card"`
-	Changes []string `json:"changes,omitempty"`
-	Reason  string   `json:"reason"`
+	// Card is the encoded cardView.
+	Card    json.RawMessage `json:"card"`
+	Changes []string        `json:"changes,omitempty"`
+	Reason  string          `json:"reason"`
 	// RunID names the sync run or bulk job of the change, as its audit
 	// line does.
 	RunID string `json:"run_id,omitempty"`

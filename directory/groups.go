@@ -33,6 +33,9 @@ type GroupInput struct {
 	ExternalID  string
 	// Raw is the source's record of the group without its members (JSON).
 	Raw []byte
+	// Labels are the display labels the source sent with members, by
+	// card id (a SCIM member's "display").
+	Labels map[string]string
 }
 
 // GroupChange edits a group; nil fields stay as they are.
@@ -44,6 +47,10 @@ type GroupChange struct {
 	// Remove change it. Members are card ids.
 	ReplaceMembers bool
 	Add, Remove    []string
+	// Labels are the display labels sent with members of Add, by card id.
+	// A member of Add that is already in the group takes its label when
+	// one was sent, and with ReplaceMembers also loses one that was not.
+	Labels map[string]string
 	// IfVersion, when not zero, is the version the caller last read.
 	IfVersion int64
 }
@@ -66,7 +73,7 @@ func (s *Service) CreateGroup(ctx context.Context, actor Actor, in GroupInput, m
 	return s.changeGroup(ctx, actor, in.Tenant, in.Source, "", func(g *Group, _ []string) (GroupChange, error) {
 		*g = Group{ID: uuid.Must(uuid.NewV7()).String(), Tenant: in.Tenant, Source: in.Source,
 			DisplayName: in.DisplayName, ExternalID: in.ExternalID, Raw: in.Raw}
-		return GroupChange{ReplaceMembers: true, Add: members}, nil
+		return GroupChange{ReplaceMembers: true, Add: members, Labels: in.Labels}, nil
 	})
 }
 
@@ -280,7 +287,17 @@ func (s *Service) changeGroup(ctx context.Context, actor Actor, tenant, source, 
 		}
 
 		for _, c := range add {
-			b.addMembers = append(b.addMembers, store.Membership{GroupID: g.ID, CardID: c})
+			b.addMembers = append(b.addMembers, store.Membership{GroupID: g.ID, CardID: c, Display: ch.Labels[c]})
+		}
+		// Members who stay take the label sent with them (the store skips
+		// a label that is unchanged).
+		if !deleting {
+			for _, c := range dedupe(slices.Clone(ch.Add)) {
+				label, sent := ch.Labels[c]
+				if isMember[c] && !leaving[c] && (ch.ReplaceMembers || sent && label != "") {
+					b.addMembers = append(b.addMembers, store.Membership{GroupID: g.ID, CardID: c, Display: label})
+				}
+			}
 		}
 		for _, c := range remove {
 			b.removeMembers = append(b.removeMembers, store.Membership{GroupID: g.ID, CardID: c})

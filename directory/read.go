@@ -149,6 +149,12 @@ func (s *Service) GroupMembers(ctx context.Context, groupID, after string, limit
 	return s.store.GroupMembers(ctx, groupID, after, limit)
 }
 
+// GroupMemberDisplays returns a page of a group's members after a cursor,
+// each with its display (store.Member).
+func (s *Service) GroupMemberDisplays(ctx context.Context, groupID, after string, limit int) ([]store.Member, error) {
+	return s.store.GroupMemberDisplays(ctx, groupID, after, limit)
+}
+
 // ClaimsOfCards returns the claims of many cards (a page of an export).
 func (s *Service) ClaimsOfCards(ctx context.Context, tenant string, cardIDs []string) (map[string][]Claim, error) {
 	return s.store.ClaimsOfCards(ctx, tenant, cardIDs)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rosterd/rosterd/store"
 	"github.com/rosterd/rosterd/store/storetest"
 	"github.com/rosterd/rosterd/tenant/tenanttest"
 )
@@ -63,4 +64,48 @@ tenants:
 			t.Errorf("%s: %d %s", q, rec.Code, rec.Body.String())
 		}
 	}
+}
+
+// TestLoginByEmailNeedsAVerifiedDomain: a domain an API tenant lists
+// routes sign-in by email only once verified (anyone may list a domain);
+// the file's domains are verified as declared. On both backends.
+func TestLoginByEmailNeedsAVerifiedDomain(t *testing.T) {
+	storetest.ForEachBackend(t, func(t *testing.T, st store.Backend) {
+		reg := tenanttest.FromYAML(t, st, `
+tenants:
+  - id: acme
+    domains: [acme.test]
+    app_callback_url: https://app.test/cb
+    saml: {idp_metadata_url: "https://idp.test/acme/metadata"}
+`)
+		ctx := context.Background()
+		if _, err := reg.CreateTenant(ctx, "ops", []byte(`{"id": "initech", "domains": ["initech.test"], "app_callback_url": "https://app.test/cb",
+			"saml": {"idp_metadata_url": "https://idp.test/initech/metadata"}}`)); err != nil {
+			t.Fatal(err)
+		}
+		srv, err := New(ctx, nil, st, RegistryTenants(reg), Options{PublicURL: publicURL, Secrets: testBox(t, 1),
+			HTTPClient: &http.Client{Transport: &hosts{m: map[string]http.Handler{}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mux := http.NewServeMux()
+		srv.Mount(mux)
+		get := func(q string) *httptest.ResponseRecorder {
+			rec := httptest.NewRecorder()
+			mux.ServeHTTP(rec, httptest.NewRequest("GET", "/saml/login?"+q, nil))
+			return rec
+		}
+		if rec := get("email=ann@acme.test"); rec.Code != http.StatusFound {
+			t.Fatalf("the file's domain: %d", rec.Code)
+		}
+		if rec := get("email=bob@initech.test"); rec.Code != http.StatusNotFound || !strings.Contains(rec.Body.String(), "No organization has set up single sign-on") {
+			t.Fatalf("an unverified domain: %d %s", rec.Code, rec.Body.String())
+		}
+		if _, err := reg.VerifyDomain(ctx, "ops", "initech", "initech.test", true); err != nil {
+			t.Fatal(err)
+		}
+		if rec := get("email=bob@initech.test"); rec.Code != http.StatusFound || rec.Header().Get("Location") != publicURL+"/saml/initech/login" {
+			t.Fatalf("the verified domain: %d %q", rec.Code, rec.Header().Get("Location"))
+		}
+	})
 }

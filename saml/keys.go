@@ -159,3 +159,57 @@ func GenerateKeyPair(commonName string, now time.Time) (certPEM, keyPEM []byte, 
 	keyPEM = pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
 	return certPEM, keyPEM, nil
 }
+
+// ResealKeyPairs seals every stored SP private key again under box's
+// primary key, opening each with any key box holds (a key stored in the
+// clear by an older rosterd is sealed too): a step of the key-encryption
+// key's rotation. Each key is replaced only if it is still what was read,
+// so a replica sealing it at the same moment loses nothing; a key already
+// under the primary key is left as it is, so running it again is safe.
+// It returns how many keys it sealed again and how many were current.
+func ResealKeyPairs(ctx context.Context, st store.SAMLStore, box *secretbox.Box) (resealed, current int, err error) {
+	names, err := st.SAMLKeyPairNames(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, name := range names {
+		aad := []byte("saml_key_pairs/" + name)
+		for attempt := 0; ; attempt++ {
+			p, err := st.SAMLKeyPair(ctx, name)
+			if errors.Is(err, store.ErrNotFound) {
+				break
+			}
+			if err != nil {
+				return resealed, current, err
+			}
+			var out []byte
+			changed := true
+			if secretbox.IsSealed(p.KeyPEM) {
+				out, changed, err = box.Reseal(p.KeyPEM, aad)
+			} else {
+				if _, err = ParseKeyPair(p.CertPEM, p.KeyPEM); err == nil {
+					out = box.Seal(p.KeyPEM, aad)
+				}
+			}
+			if err != nil {
+				return resealed, current, fmt.Errorf("stored SAML key pair %q: %w", name, err)
+			}
+			if !changed {
+				current++
+				break
+			}
+			ok, err := st.ReplaceSAMLKey(ctx, name, p.KeyPEM, out)
+			if err != nil {
+				return resealed, current, fmt.Errorf("sealing the SAML key %q again: %w", name, err)
+			}
+			if ok {
+				resealed++
+				break
+			}
+			if attempt == 2 {
+				return resealed, current, fmt.Errorf("sealing the SAML key %q again: it keeps changing under us", name)
+			}
+		}
+	}
+	return resealed, current, nil
+}

@@ -112,3 +112,67 @@ func TestNewNeedsSecretsForStoredKeys(t *testing.T) {
 		t.Fatalf("New without Secrets: %v", err)
 	}
 }
+
+// rawKeyPEM is the SP key as the database row holds it.
+func rawKeyPEM(t *testing.T, st store.Backend, name string) []byte {
+	t.Helper()
+	var key string
+	if err := storetest.SQL(st).QueryRowContext(context.Background(), `SELECT key_pem FROM saml_key_pairs WHERE name = $1`, name).Scan(&key); err != nil {
+		t.Fatal(err)
+	}
+	return []byte(key)
+}
+
+// TestResealKeyPairs: rotation seals every stored SP key again under the
+// new key-encryption key (the raw row names only the new key id) and the
+// same key loads under the new key alone; a key an older rosterd stored in
+// the clear is sealed; a second run changes nothing; a Box without the key
+// that sealed them fails, naming the pair.
+func TestResealKeyPairs(t *testing.T) {
+	storetest.ForEachBackend(t, func(t *testing.T, st store.Backend) {
+		ctx := context.Background()
+		k1, k2 := testBox(t, 1), testBox(t, 2)
+		kp, _, err := StoredKeyPair(ctx, st, k1, "acme", fixNow)
+		if err != nil {
+			t.Fatal(err)
+		}
+		crt, keyPEM, err := GenerateKeyPair("legacy", fixNow)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.PutSAMLKeyPair(ctx, store.SAMLKeyPair{Name: "legacy", KeyPEM: keyPEM, CertPEM: crt, Created: fixNow}); err != nil {
+			t.Fatal(err)
+		}
+		k2k1 := secretbox.New(mustKey(t, 2), mustKey(t, 1))
+		resealed, current, err := ResealKeyPairs(ctx, st, k2k1)
+		if err != nil || resealed != 2 || current != 0 {
+			t.Fatalf("ResealKeyPairs = %d, %d, %v", resealed, current, err)
+		}
+		for _, name := range []string{"acme", "legacy"} {
+			raw := rawKeyPEM(t, st, name)
+			if !bytes.HasPrefix(raw, []byte("rsb1."+k2.KeyID()+".")) || bytes.Contains(raw, []byte("PRIVATE KEY")) {
+				t.Fatalf("%s after rotation: %.60q", name, raw)
+			}
+		}
+		notTheKey(t, rawKeyPEM(t, st, "acme"), kp)
+		again, _, err := StoredKeyPair(ctx, st, k2, "acme", fixNow)
+		if err != nil || !again.Key.Equal(kp.Key) {
+			t.Fatalf("the SP key under the new key alone: %v", err)
+		}
+		if resealed, current, err := ResealKeyPairs(ctx, st, k2k1); err != nil || resealed != 0 || current != 2 {
+			t.Fatalf("ResealKeyPairs again = %d, %d, %v", resealed, current, err)
+		}
+		if _, _, err := ResealKeyPairs(ctx, st, k1); !errors.Is(err, secretbox.ErrUnknownKey) || !strings.Contains(err.Error(), `"acme"`) {
+			t.Fatalf("ResealKeyPairs without the key: %v", err)
+		}
+	})
+}
+
+func mustKey(t *testing.T, n byte) secretbox.Key {
+	t.Helper()
+	k, err := secretbox.NewKey(bytes.Repeat([]byte{n}, secretbox.KeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}

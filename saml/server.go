@@ -222,6 +222,8 @@ type Server struct {
 	// auditsDropped counts those past it.
 	auditLimit    *auditLimiter
 	auditsDropped *prometheus.CounterVec
+	// handoff ends the logins the console started (HandOffTo).
+	handoff Handoff
 }
 
 // provider is one tenant's SP.
@@ -635,6 +637,9 @@ type requestCookie struct {
 	RequestID string `json:"r"`
 	ReturnTo  string `json:"u,omitempty"`
 	Expires   int64  `json:"e"`
+	// Purpose marks a login the console started (StartLogin): it ends in
+	// the console's Handoff, not at the platform.
+	Purpose string `json:"p,omitempty"`
 }
 
 const cookiePrefix = "rosterd_saml_"
@@ -731,6 +736,12 @@ func (s *Server) serveLogin(w http.ResponseWriter, r *http.Request) {
 		page(w, http.StatusBadRequest, "Sign-in not started", "The address to return to after sign-in is not one this service may send you to.", "")
 		return
 	}
+	s.startLogin(w, r, p, returnTo, "")
+}
+
+// startLogin sends the browser to the IdP with a signed AuthnRequest, and
+// keeps its id, return_to and purpose in the request cookie.
+func (s *Server) startLogin(w http.ResponseWriter, r *http.Request, p *provider, returnTo, purpose string) {
 	idp := p.idp.IdP()
 	if idp == nil {
 		page(w, http.StatusServiceUnavailable, "Sign-in unavailable", "Single sign-on is not available right now. Please try again in a few minutes.", "")
@@ -754,7 +765,7 @@ func (s *Server) serveLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	life := p.cfg.RequestLifetime
 	s.setCookie(w, p, cookiePrefix+relay, p.sealCookie(requestCookie{Tenant: p.cfg.Tenant, RequestID: req.ID, ReturnTo: returnTo,
-		Expires: now.Add(life).Unix()}), int(life/time.Second))
+		Expires: now.Add(life).Unix(), Purpose: purpose}), int(life/time.Second))
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, redirect.String(), http.StatusFound)
 }
@@ -894,6 +905,12 @@ func (s *Server) serveACS(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	var ref2 *Refusal
+	if rc.Purpose != "" && s.handoff != nil && isTest(rc.Purpose) {
+		// A test of the connection: shown to the one who started it,
+		// recorded nowhere (no card changes, no login code).
+		s.tested(w, r, p, rc.Purpose, a, err, ref)
+		return
+	}
 	if errors.As(err, &ref2) {
 		s.refused(r, w, p, ref, ref2)
 		return
@@ -934,6 +951,12 @@ func (s *Server) serveACS(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.failed(w, p, ref, "recording the login", err)
+		return
+	}
+	if rc.Purpose != "" && s.handoff != nil {
+		s.logins.WithLabelValues(p.cfg.Tenant, "success").Inc()
+		s.logger.Info("saml login to the console", "tenant", p.cfg.Tenant, "card", card.ID, "ref", ref)
+		s.handoff.ConsoleLogin(w, r, rc.Purpose, card)
 		return
 	}
 	code, err := s.mintCode(r.Context(), p.cfg.Tenant, card.ID)

@@ -33,6 +33,24 @@ var filterSamples = []string{
 	`userName eq "tab	inside"`,
 	"userName eq \"bad \xff utf8\"",
 	`meta.lastModified gt "2024-01-01T00:00:00Z"`,
+	`emails[type eq "work" and value eq "ada@example.com"]`,
+	`emails[value eq "ada@example.com"]`,
+	`emails[type EQ "work" AND value eq "a and b"]`,
+	`emails[type eq "a and b" and value eq "x"]`,
+	`emails[type eq "work"  and value eq "x"]`,
+	`emails[type eq "work" and value eq "x" and primary eq "true"]`,
+	`emails[type eq "work" or value eq "x"]`,
+	`emails[type eq "work"] and value eq "x"]`,
+	`emails[[type eq "work"]`,
+	`emails[]`,
+	`emails[type eq "work" and ]`,
+	`emails[type eq "with \"quote\""]`,
+	`id eq "01a2" and members eq "01b3"`,
+	`id eq "01a2" AND members EQ "a and b"`,
+	`id eq "a and b" and members eq "x"`,
+	`id eq "x" and members eq "y" and displayName eq "z"`,
+	`id eq "x" or members eq "y"`,
+	`(id eq "x") and members eq "y"`,
 }
 
 // The fast path must agree with filter-parser on everything it accepts, and
@@ -46,6 +64,14 @@ func TestParseSimpleEq(t *testing.T) {
 			t.Errorf("parseSimpleEq(%q) declined a simple filter", f)
 		}
 	}
+	if _, ok := parseSimpleAnd(`id eq "01a2" and members eq "01b3"`); !ok {
+		t.Errorf("parseSimpleAnd declined Entra ID's membership check")
+	}
+	for _, f := range []string{`emails[type eq "work" and value eq "ada@example.com"]`, `emails[value eq "ada@example.com"]`, `emails[type EQ "work" AND value eq "a and b"]`} {
+		if _, ok := parseSimpleValuePath(f); !ok {
+			t.Errorf("parseSimpleValuePath(%q) declined a simple filter", f)
+		}
+	}
 }
 
 func FuzzParseFilter(f *testing.F) {
@@ -56,6 +82,24 @@ func FuzzParseFilter(f *testing.F) {
 }
 
 func checkFilterAgrees(t *testing.T, f string) {
+	if and, ok := parseSimpleAnd(f); ok {
+		want, err := filter.ParseFilter([]byte(f))
+		if err != nil {
+			t.Fatalf("parseSimpleAnd(%q) accepted what filter-parser refuses: %v", f, err)
+		}
+		if !reflect.DeepEqual(filter.Expression(and), want) {
+			t.Fatalf("parseSimpleAnd(%q) = %#v, filter-parser gives %#v", f, and, want)
+		}
+	}
+	if vp, ok := parseSimpleValuePath(f); ok {
+		want, err := filter.ParseFilter([]byte(f))
+		if err != nil {
+			t.Fatalf("parseSimpleValuePath(%q) accepted what filter-parser refuses: %v", f, err)
+		}
+		if !reflect.DeepEqual(filter.Expression(vp), want) {
+			t.Fatalf("parseSimpleValuePath(%q) = %#v, filter-parser gives %#v", f, vp, want)
+		}
+	}
 	fast, ok := parseSimpleEq(f)
 	if !ok {
 		return
@@ -81,6 +125,26 @@ func BenchmarkParseFilter(b *testing.B) {
 		b.Run(bc.name, func(b *testing.B) {
 			for b.Loop() {
 				if _, err := bc.parse(`userName eq "ada.lovelace@example.com"`); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkParseRequestFilter: what GET ?filter= does before the store,
+// for filters the one-comparison fast path does not take.
+//
+//	go test -run '^$' -bench ParseRequestFilter -benchmem ./scim/
+func BenchmarkParseRequestFilter(b *testing.B) {
+	for name, f := range map[string]string{
+		"and":         `userName eq "ada@example.com" and active eq true`,
+		"and-strings": `id eq "01a23464-b8fb-7661-9011-9f08161d36b0" and members eq "01a23464-b8f8-705b-887f-60408946a6f5"`,
+		"value-path":  `emails[type eq "work"].value eq "ada@example.com"`,
+	} {
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := parseRequestFilter(f); err != nil {
 					b.Fatal(err)
 				}
 			}

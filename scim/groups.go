@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"net/http"
 	"strings"
 
@@ -31,8 +32,9 @@ func (g *groups) Create(r *http.Request, attrs elimity.ResourceAttributes) (elim
 		return elimity.Resource{}, scimerrors.ScimError{ScimType: scimerrors.ScimTypeInvalidValue, Status: 400, Detail: "displayName is required"}
 	}
 	raw, ext := groupRecord(attrs)
+	ids, labels := memberRefs(attrs["members"])
 	res, err := g.s.dir.CreateGroup(ctx, actorOf(c), directory.GroupInput{Tenant: c.Tenant, Source: c.source,
-		DisplayName: name, ExternalID: ext, Raw: raw}, memberIDs(attrs["members"]))
+		DisplayName: name, ExternalID: ext, Raw: raw, Labels: labels}, ids)
 	if err != nil {
 		return elimity.Resource{}, g.s.fail(ctx, err, "create group")
 	}
@@ -90,8 +92,9 @@ func (g *groups) Replace(r *http.Request, id string, attrs elimity.ResourceAttri
 		return elimity.Resource{}, scimerrors.ScimError{ScimType: scimerrors.ScimTypeInvalidValue, Status: 400, Detail: "displayName is required"}
 	}
 	raw, ext := groupRecord(attrs)
+	ids, labels := memberRefs(attrs["members"])
 	res, err := g.s.dir.UpdateGroup(ctx, actorOf(c), c.Tenant, c.source, id, directory.GroupChange{
-		DisplayName: &name, ExternalID: &ext, Raw: raw, ReplaceMembers: true, Add: memberIDs(attrs["members"]), IfVersion: want})
+		DisplayName: &name, ExternalID: &ext, Raw: raw, ReplaceMembers: true, Add: ids, Labels: labels, IfVersion: want})
 	if err != nil {
 		return elimity.Resource{}, g.s.fail(ctx, err, "replace group")
 	}
@@ -128,13 +131,16 @@ func (g *groups) Patch(r *http.Request, id string, ops []elimity.PatchOperation)
 			}
 			ch.Remove = append(ch.Remove, ids...)
 		case op == elimity.PatchOperationAdd:
-			ch.Add = append(ch.Add, memberIDs(value)...)
+			ids, labels := memberRefs(value)
+			ch.Add = append(ch.Add, ids...)
+			ch.Labels = withLabels(ch.Labels, labels)
 		case op == elimity.PatchOperationRemove && value == nil:
-			ch.ReplaceMembers, ch.Add, ch.Remove = true, nil, nil
+			ch.ReplaceMembers, ch.Add, ch.Remove, ch.Labels = true, nil, nil, nil
 		case op == elimity.PatchOperationRemove:
 			ch.Remove = append(ch.Remove, memberIDs(value)...)
 		case op == elimity.PatchOperationReplace:
-			ch.ReplaceMembers, ch.Add, ch.Remove = true, memberIDs(value), nil
+			ids, labels := memberRefs(value)
+			ch.ReplaceMembers, ch.Add, ch.Remove, ch.Labels = true, ids, nil, labels
 		}
 		return nil
 	}
@@ -235,18 +241,22 @@ func (g *groups) resource(ctx context.Context, c connection, grp store.Group, wi
 		members := []any{}
 		after := ""
 		for {
-			ids, err := g.s.dir.GroupMembers(ctx, grp.ID, after, 1000)
+			page, err := g.s.dir.GroupMemberDisplays(ctx, grp.ID, after, 1000)
 			if err != nil {
 				return elimity.Resource{}, g.s.fail(ctx, err, "read group members")
 			}
-			for _, id := range ids {
-				members = append(members, map[string]any{"value": id, "type": "User",
-					"$ref": g.s.opt.PublicURL + "/scim/" + c.Tenant + "/v2/Users/" + id})
+			for _, m := range page {
+				member := map[string]any{"value": m.CardID, "type": "User",
+					"$ref": g.s.opt.PublicURL + "/scim/" + c.Tenant + "/v2/Users/" + m.CardID}
+				if m.Display != "" {
+					member["display"] = m.Display
+				}
+				members = append(members, member)
 			}
-			if len(ids) < 1000 {
+			if len(page) < 1000 {
 				break
 			}
-			after = ids[len(ids)-1]
+			after = page[len(page)-1].CardID
 		}
 		attrs["members"] = members
 	}
@@ -299,12 +309,34 @@ func groupRecord(attrs map[string]any) ([]byte, string) {
 
 // memberIDs reads [{"value": "id"}, …] (or a single object, or plain ids).
 func memberIDs(v any) []string {
+	ids, _ := memberRefs(v)
+	return ids
+}
+
+// memberRefs is memberIDs, and the display labels sent with the members
+// by id: a member's "display", or else its "displayName" (the
+// sub-attribute Microsoft's validator sends, which the Group schema does
+// not have); a member sent without either has no entry.
+func memberRefs(v any) ([]string, map[string]string) {
 	var ids []string
+	var labels map[string]string
 	for _, e := range asList(v) {
 		switch x := e.(type) {
 		case map[string]any:
-			if id := str(x[key(x, "value")]); id != "" {
-				ids = append(ids, id)
+			id := str(x[key(x, "value")])
+			if id == "" {
+				continue
+			}
+			ids = append(ids, id)
+			label := str(x[key(x, "display")])
+			if label == "" {
+				label = str(x[key(x, "displayName")])
+			}
+			if label != "" {
+				if labels == nil {
+					labels = map[string]string{}
+				}
+				labels[id] = label
 			}
 		case string:
 			if x != "" {
@@ -312,7 +344,19 @@ func memberIDs(v any) []string {
 			}
 		}
 	}
-	return ids
+	return ids, labels
+}
+
+// withLabels adds labels to into (a later label of an id wins).
+func withLabels(into, labels map[string]string) map[string]string {
+	if len(labels) == 0 {
+		return into
+	}
+	if into == nil {
+		into = map[string]string{}
+	}
+	maps.Copy(into, labels)
+	return into
 }
 
 // filterIDs collects the ids a members filter names: value eq "id",

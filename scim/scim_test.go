@@ -35,7 +35,7 @@ func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 // env is a SCIM server over a real store, served over real HTTP, with two
 // tenants: acme (connections "entra" and "okta") and globex ("okta").
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	url   string // http://127.0.0.1:port
 	dir   *directory.Service
 	store store.Backend
@@ -49,13 +49,13 @@ const (
 	globexOkta = "globex-okta-token"
 )
 
-func newEnv(t *testing.T, st store.Backend) *env {
+func newEnv(t testing.TB, st store.Backend) *env {
 	t.Helper()
 	return newEnvLogging(t, st, io.Discard)
 }
 
 // newEnvLogging is newEnv with the server's log written to logs.
-func newEnvLogging(t *testing.T, st store.Backend, logs io.Writer) *env {
+func newEnvLogging(t testing.TB, st store.Backend, logs io.Writer) *env {
 	t.Helper()
 	clk := testenv.NewClock(time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC))
 	policy := directory.DefaultPolicy()

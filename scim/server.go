@@ -36,7 +36,7 @@ type Directory interface {
 	DeleteGroup(ctx context.Context, actor directory.Actor, tenant, source, id string) error
 	GetGroup(ctx context.Context, tenant, source, id string) (store.Group, error)
 	QueryGroups(ctx context.Context, q store.GroupQuery) ([]store.Group, int, error)
-	GroupMembers(ctx context.Context, groupID, after string, limit int) ([]string, error)
+	GroupMemberDisplays(ctx context.Context, groupID, after string, limit int) ([]store.Member, error)
 }
 
 // Keys checks bearer tokens.
@@ -113,6 +113,11 @@ type (
 var subAttrAfterValuePath = regexp.MustCompile(`([A-Za-z][\w:.$-]*)\[([^\]]*)\]\.([A-Za-z][\w$-]*)\s+(pr\b|(?i:eq|ne|co|sw|ew|gt|ge|lt|le)\s+(?:"(?:[^"\\]|\\.)*"|[^\s)]+))`)
 
 func rewriteSubAttrAfterValuePath(f string) string {
+	// What the expression matches has "]." in it; most filters have no
+	// brackets at all, and skip the regexp.
+	if !strings.Contains(f, "].") {
+		return f
+	}
 	return subAttrAfterValuePath.ReplaceAllStringFunc(f, func(m string) string {
 		parts := subAttrAfterValuePath.FindStringSubmatch(m)
 		if orWord.MatchString(parts[2]) {

@@ -1,6 +1,7 @@
 package scim_test
 
 import (
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -145,8 +146,9 @@ func TestValidatorBareStringMembers(t *testing.T) {
 	})
 }
 
-// A member's sub-attributes that the Group schema does not have
-// (displayName, anything else, of any JSON type) are ignored, neither
+// A member's sub-attributes that the Group schema does not have (anything
+// but displayName, which is read as its display label: see
+// TestValidatorMemberDisplay; of any JSON type) are ignored, neither
 // refused nor kept; the member is added.
 func TestValidatorUnknownMemberSubAttributes(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
@@ -178,7 +180,7 @@ func TestValidatorUnknownMemberSubAttributes(t *testing.T) {
 			if got := groupMembers(t, e, g); !slices.Equal(got, []string{uid}) {
 				t.Errorf("%s: members %v, want [%s]", tc.name, got, uid)
 			}
-			if raw := e.entra("GET", "/Groups/"+g, nil).Raw; strings.Contains(raw, "new User") || strings.Contains(raw, "nested") {
+			if raw := e.entra("GET", "/Groups/"+g, nil).Raw; strings.Contains(raw, "nested") || strings.Contains(raw, "Primary") || strings.Contains(raw, `"list"`) {
 				t.Errorf("%s: the group echoes a member's unknown sub-attributes: %s", tc.name, truncate(raw))
 			}
 		}
@@ -196,6 +198,83 @@ func TestValidatorUnknownMemberSubAttributes(t *testing.T) {
 			if r := e.entra("PATCH", "/Groups/"+g, patchOp(map[string]any{"op": "add", "path": "members", "value": v})); r.Status != 400 {
 				t.Errorf("PATCH add member %v: %d %s, want 400", v, r.Status, truncate(r.Raw))
 			}
+		}
+	})
+}
+
+// memberDisplays is the display of each of a group's members, by id
+// ("" for a member without one).
+func memberDisplays(t *testing.T, e *env, id string) map[string]string {
+	t.Helper()
+	r := e.entra("GET", "/Groups/"+id, nil).must(t, 200)
+	out := map[string]string{}
+	list, _ := r.Body["members"].([]any)
+	for _, m := range list {
+		if m, ok := m.(map[string]any); ok {
+			d, _ := m["display"].(string)
+			out[m["value"].(string)] = d
+		}
+	}
+	return out
+}
+
+// A member's display is the label the client sent with it ("display", or
+// the validator's "displayName"), kept per membership and echoed on GET;
+// without one, the user's displayName. Microsoft's validator checks this
+// (its "Get group by id / Body contians user").
+func TestValidatorMemberDisplay(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		ada := e.entra("POST", "/Users", user("ada@example.com", "Ada", "Lovelace", map[string]any{"displayName": "lennay"})).must(t, 201).str("id")
+		bob := e.entra("POST", "/Users", user("bob@example.com", "Bob", "Ross")).must(t, 201).str("id")
+		groupSchema := []string{"urn:ietf:params:scim:schemas:core:2.0:Group"}
+		check := func(step, g string, want map[string]string) {
+			t.Helper()
+			if got := memberDisplays(t, e, g); !maps.Equal(got, want) {
+				t.Errorf("%s: member displays %v, want %v", step, got, want)
+			}
+		}
+
+		// POST: one labelled, one not (bob has no displayName).
+		g := e.entra("POST", "/Groups", map[string]any{"schemas": groupSchema, "displayName": "G",
+			"members": []any{map[string]any{"value": ada, "display": "VP"}, map[string]any{"value": bob}}}).must(t, 201).str("id")
+		check("POST", g, map[string]string{ada: "VP", bob: ""})
+
+		// The validator's PATCH add of a member already there, with
+		// displayName: the label changes; add without one keeps it.
+		add := func(m map[string]any) map[string]any {
+			return map[string]any{"schemas": []string{"urn:ietf:params:scim:api:messages:2.0:PatchOp"},
+				"Operations": []any{map[string]any{"name": "addMember", "op": "add", "path": "members", "value": []any{m}}}}
+		}
+		e.entra("PATCH", "/Groups/"+g, add(map[string]any{"displayName": "new User", "value": ada})).must(t, 204)
+		check("PATCH add displayName", g, map[string]string{ada: "new User", bob: ""})
+		e.entra("PATCH", "/Groups/"+g, add(map[string]any{"value": ada})).must(t, 204)
+		check("PATCH add without a label", g, map[string]string{ada: "new User", bob: ""})
+		if raw := e.entra("GET", "/Groups/"+g, nil).Raw; !strings.Contains(raw, `"display":"new User"`) {
+			t.Errorf("GET group: no member display \"new User\": %s", truncate(raw))
+		}
+
+		// Removed by filter and added back without a label: the user's
+		// displayName.
+		e.entra("PATCH", "/Groups/"+g, patchOp(map[string]any{"op": "remove", "path": `members[value eq "` + ada + `"]`})).must(t, 204)
+		e.entra("PATCH", "/Groups/"+g, add(map[string]any{"value": ada})).must(t, 204)
+		check("removed and added back", g, map[string]string{ada: "lennay", bob: ""})
+
+		// PUT replaces labels: a member sent without one loses its own.
+		e.entra("PUT", "/Groups/"+g, map[string]any{"schemas": groupSchema, "displayName": "G",
+			"members": []any{map[string]any{"value": ada, "display": "SenorVP"}, map[string]any{"value": bob, "display": "Painter"}}}).must(t, 200)
+		check("PUT with labels", g, map[string]string{ada: "SenorVP", bob: "Painter"})
+		e.entra("PUT", "/Groups/"+g, map[string]any{"schemas": groupSchema, "displayName": "G",
+			"members": []any{map[string]any{"value": ada}, bob}}).must(t, 200)
+		check("PUT without labels", g, map[string]string{ada: "lennay", bob: ""})
+
+		// PATCH replace of members, and remove of all.
+		e.entra("PATCH", "/Groups/"+g, patchOp(map[string]any{"op": "replace", "path": "members",
+			"value": []any{map[string]any{"value": bob, "display": "B"}}})).must(t, 204)
+		check("PATCH replace", g, map[string]string{bob: "B"})
+		e.entra("PATCH", "/Groups/"+g, patchOp(map[string]any{"op": "remove", "path": "members"})).must(t, 204)
+		check("PATCH remove all", g, map[string]string{})
+		if raw := e.entra("GET", "/Groups/"+g, nil).Raw; strings.Contains(raw, `"B"`) {
+			t.Errorf("GET group after removing every member still has a label: %s", truncate(raw))
 		}
 	})
 }

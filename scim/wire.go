@@ -75,8 +75,10 @@ func decode(b []byte) (any, error) {
 //     {"value": "…"}, in a resource or a PATCH value of /Groups
 //     (Microsoft's SCIM validator): the string is the member's value.
 //
-// A member's sub-attributes that the Group schema lacks (Microsoft's
-// "displayName") the library ignores, as it does any unknown attribute.
+// A member's sub-attributes that the Group schema lacks the library
+// ignores, as it does any unknown attribute; a string "displayName"
+// (Microsoft's validator) becomes the member's "display" label, unless it
+// has one.
 //
 // It refuses, with a ScimError: a string holding a NUL character (400
 // invalidValue, naming its JSON path), and a PATCH path longer or deeper
@@ -179,8 +181,9 @@ func normalizeBody(body []byte, method, resource string) ([]byte, error) {
 }
 
 // fixMembers turns "id" into [{"value": "id"}] and each "id" of a list
-// into {"value": "id"}. Anything else, an empty string included, is left
-// for the library to judge.
+// into {"value": "id"}, and labels member objects (labelFromDisplayName).
+// Anything else, an empty string included, is left for the library to
+// judge.
 func fixMembers(v any) any {
 	switch x := v.(type) {
 	case string:
@@ -189,12 +192,32 @@ func fixMembers(v any) any {
 		}
 	case []any:
 		for i, e := range x {
-			if s, ok := e.(string); ok && s != "" {
-				x[i] = map[string]any{"value": s}
+			switch m := e.(type) {
+			case string:
+				if m != "" {
+					x[i] = map[string]any{"value": m}
+				}
+			case map[string]any:
+				labelFromDisplayName(m)
 			}
 		}
+	case map[string]any:
+		labelFromDisplayName(x)
 	}
 	return v
+}
+
+// labelFromDisplayName makes a member's string "displayName" (which
+// Microsoft's validator sends, and the Group schema lacks) its "display",
+// unless it has one: the library drops the sub-attributes it does not
+// know before rosterd sees them.
+func labelFromDisplayName(m map[string]any) {
+	if key(m, "display") != "" {
+		return
+	}
+	if s, ok := m[key(m, "displayName")].(string); ok && s != "" {
+		m["display"] = s
+	}
 }
 
 // findNUL returns the JSON path (emails[0].value) of a string or key in v

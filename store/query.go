@@ -105,6 +105,18 @@ type GroupQuery struct {
 type Membership struct {
 	GroupID string
 	CardID  string
+	// Display is the label the source sent with the member (a SCIM
+	// member's "display"); "" for none. Adding a membership that exists
+	// sets its label to this one.
+	Display string
+}
+
+// Member is one member of a group as a SCIM client reads it: the card
+// id, and the label the source sent with it, or else the display name
+// the group's source gives the card ("" when neither).
+type Member struct {
+	CardID  string
+	Display string
 }
 
 // Queries is the read side the SCIM server needs; part of Store.
@@ -118,4 +130,7 @@ type Queries interface {
 	// GroupMembers returns the card ids of a group's members after the
 	// cursor (a card id), in card id order.
 	GroupMembers(ctx context.Context, groupID, after string, limit int) ([]string, error)
+	// GroupMemberDisplays is GroupMembers with each member's display
+	// (Member).
+	GroupMemberDisplays(ctx context.Context, groupID, after string, limit int) ([]Member, error)
 }

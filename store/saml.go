@@ -61,6 +61,9 @@ type SAMLStore interface {
 	// plaintext key at once do not overwrite each other. No pair of that
 	// name is ErrNotFound.
 	ReplaceSAMLKey(ctx context.Context, name string, old, key []byte) (bool, error)
+	// SAMLKeyPairNames returns the names of every stored key pair, for a
+	// rotation of the key-encryption key.
+	SAMLKeyPairNames(ctx context.Context) ([]string, error)
 	// PurgeSAML deletes assertion ids and login codes that expired before
 	// now and returns how many rows went.
 	PurgeSAML(ctx context.Context, now time.Time) (int64, error)

@@ -296,11 +296,19 @@ type Credential struct {
 	Scopes  []string  `json:"scopes,omitempty"`
 	Origin  string    `json:"origin"` // "config" | "bootstrap" | "cli"
 	Created time.Time `json:"created"`
+	// LastUsed is when the secret last let a request in, to the minute
+	// (TouchCredential writes it at most once a minute); zero: never.
+	LastUsed time.Time `json:"last_used,omitzero"`
 }
 
 // ScopeOperator is the admin key scope that manages tenants and their
 // connections.
 const ScopeOperator = "operator"
+
+// ScopeConnections lets a key of one tenant manage that tenant's
+// connections (SCIM connections and tokens, its SAML connection, its
+// domains, setup links), never another tenant's nor the tenant itself.
+const ScopeConnections = "connections"
 
 // HasScope reports whether the credential has that scope.
 func (c Credential) HasScope(scope string) bool {
@@ -446,6 +454,7 @@ type Store interface {
 	Outbox
 	Registry
 	SetupLinks
+	ConsoleSessions
 
 	// InTx runs fn in one transaction: committed when fn returns nil, rolled
 	// back otherwise (and when ctx is cancelled). It does not retry; callers
@@ -486,6 +495,11 @@ type Store interface {
 	ListCredentials(ctx context.Context, kind string) ([]Credential, error)
 	// DeleteCredential removes a stored credential; ErrNotFound if none.
 	DeleteCredential(ctx context.Context, id string) error
+	// TouchCredential records that the credential was used at at, unless
+	// its stored last use is after notBefore: one statement, so replicas
+	// sharing a key write its last use at most once per interval between
+	// them. A credential that is gone is no error.
+	TouchCredential(ctx context.Context, id string, at, notBefore time.Time) error
 
 	// Ready reports whether the database answers and its schema is current.
 	Ready(ctx context.Context) error
@@ -499,6 +513,13 @@ type Store interface {
 // thousands.
 type Tx interface {
 	RegistryTx
+
+	// CreateCredential stores a credential, with the change's audit line
+	// (Write) in the same transaction.
+	CreateCredential(ctx context.Context, c Credential) error
+	// RemoveCredential deletes a stored credential and returns what it
+	// was; ErrNotFound if none.
+	RemoveCredential(ctx context.Context, id string) (Credential, error)
 
 	// CardsByEmail returns the cards of tenant with these normalized emails,
 	// keyed by EmailNorm.
@@ -548,7 +569,8 @@ type Changes struct {
 	// DeleteGroups removes groups and their memberships.
 	DeleteGroups []string
 	// AddMembers and RemoveMembers change memberships; adding one that
-	// exists, or removing one that does not, is no error.
+	// exists (which sets its Display), or removing one that does not, is
+	// no error.
 	AddMembers    []Membership
 	RemoveMembers []Membership
 	Audit         []AuditEvent

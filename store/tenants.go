@@ -55,16 +55,32 @@ type SCIMTokenRecord struct {
 	ExpiresAt time.Time
 }
 
+// DomainRecord is one email domain of a tenant and its verification.
+type DomainRecord struct {
+	Domain string
+	Tenant string
+	// Challenge is what the TXT record _rosterd-challenge.<domain> must
+	// hold to verify the domain; random, made when the domain is added.
+	Challenge string
+	// VerifiedAt is when the domain was verified; zero: not yet.
+	VerifiedAt time.Time
+	// VerifiedBy says how: "dns", "operator:<key>" or "migration".
+	VerifiedBy string
+}
+
 // Registry is the tenant registry's persistence, read outside a
 // transaction; part of Store. Its writes are in RegistryTx, so that a
 // change commits with its audit line and event.
 type Registry interface {
+	FeedRegistry
 	// ListTenants returns every tenant, retired ones included, by id.
 	ListTenants(ctx context.Context) ([]TenantRecord, error)
 	// ListSCIMConnections returns every SCIM connection, by tenant and name.
 	ListSCIMConnections(ctx context.Context) ([]SCIMConnectionRecord, error)
 	// ListSCIMTokens returns every SCIM token's record.
 	ListSCIMTokens(ctx context.Context) ([]SCIMTokenRecord, error)
+	// ListTenantDomains returns every tenant's domains, by domain.
+	ListTenantDomains(ctx context.Context) ([]DomainRecord, error)
 	// RegistryVersion is the counter every registry change moves.
 	RegistryVersion(ctx context.Context) (int64, error)
 }
@@ -73,6 +89,7 @@ type Registry interface {
 // are Dex's: fn receives the stored row (locked) and returns the row to
 // store; an error from fn is returned and nothing is written.
 type RegistryTx interface {
+	FeedRegistryTx
 	// GetTenant returns (and locks) a tenant; ErrNotFound if none.
 	GetTenant(ctx context.Context, id string) (TenantRecord, error)
 	// CreateTenant inserts t with Version 1; ErrAlreadyExists if the id is
@@ -103,8 +120,13 @@ type RegistryTx interface {
 	DeleteSCIMToken(ctx context.Context, id string) error
 
 	// SetTenantDomains makes domains the tenant's email domains (lower
-	// case); ErrAlreadyExists when one belongs to another tenant.
+	// case); ErrAlreadyExists when one belongs to another tenant. A domain
+	// the tenant keeps keeps its challenge and verification; a new one
+	// gets a new random challenge and is unverified.
 	SetTenantDomains(ctx context.Context, tenant string, domains []string) error
+	// VerifyTenantDomain marks a domain of the tenant verified at at, by
+	// by; ErrNotFound when the tenant has no such domain.
+	VerifyTenantDomain(ctx context.Context, tenant, domain string, at time.Time, by string) error
 
 	// BumpRegistryVersion moves the registry's counter on and returns it;
 	// on PostgreSQL it also notifies the other replicas at commit. Every

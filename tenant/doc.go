@@ -19,11 +19,26 @@
 //
 //   - Secrets a tenant's file declares (feed passwords) are not stored:
 //     a config-managed tenant's settings come from the process's own file
-//     and the store holds them without secrets. Tokens are stored as
-//     hashes only, and compared in constant time.
+//     and the store holds them without secrets. A tenant the API manages
+//     keeps its secrets sealed in its stored settings (secrets.go: one
+//     list of secret fields; ResealSecrets for a key rotation). Tokens
+//     are stored as hashes only, and compared in constant time.
+//   - An email domain routes sign-in by email only once verified: by a
+//     DNS TXT record holding its challenge, by an operator, or by being
+//     declared in the file (domains.go).
 //   - A retired tenant keeps its row, cards and audit; Get says
 //     ErrNotFound for it, so SCIM, SAML and feeds stop answering, and
 //     Restore brings it back.
 //   - The tenant's settings are validated by package config's own rules
-//     (config.DecodeTenant), never by a copy of them.
+//     (config.DecodeTenant), never by a copy of them; so are the feeds
+//     and webhook endpoints the API adds (config.DecodeFeed,
+//     config.DecodeWebhook).
+//   - The feeds and webhook endpoints the API adds are rows of their own,
+//     not part of the tenant's settings, so that applying the file again
+//     keeps those a file's tenant with api_may_extend took. Their secrets
+//     (SFTP password and key, LDAP bind password, webhook secret) are
+//     sealed under the key-encryption key (Options.Secrets); a row
+//     whose secrets do not open (another key) is left out and logged.
+//     Subscribe tells the scheduler and the webhook dispatchers that a
+//     reload swapped in new settings, so they re-arm.
 package tenant

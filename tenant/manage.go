@@ -122,7 +122,7 @@ func (r *Registry) CreateTenant(ctx context.Context, actor Actor, doc []byte) (*
 	if err := r.apiOnly(spec); err != nil {
 		return nil, err
 	}
-	stored, err := encodeSpec(spec)
+	stored, err := r.encodeAPISpec(spec)
 	if err != nil {
 		return nil, err
 	}
@@ -173,7 +173,7 @@ func (r *Registry) apiOnly(t *config.Tenant) error {
 		problems = append(problems, config.Problem{Path: "scim", Message: "create SCIM connections with POST …/scim-connections"})
 	}
 	if len(t.Feeds) > 0 {
-		problems = append(problems, config.Problem{Path: "feeds", Message: "feeds are not managed through the API yet: declare them in the configuration file"})
+		problems = append(problems, config.Problem{Path: "feeds", Message: "create feeds with POST …/feeds"})
 	}
 	if t.APIMayExtend {
 		problems = append(problems, config.Problem{Path: "api_may_extend", Message: "applies only to tenants of the configuration file"})
@@ -222,7 +222,7 @@ func (r *Registry) UpdateTenant(ctx context.Context, actor Actor, id string, doc
 	if err := r.apiOnly(spec); err != nil {
 		return nil, err
 	}
-	stored, err := encodeSpec(spec)
+	stored, err := r.encodeAPISpec(spec)
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"sort"
 	"strings"
 	"sync"
@@ -15,6 +16,7 @@ import (
 	"github.com/rosterd/rosterd/config"
 	"github.com/rosterd/rosterd/directory"
 	"github.com/rosterd/rosterd/internal/credential"
+	"github.com/rosterd/rosterd/internal/secretbox"
 	"github.com/rosterd/rosterd/store"
 )
 
@@ -29,14 +31,28 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// Resolver looks up the TXT records that verify a domain; default
+	// net.DefaultResolver.
+	Resolver TXTResolver
+	// Secrets returns the Box that seals the secrets of the tenants the
+	// API manages (feed passwords), called when one is stored or read;
+	// nil: such a secret cannot be stored.
+	Secrets func() (*secretbox.Box, error)
+}
+
+// TXTResolver is what looks up DNS TXT records (*net.Resolver).
+type TXTResolver interface {
+	LookupTXT(ctx context.Context, name string) ([]string, error)
 }
 
 // Registry hands out the tenants as they are now. It is safe for
 // concurrent use; a reload swaps the whole snapshot at once.
 type Registry struct {
-	st     store.Store
-	logger *slog.Logger
-	now    func() time.Time
+	st       store.Store
+	logger   *slog.Logger
+	now      func() time.Time
+	resolver TXTResolver
+	secrets  func() (*secretbox.Box, error)
 
 	snap atomic.Pointer[snapshot]
 	// static is the file's layer: its tenants (with their secrets) and
@@ -44,6 +60,9 @@ type Registry struct {
 	static atomic.Pointer[staticLayer]
 	// reload serializes reloads, and changes made through this process.
 	reload sync.Mutex
+
+	subMu sync.Mutex
+	subs  []chan struct{}
 }
 
 type staticLayer struct {
@@ -59,7 +78,8 @@ type snapshot struct {
 	ids     []string
 	// tokens maps a SCIM token's hash to its tenant and connection.
 	tokens map[string]tokenRef
-	// domains maps an email domain to its tenant.
+	// domains maps an email domain to its tenant, verified or not (a
+	// domain belongs to one tenant either way).
 	domains map[string]string
 }
 
@@ -76,7 +96,10 @@ func New(st store.Store, opt Options) *Registry {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	r := &Registry{st: st, logger: opt.Logger, now: opt.Now}
+	if opt.Resolver == nil {
+		opt.Resolver = net.DefaultResolver
+	}
+	r := &Registry{st: st, logger: opt.Logger, now: opt.Now, resolver: opt.Resolver, secrets: opt.Secrets}
 	r.snap.Store(&snapshot{version: -1, byID: map[string]*Tenant{}, tokens: map[string]tokenRef{}, domains: map[string]string{}})
 	r.static.Store(&staticLayer{tenants: map[string]*config.Tenant{}})
 	return r
@@ -108,16 +131,22 @@ func (r *Registry) List() []*Tenant {
 	return out
 }
 
-// ByDomain returns the live tenant whose email domains include domain
-// (any case).
+// ByDomain returns the live tenant whose verified email domains include
+// domain (any case). A domain not yet verified routes nowhere: anyone may
+// list a domain, and sign-in by email must not follow a claim nobody
+// proved.
 func (r *Registry) ByDomain(domain string) (*Tenant, bool) {
 	s := r.snap.Load()
-	id, ok := s.domains[strings.ToLower(strings.TrimSuffix(domain, "."))]
+	d := strings.ToLower(strings.TrimSuffix(domain, "."))
+	id, ok := s.domains[d]
 	if !ok {
 		return nil, false
 	}
 	t, ok := s.byID[id]
 	if !ok || t.Retired() {
+		return nil, false
+	}
+	if st, ok := t.Domain(d); !ok || !st.Verified {
 		return nil, false
 	}
 	return t, true
@@ -189,6 +218,18 @@ func (r *Registry) reloadLocked(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	doms, err := r.st.ListTenantDomains(ctx)
+	if err != nil {
+		return err
+	}
+	domainRec := make(map[string]store.DomainRecord, len(doms))
+	for _, d := range doms {
+		domainRec[d.Tenant+"\x00"+d.Domain] = d
+	}
+	feeds, hooks, err := r.loadFeeds(ctx)
+	if err != nil {
+		return err
+	}
 	static := r.static.Load()
 	s := &snapshot{version: v, byID: make(map[string]*Tenant, len(recs)), tokens: make(map[string]tokenRef, len(toks)), domains: map[string]string{}}
 	connName := make(map[string]string, len(conns))
@@ -213,6 +254,10 @@ func (r *Registry) reloadLocked(ctx context.Context) error {
 				r.logger.Error("tenant left out of the registry", "tenant", rec.ID, "err", err)
 				continue
 			}
+			if err := r.openSecrets(rec.ID, spec); err != nil {
+				r.logger.Error("a stored secret does not open: what uses it fails until it is set again or the key that sealed it is configured",
+					"tenant", rec.ID, "err", err)
+			}
 		} else {
 			spec = stripSCIM(spec)
 		}
@@ -224,15 +269,49 @@ func (r *Registry) reloadLocked(ctx context.Context) error {
 				t.webhooks = append(t.webhooks, w)
 			}
 		}
-		s.byID[rec.ID] = t
-		s.ids = append(s.ids, rec.ID)
+		for _, f := range feeds[rec.ID] {
+			if _, inFile := spec.FindFeed(f.Name); inFile {
+				// The file declared a feed of that name since: it wins.
+				r.logger.Warn("a feed the API added is shadowed by the configuration's feed of the same name", "tenant", rec.ID, "feed", f.Name)
+				continue
+			}
+			t.feeds = append(t.feeds, f)
+		}
+		t.hooks = hooks[rec.ID]
 		for _, d := range spec.Domains {
 			s.domains[d] = rec.ID
+			t.domains = append(t.domains, domainStatus(rec, d, domainRec[rec.ID+"\x00"+d]))
 		}
+		s.byID[rec.ID] = t
+		s.ids = append(s.ids, rec.ID)
 	}
 	sort.Strings(s.ids)
 	r.snap.Store(s)
+	r.announce()
 	return nil
+}
+
+// Subscribe returns a channel that receives (without blocking the
+// registry: one pending signal at most) after each reload that swapped in
+// a snapshot, such as a change made on another replica: the scheduler
+// and the webhook dispatchers re-arm from it.
+func (r *Registry) Subscribe() <-chan struct{} {
+	ch := make(chan struct{}, 1)
+	r.subMu.Lock()
+	r.subs = append(r.subs, ch)
+	r.subMu.Unlock()
+	return ch
+}
+
+func (r *Registry) announce() {
+	r.subMu.Lock()
+	defer r.subMu.Unlock()
+	for _, ch := range r.subs {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
 }
 
 func containsString(list []string, s string) bool {

@@ -10,8 +10,9 @@ import (
 )
 
 // The store keeps a tenant's settings as JSON of config.Tenant, without
-// its SCIM connections (rows of their own) and without secrets (a
-// config-managed tenant's secrets stay in the file).
+// its SCIM connections (rows of their own). A config-managed tenant's
+// secrets stay in the file (encodeSpec strips them); an API-managed
+// tenant's are sealed (encodeAPISpec, secrets.go).
 
 func encodeSpec(t *config.Tenant) ([]byte, error) {
 	c := withoutSecrets(t)
@@ -33,9 +34,8 @@ func decodeSpec(id string, b []byte) (*config.Tenant, error) {
 func withoutSecrets(t *config.Tenant) *config.Tenant {
 	c := t.Clone()
 	c.SCIM = nil
-	for i := range c.Feeds {
-		c.Feeds[i].File.SFTP.Password = ""
-		c.Feeds[i].LDAP.BindPassword = ""
+	for _, f := range secretFields(c) {
+		*f.p = ""
 	}
 	return c
 }
@@ -48,12 +48,9 @@ const redacted = "(redacted)"
 func specJSON(t *config.Tenant) (json.RawMessage, error) {
 	c := t.Clone()
 	c.SCIM = nil
-	for i := range c.Feeds {
-		if c.Feeds[i].File.SFTP.Password != "" {
-			c.Feeds[i].File.SFTP.Password = redacted
-		}
-		if c.Feeds[i].LDAP.BindPassword != "" {
-			c.Feeds[i].LDAP.BindPassword = redacted
+	for _, f := range secretFields(c) {
+		if *f.p != "" {
+			*f.p = redacted
 		}
 	}
 	y, err := yaml.Marshal(c)

@@ -25,6 +25,11 @@ type Tenant struct {
 	spec     *config.Tenant
 	scim     []SCIMConnection
 	webhooks []config.Webhook
+	// domains are spec.Domains with their verification.
+	domains []Domain
+	// feeds and hooks are those the API added (their secrets opened).
+	feeds []Feed
+	hooks []WebhookEndpoint
 }
 
 // SCIMConnection is one SCIM client of a tenant, named in claims as
@@ -128,13 +133,11 @@ func (t *Tenant) SAML() (config.SAML, bool) {
 	return *t.spec.Clone().SAML, true
 }
 
-// Feeds returns the tenant's scheduled feeds.
-func (t *Tenant) Feeds() []config.Feed { return t.spec.Clone().Feeds }
-
 // Domains returns the tenant's email domains.
 func (t *Tenant) Domains() []string { return slices.Clone(t.spec.Domains) }
 
-// Webhooks returns the webhooks that receive the tenant's events.
+// Webhooks returns the webhooks of the file that receive the tenant's
+// events (WebhookEndpoints: those the API added too).
 func (t *Tenant) Webhooks() []config.Webhook { return slices.Clone(t.webhooks) }
 
 // SCIMConnections returns the tenant's SCIM connections by name.

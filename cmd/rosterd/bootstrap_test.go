@@ -2,8 +2,12 @@ package main
 
 import (
 	"bytes"
+	"errors"
+	"io"
 	"log/slog"
+	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -58,5 +62,46 @@ func TestBootstrapFileFailureStoresNothing(t *testing.T) {
 	}
 	if has, _ := keys.Has(t.Context(), store.AdminKey, ""); has {
 		t.Fatal("an admin key was stored although nobody got it")
+	}
+}
+
+// TestFailedFirstStartKeepsTheBootstrapSecrets: a first start that cannot
+// listen (the port is taken) delivers and stores no secret, so nobody is
+// left without the only admin key; once the port is free the next start
+// delivers a fresh pair, and both work.
+func TestFailedFirstStartKeepsTheBootstrapSecrets(t *testing.T) {
+	data := t.TempDir()
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	code := run(t.Context(), []string{"serve", "--log-format", "json", "--listen", taken.Addr().String(), "--data-dir", data}, io.Discard, &stderr)
+	if code == 0 || !strings.Contains(stderr.String(), "in use") {
+		t.Fatalf("serve on a taken port: exit %d\n%s", code, stderr.String())
+	}
+	if _, err := os.Stat(filepath.Join(data, bootstrapFile)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the failed start delivered secrets: %v", err)
+	}
+	if adminKeyLine.MatchString(stderr.String()) || scimTokenLine.MatchString(stderr.String()) {
+		t.Fatalf("the failed start printed secrets:\n%s", stderr.String())
+	}
+	var list bytes.Buffer
+	if code := run(t.Context(), []string{"apikey", "list", "--data-dir", data}, &list, io.Discard); code != 0 || strings.Contains(list.String(), "bootstrap") {
+		t.Fatalf("after the failed start, stored keys (exit %d):\n%s", code, list.String())
+	}
+	taken.Close()
+
+	d := startServe(t, t.TempDir(), "-", "--data-dir", data)
+	secrets := readBootstrapFile(t, data)
+	m, s := adminKeyLine.FindStringSubmatch(secrets), scimTokenLine.FindStringSubmatch(secrets)
+	if m == nil || s == nil {
+		t.Fatalf("no bootstrap secrets after the good start:\n%s", secrets)
+	}
+	if code, body := get(t, d.base+"/api/v1/tenants", m[1]); code != 200 {
+		t.Fatalf("bootstrap admin key: %d %s", code, body)
+	}
+	if code := scimStatus(t, d.base, "default", s[1]); code != 200 {
+		t.Fatalf("bootstrap SCIM token: %d", code)
 	}
 }

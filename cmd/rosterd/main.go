@@ -38,7 +38,9 @@ var commands = []command{
 	{"import", "import people from a CSV/TSV/XLSX file as the admin", importCommand},
 	{"events", "tail: follow a tenant's change feed", eventsCommand},
 	{"apikey", "create admin API keys", apikeyCommand},
+	{"scim-token", "create, list or revoke a tenant's SCIM bearer tokens", scimTokenCommand},
 	{"tenants", "list the tenant registry; prune the tenants the file dropped", tenantsCommand},
+	{"secrets", "rotate: seal every stored secret again under a new key", secretsCommand},
 	{"version", "print the version and exit", printVersion},
 }
 

@@ -68,7 +68,7 @@ func TestImportLeftApplyingResumesAtStart(t *testing.T) {
 		}
 
 		runner := &reconcile.Runner{Dir: dir, Store: st}
-		if _, err := startScheduler(ctx, cfg, st, runner, nil, slog.New(slog.DiscardHandler)); err != nil {
+		if _, err := startScheduler(ctx, fileTenants(cfg), st, runner, nil, slog.New(slog.DiscardHandler)); err != nil {
 			t.Fatal(err)
 		}
 		got, err := st.GetRun(ctx, "acme", run.ID)
@@ -133,7 +133,7 @@ func TestRunOfARemovedFeedIsInterruptedAtStart(t *testing.T) {
 			t.Fatal(err)
 		}
 		runner := &reconcile.Runner{Dir: directory.NewService(st, policies(cfg)), Store: st}
-		if _, err := startScheduler(ctx, cfg, st, runner, nil, slog.New(slog.DiscardHandler)); err != nil {
+		if _, err := startScheduler(ctx, fileTenants(cfg), st, runner, nil, slog.New(slog.DiscardHandler)); err != nil {
 			t.Fatal(err)
 		}
 		got, err := st.GetRun(ctx, "acme", left.ID)

@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -63,16 +64,17 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	// The tenant registry: the file's tenants laid over the store's, asked
 	// by every channel per request or per run, kept current by Watch.
-	tenants := tenant.New(st, tenant.Options{Logger: logger.With("component", "tenants")})
+	tenants := tenant.New(st, tenant.Options{Logger: logger.With("component", "tenants"), Secrets: sync.OnceValues(func() (*secretbox.Box, error) { return secretsBox(cfg, logger) })})
 	if err := applyTenants(ctx, tenants, cfg, g.config, logger); err != nil {
 		return err
 	}
 	svc := directory.NewService(st, nil, directory.WithPolicies(tenants), directory.WithLogger(logger.With("component", "directory")),
 		directory.WithInviteKey(invites))
-	// Secrets go to a terminal only; JSON logs on a terminal are a log
-	// stream too.
-	terminal := daemon.IsTerminal(stderr) && !strings.EqualFold(cfg.Log.Format, "json")
-	if err := bootstrap(ctx, cfg, keys, stderr, terminal, logger, svc.Now()); err != nil {
+	// The first start's secrets are made now and delivered (shown and
+	// stored) once the listener is up: a start that fails before that
+	// spends none of them.
+	boot, err := mintBootstrap(ctx, cfg, keys)
+	if err != nil {
 		return err
 	}
 
@@ -127,14 +129,23 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	scimServer.Mount(srv)
 
-	// Scheduled feeds, after resuming any run a crash left applying. The
-	// scheduler stops with the server; a run in progress finishes.
-	feeds := feedsOf(cfg, nil, logger.With("component", "sync"))
+	// Scheduled feeds, the registry's (the file's and the API's), after
+	// resuming any run a crash left applying. The scheduler stops with the
+	// server; a run in progress finishes. A registry change re-arms it.
 	runner := &reconcile.Runner{Dir: svc, Store: st, Logger: logger.With("component", "sync")}
-	sched, err := startScheduler(ctx, cfg, st, runner, feeds, logger.With("component", "schedule"))
+	feedChanges := tenants.Subscribe()
+	feeds := newLiveFeeds(tenants, st, runner, logger.With("component", "sync"))
+	sched, err := startScheduler(ctx, feeds.tenants(), st, runner, feeds.runnable(), logger.With("component", "schedule"))
 	if err != nil {
 		return err
 	}
+	// The drop box of source: upload feeds: PUT /drop/{tenant}/{feed}, and
+	// SFTP when drop_box.sftp_listen is set.
+	dropBox, stopDropBox, err := startDropBox(ctx, cfg, keys, runner, feeds.runnable, srv, reg, logger.With("component", "dropbox"))
+	if err != nil {
+		return err
+	}
+	defer stopDropBox()
 	// Email delivery (notify): the outbox worker sends the invites and
 	// reminders the directory queued, over smtp.url; without it they stay
 	// queued and are logged as undeliverable. The invite links open
@@ -180,6 +191,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		hookDone = append(hookDone, done)
 		go func() { d.Run(hookCtx); close(done) }()
 	}
+	// The endpoints the admin API adds to tenants, as the registry has
+	// them now.
+	apiHooks := &liveHooks{reg: tenants, st: st, keep: cfg.Events.Retention.Std(), logger: logger.With("component", "webhook"), registerer: reg}
+	apiHooksDone := make(chan struct{})
+	hookDone = append(hookDone, apiHooksDone)
+	go func() { apiHooks.follow(hookCtx, tenants.Subscribe()); close(apiHooksDone) }()
 	defer func() {
 		stopHooks()
 		for _, done := range hookDone {
@@ -189,45 +206,48 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	adminAPI := admin.New(keys, tenants, logger.With("component", "admin"), reg)
 	adminAPI.WithLoginCodes(samlServer)
-	adminAPI.With(admin.Services{Directory: svc, Store: st, Runner: runner, Feeds: adminFeeds(cfg, feeds), Events: st, Webhooks: st,
-		Registry: tenants, Keys: keys, Setup: st, PublicURL: cfg.PublicURL})
+	adminAPI.With(admin.Services{Directory: svc, Store: st, Runner: runner, FeedsNow: feeds.forAdmin, Events: st, Webhooks: st,
+		Registry: tenants, Keys: keys, Setup: st, SetupPortal: console.Prefix + "/setup/", PublicURL: cfg.PublicURL, UploadTokens: dropBox})
 	adminAPI.Mount(srv)
 
 	// The web console under /console/: the same directory, signed in with
 	// an admin key.
 	web, err := console.New(console.Deps{Keys: keys, Directory: svc, Audit: st, Tenants: consoleTenants{tenants},
+		Runs:       consoleRuns{st: st, api: adminAPI, runner: runner},
+		SetupLinks: st, Connections: tenants, SAML: samlServer, Domains: tenants, Sessions: st,
 		PublicURL: cfg.PublicURL, Logger: logger.With("component", "console")})
 	if err != nil {
 		return err
 	}
+	samlServer.HandOffTo(web)
 	web.Mount(srv)
 
 	schedCtx, stopSched := context.WithCancel(ctx)
 	schedDone := make(chan struct{})
 	go func() { sched.Run(schedCtx); close(schedDone) }()
+	go feeds.follow(schedCtx, feedChanges, sched)
 	defer func() { stopSched(); <-schedDone }()
 	// Events older than the retention go, hourly; older cursors get 410.
 	go pruneEvents(schedCtx, st, cfg.Events.Retention.Std(), logger.With("component", "events"))
 
-	return srv.Run(ctx, cfg.Listen, cfg.ShutdownTimeout.Std(), func(addr net.Addr) {
+	// Secrets go to a terminal only; JSON logs on a terminal are a log
+	// stream too. A delivery that fails stops the daemon: nobody holds the
+	// secrets, none was stored, and the next start makes them again.
+	terminal := daemon.IsTerminal(stderr) && !strings.EqualFold(cfg.Log.Format, "json")
+	runCtx, stopRun := context.WithCancel(ctx)
+	defer stopRun()
+	var bootErr error
+	err = srv.Run(runCtx, cfg.Listen, cfg.ShutdownTimeout.Std(), func(addr net.Addr) {
+		if bootErr = boot.deliver(ctx, keys, stderr, terminal, logger, svc.Now()); bootErr != nil {
+			stopRun()
+			return
+		}
 		logger.Info("rosterd serving", "addr", addr.String(), "public_url", cfg.PublicURL, "store", cfg.Store.Driver, "tenants", len(tenants.List()), "version", version())
 	})
-}
-
-// adminFeeds pairs each runnable feed with its schedule, for the admin API.
-func adminFeeds(cfg *config.Config, feeds map[string]reconcile.Feed) map[string]admin.Feed {
-	out := map[string]admin.Feed{}
-	for _, t := range cfg.Tenants {
-		for _, fc := range t.Feeds {
-			f, ok := feeds[t.ID+"/"+fc.Name]
-			if !ok {
-				continue
-			}
-			loc, _ := fc.Location() // validated at start
-			out[t.ID+"/"+fc.Name] = admin.Feed{Run: f, Schedule: fc.Schedule, Location: loc}
-		}
+	if bootErr != nil {
+		return bootErr
 	}
-	return out
+	return err
 }
 
 // applyTenants applies the file's tenants to the registry and says what
@@ -283,9 +303,10 @@ func watchTenants(ctx context.Context, reg *tenant.Registry, st store.Backend, l
 // reloadOnHangup reads the configuration file again at each SIGHUP and
 // applies its tenants to the registry (their settings, SCIM connections and
 // tokens, SAML). A file that does not load is logged and changes nothing.
-// Other keys (listen, store, admin_keys, feeds' schedules, webhooks) take
-// effect at the next start. Requests in flight are not touched: each holds
-// the snapshot it began with.
+// Their feeds are re-armed with the rest. Other keys (listen, store,
+// admin_keys, the file's webhooks) take effect at the next start.
+// Requests in flight are not touched: each holds the snapshot it began
+// with.
 func reloadOnHangup(ctx context.Context, hup <-chan os.Signal, g globalFlags, reg *tenant.Registry, logger *slog.Logger) {
 	for {
 		select {

@@ -108,3 +108,61 @@ tenants:
 		t.Fatalf("no log line of the reload:\n%s", d.stderr)
 	}
 }
+
+// TestSIGHUPRearmsTheFilesFeeds: a feed whose schedule the edited file
+// changes runs on its new schedule after SIGHUP, and one the file drops
+// runs no more, without a restart.
+func TestSIGHUPRearmsTheFilesFeeds(t *testing.T) {
+	dir, drop := t.TempDir(), t.TempDir()
+	if err := os.WriteFile(filepath.Join(drop, "people.csv"), []byte("email\nann@acme.test\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	file := func(feeds string) string {
+		return fmt.Sprintf(`data_dir: %s
+admin_keys:
+  - name: ops
+    key: %s
+    scopes: [operator]
+tenants:
+  - id: acme
+    invite: none
+    feeds: %s
+`, dir, operatorKey, feeds)
+	}
+	hr := func(schedule string) string {
+		return fmt.Sprintf(`[{name: hr, kind: file, source: "dir://%s/*.csv", stable_for: 0s, archive: "", schedule: %q}]`, drop, schedule)
+	}
+	d := startServe(t, dir, file(hr("0 0 1 1 *")))
+	path := filepath.Join(dir, "rosterd.yaml")
+	rewrite := func(content string) {
+		old, _ := os.ReadFile(path)
+		listen := strings.SplitN(string(old), "\n", 2)[0]
+		if err := os.WriteFile(path, []byte(listen+"\n"+content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+	}
+	scheduled := func() int {
+		_, body := get(t, d.base+"/api/v1/tenants/acme/runs?limit=500", operatorKey)
+		return strings.Count(body, `"trigger":"schedule"`)
+	}
+	if n := scheduled(); n != 0 {
+		t.Fatalf("%d scheduled runs before the edit", n)
+	}
+	rewrite(file(hr("@every 1s")))
+	within(t, 5*time.Second, "a run on the edited schedule", func() bool { return scheduled() >= 2 })
+
+	rewrite(file("[]"))
+	within(t, 5*time.Second, "the file without the feed applied", func() bool {
+		_, body := get(t, d.base+"/api/v1/tenants/acme/feeds", operatorKey)
+		return !strings.Contains(body, `"name":"hr"`)
+	})
+	time.Sleep(1100 * time.Millisecond) // a run that had begun ends
+	before := scheduled()
+	time.Sleep(2500 * time.Millisecond)
+	if after := scheduled(); after != before {
+		t.Fatalf("%d scheduled runs of the feed the file dropped", after-before)
+	}
+}

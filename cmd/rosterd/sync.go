@@ -15,7 +15,9 @@ import (
 	"github.com/rosterd/rosterd/config"
 	"github.com/rosterd/rosterd/directory"
 	"github.com/rosterd/rosterd/internal/daemon"
+	"github.com/rosterd/rosterd/internal/secretbox"
 	"github.com/rosterd/rosterd/store"
+	"github.com/rosterd/rosterd/sync/dropbox"
 	"github.com/rosterd/rosterd/sync/filefeed"
 	"github.com/rosterd/rosterd/sync/ldapfeed"
 	"github.com/rosterd/rosterd/sync/reconcile"
@@ -32,7 +34,8 @@ func feedsOf(cfg *config.Config, now func() time.Time, log *slog.Logger) map[str
 		for _, f := range t.Feeds {
 			switch f.Kind {
 			case "file":
-				out[t.ID+"/"+f.Name] = filefeed.NewFeed(t.ID, f, limits, now)
+				// A source: upload feed reads its drop box inbox.
+				out[t.ID+"/"+f.Name] = filefeed.NewFeed(t.ID, dropbox.AsDirFeed(cfg, t.ID, f), limits, now)
 			case "ldap":
 				out[t.ID+"/"+f.Name] = ldapfeed.NewFeed(t.ID, f, limits, log)
 			}
@@ -132,6 +135,37 @@ func openApp(ctx context.Context, g globalFlags, stderr io.Writer) (*app, error)
 		dir: directory.NewService(st, policies(cfg), directory.WithLogger(logger), directory.WithInviteKey(invites))}, nil
 }
 
+// registryFeed finds FEED or TENANT/FEED among the feeds the admin API
+// added, in the store's registry (read, never written), with a runner
+// whose directory takes the registry's policies.
+func (a *app) registryFeed(ctx context.Context, name, tenantID string) (reconcile.Feed, *reconcile.Runner, bool) {
+	if t, f, ok := strings.Cut(name, "/"); ok {
+		tenantID, name = t, f
+	}
+	if tenantID == "" && len(a.cfg.Tenants) == 1 {
+		tenantID = a.cfg.Tenants[0].ID
+	}
+	reg := tenant.New(a.st, tenant.Options{Logger: a.logger, Secrets: func() (*secretbox.Box, error) { return secretsBox(a.cfg, a.logger) }})
+	if err := reg.Reload(ctx); err != nil {
+		a.logger.Warn("reading the tenant registry", "err", err)
+		return reconcile.Feed{}, nil, false
+	}
+	t, err := reg.Get(ctx, tenantID)
+	if err != nil {
+		return reconcile.Feed{}, nil, false
+	}
+	fc, ok := t.Feed(name)
+	if !ok || fc.ManagedBy != store.ManagedByAPI {
+		return reconcile.Feed{}, nil, false
+	}
+	f, ok := buildFeed(t, fc, nil, a.logger)
+	if !ok {
+		return reconcile.Feed{}, nil, false
+	}
+	dir := directory.NewService(a.st, nil, directory.WithPolicies(reg), directory.WithLogger(a.logger), directory.WithInviteKey(a.dir.InviteKey()))
+	return f, &reconcile.Runner{Dir: dir, Store: a.st, Logger: a.logger}, true
+}
+
 func (a *app) runner() *reconcile.Runner {
 	return &reconcile.Runner{Dir: a.dir, Store: a.st, Logger: a.logger}
 }
@@ -177,12 +211,18 @@ FEED is the feed's name, or TENANT/FEED when there are several tenants.`
 		if len(positional) != 1 {
 			return fmt.Errorf("%w: sync %s takes one FEED", errUsage, sub)
 		}
+		runner := a.runner()
 		f, err := findFeed(a.cfg, feeds, positional[0], *tenant)
 		if err != nil {
-			return err
+			// Not the file's: perhaps a feed the admin API added.
+			rf, rr, ok := a.registryFeed(ctx, positional[0], *tenant)
+			if !ok {
+				return err
+			}
+			f, runner = rf, rr
 		}
 		opt := reconcile.RunOptions{DryRun: sub == "plan", Trigger: "manual", Actor: "cli", Progress: progress(stderr, "applying")}
-		run, err := a.runner().Run(ctx, f, opt)
+		run, err := runner.Run(ctx, f, opt)
 		printRun(stdout, run)
 		if err != nil {
 			return err
@@ -417,56 +457,90 @@ func importCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	return nil
 }
 
-// startScheduler runs the feeds with schedules until ctx ends, and first
-// resumes runs a crash left applying.
-func startScheduler(ctx context.Context, cfg *config.Config, st store.Backend, runner *reconcile.Runner, feeds map[string]reconcile.Feed, logger *slog.Logger) (*schedule.Scheduler, error) {
+// startScheduler resumes the runs a crash left applying, of the tenants
+// given (the registry's at start), and returns a scheduler armed with
+// their scheduled feeds; serve re-arms it whenever the registry changes.
+func startScheduler(ctx context.Context, tenants []*tenant.Tenant, st store.Backend, runner *reconcile.Runner, feeds map[string]reconcile.Feed, logger *slog.Logger) (*schedule.Scheduler, error) {
 	s := &schedule.Scheduler{Slots: st, Logger: logger}
-	for _, t := range cfg.Tenants {
+	for _, t := range tenants {
+		settings := *t.Settings()
 		// An admin's import is no configured feed: each run left applying
 		// is resumed as the import it was, through the tenant's brake.
-		resumeLeftApplying(ctx, st, runner, t.ID, "import", func(run store.Run) (reconcile.Feed, error) { return importFeedOf(t, run) }, logger)
+		resumeLeftApplying(ctx, st, runner, t.ID(), "import", func(run store.Run) (reconcile.Feed, error) { return importFeedOf(settings, run) }, logger)
 		// A run of a feed since removed from the configuration cannot be:
 		// it is closed as interrupted rather than left applying.
-		left, err := st.ListRuns(ctx, store.RunQuery{Tenant: t.ID, Statuses: []string{store.RunApplying}, Limit: 1000})
+		left, err := st.ListRuns(ctx, store.RunQuery{Tenant: t.ID(), Statuses: []string{store.RunApplying}, Limit: 1000})
 		if err != nil {
 			return nil, err
 		}
 		for _, run := range left {
-			if _, ok := feeds[t.ID+"/"+run.Feed]; ok || run.Feed == "import" {
+			if _, ok := feeds[t.ID()+"/"+run.Feed]; ok || run.Feed == "import" {
 				continue
 			}
-			if _, err := runner.Interrupt(ctx, t.ID, run.Feed, run.ID, fmt.Sprintf("its feed %q is no longer configured", run.Feed)); err != nil {
-				logger.Error("closing a run left applying", "tenant", t.ID, "feed", run.Feed, "run", run.ID, "err", err)
+			if _, err := runner.Interrupt(ctx, t.ID(), run.Feed, run.ID, fmt.Sprintf("its feed %q is no longer configured", run.Feed)); err != nil {
+				logger.Error("closing a run left applying", "tenant", t.ID(), "feed", run.Feed, "run", run.ID, "err", err)
 			}
 		}
-		for _, fc := range t.Feeds {
-			f, ok := feeds[t.ID+"/"+fc.Name]
+		for _, fc := range t.Feeds() {
+			f, ok := feeds[t.ID()+"/"+fc.Name]
 			if !ok {
 				continue
 			}
-			resumeLeftApplying(ctx, st, runner, t.ID, fc.Name, func(store.Run) (reconcile.Feed, error) { return f, nil }, logger)
-			if fc.Schedule == "" {
+			resumeLeftApplying(ctx, st, runner, t.ID(), fc.Name, func(store.Run) (reconcile.Feed, error) { return f, nil }, logger)
+		}
+	}
+	jobs, err := feedJobs(ctx, tenants, feeds, st, runner, true)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Set(jobs); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// feedJobs are the scheduler's jobs for the scheduled feeds of tenants;
+// atStart, each knows when its feed last ran, so that a run missed while
+// no replica was up runs once.
+func feedJobs(ctx context.Context, tenants []*tenant.Tenant, feeds map[string]reconcile.Feed, st store.Backend, runner *reconcile.Runner, atStart bool) ([]schedule.Job, error) {
+	var jobs []schedule.Job
+	for _, t := range tenants {
+		for _, fc := range t.Feeds() {
+			f, ok := feeds[t.ID()+"/"+fc.Name]
+			if !ok || fc.Schedule == "" {
 				continue
 			}
 			loc, err := fc.Location()
 			if err != nil {
-				return nil, err
+				return nil, fmt.Errorf("feed %s/%s: %w", t.ID(), fc.Name, err)
 			}
 			var lastRun time.Time
-			if last, err := st.LastRun(ctx, t.ID, fc.Name); err == nil {
-				lastRun = last.Started
+			if atStart {
+				if last, err := st.LastRun(ctx, t.ID(), fc.Name); err == nil {
+					lastRun = last.Started
+				}
 			}
-			if err := s.Add(schedule.Job{Tenant: t.ID, Feed: fc.Name, Spec: fc.Schedule, Location: loc, LastRun: lastRun,
-				RunMissedOnStart: fc.RunMissedOnStartEnabled(),
+			jobs = append(jobs, schedule.Job{Tenant: t.ID(), Feed: fc.Name, Spec: fc.Schedule, Location: loc, LastRun: lastRun,
+				RunMissedOnStart: atStart && fc.RunMissedOnStartEnabled(),
+				// The feed as built holds the tenant's limits too.
+				Rev: fmt.Sprintf("%d/%d", t.Version(), fc.Version),
 				Run: func(ctx context.Context, due time.Time) error {
 					_, err := runner.Run(ctx, f, reconcile.RunOptions{Trigger: "schedule", Actor: "scheduler"})
 					return err
-				}}); err != nil {
-				return nil, err
-			}
+				}})
 		}
 	}
-	return s, nil
+	return jobs, nil
+}
+
+// fileTenants are the file's tenants, for commands that work without the
+// registry.
+func fileTenants(cfg *config.Config) []*tenant.Tenant {
+	var out []*tenant.Tenant
+	for i := range cfg.Tenants {
+		out = append(out, tenant.FromConfig(&cfg.Tenants[i]))
+	}
+	return out
 }
 
 // resumeLeftApplying resumes the runs of a feed a crash left applying,

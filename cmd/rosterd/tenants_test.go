@@ -7,6 +7,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/rosterd/rosterd/store/sqlite"
 )
 
 // TestTenantsPrune: a tenant dropped from the file is kept (and listed)
@@ -80,8 +83,40 @@ func TestAPIKeyListRevoke(t *testing.T) {
 		t.Fatalf("apikey list: %d\n%s", code, out.String())
 	}
 	id := strings.Fields(strings.Split(out.String(), "\n")[1])[0]
+	if !strings.Contains(out.String(), "LAST USED") || !regexpLine(out.String(), "platform", "never") {
+		t.Fatalf("apikey list without the last use:\n%s", out.String())
+	}
+	// A use the daemon recorded is listed, to the minute.
+	st, err := sqlite.Open(filepath.Join(data, "rosterd.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	used := time.Date(2026, 12, 1, 8, 30, 0, 0, time.UTC)
+	if err := st.TouchCredential(context.Background(), id, used, used.Add(-time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if run(context.Background(), []string{"apikey", "list", "--data-dir", data}, &out, &errb); !regexpLine(out.String(), "platform", "2026-12-01 08:30") {
+		t.Fatalf("apikey list after a use:\n%s", out.String())
+	}
 	if code := run(context.Background(), []string{"apikey", "revoke", id, "--data-dir", data}, &bytes.Buffer{}, &errb); code != 0 {
 		t.Fatalf("apikey revoke: %d %s", code, errb.String())
+	}
+	// Both are audited, naming the key's id and the command line.
+	audit, err := st.ListTenantAudit(context.Background(), "", 0, 100)
+	st.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, a := range audit {
+		if strings.HasPrefix(a.Action, "admin_key.") && strings.Contains(a.Detail, id) && a.Source == "cli" && strings.HasPrefix(a.Actor, "cli") &&
+			!strings.Contains(string(a.Before)+string(a.After), secret) {
+			got = append(got, a.Action)
+		}
+	}
+	if strings.Join(got, ",") != "admin_key.created,admin_key.revoked" {
+		t.Fatalf("audit of apikey create and revoke: %v in %+v", got, audit)
 	}
 	out.Reset()
 	run(context.Background(), []string{"apikey", "list", "--data-dir", data}, &out, &errb)

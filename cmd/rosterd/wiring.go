@@ -109,13 +109,31 @@ func secretsKey(cfg *config.Config, logger *slog.Logger) (secretbox.Key, error) 
 	return k, nil
 }
 
-// secretsBox is what seals the secrets rosterd stores, under secretsKey.
+// secretsBox is what seals the secrets rosterd stores, under secretsKey;
+// the keys of secrets_old_key_files still open what they sealed.
 func secretsBox(cfg *config.Config, logger *slog.Logger) (*secretbox.Box, error) {
 	k, err := secretsKey(cfg, logger)
 	if err != nil {
 		return nil, err
 	}
-	return secretbox.New(k), nil
+	old, err := oldSecretsKeys(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return secretbox.New(k, old...), nil
+}
+
+// oldSecretsKeys reads secrets_old_key_files.
+func oldSecretsKeys(cfg *config.Config) ([]secretbox.Key, error) {
+	var out []secretbox.Key
+	for i, path := range cfg.SecretsOldKeyFiles {
+		k, err := readKeyFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("secrets_old_key_files[%d]: %w", i, err)
+		}
+		out = append(out, k)
+	}
+	return out, nil
 }
 
 // loadOrCreateKeyFile reads the key in path, or, when there is no file,
@@ -235,52 +253,79 @@ func staticCredentials(cfg *config.Config) []credential.Static {
 // bootstrap secrets go to when there is no terminal to show them on.
 const bootstrapFile = "bootstrap-secrets.txt"
 
-// bootstrap makes the secrets a new installation needs and has none of: an
-// admin API key when no admin key exists at all, and a SCIM token for the
-// tenant "default" when it has no SCIM connection. They are shown once and
-// stored only as their hashes.
+// bootstrap makes the secrets a new installation needs and has none of,
+// and delivers them at once: mintBootstrap, then deliver.
+func bootstrap(ctx context.Context, cfg *config.Config, keys *credential.Keyring, out io.Writer, terminal bool, logger *slog.Logger, now time.Time) error {
+	b, err := mintBootstrap(ctx, cfg, keys)
+	if err != nil {
+		return err
+	}
+	return b.deliver(ctx, keys, out, terminal, logger, now)
+}
+
+// bootstrapSecrets are the first start's secrets, made but not yet shown
+// or stored.
+type bootstrapSecrets struct {
+	cfg  *config.Config
+	made []mintedSecret
+	// lines are what shows each secret.
+	lines []string
+}
+
+type mintedSecret struct{ kind, tenant, secret string }
+
+// mintBootstrap makes the secrets a new installation needs and has none
+// of: an admin API key when no admin key exists at all, and a SCIM token
+// for the tenant "default" when it has no SCIM connection. It only reads
+// the store: until deliver, nothing is spent, so serve mints them before
+// it starts and delivers them once its listener is up, and a start that
+// fails in between leaves the next one to make a fresh pair.
+func mintBootstrap(ctx context.Context, cfg *config.Config, keys *credential.Keyring) (*bootstrapSecrets, error) {
+	b := &bootstrapSecrets{cfg: cfg}
+	has, err := keys.Has(ctx, store.AdminKey, "")
+	if err != nil {
+		return nil, fmt.Errorf("bootstrap: %w", err)
+	}
+	if !has {
+		secret, err := credential.Generate(credential.AdminKeyPrefix)
+		if err != nil {
+			return nil, fmt.Errorf("bootstrap: creating the admin API key: %w", err)
+		}
+		b.made = append(b.made, mintedSecret{store.AdminKey, "", secret})
+		b.lines = append(b.lines, fmt.Sprintf("  Admin API key (name \"bootstrap\"):\n    %s\n", secret))
+	}
+	if t, ok := cfg.FindTenant("default"); ok && len(t.SCIM) == 0 {
+		has, err := keys.Has(ctx, store.SCIMToken, t.ID)
+		if err != nil {
+			return nil, fmt.Errorf("bootstrap: %w", err)
+		}
+		if !has {
+			secret, err := credential.Generate(credential.SCIMTokenPrefix)
+			if err != nil {
+				return nil, fmt.Errorf("bootstrap: creating the SCIM token: %w", err)
+			}
+			b.made = append(b.made, mintedSecret{store.SCIMToken, t.ID, secret})
+			b.lines = append(b.lines, fmt.Sprintf("  SCIM bearer token for tenant \"default\" (connection \"bootstrap\"):\n    %s\n  SCIM base URL:\n    %s/scim/default/v2/\n", secret, cfg.PublicURL))
+		}
+	}
+	return b, nil
+}
+
+// deliver shows the secrets once and stores their hashes.
 //
 // They never go into the log stream, which is collected and kept: on a
 // terminal they are written to out; otherwise to bootstrapFile in the
 // data directory, readable by the daemon's user only, and the log says
 // where. They are stored only once delivered, so that a failed delivery
 // leaves nothing behind that nobody knows and the next start tries again.
-func bootstrap(ctx context.Context, cfg *config.Config, keys *credential.Keyring, out io.Writer, terminal bool, logger *slog.Logger, now time.Time) error {
-	type minted struct{ kind, tenant, secret string }
-	var made []minted
-	var lines []string
-	has, err := keys.Has(ctx, store.AdminKey, "")
-	if err != nil {
-		return fmt.Errorf("bootstrap: %w", err)
-	}
-	if !has {
-		secret, err := credential.Generate(credential.AdminKeyPrefix)
-		if err != nil {
-			return fmt.Errorf("bootstrap: creating the admin API key: %w", err)
-		}
-		made = append(made, minted{store.AdminKey, "", secret})
-		lines = append(lines, fmt.Sprintf("  Admin API key (name \"bootstrap\"):\n    %s\n", secret))
-	}
-	if t, ok := cfg.FindTenant("default"); ok && len(t.SCIM) == 0 {
-		has, err := keys.Has(ctx, store.SCIMToken, t.ID)
-		if err != nil {
-			return fmt.Errorf("bootstrap: %w", err)
-		}
-		if !has {
-			secret, err := credential.Generate(credential.SCIMTokenPrefix)
-			if err != nil {
-				return fmt.Errorf("bootstrap: creating the SCIM token: %w", err)
-			}
-			made = append(made, minted{store.SCIMToken, t.ID, secret})
-			lines = append(lines, fmt.Sprintf("  SCIM bearer token for tenant \"default\" (connection \"bootstrap\"):\n    %s\n  SCIM base URL:\n    %s/scim/default/v2/\n", secret, cfg.PublicURL))
-		}
-	}
-	if len(made) == 0 {
+func (b *bootstrapSecrets) deliver(ctx context.Context, keys *credential.Keyring, out io.Writer, terminal bool, logger *slog.Logger, now time.Time) error {
+	if len(b.made) == 0 {
 		return nil
 	}
+	cfg := b.cfg
 	var msg strings.Builder
 	msg.WriteString("\nrosterd: first start. These secrets are shown this once and stored only as hashes:\n\n")
-	for _, l := range lines {
+	for _, l := range b.lines {
 		msg.WriteString(l + "\n")
 	}
 	msg.WriteString("Keep them now. Try the admin key with:\n  curl -H 'Authorization: Bearer <admin key>' " + cfg.PublicURL + "/api/v1/tenants\n\n")
@@ -297,7 +342,7 @@ func bootstrap(ctx context.Context, cfg *config.Config, keys *credential.Keyring
 		logger.Warn("first start: the bootstrap admin key and SCIM token are in a file readable only by this user; keep them elsewhere and delete it",
 			"file", path)
 	}
-	for _, m := range made {
+	for _, m := range b.made {
 		// The bootstrap admin key is the new install's operator's.
 		var scopes []string
 		if m.kind == store.AdminKey {

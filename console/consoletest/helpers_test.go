@@ -39,13 +39,15 @@ func startRosterd(t *testing.T, postgres bool) *browsertest.Rosterd {
 	return browsertest.StartRosterd(t, browsertest.Options{Config: config, Postgres: postgres})
 }
 
-func newBrowser(t *testing.T) *browsertest.Browser {
+// newBrowser starts Chromium for a journey; what the pages of the
+// foreign origins (an IdP's) log fails no step.
+func newBrowser(t *testing.T, foreign ...string) *browsertest.Browser {
 	t.Helper()
 	axe, err := filepath.Abs(axePath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return browsertest.NewBrowser(t, browsertest.BrowserOptions{Axe: axe})
+	return browsertest.NewBrowser(t, browsertest.BrowserOptions{Axe: axe, Foreign: foreign})
 }
 
 // api calls the admin API with the admin key and decodes the answer.

@@ -16,7 +16,7 @@ const tabCounts = `Object.fromEntries([...document.querySelectorAll('nav[aria-la
 	a => [a.firstChild.textContent.trim(), Number(a.querySelector('.count').textContent)]))`
 
 // TestJourneyDisableThree is journey 1 of issue 17: an operator signs in
-// with an admin key, opens a tenant, filters by status, selects three
+// with an admin key, opens a tenant, filters by status and role, selects three
 // cards, disables them, and sees the counts change; on SQLite and on
 // PostgreSQL. axe-core checks every page it opens, and the users page is
 // checked again at 375 px.
@@ -86,6 +86,22 @@ func journeyDisableThree(t *testing.T, r *browsertest.Rosterd, cards []apiCard) 
 		`[...document.querySelectorAll('#bulk tbody input[type=checkbox]')].map(c => c.value)`))
 	if len(rows) != 7 || slices.Contains(rows, cards[0].ID) {
 		b.Fatalf("the provisioned filter shows %d rows %v; want the 7 enabled cards, not %s", len(rows), rows, cards[0].ID)
+	}
+	b.Step("filter by role",
+		chromedp.SendKeys(chromedp.CSS("#role"), "viewer"),
+		browsertest.Load(chromedp.Click(chromedp.CSS(`form[role="search"] button`))),
+		chromedp.WaitVisible(chromedp.CSS(`#role[value="viewer"]`)),
+	)
+	rows = browsertest.Value(b, "read the viewers", chromedp.Evaluate[[]string](
+		`[...document.querySelectorAll('#bulk tbody input[type=checkbox]')].map(c => c.value)`))
+	var viewers []string
+	for i, p := range staff {
+		if p.Role == "viewer" {
+			viewers = append(viewers, cards[i].ID)
+		}
+	}
+	if !slices.Equal(rows, viewers) {
+		b.Fatalf("provisioned viewers: the page shows %v, want %v", rows, viewers)
 	}
 	picked := rows[:3]
 	// Keyboard: focus each box and press space.

@@ -152,3 +152,35 @@ func TestReadOnlyKeyOnlyReads(t *testing.T) {
 		t.Fatalf("a read-only key disabled a card: %+v", got)
 	}
 }
+
+// TestSessionSurvivesRestart: the sessions are in the store, so a
+// browser signed in before a restart of rosterd is signed in after it,
+// with the same CSRF token; signed out, its old cookie opens nothing.
+func TestSessionSurvivesRestart(t *testing.T) {
+	for _, backend := range []string{"sqlite", "postgres"} {
+		t.Run(backend, func(t *testing.T) {
+			r := startRosterd(t, backend == "postgres")
+			c := newClient(t, r)
+			c.signIn(adminKey)
+			tok := c.csrf("/console/t/acme/users")
+			id := c.sessionID()
+
+			r.Restart(t)
+			a := c.do("GET", "/console/t/acme/users", nil)
+			must(t, a, http.StatusOK, "the users page after a restart")
+			if c.sessionID() != id || !strings.Contains(a.Body, `name="csrf" value="`+tok+`"`) {
+				t.Fatal("after a restart the browser has another session")
+			}
+			must(t, c.do("POST", "/console/sign-out", url.Values{"csrf": {tok}}), http.StatusSeeOther, "signing out")
+
+			r.Restart(t)
+			stale := newClient(t, r)
+			u, _ := url.Parse(r.URL + "/console/")
+			stale.http.Jar.SetCookies(u, []*http.Cookie{{Name: "rosterd_console", Value: id}})
+			a = stale.do("GET", "/console/t/acme/users", nil)
+			if a.Status != http.StatusSeeOther || !strings.HasPrefix(a.Location, "/console/sign-in") {
+				t.Fatalf("the cookie of a session signed out before a restart: %d %s", a.Status, a.Location)
+			}
+		})
+	}
+}

@@ -41,6 +41,9 @@ type BrowserOptions struct {
 	Width, Height int
 	// Axe is the path of axe.min.js (axe-core from npm) for CheckA11y.
 	Axe string
+	// Foreign are origins (http://127.0.0.1:PORT) of pages that are not
+	// rosterd's, an IdP's: what they log (a missing favicon) fails no step.
+	Foreign []string
 }
 
 // Browser is one headless Chromium with one tab.
@@ -108,6 +111,11 @@ func (b *Browser) onEvent(ev any) {
 	if !ok || e.Entry == nil || e.Entry.Level != cdplog.EntryLevelError {
 		return
 	}
+	for _, o := range b.opt.Foreign {
+		if e.Entry.URL == o || strings.HasPrefix(e.Entry.URL, strings.TrimSuffix(o, "/")+"/") {
+			return
+		}
+	}
 	b.mu.Lock()
 	b.problems = append(b.problems, fmt.Sprintf("%s: %s (%s)", e.Entry.Source, e.Entry.Text, e.Entry.URL))
 	b.mu.Unlock()
@@ -144,7 +152,9 @@ func (b *Browser) run(name string, shoot bool, actions ...chromedp.Action[chrome
 	problems := b.takeProblems()
 	if err == nil && len(problems) == 0 {
 		if dir := screenshotDir(); dir != "" && shoot {
-			b.screenshot(dir, name)
+			if p := b.screenshot(dir, name); strings.HasPrefix(p, "(") {
+				b.t.Logf("step %d %q: %s", b.step, name, p)
+			}
 		}
 		return
 	}

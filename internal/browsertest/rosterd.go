@@ -79,6 +79,8 @@ type Rosterd struct {
 	ConfigPath string
 	LogPath    string
 	bin        string
+	cmd        *exec.Cmd
+	proc       *testenv.Process
 }
 
 // StartRosterd starts rosterd with the options' configuration and waits
@@ -99,31 +101,41 @@ func StartRosterd(t *testing.T, opt Options) *Rosterd {
 	if err := os.WriteFile(r.ConfigPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	logFile, err := os.Create(r.LogPath)
+	t.Cleanup(func() {
+		r.stop(t)
+		if t.Failed() {
+			t.Logf("rosterd's log (the last 60 lines):\n%s", r.logTail(60))
+		}
+	})
+	r.start(t)
+	return r
+}
+
+// Restart stops rosterd (SIGTERM) and starts it again on the same port,
+// configuration and data: what a deploy does.
+func (r *Rosterd) Restart(t *testing.T) {
+	t.Helper()
+	r.stop(t)
+	r.start(t)
+}
+
+// start runs the daemon, appending to its log, and waits until it
+// answers /healthz.
+func (r *Rosterd) start(t *testing.T) {
+	t.Helper()
+	logFile, err := os.OpenFile(r.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer logFile.Close() // the child has its own descriptor
-	cmd := exec.Command(bin, "serve", "--config", r.ConfigPath, "--log-format", "json")
-	cmd.Dir = dir
+	cmd := exec.Command(r.bin, "serve", "--config", r.ConfigPath, "--log-format", "json")
+	cmd.Dir = r.Dir
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	proc, err := testenv.StartProcess(cmd)
 	if err != nil {
 		t.Fatalf("start rosterd: %v", err)
 	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-proc.Exited():
-		case <-time.After(15 * time.Second):
-			t.Errorf("rosterd did not stop within 15s of SIGTERM; killing it")
-			_ = cmd.Process.Kill()
-			<-proc.Exited()
-		}
-		if t.Failed() {
-			t.Logf("rosterd's log (the last 60 lines):\n%s", r.logTail(60))
-		}
-	})
+	r.cmd, r.proc = cmd, proc
 
 	client := &http.Client{Timeout: 2 * time.Second}
 	deadline := time.Now().Add(30 * time.Second)
@@ -137,7 +149,7 @@ func StartRosterd(t *testing.T, opt Options) *Rosterd {
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return r
+				return
 			}
 			err = errors.New(resp.Status)
 		}
@@ -146,6 +158,26 @@ func StartRosterd(t *testing.T, opt Options) *Rosterd {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// stop ends the daemon with SIGTERM, killing it after 15 s.
+func (r *Rosterd) stop(t *testing.T) {
+	if r.proc == nil {
+		return
+	}
+	select {
+	case <-r.proc.Exited():
+	default:
+		_ = r.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-r.proc.Exited():
+		case <-time.After(15 * time.Second):
+			t.Errorf("rosterd did not stop within 15s of SIGTERM; killing it")
+			_ = r.cmd.Process.Kill()
+			<-r.proc.Exited()
+		}
+	}
+	r.proc = nil
 }
 
 // CreateAPIKey runs `rosterd apikey create NAME [flags]` (--tenant T,

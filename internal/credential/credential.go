@@ -16,8 +16,10 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -63,11 +65,22 @@ type Static struct {
 type Keyring struct {
 	store  store.Store
 	static []store.Credential
+	// Now is the clock of last use and of audit lines; default time.Now.
+	Now func() time.Time
+
+	// used is when this process last recorded each key's use, so that a
+	// key used on every request costs one write a minute, not one per
+	// request. A key of the file is remembered here only.
+	mu   sync.Mutex
+	used map[string]time.Time
 }
+
+// TouchInterval is how often a key's last use is written at most.
+const TouchInterval = time.Minute
 
 // NewKeyring hashes the configured secrets; the plain values are not kept.
 func NewKeyring(st store.Store, static []Static) *Keyring {
-	k := &Keyring{store: st}
+	k := &Keyring{store: st, Now: time.Now, used: map[string]time.Time{}}
 	for _, s := range static {
 		k.static = append(k.static, store.Credential{Kind: s.Kind, Tenant: s.Tenant, Name: s.Name, Hash: Hash(s.Secret), ReadOnly: s.ReadOnly, Scopes: s.Scopes, Origin: "config"})
 	}
@@ -93,6 +106,7 @@ func (k *Keyring) Check(ctx context.Context, kind, secret string) (store.Credent
 		}
 	}
 	if matched == 1 {
+		k.touch(ctx, store.Credential{ID: "config:" + found.Name}, false)
 		return found, nil
 	}
 	c, err := k.store.FindCredential(ctx, kind, h)
@@ -108,7 +122,34 @@ func (k *Keyring) Check(ctx context.Context, kind, secret string) (store.Credent
 	if subtle.ConstantTimeCompare([]byte(c.Hash), []byte(h)) != 1 {
 		return store.Credential{}, ErrInvalid
 	}
+	k.touch(ctx, c, true)
 	return c, nil
+}
+
+// touch records a use of c, at most once per TouchInterval: in memory
+// first, then (stored keys) in the store, whose one conditional statement
+// keeps replicas from each writing it too. Recording is best effort: a
+// failed write does not refuse the request, and is tried again next time.
+func (k *Keyring) touch(ctx context.Context, c store.Credential, stored bool) {
+	now := k.Now().UTC().Truncate(time.Second)
+	k.mu.Lock()
+	last, seen := k.used[c.ID]
+	if seen && now.Sub(last) < TouchInterval {
+		k.mu.Unlock()
+		return
+	}
+	k.used[c.ID] = now
+	k.mu.Unlock()
+	if !stored {
+		return
+	}
+	if err := k.store.TouchCredential(ctx, c.ID, now, now.Add(-TouchInterval)); err != nil {
+		k.mu.Lock()
+		if k.used[c.ID].Equal(now) {
+			delete(k.used, c.ID)
+		}
+		k.mu.Unlock()
+	}
 }
 
 // Has reports whether any credential of kind exists for tenant ("" for
@@ -152,12 +193,53 @@ func (k *Keyring) Add(ctx context.Context, kind, tenant, name, origin, secret st
 }
 
 // AddScoped is Add of a credential with scopes (store.ScopeOperator).
+// Its audit line names origin as the actor; AddScopedBy names a person or
+// key.
 func (k *Keyring) AddScoped(ctx context.Context, kind, tenant, name, origin, secret string, readOnly bool, scopes []string, now time.Time) error {
+	_, err := k.AddScopedBy(ctx, Actor{Name: origin, Source: origin}, kind, tenant, name, origin, secret, readOnly, scopes, now)
+	return err
+}
+
+// Actor is who makes or revokes a credential, for its audit line: an
+// admin key's name with source "admin", or "cli".
+type Actor struct{ Name, Source string }
+
+// AddScopedBy stores the hash of secret with an audit line of by, in one
+// transaction, and returns the credential stored (its id). The audit line
+// names the credential's id and name, never its secret or hash.
+func (k *Keyring) AddScopedBy(ctx context.Context, by Actor, kind, tenant, name, origin, secret string, readOnly bool, scopes []string, now time.Time) (store.Credential, error) {
 	if secret == "" {
-		return errors.New("credential: empty secret")
+		return store.Credential{}, errors.New("credential: empty secret")
 	}
-	return k.store.PutCredential(ctx, store.Credential{ID: uuid.NewString(), Kind: kind, Tenant: tenant, Name: name,
-		Hash: Hash(secret), ReadOnly: readOnly, Scopes: scopes, Origin: origin, Created: now})
+	c := store.Credential{ID: uuid.NewString(), Kind: kind, Tenant: tenant, Name: name,
+		Hash: Hash(secret), ReadOnly: readOnly, Scopes: scopes, Origin: origin, Created: now}
+	err := k.store.InTx(ctx, func(tx store.Tx) error {
+		if err := tx.CreateCredential(ctx, c); err != nil {
+			return err
+		}
+		return tx.Write(ctx, auditOf(by, c, kind+".created", now, nil, describe(c)))
+	})
+	return c, err
+}
+
+// describe is what an audit line records of a credential: never its
+// secret or its hash.
+func describe(c store.Credential) []byte {
+	scopes := c.Scopes
+	if scopes == nil {
+		scopes = []string{}
+	}
+	b, _ := json.Marshal(map[string]any{"id": c.ID, "kind": c.Kind, "name": c.Name, "tenant": c.Tenant, "read_only": c.ReadOnly, "scopes": scopes, "origin": c.Origin})
+	return b
+}
+
+func auditOf(by Actor, c store.Credential, action string, now time.Time, before, after []byte) store.Changes {
+	actor := by.Name
+	if by.Source == "admin" {
+		actor = "admin:" + by.Name
+	}
+	return store.Changes{Audit: []store.AuditEvent{{Tenant: c.Tenant, At: now, Actor: actor, Source: by.Source, Action: action,
+		Before: before, After: after, Detail: fmt.Sprintf("%s %s (%s)", c.Kind, c.ID, c.Name)}}}
 }
 
 // ErrConfigured: a credential of the configuration file, which only the
@@ -171,6 +253,9 @@ func (k *Keyring) List(ctx context.Context, kind string) ([]store.Credential, er
 	for _, c := range k.static {
 		if c.Kind == kind {
 			c.ID = "config:" + c.Name
+			k.mu.Lock()
+			c.LastUsed = k.used[c.ID]
+			k.mu.Unlock()
 			out = append(out, c)
 		}
 	}
@@ -185,10 +270,22 @@ func (k *Keyring) List(ctx context.Context, kind string) ([]store.Credential, er
 // replica (each check reads the store). A credential of the file is
 // ErrConfigured.
 func (k *Keyring) Revoke(ctx context.Context, id string) error {
+	return k.RevokeBy(ctx, Actor{Name: "cli", Source: "cli"}, id)
+}
+
+// RevokeBy is Revoke with an audit line of by, in the same transaction.
+func (k *Keyring) RevokeBy(ctx context.Context, by Actor, id string) error {
 	for _, c := range k.static {
 		if "config:"+c.Name == id {
 			return ErrConfigured
 		}
 	}
-	return k.store.DeleteCredential(ctx, id)
+	now := k.Now().UTC()
+	return k.store.InTx(ctx, func(tx store.Tx) error {
+		c, err := tx.RemoveCredential(ctx, id)
+		if err != nil {
+			return err
+		}
+		return tx.Write(ctx, auditOf(by, c, c.Kind+".revoked", now, describe(c), nil))
+	})
 }

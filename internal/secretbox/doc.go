@@ -9,8 +9,9 @@
 //
 // The key id is a hash of the key (not the key): Open names the key a value
 // was sealed under when this Box lacks it, and a Box may hold older keys
-// beside its primary one, so rotation can come later (seal under the new
-// key, open under either). The caller's associated data binds a sealed
+// beside its primary one, for rotation: seal under the new key, open
+// under either, and Reseal what the old one sealed (rosterd secrets
+// rotate). The caller's associated data binds a sealed
 // value to what it is for ("saml_key_pairs/acme"), so a value copied into
 // another row does not open there.
 //

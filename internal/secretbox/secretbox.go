@@ -148,3 +148,33 @@ func (b *Box) aad(k Key, aad []byte) []byte {
 
 // IsSealed reports whether v has the form of a sealed value.
 func IsSealed(v []byte) bool { return bytes.HasPrefix(v, []byte(prefix)) }
+
+// KeyIDOf returns the id of the key a sealed value names, or "" when v is
+// not sealed: rotation skips what is already under the primary key.
+func KeyIDOf(v []byte) string {
+	if !IsSealed(v) {
+		return ""
+	}
+	id, _, ok := bytes.Cut(v[len(prefix):], []byte{'.'})
+	if !ok {
+		return ""
+	}
+	return string(id)
+}
+
+// Reseal opens sealed with any key of b and seals it again under the
+// primary key, bound to the same aad. A value already under the primary
+// key is returned as it is, with changed false.
+func (b *Box) Reseal(sealed, aad []byte) (out []byte, changed bool, err error) {
+	if KeyIDOf(sealed) == b.primary.id {
+		if _, err := b.Open(sealed, aad); err != nil {
+			return nil, false, err
+		}
+		return sealed, false, nil
+	}
+	plain, err := b.Open(sealed, aad)
+	if err != nil {
+		return nil, false, err
+	}
+	return b.Seal(plain, aad), true, nil
+}

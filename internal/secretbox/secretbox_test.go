@@ -115,3 +115,29 @@ func FuzzOpen(f *testing.F) {
 		}
 	})
 }
+
+// TestReseal: a value under an older key comes back under the primary
+// one, opening to the same secret; one under the primary key is left as
+// it is; a value of another key fails, naming no secret.
+func TestReseal(t *testing.T) {
+	old, cur := key(t, 1), key(t, 2)
+	sealedOld := New(old).Seal([]byte("s3cret"), []byte("a"))
+	box := New(cur, old)
+	out, changed, err := box.Reseal(sealedOld, []byte("a"))
+	if err != nil || !changed || KeyIDOf(out) != cur.ID() || KeyIDOf(sealedOld) != old.ID() {
+		t.Fatalf("Reseal = %q, %v, %v", out, changed, err)
+	}
+	if got, err := New(cur).Open(out, []byte("a")); err != nil || string(got) != "s3cret" {
+		t.Fatalf("the resealed value opens to %q, %v", got, err)
+	}
+	again, changed, err := box.Reseal(out, []byte("a"))
+	if err != nil || changed || !bytes.Equal(again, out) {
+		t.Fatalf("Reseal of a value under the primary key: %q, %v, %v", again, changed, err)
+	}
+	if _, _, err := New(cur).Reseal(sealedOld, []byte("a")); !errors.Is(err, ErrUnknownKey) {
+		t.Fatalf("Reseal without the old key: %v", err)
+	}
+	if KeyIDOf([]byte("plain")) != "" {
+		t.Fatal("KeyIDOf of plaintext")
+	}
+}

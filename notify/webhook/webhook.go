@@ -114,6 +114,10 @@ type Options struct {
 	// URL is the endpoint; Secret signs the deliveries ("" unsigned).
 	URL    string
 	Secret string
+	// ID names the endpoint in its cursors, delivery records, lock and
+	// metrics; default EndpointID(URL). An endpoint the admin API made
+	// has an id of its own, which its URL can change under.
+	ID string
 	// Tenants whose events go to the endpoint (config: all when left out;
 	// the caller resolves that).
 	Tenants []string
@@ -266,7 +270,10 @@ func New(st Store, opt Options) (*Dispatcher, error) {
 	if opt.Registerer == nil {
 		opt.Registerer = prometheus.NewRegistry()
 	}
-	d := &Dispatcher{st: st, opt: opt, id: EndpointID(opt.URL)}
+	if opt.ID == "" {
+		opt.ID = EndpointID(opt.URL)
+	}
+	d := &Dispatcher{st: st, opt: opt, id: opt.ID}
 	d.logger = opt.Logger.With("endpoint", d.id)
 	d.deliveries = register(opt.Registerer, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "rosterd_webhook_deliveries_total",

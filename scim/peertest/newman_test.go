@@ -52,56 +52,13 @@ var folders = []string{
 	"Teardown garbage",
 }
 
-// deviation is why one assertion of the collection is not held against
-// rosterd: the collection contradicts the RFC there.
-type deviation struct {
-	// RFC is the section the assertion contradicts, e.g. "RFC 7644 §3.4.2.2".
-	RFC string
-	// Why says what the collection expects and what the RFC requires instead.
-	Why string
-}
-
-// knownDeviations lists the assertions of the collection that rosterd
-// does not pass, each with why. A failing assertion listed here is
-// reported with t.Logf, not as a failure; every other failing assertion
-// fails the test. The list is meant to be empty: where the collection
-// asks for something unambiguous and harmless beyond the RFC, rosterd
-// accepts it (unquoted filter values, bare-string members, unknown member
-// sub-attributes: README, "SCIM") rather than excuse it here.
-//
-// Add an entry only where passing would need rosterd to contradict RFC
-// 7643/7644 or to keep what its schema does not have, never to excuse a
-// bug, and keep each entry as narrow as possible (COLLECTION.md):
-//
-//   - The key is "request name / assertion name", exactly as newman reports
-//     them: the request's name in the collection and the name given to
-//     pm.test, typos included ("Body contians user").
-//   - Some request names occur more than once in a run ("Get group by id",
-//     "Patch add user4 to group1", "Post emp3 exists try again", "Delete
-//     group 1"). "request name #N / assertion name" names only the N-th
-//     request of that name in run order, counting from 1; use it for those,
-//     so that an entry excuses no more than the one assertion it is about.
-//   - An entry that excused no failing assertion in a run fails the test as
-//     stale (the assertion passes now, no longer runs, or was renamed):
-//     delete it.
-var knownDeviations = map[string]deviation{
-	// The group is expected to echo "new User", a displayName the client put
-	// on a member object in an earlier PATCH (#26, #28). A Group's members
-	// have value, $ref, type and display (RFC 7643 §4.2, §8.7.1, §2.4);
-	// rosterd ignores a member's unknown sub-attributes, as it does any
-	// unknown attribute, and keeps a group's members as ids only, so there
-	// is no per-member text to return. Only the first request of that name:
-	// the second (which asserts that "new User" is gone) must pass.
-	"Get group by id #1 / Body contians user": {
-		RFC: "RFC 7643 §4.2, §8.7.1",
-		Why: `expects a member displayName that the Group schema does not have to be kept and echoed`,
-	},
-}
-
 // TestMicrosoftSCIMCollection builds rosterd, starts it as a real process
 // with one tenant and one SCIM connection, runs Microsoft's SCIM collection
-// against it with newman, and fails on every failed assertion that is not a
-// known deviation of the collection from the RFC.
+// against it with newman, and fails on every failed assertion. There is no
+// list of excused assertions: where the collection asks for something
+// unambiguous and harmless beyond the RFC, rosterd accepts it (unquoted
+// filter values, bare-string members, unknown member sub-attributes, a
+// member's displayName kept as its display label: README, "SCIM").
 func TestMicrosoftSCIMCollection(t *testing.T) {
 	newman, err := filepath.Abs(newmanBin)
 	if err != nil {
@@ -156,10 +113,7 @@ func TestMicrosoftSCIMCollection(t *testing.T) {
 		t.Fatalf("newman's report %s: %v; its output:\n%s", reportPath, err, ansiEscape.ReplaceAll(out, nil))
 	}
 
-	failures, excused, used := judge(&rep, knownDeviations)
-	for _, line := range excused {
-		t.Logf("known deviation, not a failure: %s", line)
-	}
+	failures := judge(&rep)
 	var problems []string
 	if e := strings.TrimSpace(string(rep.Run.Error)); e != "" && e != "null" {
 		problems = append(problems, "newman aborted the run: "+e)
@@ -169,12 +123,7 @@ func TestMicrosoftSCIMCollection(t *testing.T) {
 		// A run that asserts nothing cannot fail: that is a broken harness.
 		problems = append(problems, fmt.Sprintf("newman ran %d requests (the folders hold %d) and %d assertions", requests, want, assertions))
 	}
-	for key := range knownDeviations {
-		if !used[key] {
-			problems = append(problems, fmt.Sprintf("knownDeviations[%q] excused no failing assertion: it is stale, delete it", key))
-		}
-	}
-	summary := fmt.Sprintf("newman ran %d requests and %d assertions: %d failures, %d known deviations", requests, assertions, len(failures), len(excused))
+	summary := fmt.Sprintf("newman ran %d requests and %d assertions: %d failures", requests, assertions, len(failures))
 	if len(failures) == 0 && len(problems) == 0 {
 		t.Log(summary)
 		return
@@ -229,11 +178,10 @@ type newmanError struct {
 	Code    string `json:"code"`
 }
 
-// judge sorts the run's failures into failures and the known deviations
-// listed in deviations, one line each ("folder / request: assertion: message", the request's name
-// followed by " #N" where several requests of the run share it), and
-// reports which knownDeviations keys it used.
-func judge(rep *report, deviations map[string]deviation) (failures, excused []string, used map[string]bool) {
+// judge lists the run's failures, one line each ("folder / request:
+// assertion: message", the request's name followed by " #N" where several
+// requests of the run share it).
+func judge(rep *report) (failures []string) {
 	folderOf := map[string]string{}
 	var walk func(path string, items []reportItem)
 	walk = func(path string, items []reportItem) {
@@ -254,7 +202,6 @@ func judge(rep *report, deviations map[string]deviation) (failures, excused []st
 		occurrence[e.Cursor.Ref] = seen[e.Item.Name]
 	}
 
-	used = map[string]bool{}
 	for _, f := range rep.Run.Failures {
 		where := f.Source.Name
 		if seen[where] > 1 {
@@ -274,25 +221,9 @@ func judge(rep *report, deviations map[string]deviation) (failures, excused []st
 			failures = append(failures, fmt.Sprintf("%s: %s: %s: %s", where, f.At, f.Error.Name, msg))
 			continue
 		}
-		line := fmt.Sprintf("%s: %s: %s", where, f.Error.Test, msg)
-		keys := []string{
-			fmt.Sprintf("%s #%d / %s", f.Source.Name, occurrence[f.Cursor.Ref], f.Error.Test),
-			f.Source.Name + " / " + f.Error.Test,
-		}
-		excuse := ""
-		for _, k := range keys {
-			if d, ok := deviations[k]; ok {
-				excuse, used[k] = fmt.Sprintf("%s\n\tknownDeviations[%q]: %s: %s", line, k, d.RFC, d.Why), true
-				break
-			}
-		}
-		if excuse != "" {
-			excused = append(excused, excuse)
-		} else {
-			failures = append(failures, line)
-		}
+		failures = append(failures, fmt.Sprintf("%s: %s: %s", where, f.Error.Test, msg))
 	}
-	return failures, excused, used
+	return failures
 }
 
 // countRequests counts the requests in the named top-level folders.

@@ -84,6 +84,7 @@ func Open(dsn string, opts Options) (*Store, error) {
 		MaxParams:     65535,
 		MapError:      mapError,
 		Arrays:        true,
+		ArrayColumn:   bindColumn,
 		AdvisoryLocks: true,
 		SessionLocker: locker,
 		Notify:        true,

@@ -2,6 +2,8 @@ package storetest
 
 import (
 	"context"
+	"database/sql"
+	"fmt"
 	"path/filepath"
 	"testing"
 
@@ -83,4 +85,16 @@ func OutboxOf(t testing.TB, s store.Store, tenant, cardID string) []store.Outbox
 		}
 		after = page[len(page)-1].ID
 	}
+}
+
+// SQL is the backend's database handle, for tests that read raw rows (a
+// dump must not hold a secret in the clear).
+func SQL(s store.Backend) *sql.DB {
+	switch s := s.(type) {
+	case *sqlite.Store:
+		return s.SQL
+	case *postgres.Store:
+		return s.SQL
+	}
+	panic(fmt.Sprintf("storetest.SQL: no handle for %T", s))
 }

@@ -52,9 +52,11 @@ func RunTests(t *testing.T, newStore NewStore) {
 		{"Groups", testGroups},
 		{"GroupQueries", testGroupQueries},
 		{"Membership", testMembership},
+		{"MemberDisplays", testMemberDisplays},
 		{"LargeGroup", testLargeGroup},
 		{"QueryClaims", testQueryClaims},
 		{"ClaimFilters", testClaimFilters},
+		{"EmailLookupFollowsWrites", testEmailLookupFollowsWrites},
 		{"GroupFilters", testGroupFilters},
 		{"SAMLReplayCache", testSAMLReplayCache},
 		{"SAMLLoginCodes", testSAMLLoginCodes},
@@ -63,7 +65,10 @@ func RunTests(t *testing.T, newStore NewStore) {
 		{"OutboxConcurrentClaims", testOutboxConcurrentClaims},
 		{"Webhooks", testWebhooks},
 		{"Tenants", testTenants},
+		{"TenantFeeds", testTenantFeeds},
 		{"SetupLinks", testSetupLinks},
+		{"KeyUseAndDomains", testKeyUseAndDomains},
+		{"ConsoleSessions", testConsoleSessions},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -24,7 +24,7 @@ func NewFeed(tenant string, f config.Feed, limits reconcile.Limits, now func() t
 	}
 	opts := SourceOptions{
 		URL: f.File.Source, PrivateKeyFile: f.File.SFTP.PrivateKeyFile, Password: f.File.SFTP.Password,
-		KnownHostsFile: f.File.SFTP.KnownHostsFile, DoneMarker: f.File.DoneMarker, StableFor: stable,
+		KnownHostsFile: f.File.SFTP.KnownHostsFile, KnownHosts: f.File.SFTP.KnownHosts, PrivateKey: f.File.SFTP.PrivateKey, DoneMarker: f.File.DoneMarker, StableFor: stable,
 		ArchiveDir: f.File.ArchiveDir(), MaxFileSize: int64(f.File.MaxFileSize),
 	}
 	parse := ParseOptions{Feed: f.Name, Key: f.File.Key, Columns: f.File.Columns, StatusColumn: f.File.StatusColumn,

@@ -98,8 +98,13 @@ type SourceOptions struct {
 	// "keyboard-interactive" authentication. sftp:// only.
 	Password string
 	// KnownHostsFile pins the server's host key (OpenSSH known_hosts
-	// format). Required for sftp://; there is no way to skip the check.
+	// format). Required for sftp:// unless KnownHosts is given; there is
+	// no way to skip the check.
 	KnownHostsFile string
+	// KnownHosts and PrivateKey are the known_hosts lines and the key
+	// themselves, for a feed the admin API made (it reads no files).
+	KnownHosts string
+	PrivateKey string
 	// DoneMarker, e.g. ".done", names the file whose presence says the
 	// export "<name>" is complete: "<name>.done". "" = no marker.
 	DoneMarker string

@@ -26,6 +26,7 @@ type sftpFS struct {
 	auth           []ssh.AuthMethod
 	authDesc       string // "private key /etc/rosterd/hr_ed25519 and password"
 	knownHostsFile string
+	knownHosts     string // the lines themselves, when knownHostsFile is ""
 	timeout        time.Duration
 
 	mu  sync.Mutex
@@ -51,10 +52,10 @@ func (c *sftpConn) kill() {
 }
 
 func openSFTP(ctx context.Context, loc sourceLoc, opt SourceOptions) (*sftpFS, error) {
-	if opt.KnownHostsFile == "" {
+	if opt.KnownHostsFile == "" && opt.KnownHosts == "" {
 		return nil, errors.New("a known_hosts file is required for an sftp:// source: rosterd never trusts an unknown host key")
 	}
-	s := &sftpFS{loc: loc, knownHostsFile: opt.KnownHostsFile, timeout: opt.Timeout}
+	s := &sftpFS{loc: loc, knownHostsFile: opt.KnownHostsFile, knownHosts: opt.KnownHosts, timeout: opt.Timeout}
 	var desc []string
 	if opt.PrivateKeyFile != "" {
 		signer, err := loadPrivateKey(opt.PrivateKeyFile)
@@ -63,6 +64,14 @@ func openSFTP(ctx context.Context, loc sourceLoc, opt SourceOptions) (*sftpFS, e
 		}
 		s.auth = append(s.auth, ssh.PublicKeys(signer))
 		desc = append(desc, "private key "+opt.PrivateKeyFile)
+	}
+	if opt.PrivateKey != "" {
+		signer, err := parsePrivateKey([]byte(opt.PrivateKey), "sftp.private_key")
+		if err != nil {
+			return nil, err
+		}
+		s.auth = append(s.auth, ssh.PublicKeys(signer))
+		desc = append(desc, "private key (sftp.private_key)")
 	}
 	if opt.Password != "" {
 		pw := opt.Password
@@ -96,6 +105,11 @@ func loadPrivateKey(file string) (ssh.Signer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the private key: %w", err)
 	}
+	return parsePrivateKey(b, file)
+}
+
+// parsePrivateKey reads an unencrypted key; file names it in errors.
+func parsePrivateKey(b []byte, file string) (ssh.Signer, error) {
 	signer, err := ssh.ParsePrivateKey(b)
 	var pme *ssh.PassphraseMissingError
 	switch {
@@ -105,6 +119,36 @@ func loadPrivateKey(file string) (ssh.Signer, error) {
 		return nil, fmt.Errorf("private key %s: %v (want an unencrypted ed25519, RSA or ECDSA key in OpenSSH or PEM format)", file, err)
 	}
 	return signer, nil
+}
+
+// hostKeys reads the known_hosts file, or the feed's own lines: knownhosts
+// reads only files, so those go through a private temporary file that is
+// gone once they are read.
+func (s *sftpFS) hostKeys() (*skknownhosts.HostKeyDB, error) {
+	if s.knownHostsFile != "" {
+		return skknownhosts.NewDB(s.knownHostsFile)
+	}
+	f, err := os.CreateTemp("", "rosterd-known-hosts-*")
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(f.Name())
+	_, err = f.WriteString(s.knownHosts + "\n")
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, err
+	}
+	return skknownhosts.NewDB(f.Name())
+}
+
+// knownHostsName names the host keys in errors.
+func (s *sftpFS) knownHostsName() string {
+	if s.knownHostsFile != "" {
+		return s.knownHostsFile
+	}
+	return "(the feed's sftp.known_hosts)"
 }
 
 // conn returns the live connection, connecting when there is none.
@@ -132,7 +176,7 @@ func (s *sftpFS) dial(ctx context.Context) (_ *sftpConn, err error) {
 	hostport := s.loc.hostport()
 	// Read known_hosts on every connect: an admin's fix applies without a
 	// restart.
-	db, err := skknownhosts.NewDB(s.knownHostsFile)
+	db, err := s.hostKeys()
 	if err != nil {
 		return nil, fmt.Errorf("known_hosts file: %w", err)
 	}
@@ -143,7 +187,7 @@ func (s *sftpFS) dial(ctx context.Context) (_ *sftpConn, err error) {
 		Auth: s.auth,
 		HostKeyCallback: func(hostname string, remote net.Addr, key ssh.PublicKey) error {
 			if err := check(hostname, remote, key); err != nil {
-				hostKeyErr = hostKeyError(hostport, s.knownHostsFile, key, err)
+				hostKeyErr = hostKeyError(hostport, s.knownHostsName(), key, err)
 				return hostKeyErr
 			}
 			return nil
@@ -196,7 +240,7 @@ func (s *sftpFS) dial(ctx context.Context) (_ *sftpConn, err error) {
 		// known_hosts holds keys of other types only: the server could
 		// not show one of them.
 		return nil, fmt.Errorf("host key of %s does not match known_hosts %s: the file lists only %s keys for it, and the server has none of those "+
-			"(%v); the key changed or someone is in the middle: refusing to connect", hostport, s.knownHostsFile, strings.Join(cfg.HostKeyAlgorithms, "/"), err)
+			"(%v); the key changed or someone is in the middle: refusing to connect", hostport, s.knownHostsName(), strings.Join(cfg.HostKeyAlgorithms, "/"), err)
 	case err != nil && strings.Contains(err.Error(), "unable to authenticate"):
 		return nil, fmt.Errorf("the server refused to log in %q with the %s: %w", s.loc.user, s.authDesc, err)
 	case err != nil:

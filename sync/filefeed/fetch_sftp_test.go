@@ -383,3 +383,46 @@ func serveSFTP(nc net.Conn, cfg *ssh.ServerConfig) {
 		}()
 	}
 }
+
+// TestFetchSFTPInlineKeys: a feed made through the admin API gives its
+// known_hosts lines and its private key as values, not files; they work
+// as the files do, a wrong host key among them is still refused, and no
+// file of them is left behind.
+func TestFetchSFTPInlineKeys(t *testing.T) {
+	s := sshtest.Start(t)
+	put(t, filepath.Join(s.Root, "employees-1.csv"), []byte("email\nann@x.test\n"), time.Now().Add(-time.Hour))
+	key, err := os.ReadFile(s.ClientKeyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hosts, err := os.ReadFile(s.KnownHostsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	src, err := OpenSource(context.Background(), SourceOptions{URL: s.URL("employees-*.csv"), PrivateKey: string(key), KnownHosts: string(hosts),
+		Sleep: (&fakeSleep{}).sleep})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := src.Newest(context.Background())
+	src.Close()
+	if err != nil || f.Name != "employees-1.csv" {
+		t.Fatalf("Newest = %+v, %v", f, err)
+	}
+	if left, _ := os.ReadDir(tmp); len(left) != 0 {
+		t.Fatalf("left in the temporary folder: %v", left)
+	}
+
+	edPub, _, _ := ed25519.GenerateKey(rand.Reader)
+	other, _ := ssh.NewPublicKey(edPub)
+	_, err = OpenSource(context.Background(), SourceOptions{URL: s.URL("employees-*.csv"), PrivateKey: string(key), KnownHosts: knownHostsLine(s.Addr, other)})
+	if err == nil || !strings.Contains(err.Error(), "does not match known_hosts (the feed's sftp.known_hosts)") {
+		t.Fatalf("a wrong inline host key: %v", err)
+	}
+	if _, err := OpenSource(context.Background(), SourceOptions{URL: s.URL("employees-*.csv"), PrivateKey: "not a key", KnownHosts: string(hosts)}); err == nil ||
+		!strings.Contains(err.Error(), "sftp.private_key") {
+		t.Fatalf("a broken inline key: %v", err)
+	}
+}

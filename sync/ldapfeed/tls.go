@@ -67,20 +67,26 @@ func (o *options) tlsConfig(host string) (*tls.Config, *verifier, error) {
 		return c, nil, nil
 	}
 	v := &verifier{feed: "ldap:" + o.feed, name: name, caFile: o.cfg.CAFile, now: o.now, log: o.logger()}
+	if o.cfg.CA != "" {
+		v.caFile = "(the feed's ca)"
+	}
 	if o.cfg.TLSPinSHA256 != "" {
 		pins, err := config.ParsePins(o.cfg.TLSPinSHA256)
 		if err != nil {
 			return nil, nil, fmt.Errorf("%w: tls_pin_sha256: %w", ErrConfig, err)
 		}
 		v.pins = pins
-	} else if o.cfg.CAFile != "" {
-		pem, err := os.ReadFile(o.cfg.CAFile)
-		if err != nil {
-			return nil, nil, fmt.Errorf("%w: ca_file: %w", ErrConfig, err)
+	} else if o.cfg.CAFile != "" || o.cfg.CA != "" {
+		pem := []byte(o.cfg.CA)
+		if o.cfg.CAFile != "" {
+			var err error
+			if pem, err = os.ReadFile(o.cfg.CAFile); err != nil {
+				return nil, nil, fmt.Errorf("%w: ca_file: %w", ErrConfig, err)
+			}
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, nil, fmt.Errorf("%w: ca_file %s holds no PEM certificate", ErrConfig, o.cfg.CAFile)
+			return nil, nil, fmt.Errorf("%w: ca_file %s holds no PEM certificate", ErrConfig, v.caFile)
 		}
 		v.roots = pool
 	}

@@ -179,3 +179,106 @@ func TestPanickingRunIsRecovered(t *testing.T) {
 	cancel()
 	<-done
 }
+
+// TestSetRearms: two replicas over one store re-armed with a feed's new
+// schedule run it at the new times, each due time once; set without it,
+// neither runs it again.
+func TestSetRearms(t *testing.T) {
+	storetest.ForEachBackend(t, func(t *testing.T, st store.Backend) {
+		clock := &fakeClock{now: time.Date(2026, 11, 23, 5, 0, 0, 0, time.UTC)}
+		var runs atomic.Int64
+		var mu sync.Mutex
+		var dues []string
+		job := func(spec, rev string) schedule.Job {
+			return schedule.Job{Tenant: "acme", Feed: "hr", Spec: spec, Rev: rev, Run: func(_ context.Context, due time.Time) error {
+				runs.Add(1)
+				mu.Lock()
+				dues = append(dues, due.Format("15:04"))
+				mu.Unlock()
+				return nil
+			}}
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		var wg sync.WaitGroup
+		var replicas []*schedule.Scheduler
+		for range 2 {
+			s := &schedule.Scheduler{Slots: st, Clock: clock}
+			if err := s.Set([]schedule.Job{job("0 * * * *", "1")}); err != nil {
+				t.Fatal(err)
+			}
+			replicas = append(replicas, s)
+			wg.Add(1)
+			go func() { defer wg.Done(); s.Run(ctx) }()
+		}
+		waitFor(t, "both schedulers to wait", func() bool { return clock.pending() == 2 })
+		clock.Advance(time.Hour)
+		waitFor(t, "the 06:00 run", func() bool { return runs.Load() == 1 && clock.pending() == 2 })
+
+		// The schedule changes: every 30 minutes. The old loops' timers
+		// stay in the fake clock until their time (2 stale).
+		for _, s := range replicas {
+			if err := s.Set([]schedule.Job{job("*/30 * * * *", "2")}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		waitFor(t, "the re-armed loops", func() bool { return clock.pending() == 4 })
+		clock.Advance(30 * time.Minute)
+		waitFor(t, "the 06:30 run", func() bool { return runs.Load() == 2 && clock.pending() == 4 })
+		clock.Advance(30 * time.Minute)
+		waitFor(t, "the 07:00 run", func() bool { return runs.Load() == 3 && clock.pending() == 2 })
+
+		// The feed is deleted: no replica runs it again.
+		for _, s := range replicas {
+			if err := s.Set(nil); err != nil {
+				t.Fatal(err)
+			}
+			if len(s.Jobs()) != 0 {
+				t.Fatalf("jobs left: %v", s.Jobs())
+			}
+		}
+		clock.Advance(2 * time.Hour)
+		waitFor(t, "the stale timers to fire", func() bool { return clock.pending() == 0 })
+		// A loop still armed would run now and wait for its next time.
+		time.Sleep(100 * time.Millisecond)
+		if n := clock.pending(); n != 0 || runs.Load() != 3 {
+			t.Fatalf("after the feed was unscheduled: %d runs, %d timers", runs.Load(), n)
+		}
+		cancel()
+		wg.Wait()
+		mu.Lock()
+		defer mu.Unlock()
+		if runs.Load() != 3 || dues[0] != "06:00" || dues[1] != "06:30" || dues[2] != "07:00" {
+			t.Fatalf("runs due at %v, want 06:00 06:30 07:00", dues)
+		}
+		if err := (&schedule.Scheduler{}).Set([]schedule.Job{{Tenant: "acme", Feed: "x", Spec: "* * *"}}); err == nil {
+			t.Fatal("a bad spec was set")
+		}
+	})
+}
+
+// TestEveryIsAligned: "@every D" is due at multiples of D, so that
+// replicas armed at different moments agree on its due times.
+func TestEveryIsAligned(t *testing.T) {
+	s, err := schedule.Parse("@every 90m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)
+	a := s.Next(base.Add(10 * time.Minute))
+	b := s.Next(base.Add(80 * time.Minute))
+	if !a.Equal(base.Add(90*time.Minute)) || !b.Equal(a) {
+		t.Fatalf("armed at 00:10 and 01:20: next %s and %s, want 01:30 for both", a.Format(time.TimeOnly), b.Format(time.TimeOnly))
+	}
+	if n := s.Next(a); !n.Equal(a.Add(90 * time.Minute)) {
+		t.Fatalf("after %s: %s", a, n)
+	}
+	berlin, _ := time.LoadLocation("Europe/Berlin")
+	if n := s.Next(base.Add(10 * time.Minute).In(berlin)); !n.Equal(a) {
+		t.Fatalf("in another zone: %s", n)
+	}
+	// Seconds: every second, on the second.
+	one, _ := schedule.Parse("@every 1s")
+	if n := one.Next(base.Add(1500 * time.Millisecond)); !n.Equal(base.Add(2 * time.Second)) {
+		t.Fatalf("@every 1s after 00:00:01.5: %s", n)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/rosterd/rosterd/config"
+	"github.com/rosterd/rosterd/internal/secretbox"
 	"github.com/rosterd/rosterd/store"
 	"github.com/rosterd/rosterd/tenant"
 )
@@ -17,7 +18,7 @@ func Registry(t testing.TB, st store.Store, tenants ...config.Tenant) *tenant.Re
 	t.Helper()
 	cfg := &config.Config{Tenants: tenants}
 	cfg.ApplyDefaults()
-	reg := tenant.New(st, tenant.Options{})
+	reg := tenant.New(st, tenant.Options{Secrets: Secrets(t)})
 	if _, err := reg.Apply(context.Background(), cfg, "rosterd.yaml"); err != nil {
 		t.Fatal(err)
 	}
@@ -40,13 +41,34 @@ func SCIM(names ...string) []config.SCIMConnection {
 // Tenant built in code cannot say.
 func FromYAML(t testing.TB, st store.Store, doc string) *tenant.Registry {
 	t.Helper()
+	return FromYAMLWith(t, st, doc, tenant.Options{})
+}
+
+// FromYAMLWith is FromYAML with the registry's options (a resolver, a
+// clock).
+func FromYAMLWith(t testing.TB, st store.Store, doc string, opt tenant.Options) *tenant.Registry {
+	t.Helper()
 	cfg, err := config.Parse([]byte(doc), "rosterd.yaml", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg := tenant.New(st, tenant.Options{})
+	if opt.Secrets == nil {
+		opt.Secrets = Secrets(t)
+	}
+	reg := tenant.New(st, opt)
 	if _, err := reg.Apply(context.Background(), cfg, "rosterd.yaml"); err != nil {
 		t.Fatal(err)
 	}
 	return reg
+}
+
+// Secrets is a key-encryption key of the test's own, for the secrets of
+// the feeds and webhooks a test adds through the registry.
+func Secrets(t testing.TB) func() (*secretbox.Box, error) {
+	k, _, err := secretbox.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	box := secretbox.New(k)
+	return func() (*secretbox.Box, error) { return box, nil }
 }

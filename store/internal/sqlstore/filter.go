@@ -90,6 +90,10 @@ type filterSQL struct {
 	// provide it parsed once per row as rawLateral's rj.doc.
 	raw     bool
 	aliases int
+	// keyed: the query finds its claims by a key (keyedLookup), so the
+	// other conditions must not look like index conditions.
+	keyed bool
+	d     Dialect
 }
 
 // rawLateral parses a claim's raw record into jsonb once per row, however
@@ -101,7 +105,7 @@ const (
 )
 
 func (d Dialect) newFilter(scope filterScope, args ...any) *filterSQL {
-	return &filterSQL{pg: d.JSON == JSONPostgres, scope: scope, args: args}
+	return &filterSQL{pg: d.JSON == JSONPostgres, scope: scope, args: args, d: d}
 }
 
 func (f *filterSQL) arg(v any) string {
@@ -201,7 +205,11 @@ func (f *filterSQL) any(n *store.Filter, elem string, depth int) (string, error)
 		// json_each would walk an object's members, or yield a scalar.
 		from = "json_each(CASE WHEN " + r.typ() + " = 'array' THEN " + r.doc + " END, " + r.path + ") AS " + alias
 	}
-	return "EXISTS (SELECT 1 FROM " + from + " WHERE " + inner + ")", nil
+	cond := "EXISTS (SELECT 1 FROM " + from + " WHERE " + inner + ")"
+	if v, ok := emailLookup(n); ok && f.scope == scopeClaims && elem == "" {
+		cond = "(" + f.emailCards(v) + " AND " + cond + ")"
+	}
+	return cond, nil
 }
 
 // compare translates a comparison of one attribute.
@@ -403,10 +411,17 @@ func (f *filterSQL) active(op string, v any) (string, error) {
 	default:
 		return "", filterErr("%q does not apply to booleans", op)
 	}
-	if b {
-		return "(c.state = 'present')", nil
+	col := "c.state"
+	if f.keyed {
+		// A key finds the claims; the state only filters them (it leads
+		// no index, but PostgreSQL would walk claims_source_card with it
+		// rather than probe the primary key with ids it cannot count).
+		col = f.d.notIndexed(col)
 	}
-	return "(c.state = 'deactivated')", nil
+	if b {
+		return "(" + col + " = 'present')", nil
+	}
+	return "(" + col + " = 'deactivated')", nil
 }
 
 // member: some member's card id compares so (pr: the group has members).

@@ -149,6 +149,11 @@ func (t *tx) writeGroups(ctx context.Context, groups statement, ch store.Changes
 	return nil
 }
 
+// memberUpsert ends an addition of memberships: one that exists takes
+// the new display label, and is not written when it has that one already.
+const memberUpsert = ` ON CONFLICT (group_id, card_id) DO UPDATE SET display = excluded.display
+	WHERE group_members.display <> excluded.display`
+
 // writeMembers adds or removes memberships. PostgreSQL takes them as two
 // arrays of one statement (per maxArray pairs). SQLite takes one statement
 // per group and chunk of cards, the group id bound once: a 10,000-member
@@ -157,50 +162,56 @@ func (t *tx) writeMembers(ctx context.Context, ms []store.Membership, add bool) 
 	if len(ms) == 0 {
 		return nil
 	}
+	if add {
+		ms = lastOfEachMembership(ms)
+	}
 	if t.d.Arrays {
 		return chunks(ms, maxArray, func(part []store.Membership) error {
-			groups, cards := make([]string, len(part)), make([]string, len(part))
+			groups, cards, displays := make([]string, len(part)), make([]string, len(part)), make([]string, len(part))
 			for i, m := range part {
-				groups[i], cards[i] = m.GroupID, m.CardID
+				groups[i], cards[i], displays[i] = m.GroupID, m.CardID, m.Display
 			}
-			query := `DELETE FROM group_members AS gm USING unnest($1::text[], $2::text[]) AS r(group_id, card_id)
-				WHERE gm.group_id = r.group_id AND gm.card_id = r.card_id`
 			if add {
-				query = `INSERT INTO group_members (group_id, card_id) SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT DO NOTHING`
+				_, err := t.q.ExecContext(ctx, `INSERT INTO group_members (group_id, card_id, display)
+					SELECT * FROM unnest($1::text[], $2::text[], $3::text[])`+memberUpsert, groups, cards, displays)
+				return err
 			}
-			_, err := t.q.ExecContext(ctx, query, groups, cards)
+			_, err := t.q.ExecContext(ctx, `DELETE FROM group_members AS gm USING unnest($1::text[], $2::text[]) AS r(group_id, card_id)
+				WHERE gm.group_id = r.group_id AND gm.card_id = r.card_id`, groups, cards)
 			return err
 		})
 	}
 	// Group the memberships by group, keeping the order groups first appear in.
-	byGroup := map[string][]string{}
+	byGroup := map[string][]store.Membership{}
 	var order []string
 	for _, m := range ms {
 		if _, ok := byGroup[m.GroupID]; !ok {
 			order = append(order, m.GroupID)
 		}
-		byGroup[m.GroupID] = append(byGroup[m.GroupID], m.CardID)
+		byGroup[m.GroupID] = append(byGroup[m.GroupID], m)
 	}
 	for _, g := range order {
-		err := chunks(byGroup[g], t.lookupChunk(1), func(part []string) error {
-			args := make([]any, 0, len(part)+1)
+		// An addition binds a card and its display per row.
+		err := chunks(byGroup[g], (t.lookupChunk(1)-1)/2, func(part []store.Membership) error {
+			args := make([]any, 0, 2*len(part)+1)
 			args = append(args, g)
-			for _, c := range part {
-				args = append(args, c)
-			}
 			var query string
 			if add {
 				var b strings.Builder
-				b.WriteString(`INSERT INTO group_members (group_id, card_id) VALUES `)
-				for i := range part {
+				b.WriteString(`INSERT INTO group_members (group_id, card_id, display) VALUES `)
+				for i, m := range part {
 					if i > 0 {
 						b.WriteByte(',')
 					}
-					fmt.Fprintf(&b, "($1,$%d)", i+2)
+					fmt.Fprintf(&b, "($1,$%d,$%d)", 2*i+2, 2*i+3)
+					args = append(args, m.CardID, m.Display)
 				}
-				b.WriteString(` ON CONFLICT DO NOTHING`)
+				b.WriteString(memberUpsert)
 				query = b.String()
 			} else {
+				for _, m := range part {
+					args = append(args, m.CardID)
+				}
 				query = `DELETE FROM group_members WHERE group_id = $1 AND card_id IN (` + list(len(part), 2) + `)`
 			}
 			_, err := t.q.ExecContext(ctx, query, args...)
@@ -211,6 +222,26 @@ func (t *tx) writeMembers(ctx context.Context, ms []store.Membership, add bool) 
 		}
 	}
 	return nil
+}
+
+// lastOfEachMembership keeps one addition per membership, the last (its
+// display wins): PostgreSQL refuses an upsert that meets one row twice.
+func lastOfEachMembership(ms []store.Membership) []store.Membership {
+	type key struct{ group, card string }
+	last := make(map[key]int, len(ms))
+	for i, m := range ms {
+		last[key{m.GroupID, m.CardID}] = i
+	}
+	if len(last) == len(ms) {
+		return ms
+	}
+	out := make([]store.Membership, 0, len(last))
+	for i, m := range ms {
+		if last[key{m.GroupID, m.CardID}] == i {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 func (t *tx) GroupsByID(ctx context.Context, tenant, source string, ids []string) (map[string]store.Group, error) {

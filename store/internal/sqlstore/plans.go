@@ -64,7 +64,7 @@ func keyedLookup(f *store.Filter) bool {
 	if f == nil {
 		return false
 	}
-	if uniqueLookup(f) || rawExternalIDEq(f) {
+	if _, ok := emailLookup(f); uniqueLookup(f) || rawExternalIDEq(f) || ok {
 		return true
 	}
 	if strings.EqualFold(f.Op, "and") {
@@ -84,6 +84,46 @@ func rawExternalIDEq(f *store.Filter) bool {
 	_, ok := f.Value.(string)
 	return ok && strings.EqualFold(f.Op, "eq") && f.Attr == store.AttrRaw && !f.Fold &&
 		len(f.Path) == 1 && f.Path[0] == "externalId"
+}
+
+// emailLookup: the filter is SCIM's emails.value eq a string, or
+// emails[… and value eq a string …] (Entra ID's emails[type eq
+// "work"].value eq), which claim_emails (migration 00046) serves; it
+// returns the string.
+func emailLookup(f *store.Filter) (string, bool) {
+	if !strings.EqualFold(f.Op, "any") || (f.Attr != "" && f.Attr != store.AttrRaw) || len(f.Path) != 1 || f.Path[0] != "emails" || len(f.Sub) != 1 {
+		return "", false
+	}
+	var find func(n *store.Filter) (string, bool)
+	find = func(n *store.Filter) (string, bool) {
+		switch strings.ToLower(n.Op) {
+		case "and":
+			for i := range n.Sub {
+				if v, ok := find(&n.Sub[i]); ok {
+					return v, true
+				}
+			}
+		case "eq":
+			v, ok := n.Value.(string)
+			return v, ok && n.Attr == store.AttrElem && len(n.Path) == 1 && n.Path[0] == "value"
+		}
+		return "", false
+	}
+	return find(&f.Sub[0])
+}
+
+// emailCards is the condition, on claims c of the source ($2), that
+// claim_emails lists value for the claim: implied by the filter's own
+// comparison of an email's value with it (folded or not), and what lets
+// the lookup read claim_emails_value and then the claims' primary key.
+// PostgreSQL takes the ids as an array computed once (an InitPlan), so
+// that no plan can join claim_emails to a walk over the source's claims.
+func (f *filterSQL) emailCards(value string) string {
+	sub := `SELECT ce.card_id FROM claim_emails ce WHERE ce.value_norm = lower(CAST(` + f.arg(value) + ` AS TEXT)) AND ce.source = $2`
+	if f.pg {
+		return `c.card_id = ANY(ARRAY(` + sub + `))`
+	}
+	return `c.card_id IN (` + sub + `)`
 }
 
 // rawExternalID is the expression claims_raw_external_id indexes, exactly

@@ -84,6 +84,7 @@ const (
 func plansCard(i int) string  { return fmt.Sprintf("c%07d", i) }
 func plansLogin(i int) string { return fmt.Sprintf("User%07d@Example.com", i) }
 func plansGroup(i int) string { return fmt.Sprintf("g%03d", i) }
+func plansEmail(i int) string { return strings.ToLower(plansLogin(i)) }
 
 // growPlans writes cards from..to-1: each with a SCIM claim (login, raw
 // record with externalId and emails) and an HR claim (external id); the
@@ -170,6 +171,17 @@ func hotReads() []hotRead {
 	// card's groups.
 	pageRows := []string{"claims_pkey", "cards_pkey", "group_members_card", "groups_pkey"}
 	// As the SCIM server translates externalId eq: a value of the raw record.
+	// emails[type eq "work" and value eq v] (with type), emails.value eq
+	// v (without): claim_emails finds the claims, by primary key.
+	workEmail := &store.Filter{Op: "eq", Attr: store.AttrElem, Path: []string{"type"}, Value: "work"}
+	emails := func(typ *store.Filter, v string) *store.Filter {
+		eq := store.Filter{Op: "eq", Attr: store.AttrElem, Path: []string{"value"}, Value: v, Fold: true}
+		if typ != nil {
+			eq = store.Filter{Op: "and", Sub: []store.Filter{*typ, eq}}
+		}
+		return &store.Filter{Op: "any", Path: []string{"emails"}, Sub: []store.Filter{eq}}
+	}
+	emailRows := []string{"claim_emails_value", "claims_pkey"}
 	extID := func(v string) *store.Filter {
 		return &store.Filter{Op: "eq", Attr: store.AttrRaw, Path: []string{"externalId"}, Value: v}
 	}
@@ -187,6 +199,13 @@ func hotReads() []hotRead {
 		{name: "scim externalId eq, count 1", run: claims(extID("X0005000"), 1), uses: []string{"claims_raw_external_id"}, also: pageRows},
 		{name: "scim externalId eq and active", run: claims(&store.Filter{Op: "and", Sub: []store.Filter{*extID("X0005000"),
 			{Op: "eq", Attr: store.AttrActive, Value: true}}}, 100), uses: []string{"claims_raw_external_id"}, also: pageRows},
+		{name: "scim emails.value eq", run: claims(emails(nil, plansEmail(mid)), 100), uses: emailRows, also: pageRows},
+		{name: "scim emails.value eq, none", run: claims(emails(nil, "nobody@example.com"), 100), uses: emailRows, also: pageRows},
+		{name: "scim emails.value eq, count 1", run: claims(emails(nil, plansEmail(mid)), 1), uses: emailRows, also: pageRows},
+		{name: `scim emails[type eq "work"].value eq`, run: claims(emails(workEmail, strings.ToUpper(plansEmail(mid))), 100),
+			uses: emailRows, also: pageRows},
+		{name: `scim emails[type eq "work"].value eq and active`, run: claims(&store.Filter{Op: "and", Sub: []store.Filter{
+			*emails(workEmail, plansEmail(mid)), {Op: "eq", Attr: store.AttrActive, Value: true}}}, 100), uses: emailRows, also: pageRows},
 		{name: "scim id eq", run: func(ctx context.Context, s store.Store) error {
 			_, _, err := s.QueryClaims(ctx, store.ClaimQuery{Tenant: plansTenant, Source: plansSCIM, Limit: 1, NoTotal: true, WithGroups: true,
 				Filter: &store.Filter{Op: "eq", Attr: store.AttrCardID, Value: plansCard(mid)}})
@@ -260,6 +279,14 @@ func hotReads() []hotRead {
 			_, err := s.GroupMembers(ctx, plansGroup(3), plansCard(mid), 1000)
 			return err
 		}, uses: []string{"group_members_pkey"}},
+		{name: "group member displays", run: func(ctx context.Context, s store.Store) error {
+			_, err := s.GroupMemberDisplays(ctx, plansGroup(3), "", 1000)
+			return err
+		}, uses: []string{"group_members_pkey", "claims_pkey", "groups_pkey"}},
+		{name: "group member displays after", run: func(ctx context.Context, s store.Store) error {
+			_, err := s.GroupMemberDisplays(ctx, plansGroup(3), plansCard(mid), 1000)
+			return err
+		}, uses: []string{"group_members_pkey", "claims_pkey", "groups_pkey"}},
 		{name: "group members in a transaction", run: inTx(func(tx store.Tx) error { _, err := tx.GroupMemberIDs(ctx, plansGroup(3)); return err }),
 			uses: []string{"group_members_pkey"}},
 		{name: "groups of a card", run: inTx(func(tx store.Tx) error {
@@ -375,7 +402,7 @@ func (p *planner) index(name string, _ []string) string {
 	return name
 }
 
-var plansTables = []string{"cards", "claims", "groups", "group_members", "audit_events", "events", "outbox"}
+var plansTables = []string{"cards", "claims", "claim_emails", "groups", "group_members", "audit_events", "events", "outbox"}
 
 // noAutovacuum turns autovacuum off for the tables the test grows.
 func (p *planner) noAutovacuum() {

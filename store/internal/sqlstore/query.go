@@ -54,6 +54,7 @@ func (s *DB) QueryClaims(ctx context.Context, q store.ClaimQuery) ([]store.Claim
 	if keyed {
 		// The key finds the claims; tenant and source only filter them.
 		where = s.d.notIndexed("c.tenant") + ` = $1 AND ` + s.d.notIndexed("c.source") + ` = $2 AND c.state <> 'withdrawn'`
+		f.keyed = true
 	}
 	if q.Filter != nil {
 		cond, err := f.where(q.Filter)
@@ -314,6 +315,40 @@ func (s *DB) GroupMembers(ctx context.Context, groupID, after string, limit int)
 		return nil, s.d.MapError(fmt.Errorf("listing group members: %w", err))
 	}
 	return ids, nil
+}
+
+// GroupMemberDisplays implements store.Queries: GroupMembers, with each
+// member's label, or else the display name in the member's claim of the
+// group's source (one primary key read each; the group's source is read
+// once, as an uncorrelated subquery).
+func (s *DB) GroupMemberDisplays(ctx context.Context, groupID, after string, limit int) ([]store.Member, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	name := `json_extract(cl.attrs_json, '$.display_name')`
+	if s.d.JSON == JSONPostgres {
+		name = `(CAST(cl.attrs_json AS jsonb) ->> 'display_name')`
+	}
+	// The limit is a literal, as in GroupMembers.
+	rows, err := s.reads().QueryContext(ctx, `SELECT gm.card_id, CASE WHEN gm.display <> '' THEN gm.display ELSE COALESCE(`+name+`, '') END
+		FROM group_members gm LEFT JOIN claims cl ON cl.card_id = gm.card_id AND cl.source = (SELECT g.source FROM groups g WHERE g.id = $1)
+		WHERE gm.group_id = $1 AND gm.card_id > $2 ORDER BY gm.card_id LIMIT `+strconv.Itoa(limit), groupID, after)
+	if err != nil {
+		return nil, s.d.MapError(fmt.Errorf("listing group members: %w", err))
+	}
+	defer rows.Close()
+	var out []store.Member
+	for rows.Next() {
+		var m store.Member
+		if err := rows.Scan(&m.CardID, &m.Display); err != nil {
+			return nil, s.d.MapError(fmt.Errorf("listing group members: %w", err))
+		}
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.d.MapError(fmt.Errorf("listing group members: %w", err))
+	}
+	return out, nil
 }
 
 // groupsOfCard is a scalar subquery: the source's ($1, $2) groups the card

@@ -94,6 +94,19 @@ func (s *DB) PutSAMLKeyPair(ctx context.Context, p store.SAMLKeyPair) (store.SAM
 	return s.SAMLKeyPair(ctx, p.Name)
 }
 
+// SAMLKeyPairNames implements store.SAMLStore.
+func (s *DB) SAMLKeyPairNames(ctx context.Context) ([]string, error) {
+	rows, err := s.queryContext(ctx, `SELECT name FROM saml_key_pairs ORDER BY name`)
+	out, err := collect(rows, err, func(sc scanner) (string, error) {
+		var n string
+		return n, sc.Scan(&n)
+	})
+	if err != nil {
+		return nil, s.d.MapError(fmt.Errorf("listing SAML key pairs: %w", err))
+	}
+	return out, nil
+}
+
 // ReplaceSAMLKey implements store.SAMLStore.
 func (s *DB) ReplaceSAMLKey(ctx context.Context, name string, old, key []byte) (bool, error) {
 	res, err := s.SQL.ExecContext(ctx, `UPDATE saml_key_pairs SET key_pem = $1 WHERE name = $2 AND key_pem = $3`, string(key), name, string(old))

@@ -28,7 +28,9 @@
 //     (a card id, an email, a login, an external id, a group id or name),
 //     the tenant and source conditions are written so that no index takes
 //     them (Dialect.notIndexed): they filter what the key found, and the
-//     only index condition is the key, on the index it leads. Only reads
+//     only index condition is the key, on the index it leads (a SCIM
+//     email, which lives in an array of the raw record, through
+//     claim_emails, which triggers keep: emailLookup). Only reads
 //     that want a source's rows in order — SCIM pages, counts, the card
 //     list — use the (tenant, source, …) indexes.
 //   - A lookup that matches at most one claim (userName or id, see
@@ -88,6 +90,9 @@ type Dialect struct {
 	// tables in one statement of data-modifying CTEs. SQLite has neither,
 	// and no round trips to save.
 	Arrays bool
+	// ArrayColumn, where Arrays is set, binds one column of a batched
+	// write; nil: a typed Go slice per column (column).
+	ArrayColumn ArrayColumn
 	// OneWriter makes transactions of this process take turns before they
 	// begin: SQLite allows one writer at a time, and writers queued on a Go
 	// channel wake in order, where writers left to SQLite's busy handler
@@ -929,44 +934,51 @@ func (s *DB) PutCredential(ctx context.Context, c store.Credential) error {
 // holds no usable secret, and an index lookup on a hash leaks nothing of
 // the secret's bytes through timing.
 func (s *DB) FindCredential(ctx context.Context, kind, hash string) (store.Credential, error) {
-	var (
-		c       store.Credential
-		created sql.NullInt64
-		scopes  string
-	)
-	err := s.queryRowContext(ctx, `SELECT id, kind, tenant, name, hash, read_only, origin, created_at, scopes
-		FROM credentials WHERE kind = $1 AND hash = $2`, kind, hash).
-		Scan(&c.ID, &c.Kind, &c.Tenant, &c.Name, &c.Hash, &c.ReadOnly, &c.Origin, &created, &scopes)
-	if scopes != "" {
-		c.Scopes = strings.Fields(scopes)
-	}
+	c, err := scanCredential(s.queryRowContext(ctx, `SELECT `+credentialCols+`
+		FROM credentials WHERE kind = $1 AND hash = $2`, kind, hash))
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, store.ErrNotFound
 	}
 	if err != nil {
 		return c, s.d.MapError(fmt.Errorf("reading credential: %w", err))
 	}
-	c.Created = fromMicros(created)
 	return c, nil
+}
+
+const credentialCols = `id, kind, tenant, name, hash, read_only, origin, created_at, scopes, last_used_at`
+
+func scanCredential(sc scanner) (store.Credential, error) {
+	var (
+		c             store.Credential
+		created, used sql.NullInt64
+		scopes        string
+	)
+	err := sc.Scan(&c.ID, &c.Kind, &c.Tenant, &c.Name, &c.Hash, &c.ReadOnly, &c.Origin, &created, &scopes, &used)
+	if scopes != "" {
+		c.Scopes = strings.Fields(scopes)
+	}
+	c.Created, c.LastUsed = fromMicros(created), fromMicros(used)
+	return c, err
+}
+
+// TouchCredential implements store.Store.
+func (s *DB) TouchCredential(ctx context.Context, id string, at, notBefore time.Time) error {
+	err := s.exclusive(ctx, func() error {
+		_, err := s.SQL.ExecContext(ctx, `UPDATE credentials SET last_used_at = $2
+			WHERE id = $1 AND (last_used_at IS NULL OR last_used_at <= $3)`, id, micros(at), notBefore.UnixMicro())
+		return err
+	})
+	if err != nil {
+		return s.d.MapError(fmt.Errorf("recording the use of credential %q: %w", id, err))
+	}
+	return nil
 }
 
 // ListCredentials implements store.Store.
 func (s *DB) ListCredentials(ctx context.Context, kind string) ([]store.Credential, error) {
-	rows, err := s.queryContext(ctx, `SELECT id, kind, tenant, name, hash, read_only, origin, created_at, scopes
+	rows, err := s.queryContext(ctx, `SELECT `+credentialCols+`
 		FROM credentials WHERE kind = $1 ORDER BY created_at, id`, kind)
-	out, err := collect(rows, err, func(sc scanner) (store.Credential, error) {
-		var (
-			c       store.Credential
-			created sql.NullInt64
-			scopes  string
-		)
-		err := sc.Scan(&c.ID, &c.Kind, &c.Tenant, &c.Name, &c.Hash, &c.ReadOnly, &c.Origin, &created, &scopes)
-		c.Created = fromMicros(created)
-		if scopes != "" {
-			c.Scopes = strings.Fields(scopes)
-		}
-		return c, err
-	})
+	out, err := collect(rows, err, scanCredential)
 	if err != nil {
 		return nil, s.d.MapError(fmt.Errorf("listing credentials: %w", err))
 	}

@@ -2,9 +2,13 @@ package sqlstore
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/hex"
 	"fmt"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/rosterd/rosterd/store"
 )
@@ -272,15 +276,95 @@ func (t *tx) DeleteSCIMToken(ctx context.Context, id string) error {
 
 // SetTenantDomains implements store.RegistryTx.
 func (t *tx) SetTenantDomains(ctx context.Context, tenant string, domains []string) error {
-	if _, err := t.exec(ctx, "replacing tenant domains", `DELETE FROM tenant_domains WHERE tenant = $1`, tenant); err != nil {
-		return err
+	rows, err := t.q.QueryContext(ctx, `SELECT domain FROM tenant_domains WHERE tenant = $1`+t.forUpdate(), tenant)
+	have, err := collect(rows, err, func(sc scanner) (string, error) {
+		var d string
+		return d, sc.Scan(&d)
+	})
+	if err != nil {
+		return t.d.MapError(fmt.Errorf("reading the domains of tenant %q: %w", tenant, err))
+	}
+	keep := map[string]bool{}
+	for _, d := range domains {
+		keep[d] = true
+	}
+	for _, d := range have {
+		if keep[d] {
+			delete(keep, d) // kept with its challenge and verification
+			continue
+		}
+		if _, err := t.exec(ctx, "removing a tenant domain", `DELETE FROM tenant_domains WHERE tenant = $1 AND domain = $2`, tenant, d); err != nil {
+			return err
+		}
 	}
 	for _, d := range domains {
-		if _, err := t.exec(ctx, fmt.Sprintf("domain %q of tenant %q", d, tenant), `INSERT INTO tenant_domains (domain, tenant) VALUES ($1, $2)`, d, tenant); err != nil {
+		if !keep[d] {
+			continue
+		}
+		delete(keep, d)
+		if _, err := t.exec(ctx, fmt.Sprintf("domain %q of tenant %q", d, tenant), `INSERT INTO tenant_domains (domain, tenant, challenge) VALUES ($1, $2, $3)`,
+			d, tenant, newChallenge()); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// newChallenge is a domain's verification challenge: 128 random bits.
+func newChallenge() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b) // never fails (Go 1.24+)
+	return hex.EncodeToString(b)
+}
+
+// VerifyTenantDomain implements store.RegistryTx.
+func (t *tx) VerifyTenantDomain(ctx context.Context, tenant, domain string, at time.Time, by string) error {
+	n, err := t.exec(ctx, "verifying a tenant domain", `UPDATE tenant_domains SET verified_at = $3, verified_by = $4 WHERE tenant = $1 AND domain = $2`,
+		tenant, domain, micros(at), by)
+	if err == nil && n == 0 {
+		err = fmt.Errorf("domain %q of tenant %q: %w", domain, tenant, store.ErrNotFound)
+	}
+	return err
+}
+
+// ListTenantDomains implements store.Registry.
+func (s *DB) ListTenantDomains(ctx context.Context) ([]store.DomainRecord, error) {
+	rows, err := s.queryContext(ctx, `SELECT domain, tenant, challenge, verified_at, verified_by FROM tenant_domains ORDER BY domain`)
+	out, err := collect(rows, err, func(sc scanner) (store.DomainRecord, error) {
+		var (
+			d        store.DomainRecord
+			verified sql.NullInt64
+		)
+		err := sc.Scan(&d.Domain, &d.Tenant, &d.Challenge, &verified, &d.VerifiedBy)
+		d.VerifiedAt = fromMicros(verified)
+		return d, err
+	})
+	if err != nil {
+		return nil, s.d.MapError(fmt.Errorf("listing tenant domains: %w", err))
+	}
+	return out, nil
+}
+
+// CreateCredential implements store.Tx.
+func (t *tx) CreateCredential(ctx context.Context, c store.Credential) error {
+	_, err := t.exec(ctx, fmt.Sprintf("storing credential %q", c.Name), `INSERT INTO credentials (id, kind, tenant, name, hash, read_only, origin, created_at, scopes)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, c.ID, c.Kind, c.Tenant, c.Name, c.Hash, c.ReadOnly, c.Origin, micros(c.Created), strings.Join(c.Scopes, " "))
+	return err
+}
+
+// RemoveCredential implements store.Tx.
+func (t *tx) RemoveCredential(ctx context.Context, id string) (store.Credential, error) {
+	var c store.Credential
+	err := t.queryOne(ctx, fmt.Sprintf("credential %q", id), func(sc scanner) error {
+		var err error
+		c, err = scanCredential(sc)
+		return err
+	}, `SELECT `+credentialCols+` FROM credentials WHERE id = $1`+t.forUpdate(), id)
+	if err != nil {
+		return c, err
+	}
+	_, err = t.exec(ctx, "deleting credential", `DELETE FROM credentials WHERE id = $1`, id)
+	return c, err
 }
 
 // BumpRegistryVersion implements store.RegistryTx.

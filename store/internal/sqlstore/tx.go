@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/rosterd/rosterd/store"
 )
@@ -252,22 +253,77 @@ type statement struct {
 // sql returns the INSERT for the statement's rows with placeholders from
 // $start, and its arguments: a VALUES list with one parameter per value,
 // or, where the dialect binds arrays, unnest over one array per column.
-func (st statement) sql(start int, arrays bool) (string, []any) {
-	head := `INSERT INTO ` + st.name + ` (` + strings.Join(st.cols, ", ") + `) `
-	if !arrays {
-		return head + `VALUES ` + placeholders(st.rows, len(st.cols), start) + st.suffix, st.args
+func (st statement) sql(start int, arrays ArrayColumn) (string, []any) {
+	if arrays == nil {
+		return st.valuesSQL(start, false), st.args
 	}
+	head := `INSERT INTO ` + st.name + ` (` + strings.Join(st.cols, ", ") + `) `
 	casts := make([]string, len(st.cols))
 	columns := make([]any, len(st.cols))
 	for c, typ := range st.types {
 		casts[c] = fmt.Sprintf("$%d::%s[]", start+c, typ)
-		columns[c] = column(st.args, c, len(st.cols), st.rows, typ)
+		columns[c] = arrays(st.args, c, len(st.cols), st.rows, typ)
 	}
 	return head + `SELECT * FROM unnest(` + strings.Join(casts, ", ") + `)` + st.suffix, columns
 }
 
+// ArrayColumn binds column c of row-major args (width values a row, rows
+// rows) as one array parameter of PostgreSQL type typ ("text", "int8",
+// "bool"); a nil value is a NULL element.
+type ArrayColumn func(args []any, c, width, rows int, typ string) any
+
+// valuesSQL is the INSERT with a VALUES list, placeholders from $start,
+// or, anonymous, one "?" per value in order (SQLite: modernc then binds
+// each by position, where a $N it reads back by name and parses). The
+// text of a statement of a few rows is built once: one SCIM request
+// writes one card, one claim, one audit line and one event, every time.
+func (st statement) valuesSQL(start int, anonymous bool) string {
+	key := valuesKey{name: st.name, suffix: st.suffix, rows: st.rows, start: start, anonymous: anonymous}
+	if st.rows <= maxCachedValuesRows {
+		if q, ok := valuesTexts.Load(key); ok {
+			return q.(string)
+		}
+	}
+	var b strings.Builder
+	b.WriteString(`INSERT INTO ` + st.name + ` (` + strings.Join(st.cols, ", ") + `) VALUES `)
+	if anonymous {
+		row := "(" + strings.Repeat("?,", len(st.cols)-1) + "?)"
+		for r := range st.rows {
+			if r > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(row)
+		}
+	} else {
+		b.WriteString(placeholders(st.rows, len(st.cols), start))
+	}
+	b.WriteString(st.suffix)
+	q := b.String()
+	if st.rows <= maxCachedValuesRows {
+		valuesTexts.Store(key, q)
+	}
+	return q
+}
+
+// valuesTexts caches valuesSQL's texts of up to maxCachedValuesRows rows,
+// by valuesKey: a few tables, each with a few row counts.
+var valuesTexts sync.Map
+
+const maxCachedValuesRows = 16
+
+// valuesKey names a valuesSQL text; the table's name and suffix tell its
+// columns (each table has one column list).
+type valuesKey struct {
+	name, suffix string
+	rows, start  int
+	anonymous    bool
+}
+
 // column gathers column c of row-major args into a typed slice that the
-// driver sends as an array; nil values become NULL elements.
+// driver sends as an array; nil values become NULL elements. A column
+// without NULLs goes as a plain []string or []int64, which the driver
+// encodes without reflection or an allocation per value (a bulk job's
+// 1,000 cards carry some 30,000 values).
 func column(args []any, c, width, rows int, typ string) any {
 	switch typ {
 	case "bool":
@@ -277,6 +333,9 @@ func column(args []any, c, width, rows int, typ string) any {
 		}
 		return out
 	case "int8":
+		if plain, ok := plainColumn[int64](args, c, width, rows); ok {
+			return plain
+		}
 		out := make([]*int64, rows)
 		for r := range rows {
 			if v, ok := args[r*width+c].(int64); ok {
@@ -285,6 +344,9 @@ func column(args []any, c, width, rows int, typ string) any {
 		}
 		return out
 	default:
+		if plain, ok := plainColumn[string](args, c, width, rows); ok {
+			return plain
+		}
 		out := make([]*string, rows)
 		for r := range rows {
 			if v, ok := args[r*width+c].(string); ok {
@@ -293,6 +355,19 @@ func column(args []any, c, width, rows int, typ string) any {
 		}
 		return out
 	}
+}
+
+// plainColumn is column c as a []T when every value in it is a T.
+func plainColumn[T any](args []any, c, width, rows int) ([]T, bool) {
+	out := make([]T, rows)
+	for r := range rows {
+		v, ok := args[r*width+c].(T)
+		if !ok {
+			return nil, false
+		}
+		out[r] = v
+	}
+	return out, true
 }
 
 // Write implements store.Tx.
@@ -372,12 +447,19 @@ func (t *tx) writeCombined(ctx context.Context, stmts []statement, cards int, ar
 		args  []any
 		count = "0"
 	)
+	var bind ArrayColumn // nil: VALUES
+	if arrays {
+		bind = column
+		if t.d.ArrayColumn != nil {
+			bind = t.d.ArrayColumn
+		}
+	}
 	b.WriteString("WITH ")
 	for i, st := range stmts {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		query, stArgs := st.sql(len(args)+1, arrays)
+		query, stArgs := st.sql(len(args)+1, bind)
 		fmt.Fprintf(&b, "w%d AS (%s", i, query)
 		if st.name == "cards" {
 			count = fmt.Sprintf("(SELECT count(*) FROM w%d)", i)
@@ -405,7 +487,7 @@ func (t *tx) writeChunked(ctx context.Context, st statement) error {
 	for lo := 0; lo < st.rows; lo += perStmt {
 		hi := min(lo+perStmt, st.rows)
 		part := statement{table: st.table, rows: hi - lo, args: st.args[lo*width : hi*width]}
-		query, args := part.sql(1, false)
+		query, args := part.valuesSQL(1, t.d.JSON == JSONSQLite), part.args
 		if !st.versioned {
 			if _, err := t.q.ExecContext(ctx, query, args...); err != nil {
 				return t.d.MapError(fmt.Errorf("writing %s: %w", st.name, err))
