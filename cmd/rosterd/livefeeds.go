@@ -7,7 +7,9 @@ import (
 	"time"
 
 	"github.com/rosterd/rosterd/admin"
+	"github.com/rosterd/rosterd/config"
 	"github.com/rosterd/rosterd/store"
+	"github.com/rosterd/rosterd/sync/dropbox"
 	"github.com/rosterd/rosterd/sync/filefeed"
 	"github.com/rosterd/rosterd/sync/ldapfeed"
 	"github.com/rosterd/rosterd/sync/reconcile"
@@ -20,6 +22,7 @@ import (
 // changes on this replica or another: the scheduler is re-armed with
 // them and the admin API runs them.
 type liveFeeds struct {
+	cfg    *config.Config
 	reg    *tenant.Registry
 	st     store.Backend
 	runner *reconcile.Runner
@@ -36,8 +39,8 @@ type feedSet struct {
 	admin   map[string]admin.Feed
 }
 
-func newLiveFeeds(reg *tenant.Registry, st store.Backend, runner *reconcile.Runner, logger *slog.Logger) *liveFeeds {
-	l := &liveFeeds{reg: reg, st: st, runner: runner, logger: logger}
+func newLiveFeeds(cfg *config.Config, reg *tenant.Registry, st store.Backend, runner *reconcile.Runner, logger *slog.Logger) *liveFeeds {
+	l := &liveFeeds{cfg: cfg, reg: reg, st: st, runner: runner, logger: logger}
 	l.rebuild()
 	return l
 }
@@ -51,7 +54,7 @@ func (l *liveFeeds) rebuild() *feedSet {
 		}
 		set.tenants = append(set.tenants, t)
 		for _, fc := range t.Feeds() {
-			f, ok := buildFeed(t, fc, l.now, l.logger)
+			f, ok := buildFeed(l.cfg, t, fc, l.now, l.logger)
 			if !ok {
 				continue
 			}
@@ -65,11 +68,12 @@ func (l *liveFeeds) rebuild() *feedSet {
 	return set
 }
 
-// buildFeed makes a tenant's feed runnable; false for an unknown kind.
-func buildFeed(t *tenant.Tenant, fc tenant.Feed, now func() time.Time, logger *slog.Logger) (reconcile.Feed, bool) {
+// buildFeed makes a tenant's feed runnable; false for an unknown kind. A
+// source: upload feed reads its drop box inbox (cfg's drop_box.dir).
+func buildFeed(cfg *config.Config, t *tenant.Tenant, fc tenant.Feed, now func() time.Time, logger *slog.Logger) (reconcile.Feed, bool) {
 	switch fc.Kind {
 	case "file":
-		return filefeed.NewFeed(t.ID(), fc.Feed, t.Limits(), now), true
+		return filefeed.NewFeed(t.ID(), dropbox.AsDirFeed(cfg, t.ID(), fc.Feed), t.Limits(), now), true
 	case "ldap":
 		return ldapfeed.NewFeed(t.ID(), fc.Feed, t.Limits(), logger), true
 	}

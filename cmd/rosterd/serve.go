@@ -134,7 +134,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// server; a run in progress finishes. A registry change re-arms it.
 	runner := &reconcile.Runner{Dir: svc, Store: st, Logger: logger.With("component", "sync")}
 	feedChanges := tenants.Subscribe()
-	feeds := newLiveFeeds(tenants, st, runner, logger.With("component", "sync"))
+	feeds := newLiveFeeds(cfg, tenants, st, runner, logger.With("component", "sync"))
 	sched, err := startScheduler(ctx, feeds.tenants(), st, runner, feeds.runnable(), logger.With("component", "schedule"))
 	if err != nil {
 		return err

@@ -158,7 +158,7 @@ func (a *app) registryFeed(ctx context.Context, name, tenantID string) (reconcil
 	if !ok || fc.ManagedBy != store.ManagedByAPI {
 		return reconcile.Feed{}, nil, false
 	}
-	f, ok := buildFeed(t, fc, nil, a.logger)
+	f, ok := buildFeed(a.cfg, t, fc, nil, a.logger)
 	if !ok {
 		return reconcile.Feed{}, nil, false
 	}
