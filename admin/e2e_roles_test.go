@@ -27,6 +27,9 @@ import (
 	"github.com/rosterd/rosterd/tenant/tenanttest"
 )
 
+// scimTok2 is the SCIM token of a second connection, entra.
+const scimTok2 = "scim-token-entra"
+
 // rolesLDIF is a directory with nested groups: Staff holds ann and the
 // group Seniors, Seniors holds bea (so bea is Staff through nesting) and
 // Staff again (a cycle); Clients holds cat and dan. ann's manager is cat.
@@ -63,22 +66,15 @@ member: uid=dan,%[2]s
 
 // newRolesEnv is the daemon's HTTP surface (admin API and SCIM) over st,
 // for a tenant acme configured as a file would be: roles with mapping
-// rules, a parent relation, an LDAP feed "corp" reading the slapd at ldapURL
-// and a file feed "sis" reading the folder dropDir.
+// rules, a parent relation, two SCIM connections (okta, entra) and, when s
+// is not nil, an LDAP feed "corp" reading the slapd s and a file feed
+// "sis" reading the folder dropDir.
 func newRolesEnv(t *testing.T, st store.Backend, s *ldaptest.Server, dropDir string) *env {
 	t.Helper()
 	clk := testenv.NewClock(time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC))
-	tenants := tenanttest.FromYAML(t, st, fmt.Sprintf(`
-tenants:
-  - id: acme
-    name: Acme
-    safety: {max_disable_percent: 100, max_disable_count: 1000, min_snapshot_ratio: 0}
-    roles: [admin, staff, client]
-    default_role: client
-    role_rules:
-      - {source: ldap, group: "CN=Staff,ou=groups,%[1]s", role: staff}
-      - {source: scim, group: rosterd-admins, role: admin}
-    relations: [parent]
+	feedsYAML := ""
+	if s != nil {
+		feedsYAML = fmt.Sprintf(`
     feeds:
       - name: corp
         kind: ldap
@@ -93,11 +89,24 @@ tenants:
         source: dir://%[7]s/*.csv
         stable_for: 0s
         columns: {Parent: relation.parent}
-`, ldaptest.Suffix, s.URL, s.ReaderDN, s.ReaderPassword, s.CAFile, ldaptest.People, dropDir))
+`, ldaptest.Suffix, s.URL, s.ReaderDN, s.ReaderPassword, s.CAFile, ldaptest.People, dropDir)
+	}
+	tenants := tenanttest.FromYAML(t, st, fmt.Sprintf(`
+tenants:
+  - id: acme
+    name: Acme
+    safety: {max_disable_percent: 100, max_disable_count: 1000, min_snapshot_ratio: 0}
+    roles: [admin, staff, client]
+    default_role: client
+    role_rules:
+      - {source: ldap, group: "CN=Staff,ou=groups,%[1]s", role: staff}
+      - {source: scim, group: rosterd-admins, role: admin}
+    relations: [parent]%[2]s`, ldaptest.Suffix, feedsYAML))
 	svc := directory.NewService(st, nil, directory.WithPolicies(tenants), directory.WithClock(clk.Now))
 	keys := credential.NewKeyring(st, []credential.Static{
 		{Kind: store.AdminKey, Name: "ops", Secret: rwKey},
 		{Kind: store.SCIMToken, Tenant: "acme", Name: "okta", Secret: scimTok},
+		{Kind: store.SCIMToken, Tenant: "acme", Name: "entra", Secret: scimTok2},
 	})
 	acmeT, ok := tenants.Lookup("acme")
 	if !ok {
