@@ -246,6 +246,26 @@ func TestEndToEndRolesFromLDAPSCIMAndFile(t *testing.T) {
 			t.Errorf("kid's parent link: %s", kid.Raw)
 		}
 
+		// Stats count by role and by group, over the cards the filters
+		// select; sort, cursor, limit and unknown names are refused.
+		for query, want := range map[string]string{
+			"":                           "roles map[admin:1 client:3 staff:3] groups map[Clients:2 Staff:3 Tutors:1 rosterd-admins:1] total 7",
+			"?role=staff":                "roles map[staff:3] groups map[Staff:3 Tutors:1] total 3",
+			"?group=Staff&assigned=true": "roles map[staff:1] groups map[Staff:1] total 1",
+			"?group=Nobody":              "roles map[] groups map[] total 0",
+		} {
+			r := e.must(200, "GET", acme+"/cards/stats"+query, nil)
+			if got := fmt.Sprintf("roles %v groups %v total %v", r.Body["roles"], r.Body["groups"], r.Body["total"]); got != want {
+				t.Errorf("GET cards/stats%s = %s, want %s", query, got, want)
+			}
+		}
+		for _, bad := range []string{"sort=email", "limit=5", "cursor=x", "groups=Staff", "role=staff&role=admin"} {
+			r := e.do("GET", acme+"/cards/stats?"+bad, rwKey, nil)
+			if r.Status != 400 {
+				t.Errorf("GET cards/stats?%s: %d %s, want 400", bad, r.Status, r.Raw)
+			}
+		}
+
 		for query, want := range map[string]string{
 			"role=staff&group=Staff&assigned=false": "[bea@acme.example tutor@acme.example]",
 			"role=staff&group=Staff":                "[ann@acme.example bea@acme.example tutor@acme.example]",
