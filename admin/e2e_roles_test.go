@@ -101,7 +101,8 @@ tenants:
     role_rules:
       - {source: ldap, group: "CN=Staff,ou=groups,%[1]s", role: staff}
       - {source: scim, group: rosterd-admins, role: admin}
-    relations: [parent]%[2]s`, ldaptest.Suffix, feedsYAML))
+    relations: [parent]
+    sso_domains: [corp.acme.example]%[2]s`, ldaptest.Suffix, feedsYAML))
 	svc := directory.NewService(st, nil, directory.WithPolicies(tenants), directory.WithClock(clk.Now))
 	keys := credential.NewKeyring(st, []credential.Static{
 		{Kind: store.AdminKey, Name: "ops", Secret: rwKey},
