@@ -114,6 +114,12 @@ func TestSCIMGroupChangesKeepOtherSourcesMembers(t *testing.T) {
 		if got := fmt.Sprint(e.listEmails("group=Sales")); got != "[ann@acme.example bob@acme.example cat@acme.example]" {
 			t.Errorf("group=Sales: %s", got)
 		}
+		// By id, a group is that one group's members.
+		for id, want := range map[string]string{fmt.Sprint(ag.Body["id"]): "[bob@acme.example cat@acme.example]", gid: "[]"} {
+			if got := fmt.Sprint(e.listEmails("group=" + id)); got != want {
+				t.Errorf("group=%s: %s, want %s", id, got, want)
+			}
+		}
 		okta := e.scimWith(scimTok, "GET", "/Groups/"+gid, nil)
 		if okta.Status != 200 || okta.Body["members"] != nil && len(okta.Body["members"].([]any)) != 0 {
 			t.Errorf("okta's Sales after its changes: %s", okta.Raw)

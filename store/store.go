@@ -343,6 +343,8 @@ type CardFilter struct {
 	Source string
 	// Group: only cards whose resolved groups contain this name.
 	Group string
+	// GroupID: only the members of this group (of whatever source).
+	GroupID string
 	// PendingApproval: nil either; true only the disabled cards waiting
 	// for approval; false only the others.
 	PendingApproval *bool

@@ -67,6 +67,9 @@ func (d Dialect) cardWhere(f store.CardFilter) (*cardWhere, error) {
 		quoted, _ := json.Marshal(f.Group)
 		w.cond = append(w.cond, `groups_json LIKE `+w.arg("%"+likeEscape(string(quoted))+"%")+` ESCAPE '\'`)
 	}
+	if f.GroupID != "" {
+		w.cond = append(w.cond, "EXISTS (SELECT 1 FROM group_members gm WHERE gm.group_id = "+w.arg(f.GroupID)+" AND gm.card_id = cards.id)")
+	}
 	for _, eq := range []struct{ col, v string }{
 		{"role", f.Role}, {"department", f.Department}, {"location", f.Location}, {"title", f.Title}, {"manager_email", f.ManagerEmail},
 	} {
