@@ -114,6 +114,17 @@ func TestSCIMGroupChangesKeepOtherSourcesMembers(t *testing.T) {
 		if got := fmt.Sprint(e.listEmails("group=Sales")); got != "[ann@acme.example bob@acme.example cat@acme.example]" {
 			t.Errorf("group=Sales: %s", got)
 		}
+		// Names compare ignoring case; a card that leaves its last Sales
+		// leaves the filter's answer.
+		if got := fmt.Sprint(e.listEmails("group=SALES")); got != "[ann@acme.example bob@acme.example cat@acme.example]" {
+			t.Errorf("group=SALES: %s", got)
+		}
+		e.must(200, "DELETE", acme+"/groups/"+fmt.Sprint(ag.Body["id"])+"/members", map[string]any{"ids": []string{cat}})
+		if got := fmt.Sprint(e.listEmails("group=Sales")); got != "[ann@acme.example bob@acme.example]" {
+			t.Errorf("group=Sales after cat left the admin's Sales: %s", got)
+		}
+		e.must(200, "POST", acme+"/groups/"+fmt.Sprint(ag.Body["id"])+"/members", map[string]any{"ids": []string{cat}})
+
 		// By id, a group is that one group's members.
 		for id, want := range map[string]string{fmt.Sprint(ag.Body["id"]): "[bob@acme.example cat@acme.example]", gid: "[]"} {
 			if got := fmt.Sprint(e.listEmails("group=" + id)); got != want {

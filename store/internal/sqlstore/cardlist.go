@@ -64,8 +64,10 @@ func (d Dialect) cardWhere(f store.CardFilter) (*cardWhere, error) {
 		w.cond = append(w.cond, "EXISTS (SELECT 1 FROM claims c WHERE c.card_id = cards.id AND c.source = "+w.arg(f.Source)+" AND c.state <> 'withdrawn')")
 	}
 	if f.Group != "" {
-		quoted, _ := json.Marshal(f.Group)
-		w.cond = append(w.cond, `groups_json LIKE `+w.arg("%"+likeEscape(string(quoted))+"%")+` ESCAPE '\'`)
+		// card_groups (migration 00040) holds each card's group names in
+		// lower case, kept by triggers from groups_json.
+		w.cond = append(w.cond, "id IN (SELECT g.card_id FROM card_groups g WHERE g.tenant = "+w.arg(f.Tenant)+
+			" AND g.name = lower(CAST("+w.arg(f.Group)+" AS TEXT)))")
 	}
 	if f.GroupID != "" {
 		w.cond = append(w.cond, "EXISTS (SELECT 1 FROM group_members gm WHERE gm.group_id = "+w.arg(f.GroupID)+" AND gm.card_id = cards.id)")

@@ -1,0 +1,45 @@
+-- +goose Up
+-- Issue 15: the card list's group filter over 1,000,000 cards. A card's
+-- groups (groups_json, the union over its sources) are also kept one row
+-- per name, lower case, by triggers, so "group=Sales" is an index range
+-- (about a thousand cards) instead of a LIKE over every card of the
+-- tenant. The triggers fire only when groups_json changes.
+CREATE TABLE card_groups (
+    tenant  TEXT NOT NULL,
+    name    TEXT NOT NULL,
+    card_id TEXT NOT NULL,
+    PRIMARY KEY (tenant, name, card_id)
+) WITHOUT ROWID;
+CREATE INDEX card_groups_card ON card_groups (card_id);
+INSERT OR IGNORE INTO card_groups (tenant, name, card_id)
+    SELECT c.tenant, lower(j.value), c.id FROM cards c, json_each(c.groups_json) j WHERE c.groups_json <> '[]';
+
+-- +goose StatementBegin
+CREATE TRIGGER cards_groups_insert AFTER INSERT ON cards WHEN NEW.groups_json <> '[]'
+BEGIN
+    INSERT OR IGNORE INTO card_groups (tenant, name, card_id)
+        SELECT NEW.tenant, lower(j.value), NEW.id FROM json_each(NEW.groups_json) j;
+END;
+-- +goose StatementEnd
+
+-- +goose StatementBegin
+CREATE TRIGGER cards_groups_update AFTER UPDATE OF groups_json ON cards WHEN OLD.groups_json IS NOT NEW.groups_json
+BEGIN
+    DELETE FROM card_groups WHERE card_id = OLD.id;
+    INSERT OR IGNORE INTO card_groups (tenant, name, card_id)
+        SELECT NEW.tenant, lower(j.value), NEW.id FROM json_each(NEW.groups_json) j;
+END;
+-- +goose StatementEnd
+
+-- +goose StatementBegin
+CREATE TRIGGER cards_groups_delete AFTER DELETE ON cards
+BEGIN
+    DELETE FROM card_groups WHERE card_id = OLD.id;
+END;
+-- +goose StatementEnd
+
+-- +goose Down
+DROP TRIGGER cards_groups_delete;
+DROP TRIGGER cards_groups_update;
+DROP TRIGGER cards_groups_insert;
+DROP TABLE card_groups;
