@@ -97,11 +97,12 @@ func memberships(s searcher, mp *mapping, groups []string, people map[string]boo
 
 // readNestedGroup reads the members of dn, a member of a group that is no
 // person of the snapshot: none when dn is no group (a person outside the
-// search, a device) or no entry at all (a member left behind by a delete).
+// search, a device), no entry at all (a member left behind by a delete)
+// or not even a DN (a member value written by hand).
 func readNestedGroup(s searcher, dn string) ([]string, error) {
 	res, err := s.Search(ldap.NewSearchRequest(dn, ldap.ScopeBaseObject, ldap.NeverDerefAliases, 1, 0, false,
 		"(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames)(objectClass=group))", []string{"member", "uniqueMember"}, nil))
-	if ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject) {
+	if ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject) || ldap.IsErrorWithCode(err, ldap.LDAPResultInvalidDNSyntax) {
 		return nil, nil
 	}
 	if err != nil {
