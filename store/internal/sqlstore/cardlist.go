@@ -66,11 +66,12 @@ func (d Dialect) cardWhere(f store.CardFilter) (*cardWhere, error) {
 	if f.Group != "" {
 		// card_groups (migration 00040) holds each card's group names in
 		// lower case, kept by triggers from groups_json.
-		w.cond = append(w.cond, "id IN (SELECT g.card_id FROM card_groups g WHERE g.tenant = "+w.arg(f.Tenant)+
-			" AND g.name = lower(CAST("+w.arg(f.Group)+" AS TEXT)))")
+		w.cond = append(w.cond, "id IN (SELECT card_groups.card_id FROM card_groups WHERE card_groups.tenant = "+w.arg(f.Tenant)+
+			" AND card_groups.name = lower(CAST("+w.arg(f.Group)+" AS TEXT)))")
 	}
 	if f.GroupID != "" {
-		w.cond = append(w.cond, "EXISTS (SELECT 1 FROM group_members gm WHERE gm.group_id = "+w.arg(f.GroupID)+" AND gm.card_id = cards.id)")
+		// From the group's members, not a probe per card of the tenant.
+		w.cond = append(w.cond, "id IN (SELECT group_members.card_id FROM group_members WHERE group_members.group_id = "+w.arg(f.GroupID)+")")
 	}
 	for _, eq := range []struct{ col, v string }{
 		{"role", f.Role}, {"department", f.Department}, {"location", f.Location}, {"title", f.Title}, {"manager_email", f.ManagerEmail},

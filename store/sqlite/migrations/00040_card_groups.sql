@@ -3,7 +3,9 @@
 -- groups (groups_json, the union over its sources) are also kept one row
 -- per name, lower case, by triggers, so "group=Sales" is an index range
 -- (about a thousand cards) instead of a LIKE over every card of the
--- tenant. The triggers fire only when groups_json changes.
+-- tenant. The triggers fire only when groups_json changes. (Their INSERTs
+-- take DISTINCT names: an OR IGNORE in a trigger yields to the conflict
+-- policy of the statement that fired it, the cards' upsert.)
 CREATE TABLE card_groups (
     tenant  TEXT NOT NULL,
     name    TEXT NOT NULL,
@@ -12,13 +14,13 @@ CREATE TABLE card_groups (
 ) WITHOUT ROWID;
 CREATE INDEX card_groups_card ON card_groups (card_id);
 INSERT OR IGNORE INTO card_groups (tenant, name, card_id)
-    SELECT c.tenant, lower(j.value), c.id FROM cards c, json_each(c.groups_json) j WHERE c.groups_json <> '[]';
+    SELECT DISTINCT c.tenant, lower(j.value), c.id FROM cards c, json_each(c.groups_json) j WHERE c.groups_json <> '[]';
 
 -- +goose StatementBegin
 CREATE TRIGGER cards_groups_insert AFTER INSERT ON cards WHEN NEW.groups_json <> '[]'
 BEGIN
-    INSERT OR IGNORE INTO card_groups (tenant, name, card_id)
-        SELECT NEW.tenant, lower(j.value), NEW.id FROM json_each(NEW.groups_json) j;
+    INSERT INTO card_groups (tenant, name, card_id)
+        SELECT DISTINCT NEW.tenant, lower(j.value), NEW.id FROM json_each(NEW.groups_json) j;
 END;
 -- +goose StatementEnd
 
@@ -26,8 +28,8 @@ END;
 CREATE TRIGGER cards_groups_update AFTER UPDATE OF groups_json ON cards WHEN OLD.groups_json IS NOT NEW.groups_json
 BEGIN
     DELETE FROM card_groups WHERE card_id = OLD.id;
-    INSERT OR IGNORE INTO card_groups (tenant, name, card_id)
-        SELECT NEW.tenant, lower(j.value), NEW.id FROM json_each(NEW.groups_json) j;
+    INSERT INTO card_groups (tenant, name, card_id)
+        SELECT DISTINCT NEW.tenant, lower(j.value), NEW.id FROM json_each(NEW.groups_json) j;
 END;
 -- +goose StatementEnd
 
