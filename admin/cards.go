@@ -81,14 +81,14 @@ func (a *API) cardStats(w http.ResponseWriter, r *http.Request, tenant string) {
 	}
 	body := map[string]any{"counts": counts, "enabled": total - counts[directory.Disabled] - counts[directory.PendingApproval], "total": total}
 	if rs, ok := a.services.Directory.(interface {
-		RoleStats(ctx context.Context, tenant string) (map[string]int, error)
+		RoleAndGroupStats(ctx context.Context, q directory.ListQuery) (map[string]int, map[string]int, error)
 	}); ok {
-		roles, err := rs.RoleStats(r.Context(), tenant)
+		roles, groups, err := rs.RoleAndGroupStats(r.Context(), q)
 		if err != nil {
 			a.fail(w, r, err)
 			return
 		}
-		body["roles"] = roles
+		body["roles"], body["groups"] = roles, groups
 	}
 	daemon.WriteJSON(w, http.StatusOK, body)
 }

@@ -213,6 +213,10 @@ type Tenant struct {
 	// "acme.com"): GET /saml/login?email=ann@acme.com signs in through this
 	// tenant's IdP. A domain belongs to one tenant. Default none.
 	Domains []string `yaml:"domains"`
+	// SSODomains are email domains (lower case, like "acme.com") whose
+	// people sign in through the tenant's SSO: in an invite: email tenant
+	// they are not sent an email invite and are provisioned. Default none.
+	SSODomains []string `yaml:"sso_domains"`
 	// APIMayExtend lets the admin API add to this tenant (a SCIM
 	// connection, a token) although the file manages it; what the file
 	// declares stays the file's. Default false: the API refuses every

@@ -49,3 +49,26 @@ func TestRolesAndRelations(t *testing.T) {
 		}
 	}
 }
+
+func TestSSODomains(t *testing.T) {
+	c := mustParse(t, `tenants:
+  - id: acme
+    sso_domains: [corp.acme.com, acme.co.uk]
+`)
+	if got := strings.Join(c.Tenants[0].SSODomains, ","); got != "corp.acme.com,acme.co.uk" {
+		t.Fatalf("sso_domains %q", got)
+	}
+	err := parseError(t, `tenants:
+  - id: acme
+    sso_domains: [Corp.Acme.com, "@acme.com", acme.com, acme.com]
+`)
+	for _, want := range []string{
+		`tenants[0].sso_domains[0]: invalid domain "Corp.Acme.com"`,
+		`tenants[0].sso_domains[1]: invalid domain "@acme.com"`,
+		`tenants[0].sso_domains[3]: duplicate domain "acme.com"`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %q in:\n%s", want, err)
+		}
+	}
+}

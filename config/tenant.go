@@ -130,6 +130,7 @@ func (t *Tenant) Clone() *Tenant {
 	c.Precedence = cloneSlice(t.Precedence)
 	c.AllowedReturnURLs = cloneSlice(t.AllowedReturnURLs)
 	c.Domains = cloneSlice(t.Domains)
+	c.SSODomains = cloneSlice(t.SSODomains)
 	c.Roles = cloneSlice(t.Roles)
 	c.RoleRules = cloneSlice(t.RoleRules)
 	c.Relations = cloneSlice(t.Relations)

@@ -310,6 +310,18 @@ func (v *validator) tenant(p string, t *Tenant) {
 		}
 	}
 
+	seenSSO := map[string]bool{}
+	for i, d := range t.SSODomains {
+		dp := fmt.Sprintf("%s.sso_domains[%d]", p, i)
+		switch {
+		case !domainPattern.MatchString(d):
+			v.add(dp, "invalid domain %q: a lower-case DNS name like acme.com", d)
+		case seenSSO[d]:
+			v.add(dp, "duplicate domain %q", d)
+		}
+		seenSSO[d] = true
+	}
+
 	feedNames := map[string]string{}
 	for i := range t.Feeds {
 		fp := fmt.Sprintf("%s.feeds[%d]", p, i)

@@ -252,8 +252,8 @@ func releaseChange(tenant string) changeFunc {
 
 func reinviteChange(policy Policy) changeFunc {
 	return func(w *working, now time.Time) error {
-		if NotInvitedReason(policy, w.card) != "" {
-			return fmt.Errorf("%w: %s", ErrNotInvitable, StatusOf(w.card, now))
+		if why := NotInvitedReason(policy, w.card); why != "" {
+			return fmt.Errorf("%w: %s: %s", ErrNotInvitable, StatusOf(w.card, now), why.Explain())
 		}
 		return nil
 	}

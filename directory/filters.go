@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/google/uuid"
+
 	"github.com/rosterd/rosterd/store"
 )
 
@@ -254,6 +256,18 @@ func (s *Service) cardFilter(ctx context.Context, q ListQuery) (store.CardFilter
 	}
 	if err := s.relationFilters(ctx, q, &f); err != nil {
 		return f, err
+	}
+	// group= takes a group's id too: then only that group's members (of
+	// that one source), where the name selects every source's group of
+	// that name.
+	if _, err := uuid.Parse(q.Group); err == nil {
+		g, err := s.store.GroupByID(ctx, q.Tenant, q.Group)
+		switch {
+		case err == nil:
+			f.Group, f.GroupID = "", g.ID
+		case !errors.Is(err, store.ErrNotFound):
+			return f, err
+		}
 	}
 	return f, nil
 }

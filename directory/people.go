@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"slices"
+	"strings"
 
 	"github.com/rosterd/rosterd/store"
 )
@@ -44,6 +46,7 @@ const (
 	NotInvitedPending      NotInvited = "pending_approval" // the card waits for approval; approving it invites
 	NotInvitedActive       NotInvited = "already_active"   // the person has logged in already
 	NotInvitedNoEmail      NotInvited = "no_email"         // the card has no address to write to
+	NotInvitedSSODomain    NotInvited = "sso_domain"       // the email's domain signs in through SSO (sso_domains)
 )
 
 // Explain says the reason in a sentence.
@@ -63,6 +66,8 @@ func (n NotInvited) Explain() string {
 		return "the person has logged in already"
 	case NotInvitedNoEmail:
 		return "the card has no email address"
+	case NotInvitedSSODomain:
+		return "the person's email domain signs in through the tenant's SSO (sso_domains); the card is provisioned, not invited"
 	}
 	return string(n)
 }
@@ -85,8 +90,24 @@ func NotInvitedReason(p Policy, c Card) NotInvited {
 		return NotInvitedDisabled
 	case c.Email == "":
 		return NotInvitedNoEmail
+	case p.ssoDomain(c.Email):
+		return NotInvitedSSODomain
 	}
 	return ""
+}
+
+// ssoDomain reports whether email's domain is one of the tenant's SSO
+// domains (case ignored; a subdomain is not its parent).
+func (p Policy) ssoDomain(email string) bool {
+	if len(p.SSODomains) == 0 {
+		return false
+	}
+	at := strings.LastIndexByte(email, '@')
+	if at < 0 {
+		return false
+	}
+	domain := strings.ToLower(strings.TrimSpace(email[at+1:]))
+	return slices.Contains(p.SSODomains, domain)
 }
 
 // PersonOutcome is what became of one person.

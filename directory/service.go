@@ -63,6 +63,10 @@ type Policy struct {
 	// Relations names the relations to other cards the tenant keeps
 	// besides the manager (parent, instructor).
 	Relations []string
+	// SSODomains are the email domains (lower case) whose people sign in
+	// through the tenant's SSO: no email invite goes to them
+	// (NotInvitedSSODomain), their cards are provisioned.
+	SSODomains []string
 }
 
 // DefaultPolicy is the policy of a tenant configured with no options.

@@ -83,10 +83,21 @@ func (s *Service) ChangeAdminGroupMembers(ctx context.Context, actor Actor, tena
 	return s.UpdateGroup(ctx, actor, tenant, KindAdmin, id, GroupChange{Add: add, Remove: remove})
 }
 
-// RoleStats counts a tenant's cards per role ("" for none).
-func (s *Service) RoleStats(ctx context.Context, tenant string) (map[string]int, error) {
-	if _, err := s.Policy(tenant); err != nil {
-		return nil, err
+// RoleAndGroupStats counts the cards q selects (its paging and order
+// ignored) per role ("" for none) and per group name.
+func (s *Service) RoleAndGroupStats(ctx context.Context, q ListQuery) (roles, groups map[string]int, err error) {
+	if _, err := s.Policy(q.Tenant); err != nil {
+		return nil, nil, err
 	}
-	return s.store.CountCardsByRole(ctx, tenant)
+	f, err := s.cardFilter(ctx, q)
+	if err != nil {
+		return nil, nil, err
+	}
+	if roles, err = s.store.CountCardsByRole(ctx, f); err != nil {
+		return nil, nil, err
+	}
+	if groups, err = s.store.CountCardsByGroup(ctx, f); err != nil {
+		return nil, nil, err
+	}
+	return roles, groups, nil
 }

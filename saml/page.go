@@ -27,3 +27,12 @@ func page(w http.ResponseWriter, status int, title, message, ref string) {
 	w.WriteHeader(status)
 	_ = pageTemplate.Execute(w, struct{ Title, Message, Ref string }{title, message, ref})
 }
+
+// waitingForApproval is the page of a person whose card waits for an
+// admin's approval: they did nothing wrong and need do nothing more, so it
+// says that, not "refused" (403: no login happened).
+func waitingForApproval(w http.ResponseWriter, ref string) {
+	page(w, http.StatusForbidden, "Waiting for approval",
+		"Your sign-in worked, and your account is waiting for an administrator's approval. "+
+			"You can sign in once it has been approved; there is nothing more to do now.", ref)
+}

@@ -70,6 +70,10 @@ const (
 	// No card for this person and the tenant does not create cards just in
 	// time.
 	ReasonUnknownPerson Reason = "unknown_person"
+	// The person's card waits for an admin's approval (tenant policy
+	// approval: new_cards or jit_only), perhaps made by this very login.
+	// Not a failure of the person's: they see a page that says so.
+	ReasonPendingApproval Reason = "pending_approval"
 )
 
 // Refusal is a login refused for Reason. Detail is for logs and the audit

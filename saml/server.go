@@ -277,7 +277,7 @@ func New(ctx context.Context, dir Directory, st store.SAMLStore, tenants Tenants
 		tenants: tenants, cache: map[string]*provider{}}
 	s.auditLimit = newAuditLimiter(opt.Now, opt.RefusalAuditBurst, opt.RefusalAuditEvery, defaultAuditSources)
 	s.logins = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rosterd_saml_logins_total",
-		Help: "SAML logins by tenant and outcome (success, refused, disabled, unknown_person, error)."}, []string{"tenant", "outcome"})
+		Help: "SAML logins by tenant and outcome (success, refused, disabled, pending_approval, unknown_person, error)."}, []string{"tenant", "outcome"})
 	s.refusals = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rosterd_saml_refusals_total",
 		Help: "SAML logins refused, by tenant and reason."}, []string{"tenant", "reason"})
 	s.redeems = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rosterd_saml_login_code_redemptions_total",
@@ -938,6 +938,9 @@ func (s *Server) serveACS(w http.ResponseWriter, r *http.Request) {
 	}
 	card, err := s.dir.RecordLogin(r.Context(), login)
 	switch {
+	case errors.Is(err, directory.ErrPendingApproval): // an ErrDisabled too: first
+		s.refused(r, w, p, ref, &Refusal{Reason: ReasonPendingApproval, Detail: "card " + card.ID + " waits for approval"})
+		return
 	case errors.Is(err, directory.ErrDisabled):
 		s.refused(r, w, p, ref, &Refusal{Reason: ReasonCardDisabled, Detail: "card " + card.ID})
 		return
@@ -1055,6 +1058,8 @@ func (s *Server) refused(req *http.Request, w http.ResponseWriter, p *provider, 
 		outcome = "disabled"
 	case ReasonUnknownPerson:
 		outcome = "unknown_person"
+	case ReasonPendingApproval:
+		outcome = "pending_approval"
 	}
 	s.logins.WithLabelValues(tenant, outcome).Inc()
 	s.refusals.WithLabelValues(tenant, string(r.Reason)).Inc()
@@ -1071,6 +1076,8 @@ func (s *Server) refused(req *http.Request, w http.ResponseWriter, p *provider, 
 		}
 	}
 	switch r.Reason {
+	case ReasonPendingApproval:
+		waitingForApproval(w, ref)
 	case ReasonCardDisabled, ReasonUnknownPerson:
 		page(w, http.StatusForbidden, "Sign-in refused",
 			"Your account cannot sign in to this service. Please contact your administrator.", ref)

@@ -17,9 +17,13 @@ type TenantGroups interface {
 	GroupByID(ctx context.Context, tenant, id string) (Group, error)
 }
 
-// RoleCounts counts cards by role; part of Store.
+// RoleCounts counts cards by role and by group; part of Store.
 type RoleCounts interface {
-	// CountCardsByRole counts a tenant's cards per resolved role ("" for
-	// cards without one).
-	CountCardsByRole(ctx context.Context, tenant string) (map[string]int, error)
+	// CountCardsByRole counts the cards f selects per resolved role
+	// (lower case; "" for cards without one).
+	CountCardsByRole(ctx context.Context, f CardFilter) (map[string]int, error)
+	// CountCardsByGroup counts the cards f selects per group name (the
+	// union over their sources: a card in two sources' "Sales" counts
+	// once); cards in no group are not counted.
+	CountCardsByGroup(ctx context.Context, f CardFilter) (map[string]int, error)
 }

@@ -349,8 +349,11 @@ type CardFilter struct {
 	Now    time.Time
 	// Source: only cards with a claim (in any state but withdrawn) of this source.
 	Source string
-	// Group: only cards whose resolved groups contain this name.
+	// Group: only cards whose resolved groups contain this name (case
+	// ignored).
 	Group string
+	// GroupID: only the members of this group (of whatever source).
+	GroupID string
 	// PendingApproval: nil either; true only the disabled cards waiting
 	// for approval; false only the others.
 	PendingApproval *bool

@@ -100,6 +100,7 @@ func (t *Tenant) Policy() directory.Policy {
 		RoleRules:        roleRules(s.RoleRules),
 		Approval:         s.Approval,
 		Relations:        slices.Clone(s.Relations),
+		SSODomains:       slices.Clone(s.SSODomains),
 	}
 }
 

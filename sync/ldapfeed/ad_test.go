@@ -124,6 +124,7 @@ type fakeAD struct {
 	groups    map[string][]string // DN → member DNs
 	rangeSize int
 	others    map[string]*ldap.Entry // DN → entry, for base lookups
+	nested    map[string]string      // group DN → the group it is nested in (at any depth: AD's chain)
 	searches  []string
 	noPaging  bool
 	failPage  int   // fail the people search on this page (1-based)
@@ -153,6 +154,16 @@ func (f *fakeAD) Search(req *ldap.SearchRequest) (*ldap.SearchResult, error) {
 		return nil, ldap.NewError(ldap.LDAPResultNoSuchObject, errors.New("no such object"))
 	}
 	paging := ldap.FindControl(req.Controls, ldap.ControlTypePaging).(*ldap.ControlPaging)
+	if strings.Contains(req.Filter, "objectClass=group") { // the groups nested in a group
+		var res ldap.SearchResult
+		for dn, parent := range f.nested {
+			if strings.Contains(req.Filter, ldap.EscapeFilter(parent)) {
+				res.Entries = append(res.Entries, ldap.NewEntry(dn, nil))
+			}
+		}
+		res.Controls = append(res.Controls, ldap.NewControlPaging(paging.PagingSize))
+		return &res, nil
+	}
 	start := 0
 	if len(paging.Cookie) > 0 {
 		fmt.Sscan(string(paging.Cookie), &start)
@@ -199,7 +210,9 @@ func TestADCollectManagersRangeGroups(t *testing.T) {
 	}
 	big = append(big, "cn=p5,ou=staff,dc=corp,dc=example") // DN case differs from the entry's
 	f := &fakeAD{people: people, pageSize: 3, rangeSize: 1500,
-		groups: map[string][]string{"CN=All Staff,OU=Groups,DC=corp,DC=example": big},
+		groups: map[string][]string{"CN=All Staff,OU=Groups,DC=corp,DC=example": big,
+			"CN=Interns,OU=Groups,DC=corp,DC=example": {"CN=P6,OU=Staff,DC=corp,DC=example"}},
+		nested: map[string]string{"CN=Interns,OU=Groups,DC=corp,DC=example": "CN=All Staff,OU=Groups,DC=corp,DC=example"},
 		others: map[string]*ldap.Entry{"cn=Boss,OU=Board,DC=corp,DC=example": ldap.NewEntry("cn=Boss,OU=Board,DC=corp,DC=example", map[string][]string{"mail": {"boss@corp.example"}})}}
 	cfg := config.LDAPFeed{URL: "ldaps://dc1.corp.example", BaseDN: "OU=Staff,DC=corp,DC=example", ActiveDirectory: true,
 		Groups: []string{"CN=All Staff,OU=Groups,DC=corp,DC=example"}}
@@ -218,7 +231,7 @@ func TestADCollectManagersRangeGroups(t *testing.T) {
 			ranges++
 		}
 	}
-	if ranges != 3 { // 0-1499, 1500-2999, 3000-*
+	if ranges != 4 { // 0-1499, 1500-2999, 3000-*; the nested group's 0-*
 		t.Fatalf("%d range searches: %v", ranges, f.searches)
 	}
 	byEmail := map[string]int{}
@@ -241,6 +254,9 @@ func TestADCollectManagersRangeGroups(t *testing.T) {
 	if _, g := rec("p5@corp.example"); len(g) != 1 || g[0] != "All Staff" {
 		t.Fatalf("groups of the member past the first range: %v", g)
 	}
+	if _, g := rec("p6@corp.example"); len(g) != 1 || g[0] != "All Staff" {
+		t.Fatalf("groups of the member of a nested group: %v", g)
+	}
 	if _, g := rec("p4@corp.example"); len(g) != 0 {
 		t.Fatalf("groups of a non-member: %v", g)
 	}
@@ -252,8 +268,10 @@ func TestGroupScopeFilter(t *testing.T) {
 	if err != nil || f != `(&(&(objectCategory=person)(objectClass=user))(|(memberOf:1.2.840.113556.1.4.1941:=CN=Sales \28EU\29,OU=G,DC=corp,DC=example)))` {
 		t.Fatalf("%s, %v", f, err)
 	}
+	// OpenLDAP: no memberOf clause (direct groups only there); collect
+	// keeps the members of the groups it walked.
 	o = &options{cfg: config.LDAPFeed{Filter: "uid=*", Groups: []string{"cn=a,dc=x", "cn=b,dc=x"}}}
-	if f, err := o.filter(); err != nil || f != "(&(uid=*)(|(memberOf=cn=a,dc=x)(memberOf=cn=b,dc=x)))" {
+	if f, err := o.filter(); err != nil || f != "(uid=*)" {
 		t.Fatalf("%s, %v", f, err)
 	}
 	o = &options{cfg: config.LDAPFeed{Filter: "(&(uid=*)"}}

@@ -20,12 +20,20 @@
 //     OpenLDAP, user accounts that are not computers on AD), paged by hand
 //     with the paging control and its cookie, one page in memory at a time
 //     (go-ldap's SearchWithPaging would buffer the whole directory).
-//   - Group scope: with groups, only members — AD's transitive
-//     LDAP_MATCHING_RULE_IN_CHAIN (1.2.840.113556.1.4.1941) on memberOf, or
-//     direct memberOf on OpenLDAP (the memberof overlay). The groups' own
-//     member lists are read with range retrieval (member;range=0-1499, …)
-//     to fill each record's groups attribute with the names of the
-//     configured groups the person is a direct member of.
+//   - Group scope: with groups, only their members, nested groups
+//     included. On AD the search filter does it (memberOf with
+//     LDAP_MATCHING_RULE_IN_CHAIN, 1.2.840.113556.1.4.1941), and one more
+//     search with the same rule finds the groups nested in each configured
+//     group. OpenLDAP has no such rule and its memberOf lists direct groups
+//     only, so the feed reads everyone the filter matches and walks the
+//     groups itself (groups.go): a member that is no person of the search
+//     is read as a group (groupOfNames, groupOfUniqueNames), each group
+//     once (a cycle ends there), at most 16 levels deep — deeper fails the
+//     run rather than leave people out. Member lists are read with range
+//     retrieval on AD (member;range=0-1499, …). Each record's groups
+//     attribute names (first RDN value, "Staff") the configured groups the
+//     person is in, directly or through nesting, which is what a role rule
+//     naming the group's DN matches.
 //   - Mapping: defaults for OpenLDAP and AD (see DefaultAttributes),
 //     overridable per feed; the key is the directory's immutable id
 //     (entryUUID, or objectGUID as a canonical GUID string), so a renamed

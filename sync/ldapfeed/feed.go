@@ -137,15 +137,15 @@ func (o *options) filter() (string, error) {
 	if !strings.HasPrefix(f, "(") {
 		f = "(" + f + ")"
 	}
-	if len(o.cfg.Groups) > 0 {
+	// AD resolves nested groups in the filter; OpenLDAP has no
+	// LDAP_MATCHING_RULE_IN_CHAIN and its memberOf (the memberof overlay)
+	// lists direct groups only, so there collect keeps the members of the
+	// groups it walked itself.
+	if len(o.cfg.Groups) > 0 && o.cfg.ActiveDirectory {
 		var b strings.Builder
 		b.WriteString("(&" + f + "(|")
 		for _, g := range o.cfg.Groups {
-			if o.cfg.ActiveDirectory {
-				b.WriteString("(memberOf:1.2.840.113556.1.4.1941:=" + ldap.EscapeFilter(g) + ")")
-			} else {
-				b.WriteString("(memberOf=" + ldap.EscapeFilter(g) + ")")
-			}
+			b.WriteString("(memberOf:1.2.840.113556.1.4.1941:=" + ldap.EscapeFilter(g) + ")")
 		}
 		b.WriteString("))")
 		f = b.String()
@@ -219,28 +219,6 @@ func (o *options) fetch(ctx context.Context) (reconcile.Snapshot, error) {
 func collect(s searcher, mp *mapping, cfg config.LDAPFeed, filter string, scope, pageSize, found int, now time.Time, onPage func(page, entries int)) (reconcile.Snapshot, error) {
 	snap := reconcile.Snapshot{Name: cfg.URL + " " + cfg.BaseDN, Fetched: now}
 
-	// The configured groups' direct members, read from the groups (range
-	// retrieval on AD), name each record's groups.
-	groupsOf := map[string][]string{}
-	for _, g := range cfg.Groups {
-		attrs := []string{"member"}
-		if !mp.ad {
-			attrs = append(attrs, "uniqueMember")
-		}
-		for _, a := range attrs {
-			members, err := readMembers(s, g, a, mp.ad)
-			if err != nil {
-				return snap, err
-			}
-			for _, m := range members {
-				n := normDN(m)
-				if !slices.Contains(groupsOf[n], rdnValue(g)) {
-					groupsOf[n] = append(groupsOf[n], rdnValue(g))
-				}
-			}
-		}
-	}
-
 	// The last read's size, and a tenth more, sizes the lists at once.
 	expect := 0
 	if found > 0 {
@@ -272,11 +250,6 @@ func collect(s searcher, mp *mapping, cfg config.LDAPFeed, filter string, scope,
 			return nil
 		}
 		keyAt[rec.Key], emailAt[norm] = e.DN, e.DN
-		if len(groupsOf) > 0 {
-			if g := groupsOf[normDN(e.DN)]; len(g) > 0 {
-				rec.Attributes.Groups = slices.Sorted(slices.Values(g))
-			}
-		}
 		if mgr != "" {
 			managers[n] = mgr
 		}
@@ -338,6 +311,40 @@ func collect(s searcher, mp *mapping, cfg config.LDAPFeed, filter string, scope,
 			}
 		}
 		snap.Records[i].Attributes.ManagerEmail = email
+	}
+
+	// The configured groups' members, nested groups included, name each
+	// record's groups; on OpenLDAP they are also the group scope (see
+	// filter), so the people of none of the groups are left out.
+	if len(cfg.Groups) > 0 {
+		people := make(map[string]bool, len(snap.Records))
+		for _, r := range snap.Records {
+			people[normDN(r.Line)] = true
+		}
+		groupsOf, err := memberships(s, mp, cfg.Groups, people, pageSize)
+		if err != nil {
+			return snap, err
+		}
+		kept := snap.Records[:0]
+		for _, r := range snap.Records {
+			g := groupsOf[normDN(r.Line)]
+			if len(g) > 0 {
+				r.Attributes.Groups = slices.Sorted(slices.Values(g))
+			} else if !mp.ad {
+				continue
+			}
+			kept = append(kept, r)
+		}
+		snap.Records = kept
+		if !mp.ad {
+			flagged := snap.Flagged[:0]
+			for _, f := range snap.Flagged {
+				if len(groupsOf[normDN(f.Line)]) > 0 {
+					flagged = append(flagged, f)
+				}
+			}
+			snap.Flagged = flagged
+		}
 	}
 
 	slices.SortFunc(snap.Records, func(a, b reconcile.Record) int { return strings.Compare(a.Key, b.Key) })

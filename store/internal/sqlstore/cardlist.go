@@ -64,8 +64,19 @@ func (d Dialect) cardWhere(f store.CardFilter) (*cardWhere, error) {
 		w.cond = append(w.cond, "EXISTS (SELECT 1 FROM claims c WHERE c.card_id = cards.id AND c.source = "+w.arg(f.Source)+" AND c.state <> 'withdrawn')")
 	}
 	if f.Group != "" {
-		quoted, _ := json.Marshal(f.Group)
-		w.cond = append(w.cond, `groups_json LIKE `+w.arg("%"+likeEscape(string(quoted))+"%")+` ESCAPE '\'`)
+		// Migration 00040: on PostgreSQL a GIN index on the lower-case
+		// names; on SQLite card_groups, the names one row each, kept by
+		// triggers from groups_json.
+		if d.JSON == JSONPostgres {
+			w.cond = append(w.cond, "lower(groups_json)::jsonb @> jsonb_build_array(lower(CAST("+w.arg(f.Group)+" AS TEXT)))")
+		} else {
+			w.cond = append(w.cond, "id IN (SELECT card_groups.card_id FROM card_groups WHERE card_groups.tenant = "+w.arg(f.Tenant)+
+				" AND card_groups.name = lower(CAST("+w.arg(f.Group)+" AS TEXT)))")
+		}
+	}
+	if f.GroupID != "" {
+		// From the group's members, not a probe per card of the tenant.
+		w.cond = append(w.cond, "id IN (SELECT group_members.card_id FROM group_members WHERE group_members.group_id = "+w.arg(f.GroupID)+")")
 	}
 	for _, eq := range []struct{ col, v string }{
 		{"role", f.Role}, {"department", f.Department}, {"location", f.Location}, {"title", f.Title}, {"manager_email", f.ManagerEmail},

@@ -46,23 +46,48 @@ func (s *DB) GroupByID(ctx context.Context, tenant, id string) (store.Group, err
 }
 
 // CountCardsByRole implements store.RoleCounts.
-func (s *DB) CountCardsByRole(ctx context.Context, tenant string) (map[string]int, error) {
-	rows, err := s.SQL.QueryContext(ctx, `SELECT lower(role), count(*) FROM cards WHERE tenant = $1 GROUP BY lower(role)`, tenant)
+func (s *DB) CountCardsByRole(ctx context.Context, f store.CardFilter) (map[string]int, error) {
+	w, err := s.d.cardWhere(f)
 	if err != nil {
-		return nil, s.d.MapError(fmt.Errorf("counting cards by role: %w", err))
+		return nil, err
+	}
+	return s.countBy(ctx, "counting cards by role", `SELECT lower(role), count(*) FROM cards WHERE `+w.String()+` GROUP BY lower(role)`, w.args)
+}
+
+// CountCardsByGroup implements store.RoleCounts: the names in the selected
+// cards' groups_json (a JSON array of distinct names), counted.
+func (s *DB) CountCardsByGroup(ctx context.Context, f store.CardFilter) (map[string]int, error) {
+	w, err := s.d.cardWhere(f)
+	if err != nil {
+		return nil, err
+	}
+	q := `SELECT g.value, count(*) FROM (SELECT groups_json FROM cards WHERE ` + w.String() + ` AND groups_json <> '[]') c,
+		json_each(c.groups_json) g GROUP BY g.value`
+	if s.d.JSON == JSONPostgres {
+		q = `SELECT g, count(*) FROM (SELECT groups_json FROM cards WHERE ` + w.String() + ` AND groups_json <> '[]') c,
+		jsonb_array_elements_text(c.groups_json::jsonb) g GROUP BY g`
+	}
+	return s.countBy(ctx, "counting cards by group", q, w.args)
+}
+
+// countBy reads rows of (name, count).
+func (s *DB) countBy(ctx context.Context, what, query string, args []any) (map[string]int, error) {
+	rows, err := s.SQL.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, s.d.MapError(fmt.Errorf("%s: %w", what, err))
 	}
 	defer rows.Close()
 	out := map[string]int{}
 	for rows.Next() {
-		var role string
+		var name string
 		var n int
-		if err := rows.Scan(&role, &n); err != nil {
-			return nil, s.d.MapError(fmt.Errorf("counting cards by role: %w", err))
+		if err := rows.Scan(&name, &n); err != nil {
+			return nil, s.d.MapError(fmt.Errorf("%s: %w", what, err))
 		}
-		out[role] = n
+		out[name] = n
 	}
 	if err := rows.Err(); err != nil {
-		return nil, s.d.MapError(fmt.Errorf("counting cards by role: %w", err))
+		return nil, s.d.MapError(fmt.Errorf("%s: %w", what, err))
 	}
 	return out, nil
 }
