@@ -80,6 +80,7 @@ type optionGroup struct {
 
 // gridColumn is one column of the review's grid.
 type gridColumn struct {
+	// Index is the column's position, from 1.
 	Index            int
 	Header           string
 	Target           string
@@ -140,7 +141,7 @@ func readImportForm(r *http.Request) (importForm, string) {
 			return f, fmt.Sprintf("The form's field %q is given more than once.", name)
 		}
 		kind, n, ok := strings.Cut(name, ".")
-		if i, err := strconv.Atoi(n); ok && err == nil && i >= 0 && i < 10000 && (kind == "col" || kind == "header") {
+		if i, err := strconv.Atoi(n); ok && err == nil && i > 0 && i <= 10000 && (kind == "col" || kind == "header") {
 			pair := cols[i]
 			if kind == "header" {
 				pair[0] = vs[0]
@@ -214,7 +215,7 @@ func readImportForm(r *http.Request) (importForm, string) {
 		for _, i := range slices.Sorted(maps.Keys(cols)) {
 			h, target := cols[i][0], cols[i][1]
 			if h == "" || target == "" {
-				return f, fmt.Sprintf("Column %d of the grid has no header or no mapping; upload the file again.", i+1)
+				return f, fmt.Sprintf("Column %d of the grid has no header or no mapping; upload the file again.", i)
 			}
 			f.columns[h] = target
 			f.grid = append(f.grid, gridColumn{Index: i, Header: h, Target: target})
