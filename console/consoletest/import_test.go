@@ -2,6 +2,7 @@ package consoletest
 
 import (
 	"bytes"
+	"encoding/base64"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -137,6 +138,16 @@ func TestJourneyImportReview(t *testing.T) {
 		t.Fatalf("a review changed the cards: %+v", before)
 	}
 	b.Step("the review, as a reviewer sees it", chromedp.ScrollIntoView(chromedp.CSS("h1")))
+	b.Step("the review at 375 px",
+		chromedp.EmulateViewport(375, 800),
+	)
+	if w := browsertest.Value(b, "measure the page", chromedp.Evaluate[int](`document.documentElement.scrollWidth`)); w > 375 {
+		b.Fatalf("at 375 px the review is %d px wide: it scrolls sideways", w)
+	}
+	b.CheckA11y("review at 375 px")
+	b.Step("back to a wide window",
+		chromedp.EmulateViewport(1280, 900),
+	)
 	b.Step("apply it",
 		browsertest.Load(chromedp.Click(chromedp.CSS(`#apply button`))),
 		chromedp.WaitVisible(chromedp.CSS("#summary")),
@@ -224,9 +235,21 @@ func TestImportRefusals(t *testing.T) {
 	}
 
 	tok := c.csrf("/console/t/acme/import")
-	must(t, c.upload("/console/t/acme/import", map[string]string{"text": text, "csrf": tok, "colour": "red"}), http.StatusOK, "an upload with an unknown field")
+	odd := c.upload("/console/t/acme/import", map[string]string{"text": text, "csrf": tok, "colour": "red"})
+	must(t, odd, http.StatusOK, "an upload with an unknown field")
+	if !strings.Contains(odd.Body, "unknown field &#34;colour&#34;") {
+		t.Errorf("an upload with an unknown field does not name it:\n%s", odd.Body)
+	}
 	a := c.upload("/console/t/acme/import", map[string]string{"text": text, "csrf": tok, "invite": "yes"})
 	must(t, a, http.StatusOK, "the review")
+	// Two columns mapped to one field: the grid comes back with why.
+	data := base64.StdEncoding.EncodeToString([]byte(text))
+	bad := c.upload("/console/t/acme/import", map[string]string{"csrf": tok, "name": "pasted.txt", "data": data,
+		"header.1": "Email", "col.1": "email", "header.2": "Office", "col.2": "email"})
+	must(t, bad, http.StatusOK, "a review with two columns mapped to email")
+	if !strings.Contains(bad.Body, "The mapping cannot be used") || !strings.Contains(bad.Body, `id="col-2"`) || strings.Contains(bad.Body, `id="apply"`) {
+		t.Errorf("a review with two columns mapped to email does not give the grid back with why, or offers Apply:\n%s", bad.Body)
+	}
 	m := reviewField.FindStringSubmatch(a.Body)
 	if m == nil {
 		t.Fatalf("the review has no Apply form:\n%s", a.Body)
