@@ -56,6 +56,8 @@ type ImportBody struct {
 	// FromReview is the dry run this run applied.
 	FromReview string        `json:"from_review,omitempty"`
 	Review     *ImportReview `json:"review,omitempty"`
+	// Failure is why the run failed, when the runner said so.
+	Failure error `json:"-"`
 }
 
 // ImportSummary counts what an import did (or, in a dry run, would do).
@@ -125,8 +127,7 @@ type importRequest struct {
 
 // importFile: POST …/imports — see the top of this file.
 func (a *API) importFile(w http.ResponseWriter, r *http.Request, tenant string) {
-	runner, ok := a.runner(w)
-	if !ok {
+	if _, ok := a.runner(w); !ok {
 		return
 	}
 	req, ok := readImport(w, r)
@@ -134,7 +135,7 @@ func (a *API) importFile(w http.ResponseWriter, r *http.Request, tenant string) 
 		return
 	}
 	if id := req.values["from_review"]; id != "" {
-		a.applyReview(w, r, tenant, runner, req, id)
+		a.applyReview(w, r, tenant, req, id)
 		return
 	}
 	if !req.given {
@@ -151,32 +152,13 @@ func (a *API) importFile(w http.ResponseWriter, r *http.Request, tenant string) 
 	if !ok {
 		return
 	}
-	if err := filefeed.CheckImportSize(req.name, int64(len(req.data))); err != nil {
-		daemon.WriteError(w, http.StatusRequestEntityTooLarge, "body_too_large", "file", err.Error())
-		return
-	}
-	columns, remembered, ok := a.importColumns(w, r, tenant, req.columns)
-	if !ok {
-		return
-	}
-	snap, header, perr := filefeed.ParseImport(req.name, req.data, filefeed.ParseOptions{Feed: "import", Columns: columns, ColumnsOptional: remembered})
-	if perr == nil && req.columns != nil {
-		a.rememberColumns(r, tenant, req.columns)
-	}
-	f := filefeed.ImportSnapshotFeed(tenant, snap, perr, filefeed.ImportOptions{Invite: invite, FullRoster: opts[1], ClearEmpty: opts[2]},
-		a.importLimits(r.Context(), tenant))
-	var plan *reconcile.Plan
-	run, err := runner.Run(context.WithoutCancel(r.Context()), f, reconcile.RunOptions{DryRun: opts[0], Trigger: "import", Actor: actor(r).Name,
-		Planned: func(p reconcile.Plan) { plan = &p }})
-	var review *ImportReview
-	if opts[0] && plan != nil {
-		review = makeReview(plan, header, remembered)
-	}
-	a.answerImport(w, r, run, err, plan, review)
+	body, err := a.Import(r.Context(), tenant, actor(r).Name, ImportInput{Name: req.name, Data: req.data, Columns: req.columns,
+		DryRun: opts[0], Invite: invite, FullRoster: opts[1], ClearEmpty: opts[2]})
+	a.answerImport(w, r, body, err)
 }
 
 // applyReview applies a dry run as it was reviewed.
-func (a *API) applyReview(w http.ResponseWriter, r *http.Request, tenant string, runner Runner, req importRequest, id string) {
+func (a *API) applyReview(w http.ResponseWriter, r *http.Request, tenant string, req importRequest, id string) {
 	for _, name := range importParams {
 		if _, set := req.values[name]; set && name != "from_review" || name == "columns" && req.columns != nil {
 			daemon.WriteError(w, http.StatusBadRequest, "invalid_value", name,
@@ -188,46 +170,8 @@ func (a *API) applyReview(w http.ResponseWriter, r *http.Request, tenant string,
 		daemon.WriteError(w, http.StatusBadRequest, "invalid_value", "file", "a file or text cannot be given with from_review: the review's own rows are applied")
 		return
 	}
-	reviews, ok := runner.(ReviewRunner)
-	if !ok {
-		daemon.WriteError(w, http.StatusServiceUnavailable, "not_configured", "from_review", "reviews cannot be applied in this process")
-		return
-	}
-	review, err := a.services.Store.GetRun(r.Context(), tenant, id)
-	if errors.Is(err, store.ErrNotFound) {
-		daemon.WriteError(w, http.StatusNotFound, "not_found", "from_review", fmt.Sprintf("no run %q in this tenant", id))
-		return
-	}
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	if review.Kind != "import" || !review.DryRun {
-		daemon.WriteError(w, http.StatusBadRequest, "invalid_value", "from_review", fmt.Sprintf("run %s is not an import's dry run", id))
-		return
-	}
-	choices, err := reconcile.ImportChoices(review)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	f := filefeed.ImportFeed(tenant, review.FileName, nil, choices, a.importLimits(r.Context(), tenant))
-	var plan *reconcile.Plan
-	run, err := reviews.ApplyReview(context.WithoutCancel(r.Context()), f, id, reconcile.RunOptions{Trigger: "review", Actor: actor(r).Name,
-		Planned: func(p reconcile.Plan) { plan = &p }})
-	var changed *reconcile.ReviewChangedError
-	switch {
-	case errors.As(err, &changed):
-		daemon.WriteJSON(w, http.StatusConflict, planChangedBody{
-			Error: planChangedDetail{Code: "review_changed", Message: err.Error(), Changes: changed.Changes},
-			Run:   runBody(run),
-		})
-		return
-	case errors.Is(err, reconcile.ErrNotReview):
-		daemon.WriteError(w, http.StatusConflict, "not_review", "from_review", err.Error())
-		return
-	}
-	a.answerImport(w, r, run, err, plan, nil)
+	body, err := a.ApplyImportReview(r.Context(), tenant, id, actor(r).Name)
+	a.answerImport(w, r, body, err)
 }
 
 // ReviewRunner applies an import's review (*reconcile.Runner).
@@ -235,22 +179,32 @@ type ReviewRunner interface {
 	ApplyReview(ctx context.Context, f reconcile.Feed, reviewID string, opt reconcile.RunOptions) (store.Run, error)
 }
 
-// answerImport answers with the import's run: 201, or 422 when it failed.
-func (a *API) answerImport(w http.ResponseWriter, r *http.Request, run store.Run, err error, plan *reconcile.Plan, review *ImportReview) {
-	if err != nil && (run.ID == "" || errors.Is(err, reconcile.ErrBusy) || errors.Is(err, store.ErrNotFound)) {
+// answerImport answers with the import's run: 201, or 422 when it failed;
+// an import refused, with its error.
+func (a *API) answerImport(w http.ResponseWriter, r *http.Request, body ImportBody, err error) {
+	var (
+		refused *ImportError
+		changed *reconcile.ReviewChangedError
+	)
+	switch {
+	case errors.As(err, &refused):
+		daemon.WriteError(w, refused.Status, refused.Code, refused.Field, refused.Message)
+		return
+	case errors.As(err, &changed):
+		daemon.WriteJSON(w, http.StatusConflict, planChangedBody{
+			Error: planChangedDetail{Code: "review_changed", Message: err.Error(), Changes: changed.Changes},
+			Run:   body.RunBody,
+		})
+		return
+	case err != nil:
 		a.fail(w, r, err)
 		return
 	}
 	status := http.StatusCreated
-	if err != nil || run.Status == store.RunFailed {
+	if body.Failed() {
 		status = http.StatusUnprocessableEntity
-		a.logger.Warn("import failed", "tenant", run.Tenant, "run", run.ID, "err", err)
 	}
-	body := ImportBody{RunBody: runBody(run), Summary: importSummary(run, plan), Review: review}
-	if plan != nil {
-		body.FromReview = plan.Review
-	}
-	w.Header().Set("Location", "/api/v1/tenants/"+run.Tenant+"/runs/"+run.ID)
+	w.Header().Set("Location", "/api/v1/tenants/"+body.Tenant+"/runs/"+body.ID)
 	writeImportBody(w, status, body)
 }
 
@@ -360,67 +314,6 @@ func makeReview(plan *reconcile.Plan, header []filefeed.HeaderColumn, remembered
 		rv.Changes = append(rv.Changes, rc)
 	}
 	return rv
-}
-
-// importColumns is the mapping an import reads its file with: the
-// request's (checked), or else the tenant's default (remembered).
-func (a *API) importColumns(w http.ResponseWriter, r *http.Request, tenant string, given map[string]string) (map[string]string, bool, bool) {
-	if given != nil {
-		if err := filefeed.CheckColumns(given); err != nil {
-			var me *filefeed.MappingError
-			field := "columns"
-			if errors.As(err, &me) {
-				field = fmt.Sprintf("columns[%q]", me.Header)
-			}
-			daemon.WriteError(w, http.StatusBadRequest, "invalid_value", field, err.Error())
-			return nil, false, false
-		}
-		policy, err := a.services.Directory.Policy(tenant)
-		if err != nil {
-			a.fail(w, r, err)
-			return nil, false, false
-		}
-		for _, h := range slices.Sorted(maps.Keys(given)) {
-			name, ok := strings.CutPrefix(given[h], "relation.")
-			if ok && !slices.Contains(policy.Relations, name) {
-				declared := "none"
-				if len(policy.Relations) > 0 {
-					declared = strings.Join(policy.Relations, ", ")
-				}
-				daemon.WriteError(w, http.StatusBadRequest, "invalid_value", fmt.Sprintf("columns[%q]", h),
-					fmt.Sprintf("columns[%q]: unknown relation %q (the tenant declares: %s)", h, name, declared))
-				return nil, false, false
-			}
-		}
-		return given, false, true
-	}
-	d := a.importDefaults()
-	if d == nil {
-		return nil, false, true
-	}
-	def, err := d.GetImportColumns(r.Context(), tenant)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, false, true
-	}
-	if err != nil {
-		a.fail(w, r, err)
-		return nil, false, false
-	}
-	return def.Columns, len(def.Columns) > 0, true
-}
-
-// rememberColumns makes a request's mapping the tenant's import default.
-// A failure to store it fails nothing: the import goes on, and says so in
-// the log.
-func (a *API) rememberColumns(r *http.Request, tenant string, columns map[string]string) {
-	d := a.importDefaults()
-	if d == nil {
-		return
-	}
-	err := d.PutImportColumns(r.Context(), store.ImportColumns{Tenant: tenant, Columns: columns, UpdatedBy: actor(r).Name, UpdatedAt: a.services.Directory.Now()})
-	if err != nil {
-		a.logger.Warn("storing the tenant's import columns failed", "tenant", tenant, "err", err)
-	}
 }
 
 // importDefaults is where tenants' import mappings are kept: the store,

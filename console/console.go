@@ -77,6 +77,9 @@ type Deps struct {
 	SetupLinks  SetupLinks
 	Connections Connections
 	SAML        SAML
+	// Imports serves the import pages (*admin.API); without it they say
+	// imports are not configured.
+	Imports Imports
 	// Domains finds a work email's tenant, for sign-in with SSO (with
 	// SAML and Connections).
 	Domains Domains
@@ -158,6 +161,8 @@ type route struct {
 	public bool
 	// bare routes get no session at all (the stylesheet).
 	bare bool
+	// maxBody bounds the form's body (default maxFormBody).
+	maxBody int64
 }
 
 // Prefix is where the console is mounted.
@@ -196,6 +201,11 @@ func (c *Console) routes() []route {
 		{pattern: "GET " + Prefix + "/setup/scim", handler: c.inSetup("scim", c.setupSCIM), public: true},
 		{pattern: "POST " + Prefix + "/setup/scim/token", handler: c.inSetup("scim", c.setupSCIMToken), public: true},
 
+		{pattern: "GET " + t + "/import", handler: c.inTenant(c.importPage)},
+		{pattern: "POST " + t + "/import", handler: c.inTenant(c.importReview), maxBody: maxImportForm},
+		{pattern: "POST " + t + "/import/apply", handler: c.inTenant(c.importApply)},
+		{pattern: "GET " + t + "/imports/{id}", handler: c.inTenant(c.importSummary)},
+
 		{pattern: "GET " + t + "/runs", handler: c.inTenant(c.heldPlans)},
 		{pattern: "GET " + t + "/runs/{id}", handler: c.inTenant(c.runPage)},
 		{pattern: "POST " + t + "/runs/{id}/approve", handler: c.inTenant(c.runApprove)},
@@ -212,7 +222,11 @@ func (c *Console) Mount(mux Mux) {
 			h = c.requireSignIn(h)
 		}
 		if !rt.bare {
-			h = c.withSession(c.checkCSRF(h))
+			limit := rt.maxBody
+			if limit == 0 {
+				limit = maxFormBody
+			}
+			h = c.withSession(c.checkCSRF(h, limit))
 		}
 		mux.Handle(rt.pattern, securityHeaders(h))
 	}

@@ -40,6 +40,14 @@
 // values, the IdP's metadata URL, Test sign-in) and SCIM (a token shown
 // once) of that one tenant, as the link allows.
 //
+// The import pages (imports.go) call the admin API's own import
+// (admin.API.Import, ApplyImportReview, ImportRun through Deps.Imports), so
+// a file is read, mapped, reviewed and applied as POST …/imports does it.
+// The review page is the answer to its POST (a dry run is not kept with its
+// file): it carries the file back, base64, for a review after remapping,
+// which bounds the console's files at 10 MiB; Apply applies the review by
+// its run (from_review) and redirects to the summary.
+//
 // Every response carries a strict Content-Security-Policy (CSP): nothing
 // but the console's own stylesheet, script and images load, forms post only
 // to rosterd (so a login to the IdP starts from a link, not a form), and no

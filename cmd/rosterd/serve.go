@@ -214,6 +214,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// an admin key.
 	web, err := console.New(console.Deps{Keys: keys, Directory: svc, Audit: st, Tenants: consoleTenants{tenants},
 		Runs:       consoleRuns{st: st, api: adminAPI, runner: runner},
+		Imports:    adminAPI,
 		SetupLinks: st, Connections: tenants, SAML: samlServer, Domains: tenants, Sessions: st,
 		PublicURL: cfg.PublicURL, Logger: logger.With("component", "console")})
 	if err != nil {
