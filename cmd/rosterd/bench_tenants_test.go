@@ -33,7 +33,8 @@ import (
 // and token each: the time from exec to /healthz answering, the process's
 // resident size (VmRSS) then and after the load, and SCIM GET /Users/{id}
 // throughput against one tenant and against a tenant picked at random per
-// request, in alternating rounds. It runs only with ROSTERD_BENCH=1, and
+// request, in alternating rounds and side by side (half the clients each,
+// at once, so both see the same load on a shared machine). It runs only with ROSTERD_BENCH=1, and
 // prints rather than asserts: the figures go to BENCHMARKS.md.
 func TestBenchServeManyTenants(t *testing.T) {
 	if os.Getenv("ROSTERD_BENCH") == "" {
@@ -152,17 +153,17 @@ func TestBenchServeManyTenants(t *testing.T) {
 		return
 	}
 
-	// GET /Users/{id} for duration with 16 clients; pick chooses the
-	// tenant of each request.
+	// GET /Users/{id} for d with 16 clients; pick(c) chooses the tenant
+	// of each request of client c. It returns each client's requests/s.
 	const clients = 16
-	round := func(d time.Duration, pick func() int) float64 {
-		var done atomic.Int64
+	round := func(d time.Duration, pick func(c int) int) []float64 {
+		done := make([]atomic.Int64, clients)
 		stop := time.Now().Add(d)
 		var wg sync.WaitGroup
-		for range clients {
+		for c := range clients {
 			wg.Go(func() {
 				for time.Now().Before(stop) {
-					i := pick()
+					i := pick(c)
 					req, _ := http.NewRequest("GET", base+"/scim/"+ids[i]+"/v2/Users/"+users[i], nil)
 					req.Header.Set("Authorization", "Bearer "+tokens[i])
 					resp, err := client.Do(req)
@@ -176,26 +177,63 @@ func TestBenchServeManyTenants(t *testing.T) {
 						t.Errorf("GET a user of %s: %d", ids[i], resp.StatusCode)
 						return
 					}
-					done.Add(1)
+					done[c].Add(1)
 				}
 			})
 		}
 		wg.Wait()
-		return float64(done.Load()) / d.Seconds()
+		out := make([]float64, clients)
+		for c := range done {
+			out[c] = float64(done[c].Load()) / d.Seconds()
+		}
+		return out
 	}
-	round(2*time.Second, func() int { return rand.IntN(n) }) // warm up
+	sum := func(xs []float64) (s float64) {
+		for _, x := range xs {
+			s += x
+		}
+		return s
+	}
+	oneTenant := func(int) int { return 0 }
+	randomTenant := func(int) int { return rand.IntN(n) }
+	round(2*time.Second, randomTenant) // warm up
+	// Alternating rounds: all clients on one tenant, then all on random
+	// tenants.
 	var one, random []float64
 	for range 5 {
-		one = append(one, round(5*time.Second, func() int { return 0 }))
-		random = append(random, round(5*time.Second, func() int { return rand.IntN(n) }))
+		one = append(one, sum(round(5*time.Second, oneTenant)))
+		random = append(random, sum(round(5*time.Second, randomTenant)))
+	}
+	// Side by side: half the clients on one tenant, half on random
+	// tenants, at the same time, so that both see the same machine.
+	var ratios []float64
+	for range 5 {
+		got := round(5*time.Second, func(c int) int {
+			if c%2 == 0 {
+				return 0
+			}
+			return rand.IntN(n)
+		})
+		var o, r float64
+		for c, x := range got {
+			if c%2 == 0 {
+				o += x
+			} else {
+				r += x
+			}
+		}
+		ratios = append(ratios, r/o)
 	}
 	rssAfter := vmRSS(t, cmd.Process.Pid)
 	slices.Sort(one)
 	slices.Sort(random)
+	slices.Sort(ratios)
 	load, _ := os.ReadFile("/proc/loadavg")
 	t.Logf("%d tenants: /healthz %s after exec; VmRSS %.1f MiB after start, %.1f MiB after the load", n, up.Round(time.Millisecond), rssStart, rssAfter)
 	t.Logf("GET /Users/{id}, %d clients, 5 rounds of 5 s each: one tenant %.0f/s (rounds %.0f), random tenant %.0f/s (rounds %.0f): random/one %.1f%% (medians)",
 		clients, one[2], one, random[2], random, 100*random[2]/one[2])
+	t.Logf("side by side, %d clients on one tenant and %d on random tenants, 5 rounds of 5 s: random/one per round %.3f, median %.1f%%",
+		clients/2, clients/2, ratios, 100*ratios[2])
 	t.Logf("loadavg at the end: %s", strings.TrimSpace(string(load)))
 }
 
