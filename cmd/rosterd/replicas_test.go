@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/rosterd/rosterd/internal/pgtest"
 	"github.com/rosterd/rosterd/internal/secretbox"
+	"github.com/rosterd/rosterd/internal/ssptest"
 )
 
 const operatorKey = "operator-key-0123456789abcdefghijklmnopqrstuvwxyz"
@@ -48,7 +51,10 @@ func within(t *testing.T, d time.Duration, what string, check func() bool) time.
 
 // TestTwoReplicasOnePostgres: a tenant and a SCIM connection created on
 // replica A are served by replica B within 2 s; a token revoked on B stops
-// working on A within 2 s. Two real daemons, one real PostgreSQL.
+// working on A within 2 s; a SAML connection created on A from the
+// metadata of a real IdP (SimpleSAMLphp) is served by B within 2 s, and a
+// login through that IdP completes on B. Two real daemons, one real
+// PostgreSQL.
 func TestTwoReplicasOnePostgres(t *testing.T) {
 	dsn := pgtest.DSN(t)
 	// The replicas share one key-encryption key: a SAML SP key one of
@@ -66,10 +72,19 @@ admin_keys:
     key: %s
     scopes: [operator]
 `, kek, dsn, operatorKey)
+	// Both replicas behind one public_url: the balancer, which sends the
+	// browser to B.
+	var lbRoute balancer
+	lb := httptest.NewServer(&lbRoute)
+	t.Cleanup(lb.Close)
+	cfg += "public_url: " + lb.URL + "\n"
+	idp := ssptest.Start(t, ssptest.User{Username: "ann", Password: "ann's secret", Email: "ann@initech.test", Given: "Ann", Family: "Lee"})
 	a := startServe(t, t.TempDir(), "data_dir: "+t.TempDir()+"\n"+cfg)
 	b := startServe(t, t.TempDir(), "data_dir: "+t.TempDir()+"\n"+cfg)
+	lbRoute.route(b.base)
 
-	if code, body := call(t, "POST", a.base+"/api/v1/tenants", operatorKey, `{"id": "initech", "name": "Initech", "invite": "none"}`); code != 201 {
+	if code, body := call(t, "POST", a.base+"/api/v1/tenants", operatorKey, `{"id": "initech", "name": "Initech", "invite": "none",
+		"app_callback_url": "https://app.test/cb"}`); code != 201 {
 		t.Fatalf("create the tenant on A: %d %v", code, body)
 	}
 	code, body := call(t, "POST", a.base+"/api/v1/tenants/initech/scim-connections", operatorKey, `{"name": "okta"}`)
@@ -106,17 +121,45 @@ admin_keys:
 	})
 	t.Logf("A dropped the revoked token in %s", took)
 
-	// SAML given on B: A serves the tenant's SP metadata, with the same
-	// signing certificate as B (one key pair in the store).
-	if code, body := call(t, "PATCH", b.base+"/api/v1/tenants/initech", operatorKey, `{"app_callback_url": "https://app.test/cb",
-		"saml": {"idp_metadata_url": "https://idp.invalid/metadata"}}`); code != 200 {
-		t.Fatalf("SAML on B: %d %v", code, body)
+	// The SAML connection made on A, from the metadata of an IdP that is
+	// not ours: within 2 s B starts a login at that IdP, and the login
+	// through SimpleSAMLphp, with the response posted to B, lands on the
+	// card the SCIM POST to B made.
+	put := time.Now()
+	if code, body := call(t, "PUT", a.base+"/api/v1/tenants/initech/saml-connection", operatorKey,
+		`{"idp_metadata_url": "`+idp.MetadataURL+`", "allow_insecure_metadata_url": true}`); code != 200 {
+		t.Fatalf("the SAML connection on A: %d %v", code, body)
+	} else if sp, _ := body["sp"].(map[string]any); sp["acs_url"] != lb.URL+"/saml/initech/acs" {
+		t.Fatalf("the SAML connection on A gives the SP %v, want the ACS URL under public_url %s", sp, lb.URL)
 	}
 	metadata := func(base string) (int, string) { return get(t, base+"/saml/initech/metadata", "") }
-	within(t, 2*time.Second, "A serves the SP metadata of the SAML settings made on B", func() bool {
+	within(t, 2*time.Second, "A serves the SP metadata of the SAML connection made on A", func() bool {
 		code, _ := metadata(a.base)
 		return code == 200
 	})
+	// The IT admin gives the IdP the SP's metadata, as A serves it.
+	idp.TrustSP(t, a.base+"/saml/initech/metadata")
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	took = within(t, 2*time.Second, "B sends a login to the IdP of the SAML connection made on A", func() bool {
+		resp, err := noFollow.Get(b.base + "/saml/initech/login")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusFound && strings.HasPrefix(resp.Header.Get("Location"), idp.Base)
+	})
+	t.Logf("B took the SAML connection in %s", took)
+	resp := samlLogin(t, lb.URL, "initech", "ann", "ann's secret")
+	loc, _ := url.Parse(resp.Header.Get("Location"))
+	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc.String(), "https://app.test/cb?") || loc.Query().Get("code") == "" {
+		t.Fatalf("B's ACS answered %d, Location %q", resp.StatusCode, loc)
+	}
+	t.Logf("from the SAML connection on A to a login code from B, through SimpleSAMLphp: %s", time.Since(put))
+	code, card := call(t, "POST", b.base+"/api/v1/login-codes/redeem", operatorKey, `{"code": "`+loc.Query().Get("code")+`", "tenant": "initech"}`)
+	if code != 200 || card["email"] != "ann@initech.test" || card["tenant"] != "initech" || card["status"] != "active" {
+		t.Fatalf("redeem the login code on B: %d %v", code, card)
+	}
+	// One key pair in the store: A and B sign with the same certificate.
 	_, mdA := metadata(a.base)
 	_, mdB := metadata(b.base)
 	if cert := regexp.MustCompile(`<X509Certificate[^>]*>([^<]+)<`).FindStringSubmatch(mdA); cert == nil || !strings.Contains(mdB, cert[1]) {

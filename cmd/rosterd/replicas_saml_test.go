@@ -1,0 +1,116 @@
+package main
+
+// The browser of the two-replicas test: it follows rosterd's redirect to
+// SimpleSAMLphp, fills in the IdP's login form, and posts the IdP's
+// auto-submitting form back to rosterd's ACS, as saml/peer_test.go does.
+
+import (
+	"html"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httputil"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+var (
+	browserFormRE  = regexp.MustCompile(`(?is)<form([^>]*)>(.*?)</form>`)
+	browserAttrRE  = regexp.MustCompile(`(?is)\s([a-z-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')`)
+	browserInputRE = regexp.MustCompile(`(?is)<input[^>]*>`)
+)
+
+func browserAttrs(tag string) map[string]string {
+	out := map[string]string{}
+	for _, m := range browserAttrRE.FindAllStringSubmatch(tag, -1) {
+		out[strings.ToLower(m[1])] = html.UnescapeString(m[2] + m[3])
+	}
+	return out
+}
+
+// browserForm reads a page's first form as a browser would submit it: its
+// action resolved against the page's URL, and its fields.
+func browserForm(t *testing.T, page string, at *url.URL) (string, url.Values) {
+	t.Helper()
+	m := browserFormRE.FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("no form in the page at %s: %.1500s", at, page)
+	}
+	action, _ := url.Parse(browserAttrs(m[1])["action"])
+	fields := url.Values{}
+	for _, in := range browserInputRE.FindAllString(m[2], -1) {
+		a := browserAttrs(in)
+		if a["name"] != "" && a["type"] != "submit" {
+			fields.Set(a["name"], a["value"])
+		}
+	}
+	return at.ResolveReference(action).String(), fields
+}
+
+// samlLogin signs username in at public's /saml/{tenant}/login through the
+// IdP, and returns rosterd's answer to the ACS post: a redirect to the
+// platform's callback with a login code, when it worked.
+func samlLogin(t *testing.T, public, tenant, username, password string) *http.Response {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar, Timeout: 20 * time.Second, CheckRedirect: func(req *http.Request, via []*http.Request) error {
+		if req.URL.Host == "app.test" {
+			return http.ErrUseLastResponse
+		}
+		return nil
+	}}
+	read := func(resp *http.Response, err error) (*http.Response, string) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp, string(body)
+	}
+	resp, page := read(browser.Get(public + "/saml/" + tenant + "/login"))
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("the login page at %s: %d %.1500s", resp.Request.URL, resp.StatusCode, page)
+	}
+	action, fields := browserForm(t, page, resp.Request.URL)
+	if _, ok := fields["password"]; !ok {
+		t.Fatalf("the IdP's page at %s has no password field: %.1500s", resp.Request.URL, page)
+	}
+	fields.Set("username", username)
+	fields.Set("password", password)
+	resp, page = read(browser.PostForm(action, fields))
+	action, fields = browserForm(t, page, resp.Request.URL)
+	if action != public+"/saml/"+tenant+"/acs" || fields.Get("SAMLResponse") == "" {
+		t.Fatalf("the IdP answered %d with a form to %s (%v): %.1500s", resp.StatusCode, action, fields, page)
+	}
+	resp, err := browser.PostForm(action, fields)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp
+}
+
+// balancer is the load balancer in front of the replicas: rosterd's
+// public_url, forwarding to the replica set last.
+type balancer struct {
+	to atomic.Pointer[httputil.ReverseProxy]
+}
+
+func (b *balancer) route(base string) {
+	u, _ := url.Parse(base)
+	b.to.Store(httputil.NewSingleHostReverseProxy(u))
+}
+
+func (b *balancer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p := b.to.Load()
+	if p == nil {
+		http.Error(w, "no replica behind the balancer yet", http.StatusBadGateway)
+		return
+	}
+	p.ServeHTTP(w, r)
+}
