@@ -170,8 +170,13 @@ func (a *API) bulkCards(w http.ResponseWriter, r *http.Request, tenant string) {
 
 	// A dry run, and the brake's count for an action that may disable.
 	mayDisable := in.Action == directory.BulkDisable || in.Action == directory.BulkRelease
+	// The brake's dry run keeps the cards it read for the job to reuse.
+	var held *directory.BulkHeld
+	if !body.DryRun {
+		held = directory.NewBulkHeld()
+	}
 	if body.DryRun || mayDisable {
-		preview, err := a.applyBulk(ctx, ac, tenant, in, ids, true, nil)
+		preview, err := a.applyBulk(ctx, ac, tenant, in, ids, true, held, nil)
 		if err != nil {
 			a.fail(w, r, err)
 			return
@@ -207,7 +212,7 @@ func (a *API) bulkCards(w http.ResponseWriter, r *http.Request, tenant string) {
 		return
 	}
 	if len(ids) <= bulkSyncMax {
-		a.finishBulk(ctx, jobs, run, ac, tenant, in, ids)
+		a.finishBulk(ctx, jobs, run, ac, tenant, in, ids, held)
 		done, err := a.services.Store.GetRun(ctx, tenant, run.ID)
 		if err != nil {
 			a.fail(w, r, err)
@@ -217,7 +222,7 @@ func (a *API) bulkCards(w http.ResponseWriter, r *http.Request, tenant string) {
 		return
 	}
 	// Large: applied after the answer, whatever becomes of the request.
-	go a.finishBulk(context.WithoutCancel(ctx), jobs, run, ac, tenant, in, ids)
+	go a.finishBulk(context.WithoutCancel(ctx), jobs, run, ac, tenant, in, ids, held)
 	w.Header().Set("Location", fmt.Sprintf("/api/v1/tenants/%s/bulk/%s", tenant, run.ID))
 	a.writeBulk(w, http.StatusAccepted, run, string(in.Action), nil)
 }
@@ -249,8 +254,9 @@ func (a *API) bulkHold(ctx context.Context, tenant string, counts map[string]int
 
 // finishBulk applies the job in batches, recording progress after each,
 // and the results at the end. Errors are the run's.
-func (a *API) finishBulk(ctx context.Context, jobs RunWriter, run store.Run, ac directory.Actor, tenant string, in directory.BulkInput, ids []string) {
-	results, err := a.applyBulk(ctx, ac, tenant, in, ids, false, func(done []directory.BulkResult) {
+func (a *API) finishBulk(ctx context.Context, jobs RunWriter, run store.Run, ac directory.Actor, tenant string, in directory.BulkInput, ids []string,
+	held *directory.BulkHeld) {
+	results, err := a.applyBulk(ctx, ac, tenant, in, ids, false, held, func(done []directory.BulkResult) {
 		run.Counts = bulkCounts(done, len(ids))
 		if err := jobs.PutRun(ctx, run); err != nil {
 			a.logger.Error("recording bulk progress", "tenant", tenant, "bulk", run.ID, "err", err)
@@ -269,13 +275,14 @@ func (a *API) finishBulk(ctx context.Context, jobs RunWriter, run store.Run, ac 
 }
 
 // applyBulk runs the action over ids in batches; progress, when set, is
-// called with the results so far after each batch. On a store error it
-// returns the results of the batches that applied.
+// called with the results so far after each batch. held (nil: none)
+// keeps the cards a dry run read for the run that applies. On a store
+// error it returns the results of the batches that applied.
 func (a *API) applyBulk(ctx context.Context, ac directory.Actor, tenant string, in directory.BulkInput, ids []string, dryRun bool,
-	progress func([]directory.BulkResult)) ([]directory.BulkResult, error) {
+	held *directory.BulkHeld, progress func([]directory.BulkResult)) ([]directory.BulkResult, error) {
 	out := make([]directory.BulkResult, 0, len(ids))
 	for chunk := range slices.Chunk(ids, bulkBatch) {
-		res, err := a.services.Directory.Bulk(ctx, ac, tenant, in, chunk, dryRun)
+		res, err := a.services.Directory.BulkWithHeld(ctx, ac, tenant, in, chunk, dryRun, held)
 		if err != nil {
 			return out, err
 		}
