@@ -157,7 +157,10 @@ func (a *API) bulkCards(w http.ResponseWriter, r *http.Request, tenant string) {
 		daemon.WriteError(w, http.StatusBadRequest, bad.Code, bad.Field, bad.Message)
 		return
 	}
-	ids, ok := a.bulkSelection(w, r, tenant, body)
+	// The cards the selection lists and the dry run reads are kept for the
+	// dry run and the job to reuse (each reads again only what changed).
+	held := directory.NewBulkHeld()
+	ids, ok := a.bulkSelection(w, r, tenant, body, held)
 	if !ok {
 		return
 	}
@@ -170,10 +173,8 @@ func (a *API) bulkCards(w http.ResponseWriter, r *http.Request, tenant string) {
 
 	// A dry run, and the brake's count for an action that may disable.
 	mayDisable := in.Action == directory.BulkDisable || in.Action == directory.BulkRelease
-	// The brake's dry run keeps the cards it read for the job to reuse.
-	var held *directory.BulkHeld
-	if !body.DryRun {
-		held = directory.NewBulkHeld()
+	if !body.DryRun && !mayDisable {
+		held = nil // no dry run read the cards' claims: the job reads them
 	}
 	if body.DryRun || mayDisable {
 		preview, err := a.applyBulk(ctx, ac, tenant, in, ids, true, held, nil)
@@ -392,7 +393,8 @@ func (a *API) getBulk(w http.ResponseWriter, r *http.Request, tenant string) {
 }
 
 // bulkSelection is the ids of the request, or those its filter selects.
-func (a *API) bulkSelection(w http.ResponseWriter, r *http.Request, tenant string, body BulkRequest) ([]string, bool) {
+// A filter's cards are offered to held.
+func (a *API) bulkSelection(w http.ResponseWriter, r *http.Request, tenant string, body BulkRequest, held *directory.BulkHeld) ([]string, bool) {
 	switch {
 	case body.IDs != nil && body.Filter != nil:
 		daemon.WriteError(w, http.StatusBadRequest, "invalid_value", "filter", "give ids or filter, not both")
@@ -436,6 +438,7 @@ func (a *API) bulkSelection(w http.ResponseWriter, r *http.Request, tenant strin
 			for _, c := range page.Cards {
 				ids = append(ids, c.ID)
 			}
+			held.Offer(page.Cards)
 			if len(ids) > maxBulkFiltered {
 				daemon.WriteError(w, http.StatusBadRequest, "invalid_value", "filter", fmt.Sprintf("the filter selects more than %d cards; narrow it", maxBulkFiltered))
 				return nil, false

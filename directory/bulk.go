@@ -124,10 +124,21 @@ type BulkHeld struct {
 type heldCard struct {
 	card   Card
 	claims []Claim
+	// read: the dry run read the claims (an offered card has none yet).
+	read bool
 }
 
 // NewBulkHeld is an empty BulkHeld.
 func NewBulkHeld() *BulkHeld { return &BulkHeld{cards: map[string]heldCard{}} }
+
+// Offer gives the dry run cards the caller read already (the selection
+// of a bulk by filter, which lists the cards), so that it reads their
+// claims only.
+func (h *BulkHeld) Offer(cards []Card) {
+	for _, c := range cards {
+		h.cards[c.ID] = heldCard{card: c}
+	}
+}
 
 // Bulk applies the action to the cards, in order, in one transaction (a
 // dry run: a read-only one, nothing written). A card refused does not
@@ -153,12 +164,19 @@ func (s *Service) BulkWithHeld(ctx context.Context, actor Actor, tenant string, 
 		results = make([]BulkResult, len(ids))
 		b := s.newBatch(tx, tenant, policy, actor)
 		b.dryRun = dryRun
-		if held != nil && !dryRun {
+		switch {
+		case held != nil && !dryRun:
 			if err := b.loadHeld(ctx, ids, held); err != nil {
 				return err
 			}
-		} else if _, err := b.load(ctx, ids, nil, nil); err != nil {
-			return err
+		case held != nil:
+			if err := b.loadOffered(ctx, ids, held); err != nil {
+				return err
+			}
+		default:
+			if _, err := b.load(ctx, ids, nil, nil); err != nil {
+				return err
+			}
 		}
 		for i, id := range ids {
 			results[i].CardID = id
@@ -168,7 +186,7 @@ func (s *Service) BulkWithHeld(ctx context.Context, actor Actor, tenant string, 
 				continue
 			}
 			if held != nil && dryRun {
-				held.cards[id] = heldCard{card: w.card, claims: slices.Clone(w.claims)}
+				held.cards[id] = heldCard{card: w.card, claims: slices.Clone(w.claims), read: true}
 			}
 			action, m, fn := s.bulkChange(policy, tenant, actor, in, w)
 			before := w.card
@@ -211,7 +229,7 @@ func (b *batch) loadHeld(ctx context.Context, ids []string, held *BulkHeld) erro
 		switch {
 		case !stored || b.byID[id] != nil:
 			// Gone since (not found, as load would say), or a duplicate.
-		case ok && h.card.Version == v:
+		case ok && h.read && h.card.Version == v:
 			w := &working{card: h.card, stored: true, version: v, claims: h.claims}
 			b.byID[id] = w
 			if h.card.EmailNorm != "" {
@@ -225,6 +243,25 @@ func (b *batch) loadHeld(ctx context.Context, ids []string, held *BulkHeld) erro
 	if len(stale) > 0 {
 		_, err = b.load(ctx, stale, nil, nil)
 	}
+	return err
+}
+
+// loadOffered registers the cards of ids for a dry run: those offered
+// with their claims read now, the others as load reads them.
+func (b *batch) loadOffered(ctx context.Context, ids []string, held *BulkHeld) error {
+	var offered []Card
+	var rest []string
+	for _, id := range ids {
+		if h, ok := held.cards[id]; ok && !h.read {
+			offered = append(offered, h.card)
+		} else {
+			rest = append(rest, id)
+		}
+	}
+	if err := b.register(ctx, offered); err != nil {
+		return err
+	}
+	_, err := b.load(ctx, rest, nil, nil)
 	return err
 }
 

@@ -17,7 +17,9 @@ func TestBulkWithHeldRereadsCardsChangedSinceTheDryRun(t *testing.T) {
 		svc, _ := newService(st, ssoPolicy())
 		var ids []string
 		for _, email := range []string{"ann@example.com", "bob@example.com", "cy@example.com"} {
-			out, err := svc.ApplyClaim(ctx, actor("file:hr"), present("file:hr", email))
+			in := present("file:hr", email)
+			in.Attributes.Department = "Closing"
+			out, err := svc.ApplyClaim(ctx, actor("file:hr"), in)
 			if err != nil || out.Err != nil {
 				t.Fatal(err, out.Err)
 			}
@@ -25,6 +27,12 @@ func TestBulkWithHeldRereadsCardsChangedSinceTheDryRun(t *testing.T) {
 		}
 		in := directory.BulkInput{Action: directory.BulkDisable, Reason: "bulk"}
 		held := directory.NewBulkHeld()
+		// As a bulk by filter does: the cards its selection listed.
+		page, err := svc.List(ctx, directory.ListQuery{Tenant: "acme", Limit: 10})
+		if err != nil || len(page.Cards) != 3 {
+			t.Fatalf("list: %v %d", err, len(page.Cards))
+		}
+		held.Offer(page.Cards)
 		dry, err := svc.BulkWithHeld(ctx, actor("admin:ops"), "acme", in, ids, true, held)
 		if err != nil {
 			t.Fatal(err)
@@ -36,7 +44,7 @@ func TestBulkWithHeldRereadsCardsChangedSinceTheDryRun(t *testing.T) {
 		}
 		// In between: HR changes bob's title, another admin disables cy.
 		upd := present("file:hr", "bob@example.com")
-		upd.Attributes.Title = "Lead"
+		upd.Attributes.Title, upd.Attributes.Department = "Lead", "Closing"
 		if out, err := svc.ApplyClaim(ctx, actor("file:hr"), upd); err != nil || !out.Changed {
 			t.Fatalf("title: %v %+v", err, out)
 		}
@@ -51,8 +59,12 @@ func TestBulkWithHeldRereadsCardsChangedSinceTheDryRun(t *testing.T) {
 			t.Fatalf("apply: %+v", res)
 		}
 		bob, err := svc.Get(ctx, "acme", ids[1])
-		if err != nil || bob.Enabled || bob.Attributes.Title != "Lead" || bob.Pin == nil || bob.Pin.Reason != "bulk" {
+		if err != nil || bob.Enabled || bob.Attributes.Title != "Lead" || bob.Attributes.Department != "Closing" || bob.Pin == nil || bob.Pin.Reason != "bulk" {
 			t.Fatalf("bob after the bulk: %v %+v", err, bob)
+		}
+		ann, err := svc.Get(ctx, "acme", ids[0])
+		if err != nil || ann.Enabled || ann.Attributes.Department != "Closing" || ann.Pin == nil || ann.Pin.Reason != "bulk" {
+			t.Fatalf("ann after the bulk: %v %+v", err, ann)
 		}
 		cy, err := svc.Get(ctx, "acme", ids[2])
 		if err != nil || cy.Enabled || cy.Pin == nil || cy.Pin.Reason != "in between" {
