@@ -78,6 +78,7 @@ func (a *API) routes() []route {
 		{pattern: "GET /api/v1/openapi.yaml", handler: a.openAPI, public: true},
 		{pattern: "GET /api/v1/tenants", handler: a.listTenants},
 		{pattern: "GET /api/v1/import/template.csv", handler: a.importTemplate},
+		{pattern: "GET /api/v1/import/template.xlsx", handler: a.importTemplateXLSX},
 		{pattern: "POST /api/v1/login-codes/redeem", handler: a.redeemLoginCode},
 
 		{pattern: "GET " + t + "/cards", handler: a.inTenant(a.listCards)},

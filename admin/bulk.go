@@ -157,7 +157,10 @@ func (a *API) bulkCards(w http.ResponseWriter, r *http.Request, tenant string) {
 		daemon.WriteError(w, http.StatusBadRequest, bad.Code, bad.Field, bad.Message)
 		return
 	}
-	ids, ok := a.bulkSelection(w, r, tenant, body)
+	// The cards the selection lists and the dry run reads are kept for the
+	// dry run and the job to reuse (each reads again only what changed).
+	held := directory.NewBulkHeld()
+	ids, ok := a.bulkSelection(w, r, tenant, body, held)
 	if !ok {
 		return
 	}
@@ -170,8 +173,11 @@ func (a *API) bulkCards(w http.ResponseWriter, r *http.Request, tenant string) {
 
 	// A dry run, and the brake's count for an action that may disable.
 	mayDisable := in.Action == directory.BulkDisable || in.Action == directory.BulkRelease
+	if !body.DryRun && !mayDisable {
+		held = nil // no dry run read the cards' claims: the job reads them
+	}
 	if body.DryRun || mayDisable {
-		preview, err := a.applyBulk(ctx, ac, tenant, in, ids, true, nil)
+		preview, err := a.applyBulk(ctx, ac, tenant, in, ids, true, held, nil)
 		if err != nil {
 			a.fail(w, r, err)
 			return
@@ -207,7 +213,7 @@ func (a *API) bulkCards(w http.ResponseWriter, r *http.Request, tenant string) {
 		return
 	}
 	if len(ids) <= bulkSyncMax {
-		a.finishBulk(ctx, jobs, run, ac, tenant, in, ids)
+		a.finishBulk(ctx, jobs, run, ac, tenant, in, ids, held)
 		done, err := a.services.Store.GetRun(ctx, tenant, run.ID)
 		if err != nil {
 			a.fail(w, r, err)
@@ -217,7 +223,7 @@ func (a *API) bulkCards(w http.ResponseWriter, r *http.Request, tenant string) {
 		return
 	}
 	// Large: applied after the answer, whatever becomes of the request.
-	go a.finishBulk(context.WithoutCancel(ctx), jobs, run, ac, tenant, in, ids)
+	go a.finishBulk(context.WithoutCancel(ctx), jobs, run, ac, tenant, in, ids, held)
 	w.Header().Set("Location", fmt.Sprintf("/api/v1/tenants/%s/bulk/%s", tenant, run.ID))
 	a.writeBulk(w, http.StatusAccepted, run, string(in.Action), nil)
 }
@@ -249,8 +255,9 @@ func (a *API) bulkHold(ctx context.Context, tenant string, counts map[string]int
 
 // finishBulk applies the job in batches, recording progress after each,
 // and the results at the end. Errors are the run's.
-func (a *API) finishBulk(ctx context.Context, jobs RunWriter, run store.Run, ac directory.Actor, tenant string, in directory.BulkInput, ids []string) {
-	results, err := a.applyBulk(ctx, ac, tenant, in, ids, false, func(done []directory.BulkResult) {
+func (a *API) finishBulk(ctx context.Context, jobs RunWriter, run store.Run, ac directory.Actor, tenant string, in directory.BulkInput, ids []string,
+	held *directory.BulkHeld) {
+	results, err := a.applyBulk(ctx, ac, tenant, in, ids, false, held, func(done []directory.BulkResult) {
 		run.Counts = bulkCounts(done, len(ids))
 		if err := jobs.PutRun(ctx, run); err != nil {
 			a.logger.Error("recording bulk progress", "tenant", tenant, "bulk", run.ID, "err", err)
@@ -269,13 +276,14 @@ func (a *API) finishBulk(ctx context.Context, jobs RunWriter, run store.Run, ac 
 }
 
 // applyBulk runs the action over ids in batches; progress, when set, is
-// called with the results so far after each batch. On a store error it
-// returns the results of the batches that applied.
+// called with the results so far after each batch. held (nil: none)
+// keeps the cards a dry run read for the run that applies. On a store
+// error it returns the results of the batches that applied.
 func (a *API) applyBulk(ctx context.Context, ac directory.Actor, tenant string, in directory.BulkInput, ids []string, dryRun bool,
-	progress func([]directory.BulkResult)) ([]directory.BulkResult, error) {
+	held *directory.BulkHeld, progress func([]directory.BulkResult)) ([]directory.BulkResult, error) {
 	out := make([]directory.BulkResult, 0, len(ids))
 	for chunk := range slices.Chunk(ids, bulkBatch) {
-		res, err := a.services.Directory.Bulk(ctx, ac, tenant, in, chunk, dryRun)
+		res, err := a.services.Directory.BulkWithHeld(ctx, ac, tenant, in, chunk, dryRun, held)
 		if err != nil {
 			return out, err
 		}
@@ -385,7 +393,8 @@ func (a *API) getBulk(w http.ResponseWriter, r *http.Request, tenant string) {
 }
 
 // bulkSelection is the ids of the request, or those its filter selects.
-func (a *API) bulkSelection(w http.ResponseWriter, r *http.Request, tenant string, body BulkRequest) ([]string, bool) {
+// A filter's cards are offered to held.
+func (a *API) bulkSelection(w http.ResponseWriter, r *http.Request, tenant string, body BulkRequest, held *directory.BulkHeld) ([]string, bool) {
 	switch {
 	case body.IDs != nil && body.Filter != nil:
 		daemon.WriteError(w, http.StatusBadRequest, "invalid_value", "filter", "give ids or filter, not both")
@@ -429,6 +438,7 @@ func (a *API) bulkSelection(w http.ResponseWriter, r *http.Request, tenant strin
 			for _, c := range page.Cards {
 				ids = append(ids, c.ID)
 			}
+			held.Offer(page.Cards)
 			if len(ids) > maxBulkFiltered {
 				daemon.WriteError(w, http.StatusBadRequest, "invalid_value", "filter", fmt.Sprintf("the filter selects more than %d cards; narrow it", maxBulkFiltered))
 				return nil, false

@@ -36,7 +36,8 @@ type Directory interface {
 	Enable(ctx context.Context, actor directory.Actor, tenant, cardID string) (directory.Card, error)
 	Release(ctx context.Context, actor directory.Actor, tenant, cardID string) (directory.Card, error)
 	Edit(ctx context.Context, actor directory.Actor, tenant, cardID string, attrs directory.Attributes) (directory.Card, error)
-	Bulk(ctx context.Context, actor directory.Actor, tenant string, in directory.BulkInput, ids []string, dryRun bool) ([]directory.BulkResult, error)
+	BulkWithHeld(ctx context.Context, actor directory.Actor, tenant string, in directory.BulkInput, ids []string, dryRun bool,
+		held *directory.BulkHeld) ([]directory.BulkResult, error)
 	Approve(ctx context.Context, actor directory.Actor, tenant, cardID string) (directory.Card, error)
 	Reject(ctx context.Context, actor directory.Actor, tenant, cardID, reason string) (directory.Card, error)
 	Links(ctx context.Context, c directory.Card) (map[string]directory.Link, error)

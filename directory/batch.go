@@ -346,7 +346,7 @@ func (b *batch) mutate(ctx context.Context, w *working, action, source string, f
 	b.audit = append(b.audit, audit)
 	if eventType != "" {
 		b.events = append(b.events, store.Event{Tenant: b.tenant, CardID: w.card.ID, Type: eventType, At: b.now,
-			Actor: b.actor.Name, Source: source, Data: mustJSON(eventData{Card: afterJSON, Changes: changes, Reason: w.card.Reason, RunID: b.actor.RunID})})
+			Actor: b.actor.Name, Source: source, Data: eventData{Card: afterJSON, Changes: changes, Reason: w.card.Reason, RunID: b.actor.RunID}.encode()})
 	}
 	if invite != nil {
 		invite.Email, invite.ExpiresAt = w.card.Email, w.card.Invite.ExpiresAt
@@ -365,6 +365,26 @@ type eventData struct {
 	// RunID names the sync run or bulk job of the change, as its audit
 	// line does.
 	RunID string `json:"run_id,omitempty"`
+}
+
+// encode is json.Marshal's encoding of d, written out: Card is a
+// compact encoding already (mustJSON's), and Marshal would scan and copy
+// it again for every event.
+func (d eventData) encode() []byte {
+	b := make([]byte, 0, len(d.Card)+64+len(d.Reason)+16*len(d.Changes))
+	b = append(b, `{"card":`...)
+	b = append(b, d.Card...)
+	if len(d.Changes) > 0 {
+		b = append(b, `,"changes":`...)
+		b = append(b, mustJSON(d.Changes)...)
+	}
+	b = append(b, `,"reason":`...)
+	b = append(b, mustJSON(d.Reason)...)
+	if d.RunID != "" {
+		b = append(b, `,"run_id":`...)
+		b = append(b, mustJSON(d.RunID)...)
+	}
+	return append(b, '}')
 }
 
 // cardByEmail finds a card by email in the working set or, failing that,

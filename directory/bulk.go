@@ -111,10 +111,47 @@ type BulkResult struct {
 	Err error
 }
 
+// BulkHeld keeps the cards (with their claims) that the dry runs of a
+// bulk job read, so that applying the job reads again only the cards
+// whose version moved since: for the others it reads their versions
+// alone (locking them), not every column of the card and its claims.
+// A job's safety brake needs a dry run over every card before the first
+// applies, so without it each card is read twice in full.
+type BulkHeld struct {
+	cards map[string]heldCard
+}
+
+type heldCard struct {
+	card   Card
+	claims []Claim
+	// read: the dry run read the claims (an offered card has none yet).
+	read bool
+}
+
+// NewBulkHeld is an empty BulkHeld.
+func NewBulkHeld() *BulkHeld { return &BulkHeld{cards: map[string]heldCard{}} }
+
+// Offer gives the dry run cards the caller read already (the selection
+// of a bulk by filter, which lists the cards), so that it reads their
+// claims only.
+func (h *BulkHeld) Offer(cards []Card) {
+	for _, c := range cards {
+		h.cards[c.ID] = heldCard{card: c}
+	}
+}
+
 // Bulk applies the action to the cards, in order, in one transaction (a
 // dry run: a read-only one, nothing written). A card refused does not
 // stop the others; a store error fails them all.
 func (s *Service) Bulk(ctx context.Context, actor Actor, tenant string, in BulkInput, ids []string, dryRun bool) ([]BulkResult, error) {
+	return s.BulkWithHeld(ctx, actor, tenant, in, ids, dryRun, nil)
+}
+
+// BulkWithHeld is Bulk with held (nil: none): a dry run keeps in it the
+// cards it read, and a run that applies takes from it those whose version
+// is still the stored one (each card once: it is dropped as it is taken).
+// The outcome is Bulk's either way.
+func (s *Service) BulkWithHeld(ctx context.Context, actor Actor, tenant string, in BulkInput, ids []string, dryRun bool, held *BulkHeld) ([]BulkResult, error) {
 	policy, err := s.Policy(tenant)
 	if err != nil {
 		return nil, err
@@ -127,8 +164,19 @@ func (s *Service) Bulk(ctx context.Context, actor Actor, tenant string, in BulkI
 		results = make([]BulkResult, len(ids))
 		b := s.newBatch(tx, tenant, policy, actor)
 		b.dryRun = dryRun
-		if _, err := b.load(ctx, ids, nil, nil); err != nil {
-			return err
+		switch {
+		case held != nil && !dryRun:
+			if err := b.loadHeld(ctx, ids, held); err != nil {
+				return err
+			}
+		case held != nil:
+			if err := b.loadOffered(ctx, ids, held); err != nil {
+				return err
+			}
+		default:
+			if _, err := b.load(ctx, ids, nil, nil); err != nil {
+				return err
+			}
 		}
 		for i, id := range ids {
 			results[i].CardID = id
@@ -136,6 +184,9 @@ func (s *Service) Bulk(ctx context.Context, actor Actor, tenant string, in BulkI
 			if w == nil {
 				results[i].Err = fmt.Errorf("card %s: %w", id, ErrNotFound)
 				continue
+			}
+			if held != nil && dryRun {
+				held.cards[id] = heldCard{card: w.card, claims: slices.Clone(w.claims), read: true}
 			}
 			action, m, fn := s.bulkChange(policy, tenant, actor, in, w)
 			before := w.card
@@ -160,6 +211,58 @@ func (s *Service) Bulk(ctx context.Context, actor Actor, tenant string, in BulkI
 		return nil, err
 	}
 	return results, nil
+}
+
+// loadHeld registers the cards of ids as load does, taking from held
+// those whose stored version is the held one (read and locked by
+// version only), and reading the others in full.
+func (b *batch) loadHeld(ctx context.Context, ids []string, held *BulkHeld) error {
+	versions, err := b.tx.CardVersions(ctx, b.tenant, ids)
+	if err != nil {
+		return err
+	}
+	var stale []string
+	for _, id := range ids {
+		h, ok := held.cards[id]
+		delete(held.cards, id)
+		v, stored := versions[id]
+		switch {
+		case !stored || b.byID[id] != nil:
+			// Gone since (not found, as load would say), or a duplicate.
+		case ok && h.read && h.card.Version == v:
+			w := &working{card: h.card, stored: true, version: v, claims: h.claims}
+			b.byID[id] = w
+			if h.card.EmailNorm != "" {
+				b.byEmail[h.card.EmailNorm] = w
+			}
+			b.order = append(b.order, w)
+		default:
+			stale = append(stale, id)
+		}
+	}
+	if len(stale) > 0 {
+		_, err = b.load(ctx, stale, nil, nil)
+	}
+	return err
+}
+
+// loadOffered registers the cards of ids for a dry run: those offered
+// with their claims read now, the others as load reads them.
+func (b *batch) loadOffered(ctx context.Context, ids []string, held *BulkHeld) error {
+	var offered []Card
+	var rest []string
+	for _, id := range ids {
+		if h, ok := held.cards[id]; ok && !h.read {
+			offered = append(offered, h.card)
+		} else {
+			rest = append(rest, id)
+		}
+	}
+	if err := b.register(ctx, offered); err != nil {
+		return err
+	}
+	_, err := b.load(ctx, rest, nil, nil)
+	return err
 }
 
 // changeFunc changes a working card at now.

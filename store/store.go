@@ -529,6 +529,11 @@ type Tx interface {
 	CardsByEmail(ctx context.Context, tenant string, emailNorms []string) (map[string]Card, error)
 	// CardsByID returns the cards of tenant with these ids, keyed by ID.
 	CardsByID(ctx context.Context, tenant string, ids []string) (map[string]Card, error)
+	// CardVersions returns the stored versions of these cards of tenant,
+	// keyed by ID, locking them as CardsByID does: a caller holding a
+	// card read earlier at that version needs not read it again (every
+	// write of a card or of its claims moves its version).
+	CardVersions(ctx context.Context, tenant string, ids []string) (map[string]int64, error)
 	// ClaimCardIDs maps a source's external ids to the ids of the cards
 	// holding them.
 	ClaimCardIDs(ctx context.Context, tenant, source string, externalIDs []string) (map[string]string, error)

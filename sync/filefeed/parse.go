@@ -243,14 +243,24 @@ func ParseReader(name string, r io.Reader, opt ParseOptions) (reconcile.Snapshot
 func Template() []byte {
 	var b bytes.Buffer
 	b.WriteString("\uFEFF")
-	for i, d := range rosterDefaultHeaders {
+	for i, h := range TemplateHeaders() {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		b.WriteString(d.headers[0])
+		b.WriteString(h)
 	}
 	b.WriteString("\r\n")
 	return b.Bytes()
+}
+
+// TemplateHeaders is the template's header row: one recognised default
+// header per attribute.
+func TemplateHeaders() []string {
+	out := make([]string, len(rosterDefaultHeaders))
+	for i, d := range rosterDefaultHeaders {
+		out[i] = d.headers[0]
+	}
+	return out
 }
 
 // fileTooLarge is the refusal of a file over MaxFileSize; size is what is

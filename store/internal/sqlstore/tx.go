@@ -131,6 +131,31 @@ func (t *tx) CardsByID(ctx context.Context, tenant string, ids []string) (map[st
 	return out, nil
 }
 
+func (t *tx) CardVersions(ctx context.Context, tenant string, ids []string) (map[string]int64, error) {
+	out := make(map[string]int64, len(ids))
+	err := chunks(ids, t.lookupChunk(1), func(part []string) error {
+		in, args := t.in("id", part, tenant)
+		rows, err := t.q.QueryContext(ctx, `SELECT id, version FROM cards WHERE `+t.d.notIndexed("tenant")+` = $1 AND `+in+` ORDER BY id`+t.forUpdate(), args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id string
+			var v int64
+			if err := rows.Scan(&id, &v); err != nil {
+				return err
+			}
+			out[id] = v
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, t.d.MapError(fmt.Errorf("reading card versions: %w", err))
+	}
+	return out, nil
+}
+
 func (t *tx) ClaimCardIDs(ctx context.Context, tenant, source string, externalIDs []string) (map[string]string, error) {
 	out := make(map[string]string, len(externalIDs))
 	err := chunks(externalIDs, t.lookupChunk(2), func(part []string) error {
