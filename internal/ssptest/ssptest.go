@@ -45,6 +45,54 @@ type IdP struct {
 	// Base is its base URL, http://127.0.0.1:PORT/.
 	Base   string
 	spFile string
+	cert   string // the directory of idp.crt and idp.pem
+}
+
+// KeyPair is a signing key pair of the IdP, PEM-encoded.
+type KeyPair struct{ Cert, Key []byte }
+
+// Rekey rotates the IdP's signing key: from now on it signs with a new
+// key pair and its metadata carries the new certificate, as at an IdP
+// whose certificate an IT admin rolls over. It returns the pair the IdP
+// signed with until now, for SignWith. (SimpleSAMLphp reads the files on
+// every request.)
+func (idp *IdP) Rekey(t *testing.T) KeyPair {
+	t.Helper()
+	crt, key, err := saml.GenerateKeyPair("SimpleSAMLphp test IdP (rotated)", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return idp.SignWith(t, KeyPair{Cert: crt, Key: key})
+}
+
+// SignWith makes the IdP sign with kp, and publish its certificate, from
+// now on; it returns the pair it signed with until now.
+func (idp *IdP) SignWith(t *testing.T, kp KeyPair) KeyPair {
+	t.Helper()
+	var old KeyPair
+	var err error
+	if old.Cert, err = os.ReadFile(filepath.Join(idp.cert, "idp.crt")); err != nil {
+		t.Fatal(err)
+	}
+	if old.Key, err = os.ReadFile(filepath.Join(idp.cert, "idp.pem")); err != nil {
+		t.Fatal(err)
+	}
+	// Each file replaced whole, the key first: a request between the
+	// two renames signs with the new key and publishes the old
+	// certificate, never reads half a file.
+	for _, f := range []struct {
+		name string
+		data []byte
+	}{{"idp.pem", kp.Key}, {"idp.crt", kp.Cert}} {
+		tmp := filepath.Join(idp.cert, f.name+".new")
+		if err := os.WriteFile(tmp, f.data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, filepath.Join(idp.cert, f.name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return old
 }
 
 // noEntities is the SP metadata the IdP starts with: none.
@@ -186,7 +234,7 @@ $metadata['__DYNAMIC:1__'] = [
 			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			if resp.StatusCode == 200 && bytes.Contains(body, []byte("IDPSSODescriptor")) {
-				return &IdP{MetadataURL: md, Base: base, spFile: spFile}
+				return &IdP{MetadataURL: md, Base: base, spFile: spFile, cert: filepath.Join(dir, "cert")}
 			}
 			err = fmt.Errorf("HTTP %d: %s", resp.StatusCode, tail(body, 2000))
 		}
