@@ -30,6 +30,11 @@ func DecodeFeed(data []byte, base *Feed) (*Feed, error) {
 		c.feedDefaults(apiFeedDoc, f)
 		v.name(apiFeedDoc+".name", f.Name, map[string]string{}, "feed")
 		v.feed(apiFeedDoc, f)
+		if f.Kind == "file" && f.File.IsUpload() {
+			// The drop box builds its endpoints and SFTP logins from the
+			// file at start; an API feed would get none, silently.
+			v.add(apiFeedDoc+".source", "source: upload feeds are declared in the configuration file for now (the drop box sets up their upload endpoint and SFTP logins at start)")
+		}
 	})
 	if err != nil {
 		return nil, err

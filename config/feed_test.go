@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -85,6 +86,11 @@ func TestDecodeFeed(t *testing.T) {
 	}
 	if _, err := DecodeFeed([]byte(`{"name": "corp", "kind": "ldap", "url": "ldaps://dc.test", "base_dn": "dc=test", "ca_file": "/etc/ca.pem"}`), nil); !reflect.DeepEqual(problemPaths(err, ""), []string{"ca_file"}) {
 		t.Fatalf("a *_file key: %v", err)
+	}
+	// An upload feed through the API would have no drop box: refused,
+	// at source, until the drop box follows the registry.
+	if _, err := DecodeFeed([]byte(`{"name": "hr", "kind": "file", "source": "upload", "schedule": "@every 1h"}`), nil); !slices.Contains(problemPaths(err, ""), "source") {
+		t.Fatalf("source: upload through the API: %v", err)
 	}
 }
 
