@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -613,7 +614,7 @@ func (p *planner) explainSQLite(st statement) []scan {
 			case strings.Contains(d, " USING PRIMARY KEY"):
 				// The key of a WITHOUT ROWID table (group_members,
 				// card_groups): named as PostgreSQL names it.
-				sc.index = f[1] + "_pkey"
+				sc.index = tableOf(st.query, f[1]) + "_pkey"
 			default:
 				if _, rest, ok := strings.Cut(d, " INDEX "); ok {
 					sc.index, _, _ = strings.Cut(rest, " ")
@@ -623,4 +624,19 @@ func (p *planner) explainSQLite(st statement) []scan {
 		}
 	}
 	return scans
+}
+
+// tableOf is the table that name stands for in query: name itself, or
+// the table it aliases ("FROM group_members gm": gm is group_members).
+// SQLite's plan names a table by its alias.
+func tableOf(query, name string) string {
+	m := regexp.MustCompile(`(?i)\b(\w+)\s+(?:AS\s+)?`+regexp.QuoteMeta(name)+`(?:[\s,)]|$)`).FindAllStringSubmatch(query, -1)
+	for _, g := range m {
+		switch strings.ToUpper(g[1]) {
+		case "FROM", "JOIN", "AS", "ON", "AND", "OR", "WHERE", "SELECT", "BY", "NOT", "IN", "EXISTS", "CASE", "WHEN", "THEN", "ELSE":
+			continue
+		}
+		return g[1]
+	}
+	return name
 }
