@@ -51,12 +51,16 @@ func (s *Server) Run(ctx context.Context, addr string, shutdownTimeout time.Dura
 		ErrorLog:       slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
 	}
 
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
 	s.logger.Info("http server listening", "addr", ln.Addr().String())
+	// onListening runs with the port bound and before the first request
+	// is served (connections wait in the backlog): whatever it delivers,
+	// such as the bootstrap secrets, is out before anyone sees the server
+	// answer.
 	if onListening != nil {
 		onListening(ln.Addr())
 	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
 
 	select {
 	case err := <-served:
