@@ -751,6 +751,12 @@ type BatchOptions struct {
 	// Done, when set, is called after each committed batch with the number
 	// of inputs it held (a progress bar's tick); one call at a time.
 	Done func(n int)
+	// Each, when set, is given each committed batch's outcomes instead of
+	// ApplyAll keeping them: lo is the index of the batch's first input,
+	// calls come one at a time (before the batch's Done), and ApplyAll
+	// returns no outcomes. A big apply then holds no card per input once
+	// its batch has been counted.
+	Each func(lo int, outs []Outcome)
 }
 
 // ApplyAll applies many claims of one tenant in bounded transactions, some
@@ -768,14 +774,17 @@ func (s *Service) ApplyAll(ctx context.Context, actor Actor, ins []ClaimInput, o
 	if workers <= 0 {
 		workers = 2
 	}
-	outcomes := make([]Outcome, len(ins))
+	var outcomes []Outcome
+	if opt.Each == nil {
+		outcomes = make([]Outcome, len(ins))
+	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	jobs := make(chan int)
 	var (
 		wg        sync.WaitGroup
 		committed atomic.Int64
-		doneMu    sync.Mutex // Done is called one at a time
+		doneMu    sync.Mutex // Each and Done are called one at a time
 	)
 	// Statistics go stale when a batch apply grows the tables fast: refresh
 	// them after the 1st, 4th, 16th, 64th… batch, where the store can.
@@ -791,10 +800,17 @@ func (s *Service) ApplyAll(ctx context.Context, actor Actor, ins []ClaimInput, o
 					cancel(err)
 					continue
 				}
-				copy(outcomes[lo:hi], out)
-				if opt.Done != nil {
+				if opt.Each == nil {
+					copy(outcomes[lo:hi], out)
+				}
+				if opt.Done != nil || opt.Each != nil {
 					doneMu.Lock()
-					opt.Done(hi - lo)
+					if opt.Each != nil {
+						opt.Each(lo, out)
+					}
+					if opt.Done != nil {
+						opt.Done(hi - lo)
+					}
 					doneMu.Unlock()
 				}
 				if n := committed.Add(1); canAnalyze && n&(n-1) == 0 && bits.TrailingZeros64(uint64(n))%2 == 0 && len(ins) > size {

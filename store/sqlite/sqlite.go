@@ -68,9 +68,12 @@ func Open(path string) (*Store, error) {
 			Goose:      goose.DialectSQLite3,
 			Migrations: sub,
 			// modernc binds $N parameters by name, a linear search per
-			// parameter: statements of tens of thousands of parameters
-			// cost seconds, so keep them at SQLite's classic limit.
-			MaxParams:       999,
+			// parameter, so statements of tens of thousands of them cost
+			// seconds; bulk writes, the only statements cut to this limit,
+			// bind anonymous ? by position (47ca6fa), where 8,000 (about
+			// 300 cards per INSERT, against 37 at SQLite's classic 999)
+			// spends ~4 % less CPU on an import.
+			MaxParams:       8000,
 			MapError:        mapError,
 			OneWriter:       true,
 			CacheStatements: true,

@@ -403,7 +403,28 @@ func noteReview(ch *Change, o directory.Outcome) {
 // attributes to a), without its general comparison: a review notes one
 // for every card an import creates.
 func newCardChanges(a directory.Attributes) []directory.AttributeChange {
-	out := make([]directory.AttributeChange, 0, len(store.TextAttributes)+1+len(a.Custom)+len(a.Relations))
+	// Sized to what the card has, not to every attribute it could have: a
+	// review of a million creates keeps every one of these lists.
+	n := 0
+	for _, name := range store.TextAttributes {
+		if *a.Text(name) != "" {
+			n++
+		}
+	}
+	if len(a.Groups) > 0 {
+		n++
+	}
+	for _, v := range a.Custom {
+		if v != "" {
+			n++
+		}
+	}
+	for _, v := range a.Relations {
+		if v != "" {
+			n++
+		}
+	}
+	out := make([]directory.AttributeChange, 0, n)
 	for _, name := range store.TextAttributes {
 		if v := *a.Text(name); v != "" {
 			out = append(out, directory.AttributeChange{Name: name, New: v})

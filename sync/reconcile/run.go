@@ -268,9 +268,28 @@ func (r *Runner) apply(ctx context.Context, f Feed, run store.Run, plan Plan, sn
 			}
 		}
 	}
-	applied := 0
+	if run.Counts == nil {
+		run.Counts = map[string]int{}
+	}
+	applied, invited := 0, 0
+	tally := func(outs []directory.Outcome) {
+		for _, o := range outs {
+			if o.Changed {
+				run.Counts["applied"]++
+			}
+			if o.Err != nil {
+				run.Counts["refused"]++
+			}
+			if o.Created && o.Err == nil && o.Card.Invite != nil {
+				invited++
+			}
+		}
+	}
+	// Outcomes are counted batch by batch (Each) rather than kept: a
+	// million-card apply would otherwise hold a card per input to the end.
 	outs, err := r.Dir.ApplyAll(ctx, directory.Actor{Name: f.Source.Name, RunID: run.ID}, ins, directory.BatchOptions{
 		Size: r.Batch, Workers: r.Workers,
+		Each: func(_ int, outs []directory.Outcome) { tally(outs) },
 		Done: func(n int) {
 			applied += n
 			if opt.Progress != nil {
@@ -278,21 +297,7 @@ func (r *Runner) apply(ctx context.Context, f Feed, run store.Run, plan Plan, sn
 			}
 		},
 	})
-	if run.Counts == nil {
-		run.Counts = map[string]int{}
-	}
-	invited := 0
-	for _, o := range outs {
-		if o.Changed {
-			run.Counts["applied"]++
-		}
-		if o.Err != nil {
-			run.Counts["refused"]++
-		}
-		if o.Created && o.Err == nil && o.Card.Invite != nil {
-			invited++
-		}
-	}
+	tally(outs) // none with Each, unless the directory is one that ignores it
 	if f.Source.Import {
 		run.Counts["invited"] = invited // what was sent, not what was planned
 	}
