@@ -108,9 +108,11 @@ func (r *Registry) openSecrets(id string, spec *config.Tenant) error {
 
 // ResealReport says what ResealSecrets did.
 type ResealReport struct {
-	// Tenants whose stored settings changed; Secrets resealed in them;
-	// Current were under the primary key already.
-	Tenants, Secrets, Current int
+	// Tenants whose stored settings changed; Feeds and Webhooks the
+	// rows of the API's feeds and endpoints whose secrets changed;
+	// Secrets resealed in all of them; Current were under the primary
+	// key already.
+	Tenants, Feeds, Webhooks, Secrets, Current int
 }
 
 // ResealSecrets seals every secret the registry stores again under box's
@@ -124,6 +126,14 @@ type ResealReport struct {
 func ResealSecrets(ctx context.Context, st store.Store, box *secretbox.Box, now time.Time) (ResealReport, error) {
 	var rep ResealReport
 	recs, err := st.ListTenants(ctx)
+	if err != nil {
+		return rep, err
+	}
+	feeds, err := st.ListFeeds(ctx)
+	if err != nil {
+		return rep, err
+	}
+	hooks, err := st.ListWebhookEndpoints(ctx)
 	if err != nil {
 		return rep, err
 	}
@@ -172,11 +182,14 @@ func ResealSecrets(ctx context.Context, st store.Store, box *secretbox.Box, now 
 				return err
 			}
 		}
-		if rep.Tenants == 0 {
+		if err := resealFeedRows(ctx, tx, feeds, hooks, box, &rep); err != nil {
+			return err
+		}
+		if rep.Secrets == 0 {
 			return nil
 		}
 		if err := tx.Write(ctx, store.Changes{Audit: []store.AuditEvent{{At: now, Actor: string(ConfigActor), Source: "cli", Action: "secrets.resealed",
-			Detail: fmt.Sprintf("%d secret(s) of %d tenant(s) sealed again under key id %s", rep.Secrets, rep.Tenants, box.KeyID())}}}); err != nil {
+			Detail: fmt.Sprintf("%d secret(s) of %d tenant(s), %d feed(s) and %d webhook endpoint(s) sealed again under key id %s", rep.Secrets, rep.Tenants, rep.Feeds, rep.Webhooks, box.KeyID())}}}); err != nil {
 			return err
 		}
 		_, err := tx.BumpRegistryVersion(ctx)
@@ -188,3 +201,52 @@ func ResealSecrets(ctx context.Context, st store.Store, box *secretbox.Box, now 
 // errUnchanged makes UpdateTenant write nothing for a tenant whose
 // secrets are all under the primary key already.
 var errUnchanged = errors.New("unchanged")
+
+// resealFeedRows is ResealSecrets for the sealed secrets of the feeds and
+// webhook endpoints the API added (tenant_feeds, tenant_webhooks: one
+// sealed value a row), in the same transaction.
+func resealFeedRows(ctx context.Context, tx store.Tx, feeds []store.FeedRecord, hooks []store.WebhookEndpointRecord, box *secretbox.Box, rep *ResealReport) error {
+	for _, listed := range feeds {
+		if len(listed.Secrets) == 0 {
+			continue
+		}
+		out, did, err := box.Reseal(listed.Secrets, feedAAD(listed.ID))
+		if err != nil {
+			return fmt.Errorf("the secrets of feed %q of tenant %q: %w", listed.Name, listed.Tenant, err)
+		}
+		if !did {
+			rep.Current++
+			continue
+		}
+		if _, err := tx.UpdateFeed(ctx, listed.Tenant, listed.Name, func(rec store.FeedRecord) (store.FeedRecord, error) {
+			rec.Secrets = out
+			return rec, nil
+		}); err != nil {
+			return err
+		}
+		rep.Feeds++
+		rep.Secrets++
+	}
+	for _, listed := range hooks {
+		if len(listed.Secret) == 0 {
+			continue
+		}
+		out, did, err := box.Reseal(listed.Secret, webhookAAD(listed.ID))
+		if err != nil {
+			return fmt.Errorf("the secret of webhook endpoint %s of tenant %q: %w", listed.ID, listed.Tenant, err)
+		}
+		if !did {
+			rep.Current++
+			continue
+		}
+		if _, err := tx.UpdateWebhookEndpoint(ctx, listed.Tenant, listed.ID, func(rec store.WebhookEndpointRecord) (store.WebhookEndpointRecord, error) {
+			rec.Secret = out
+			return rec, nil
+		}); err != nil {
+			return err
+		}
+		rep.Webhooks++
+		rep.Secrets++
+	}
+	return nil
+}

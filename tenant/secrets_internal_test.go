@@ -153,3 +153,64 @@ func TestSecretsSealedAtRest(t *testing.T) {
 		}
 	})
 }
+
+// TestResealFeedsAndWebhooks: the sealed secrets of the feeds and webhook
+// endpoints the API added are sealed again by ResealSecrets too, so a
+// registry holding only the new key still opens them; a second run
+// changes nothing.
+func TestResealFeedsAndWebhooks(t *testing.T) {
+	storetest.ForEachBackend(t, func(t *testing.T, st store.Backend) {
+		ctx := context.Background()
+		k1, k2 := testKey(t, 1), testKey(t, 2)
+		reg := New(st, Options{Secrets: boxOf(secretbox.New(k1))})
+		if _, err := reg.CreateTenant(ctx, "ops", []byte(`{"id": "initech"}`)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := reg.CreateFeed(ctx, "ops", "initech", []byte(`{"name": "corp", "kind": "ldap", "url": "ldaps://dc.initech.test",
+			"bind_dn": "cn=reader,dc=initech,dc=test", "bind_password": "`+ldapPassword+`", "base_dn": "dc=initech,dc=test"}`)); err != nil {
+			t.Fatal(err)
+		}
+		w, err := reg.CreateWebhook(ctx, "ops", "initech", []byte(`{"url": "https://app.test/hooks", "secret": "hook-secret-0123456789abcdefghijklmnop"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sealedUnder := func() (feeds, hooks []string) {
+			fs, _ := st.ListFeeds(ctx)
+			for _, f := range fs {
+				feeds = append(feeds, string(f.Secrets))
+			}
+			hs, _ := st.ListWebhookEndpoints(ctx)
+			for _, h := range hs {
+				hooks = append(hooks, string(h.Secret))
+			}
+			return feeds, hooks
+		}
+		rep, err := ResealSecrets(ctx, st, secretbox.New(k2, k1), time.Now())
+		if err != nil || rep.Feeds != 1 || rep.Webhooks != 1 || rep.Secrets != 2 {
+			t.Fatalf("ResealSecrets = %+v, %v", rep, err)
+		}
+		feeds, hooks := sealedUnder()
+		if len(feeds) != 1 || len(hooks) != 1 || !strings.HasPrefix(feeds[0], "rsb1."+k2.ID()+".") || !strings.HasPrefix(hooks[0], "rsb1."+k2.ID()+".") {
+			t.Fatalf("after rotation: feeds %q, hooks %q", feeds, hooks)
+		}
+		onNew := New(st, Options{Secrets: boxOf(secretbox.New(k2))})
+		if err := onNew.Reload(ctx); err != nil {
+			t.Fatal(err)
+		}
+		got, err := onNew.Get(ctx, "initech")
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, ok := got.Feed("corp")
+		if !ok || f.LDAP.BindPassword != ldapPassword {
+			t.Fatalf("the feed under the new key only: %+v", f)
+		}
+		if h, err := onNew.webhook("initech", w.ID); err != nil || h.Secret != "hook-secret-0123456789abcdefghijklmnop" {
+			t.Fatalf("the endpoint under the new key only: %+v, %v", h, err)
+		}
+		rep, err = ResealSecrets(ctx, st, secretbox.New(k2, k1), time.Now())
+		if err != nil || rep.Secrets != 0 || rep.Current != 2 {
+			t.Fatalf("ResealSecrets again = %+v, %v", rep, err)
+		}
+	})
+}

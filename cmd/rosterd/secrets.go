@@ -101,8 +101,8 @@ under, so let the mail outbox drain before step 2.`
 	if err != nil {
 		return fmt.Errorf("sealing the SAML keys again (%d done; run it again to finish): %w", samlDone, err)
 	}
-	fmt.Fprintf(stdout, "sealed again under key id %s: %d SAML SP key(s) (%d already were), %d tenant secret(s) of %d tenant(s) (%d already were)\n",
-		box.KeyID(), samlDone, samlCurrent, reg.Secrets, reg.Tenants, reg.Current)
+	fmt.Fprintf(stdout, "sealed again under key id %s: %d SAML SP key(s) (%d already were), %d registry secret(s) of %d tenant(s), %d feed(s) and %d webhook endpoint(s) (%d already were)\n",
+		box.KeyID(), samlDone, samlCurrent, reg.Secrets, reg.Tenants, reg.Feeds, reg.Webhooks, reg.Current)
 	if *newKeyFile != "" {
 		fmt.Fprintf(stderr, "Now set secrets_key_file: %s on every replica (keep the old key in secrets_old_key_files until they all run with it).\n", *newKeyFile)
 	}
