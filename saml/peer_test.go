@@ -10,7 +10,6 @@ package saml_test
 // fetches the IdP's, SimpleSAMLphp fetches rosterd's.
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -21,12 +20,8 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -37,138 +32,12 @@ import (
 	"github.com/rosterd/rosterd/internal/credential"
 	"github.com/rosterd/rosterd/internal/daemon"
 	"github.com/rosterd/rosterd/internal/secretbox"
+	"github.com/rosterd/rosterd/internal/ssptest"
 	"github.com/rosterd/rosterd/internal/testenv"
 	"github.com/rosterd/rosterd/saml"
 	"github.com/rosterd/rosterd/store"
 	"github.com/rosterd/rosterd/store/storetest"
 )
-
-const sspWWW = "/usr/share/simplesamlphp/www"
-
-// startSimpleSAMLphp runs SimpleSAMLphp as an IdP on port, trusting the SP
-// whose metadata is at spMetadataURL, with one user ann:secret.
-func startSimpleSAMLphp(t *testing.T, port int, spMetadataURL string) string {
-	t.Helper()
-	php := testenv.LookPath(t, "php", "apt-get install simplesamlphp php-cli")
-	if _, err := os.Stat(filepath.Join(sspWWW, "saml2/idp/SSOService.php")); err != nil {
-		testenv.Unavailable(t, "SimpleSAMLphp not installed (%v): apt-get install simplesamlphp php-cli", err)
-	}
-	dir := t.TempDir()
-	for _, d := range []string{"config", "metadata", "cert", "log", "data", "tmp", "sessions"} {
-		if err := os.MkdirAll(filepath.Join(dir, d), 0o700); err != nil {
-			t.Fatal(err)
-		}
-	}
-	crt, key, err := saml.GenerateKeyPair("SimpleSAMLphp test IdP", time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	write := func(name string, data []byte) {
-		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write("cert/idp.crt", crt)
-	write("cert/idp.pem", key)
-	base := fmt.Sprintf("http://127.0.0.1:%d/", port)
-	write("config/config.php", fmt.Appendf(nil, `<?php
-$config = [
-    'baseurlpath' => %q,
-    'certdir' => %q,
-    'loggingdir' => %q,
-    'datadir' => %q,
-    'tempdir' => %q,
-    'secretsalt' => 'rosterd-test-salt-0123456789',
-    'auth.adminpassword' => 'admin-test',
-    'technicalcontact_email' => 'test@example.com',
-    'timezone' => 'UTC',
-    'logging.level' => SimpleSAML\Logger::WARNING,
-    'logging.handler' => 'file',
-    'enable.saml20-idp' => true,
-    'store.type' => 'phpsession',
-    'session.phpsession.savepath' => %q,
-    'session.cookie.secure' => false,
-    'module.enable' => ['exampleauth' => true, 'core' => true, 'saml' => true, 'admin' => true],
-    'metadata.sources' => [
-        ['type' => 'flatfile', 'directory' => %q],
-        ['type' => 'xml', 'url' => %q],
-    ],
-];
-`, base, filepath.Join(dir, "cert"), filepath.Join(dir, "log"), filepath.Join(dir, "data"), filepath.Join(dir, "tmp"),
-		filepath.Join(dir, "sessions"), filepath.Join(dir, "metadata"), spMetadataURL))
-	write("config/authsources.php", []byte(`<?php
-$config = [
-    'admin' => ['core:AdminPassword'],
-    'example-userpass' => [
-        'exampleauth:UserPass',
-        'ann:secret' => [
-            'email' => ['ann@example.com'],
-            'givenName' => ['Ann'],
-            'sn' => ['Lee'],
-            'eduPersonAffiliation' => ['eng', 'staff'],
-        ],
-    ],
-];
-`))
-	write("metadata/saml20-idp-hosted.php", []byte(`<?php
-$metadata['__DYNAMIC:1__'] = [
-    'host' => '__DEFAULT__',
-    'privatekey' => 'idp.pem',
-    'certificate' => 'idp.crt',
-    'auth' => 'example-userpass',
-    'signature.algorithm' => 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256',
-    'validate.authnrequest' => true,
-    'authproc' => [
-        10 => [
-            'class' => 'saml:AttributeNameID',
-            'attribute' => 'email',
-            'Format' => 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress',
-        ],
-    ],
-];
-`))
-
-	logf, err := os.Create(filepath.Join(dir, "php-server.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(php, "-S", fmt.Sprintf("127.0.0.1:%d", port), "-t", sspWWW)
-	cmd.Env = append(os.Environ(), "SIMPLESAMLPHP_CONFIG_DIR="+filepath.Join(dir, "config"))
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		testenv.Unavailable(t, "php -S did not start: %v", err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		logf.Close()
-		if t.Failed() {
-			for _, f := range []string{"php-server.log", "log/simplesamlphp.log"} {
-				b, _ := os.ReadFile(filepath.Join(dir, f))
-				t.Logf("%s:\n%s", f, tail(b, 4000))
-			}
-		}
-	})
-	md := base + "saml2/idp/metadata.php"
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		resp, err := http.Get(md)
-		if err == nil {
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == 200 && bytes.Contains(body, []byte("IDPSSODescriptor")) {
-				return md
-			}
-			err = fmt.Errorf("HTTP %d: %s", resp.StatusCode, tail(body, 6000))
-		}
-		if time.Now().After(deadline) {
-			b, _ := os.ReadFile(filepath.Join(dir, "php-server.log"))
-			testenv.Unavailable(t, "SimpleSAMLphp metadata at %s did not answer: %v\n%s", md, err, tail(b, 2000))
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
 
 func tail(b []byte, n int) string {
 	if len(b) > n {
@@ -216,8 +85,12 @@ func firstForm(t *testing.T, page string, at *url.URL) htmlForm {
 }
 
 func TestSimpleSAMLphpEndToEnd(t *testing.T) {
-	rosterdPort, idpPort := testenv.FreePort(t), testenv.FreePort(t)
+	rosterdPort := testenv.FreePort(t)
 	public := fmt.Sprintf("http://127.0.0.1:%d", rosterdPort)
+	// SimpleSAMLphp, with one user ann:secret; it trusts rosterd's SP
+	// once that serves its metadata, below.
+	idp := ssptest.Start(t, ssptest.User{Username: "ann", Password: "secret", Email: "ann@example.com", Given: "Ann", Family: "Lee",
+		Groups: []string{"eng", "staff"}})
 
 	// rosterd: the directory, the SAML SP and the admin API on one daemon.
 	st := storetest.Migrated(t, storetest.OpenSQLite)
@@ -234,7 +107,7 @@ func TestSimpleSAMLphpEndToEnd(t *testing.T) {
 	go hs.Serve(ln)
 	t.Cleanup(func() { hs.Close() })
 
-	mdURL := fmt.Sprintf("http://127.0.0.1:%d/saml2/idp/metadata.php", idpPort)
+	mdURL := idp.MetadataURL
 
 	tenant := saml.TenantConfig{Tenant: "acme", AppCallbackURL: "https://app.test/sso/callback",
 		AllowedReturnURLs: []string{"https://app.test/"}, IdPMetadataURL: mdURL, AllowInsecureMetadataURL: true,
@@ -252,9 +125,7 @@ func TestSimpleSAMLphpEndToEnd(t *testing.T) {
 	// The SP is up first (its metadata load fails: no IdP yet), so that
 	// SimpleSAMLphp can fetch its metadata; then rosterd fetches the IdP's.
 	sp.Mount(srv)
-	if got := startSimpleSAMLphp(t, idpPort, public+"/saml/acme/metadata"); got != mdURL {
-		t.Fatalf("IdP metadata at %s, want %s", got, mdURL)
-	}
+	idp.TrustSP(t, public+"/saml/acme/metadata")
 	sp.Refresh(context.Background())
 	if err := sp.Ready(context.Background()); err != nil {
 		t.Fatalf("rosterd did not load SimpleSAMLphp's metadata: %v", err)

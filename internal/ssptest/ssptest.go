@@ -1,7 +1,7 @@
 // Package ssptest runs Debian's SimpleSAMLphp as a SAML IdP for tests,
 // served by php's built-in web server on a loopback port: the IdP that is
-// not our code, for the console's browser journeys (the saml package's own
-// end-to-end test keeps its copy in saml/peer_test.go).
+// not our code, for the SAML end-to-end test (saml/peer_test.go), the
+// replicas' tests and the console's browser journeys.
 //
 // The IdP signs with a key pair made for the test, trusts the one SP
 // TrustSP gives it (rosterd's /saml/{tenant}/metadata), sends the user's email as the NameID (emailAddress), and
