@@ -34,10 +34,7 @@ import (
 //
 //	go test -run '^$' -bench BulkDisableByFilter -benchtime 1x -timeout 30m ./admin/
 func BenchmarkBulkDisableByFilter(b *testing.B) {
-	n := 100_000
-	if v, err := strconv.Atoi(os.Getenv("BENCH_CARDS")); err == nil && v > 0 {
-		n = v
-	}
+	n := benchseed.Size(100_000)
 	for _, be := range storetest.Backends {
 		b.Run(be.Name, func(b *testing.B) {
 			for range b.N {

@@ -4,10 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"runtime"
-	"strconv"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,10 +22,7 @@ import (
 //
 //	go test -run '^$' -bench ExportXLSX -benchtime 1x -timeout 60m ./admin/
 func BenchmarkExportXLSX(b *testing.B) {
-	n := 1_000_000
-	if v, err := strconv.Atoi(os.Getenv("BENCH_CARDS")); err == nil && v > 0 {
-		n = v
-	}
+	n := benchseed.Size(1_000_000)
 	for range b.N {
 		b.StopTimer()
 		st := storetest.Migrated(b, storetest.OpenPostgres)
@@ -43,23 +37,7 @@ func BenchmarkExportXLSX(b *testing.B) {
 		runtime.GC()
 		var base runtime.MemStats
 		runtime.ReadMemStats(&base)
-		var peak atomic.Uint64
-		stop, stopped := make(chan struct{}), make(chan struct{})
-		go func() {
-			defer close(stopped)
-			var ms runtime.MemStats
-			for {
-				select {
-				case <-stop:
-					return
-				case <-time.After(10 * time.Millisecond):
-				}
-				runtime.ReadMemStats(&ms)
-				if ms.HeapInuse > peak.Load() {
-					peak.Store(ms.HeapInuse)
-				}
-			}
-		}()
+		stopPeak := benchseed.HeapPeak(10 * time.Millisecond)
 		req, _ := http.NewRequest("GET", e.url+acme+"/cards/export.xlsx", nil)
 		req.Header.Set("Authorization", "Bearer "+roKey)
 		b.StartTimer()
@@ -73,8 +51,7 @@ func BenchmarkExportXLSX(b *testing.B) {
 		res.Body.Close()
 		d := time.Since(start)
 		b.StopTimer()
-		close(stop)
-		<-stopped
+		peak := stopPeak()
 		if err != nil || res.StatusCode != http.StatusOK {
 			b.Fatalf("export.xlsx: %d, %d bytes, %v", res.StatusCode, size, err)
 		}
@@ -85,7 +62,7 @@ func BenchmarkExportXLSX(b *testing.B) {
 		b.ReportMetric(d.Seconds(), "s(export)")
 		b.ReportMetric(float64(n)/d.Seconds(), "cards/s")
 		b.ReportMetric(float64(size)/(1<<20), "MiB(file)")
-		b.ReportMetric(float64(peak.Load())/(1<<20), "MiB(peak-heap-inuse)")
+		b.ReportMetric(float64(peak)/(1<<20), "MiB(peak-heap-inuse)")
 		b.ReportMetric(float64(base.HeapInuse)/(1<<20), "MiB(heap-inuse-before)")
 	}
 }

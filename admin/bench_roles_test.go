@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
-	"strconv"
 	"testing"
 	"time"
 
@@ -23,10 +21,7 @@ import (
 //
 //	BENCH_CARDS=1000000 go test -run '^$' -bench CardsByRoleAndGroup -benchtime 1x -timeout 60m ./admin/
 func BenchmarkCardsByRoleAndGroup(b *testing.B) {
-	n := 1_000_000
-	if v, err := strconv.Atoi(os.Getenv("BENCH_CARDS")); err == nil && v > 0 {
-		n = v
-	}
+	n := benchseed.Size(1_000_000)
 	for _, backend := range storetest.Backends {
 		b.Run(backend.Name, func(b *testing.B) {
 			for range b.N {

@@ -5,10 +5,6 @@ import (
 	"github.com/rosterd/rosterd/internal/benchseed"
 	"io"
 	"net/http"
-	"os"
-	"runtime"
-	"strconv"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,10 +18,7 @@ import (
 //
 //	go test -run '^$' -bench Cards1M -benchtime 1x -timeout 30m ./admin/
 func BenchmarkCards1M(b *testing.B) {
-	n := 1_000_000
-	if v, err := strconv.Atoi(os.Getenv("BENCH_CARDS")); err == nil && v > 0 {
-		n = v
-	}
+	n := benchseed.Size(1_000_000)
 	for range b.N {
 		b.StopTimer()
 		st := storetest.Migrated(b, storetest.OpenPostgres)
@@ -68,23 +61,7 @@ func BenchmarkCards1M(b *testing.B) {
 		}
 
 		// The export, streamed to nowhere, with the heap sampled meanwhile.
-		runtime.GC()
-		var peak atomic.Uint64
-		stop := make(chan struct{})
-		go func() {
-			var ms runtime.MemStats
-			for {
-				select {
-				case <-stop:
-					return
-				case <-time.After(20 * time.Millisecond):
-				}
-				runtime.ReadMemStats(&ms)
-				if ms.HeapInuse > peak.Load() {
-					peak.Store(ms.HeapInuse)
-				}
-			}
-		}()
+		stopPeak := benchseed.HeapPeak(20 * time.Millisecond)
 		req, _ := http.NewRequest("GET", e.url+"/api/v1/tenants/acme/cards/export.csv", nil)
 		req.Header.Set("Authorization", "Bearer "+roKey)
 		start := time.Now()
@@ -95,12 +72,12 @@ func BenchmarkCards1M(b *testing.B) {
 		bytes, _ := io.Copy(io.Discard, res.Body)
 		res.Body.Close()
 		export := time.Since(start)
-		close(stop)
+		peak := stopPeak()
 		b.ReportMetric(float64(first.Microseconds())/1000, "ms(first-page)")
 		b.ReportMetric(float64(deep.Microseconds())/1000, "ms(deep-page)")
 		b.ReportMetric(export.Seconds(), "s(export)")
 		b.ReportMetric(float64(n)/export.Seconds(), "cards/s(export)")
-		b.ReportMetric(float64(peak.Load())/(1<<20), "MiB(heap-during-export)")
+		b.ReportMetric(float64(peak)/(1<<20), "MiB(heap-during-export)")
 		b.Logf("%d cards; export %d bytes", n, bytes)
 	}
 }
