@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -10,7 +9,6 @@ import (
 	"time"
 
 	"github.com/rosterd/rosterd/internal/pgtest"
-	"github.com/rosterd/rosterd/internal/secretbox"
 	"github.com/rosterd/rosterd/internal/ssptest"
 )
 
@@ -22,23 +20,11 @@ import (
 // change on A is what B took. Two real daemons, one real PostgreSQL.
 func TestIdPCertRotationAcrossReplicas(t *testing.T) {
 	dsn := pgtest.DSN(t)
-	_, kek, err := secretbox.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
 	var lbRoute balancer
 	lb := httptest.NewServer(&lbRoute)
 	t.Cleanup(lb.Close)
-	cfg := fmt.Sprintf(`secrets_key: %s
-store:
-  driver: postgres
-  dsn: %q
-admin_keys:
-  - name: ops
-    key: %s
-    scopes: [operator]
-public_url: %s
-`, kek, dsn, operatorKey, lb.URL)
+	cfg := replicaConfig(t, dsn)
+	cfg += "public_url: " + lb.URL + "\n"
 	idp := ssptest.Start(t, ssptest.User{Username: "ann", Password: "ann's secret", Email: "ann@initech.test", Given: "Ann", Family: "Lee"})
 	a := startServe(t, t.TempDir(), "data_dir: "+t.TempDir()+"\n"+cfg)
 	b := startServe(t, t.TempDir(), "data_dir: "+t.TempDir()+"\n"+cfg)

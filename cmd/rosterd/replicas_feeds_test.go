@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/rosterd/rosterd/internal/pgtest"
-	"github.com/rosterd/rosterd/internal/secretbox"
 	"github.com/rosterd/rosterd/store"
 	"github.com/rosterd/rosterd/store/postgres"
 	"github.com/rosterd/rosterd/store/sqlite"
@@ -23,19 +22,7 @@ import (
 // neither any more.
 func TestFeedScheduleOnTwoReplicas(t *testing.T) {
 	dsn := pgtest.DSN(t)
-	_, kek, err := secretbox.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := fmt.Sprintf(`secrets_key: %s
-store:
-  driver: postgres
-  dsn: %q
-admin_keys:
-  - name: ops
-    key: %s
-    scopes: [operator]
-`, kek, dsn, operatorKey)
+	cfg := replicaConfig(t, dsn)
 	a := startServe(t, t.TempDir(), "data_dir: "+t.TempDir()+"\n"+cfg)
 	b := startServe(t, t.TempDir(), "data_dir: "+t.TempDir()+"\n"+cfg)
 	st, err := postgres.Open(dsn, postgres.Options{})

@@ -57,21 +57,7 @@ func within(t *testing.T, d time.Duration, what string, check func() bool) time.
 // PostgreSQL.
 func TestTwoReplicasOnePostgres(t *testing.T) {
 	dsn := pgtest.DSN(t)
-	// The replicas share one key-encryption key: a SAML SP key one of
-	// them generates, the other unseals.
-	_, kek, err := secretbox.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := fmt.Sprintf(`secrets_key: %s
-store:
-  driver: postgres
-  dsn: %q
-admin_keys:
-  - name: ops
-    key: %s
-    scopes: [operator]
-`, kek, dsn, operatorKey)
+	cfg := replicaConfig(t, dsn)
 	// Both replicas behind one public_url: the balancer, which sends the
 	// browser to B.
 	var lbRoute balancer
@@ -174,4 +160,24 @@ admin_keys:
 		code, _ := metadata(b.base)
 		return code == 404
 	})
+}
+
+// replicaConfig is the configuration every replica of a test shares: one
+// PostgreSQL, one key-encryption key (a secret one replica seals, the
+// other opens), the operator key.
+func replicaConfig(t *testing.T, dsn string) string {
+	t.Helper()
+	_, kek, err := secretbox.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf(`secrets_key: %s
+store:
+  driver: postgres
+  dsn: %q
+admin_keys:
+  - name: ops
+    key: %s
+    scopes: [operator]
+`, kek, dsn, operatorKey)
 }
