@@ -15,7 +15,6 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/rosterd/rosterd/config"
-	"github.com/rosterd/rosterd/internal/secretbox"
 	"github.com/rosterd/rosterd/store"
 )
 
@@ -192,9 +191,6 @@ func feedJSON(f *config.Feed) json.RawMessage {
 	return b
 }
 
-// secretBox is the box that seals the registry's secrets.
-func (r *Registry) secretBox() (*secretbox.Box, error) { return r.box() }
-
 // loadFeeds reads the API's feeds and endpoints into per-tenant lists;
 // a row that does not decode or open is logged and left out.
 func (r *Registry) loadFeeds(ctx context.Context) (map[string][]Feed, map[string][]WebhookEndpoint, error) {
@@ -247,7 +243,7 @@ func (r *Registry) loadFeeds(ctx context.Context) (map[string][]Feed, map[string
 }
 
 func (r *Registry) open(sealed, aad []byte, v any) error {
-	box, err := r.secretBox()
+	box, err := r.box()
 	if err != nil {
 		return err
 	}
@@ -263,7 +259,7 @@ func (r *Registry) seal(v any, empty bool, aad []byte) ([]byte, error) {
 	if empty {
 		return nil, nil
 	}
-	box, err := r.secretBox()
+	box, err := r.box()
 	if err != nil {
 		return nil, err
 	}
