@@ -36,6 +36,7 @@ func RunTests(t *testing.T, newStore NewStore) {
 		{"BulkLookupsBeyondParameterLimit", testBulkLookups},
 		{"ListCardsFilters", testListFilters},
 		{"ListCardsPaging", testListPaging},
+		{"CardCountsFollowWrites", testCardCountsFollowWrites},
 		{"AuditEventsOutbox", testAppendOnly},
 		{"Credentials", testCredentials},
 		{"ConcurrentUpdatesSerialize", testConcurrentUpdates},
@@ -680,4 +681,72 @@ func testMixedWriteConflict(t *testing.T, s store.Backend) {
 		t.Fatalf("the new card of a conflicting write: %v", err)
 	}
 	assertEmpty(t, s, "acme", "c2")
+}
+
+// testCardCountsFollowWrites: the counts CountCards keeps (issue 17) equal
+// a pass over the cards (CountCardsWhere) after every kind of write: new
+// cards one and many to a statement, a change of bucket, a change within
+// one, an invite sent, expiring and answered, approval and a pin, and
+// another tenant's cards.
+func testCardCountsFollowWrites(t *testing.T, s store.Backend) {
+	ctx := context.Background()
+	now := t0.Add(time.Hour)
+	check := func(step string, want store.CardCounts) {
+		t.Helper()
+		got, err := s.CountCards(ctx, "acme", now)
+		if err != nil {
+			t.Fatalf("%s: CountCards: %v", step, err)
+		}
+		pass, err := s.CountCardsWhere(ctx, store.CardFilter{Tenant: "acme", Now: now})
+		if err != nil {
+			t.Fatalf("%s: CountCardsWhere: %v", step, err)
+		}
+		if got != want || pass != want {
+			t.Fatalf("%s: CountCards = %+v, a pass over the cards = %+v, want %+v", step, got, pass, want)
+		}
+	}
+	update := func(step string, id string, change func(*store.Card)) {
+		t.Helper()
+		c, err := s.GetCard(ctx, "acme", id)
+		if err != nil {
+			t.Fatalf("%s: %v", step, err)
+		}
+		change(&c)
+		c.Version++
+		put(t, s, c)
+	}
+	check("empty", store.CardCounts{})
+	put(t, s, card("acme", "k1", "k1@example.com"))
+	check("one card", store.CardCounts{NeverInvited: 1})
+	var many []store.Card
+	for i := range 40 {
+		many = append(many, card("acme", fmt.Sprintf("m%02d", i), fmt.Sprintf("m%02d@example.com", i)))
+	}
+	many[0].Enabled = false
+	put(t, s, many...)
+	put(t, s, card("globex", "g1", "g1@globex.example"))
+	check("forty in one write, another tenant's", store.CardCounts{NeverInvited: 40, Disabled: 1})
+	update("a title, same bucket", "k1", func(c *store.Card) { c.Attributes.Title = "Engineer" })
+	check("a title, same bucket", store.CardCounts{NeverInvited: 40, Disabled: 1})
+	update("disabled", "k1", func(c *store.Card) { c.Enabled = false })
+	check("disabled", store.CardCounts{NeverInvited: 39, Disabled: 2})
+	update("invited", "m01", func(c *store.Card) { c.Invite = &store.Invite{SentAt: t0, ExpiresAt: now.Add(time.Minute)} })
+	update("invited, expired", "m02", func(c *store.Card) { c.Invite = &store.Invite{SentAt: t0, ExpiresAt: now} })
+	check("two invites, one expired at now", store.CardCounts{NeverInvited: 37, Disabled: 2, InviteLive: 1, InviteExpired: 1})
+	update("logged in", "m01", func(c *store.Card) { c.FirstLoginAt, c.LastLoginAt = now, now })
+	check("an invite answered", store.CardCounts{NeverInvited: 37, Disabled: 2, LoggedIn: 1, InviteExpired: 1})
+	update("waits for approval", "m03", func(c *store.Card) {
+		c.Enabled, c.Approval = false, &store.Approval{State: store.ApprovalPending, At: t0}
+	})
+	check("waiting for approval", store.CardCounts{NeverInvited: 36, Disabled: 2, LoggedIn: 1, InviteExpired: 1, PendingApproval: 1})
+	update("pinned while waiting", "m03", func(c *store.Card) { c.Pin = &store.Pin{Actor: "admin:ops", At: t0} })
+	check("pinned while waiting", store.CardCounts{NeverInvited: 36, Disabled: 3, LoggedIn: 1, InviteExpired: 1})
+	// Many single writes (on PostgreSQL each adds a delta row, and the
+	// counts are compacted past a few hundred of them): still equal.
+	for i := range 600 {
+		put(t, s, card("acme", fmt.Sprintf("s%03d", i), fmt.Sprintf("s%03d@example.com", i)))
+	}
+	check("600 more, one a write", store.CardCounts{NeverInvited: 636, Disabled: 3, LoggedIn: 1, InviteExpired: 1})
+	update("after the compaction", "s000", func(c *store.Card) { c.Enabled = false })
+	check("after the compaction", store.CardCounts{NeverInvited: 635, Disabled: 4, LoggedIn: 1, InviteExpired: 1})
 }

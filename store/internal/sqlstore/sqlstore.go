@@ -1036,20 +1036,75 @@ func (s *DB) ClaimsOfCards(ctx context.Context, tenant string, cardIDs []string)
 	return out, nil
 }
 
-// CountCards implements store.Store: one pass over the tenant's cards.
+// CountCards implements store.Store without a pass over the tenant's
+// cards: card_counts holds the counts by bucket, kept by triggers on cards
+// (migration 00047), and the live invites are counted on their own small
+// index; the expired ones are the rest of the invited.
 func (s *DB) CountCards(ctx context.Context, tenant string, now time.Time) (store.CardCounts, error) {
 	var c store.CardCounts
-	err := s.queryRowContext(ctx, `SELECT
-		COALESCE(sum(CASE WHEN NOT enabled AND NOT (`+pendingApprovalSQL+`) THEN 1 ELSE 0 END), 0),
-		COALESCE(sum(CASE WHEN `+pendingApprovalSQL+` THEN 1 ELSE 0 END), 0),
-		COALESCE(sum(CASE WHEN enabled AND first_login_at IS NOT NULL THEN 1 ELSE 0 END), 0),
-		COALESCE(sum(CASE WHEN enabled AND first_login_at IS NULL AND invite_sent_at IS NULL THEN 1 ELSE 0 END), 0),
-		COALESCE(sum(CASE WHEN enabled AND first_login_at IS NULL AND invite_sent_at IS NOT NULL AND invite_expires_at > $2 THEN 1 ELSE 0 END), 0),
-		COALESCE(sum(CASE WHEN enabled AND first_login_at IS NULL AND invite_sent_at IS NOT NULL AND invite_expires_at <= $2 THEN 1 ELSE 0 END), 0)
-		FROM cards WHERE tenant = $1`, tenant, now.UnixMicro()).
-		Scan(&c.Disabled, &c.PendingApproval, &c.LoggedIn, &c.NeverInvited, &c.InviteLive, &c.InviteExpired)
+	rows, err := s.queryContext(ctx, `SELECT bucket, sum(n), count(*) FROM card_counts WHERE tenant = $1 GROUP BY bucket`, tenant)
 	if err != nil {
 		return c, s.d.MapError(fmt.Errorf("counting cards: %w", err))
 	}
+	defer rows.Close()
+	invited, deltas := 0, 0
+	for rows.Next() {
+		var bucket string
+		var n, parts int
+		if err := rows.Scan(&bucket, &n, &parts); err != nil {
+			return c, s.d.MapError(fmt.Errorf("counting cards: %w", err))
+		}
+		deltas += parts
+		switch bucket {
+		case "disabled":
+			c.Disabled = n
+		case "pending_approval":
+			c.PendingApproval = n
+		case "logged_in":
+			c.LoggedIn = n
+		case "never_invited":
+			c.NeverInvited = n
+		case "invited":
+			invited = n
+		default:
+			return c, fmt.Errorf("counting cards: unknown bucket %q in card_counts", bucket)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return c, s.d.MapError(fmt.Errorf("counting cards: %w", err))
+	}
+	rows.Close()
+	if invited > 0 {
+		err := s.queryRowContext(ctx, `SELECT count(*) FROM cards WHERE tenant = $1
+			AND enabled AND first_login_at IS NULL AND invite_sent_at IS NOT NULL AND invite_expires_at > $2`, tenant, now.UnixMicro()).Scan(&c.InviteLive)
+		if err != nil {
+			return c, s.d.MapError(fmt.Errorf("counting live invites: %w", err))
+		}
+		c.InviteExpired = invited - c.InviteLive
+	}
+	if deltas > maxCountDeltas && !s.d.OneWriter { // SQLite's rows are never deltas
+		if err := s.compactCounts(ctx, tenant); err != nil {
+			return c, err
+		}
+	}
 	return c, nil
+}
+
+// maxCountDeltas is how many rows of one tenant card_counts may hold before
+// CountCards replaces them by their sums. On PostgreSQL every statement
+// that changes a bucket adds a row (SQLite's triggers upsert one row per
+// bucket, five at most).
+const maxCountDeltas = 500
+
+// compactCounts replaces a tenant's card_counts rows by their sums, in one
+// statement: rows that other transactions add meanwhile are not in its
+// snapshot, so they stay; a second compaction at the same time skips the
+// rows the first deleted.
+func (s *DB) compactCounts(ctx context.Context, tenant string) error {
+	_, err := s.SQL.ExecContext(ctx, `WITH gone AS (DELETE FROM card_counts WHERE tenant = $1 RETURNING bucket, n)
+		INSERT INTO card_counts (tenant, bucket, n) SELECT $1, bucket, sum(n) FROM gone GROUP BY bucket`, tenant)
+	if err != nil {
+		return s.d.MapError(fmt.Errorf("compacting the card counts: %w", err))
+	}
+	return nil
 }
