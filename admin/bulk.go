@@ -246,7 +246,7 @@ func (a *API) bulkHold(ctx context.Context, tenant string, counts map[string]int
 		return nil
 	}
 	enabled := 0
-	if got, err := a.services.Directory.Count(ctx, directory.ListQuery{Tenant: tenant, Status: "enabled"}); err == nil {
+	if got, err := a.services.Directory.Count(ctx, directory.ListQuery{Tenant: tenant}); err == nil { // the kept counts
 		enabled = got[directory.Active] + got[directory.InvitePending] + got[directory.InviteExpired] + got[directory.Provisioned]
 	}
 	plan := reconcile.Plan{Counts: map[string]int{"disable": counts["disables"]}, Present: enabled}

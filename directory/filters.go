@@ -318,10 +318,14 @@ func (s *Service) List(ctx context.Context, q ListQuery) (Page, error) {
 }
 
 // Count counts the cards q selects per status, now (its paging and order
-// ignored).
+// ignored). Without a filter, the counts are the kept ones (Stats), not a
+// pass over the tenant's cards.
 func (s *Service) Count(ctx context.Context, q ListQuery) (map[Status]int, error) {
 	if _, err := s.Policy(q.Tenant); err != nil {
 		return nil, err
+	}
+	if (ListQuery{Tenant: q.Tenant, Sort: q.Sort, Cursor: q.Cursor, Limit: q.Limit}) == q {
+		return s.Stats(ctx, q.Tenant)
 	}
 	f, err := s.cardFilter(ctx, q)
 	if err != nil {
