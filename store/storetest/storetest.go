@@ -36,6 +36,7 @@ func RunTests(t *testing.T, newStore NewStore) {
 		{"BulkLookupsBeyondParameterLimit", testBulkLookups},
 		{"ListCardsFilters", testListFilters},
 		{"ListCardsPaging", testListPaging},
+		{"CustomAttributeNames", testCustomAttributeNames},
 		{"AuditEventsOutbox", testAppendOnly},
 		{"Credentials", testCredentials},
 		{"ConcurrentUpdatesSerialize", testConcurrentUpdates},
