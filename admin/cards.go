@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -220,19 +221,63 @@ func (a *API) cardAction(fn cardFunc) tenantHandler {
 	}
 }
 
-// exportColumns is the export's header. The columns up to status are the
-// import's (POST …/imports reads each of them back under these names, and
-// status as its status column: a disabled card comes back disabled);
-// the rest are facts the import ignores. Custom attributes are not
-// exported; an import leaves what it has no column for as it is.
+// exportColumns is the export's header, before its custom.<name>
+// columns (exportHeader). The columns up to status are the import's (POST
+// …/imports reads each of them back under these names, and status as its
+// status column: a disabled card comes back disabled); the rest are facts
+// the import ignores.
 var exportColumns = []string{"email", "given_name", "family_name", "display_name", "title", "department", "location",
 	"employee_id", "manager_email", "role", "groups", "status", "sources", "last_login", "created",
 	"last_known_source", "last_known_at", "role_source", "relations"}
 
-// exportRow is one card's row under exportColumns, the values as they
-// are (the CSV writer guards them for spreadsheets; an XLSX cell is text).
-func exportRow(c directory.Card, sources []string, now time.Time) []string {
-	row := make([]string, 0, len(exportColumns))
+// maxExportCustomAttributes caps the custom.<name> columns of an export.
+// The names are few in practice (each comes from a feed's mapping, an
+// import's column or an admin's edit); the cap keeps a header, and every
+// row, bounded whatever was written, at the price of an export refused
+// with too_many_custom_attributes rather than one that silently leaves
+// some out.
+const maxExportCustomAttributes = 100
+
+// errTooManyCustomAttributes: the selected cards have more custom
+// attribute names than an export writes as columns.
+var errTooManyCustomAttributes = fmt.Errorf("the cards the filters select have more than %d distinct custom attributes, "+
+	"more than an export writes as columns: narrow the filters", maxExportCustomAttributes)
+
+// exportHeader is the header of an export of the cards q selects:
+// exportColumns, then one custom.<name> column per custom attribute name
+// any of them has, sorted by name, which the import reads back as that
+// custom attribute without a mapping. It also returns the names, for
+// exportRow.
+//
+// The export streams page by page, so the names must be known before the
+// first row: one query for the distinct names of the selected cards (see
+// store.CustomAttributeNames), which the database answers in one pass
+// over them keeping only the names, rather than a first pass here over
+// every page. The custom columns come after the others so that every
+// other column keeps its place whatever the custom attributes are. A name
+// first written while the export runs is not in its header (pages are
+// read one after another, the file is no snapshot of one instant).
+func (a *API) exportHeader(ctx context.Context, q directory.ListQuery) (header, custom []string, err error) {
+	custom, err = a.services.Directory.CustomAttributeNames(ctx, q, maxExportCustomAttributes+1)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(custom) > maxExportCustomAttributes {
+		return nil, nil, errTooManyCustomAttributes
+	}
+	header = make([]string, 0, len(exportColumns)+len(custom))
+	header = append(header, exportColumns...)
+	for _, name := range custom {
+		header = append(header, "custom."+name)
+	}
+	return header, custom, nil
+}
+
+// exportRow is one card's row under exportHeader's columns, custom its
+// custom attribute names, the values as they are (the CSV writer guards
+// them for spreadsheets; an XLSX cell is text).
+func exportRow(c directory.Card, sources []string, now time.Time, custom []string) []string {
+	row := make([]string, 0, len(exportColumns)+len(custom))
 	row = append(row, c.Email)
 	for _, name := range store.TextAttributes {
 		row = append(row, *c.Attributes.Text(name))
@@ -244,14 +289,28 @@ func exportRow(c directory.Card, sources []string, now time.Time) []string {
 	if c.LastKnown != nil {
 		lastKnownSource, lastKnownAt = c.LastKnown.Source, c.LastKnown.At.UTC().Format(time.RFC3339)
 	}
-	return append(row, strings.Join(c.Attributes.Groups, ";"), string(directory.StatusOf(c, now)),
+	row = append(row, strings.Join(c.Attributes.Groups, ";"), string(directory.StatusOf(c, now)),
 		strings.Join(sources, ";"), last, c.CreatedAt.UTC().Format(time.RFC3339), lastKnownSource, lastKnownAt,
 		c.RoleSource, relationsCell(c.Attributes.Relations))
+	for _, name := range custom {
+		row = append(row, c.Attributes.Custom[name])
+	}
+	return row
+}
+
+// exportHeaderFailed answers an export whose header could not be made;
+// nothing of the file is written yet.
+func (a *API) exportHeaderFailed(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, errTooManyCustomAttributes) {
+		daemon.WriteError(w, http.StatusBadRequest, "too_many_custom_attributes", "", err.Error())
+		return
+	}
+	a.fail(w, r, err)
 }
 
 // exportCards: GET …/cards/export.csv, the list's filters, every page,
 // streamed: one page of 1,000 cards in memory at a time, flushed as it
-// goes. Export, edit, import is lossless: see exportColumns.
+// goes. Export, edit, import is lossless: see exportHeader.
 func (a *API) exportCards(w http.ResponseWriter, r *http.Request, tenant string) {
 	q, ok := listQuery(w, r, tenant, exportParams)
 	if !ok {
@@ -260,6 +319,11 @@ func (a *API) exportCards(w http.ResponseWriter, r *http.Request, tenant string)
 	q.Limit = 1000
 	ctx := r.Context()
 	dir := a.services.Directory
+	header, custom, err := a.exportHeader(ctx, q)
+	if err != nil {
+		a.exportHeaderFailed(w, r, err)
+		return
+	}
 	page, err := dir.List(ctx, q)
 	if err != nil {
 		a.fail(w, r, err) // nothing is written yet: a clean error
@@ -270,7 +334,7 @@ func (a *API) exportCards(w http.ResponseWriter, r *http.Request, tenant string)
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	rc := http.NewResponseController(w)
 	cw := csvsafe.NewWriter(w) // every cell made safe for spreadsheets
-	cw.Write(exportColumns)
+	cw.Write(header)
 	now := dir.Now()
 	for {
 		sources, err := a.sourcesOf(ctx, tenant, page.Cards)
@@ -281,7 +345,7 @@ func (a *API) exportCards(w http.ResponseWriter, r *http.Request, tenant string)
 			panic(http.ErrAbortHandler)
 		}
 		for _, c := range page.Cards {
-			row := exportRow(c, sources[c.ID], now) // the writer guards every cell
+			row := exportRow(c, sources[c.ID], now, custom) // the writer guards every cell
 			cw.Write(row)
 		}
 		cw.Flush()

@@ -13,7 +13,8 @@ import (
 	"github.com/rosterd/rosterd/internal/daemon"
 )
 
-// exportCardsXLSX: GET …/cards/export.xlsx — export.csv's columns,
+// exportCardsXLSX: GET …/cards/export.xlsx — export.csv's columns
+// (custom.<name> ones too, see exportHeader),
 // filters and sort as a workbook of one sheet, "Cards". Rows go through
 // sheetWriter straight into a zip in a temporary file, so memory stays
 // flat however many cards there are; the workbook is sent once every row
@@ -29,6 +30,11 @@ func (a *API) exportCardsXLSX(w http.ResponseWriter, r *http.Request, tenant str
 	q.Limit = 1000
 	ctx := r.Context()
 	dir := a.services.Directory
+	header, custom, err := a.exportHeader(ctx, q)
+	if err != nil {
+		a.exportHeaderFailed(w, r, err)
+		return
+	}
 	tmp, err := os.CreateTemp("", "rosterd-export-*.xlsx")
 	if err != nil {
 		a.fail(w, r, fmt.Errorf("writing the XLSX export: %w", err))
@@ -40,7 +46,7 @@ func (a *API) exportCardsXLSX(w http.ResponseWriter, r *http.Request, tenant str
 	}()
 	sw, err := newSheetWriter(tmp, "Cards")
 	if err == nil {
-		err = sw.Row(exportColumns)
+		err = sw.Row(header)
 	}
 	if err != nil {
 		a.fail(w, r, fmt.Errorf("writing the XLSX export: %w", err))
@@ -59,7 +65,7 @@ func (a *API) exportCardsXLSX(w http.ResponseWriter, r *http.Request, tenant str
 			return
 		}
 		for _, c := range page.Cards {
-			if err := sw.Row(exportRow(c, sources[c.ID], now)); errors.Is(err, errSheetFull) {
+			if err := sw.Row(exportRow(c, sources[c.ID], now, custom)); errors.Is(err, errSheetFull) {
 				daemon.WriteError(w, http.StatusBadRequest, "too_many_rows", "", fmt.Sprintf(
 					"the filters select more than %d cards, more than a worksheet holds: narrow them, or use export.csv", excelize.TotalRows-1))
 				return

@@ -366,3 +366,45 @@ func TestImportMapsARelation(t *testing.T) {
 		}
 	})
 }
+
+// TestImportReadsCustomHeaderWithoutMapping: a header custom.<name>, as
+// the export writes it, is read as that custom attribute with no columns
+// given: the review shows it mapped to custom.<name> by default and the
+// change it makes, and the import sets it (an empty cell leaves a card's
+// value as it was).
+func TestImportReadsCustomHeaderWithoutMapping(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		e.setSnapshot("hr", "ann@example.com", "bob@example.com")
+		e.runFeed("hr")
+		ann, bob := e.cardID("ann@example.com"), e.cardID("bob@example.com")
+		e.must(200, "PATCH", acme+"/cards/"+bob, map[string]any{"custom": map[string]string{"cost_center": "CC0"}})
+		file := "Email,custom.cost_center,Shoe Size\nann@example.com,CC1,38\nbob@example.com,,44\n"
+
+		r := e.must(201, "POST", acme+"/imports", upload("people.csv", []byte(file), map[string]string{"dry_run": "true"}))
+		rev := importBody(t, r)
+		if rev.Review == nil {
+			t.Fatalf("dry run: %s", r.Raw)
+		}
+		if c := rev.column("custom.cost_center"); c != (ReviewColumn{Column: 2, Header: "custom.cost_center", Target: "custom.cost_center", Kind: "custom", MappedBy: "default"}) {
+			t.Fatalf("the custom.cost_center column: %+v", rev.Review.Columns)
+		}
+		if !slices.Equal(rev.Review.Ignored, []string{"Shoe Size"}) {
+			t.Fatalf("ignored %q", rev.Review.Ignored)
+		}
+		if ch, ok := rev.change("ann@example.com"); !ok || ch.Attributes == nil || ch.Attributes.Custom["cost_center"] != "CC1" ||
+			!hasChange(ch.Changes, "custom.cost_center", "", "CC1") {
+			t.Fatalf("ann's review: %+v", ch)
+		}
+		if c := e.card(ann); c.Attributes.Custom != nil {
+			t.Fatalf("the dry run changed ann: %+v", c.Attributes)
+		}
+
+		e.importFile("people.csv", file, nil)
+		if c := e.card(ann); !reflect.DeepEqual(c.Attributes.Custom, map[string]string{"cost_center": "CC1"}) {
+			t.Fatalf("ann after the import: %+v", c.Attributes)
+		}
+		if c := e.card(bob); !reflect.DeepEqual(c.Attributes.Custom, map[string]string{"cost_center": "CC0"}) {
+			t.Fatalf("bob after the import: %+v", c.Attributes)
+		}
+	})
+}

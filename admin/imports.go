@@ -13,7 +13,9 @@ package admin
 //     (a relation the tenant declares) or "ignore". Given, it is the whole
 //     mapping (on top of the headers rosterd knows), each of its headers
 //     must be in the file, and it becomes the tenant's import default.
-//     Not given, the default applies to the headers the file has.
+//     Not given, the default applies to the headers the file has. A
+//     header custom.<name> needs no mapping: it is read as that custom
+//     attribute (filefeed's default, what the card export writes).
 //   - invite (yes|no, true|false) defaults to no; only cards the import
 //     creates are invited.
 //   - A dry run is the review, stored with the run; from_review=RUN

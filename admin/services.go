@@ -26,6 +26,9 @@ type Directory interface {
 	Get(ctx context.Context, tenant, id string) (directory.Card, error)
 	List(ctx context.Context, q directory.ListQuery) (directory.Page, error)
 	Count(ctx context.Context, q directory.ListQuery) (map[directory.Status]int, error)
+	// CustomAttributeNames: the custom attribute names of the cards q
+	// selects, sorted, at most limit (an export's custom.<name> columns).
+	CustomAttributeNames(ctx context.Context, q directory.ListQuery, limit int) ([]string, error)
 	Claims(ctx context.Context, tenant, cardID string) ([]directory.Claim, error)
 	Explain(ctx context.Context, tenant, cardID string) (directory.Explanation, error)
 	Invite(ctx context.Context, actor directory.Actor, in directory.AdminInput) (directory.Outcome, error)

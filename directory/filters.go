@@ -317,6 +317,20 @@ func (s *Service) List(ctx context.Context, q ListQuery) (Page, error) {
 	return p, nil
 }
 
+// CustomAttributeNames returns the distinct custom attribute names of the
+// cards q selects (its paging ignored), in byte order, at most limit of
+// them: what an export needs for its header before its first row.
+func (s *Service) CustomAttributeNames(ctx context.Context, q ListQuery, limit int) ([]string, error) {
+	if _, err := s.Policy(q.Tenant); err != nil {
+		return nil, err
+	}
+	f, err := s.cardFilter(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return s.store.CustomAttributeNames(ctx, f, limit)
+}
+
 // Count counts the cards q selects per status, now (its paging and order
 // ignored). Without a filter, the counts are the kept ones (Stats), not a
 // pass over the tenant's cards.

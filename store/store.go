@@ -478,6 +478,10 @@ type Store interface {
 	// CountCardsWhere counts the cards a filter selects (its paging and
 	// sort ignored) the way CountCards does.
 	CountCardsWhere(ctx context.Context, f CardFilter) (CardCounts, error)
+	// CustomAttributeNames returns the distinct names of the custom
+	// attributes of the cards f selects (its paging and sort ignored), in
+	// byte order, at most limit of them (the first ones); "" is left out.
+	CustomAttributeNames(ctx context.Context, f CardFilter, limit int) ([]string, error)
 	// ClaimsOfCards returns the claims of many cards, keyed by card id.
 	ClaimsOfCards(ctx context.Context, tenant string, cardIDs []string) (map[string][]Claim, error)
 	// ListClaims returns a card's claims ordered by source.

@@ -37,6 +37,7 @@ func RunTests(t *testing.T, newStore NewStore) {
 		{"ListCardsFilters", testListFilters},
 		{"ListCardsPaging", testListPaging},
 		{"CardCountsFollowWrites", testCardCountsFollowWrites},
+		{"CustomAttributeNames", testCustomAttributeNames},
 		{"AuditEventsOutbox", testAppendOnly},
 		{"Credentials", testCredentials},
 		{"ConcurrentUpdatesSerialize", testConcurrentUpdates},

@@ -112,6 +112,24 @@ func normalizeHeader(h string) string {
 	return b.String()
 }
 
+// customHeader is the attribute a header "custom.<name>" fills by default,
+// "custom.<name>", or "" for any other header. The prefix is matched in
+// any case ("Custom.Region" too); the name is kept as the header spells it
+// (custom attribute names are case-sensitive, and the card export writes
+// them as stored). relation.<name> has no such default: a relation is
+// checked against the tenant's declared names, and the export writes the
+// relations in one cell.
+func customHeader(h string) string {
+	if len(h) <= len(customPrefix) || !strings.EqualFold(h[:len(customPrefix)], customPrefix) {
+		return ""
+	}
+	name := h[len(customPrefix):]
+	if strings.TrimSpace(name) == "" {
+		return ""
+	}
+	return customPrefix + name
+}
+
 // attributeLabel is how messages name an attribute: "email", "employee id",
 // "custom.cost_center".
 func attributeLabel(attr string) string {
@@ -215,7 +233,10 @@ type rosterColumn struct {
 //     configured header only: the defaults for it are ignored, so a file
 //     with both "Email" and the configured "Work Email" reads "Work Email".
 //   - Otherwise a header matching a default (rosterDefaultHeaders) maps to
-//     that attribute; any other header is ignored.
+//     that attribute, and a header "custom.<name>" to the custom attribute
+//     <name> as spelled (customHeader: what the card export writes, so an
+//     exported file imports back without a mapping); any other header is
+//     ignored.
 //   - Two columns for one attribute: the first (leftmost) is read. For the
 //     key and the email this is an error instead — picking the wrong one of
 //     "Email" and "Work Email" would key every person wrongly — and the
@@ -256,6 +277,9 @@ func (cp *rosterColumnPlan) mapHeader(header []string) (cols []rosterColumn, wid
 		hc.By = "columns"
 		if !ok {
 			attr, hc.By = rosterDefaultIndex[n], "default"
+			if attr == "" {
+				attr = customHeader(h)
+			}
 			if attr == "" {
 				ignore("no card field of that name; map it in columns (to a field, custom.<name> or relation.<name>) to read it")
 				continue

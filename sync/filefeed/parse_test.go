@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -91,6 +92,33 @@ func TestParseHeaderMapping(t *testing.T) {
 				`column "Location" ignored: location is read from column "Office"`,
 				`column "Job Title" ignored: title is read from column "Title"`,
 			},
+		},
+		{
+			name:   "a custom.<name> header fills that custom attribute, the name as spelled",
+			header: []string{"Email", "custom.cost_center", "Custom.Region", "custom.", "custom. ", "customer"},
+			want:   []col{{"Email", "email"}, {"custom.cost_center", "custom.cost_center"}, {"Custom.Region", "custom.Region"}},
+			width:  6,
+		},
+		{
+			name:   "a custom attribute the columns map is read from its mapped header only",
+			opt:    ParseOptions{Columns: map[string]string{"Cost Center": "custom.cost_center"}},
+			header: []string{"Email", "custom.cost_center", "Cost Center", "custom.region"},
+			want:   []col{{"Email", "email"}, {"Cost Center", "custom.cost_center"}, {"custom.region", "custom.region"}},
+			width:  4,
+		},
+		{
+			name:   "a custom.<name> header mapped in columns maps as the columns say",
+			opt:    ParseOptions{Columns: map[string]string{"custom.cost_center": "department"}},
+			header: []string{"Email", "custom.cost_center"},
+			want:   []col{{"Email", "email"}, {"custom.cost_center", "department"}},
+			width:  2,
+		},
+		{
+			name:   "two custom.<name> headers for one name: the first is read",
+			header: []string{"Email", "custom.region", "custom.region"},
+			want:   []col{{"Email", "email"}, {"custom.region", "custom.region"}},
+			width:  3,
+			notes:  []string{`column "custom.region" ignored: custom.region is read from column "custom.region"`},
 		},
 		{
 			name:    "two email columns are an error",
@@ -280,6 +308,26 @@ func TestParseGroupsAndCustom(t *testing.T) {
 	}
 	if b.Groups != nil || b.Custom != nil {
 		t.Errorf("empty cells gave groups %q custom %v, want nil", b.Groups, b.Custom)
+	}
+}
+
+// TestParseCustomHeaderByDefault: a header custom.<name>, as the card
+// export writes it, fills the custom attribute without a mapping, and the
+// snapshot names the column as asserted (an import's partial statement).
+func TestParseCustomHeaderByDefault(t *testing.T) {
+	data := "email,given_name,custom.cost_center,custom.Region\n" +
+		"a@example.com,Ann,CC1,EMEA\n" +
+		"b@example.com,Bob,,\n"
+	snap := mustParse(t, "export.csv", data, ParseOptions{Feed: "import"})
+	a, b := snap.Records[0].Attributes, snap.Records[1].Attributes
+	if want := map[string]string{"cost_center": "CC1", "Region": "EMEA"}; !maps.Equal(a.Custom, want) {
+		t.Errorf("custom = %v, want %v", a.Custom, want)
+	}
+	if b.Custom != nil {
+		t.Errorf("empty cells gave custom %v, want nil", b.Custom)
+	}
+	if want := []string{"given_name", "custom.cost_center", "custom.Region"}; !slices.Equal(snap.Columns, want) {
+		t.Errorf("columns %v, want %v", snap.Columns, want)
 	}
 }
 

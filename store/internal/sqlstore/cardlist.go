@@ -266,3 +266,42 @@ func (s *DB) CountCardsWhere(ctx context.Context, f store.CardFilter) (store.Car
 	}
 	return c, nil
 }
+
+// CustomAttributeNames implements store.Store: the keys of the selected
+// cards' custom_json objects, in one pass over them (json_each on SQLite,
+// jsonb_object_keys on PostgreSQL). The database keeps only the distinct
+// names, which are few, whatever the number of cards; sorted byte-wise
+// (COLLATE "C" on PostgreSQL, SQLite's BINARY) so both backends agree.
+func (s *DB) CustomAttributeNames(ctx context.Context, f store.CardFilter, limit int) ([]string, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	w, err := s.d.cardWhere(f)
+	if err != nil {
+		return nil, err
+	}
+	// The limit is written into the query, a number: PostgreSQL cannot
+	// type a bare LIMIT parameter of this query.
+	selected := `(SELECT custom_json FROM cards WHERE ` + w.String() + ` AND custom_json <> '{}') c`
+	q := `SELECT DISTINCT k.key FROM ` + selected + `, json_each(c.custom_json) k WHERE k.key <> '' ORDER BY k.key LIMIT ` + strconv.Itoa(limit)
+	if s.d.JSON == JSONPostgres {
+		q = `SELECT DISTINCT k COLLATE "C" FROM ` + selected + `, jsonb_object_keys(c.custom_json::jsonb) k WHERE k <> '' ORDER BY 1 LIMIT ` + strconv.Itoa(limit)
+	}
+	rows, err := s.queryContext(ctx, q, w.args...)
+	if err != nil {
+		return nil, s.d.MapError(fmt.Errorf("reading the custom attribute names: %w", err))
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return nil, s.d.MapError(fmt.Errorf("reading the custom attribute names: %w", err))
+		}
+		out = append(out, name)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.d.MapError(fmt.Errorf("reading the custom attribute names: %w", err))
+	}
+	return out, nil
+}
