@@ -349,7 +349,7 @@ func (c *Console) setupSAMLTest(w http.ResponseWriter, r *http.Request) {
 		c.errorPage(w, r, http.StatusServiceUnavailable, "Single sign-on is not available in this rosterd.")
 		return
 	}
-	nonce, err := c.sessions.expect(r.Context(), sessionOf(r), pendingTest, setupLinkOf(r).Tenant)
+	nonce, err := c.sessions.expect(r.Context(), sessionOf(r), pendingTest, setupLinkOf(r).Tenant, "")
 	if err != nil {
 		c.fail(w, r, err)
 		return
