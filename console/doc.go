@@ -41,8 +41,10 @@
 //
 // The setup portal (setup.go) serves a setup link's session (admin's
 // rosterd_setup cookie), asked of the store on every request: SAML (the SP's
-// values, the IdP's metadata URL, Test sign-in) and SCIM (a token shown
-// once) of that one tenant, as the link allows.
+// values, the IdP's metadata URL, Test sign-in), SCIM (a token shown
+// once) and HR files (the drop box's upload URL and SFTP login of each
+// source: upload feed, with its last run; setup_feeds.go) of that one
+// tenant, as the link allows.
 //
 // The import pages (imports.go) call the admin API's own import
 // (admin.API.Import, ApplyImportReview, ImportRun through Deps.Imports), so
