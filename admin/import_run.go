@@ -26,6 +26,12 @@ type ImportInput struct {
 	// Columns is the whole mapping; nil means the tenant's default.
 	Columns                                map[string]string
 	DryRun, Invite, FullRoster, ClearEmpty bool
+	// Interruptible lets the end of ctx stop the run at a safe point
+	// (rosterd import's Ctrl-C); by default a caller that goes away (an
+	// HTTP client hanging up) does not stop an apply midway.
+	Interruptible bool
+	// Progress, when set, is told how far the apply is.
+	Progress func(done, total int)
 }
 
 // PastedName is the file name pasted text is read under.
@@ -69,7 +75,11 @@ func (a *API) Import(ctx context.Context, tenant, actor string, in ImportInput) 
 	f := filefeed.ImportSnapshotFeed(tenant, snap, perr, filefeed.ImportOptions{Invite: in.Invite, FullRoster: in.FullRoster, ClearEmpty: in.ClearEmpty},
 		a.importLimits(ctx, tenant))
 	var plan *reconcile.Plan
-	run, err := runner.Run(context.WithoutCancel(ctx), f, reconcile.RunOptions{DryRun: in.DryRun, Trigger: "import", Actor: actor,
+	runCtx := context.WithoutCancel(ctx)
+	if in.Interruptible {
+		runCtx = ctx
+	}
+	run, err := runner.Run(runCtx, f, reconcile.RunOptions{DryRun: in.DryRun, Trigger: "import", Actor: actor, Progress: in.Progress,
 		Planned: func(p reconcile.Plan) { plan = &p }})
 	var review *ImportReview
 	if in.DryRun && plan != nil {

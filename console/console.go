@@ -80,6 +80,9 @@ type Deps struct {
 	// Imports serves the import pages (*admin.API); without it they say
 	// imports are not configured.
 	Imports Imports
+	// DropBoxSFTP is the drop box's SFTP server, for the portal's HR
+	// files page; the zero value when it serves none.
+	DropBoxSFTP DropBoxSFTP
 	// Domains finds a work email's tenant, for sign-in with SSO (with
 	// SAML and Connections).
 	Domains Domains
@@ -200,6 +203,7 @@ func (c *Console) routes() []route {
 		{pattern: "GET " + Prefix + "/setup/saml/result", handler: c.inSetup("saml", c.setupSAMLResult), public: true},
 		{pattern: "GET " + Prefix + "/setup/scim", handler: c.inSetup("scim", c.setupSCIM), public: true},
 		{pattern: "POST " + Prefix + "/setup/scim/token", handler: c.inSetup("scim", c.setupSCIMToken), public: true},
+		{pattern: "GET " + Prefix + "/setup/feeds", handler: c.inSetup("feeds", c.setupFeeds), public: true},
 
 		{pattern: "GET " + t + "/import", handler: c.inTenant(c.importPage)},
 		{pattern: "POST " + t + "/import", handler: c.inTenant(c.importReview), maxBody: maxImportForm},

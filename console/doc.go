@@ -33,12 +33,18 @@
 // bound to a tenant reaches that tenant's pages only, a read-only key reads
 // only), or SSO through rosterd's own SAML SP for a customer's admins
 // (sso.go): a card whose role is admin gets a session for its tenant only.
-// The SP hands the console's logins back by a nonce (handoff.go).
+// The SP hands the console's logins back by a nonce (handoff.go). Either
+// way the sign-in ends on the page it started for (next), when safeNext
+// lets it through: an SSO sign-in keeps next with its pending login in
+// the session store, never in the SAML RelayState, and sends a next that
+// is off the console or another tenant's to the tenant's users.
 //
 // The setup portal (setup.go) serves a setup link's session (admin's
 // rosterd_setup cookie), asked of the store on every request: SAML (the SP's
-// values, the IdP's metadata URL, Test sign-in) and SCIM (a token shown
-// once) of that one tenant, as the link allows.
+// values, the IdP's metadata URL, Test sign-in), SCIM (a token shown
+// once) and HR files (the drop box's upload URL and SFTP login of each
+// source: upload feed, with its last run; setup_feeds.go) of that one
+// tenant, as the link allows.
 //
 // The import pages (imports.go) call the admin API's own import
 // (admin.API.Import, ApplyImportReview, ImportRun through Deps.Imports), so

@@ -42,16 +42,22 @@ type pending struct {
 	Kind   pendingKind `json:"kind"`
 	Tenant string      `json:"tenant"`
 	Since  time.Time   `json:"since"`
+	// Next is the console page a sign-in goes to once it is done, as
+	// safeNext passed it when the sign-in started. It waits here, in the
+	// session store, not in the SAML RelayState: nothing that went through
+	// the IdP and the browser decides where the console sends anybody.
+	Next string `json:"next,omitempty"`
 	// What arrived: a test's result, or the card signed in.
 	Test *saml.TestResult `json:"test,omitempty"`
 	Card *directory.Card  `json:"card,omitempty"`
 }
 
-// expect makes the session wait for a login of kind; it returns the
-// nonce to hand to the SP. A new one replaces what the session waited for.
-func (s *sessions) expect(ctx context.Context, ses *session, kind pendingKind, tenant string) (string, error) {
+// expect makes the session wait for a login of kind, and go to next (a
+// sign-in's; "" for a test) once it is done; it returns the nonce to hand
+// to the SP. A new one replaces what the session waited for.
+func (s *sessions) expect(ctx context.Context, ses *session, kind pendingKind, tenant, next string) (string, error) {
 	nonce := rand.Text()
-	p := &pending{Kind: kind, Tenant: tenant, Since: s.now()}
+	p := &pending{Kind: kind, Tenant: tenant, Since: s.now(), Next: next}
 	err := s.modify(ctx, ses, func(r *store.ConsoleSession) bool {
 		r.Nonce, r.Pending = nonce, encodePending(p)
 		return true

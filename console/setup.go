@@ -25,7 +25,8 @@ import (
 // rosterd_setup cookie and sends the browser here), and sets up the parts
 // the link allows — SAML: the values to copy into the IdP, the IdP's
 // metadata URL, and Test sign-in; SCIM: the base URL and a token shown
-// once. The portal asks the setup session of every request, so a link
+// once; HR files: where HR uploads to the drop box, and the last run
+// (setup_feeds.go). The portal asks the setup session of every request, so a link
 // revoked or past its expiry ends the portal at once.
 
 // SetupLinks finds the link a setup session was redeemed from (the store).
@@ -146,11 +147,7 @@ func (c *Console) setupHome(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, p := range l.Parts {
 		label := partName(p)
-		sp := setupPart{Name: p, Label: strings.ToUpper(label[:1]) + label[1:]}
-		if p != "feeds" {
-			sp.URL = Prefix + "/setup/" + p
-		}
-		view.Parts = append(view.Parts, sp)
+		view.Parts = append(view.Parts, setupPart{Name: p, Label: strings.ToUpper(label[:1]) + label[1:], URL: Prefix + "/setup/" + p})
 	}
 	c.render(w, r, http.StatusOK, "setup", "Set up "+view.TenantName, view)
 }
@@ -349,7 +346,7 @@ func (c *Console) setupSAMLTest(w http.ResponseWriter, r *http.Request) {
 		c.errorPage(w, r, http.StatusServiceUnavailable, "Single sign-on is not available in this rosterd.")
 		return
 	}
-	nonce, err := c.sessions.expect(r.Context(), sessionOf(r), pendingTest, setupLinkOf(r).Tenant)
+	nonce, err := c.sessions.expect(r.Context(), sessionOf(r), pendingTest, setupLinkOf(r).Tenant, "")
 	if err != nil {
 		c.fail(w, r, err)
 		return

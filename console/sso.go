@@ -69,12 +69,16 @@ func (c *Console) ssoFind(w http.ResponseWriter, r *http.Request) {
 	if name == "" {
 		name = t.ID()
 	}
-	c.render(w, r, http.StatusOK, "sso", "Sign in with SSO", ssoView{TenantName: name,
-		StartURL: Prefix + "/sso/start?tenant=" + url.QueryEscape(t.ID())})
+	start := Prefix + "/sso/start?tenant=" + url.QueryEscape(t.ID())
+	if next != Prefix+"/" {
+		start += "&next=" + url.QueryEscape(next)
+	}
+	c.render(w, r, http.StatusOK, "sso", "Sign in with SSO", ssoView{TenantName: name, StartURL: start})
 }
 
-// ssoStart: GET /console/sso/start?tenant= — sends the browser to the
-// tenant's IdP, the session waiting for the login.
+// ssoStart: GET /console/sso/start?tenant=&next= — sends the browser to
+// the tenant's IdP, the session waiting for the login and keeping next
+// (checked by safeNext here and again at the end) for after it.
 func (c *Console) ssoStart(w http.ResponseWriter, r *http.Request) {
 	if !c.ssoEnabled() {
 		c.errorPage(w, r, http.StatusNotFound, "Sign-in with SSO is not available in this rosterd.")
@@ -91,7 +95,7 @@ func (c *Console) ssoStart(w http.ResponseWriter, r *http.Request) {
 		c.errorPage(w, r, http.StatusNotFound, fmt.Sprintf("There is no organization %q that signs in with SSO.", id))
 		return
 	}
-	nonce, err := c.sessions.expect(r.Context(), sessionOf(r), pendingSignIn, t.ID())
+	nonce, err := c.sessions.expect(r.Context(), sessionOf(r), pendingSignIn, t.ID(), safeNext(r.URL.Query().Get("next")))
 	if err != nil {
 		c.fail(w, r, err)
 		return
@@ -100,7 +104,8 @@ func (c *Console) ssoStart(w http.ResponseWriter, r *http.Request) {
 }
 
 // ssoDone: GET /console/sso/done — the login the SP handed back: a new
-// session (a new id) for an admin of the tenant.
+// session (a new id) for an admin of the tenant, sent to the page the
+// sign-in started for (ssoNext).
 func (c *Console) ssoDone(w http.ResponseWriter, r *http.Request) {
 	ses := sessionOf(r)
 	p, ok := c.sessions.take(r.Context(), ses, pendingSignIn)
@@ -123,7 +128,29 @@ func (c *Console) ssoDone(w http.ResponseWriter, r *http.Request) {
 	c.setCookie(w, id)
 	c.deps.Logger.Info("console sso sign-in", "tenant", card.Tenant, "card", card.ID)
 	c.sessions.setFlash(r.Context(), ns, "Signed in as "+card.Email+".")
-	http.Redirect(w, r, tenantURL(card.Tenant)+"/users", http.StatusSeeOther)
+	http.Redirect(w, r, ssoNext(p.Next, card.Tenant), http.StatusSeeOther)
+}
+
+// ssoNext is where an SSO sign-in for tenant ends: next, when safeNext
+// lets it through and it is not a page of another tenant (which the new
+// session may not open); else the tenant's users, the page an admin of
+// one tenant starts from.
+func ssoNext(next, tenant string) string {
+	n := safeNext(next)
+	home := tenantURL(tenant) + "/users"
+	if n == Prefix+"/" {
+		return home
+	}
+	u, err := url.Parse(n)
+	if err != nil {
+		return home
+	}
+	if rest, ok := strings.CutPrefix(u.Path, Prefix+"/t/"); ok {
+		if id, _, _ := strings.Cut(rest, "/"); id != tenant {
+			return home
+		}
+	}
+	return n
 }
 
 // stillAdmin checks, on every request of a person signed in with SSO,

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/rosterd/rosterd/config"
+	"github.com/rosterd/rosterd/console"
 	"github.com/rosterd/rosterd/internal/credential"
 	"github.com/rosterd/rosterd/internal/daemon"
 	"github.com/rosterd/rosterd/sync/dropbox"
@@ -20,12 +21,13 @@ import (
 // PUT /drop/{tenant}/{feed} on srv, the SFTP server on drop_box.sftp_listen
 // (its port taken here, so that a busy port fails the start), and the runs
 // of run_on_upload feeds. stop ends them and waits; an upload in progress
-// is abandoned, never stored half.
+// is abandoned, never stored half. sftp is the SFTP server as the
+// console's setup portal shows it to HR (zero without one).
 func startDropBox(ctx context.Context, cfg *config.Config, keys *credential.Keyring, runner *reconcile.Runner, feeds func() map[string]reconcile.Feed,
-	srv *daemon.Server, reg prometheus.Registerer, logger *slog.Logger) (box *dropbox.Box, stop func(), err error) {
+	srv *daemon.Server, reg prometheus.Registerer, logger *slog.Logger) (box *dropbox.Box, sftp console.DropBoxSFTP, stop func(), err error) {
 	upload, err := dropbox.FeedsOf(cfg)
 	if err != nil {
-		return nil, nil, err
+		return nil, sftp, nil, err
 	}
 	box, err = dropbox.New(dropbox.Options{Feeds: upload, Keys: keys, Logger: logger, Registerer: reg,
 		Run: func(ctx context.Context, tenant, feed string) error {
@@ -37,7 +39,7 @@ func startDropBox(ctx context.Context, cfg *config.Config, keys *credential.Keyr
 			return err
 		}})
 	if err != nil {
-		return nil, nil, err
+		return nil, sftp, nil, err
 	}
 	box.Mount(srv)
 
@@ -50,7 +52,7 @@ func startDropBox(ctx context.Context, cfg *config.Config, keys *credential.Keyr
 		signer, created, err := dropbox.LoadOrCreateHostKey(cfg.DropBoxHostKeyFile())
 		if err != nil {
 			stopRuns()
-			return nil, nil, fmt.Errorf("drop_box: the SFTP host key: %w", err)
+			return nil, sftp, nil, fmt.Errorf("drop_box: the SFTP host key: %w", err)
 		}
 		fp := ssh.FingerprintSHA256(signer.PublicKey())
 		if created {
@@ -60,8 +62,9 @@ func startDropBox(ctx context.Context, cfg *config.Config, keys *credential.Keyr
 		ln, err := net.Listen("tcp", cfg.DropBox.SFTPListen)
 		if err != nil {
 			stopRuns()
-			return nil, nil, fmt.Errorf("drop_box.sftp_listen: %w", err)
+			return nil, sftp, nil, fmt.Errorf("drop_box.sftp_listen: %w", err)
 		}
+		sftp = console.DropBoxSFTP{Listen: cfg.DropBox.SFTPListen, Fingerprint: fp}
 		logger.Info("drop box serving SFTP", "addr", ln.Addr().String(), "host_key", fp, "feeds", len(upload))
 		var sftpCtx context.Context
 		sftpCtx, stopSFTP = context.WithCancel(ctx)
@@ -73,5 +76,5 @@ func startDropBox(ctx context.Context, cfg *config.Config, keys *credential.Keyr
 		}()
 	}
 	go func() { box.Run(runCtx); close(runsDone) }()
-	return box, func() { stopSFTP(); <-sftpDone; stopRuns(); <-runsDone }, nil
+	return box, sftp, func() { stopSFTP(); <-sftpDone; stopRuns(); <-runsDone }, nil
 }

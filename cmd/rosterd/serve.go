@@ -141,7 +141,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	// The drop box of source: upload feeds: PUT /drop/{tenant}/{feed}, and
 	// SFTP when drop_box.sftp_listen is set.
-	dropBox, stopDropBox, err := startDropBox(ctx, cfg, keys, runner, feeds.runnable, srv, reg, logger.With("component", "dropbox"))
+	dropBox, dropBoxSFTP, stopDropBox, err := startDropBox(ctx, cfg, keys, runner, feeds.runnable, srv, reg, logger.With("component", "dropbox"))
 	if err != nil {
 		return err
 	}
@@ -215,7 +215,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	web, err := console.New(console.Deps{Keys: keys, Directory: svc, Audit: st, Tenants: consoleTenants{tenants},
 		Runs:       consoleRuns{st: st, api: adminAPI, runner: runner},
 		Imports:    adminAPI,
-		SetupLinks: st, Connections: tenants, SAML: samlServer, Domains: tenants, Sessions: st,
+		SetupLinks: st, Connections: tenants, SAML: samlServer, Domains: tenants, Sessions: st, DropBoxSFTP: dropBoxSFTP,
 		PublicURL: cfg.PublicURL, Logger: logger.With("component", "console")})
 	if err != nil {
 		return err

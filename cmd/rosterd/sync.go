@@ -2,16 +2,21 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/rosterd/rosterd/admin"
 	"github.com/rosterd/rosterd/config"
 	"github.com/rosterd/rosterd/directory"
 	"github.com/rosterd/rosterd/internal/daemon"
@@ -404,13 +409,23 @@ func progress(w io.Writer, what string) func(done, total int) {
 	}
 }
 
-// importCommand is the admin's one-off import: the same parse, plan and
-// apply, with the admin as the source; it adds and updates, and disables
+// importCommand is the admin's one-off import: the admin API's own import
+// (admin.API.Import, as POST …/imports and the console's import pages run
+// it), with the admin as the source; it adds and updates, and disables
 // nobody unless the file is declared the full roster.
 func importCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var g globalFlags
-	fs := newFlagSet("import", "Import people from a CSV, TSV or XLSX file as the admin: adds and updates cards; with --full-roster also withdraws the admin's claim on everyone the file omits. Only the attributes the file has columns for change; an empty cell leaves its attribute as it is unless --clear-empty.\n\nUsage: rosterd import FILE --tenant T [--dry-run] [--invite] [--full-roster] [--clear-empty]", stderr, &g)
-	tenant := fs.String("tenant", "", "the tenant to import into (required with several tenants)")
+	fs := newFlagSet("import", `Import people from a CSV, TSV or XLSX file as the admin: adds and updates cards; with --full-roster also withdraws the admin's claim on everyone the file omits. Only the attributes the file has columns for change; an empty cell leaves its attribute as it is unless --clear-empty.
+
+FILE - reads pasted rows from standard input (a header row, then a row per person, split by commas or tabs, as a spreadsheet's copy gives them): rosterd import - --tenant acme < rows.txt
+
+--columns is the admin API's columns: a JSON object of header → target, a card field (email, given_name, location, …), custom.<name>, relation.<name> (a relation the tenant declares) or ignore, for example
+  --columns '{"Office Location": "location", "Parent": "relation.parent"}'
+Given, it is the whole mapping on top of the headers rosterd knows, each of its headers must be in the file, and it becomes the tenant's import default, as through the API and the console; not given, that default applies.
+
+Usage: rosterd import FILE|- --tenant T [--columns JSON] [--dry-run] [--invite] [--full-roster] [--clear-empty]`, stderr, &g)
+	tenantID := fs.String("tenant", "", "the tenant to import into (required with several tenants)")
+	columnsFlag := fs.String("columns", "", "the column mapping, a JSON object of header → target (see above)")
 	dryRun := fs.Bool("dry-run", false, "plan only: print what would change")
 	invite := fs.Bool("invite", false, "send invites to the cards the import creates (never to existing ones)")
 	fullRoster := fs.Bool("full-roster", false, "the file is everyone: withdraw the admin's claims on people it omits")
@@ -421,41 +436,101 @@ func importCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return err
 	}
 	if len(positional) != 1 {
-		return fmt.Errorf("%w: import takes one FILE", errUsage)
+		return fmt.Errorf("%w: import takes one FILE (or - for standard input)", errUsage)
+	}
+	var columns map[string]string
+	if *columnsFlag != "" {
+		// Decoded as the API decodes its columns; the mapping itself is
+		// checked by the import (filefeed.CheckColumns and the tenant's
+		// relations), with errors that name the header.
+		if err := json.Unmarshal([]byte(*columnsFlag), &columns); err != nil || columns == nil {
+			return fmt.Errorf(`%w: --columns must be a JSON object of header → target, such as {"Office Location": "location"}`, errUsage)
+		}
+	}
+	name, data, err := readImportInput(positional[0])
+	if err != nil {
+		return err
 	}
 	a, err := openApp(ctx, g, stderr)
 	if err != nil {
 		return err
 	}
 	defer a.st.Close()
-	t, err := a.tenant(*tenant)
+	t, err := a.tenant(*tenantID)
 	if err != nil {
 		return err
 	}
-	tc, ok := a.cfg.FindTenant(t)
-	if !ok {
+	if _, ok := a.cfg.FindTenant(t); !ok {
 		return fmt.Errorf("%w: no tenant %q", errUsage, t)
 	}
-	if fi, err := os.Stat(positional[0]); err != nil {
-		return err
-	} else if err := filefeed.CheckImportSize(positional[0], fi.Size()); err != nil {
-		return err
+	api := admin.New(nil, fileRegistry(fileTenants(a.cfg)), a.logger, prometheus.NewRegistry()).
+		With(admin.Services{Directory: a.dir, Store: a.st, Runner: a.runner()})
+	body, err := api.Import(ctx, t, "cli", admin.ImportInput{Name: name, Data: data, Columns: columns, DryRun: *dryRun, Invite: *invite,
+		FullRoster: *fullRoster, ClearEmpty: *clearEmpty, Interruptible: true, Progress: progress(stderr, "importing")})
+	var refused *admin.ImportError
+	if errors.As(err, &refused) {
+		if refused.Status == http.StatusBadRequest {
+			return fmt.Errorf("%w: %s", errUsage, refused.Message)
+		}
+		return errors.New(refused.Message)
 	}
-	data, err := os.ReadFile(positional[0])
 	if err != nil {
 		return err
 	}
-	f := filefeed.ImportFeed(t, positional[0], data, filefeed.ImportOptions{Invite: *invite, FullRoster: *fullRoster, ClearEmpty: *clearEmpty}, limitsOf(tc))
-	run, err := a.runner().Run(ctx, f, reconcile.RunOptions{DryRun: *dryRun, Trigger: "import", Actor: "cli", Progress: progress(stderr, "importing")})
-	printRun(stdout, run)
-	if err != nil {
-		return err
+	printRun(stdout, body.Run)
+	if body.Failure != nil {
+		return body.Failure
+	}
+	if body.Failed() {
+		return fmt.Errorf("the import failed: %s", body.Error)
 	}
 	if *output != "" {
-		return writePlan(run, *output)
+		return writePlan(body.Run, *output)
 	}
 	return nil
 }
+
+// readImportInput reads an import's FILE, or pasted rows from standard
+// input for "-" (read under admin.PastedName, as the API reads its text).
+// Either is held to max_file_size before more is read.
+func readImportInput(path string) (name string, data []byte, err error) {
+	if path == "-" {
+		data, err = io.ReadAll(io.LimitReader(os.Stdin, config.DefaultMaxFileSize+1))
+		if err != nil {
+			return "", nil, fmt.Errorf("reading standard input: %w", err)
+		}
+		if err := filefeed.CheckImportSize("standard input", int64(len(data))); err != nil {
+			return "", nil, err
+		}
+		if strings.TrimSpace(string(data)) == "" {
+			return "", nil, fmt.Errorf("%w: standard input is empty: paste a header row and a row per person", errUsage)
+		}
+		return admin.PastedName, data, nil
+	}
+	if fi, err := os.Stat(path); err != nil {
+		return "", nil, err
+	} else if err := filefeed.CheckImportSize(path, fi.Size()); err != nil {
+		return "", nil, err
+	}
+	data, err = os.ReadFile(path)
+	return path, data, err
+}
+
+// fileRegistry is the file's tenants as the admin API looks tenants up,
+// for the commands that work without the registry (import: its safety
+// limits are the file's tenant's).
+type fileRegistry []*tenant.Tenant
+
+func (f fileRegistry) Get(_ context.Context, id string) (*tenant.Tenant, error) {
+	for _, t := range f {
+		if t.ID() == id {
+			return t, nil
+		}
+	}
+	return nil, tenant.ErrNotFound
+}
+
+func (f fileRegistry) List() []*tenant.Tenant { return f }
 
 // startScheduler resumes the runs a crash left applying, of the tenants
 // given (the registry's at start), and returns a scheduler armed with
@@ -587,6 +662,3 @@ func importFeedOf(t config.Tenant, run store.Run) (reconcile.Feed, error) {
 	}
 	return filefeed.ImportFeed(t.ID, run.FileName, nil, opts, tenant.FromConfig(&t).Limits()), nil
 }
-
-// limitsOf are the safety limits of a tenant of the file.
-func limitsOf(t *config.Tenant) reconcile.Limits { return tenant.FromConfig(t).Limits() }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rosterd/rosterd/directory"
 	"github.com/rosterd/rosterd/internal/testenv"
 )
 
@@ -221,5 +222,94 @@ func TestImportCommandRefusesAFileOverTheLimit(t *testing.T) {
 	code, out, errOut := rosterdCmd(t, "import", file, "--config", cfg)
 	if code == 0 || !strings.Contains(errOut, "huge.csv: over a size limit: the file has 210763776 bytes or more, over max_file_size 200MiB") {
 		t.Fatalf("import of a file over the limit: %d\n%s\n%s", code, out, errOut)
+	}
+}
+
+// TestImportCommandColumnsAndText: rosterd import maps a file's headers
+// with --columns (the admin API's mapping, checked the same way: a bad one
+// names its header and imports nothing), reads pasted rows from standard
+// input for FILE -, and remembers the mapping as the tenant's import
+// default, as the API does.
+func TestImportCommandColumnsAndText(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "rosterd.yaml")
+	os.WriteFile(cfg, []byte("data_dir: "+dir+"\ntenants:\n  - id: acme\n    invite: none\n    relations: [parent]\n"), 0o600)
+	file := filepath.Join(dir, "people.csv")
+	os.WriteFile(file, []byte("Email,Office Location,Parent\nkid@acme.example,Berlin,mum@acme.example\nmum@acme.example,Paris,\n"), 0o600)
+	card := func(email string) directory.Card {
+		t.Helper()
+		a, err := openApp(context.Background(), globalFlags{config: cfg}, &testenv.Buffer{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer a.st.Close()
+		c, err := a.dir.GetByEmail(context.Background(), "acme", email)
+		if err != nil {
+			t.Fatalf("%s: %v", email, err)
+		}
+		return c
+	}
+
+	// Refusals name the problem and import nothing.
+	for _, tc := range []struct {
+		columns, want string
+	}{
+		{`{"Office Location": "locaton"}`, `columns["Office Location"]: unknown target "locaton"`},
+		{`{"Parent": "relation.guardian"}`, `columns["Parent"]: unknown relation "guardian" (the tenant declares: parent)`},
+		{`{"Office Location": "location", "office_location": "custom.office"}`, `columns["office_location"]: the header is the same as "Office Location"`},
+		{`Office Location=location`, `--columns must be a JSON object of header → target`},
+	} {
+		code, out, errOut := rosterdCmd(t, "import", file, "--config", cfg, "--columns", tc.columns)
+		if code != 2 || !strings.Contains(errOut, tc.want) || out != "" {
+			t.Errorf("--columns %s: exit %d, stderr %q, want 2 and %q", tc.columns, code, errOut, tc.want)
+		}
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+
+	code, out, errOut := rosterdCmd(t, "import", file, "--config", cfg, "--columns", `{"Office Location": "location", "Parent": "relation.parent"}`)
+	if code != 0 || !regexp.MustCompile(`create\s+2`).MatchString(out) {
+		t.Fatalf("import with --columns: %d\n%s\n%s", code, out, errOut)
+	}
+	kid := card("kid@acme.example")
+	if kid.Attributes.Location != "Berlin" || kid.Attributes.Relations["parent"] != "mum@acme.example" {
+		t.Fatalf("the mapped columns did not arrive: location %q, relations %v", kid.Attributes.Location, kid.Attributes.Relations)
+	}
+
+	// Pasted rows, tab-separated as a spreadsheet copies them, on standard
+	// input; the mapping given before is the tenant's default now.
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		w.Write([]byte("Email\tOffice Location\nkid@acme.example\tLisbon\nnew@acme.example\tRome\n"))
+		w.Close()
+	}()
+	stdin := os.Stdin
+	os.Stdin = r
+	code, out, errOut = rosterdCmd(t, "import", "-", "--config", cfg)
+	os.Stdin = stdin
+	r.Close()
+	if code != 0 || !regexp.MustCompile(`create\s+1`).MatchString(out) || !strings.Contains(out, "pasted.txt") {
+		t.Fatalf("import - from standard input: %d\n%s\n%s", code, out, errOut)
+	}
+	if got := card("kid@acme.example").Attributes.Location; got != "Lisbon" {
+		t.Fatalf("after the pasted rows the kid's location is %q, want Lisbon (the remembered mapping)", got)
+	}
+	if got := card("new@acme.example").Attributes.Location; got != "Rome" {
+		t.Fatalf("the pasted new person's location is %q, want Rome", got)
+	}
+
+	// Empty standard input is refused in words.
+	r, w, _ = os.Pipe()
+	w.Close()
+	os.Stdin = r
+	code, _, errOut = rosterdCmd(t, "import", "-", "--config", cfg)
+	os.Stdin = stdin
+	r.Close()
+	if code != 2 || !strings.Contains(errOut, "standard input is empty") {
+		t.Fatalf("import - with nothing on standard input: %d %s", code, errOut)
 	}
 }

@@ -2,21 +2,30 @@ package consoletest
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"encoding/json"
+	"html"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
+	"golang.org/x/crypto/ssh"
 
 	"github.com/rosterd/rosterd/internal/browsertest"
 	"github.com/rosterd/rosterd/internal/ssptest"
+	"github.com/rosterd/rosterd/internal/testenv"
 )
 
 // operatorConfig: the admin key is an operator's (it manages tenants and
@@ -60,11 +69,12 @@ func setupLink(t *testing.T, r *browsertest.Rosterd, ttl string, parts ...string
 // TestJourneySetupPortal is journey 5 of issue 17: an IT admin opens a
 // setup link, pastes the IdP's metadata URL (SimpleSAMLphp's), runs Test
 // sign-in through SimpleSAMLphp and sees what arrived, then makes a SCIM
-// token, copies it with the copy button, and the token works with curl.
+// token, copies it with the copy button, and the token works with curl;
+// last, the HR files step says that Initech has no upload feed yet.
 // axe-core checks every page of the portal.
 func TestJourneySetupPortal(t *testing.T) {
 	r := browsertest.StartRosterd(t, browsertest.Options{Config: operatorConfig})
-	link := newSetupTenant(t, r, "", "saml", "scim")
+	link := newSetupTenant(t, r, "", "saml", "scim", "feeds")
 	idp := ssptest.Start(t, itAdmin)
 
 	b := newBrowser(t, idp.Base)
@@ -222,6 +232,14 @@ func TestJourneySetupPortal(t *testing.T) {
 	if n := browsertest.Value(b, "look for the token", chromedp.Evaluate[int](`document.querySelectorAll("#scim-token").length`)); n != 0 {
 		b.Fatalf("the SCIM page shows the token again")
 	}
+
+	b.Step("open HR files",
+		chromedp.Navigate(r.URL+"/console/setup/"),
+		chromedp.WaitVisible(chromedp.CSS(`a[href="/console/setup/feeds"]`)),
+		browsertest.Load(chromedp.Click(chromedp.CSS(`a[href="/console/setup/feeds"]`))),
+		chromedp.WaitVisible(chromedp.CSS("#no-feeds")),
+	)
+	b.CheckA11y("HR files without an upload feed")
 }
 
 // TestSetupLinkRefusals: a setup link used after its expiry is refused,
@@ -332,4 +350,138 @@ func TestSetupTestSignInRefused(t *testing.T) {
 	if cards := listCards(t, r, "initech"); len(cards) != 0 {
 		t.Fatalf("a refused test sign-in made cards: %+v", cards)
 	}
+}
+
+// uploadToken is the configuration's upload token of Acme's feed hr.
+const uploadToken = "hr-upload-token-0123456789abcdef0123"
+
+// TestSetupHRFiles: the portal's HR files page gives the IT admin the drop
+// box's upload URL, a curl line, the SFTP user, address and host key, and
+// the feed's last run after HR's file was uploaded with the URL and read;
+// a tenant without an upload feed is told so. axe-core checks both pages.
+func TestSetupHRFiles(t *testing.T) {
+	pub, _, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sshPub, err := ssh.NewPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sftpPort := testenv.FreePort(t)
+	r := browsertest.StartRosterd(t, browsertest.Options{Config: `admin_keys: [{name: ops, key: ` + adminKey + `, scopes: [operator]}]
+drop_box: {sftp_listen: "127.0.0.1:` + strconv.Itoa(sftpPort) + `"}
+tenants:
+  - id: acme
+    name: Acme Inc.
+    invite: none
+    feeds:
+      - name: hr
+        kind: file
+        source: upload
+        columns: {"Work Email": email, "First Name": given_name}
+        upload:
+          token: ` + uploadToken + `
+          authorized_keys: ["` + strings.TrimSpace(string(ssh.MarshalAuthorizedKey(sshPub))) + `"]
+  - id: globex
+    name: Globex
+    invite: none
+`})
+	link := func(tenant string) string {
+		var l struct {
+			URL string `json:"url"`
+		}
+		api(t, r, "POST", "/tenants/"+tenant+"/setup-links", map[string]any{"parts": []string{"feeds"}}, &l)
+		return l.URL
+	}
+	get := func(c *http.Client, u string) (int, string) {
+		t.Helper()
+		resp, err := c.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	jar, _ := cookiejar.New(nil)
+	it := &http.Client{Jar: jar}
+	if code, body := get(it, link("acme")); code != 200 || !strings.Contains(body, `<a href="/console/setup/feeds">HR files</a>`) {
+		t.Fatalf("the portal of a feeds link: %d, no HR files step\n%s", code, body)
+	}
+	code, body := get(it, r.URL+"/console/setup/feeds")
+	upload := r.URL + "/drop/acme/hr"
+	if code != 200 || !strings.Contains(body, `value="`+upload+`"`) {
+		t.Fatalf("the HR files page: %d, no upload URL %s\n%s", code, upload, body)
+	}
+	if !strings.Contains(body, "No run yet") {
+		t.Errorf("the HR files page before any file does not say there is no run yet:\n%s", body)
+	}
+	// The curl line, as the page gives it, uploads HR's file.
+	curlLine := regexp.MustCompile(`<code id="feed-hr-curl">([^<]+)</code>`).FindStringSubmatch(body)
+	if curlLine == nil {
+		t.Fatalf("the HR files page has no curl line:\n%s", body)
+	}
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "employees.csv"), []byte("Work Email,First Name\nann@acme.example,Ann\nbob@acme.example,Bob\n"), 0o600)
+	sh := exec.Command("sh", "-c", html.UnescapeString(curlLine[1]))
+	sh.Dir, sh.Env = dir, append(os.Environ(), "UPLOAD_TOKEN="+uploadToken)
+	if out, err := sh.CombinedOutput(); err != nil {
+		t.Fatalf("the page's curl line: %v\n%s", err, out)
+	}
+	var run struct {
+		ID     string         `json:"id"`
+		Status string         `json:"status"`
+		Counts map[string]int `json:"counts"`
+	}
+	api(t, r, "POST", "/tenants/acme/feeds/hr/runs", nil, &run)
+	if run.Status != "applied" || run.Counts["create"] != 2 {
+		t.Fatalf("the run of the uploaded file: %+v", run)
+	}
+	_, body = get(it, r.URL+"/console/setup/feeds")
+	for _, want := range []string{
+		`<dd id="feed-hr-sftp-host">127.0.0.1</dd>`,
+		`<dd id="feed-hr-sftp-port">` + strconv.Itoa(sftpPort) + `</dd>`,
+		`<dd id="feed-hr-sftp-user">acme.hr</dd>`,
+		`<dd id="feed-hr-sftp-hostkey"><code>SHA256:`,
+		`sftp -P ` + strconv.Itoa(sftpPort) + ` acme.hr@127.0.0.1`,
+		`<span class="status status-run-applied">applied</span>`,
+		`<dd id="feed-hr-counts">2 rows read, 0 rows skipped, 2 people added, 2 cards enabled, 2 changes applied</dd>`,
+		`-employees.csv</dd>`, // the inbox names it "<UTC time>-<name>"
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the HR files page after a run lacks %s", want)
+		}
+	}
+	if t.Failed() {
+		t.Fatalf("the page:\n%s", body)
+	}
+
+	other := &http.Client{}
+	other.Jar, _ = cookiejar.New(nil)
+	get(other, link("globex"))
+	if code, body := get(other, r.URL+"/console/setup/feeds"); code != 200 || !strings.Contains(body, `id="no-feeds"`) ||
+		!strings.Contains(body, "source: upload") {
+		t.Fatalf("the HR files page of a tenant without an upload feed: %d\n%s", code, body)
+	}
+
+	b := newBrowser(t)
+	b.Step("open the setup link",
+		chromedp.Navigate(link("acme")),
+		chromedp.WaitVisible(chromedp.CSS(`a[href="/console/setup/feeds"]`)),
+	)
+	b.Step("open HR files",
+		browsertest.Load(chromedp.Click(chromedp.CSS(`a[href="/console/setup/feeds"]`))),
+		chromedp.WaitVisible(chromedp.CSS("#feed-hr-url")),
+	)
+	b.CheckA11y("HR files")
+	b.Step("the HR files page at 375 px",
+		chromedp.EmulateViewport(375, 800),
+		chromedp.Reload(),
+		chromedp.WaitVisible(chromedp.CSS("#feed-hr-url")),
+	)
+	if w := browsertest.Value(b, "measure the page", chromedp.Evaluate[int](`document.documentElement.scrollWidth`)); w > 375 {
+		b.Fatalf("at 375 px the HR files page is %d px wide: it scrolls sideways", w)
+	}
+	b.CheckA11y("HR files at 375 px")
 }

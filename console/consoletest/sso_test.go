@@ -2,9 +2,12 @@ package consoletest
 
 import (
 	"context"
+	"html"
+	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -249,4 +252,121 @@ func consoleCookie(b *browsertest.Browser, r *browsertest.Rosterd) string {
 		return err
 	}))
 	return id
+}
+
+var (
+	formRE    = regexp.MustCompile(`(?is)<form([^>]*)>(.*?)</form>`)
+	attrRE    = regexp.MustCompile(`(?is)\s([a-z-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')`)
+	inputRE   = regexp.MustCompile(`(?is)<input[^>]*>`)
+	continueA = regexp.MustCompile(`<a class="button" id="sso-continue" href="([^"]+)"`)
+)
+
+func attrsOf(tag string) map[string]string {
+	out := map[string]string{}
+	for _, m := range attrRE.FindAllStringSubmatch(tag, -1) {
+		out[strings.ToLower(m[1])] = html.UnescapeString(m[2] + m[3])
+	}
+	return out
+}
+
+// formAt reads the page's form whose action contains action ("" the
+// first form) as a browser would submit it: its action resolved against
+// the page's URL, and its fields.
+func formAt(t *testing.T, page, action string, at *url.URL) (string, url.Values) {
+	t.Helper()
+	for _, m := range formRE.FindAllStringSubmatch(page, -1) {
+		act := attrsOf(m[1])["action"]
+		if !strings.Contains(act, action) {
+			continue
+		}
+		u, _ := url.Parse(act)
+		fields := url.Values{}
+		for _, in := range inputRE.FindAllString(m[2], -1) {
+			a := attrsOf(in)
+			if a["name"] != "" && a["type"] != "submit" {
+				fields.Set(a["name"], a["value"])
+			}
+		}
+		return at.ResolveReference(u).String(), fields
+	}
+	t.Fatalf("no form to %q in the page at %s: %.1500s", action, at, page)
+	return "", nil
+}
+
+// TestSSOSignInGoesToNext: a customer admin who opened a console page
+// signed out signs in with SSO and lands on that page; a next that is off
+// the console (an open redirect's), or another tenant's page, lands on
+// the tenant's users instead. The SAML round trip is driven over HTTP as
+// a browser makes it, through SimpleSAMLphp.
+func TestSSOSignInGoesToNext(t *testing.T) {
+	idp := ssptest.Start(t, customerAdmin)
+	r := browsertest.StartRosterd(t, browsertest.Options{Config: ssoConfig(idp.MetadataURL)})
+	idp.TrustSP(t, r.URL+"/saml/acme/metadata")
+	api(t, r, "POST", "/tenants/acme/cards/invite", map[string]any{"emails": []string{customerAdmin.Email}, "role": "admin"}, nil)
+
+	read := func(resp *http.Response, err error) (*http.Response, string) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp, string(body)
+	}
+	// signIn opens page signed out, signs in with SSO from the sign-in
+	// form it is sent to (or, for a /console/sso/start URL, as a link
+	// made elsewhere would start it), and returns where the browser ends.
+	signIn := func(open string) string {
+		t.Helper()
+		jar, _ := cookiejar.New(nil)
+		browser := &http.Client{Jar: jar, Timeout: 20 * time.Second}
+		start := r.URL + open
+		if !strings.HasPrefix(open, "/console/sso/start") {
+			resp, page := read(browser.Get(r.URL + open))
+			if resp.StatusCode != http.StatusOK || resp.Request.URL.Path != "/console/sign-in" {
+				t.Fatalf("opening %s signed out: %d at %s", open, resp.StatusCode, resp.Request.URL)
+			}
+			action, fields := formAt(t, page, "/console/sso", resp.Request.URL)
+			fields.Set("email", customerAdmin.Email)
+			resp, page = read(browser.PostForm(action, fields))
+			m := continueA.FindStringSubmatch(page)
+			if resp.StatusCode != http.StatusOK || m == nil {
+				t.Fatalf("the SSO form answered %d with no way on: %.1500s", resp.StatusCode, page)
+			}
+			u, _ := url.Parse(html.UnescapeString(m[1]))
+			start = resp.Request.URL.ResolveReference(u).String()
+		}
+		resp, page := read(browser.Get(start))
+		action, fields := formAt(t, page, "", resp.Request.URL)
+		if _, ok := fields["password"]; !ok {
+			t.Fatalf("the IdP's page at %s has no password field: %.1500s", resp.Request.URL, page)
+		}
+		fields.Set("username", customerAdmin.Username)
+		fields.Set("password", customerAdmin.Password)
+		resp, page = read(browser.PostForm(action, fields))
+		action, fields = formAt(t, page, "", resp.Request.URL)
+		if action != r.URL+"/saml/acme/acs" || fields.Get("SAMLResponse") == "" {
+			t.Fatalf("the IdP answered %d with a form to %s: %.1500s", resp.StatusCode, action, page)
+		}
+		resp, page = read(browser.PostForm(action, fields))
+		if resp.StatusCode != http.StatusOK || !strings.Contains(page, "Signed in as "+customerAdmin.Email+".") {
+			t.Fatalf("after SSO: %d at %s: %.1500s", resp.StatusCode, resp.Request.URL, page)
+		}
+		return strings.TrimPrefix(resp.Request.URL.String(), r.URL)
+	}
+
+	for _, tc := range []struct{ open, land string }{
+		{"/console/t/acme/users?status=disabled", "/console/t/acme/users?status=disabled"},
+		{"/console/sign-in?next=" + url.QueryEscape("https://evil.example/"), "/console/t/acme/users"},
+		{"/console/sign-in?next=" + url.QueryEscape("//evil.example/console/"), "/console/t/acme/users"},
+		{"/console/t/globex/users", "/console/t/acme/users"},
+		// A start link made by someone else: its next is checked too.
+		{"/console/sso/start?tenant=acme&next=" + url.QueryEscape("/console/t/acme/runs"), "/console/t/acme/runs"},
+		{"/console/sso/start?tenant=acme&next=" + url.QueryEscape("https://evil.example/"), "/console/t/acme/users"},
+		{"/console/sso/start?tenant=acme&next=" + url.QueryEscape("/console/\\evil.example"), "/console/t/acme/users"},
+	} {
+		if got := signIn(tc.open); got != tc.land {
+			t.Errorf("signed in with SSO from %s: at %s, want %s", tc.open, got, tc.land)
+		}
+	}
 }
