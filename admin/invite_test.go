@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rosterd/rosterd/directory"
 )
@@ -59,11 +60,29 @@ func TestInviteOnePersonWithANameInOneCall(t *testing.T) {
 			t.Fatalf("outbox: %+v", msgs)
 		}
 
-		// Again with a new title: the other fields stay, the invite is sent again.
+		// Again with a new title: the other fields stay; the invite sent a
+		// moment ago is live, so none goes out (as GitLab and WorkOS
+		// answer an invite of someone invited already): the outbox
+		// holds one invite, the token is the first one.
+		annID := fmt.Sprint(got["card"].(map[string]any)["id"])
+		token := e.inviteToken(annID)
 		r = e.must(200, "POST", acme+"/cards/invite", map[string]any{"email": "ann.smith@example.com", "title": "CEO"})
 		got = result(t, r, 0)
-		if a := attrs(got); got["action"] != "updated" || got["invited"] != true || a["title"] != "CEO" || a["department"] != "R&D" || a["given_name"] != "Ann" {
+		if a := attrs(got); got["action"] != "updated" || got["invited"] != false || notInvited(got) != "invite_pending" ||
+			a["title"] != "CEO" || a["department"] != "R&D" || a["given_name"] != "Ann" {
 			t.Fatalf("second invite: %s", r.Raw)
+		}
+		if msgs := e.outbox(annID); len(msgs) != 1 || e.inviteToken(annID) != token {
+			t.Fatalf("a live invite was sent again: %d outbox messages", len(msgs))
+		}
+		// Once it has expired, inviting again sends a new one.
+		e.clock.Advance(8 * 24 * time.Hour)
+		r = e.must(200, "POST", acme+"/cards/invite", map[string]any{"email": "ann.smith@example.com"})
+		if got := result(t, r, 0); got["invited"] != true {
+			t.Fatalf("invite after expiry: %s", r.Raw)
+		}
+		if msgs := e.outbox(annID); len(msgs) != 2 {
+			t.Fatalf("after expiry: %d outbox messages, want 2", len(msgs))
 		}
 
 		// Added without an invite.

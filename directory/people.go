@@ -47,6 +47,7 @@ const (
 	NotInvitedActive       NotInvited = "already_active"   // the person has logged in already
 	NotInvitedNoEmail      NotInvited = "no_email"         // the card has no address to write to
 	NotInvitedSSODomain    NotInvited = "sso_domain"       // the email's domain signs in through SSO (sso_domains)
+	NotInvitedStillLive    NotInvited = "invite_pending"   // an invite sent earlier has not expired; remind or re-invite
 )
 
 // Explain says the reason in a sentence.
@@ -68,6 +69,8 @@ func (n NotInvited) Explain() string {
 		return "the card has no email address"
 	case NotInvitedSSODomain:
 		return "the person's email domain signs in through the tenant's SSO (sso_domains); the card is provisioned, not invited"
+	case NotInvitedStillLive:
+		return "an invite sent earlier has not expired yet; remind the person (once a day) or re-invite to send a new one"
 	}
 	return string(n)
 }
@@ -167,8 +170,14 @@ func (s *Service) InvitePeople(ctx context.Context, actor Actor, tenant string, 
 			}
 			before := w.card
 			send := p.SendInvite == nil || *p.SendInvite
+			// Inviting someone whose invite is still live sends nothing:
+			// a pasted list that names them again must not reset their
+			// expiry or mail them again (remind, once a day, and
+			// re-invite do that on purpose). An expired invite is
+			// sent anew.
+			live := w.stored && StatusOf(before, b.now) == InvitePending
 			no := false
-			m := mutation{emailOptional: true, forceInvite: send, invite: &no}
+			m := mutation{emailOptional: true, forceInvite: send && !live, invite: &no}
 			out, err := b.mutate(ctx, w, "admin.invite", KindAdmin, func(w *working) error {
 				prev, _ := w.claim(KindAdmin)
 				attrs := layerAttributes(prev.Attributes, p.Attributes)
@@ -191,8 +200,11 @@ func (s *Service) InvitePeople(ctx context.Context, actor Actor, tenant string, 
 					o.Action = PersonUpdated
 				}
 				o.NotInvited = NotInvitedReason(policy, out.Card)
-				if o.NotInvited == "" && !send {
+				switch {
+				case o.NotInvited == "" && !send:
 					o.NotInvited = NotInvitedNotRequested
+				case o.NotInvited == "" && live:
+					o.NotInvited = NotInvitedStillLive
 				}
 				o.Invited = o.NotInvited == ""
 			}
