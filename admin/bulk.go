@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"sync"
 
 	"github.com/google/uuid"
 
@@ -275,25 +276,70 @@ func (a *API) finishBulk(ctx context.Context, jobs RunWriter, run store.Run, ac 
 	}
 }
 
-// applyBulk runs the action over ids in batches; progress, when set, is
-// called with the results so far after each batch. held (nil: none)
-// keeps the cards a dry run read for the run that applies. On a store
-// error it returns the results of the batches that applied.
+// applyBulk runs the action over ids in batches, bulkWorkers at a time;
+// progress, when set, is called with the results of the batches done so
+// far, in order. held (nil: none) keeps the cards a dry run read for the
+// run that applies. On a store error no further batch starts, and it
+// returns the first error with the results of the batches that applied,
+// in order (a batch is one transaction: it applied whole or not at all).
 func (a *API) applyBulk(ctx context.Context, ac directory.Actor, tenant string, in directory.BulkInput, ids []string, dryRun bool,
 	held *directory.BulkHeld, progress func([]directory.BulkResult)) ([]directory.BulkResult, error) {
-	out := make([]directory.BulkResult, 0, len(ids))
-	for chunk := range slices.Chunk(ids, bulkBatch) {
-		res, err := a.services.Directory.BulkWithHeld(ctx, ac, tenant, in, chunk, dryRun, held)
-		if err != nil {
-			return out, err
-		}
-		out = append(out, res...)
-		if progress != nil && len(out) < len(ids) {
-			progress(out)
-		}
+	chunks := slices.Collect(slices.Chunk(ids, bulkBatch))
+	var (
+		mu      sync.Mutex
+		results = make([][]directory.BulkResult, len(chunks))
+		errs    = make([]error, len(chunks))
+		next    int  // the next batch to start
+		failed  bool // a batch failed: start no other
+		shown   int  // batches reported to progress, a prefix
+		out     = make([]directory.BulkResult, 0, len(ids))
+	)
+	var wg sync.WaitGroup
+	for range min(bulkWorkers, len(chunks)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				mu.Lock()
+				if failed || next == len(chunks) {
+					mu.Unlock()
+					return
+				}
+				i := next
+				next++
+				mu.Unlock()
+				res, err := a.services.Directory.BulkWithHeld(ctx, ac, tenant, in, chunks[i], dryRun, held)
+				mu.Lock()
+				results[i], errs[i] = res, err
+				failed = failed || err != nil
+				for shown < len(chunks) && results[shown] != nil {
+					out = append(out, results[shown]...)
+					shown++
+				}
+				if progress != nil && len(out) < len(ids) && err == nil {
+					progress(out)
+				}
+				mu.Unlock()
+			}
+		}()
 	}
-	return out, nil
+	wg.Wait()
+	var first error
+	out = out[:0]
+	for i := range chunks {
+		if errs[i] != nil && first == nil {
+			first = errs[i]
+		}
+		out = append(out, results[i]...)
+	}
+	return out, first
 }
+
+// bulkWorkers is how many batches of a bulk job run at once: while one's
+// cards are resolved and encoded here, another's are written by the
+// database (PostgreSQL works in processes of its own). SQLite's writers
+// take turns, so there it changes little.
+const bulkWorkers = 2
 
 func bulkCounts(results []directory.BulkResult, selected int) map[string]int {
 	c := map[string]int{"selected": selected, "done": len(results), "changed": 0, "unchanged": 0, "refused": 0, "disables": 0}

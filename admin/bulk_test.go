@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -219,8 +220,7 @@ func TestBulkActionsChangeEachCardAsTheOneCardActions(t *testing.T) {
 
 func TestBulkOfManyCardsAppliesInBatchesWithProgress(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
-		e.seedMany("acme", "a", 800, "Field")
-		e.seedMany("acme", "b", 700, "Field")
+		ids := append(e.seedMany("acme", "a", 800, "Field"), e.seedMany("acme", "b", 700, "Field")...)
 		r := e.must(http.StatusAccepted, "POST", acme+"/cards/bulk", map[string]any{"action": "set_role", "role": "field", "filter": map[string]string{"department": "field"}})
 		id := fmt.Sprint(r.Body["id"])
 		if loc := r.Header.Get("Location"); loc != acme+"/bulk/"+id || r.Body["status"] != "applying" || count(r, "selected") != 1500 {
@@ -246,6 +246,28 @@ func TestBulkOfManyCardsAppliesInBatchesWithProgress(t *testing.T) {
 		st := e.must(200, "GET", acme+"/cards/stats?role=field", nil)
 		if st.Body["total"] != float64(1500) {
 			t.Fatalf("stats of role field: %s", st.Raw)
+		}
+
+		// By ids, in an order of the caller's: two batches apply at once,
+		// and the results keep the ids' order.
+		slices.Reverse(ids)
+		r = e.must(http.StatusAccepted, "POST", acme+"/cards/bulk", map[string]any{"action": "set_role", "role": "viewer", "ids": ids})
+		id = fmt.Sprint(r.Body["id"])
+		for range 2000 {
+			got = e.must(200, "GET", acme+"/bulk/"+id, nil)
+			if got.Body["status"] != "applying" {
+				break
+			}
+			time.Sleep(10 * time.Millisecond) // waiting for the job, not timing it
+		}
+		it := items(t, got)
+		if got.Body["status"] != "applied" || count(got, "changed") != 1500 || len(it) != 1500 {
+			t.Fatalf("job by ids: %.300s", got.Raw)
+		}
+		for i, item := range it {
+			if item["card_id"] != ids[i] {
+				t.Fatalf("item %d is card %v, want %s (the ids' order)", i, item["card_id"], ids[i])
+			}
 		}
 	})
 }

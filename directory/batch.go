@@ -179,7 +179,12 @@ func (b *batch) register(ctx context.Context, cards []Card) error {
 	return nil
 }
 
+// dedupe is xs sorted, without repeats: a copy, never xs itself sorted in
+// place (a bulk job's batch is a window of the job's ids, and results
+// follow the ids' order: sorted in place, each batch's results came out
+// in id order instead).
 func dedupe(xs []string) []string {
+	xs = slices.Clone(xs)
 	slices.Sort(xs)
 	return slices.Compact(xs)
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rosterd/rosterd/store"
@@ -117,7 +118,10 @@ type BulkResult struct {
 // alone (locking them), not every column of the card and its claims.
 // A job's safety brake needs a dry run over every card before the first
 // applies, so without it each card is read twice in full.
+// Batches of one job may run at once (each its own cards): a mutex
+// guards the map.
 type BulkHeld struct {
+	mu    sync.Mutex
 	cards map[string]heldCard
 }
 
@@ -135,6 +139,8 @@ func NewBulkHeld() *BulkHeld { return &BulkHeld{cards: map[string]heldCard{}} }
 // of a bulk by filter, which lists the cards), so that it reads their
 // claims only.
 func (h *BulkHeld) Offer(cards []Card) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	for _, c := range cards {
 		h.cards[c.ID] = heldCard{card: c}
 	}
@@ -186,7 +192,7 @@ func (s *Service) BulkWithHeld(ctx context.Context, actor Actor, tenant string, 
 				continue
 			}
 			if held != nil && dryRun {
-				held.cards[id] = heldCard{card: w.card, claims: slices.Clone(w.claims), read: true}
+				held.put(id, heldCard{card: w.card, claims: slices.Clone(w.claims), read: true})
 			}
 			action, m, fn := s.bulkChange(policy, tenant, actor, in, w)
 			before := w.card
@@ -223,8 +229,7 @@ func (b *batch) loadHeld(ctx context.Context, ids []string, held *BulkHeld) erro
 	}
 	var stale []string
 	for _, id := range ids {
-		h, ok := held.cards[id]
-		delete(held.cards, id)
+		h, ok := held.take(id)
 		v, stored := versions[id]
 		switch {
 		case !stored || b.byID[id] != nil:
@@ -252,7 +257,7 @@ func (b *batch) loadOffered(ctx context.Context, ids []string, held *BulkHeld) e
 	var offered []Card
 	var rest []string
 	for _, id := range ids {
-		if h, ok := held.cards[id]; ok && !h.read {
+		if h, ok := held.get(id); ok && !h.read {
 			offered = append(offered, h.card)
 		} else {
 			rest = append(rest, id)
@@ -263,6 +268,28 @@ func (b *batch) loadOffered(ctx context.Context, ids []string, held *BulkHeld) e
 	}
 	_, err := b.load(ctx, rest, nil, nil)
 	return err
+}
+
+func (h *BulkHeld) get(id string) (heldCard, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	c, ok := h.cards[id]
+	return c, ok
+}
+
+// take removes and returns the card held for id.
+func (h *BulkHeld) take(id string) (heldCard, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	c, ok := h.cards[id]
+	delete(h.cards, id)
+	return c, ok
+}
+
+func (h *BulkHeld) put(id string, c heldCard) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.cards[id] = c
 }
 
 // changeFunc changes a working card at now.

@@ -371,6 +371,11 @@ func start() (_ *cluster, err error) {
 		// outside base (which sweepStale removes).
 		"-c", "dynamic_shared_memory_type=mmap",
 	)...)
+	// PGTEST_SETTINGS="name=value …" adds settings, for profiling a
+	// benchmark (shared_preload_libraries=pg_stat_statements).
+	for _, kv := range strings.Fields(os.Getenv("PGTEST_SETTINGS")) {
+		cmd.Args = append(cmd.Args, "-c", kv)
+	}
 	cmd.Dir = base
 	cmd.Env = childEnv()
 	cmd.SysProcAttr = sysProcAttr(cred)
