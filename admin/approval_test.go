@@ -89,6 +89,50 @@ func TestAPIApproval(t *testing.T) {
 	})
 }
 
+// The Users page's "Approve + Notify" for many: bulk approve lets the
+// waiting cards in, each with exactly one invite; bulk reject keeps them
+// out with the reason; a card that does not wait is refused, the others
+// still apply; the audit lines carry the bulk id.
+func TestBulkApproveAndReject(t *testing.T) {
+	storetest.ForEachBackend(t, func(t *testing.T, st store.Backend) {
+		e := newPolicyEnv(t, st, groupsPolicy())
+		e.must(200, "POST", acme+"/cards/invite", map[string]any{"emails": []string{"ann@acme.example", "bob@acme.example", "cy@acme.example", "dee@acme.example"}})
+		ann, bob, cy, dee := e.cardID("ann@acme.example"), e.cardID("bob@acme.example"), e.cardID("cy@acme.example"), e.cardID("dee@acme.example")
+		e.must(200, "POST", acme+"/cards/"+dee+"/approve", map[string]any{})
+
+		dry := e.must(200, "POST", acme+"/cards/bulk", map[string]any{"action": "approve", "ids": []string{ann, bob, dee}, "dry_run": true})
+		if count(dry, "changed") != 2 || count(dry, "refused") != 1 || invites(t, st, ann) != 0 {
+			t.Fatalf("dry run: %.400s", dry.Raw)
+		}
+		r := e.must(200, "POST", acme+"/cards/bulk", map[string]any{"action": "approve", "ids": []string{ann, bob, dee}})
+		it := items(t, r)
+		if count(r, "changed") != 2 || it[0]["status"] != "invite_pending" || it[1]["status"] != "invite_pending" ||
+			it[2]["error"].(map[string]any)["code"] != "not_pending" {
+			t.Fatalf("bulk approve: %.600s", r.Raw)
+		}
+		for _, id := range []string{ann, bob, dee} {
+			if n := invites(t, st, id); n != 1 {
+				t.Fatalf("card %s: %d invites after the bulk approve, want exactly 1", id, n)
+			}
+		}
+		audit := e.must(200, "GET", acme+"/audit?run="+fmt.Sprint(r.Body["id"]), nil)
+		if n := strings.Count(audit.Raw, `"action":"admin.approve"`); n != 2 {
+			t.Fatalf("%d admin.approve audit lines with the bulk id, want 2: %.400s", n, audit.Raw)
+		}
+
+		r = e.must(200, "POST", acme+"/cards/bulk", map[string]any{"action": "reject", "ids": []string{cy}, "reason": "not one of ours"})
+		if count(r, "changed") != 1 || items(t, r)[0]["status"] != "disabled" || invites(t, st, cy) != 0 {
+			t.Fatalf("bulk reject: %.400s", r.Raw)
+		}
+		if c := e.must(200, "GET", acme+"/cards/"+cy, nil); c.Body["approval"].(map[string]any)["reason"] != "not one of ours" {
+			t.Fatalf("rejected card: %s", c.Raw)
+		}
+		if r := e.do("POST", acme+"/cards/bulk", rwKey, map[string]any{"action": "approve", "ids": []string{cy}, "reason": "x"}); r.Status != 400 || !strings.Contains(r.Raw, `"field":"reason"`) {
+			t.Fatalf("approve with a reason: %d %s, want 400 naming reason", r.Status, r.Raw)
+		}
+	})
+}
+
 // invites counts the invite mails queued for a card.
 func invites(t *testing.T, st store.Store, cardID string) int {
 	t.Helper()

@@ -107,7 +107,7 @@ func bulkInput(body BulkRequest) (directory.BulkInput, *ItemError) {
 	in := directory.BulkInput{Action: directory.BulkAction(body.Action)}
 	args := map[string]bool{"reason": body.Reason != nil, "role": body.Role != nil, "groups": body.Groups != nil,
 		"manager_email": body.ManagerEmail != nil, "attributes": body.Attributes != nil}
-	takes := map[directory.BulkAction]string{directory.BulkDisable: "reason", directory.BulkSetRole: "role",
+	takes := map[directory.BulkAction]string{directory.BulkDisable: "reason", directory.BulkReject: "reason", directory.BulkSetRole: "role",
 		directory.BulkAddGroups: "groups", directory.BulkRemoveGroups: "groups", directory.BulkAssignManager: "manager_email",
 		directory.BulkEdit: "attributes"}
 	want := takes[in.Action]

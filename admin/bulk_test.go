@@ -281,7 +281,7 @@ func TestBulkRefusesBadRequests(t *testing.T) {
 			field string
 		}{
 			{map[string]any{"action": "explode", "ids": []string{id}}, "invalid_value", "action"},
-			{map[string]any{"action": "approve", "ids": []string{id}}, "invalid_value", "action"},
+			{map[string]any{"action": "promote", "ids": []string{id}}, "invalid_value", "action"},
 			{map[string]any{"action": "disable", "ids": []string{id}, "role": "x"}, "invalid_value", "role"},
 			{map[string]any{"action": "set_role", "ids": []string{id}}, "invalid_value", "role"},
 			{map[string]any{"action": "add_groups", "ids": []string{id}, "groups": []string{}}, "invalid_value", "groups"},

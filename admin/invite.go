@@ -230,6 +230,8 @@ func itemErrorCode(err error) string {
 		return "email_taken"
 	case errors.Is(err, directory.ErrNotInvitable):
 		return "not_invitable"
+	case errors.Is(err, directory.ErrNotPending):
+		return "not_pending"
 	}
 	return "refused"
 }

@@ -38,25 +38,33 @@ func (s *Service) Approve(ctx context.Context, actor Actor, tenant, cardID strin
 		return Card{}, err
 	}
 	invite := policy.Invite == "email"
-	return s.updateCardWith(ctx, actor, tenant, cardID, "admin.approve", mutation{emailOptional: true, invite: &invite},
-		func(w *working, now time.Time) error {
-			if w.card.Approval == nil || w.card.Approval.State != store.ApprovalPending {
-				return fmt.Errorf("%w: card %s", ErrNotPending, w.card.ID)
-			}
-			w.card.Approval = &store.Approval{State: store.ApprovalApproved, Actor: actor.Name, At: now}
-			return nil
-		})
+	return s.updateCardWith(ctx, actor, tenant, cardID, "admin.approve", mutation{emailOptional: true, invite: &invite}, approveChange(actor))
+}
+
+// approveChange is Approve's change, one card's or a bulk's.
+func approveChange(actor Actor) changeFunc {
+	return func(w *working, now time.Time) error {
+		if w.card.Approval == nil || w.card.Approval.State != store.ApprovalPending {
+			return fmt.Errorf("%w: card %s", ErrNotPending, w.card.ID)
+		}
+		w.card.Approval = &store.Approval{State: store.ApprovalApproved, Actor: actor.Name, At: now}
+		return nil
+	}
 }
 
 // Reject keeps a card that waits for approval out, with a reason: it is
 // disabled (RuleApproval) until an admin enables it.
 func (s *Service) Reject(ctx context.Context, actor Actor, tenant, cardID, reason string) (Card, error) {
-	return s.updateCardWith(ctx, actor, tenant, cardID, "admin.reject", mutation{emailOptional: true},
-		func(w *working, now time.Time) error {
-			if w.card.Approval == nil || w.card.Approval.State != store.ApprovalPending {
-				return fmt.Errorf("%w: card %s", ErrNotPending, w.card.ID)
-			}
-			w.card.Approval = &store.Approval{State: store.ApprovalRejected, Actor: actor.Name, Reason: reason, At: now}
-			return nil
-		})
+	return s.updateCardWith(ctx, actor, tenant, cardID, "admin.reject", mutation{emailOptional: true}, rejectChange(actor, reason))
+}
+
+// rejectChange is Reject's change, one card's or a bulk's.
+func rejectChange(actor Actor, reason string) changeFunc {
+	return func(w *working, now time.Time) error {
+		if w.card.Approval == nil || w.card.Approval.State != store.ApprovalPending {
+			return fmt.Errorf("%w: card %s", ErrNotPending, w.card.ID)
+		}
+		w.card.Approval = &store.Approval{State: store.ApprovalRejected, Actor: actor.Name, Reason: reason, At: now}
+		return nil
+	}
 }

@@ -21,8 +21,7 @@ import (
 // BulkAction names a bulk action.
 type BulkAction string
 
-// Bulk actions. approve and reject (of an approval state) are not here:
-// cards have no approval state yet.
+// Bulk actions.
 const (
 	BulkDisable       BulkAction = "disable"
 	BulkEnable        BulkAction = "enable"
@@ -34,16 +33,18 @@ const (
 	BulkRemoveGroups  BulkAction = "remove_groups"
 	BulkAssignManager BulkAction = "assign_manager"
 	BulkEdit          BulkAction = "edit"
+	BulkApprove       BulkAction = "approve"
+	BulkReject        BulkAction = "reject"
 )
 
 // BulkActions lists them.
 var BulkActions = []BulkAction{BulkDisable, BulkEnable, BulkRelease, BulkReinvite, BulkRemind, BulkSetRole, BulkAddGroups,
-	BulkRemoveGroups, BulkAssignManager, BulkEdit}
+	BulkRemoveGroups, BulkAssignManager, BulkEdit, BulkApprove, BulkReject}
 
 // BulkInput is an action and its arguments.
 type BulkInput struct {
 	Action BulkAction
-	// Reason of a disable.
+	// Reason of a disable or a reject.
 	Reason string
 	// Role of set_role (empty clears the admin's role).
 	Role string
@@ -314,6 +315,11 @@ func (s *Service) bulkChange(policy Policy, tenant string, actor Actor, in BulkI
 		return "admin.reinvite", mutation{emailOptional: true, forceInvite: true}, reinviteChange(policy)
 	case BulkRemind:
 		return "admin.remind", opt, s.remindChange(policy, tenant)
+	case BulkApprove:
+		invite := policy.Invite == "email"
+		return "admin.approve", mutation{emailOptional: true, invite: &invite}, approveChange(actor)
+	case BulkReject:
+		return "admin.reject", opt, rejectChange(actor, in.Reason)
 	}
 	// The attribute actions edit the admin's claim as Edit does.
 	prev, _ := w.claim(KindAdmin)
