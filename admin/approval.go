@@ -32,6 +32,11 @@ type RoleRuleBody struct {
 // listRoles: GET …/roles — the tenant's role set, default role, mapping
 // rules (in the order they are tried), approval policy and relations.
 func (a *API) listRoles(w http.ResponseWriter, r *http.Request, tenant string) {
+	a.listRolesWith(w, r, tenant, nil)
+}
+
+// listRolesWith is listRoles' body with the fields of extra added.
+func (a *API) listRolesWith(w http.ResponseWriter, r *http.Request, tenant string, extra map[string]any) {
 	p, err := a.services.Directory.Policy(tenant)
 	if err != nil {
 		a.fail(w, r, err)
@@ -45,8 +50,12 @@ func (a *API) listRoles(w http.ResponseWriter, r *http.Request, tenant string) {
 	if approval == "" {
 		approval = directory.ApprovalNone
 	}
-	daemon.WriteJSON(w, http.StatusOK, map[string]any{"roles": nonNilStrings(p.Roles), "default_role": p.DefaultRole,
-		"rules": rules, "approval": approval, "relations": append([]string{directory.RelationManager}, p.Relations...)})
+	body := map[string]any{"roles": nonNilStrings(p.Roles), "default_role": p.DefaultRole,
+		"rules": rules, "approval": approval, "relations": append([]string{directory.RelationManager}, p.Relations...)}
+	for k, v := range extra {
+		body[k] = v
+	}
+	daemon.WriteJSON(w, http.StatusOK, body)
 }
 
 func nonNilStrings(s []string) []string {

@@ -3,6 +3,7 @@ package admin
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -20,8 +21,10 @@ import (
 // deleted. The role set and rules are tenant policy: PUT …/roles writes
 // them into the tenant's settings through the registry, validated as the
 // configuration file's are, so a tenant the file declares is changed in
-// the file (409 managed_by_config). New rules apply to a card the next
-// time one of its sources writes it, as a configuration reload does.
+// the file (409 managed_by_config). A change of the roles, the default
+// role or the rules starts a job that resolves every card of the tenant
+// again (resolve.go); a configuration file's change reaches a card at its
+// next write.
 
 // putCardRole: PUT …/cards/{id}/role {"role": "staff"} — pin the card's
 // role.
@@ -140,7 +143,19 @@ func (a *API) putRoles(w http.ResponseWriter, r *http.Request, tenant string) {
 		a.registryFail(w, r, err)
 		return
 	}
-	a.listRoles(w, r, tenant)
+	if body.Roles == nil && body.DefaultRole == nil && body.Rules == nil {
+		a.listRoles(w, r, tenant)
+		return
+	}
+	// The role settings changed: the tenant's cards are resolved again
+	// under them (resolve.go); the answer names the job.
+	run, err := a.startResolve(r.Context(), actor(r), tenant)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Location", fmt.Sprintf("/api/v1/tenants/%s/bulk/%s", tenant, run.ID))
+	a.listRolesWith(w, r, tenant, map[string]any{"resolve": map[string]any{"id": run.ID, "status": run.Status}})
 }
 
 // rulesDoc is rules as the file writes them, without empty keys.

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/rosterd/rosterd/directory"
 )
@@ -110,6 +112,46 @@ func TestRolesWriteAPI(t *testing.T) {
 		r = e.must(200, "DELETE", in+"/cards/"+bobID+"/role", nil)
 		if a := r.Body["attributes"].(map[string]any); a["role"] != "client" || r.Body["role_source"] != directory.RoleFromDefault {
 			t.Fatalf("unpinned: %s", r.Raw)
+		}
+
+		// A changed rule reaches the cards now, not at their next write:
+		// the PUT starts a job that resolves every card again. Ann, in
+		// rosterd-admins, becomes staff; bob (the default) and a pinned
+		// card stay; the job's audit lines carry its id.
+		e.must(200, "PUT", in+"/cards/"+bobID+"/role", map[string]any{"role": "client"})
+		cy := scim("POST", "/Users", scimUser("cy@initech.test"))
+		r = e.must(200, "PUT", in+"/roles", map[string]any{"rules": []map[string]any{{"source": "scim", "group": "rosterd-admins", "role": "staff"}}})
+		job, _ := r.Body["resolve"].(map[string]any)
+		if job == nil || r.Header.Get("Location") != in+"/bulk/"+fmt.Sprint(job["id"]) {
+			t.Fatalf("PUT roles names no resolve job: %s %v", r.Raw, r.Header)
+		}
+		var got response
+		for range 500 {
+			got = e.must(200, "GET", in+"/bulk/"+fmt.Sprint(job["id"]), nil)
+			if got.Body["status"] != "applying" {
+				break
+			}
+			time.Sleep(10 * time.Millisecond) // waiting for the job, not timing it
+		}
+		if got.Body["status"] != "applied" || count(got, "changed") != 1 || count(got, "done") != 3 || count(got, "unchanged") != 2 {
+			t.Fatalf("resolve job: %s", got.Raw)
+		}
+		if role, from := card(fmt.Sprint(u.Body["id"])); role != "staff" || !strings.HasPrefix(from, "rule 1 ") {
+			t.Fatalf("ann after the new rule: %s from %s, want staff from rule 1", role, from)
+		}
+		if role, from := card(bobID); role != "client" || from != directory.RoleFromPin {
+			t.Fatalf("bob, pinned: %s from %s", role, from)
+		}
+		if role, _ := card(fmt.Sprint(cy.Body["id"])); role != "client" {
+			t.Fatalf("cy: %s", role)
+		}
+		if a := e.must(200, "GET", in+"/audit?run="+fmt.Sprint(job["id"]), nil); !strings.Contains(a.Raw, `"action":"policy.resolve"`) ||
+			strings.Count(a.Raw, `"action":"policy.resolve"`) != 1 {
+			t.Fatalf("audit of the resolve job: %s", a.Raw)
+		}
+		// A change of approval alone resolves nothing.
+		if r := e.must(200, "PUT", in+"/roles", map[string]any{"approval": "none"}); r.Body["resolve"] != nil {
+			t.Fatalf("PUT approval started a resolve job: %s", r.Raw)
 		}
 
 		// The file's tenant is changed in the file.

@@ -35,6 +35,12 @@ const (
 	BulkEdit          BulkAction = "edit"
 	BulkApprove       BulkAction = "approve"
 	BulkReject        BulkAction = "reject"
+	// BulkResolve changes nothing an admin said: each card is resolved
+	// again under the tenant's policy as it is now (its role rules, role
+	// set, default role) and written only where that changes it. Not one
+	// of BulkActions: the admin API runs it itself after a change of the
+	// tenant's roles.
+	BulkResolve BulkAction = "resolve"
 )
 
 // BulkActions lists them.
@@ -67,7 +73,7 @@ func (e *BulkError) Error() string { return e.Message }
 
 // Check reports the first thing wrong with the input.
 func (in BulkInput) Check() error {
-	if !slices.Contains(BulkActions, in.Action) {
+	if !slices.Contains(BulkActions, in.Action) && in.Action != BulkResolve {
 		var names []string
 		for _, a := range BulkActions {
 			names = append(names, string(a))
@@ -320,6 +326,8 @@ func (s *Service) bulkChange(policy Policy, tenant string, actor Actor, in BulkI
 		return "admin.approve", mutation{emailOptional: true, invite: &invite}, approveChange(actor)
 	case BulkReject:
 		return "admin.reject", opt, rejectChange(actor, in.Reason)
+	case BulkResolve:
+		return "policy.resolve", opt, func(*working, time.Time) error { return nil }
 	}
 	// The attribute actions edit the admin's claim as Edit does.
 	prev, _ := w.claim(KindAdmin)
