@@ -9,8 +9,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/go-ldap/ldap/v3"
 
 	"github.com/rosterd/rosterd/internal/ldaptest"
 )
@@ -94,5 +97,30 @@ func TestSyncRunOfAnAPIFeed(t *testing.T) {
 	}
 	if code, _, errOut := rosterdCmd(t, "sync", "run", "initech/nope", "--config", filepath.Join(dir, "rosterd.yaml")); code == 0 || !strings.Contains(errOut, "no feed") {
 		t.Fatalf("an unknown feed: %d %s", code, errOut)
+	}
+
+	// A held run of the API's tenant: listed by sync runs, applied by
+	// sync approve with the registry's feed and policy.
+	if code, body := call(t, "PATCH", d.base+"/api/v1/tenants/initech", operatorKey, `{"safety": {"max_disable_count": 0}}`); code != 200 {
+		t.Fatalf("patch the tenant's safety: %d %v", code, body)
+	}
+	if err := s.Admin(t).Del(ldap.NewDelRequest("uid=p1,"+ldaptest.People, nil)); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "rosterd.yaml")
+	code, out, errOut = rosterdCmd(t, "sync", "run", "initech/corp", "--config", cfg)
+	held := regexp.MustCompile(`run\s+(\S+)`).FindStringSubmatch(out)
+	if code != 0 || !regexp.MustCompile(`status\s+held`).MatchString(out) || held == nil {
+		t.Fatalf("sync run after p1 left, over max_disable_count 0: %d\n%s\n%s", code, out, errOut)
+	}
+	if code, out, errOut := rosterdCmd(t, "sync", "runs", "--tenant", "initech", "--config", cfg); code != 0 || !strings.Contains(out, held[1]) || !strings.Contains(out, "held") {
+		t.Fatalf("sync runs --tenant initech: %d\n%s\n%s", code, out, errOut)
+	}
+	if code, out, errOut := rosterdCmd(t, "sync", "approve", held[1], "--config", cfg); code != 0 || !regexp.MustCompile(`status\s+applied`).MatchString(out) {
+		t.Fatalf("sync approve %s: %d\n%s\n%s", held[1], code, out, errOut)
+	}
+	_, cards := get(t, d.base+"/api/v1/tenants/initech/cards?status=disabled", operatorKey)
+	if !strings.Contains(cards, "p1@initech.test") {
+		t.Fatalf("p1 after the approval: %s", cards)
 	}
 }

@@ -78,6 +78,7 @@ type app struct {
 	st     store.Backend
 	dir    *directory.Service
 	logger *slog.Logger
+	reg    *tenant.Registry // registry's cache
 }
 
 // tenant is the tenant a command names with --tenant, or the only one.
@@ -140,9 +141,49 @@ func openApp(ctx context.Context, g globalFlags, stderr io.Writer) (*app, error)
 		dir: directory.NewService(st, policies(cfg), directory.WithLogger(logger), directory.WithInviteKey(invites))}, nil
 }
 
+// registry is the store's tenant registry (read, never written), loaded
+// once; nil when it cannot be read (said in the log).
+func (a *app) registry(ctx context.Context) *tenant.Registry {
+	if a.reg != nil {
+		return a.reg
+	}
+	reg := tenant.New(a.st, tenant.Options{Logger: a.logger, Secrets: func() (*secretbox.Box, error) { return secretsBox(a.cfg, a.logger) }})
+	if err := reg.Reload(ctx); err != nil {
+		a.logger.Warn("reading the tenant registry", "err", err)
+		return nil
+	}
+	a.reg = reg
+	return reg
+}
+
+// tenantIDs are the tenants the commands know: the file's, then those the
+// admin API made (the registry's), each once.
+func (a *app) tenantIDs(ctx context.Context) []string {
+	var ids []string
+	seen := map[string]bool{}
+	for _, t := range a.cfg.Tenants {
+		ids, seen[t.ID] = append(ids, t.ID), true
+	}
+	if reg := a.registry(ctx); reg != nil {
+		for _, t := range reg.List() {
+			if !seen[t.ID()] {
+				ids, seen[t.ID()] = append(ids, t.ID()), true
+			}
+		}
+	}
+	return ids
+}
+
+// registryRunner is a runner whose directory takes the registry's
+// policies: for the tenants the admin API made.
+func (a *app) registryRunner(reg *tenant.Registry) *reconcile.Runner {
+	dir := directory.NewService(a.st, nil, directory.WithPolicies(reg), directory.WithLogger(a.logger), directory.WithInviteKey(a.dir.InviteKey()))
+	return &reconcile.Runner{Dir: dir, Store: a.st, Logger: a.logger}
+}
+
 // registryFeed finds FEED or TENANT/FEED among the feeds the admin API
-// added, in the store's registry (read, never written), with a runner
-// whose directory takes the registry's policies.
+// added, in the store's registry, with a runner whose directory takes the
+// registry's policies.
 func (a *app) registryFeed(ctx context.Context, name, tenantID string) (reconcile.Feed, *reconcile.Runner, bool) {
 	if t, f, ok := strings.Cut(name, "/"); ok {
 		tenantID, name = t, f
@@ -150,9 +191,8 @@ func (a *app) registryFeed(ctx context.Context, name, tenantID string) (reconcil
 	if tenantID == "" && len(a.cfg.Tenants) == 1 {
 		tenantID = a.cfg.Tenants[0].ID
 	}
-	reg := tenant.New(a.st, tenant.Options{Logger: a.logger, Secrets: func() (*secretbox.Box, error) { return secretsBox(a.cfg, a.logger) }})
-	if err := reg.Reload(ctx); err != nil {
-		a.logger.Warn("reading the tenant registry", "err", err)
+	reg := a.registry(ctx)
+	if reg == nil {
 		return reconcile.Feed{}, nil, false
 	}
 	t, err := reg.Get(ctx, tenantID)
@@ -167,8 +207,7 @@ func (a *app) registryFeed(ctx context.Context, name, tenantID string) (reconcil
 	if !ok {
 		return reconcile.Feed{}, nil, false
 	}
-	dir := directory.NewService(a.st, nil, directory.WithPolicies(reg), directory.WithLogger(a.logger), directory.WithInviteKey(a.dir.InviteKey()))
-	return f, &reconcile.Runner{Dir: dir, Store: a.st, Logger: a.logger}, true
+	return f, a.registryRunner(reg), true
 }
 
 func (a *app) runner() *reconcile.Runner {
@@ -196,7 +235,7 @@ FEED is the feed's name, or TENANT/FEED when there are several tenants.`
 	sub, args := args[0], args[1:]
 	var g globalFlags
 	fs := newFlagSet("sync "+sub, "See rosterd sync --help.", stderr, &g)
-	tenant := fs.String("tenant", "", "the tenant (when there are several)")
+	tenantFlag := fs.String("tenant", "", "the tenant (when there are several)")
 	output := fs.String("output", "", "(plan) also write the plan to `FILE`, CSV or JSON by its extension")
 	feedFilter := fs.String("feed", "", "(runs) only this feed's runs")
 	actor := fs.String("actor", "cli", "(approve, reject) who decides, for the audit trail")
@@ -217,10 +256,10 @@ FEED is the feed's name, or TENANT/FEED when there are several tenants.`
 			return fmt.Errorf("%w: sync %s takes one FEED", errUsage, sub)
 		}
 		runner := a.runner()
-		f, err := findFeed(a.cfg, feeds, positional[0], *tenant)
+		f, err := findFeed(a.cfg, feeds, positional[0], *tenantFlag)
 		if err != nil {
 			// Not the file's: perhaps a feed the admin API added.
-			rf, rr, ok := a.registryFeed(ctx, positional[0], *tenant)
+			rf, rr, ok := a.registryFeed(ctx, positional[0], *tenantFlag)
 			if !ok {
 				return err
 			}
@@ -240,28 +279,48 @@ FEED is the feed's name, or TENANT/FEED when there are several tenants.`
 		if len(positional) != 1 {
 			return fmt.Errorf("%w: sync %s takes one RUN id", errUsage, sub)
 		}
-		run, err := findRun(ctx, a, positional[0], *tenant)
+		run, err := findRun(ctx, a, positional[0], *tenantFlag)
 		if err != nil {
 			return err
 		}
+		// The run's tenant is the file's, or one the admin API made: then
+		// its feed, its import's limits and its policy are the registry's.
+		runner := a.runner()
+		var apiTenant *tenant.Tenant
+		if _, ok := a.cfg.FindTenant(run.Tenant); !ok {
+			reg := a.registry(ctx)
+			if reg == nil {
+				return fmt.Errorf("run %s: tenant %s is not in the configuration, and the tenant registry could not be read", run.ID, run.Tenant)
+			}
+			t, err := reg.Get(ctx, run.Tenant)
+			if err != nil {
+				return fmt.Errorf("run %s: tenant %s: %w", run.ID, run.Tenant, err)
+			}
+			apiTenant, runner = t, a.registryRunner(reg)
+		}
 		if sub == "reject" {
-			run, err = a.runner().Reject(ctx, run.Tenant, run.ID, "cli:"+*actor)
+			run, err = runner.Reject(ctx, run.Tenant, run.ID, "cli:"+*actor)
 		} else {
 			var f reconcile.Feed
 			var ferr error
-			if run.Kind == "import" {
-				tc, ok := a.cfg.FindTenant(run.Tenant)
-				if !ok {
-					return fmt.Errorf("run %s: tenant %s is no longer configured", run.ID, run.Tenant)
-				}
+			switch {
+			case run.Kind == "import" && apiTenant != nil:
+				f, ferr = importFeedOfTenant(apiTenant, run)
+			case run.Kind == "import":
+				tc, _ := a.cfg.FindTenant(run.Tenant)
 				f, ferr = importFeedOf(*tc, run)
-			} else {
+			case apiTenant != nil:
+				var ok bool
+				if f, _, ok = a.registryFeed(ctx, run.Feed, run.Tenant); !ok {
+					ferr = fmt.Errorf("run %s: tenant %s has no feed %s any more", run.ID, run.Tenant, run.Feed)
+				}
+			default:
 				f, ferr = findFeed(a.cfg, feeds, run.Tenant+"/"+run.Feed, "")
 			}
 			if ferr != nil {
 				return ferr
 			}
-			run, err = a.runner().Approve(ctx, f, run.ID, "cli:"+*actor)
+			run, err = runner.Approve(ctx, f, run.ID, "cli:"+*actor)
 		}
 		printRun(stdout, run)
 		var changed *reconcile.ChangedError
@@ -274,11 +333,11 @@ FEED is the feed's name, or TENANT/FEED when there are several tenants.`
 	case "runs":
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "RUN\tTENANT\tFEED\tSTATUS\tSTARTED\tFILE\tCHANGES\tNOTE")
-		for _, t := range a.cfg.Tenants {
-			if *tenant != "" && t.ID != *tenant {
+		for _, id := range a.tenantIDs(ctx) {
+			if *tenantFlag != "" && id != *tenantFlag {
 				continue
 			}
-			runs, err := a.st.ListRuns(ctx, store.RunQuery{Tenant: t.ID, Feed: *feedFilter, Limit: 20})
+			runs, err := a.st.ListRuns(ctx, store.RunQuery{Tenant: id, Feed: *feedFilter, Limit: 20})
 			if err != nil {
 				return err
 			}
@@ -294,11 +353,11 @@ FEED is the feed's name, or TENANT/FEED when there are several tenants.`
 }
 
 func findRun(ctx context.Context, a *app, id, tenant string) (store.Run, error) {
-	for _, t := range a.cfg.Tenants {
-		if tenant != "" && t.ID != tenant {
+	for _, t := range a.tenantIDs(ctx) {
+		if tenant != "" && t != tenant {
 			continue
 		}
-		run, err := a.st.GetRun(ctx, t.ID, id)
+		run, err := a.st.GetRun(ctx, t, id)
 		if err == nil {
 			return run, nil
 		}
@@ -655,6 +714,15 @@ func resumeLeftApplying(ctx context.Context, st store.Backend, runner *reconcile
 
 // importFeedOf is the feed an admin's import run was made by, for its
 // approval or its resume: its file's content is in its stored snapshot.
+// importFeedOfTenant is importFeedOf for a tenant of the registry.
+func importFeedOfTenant(t *tenant.Tenant, run store.Run) (reconcile.Feed, error) {
+	opts, err := reconcile.ImportChoices(run)
+	if err != nil {
+		return reconcile.Feed{}, err
+	}
+	return filefeed.ImportFeed(t.ID(), run.FileName, nil, opts, t.Limits()), nil
+}
+
 func importFeedOf(t config.Tenant, run store.Run) (reconcile.Feed, error) {
 	opts, err := reconcile.ImportChoices(run)
 	if err != nil {
