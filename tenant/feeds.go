@@ -15,6 +15,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/rosterd/rosterd/config"
+	"github.com/rosterd/rosterd/notify/webhook"
 	"github.com/rosterd/rosterd/store"
 )
 
@@ -126,7 +127,9 @@ func (t *Tenant) WebhookEndpoints() []WebhookEndpoint {
 	var out []WebhookEndpoint
 	for _, w := range t.webhooks {
 		w.Tenants = slices.Clone(w.Tenants)
-		out = append(out, WebhookEndpoint{Webhook: w, ManagedBy: store.ManagedByConfig})
+		// The file gives its endpoints no id: theirs is the one their
+		// dispatcher files its cursors and deliveries under.
+		out = append(out, WebhookEndpoint{ID: webhook.EndpointID(w.URL), Webhook: w, ManagedBy: store.ManagedByConfig})
 	}
 	return append(out, slices.Clone(t.hooks)...)
 }
@@ -530,6 +533,11 @@ func (r *Registry) webhook(tenantID, id string) (WebhookEndpoint, error) {
 	for _, w := range t.hooks {
 		if w.ID == id {
 			return w, nil
+		}
+	}
+	for _, w := range t.webhooks {
+		if webhook.EndpointID(w.URL) == id {
+			return WebhookEndpoint{}, &ManagedError{File: r.file(), What: fmt.Sprintf("webhook %q of tenant %q", id, tenantID)}
 		}
 	}
 	return WebhookEndpoint{}, fmt.Errorf("%w: webhook %q of tenant %q", ErrFeedNotFound, id, tenantID)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/rosterd/rosterd/config"
 	"github.com/rosterd/rosterd/internal/secretbox"
+	"github.com/rosterd/rosterd/notify/webhook"
 	"github.com/rosterd/rosterd/store"
 	"github.com/rosterd/rosterd/store/storetest"
 	"github.com/rosterd/rosterd/tenant"
@@ -173,4 +174,42 @@ func TestFeedViewKeepsItsKindsKeys(t *testing.T) {
 			t.Errorf("the view %s has the ldap key %s", v, not)
 		}
 	}
+}
+
+// The file's webhook endpoints are listed under the id their dispatcher
+// keeps its cursors and deliveries by (the file gives them none), and the
+// API may read them but not change or remove them.
+func TestConfigWebhooksHaveTheirDispatchersID(t *testing.T) {
+	storetest.ForEachBackend(t, func(t *testing.T, st store.Backend) {
+		ctx := context.Background()
+		reg := tenant.New(st, tenant.Options{Secrets: testBox(t)})
+		if _, err := reg.Apply(ctx, parseConfig(t, `
+tenants:
+  - id: acme
+webhooks:
+  - url: https://hooks.acme.test/rosterd
+    secret: file-secret-0123456789abcdef0123456789
+`), "rosterd.yaml"); err != nil {
+			t.Fatal(err)
+		}
+		acme, err := reg.Get(ctx, "acme")
+		if err != nil {
+			t.Fatal(err)
+		}
+		eps := acme.WebhookEndpoints()
+		want := webhook.EndpointID("https://hooks.acme.test/rosterd")
+		if len(eps) != 1 || eps[0].ID != want || eps[0].View().ID != want || eps[0].ManagedBy != store.ManagedByConfig {
+			t.Fatalf("the file's endpoint: %+v, want id %s", eps, want)
+		}
+		var managed *tenant.ManagedError
+		if _, err := reg.UpdateWebhook(ctx, "ops", "acme", want, []byte(`{"url": "https://elsewhere.test/"}`)); !errors.As(err, &managed) {
+			t.Fatalf("updating the file's endpoint: %v, want a ManagedError", err)
+		}
+		if err := reg.DeleteWebhook(ctx, "ops", "acme", want); !errors.As(err, &managed) {
+			t.Fatalf("deleting the file's endpoint: %v, want a ManagedError", err)
+		}
+		if err := reg.DeleteWebhook(ctx, "ops", "acme", "nope"); !errors.Is(err, tenant.ErrFeedNotFound) {
+			t.Fatalf("deleting no endpoint: %v", err)
+		}
+	})
 }
