@@ -38,8 +38,14 @@ func rosterCSV(n, changeEvery int) []byte {
 		if changeEvery > 0 && i%changeEvery == 0 {
 			title = "Senior Engineer"
 		}
+		// Managed by the first of each ten; the first by the second (a
+		// manager of oneself is refused since issue 15).
+		manager := (i / 10) * 10
+		if manager == i {
+			manager = i + 1
+		}
 		fmt.Fprintf(&b, "%07d,Given%d,Family%d,user%07d@example.com,Dept%d,Office%d,%s,user%07d@example.com,active\n",
-			i, i, i, i, i%50, i%20, title, (i/10)*10)
+			i, i, i, i, i%50, i%20, title, manager)
 	}
 	return b.Bytes()
 }
