@@ -34,6 +34,7 @@ type Directory interface {
 	Invite(ctx context.Context, actor directory.Actor, in directory.AdminInput) (directory.Outcome, error)
 	Reinvite(ctx context.Context, actor directory.Actor, tenant, cardID string) (directory.Card, error)
 	Remind(ctx context.Context, actor directory.Actor, tenant, cardID string) (directory.Card, error)
+	Bulk(ctx context.Context, actor directory.Actor, tenant string, in directory.BulkInput, ids []string, dryRun bool) ([]directory.BulkResult, error)
 	Policy(tenant string) (directory.Policy, error)
 }
 
@@ -188,8 +189,8 @@ func (c *Console) routes() []route {
 		{pattern: "GET " + t + "/users", handler: c.inTenant(c.users)},
 		{pattern: "GET " + t + "/users/new", handler: c.inTenant(c.addPersonPage)},
 		{pattern: "POST " + t + "/users/new", handler: c.inTenant(c.addPerson)},
-		{pattern: "GET " + t + "/users/disable", handler: c.inTenant(c.bulkDisableConfirm)},
-		{pattern: "POST " + t + "/users/disable", handler: c.inTenant(c.bulkDisable)},
+		{pattern: "GET " + t + "/users/bulk", handler: c.inTenant(c.bulkConfirm)},
+		{pattern: "POST " + t + "/users/bulk", handler: c.inTenant(c.bulkApply)},
 		{pattern: "GET " + t + "/cards/{id}", handler: c.inTenant(c.card)},
 		{pattern: "POST " + t + "/cards/{id}/disable", handler: c.inTenant(c.cardDisable)},
 		{pattern: "POST " + t + "/cards/{id}/enable", handler: c.inTenant(c.cardEnable)},

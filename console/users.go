@@ -42,6 +42,8 @@ type usersView struct {
 	Sorts    []statusOption
 	Statuses []statusOption
 	Rows     []userRow
+	// Actions are the bulk menu's.
+	Actions []bulkAction
 	// Matching is the number of cards of the status tab (all statuses when
 	// no status is chosen); a search narrows the rows, not this count.
 	Matching int
@@ -116,7 +118,7 @@ func (c *Console) users(w http.ResponseWriter, r *http.Request, t Tenant) {
 		}
 		return base + "?" + q.Encode()
 	}
-	view := usersView{Tenant: t, Query: query, Role: role, Self: link(status, v.Get("cursor"))}
+	view := usersView{Tenant: t, Query: query, Role: role, Self: link(status, v.Get("cursor")), Actions: bulkActions}
 	for _, o := range userSorts {
 		view.Sorts = append(view.Sorts, statusOption{Value: o.Value, Label: o.Label, Selected: o.Value == sort})
 	}
@@ -163,91 +165,4 @@ func displayName(c directory.Card) string {
 		return n
 	}
 	return c.Email
-}
-
-// maxBulk is the most cards one bulk action takes from the console.
-const maxBulk = 1000
-
-type bulkView struct {
-	Tenant Tenant
-	Rows   []userRow
-	Back   string
-}
-
-// bulkIDs reads the selected card ids (id=…, repeated).
-func bulkIDs(v url.Values) ([]string, error) {
-	ids := v["id"]
-	if len(ids) > maxBulk {
-		return nil, fmt.Errorf("at most %d people at once; %d are selected", maxBulk, len(ids))
-	}
-	slices.Sort(ids)
-	return slices.Compact(ids), nil
-}
-
-// bulkDisableConfirm: GET /console/t/{t}/users/disable?id=…&back=… — asks
-// to confirm, with the count and the names, and a reason.
-func (c *Console) bulkDisableConfirm(w http.ResponseWriter, r *http.Request, t Tenant) {
-	v := r.URL.Query()
-	back := safeNext(v.Get("back"))
-	ids, err := bulkIDs(v)
-	if err != nil {
-		c.errorPage(w, r, http.StatusBadRequest, err.Error())
-		return
-	}
-	if len(ids) == 0 {
-		c.sessions.setFlash(r.Context(), sessionOf(r), "Select at least one person to disable.")
-		http.Redirect(w, r, back, http.StatusSeeOther)
-		return
-	}
-	view := bulkView{Tenant: t, Back: back}
-	now := c.deps.Directory.Now()
-	for _, id := range ids {
-		card, err := c.deps.Directory.Get(r.Context(), t.ID, id)
-		if err != nil {
-			c.fail(w, r, err)
-			return
-		}
-		view.Rows = append(view.Rows, userRow{ID: card.ID, Name: displayName(card), Email: card.Email, Status: directory.StatusOf(card, now)})
-	}
-	c.render(w, r, http.StatusOK, "bulk_disable", fmt.Sprintf("Disable %d people?", len(ids)), view)
-}
-
-// bulkDisable: POST /console/t/{t}/users/disable — disables the selected
-// cards one by one through the directory, with the reason.
-//
-// TODO(issue 16): call the directory's bulk service, one audited change.
-func (c *Console) bulkDisable(w http.ResponseWriter, r *http.Request, t Tenant) {
-	back := safeNext(r.PostForm.Get("back"))
-	ids, err := bulkIDs(r.PostForm)
-	if err != nil {
-		c.errorPage(w, r, http.StatusBadRequest, err.Error())
-		return
-	}
-	reason := strings.TrimSpace(r.PostForm.Get("reason"))
-	if reason == "" {
-		c.errorPage(w, r, http.StatusBadRequest, "Give a reason for disabling them: it goes into the audit trail.")
-		return
-	}
-	done, failed := 0, 0
-	for _, id := range ids {
-		if _, err := c.deps.Directory.Disable(r.Context(), actor(r), t.ID, id, reason); err != nil {
-			failed++
-			c.deps.Logger.Warn("console bulk disable: a card failed", "tenant", t.ID, "card", id, "err", err)
-			continue
-		}
-		done++
-	}
-	msg := fmt.Sprintf("Disabled %d %s.", done, people(done))
-	if failed > 0 {
-		msg += fmt.Sprintf(" %d could not be disabled; the server log names them.", failed)
-	}
-	c.sessions.setFlash(r.Context(), sessionOf(r), msg)
-	http.Redirect(w, r, back, http.StatusSeeOther)
-}
-
-func people(n int) string {
-	if n == 1 {
-		return "person"
-	}
-	return "people"
 }

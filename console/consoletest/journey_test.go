@@ -112,6 +112,7 @@ func journeyDisableThree(t *testing.T, r *browsertest.Rosterd, cards []apiCard) 
 		)
 	}
 	b.Step("ask to disable the selected",
+		chromedp.SetValue(chromedp.CSS("#action"), "disable"),
 		browsertest.Load(chromedp.Click(chromedp.CSS(`#bulk button[type="submit"]`))),
 		chromedp.WaitVisible(chromedp.CSS("#reason")),
 	)

@@ -1,0 +1,357 @@
+package console
+
+import (
+	"context"
+	"html"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rosterd/rosterd/directory"
+	"github.com/rosterd/rosterd/internal/testenv"
+	"github.com/rosterd/rosterd/store"
+	"github.com/rosterd/rosterd/store/storetest"
+)
+
+// usersEnv is a console over a real directory and store, with a signed-in
+// session: the users page and its bulk actions as a browser sees them.
+// Tenant acme invites by email and declares its roles; tenant gate makes
+// every new card wait for approval.
+type usersEnv struct {
+	t       *testing.T
+	ctx     context.Context
+	svc     *directory.Service
+	clock   *testenv.Clock
+	h       http.Handler
+	console *Console
+	cookie  string
+	csrf    string
+}
+
+func newUsersEnv(t *testing.T, st store.Backend) *usersEnv {
+	t.Helper()
+	clock := testenv.NewClock(time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC))
+	acme := directory.DefaultPolicy()
+	acme.Roles = []string{"admin", "editor", "viewer"}
+	gate := directory.DefaultPolicy()
+	gate.Approval = directory.ApprovalNewCards
+	svc := directory.NewService(st, map[string]directory.Policy{"acme": acme, "gate": gate}, directory.WithClock(clock.Now))
+	c, err := New(Deps{Keys: noKeys{}, Directory: svc, Audit: st, Tenants: StaticTenants{{ID: "acme", Name: "Acme"}, {ID: "gate", Name: "Gate"}},
+		Sessions: st, Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	c.Mount(mux)
+	e := &usersEnv{t: t, ctx: t.Context(), svc: svc, clock: clock, h: mux, console: c}
+	e.signIn(Identity{Name: "ops"})
+	return e
+}
+
+// signIn gives the env a new session (after the clock passed the
+// session's lifetime, or for another identity).
+func (e *usersEnv) signIn(who Identity) {
+	e.t.Helper()
+	id, ses, err := e.console.sessions.create(e.ctx, who)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.cookie, e.csrf = id, ses.csrf()
+}
+
+type reply struct {
+	Status   int
+	Location string
+	Body     string
+}
+
+func (e *usersEnv) do(method, path string, form url.Values) reply {
+	e.t.Helper()
+	var req *http.Request
+	if form != nil {
+		req = httptest.NewRequest(method, path, strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	} else {
+		req = httptest.NewRequest(method, path, nil)
+	}
+	req.AddCookie(&http.Cookie{Name: cookieName, Value: e.cookie})
+	rec := httptest.NewRecorder()
+	e.h.ServeHTTP(rec, req)
+	return reply{Status: rec.Code, Location: rec.Header().Get("Location"), Body: rec.Body.String()}
+}
+
+func (e *usersEnv) must(r reply, status int, what string) reply {
+	e.t.Helper()
+	if r.Status != status {
+		e.t.Fatalf("%s: status %d, want %d\n%s", what, r.Status, status, r.Body)
+	}
+	return r
+}
+
+// add adds people to a tenant as an admin's invite does, and returns
+// their card ids in the same order.
+func (e *usersEnv) add(tenant string, people ...directory.AdminInput) []string {
+	e.t.Helper()
+	var ids []string
+	for _, p := range people {
+		p.Tenant = tenant
+		out, err := e.svc.Invite(e.ctx, directory.Actor{Name: "test"}, p)
+		if err != nil {
+			e.t.Fatalf("adding %s: %v", p.Email, err)
+		}
+		ids = append(ids, out.Card.ID)
+	}
+	return ids
+}
+
+func (e *usersEnv) card(tenant, id string) directory.Card {
+	e.t.Helper()
+	c, err := e.svc.Get(e.ctx, tenant, id)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return c
+}
+
+var flashText = regexp.MustCompile(`<p class="flash" role="status">([^<]*)</p>`)
+
+// flash follows a form's redirect and reads the message the page shows.
+func (e *usersEnv) flash(r reply) string {
+	e.t.Helper()
+	if r.Status != http.StatusSeeOther {
+		e.t.Fatalf("status %d, want a redirect\n%s", r.Status, r.Body)
+	}
+	page := e.must(e.do("GET", r.Location, nil), http.StatusOK, "the page after the form")
+	m := flashText.FindStringSubmatch(page.Body)
+	if m == nil {
+		e.t.Fatalf("%s shows no message:\n%s", r.Location, page.Body)
+	}
+	return html.UnescapeString(m[1])
+}
+
+var hiddenID = regexp.MustCompile(`<input type="hidden" name="id" value="([^"]+)">`)
+
+// bulk asks for the bulk action on the ids from the users page at back,
+// checks the confirmation's heading, and confirms it with the form's
+// hidden ids and args; it returns the answer to the POST.
+func (e *usersEnv) bulk(tenant, action string, ids []string, heading string, args url.Values) reply {
+	e.t.Helper()
+	back := "/console/t/" + tenant + "/users?sort=email"
+	q := url.Values{"action": {action}, "id": ids, "back": {back}}
+	page := e.must(e.do("GET", "/console/t/"+tenant+"/users/bulk?"+q.Encode(), nil), http.StatusOK, "the confirmation of "+action)
+	if !strings.Contains(page.Body, "<h1>"+html.EscapeString(heading)+"</h1>") {
+		e.t.Fatalf("the confirmation of %s does not ask %q:\n%s", action, heading, page.Body)
+	}
+	form := url.Values{"csrf": {e.csrf}, "back": {back}, "action": {action}}
+	for _, m := range hiddenID.FindAllStringSubmatch(page.Body, -1) {
+		form.Add("id", m[1])
+	}
+	if got, want := slices.Sorted(slices.Values(form["id"])), slices.Sorted(slices.Values(ids)); !slices.Equal(got, want) {
+		e.t.Fatalf("the confirmation of %s carries the ids %v, want %v", action, got, want)
+	}
+	for k, v := range args {
+		form[k] = v
+	}
+	r := e.do("POST", "/console/t/"+tenant+"/users/bulk", form)
+	if r.Status == http.StatusSeeOther && r.Location != back {
+		e.t.Fatalf("after %s the console goes to %s, want back to %s", action, r.Location, back)
+	}
+	return r
+}
+
+func person(email, given, family string) directory.AdminInput {
+	return directory.AdminInput{Email: email, Attributes: directory.Attributes{GivenName: given, FamilyName: family, Role: "viewer"}}
+}
+
+// TestBulkActions: each bulk action of the users page asks to confirm
+// with the count and the names, applies to exactly the cards confirmed,
+// and says what it did and, for each card refused, who and why.
+func TestBulkActions(t *testing.T) {
+	storetest.ForEachBackend(t, func(t *testing.T, st store.Backend) {
+		e := newUsersEnv(t, st)
+		ids := e.add("acme", person("ann@acme.example", "Ann", "Ash"), person("bob@acme.example", "Bob", "Birch"),
+			person("cy@acme.example", "Cy", "Cedar"), person("dee@acme.example", "Dee", "Dogwood"))
+		ann, bob, cy, dee := ids[0], ids[1], ids[2], ids[3]
+		if _, err := e.svc.RecordLogin(e.ctx, directory.Login{Tenant: "acme", Email: "ann@acme.example", NameID: "ann"}); err != nil {
+			t.Fatal(err)
+		}
+
+		// The confirmation names them.
+		q := url.Values{"action": {"disable"}, "id": {bob, cy}}
+		page := e.must(e.do("GET", "/console/t/acme/users/bulk?"+q.Encode(), nil), http.StatusOK, "the confirmation")
+		for _, want := range []string{"Bob Birch", "bob@acme.example", "Cy Cedar", `<input id="reason" name="reason" type="text" required`} {
+			if !strings.Contains(page.Body, want) {
+				t.Errorf("the confirmation of disabling two has no %q", want)
+			}
+		}
+		if strings.Contains(page.Body, "Ann Ash") {
+			t.Error("the confirmation names a person not selected")
+		}
+
+		r := e.bulk("acme", "disable", []string{bob, cy}, "Disable 2 people?", url.Values{"reason": {"contract ended"}})
+		if got := e.flash(r); got != "Disabled 2 people." {
+			t.Errorf("after disabling two: %q", got)
+		}
+		for _, id := range []string{bob, cy} {
+			if c := e.card("acme", id); c.Enabled || c.Pin == nil || c.Pin.Reason != "contract ended" || c.Pin.Actor != "console:ops" {
+				t.Errorf("card %s after the bulk disable: enabled %v, pin %+v", id, c.Enabled, c.Pin)
+			}
+		}
+		if c := e.card("acme", dee); !c.Enabled {
+			t.Error("the bulk disable disabled a card not selected")
+		}
+		r = e.bulk("acme", "disable", []string{bob, dee}, "Disable 2 people?", url.Values{"reason": {"again"}})
+		if got := e.flash(r); got != "Disabled 1 person; 1 unchanged." {
+			t.Errorf("disabling one disabled already and one more: %q", got)
+		}
+
+		r = e.bulk("acme", "enable", []string{bob, cy, dee}, "Enable 3 people?", nil)
+		if got := e.flash(r); got != "Enabled 3 people." {
+			t.Errorf("after enabling three: %q", got)
+		}
+		for _, id := range []string{bob, cy, dee} {
+			if c := e.card("acme", id); !c.Enabled || c.Pin != nil {
+				t.Errorf("card %s after the bulk enable: enabled %v, pin %+v", id, c.Enabled, c.Pin)
+			}
+		}
+
+		before := e.card("acme", bob).Invite.TokenHash
+		r = e.bulk("acme", "reinvite", []string{ann, bob, cy}, "Re-invite 3 people?", nil)
+		if got := e.flash(r); got != "Re-invited 2 people; 1 not: ann@acme.example — the person has logged in already." {
+			t.Errorf("after re-inviting three, one of them signed in: %q", got)
+		}
+		if after := e.card("acme", bob).Invite; after == nil || after.TokenHash == before {
+			t.Error("the re-invite gave no new invite")
+		}
+
+		r = e.bulk("acme", "remind", []string{ann, bob}, "Remind 2 people?", nil)
+		if got := e.flash(r); got != "Reminded 0 people; 2 not: ann@acme.example — no pending invite to remind of (active); "+
+			"bob@acme.example — a reminder went out less than the reminder interval ago." {
+			t.Errorf("reminding too soon: %q", got)
+		}
+		e.clock.Advance(25 * time.Hour)
+		e.signIn(Identity{Name: "ops"}) // the session's 12 h are over
+		r = e.bulk("acme", "remind", []string{bob, dee}, "Remind 2 people?", nil)
+		if got := e.flash(r); got != "Reminded 2 people." {
+			t.Errorf("reminding after a day: %q", got)
+		}
+		if c := e.card("acme", dee); c.Invite == nil || !c.Invite.RemindedAt.Equal(e.clock.Now()) {
+			t.Errorf("the reminder is not on the card: %+v", c.Invite)
+		}
+
+		r = e.bulk("acme", "set_role", []string{bob, cy}, "Set the role of 2 people?", url.Values{"role": {"Editor"}})
+		if got := e.flash(r); got != "Gave 2 people the role editor." {
+			t.Errorf("after setting a role: %q", got)
+		}
+		if c := e.card("acme", bob); c.Attributes.Role != "editor" {
+			t.Errorf("bob's role is %q after the bulk set role", c.Attributes.Role)
+		}
+		if !strings.Contains(e.do("GET", "/console/t/acme/users/bulk?action=set_role&id="+bob, nil).Body, `<option value="editor">editor</option>`) {
+			t.Error("the role confirmation does not offer the tenant's roles")
+		}
+		r = e.bulk("acme", "set_role", []string{bob}, "Set the role of 1 person?", url.Values{"role": {"owner"}})
+		e.must(r, http.StatusBadRequest, "a role the tenant does not have")
+		if !strings.Contains(r.Body, "no role &#34;owner&#34;") {
+			t.Errorf("the refusal of an unknown role does not name it:\n%s", r.Body)
+		}
+
+		r = e.bulk("acme", "add_groups", []string{bob, cy}, "Add 2 people to a group?", url.Values{"group": {"navy"}})
+		if got := e.flash(r); got != "Added 2 people to the group navy." {
+			t.Errorf("after adding to a group: %q", got)
+		}
+		if c := e.card("acme", cy); !slices.Contains(c.Attributes.Groups, "navy") {
+			t.Errorf("cy's groups after the bulk add: %v", c.Attributes.Groups)
+		}
+		r = e.bulk("acme", "remove_groups", []string{bob, dee}, "Remove 2 people from a group?", url.Values{"group": {"navy"}})
+		if got := e.flash(r); got != "Removed 1 person from the group navy; 1 unchanged." {
+			t.Errorf("after removing from a group: %q", got)
+		}
+		if c := e.card("acme", bob); slices.Contains(c.Attributes.Groups, "navy") {
+			t.Errorf("bob's groups after the bulk remove: %v", c.Attributes.Groups)
+		}
+
+		r = e.bulk("acme", "assign_manager", []string{bob, cy}, "Assign staff to 2 people?", url.Values{"manager": {"dee@acme.example"}})
+		if got := e.flash(r); got != "Assigned dee@acme.example as staff to 2 people." {
+			t.Errorf("after assigning staff: %q", got)
+		}
+		if c := e.card("acme", cy); c.Attributes.ManagerEmail != "dee@acme.example" {
+			t.Errorf("cy's manager after the bulk assign: %q", c.Attributes.ManagerEmail)
+		}
+		r = e.bulk("acme", "assign_manager", []string{bob}, "Assign staff to 1 person?", url.Values{"manager": {"not an email"}})
+		e.must(r, http.StatusBadRequest, "a staff member without an email")
+
+		// Approval: gate's new cards wait.
+		g := e.add("gate", person("eve@gate.example", "Eve", "Elm"), person("fay@gate.example", "Fay", "Fir"), person("gus@gate.example", "Gus", "Gum"))
+		if c := e.card("gate", g[0]); directory.StatusOf(c, e.clock.Now()) != directory.PendingApproval {
+			t.Fatalf("a new card of gate is %s, want pending approval", directory.StatusOf(c, e.clock.Now()))
+		}
+		r = e.bulk("gate", "approve", g[:2], "Approve 2 people?", nil)
+		if got := e.flash(r); got != "Approved 2 people." {
+			t.Errorf("after approving two: %q", got)
+		}
+		if c := e.card("gate", g[0]); directory.StatusOf(c, e.clock.Now()) != directory.InvitePending {
+			t.Errorf("an approved card is %s, want invited", directory.StatusOf(c, e.clock.Now()))
+		}
+		r = e.bulk("gate", "reject", g[1:], "Reject 2 people?", url.Values{"reason": {"not ours"}})
+		if got := e.flash(r); got != "Rejected 1 person; 1 not: fay@gate.example — not waiting for approval." {
+			t.Errorf("after rejecting one pending and one approved: %q", got)
+		}
+		if c := e.card("gate", g[2]); c.Enabled || c.Approval == nil || c.Approval.State != store.ApprovalRejected || c.Approval.Reason != "not ours" {
+			t.Errorf("the rejected card: enabled %v, approval %+v", c.Enabled, c.Approval)
+		}
+	})
+}
+
+// TestBulkRefusals: a bulk POST without the CSRF token, with another
+// session's, or of a read-only key, changes nothing; no action, no selection, an unknown action and a
+// missing reason are each said so.
+func TestBulkRefusals(t *testing.T) {
+	storetest.ForEachBackend(t, func(t *testing.T, st store.Backend) {
+		e := newUsersEnv(t, st)
+		ids := e.add("acme", person("ann@acme.example", "Ann", "Ash"))
+		form := url.Values{"action": {"disable"}, "id": ids, "reason": {"x"}, "back": {"/console/t/acme/users"}}
+		r := e.must(e.do("POST", "/console/t/acme/users/bulk", form), http.StatusForbidden, "a bulk POST without the CSRF token")
+		if !strings.Contains(r.Body, "did not come from this console") {
+			t.Errorf("the refusal does not say why:\n%s", r.Body)
+		}
+		form.Set("csrf", "not-the-token")
+		e.must(e.do("POST", "/console/t/acme/users/bulk", form), http.StatusForbidden, "a bulk POST with another token")
+		e.signIn(Identity{Name: "auditor", ReadOnly: true})
+		form.Set("csrf", e.csrf)
+		r = e.must(e.do("POST", "/console/t/acme/users/bulk", form), http.StatusForbidden, "a bulk POST of a read-only key")
+		if !strings.Contains(r.Body, "read-only") {
+			t.Errorf("the refusal does not say why:\n%s", r.Body)
+		}
+		if c := e.card("acme", ids[0]); !c.Enabled {
+			t.Fatal("a refused bulk POST disabled the card")
+		}
+		e.signIn(Identity{Name: "ops"})
+
+		back := "/console/t/acme/users?status=provisioned"
+		r = e.do("GET", "/console/t/acme/users/bulk?back="+url.QueryEscape(back)+"&id="+ids[0], nil)
+		if r.Location != back || e.flash(r) != "Choose what to do with the selected people." {
+			t.Errorf("no action: to %q", r.Location)
+		}
+		r = e.do("GET", "/console/t/acme/users/bulk?action=disable&back="+url.QueryEscape(back), nil)
+		if r.Location != back || e.flash(r) != "Select at least one person to disable." {
+			t.Errorf("nobody selected: to %q", r.Location)
+		}
+		r = e.must(e.do("GET", "/console/t/acme/users/bulk?action=delete&id="+ids[0], nil), http.StatusBadRequest, "an unknown action")
+		if !strings.Contains(r.Body, "no bulk action &#34;delete&#34;") {
+			t.Errorf("the refusal does not name the action:\n%s", r.Body)
+		}
+		form = url.Values{"csrf": {e.csrf}, "action": {"disable"}, "id": ids, "reason": {"  "}}
+		r = e.must(e.do("POST", "/console/t/acme/users/bulk", form), http.StatusBadRequest, "a disable without a reason")
+		if !strings.Contains(r.Body, "Give a reason") {
+			t.Errorf("the refusal does not say what is missing:\n%s", r.Body)
+		}
+		if c := e.card("acme", ids[0]); !c.Enabled {
+			t.Fatal("a disable without a reason disabled the card")
+		}
+	})
+}
