@@ -16,8 +16,9 @@ import (
 )
 
 // The users page's bulk actions. The page's form (a GET) names an action
-// and the rows checked; bulkConfirm shows the count and the names and
-// asks for the action's argument; its form POSTs exactly the card ids it
+// and the rows checked, or all=matching with the page's filter;
+// bulkConfirm shows the count and the names and asks for the action's
+// argument; its form POSTs exactly the card ids it
 // showed to bulkApply, which applies the action through the directory's
 // Bulk — the admin API's bulk rules, each card as the one-card action
 // would change it — in one transaction, and says in the flash what became
@@ -111,7 +112,10 @@ type bulkView struct {
 	IDs []string
 	// Roles are the tenant's (none: any role is taken).
 	Roles []string
-	Back  string
+	// Filter says the users page's filter, when the selection is every
+	// card it matched.
+	Filter string
+	Back   string
 }
 
 // bulkIDs reads the selected card ids (id=…, repeated).
@@ -139,6 +143,10 @@ func (c *Console) bulkConfirm(w http.ResponseWriter, r *http.Request, t Tenant) 
 		c.errorPage(w, r, http.StatusBadRequest, fmt.Sprintf("There is no bulk action %q (there are %s).", v.Get("action"), bulkActionNames()))
 		return
 	}
+	if v.Get("all") == "matching" {
+		c.bulkConfirmMatching(w, r, t, a, v.Get("filter"), back)
+		return
+	}
 	ids, err := bulkIDs(v)
 	if err != nil {
 		c.errorPage(w, r, http.StatusBadRequest, err.Error())
@@ -158,12 +166,68 @@ func (c *Console) bulkConfirm(w http.ResponseWriter, r *http.Request, t Tenant) 
 		}
 		cards = append(cards, card)
 	}
-	c.renderBulkConfirm(w, r, t, a, cards, back)
+	c.renderBulkConfirm(w, r, t, a, cards, "", back)
 }
 
-func (c *Console) renderBulkConfirm(w http.ResponseWriter, r *http.Request, t Tenant, a bulkAction, cards []directory.Card, back string) {
+// bulkConfirmMatching is bulkConfirm of every card the users page's
+// filter selects (all=matching&filter=…): the filter is read as the page
+// reads it and resolved to its cards now, at most maxBulk of them, and
+// the confirmation carries their ids, so that what is applied is what
+// was shown.
+func (c *Console) bulkConfirmMatching(w http.ResponseWriter, r *http.Request, t Tenant, a bulkAction, filter, back string) {
+	params, err := url.ParseQuery(filter)
+	if err != nil {
+		c.errorPage(w, r, http.StatusBadRequest, fmt.Sprintf("The filter %q cannot be read: %v.", filter, err))
+		return
+	}
+	params.Del("cursor") // all matching, not a page of them
+	f, problem := parseUsersFilter(t.ID, params)
+	if problem != "" {
+		c.errorPage(w, r, http.StatusBadRequest, problem)
+		return
+	}
+	q := f.Query
+	q.Limit = maxBulk
+	page, err := c.deps.Directory.List(r.Context(), q)
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	if page.Next != "" {
+		c.errorPage(w, r, http.StatusBadRequest, fmt.Sprintf("The filter selects more than %d people, the most the console changes at once. "+
+			"Narrow the filter, or use the admin API's bulk action (POST /api/v1/tenants/%s/cards/bulk with the filter), which takes up to 100,000.",
+			maxBulk, t.ID))
+		return
+	}
+	if len(page.Cards) == 0 {
+		c.sessions.setFlash(r.Context(), sessionOf(r), "Nobody matches the filter now.")
+		http.Redirect(w, r, back, http.StatusSeeOther)
+		return
+	}
+	c.renderBulkConfirm(w, r, t, a, page.Cards, describeFilter(f), back)
+}
+
+// describeFilter says a users page's filter in words.
+func describeFilter(f usersFilter) string {
+	var parts []string
+	if s := f.Params.Get("status"); s != "" {
+		parts = append(parts, "status "+statusLabel(directory.Status(s)))
+	}
+	if s := f.Params.Get("q"); s != "" {
+		parts = append(parts, "search “"+s+"”")
+	}
+	if s := f.Params.Get("role"); s != "" {
+		parts = append(parts, "role "+s)
+	}
+	if len(parts) == 0 {
+		return "everybody in the tenant"
+	}
+	return strings.Join(parts, ", ")
+}
+
+func (c *Console) renderBulkConfirm(w http.ResponseWriter, r *http.Request, t Tenant, a bulkAction, cards []directory.Card, filter, back string) {
 	heading := fmt.Sprintf(a.heading, len(cards), people(len(cards)))
-	view := bulkView{Tenant: t, Action: a, Heading: heading, Button: strings.TrimSuffix(heading, "?"), Count: len(cards), Back: back}
+	view := bulkView{Tenant: t, Action: a, Heading: heading, Button: strings.TrimSuffix(heading, "?"), Count: len(cards), Filter: filter, Back: back}
 	if a.Arg == "role" {
 		view.Roles = c.rolesOf(t.ID)
 	}

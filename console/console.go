@@ -26,6 +26,7 @@ type Directory interface {
 	Get(ctx context.Context, tenant, id string) (directory.Card, error)
 	List(ctx context.Context, q directory.ListQuery) (directory.Page, error)
 	Stats(ctx context.Context, tenant string) (map[directory.Status]int, error)
+	Count(ctx context.Context, q directory.ListQuery) (map[directory.Status]int, error)
 	Claims(ctx context.Context, tenant, cardID string) ([]directory.Claim, error)
 	Explain(ctx context.Context, tenant, cardID string) (directory.Explanation, error)
 	Disable(ctx context.Context, actor directory.Actor, tenant, cardID, reason string) (directory.Card, error)
@@ -239,7 +240,8 @@ func (c *Console) Mount(mux Mux) {
 }
 
 // csp admits the console's own stylesheet and images and nothing else.
-// The one script is the copy button's (static/copy.js).
+// The scripts are the copy button's (static/copy.js) and the users
+// page's selection (static/bulk.js).
 const csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 func securityHeaders(next http.Handler) http.Handler {

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -45,8 +46,19 @@ type usersView struct {
 	// Actions are the bulk menu's.
 	Actions []bulkAction
 	// Matching is the number of cards of the status tab (all statuses when
-	// no status is chosen); a search narrows the rows, not this count.
-	Matching int
+	// no status is chosen); Filtered is how many of them the other
+	// filters keep (Matching without any).
+	Matching, Filtered int
+	// Narrowed: a filter other than the status is set.
+	Narrowed bool
+	// SelectAll offers the bulk menu every card of the filter, not only
+	// the rows checked: there are more than this page shows. Above
+	// maxBulk the page says to narrow it or use the admin API.
+	SelectAll, TooMany bool
+	MaxBulk            int
+	// Filter is the page's filter as a query string (no cursor), for a
+	// bulk action on all matching.
+	Filter string
 	// Self is this page's URL, where a bulk action comes back to.
 	Self              string
 	NextURL, FirstURL string
@@ -65,62 +77,111 @@ var userSorts = []struct{ Value, Label string }{
 var statusFilters = []string{"", "enabled", string(directory.Active), string(directory.InvitePending),
 	string(directory.InviteExpired), string(directory.Provisioned), string(directory.Disabled)}
 
+// usersFilter is the users page's filter: as the directory takes it, and
+// as the page's query string spells it (the parameters set, trimmed, no
+// cursor), for its links and for a bulk action on all matching.
+type usersFilter struct {
+	Query  directory.ListQuery
+	Params url.Values
+}
+
+// narrowed reports whether a filter other than the status (and the sort)
+// is set: then the tab's count is not the filter's.
+func (f usersFilter) narrowed() bool {
+	for name := range f.Params {
+		if name != "status" && name != "sort" {
+			return true
+		}
+	}
+	return false
+}
+
+// parseUsersFilter reads the users page's parameters; a problem is said
+// in words that name the parameter, for the error page.
+func parseUsersFilter(tenant string, v url.Values) (usersFilter, string) {
+	f := usersFilter{Params: url.Values{}}
+	params := map[string][]string{}
+	for name, vals := range v {
+		if !slices.Contains(userFilters, name) {
+			return f, fmt.Sprintf("The users page has no parameter %q (it takes %s).", name, strings.Join(userFilters, ", "))
+		}
+		clean := make([]string, len(vals))
+		for i, s := range vals {
+			clean[i] = strings.TrimSpace(s)
+		}
+		params[name] = clean
+		if len(clean) == 1 && clean[0] != "" && name != "cursor" {
+			f.Params.Set(name, clean[0])
+		}
+	}
+	status, sort := f.Params.Get("status"), f.Params.Get("sort")
+	if !slices.Contains(statusFilters, status) {
+		return f, fmt.Sprintf("status %q is not one of %s.", status, strings.Join(statusFilters[1:], ", "))
+	}
+	if !slices.ContainsFunc(userSorts, func(o struct{ Value, Label string }) bool { return o.Value == sort }) {
+		return f, fmt.Sprintf("sort %q is not one of %s, with or without a leading \"-\".", sort, strings.Join(directory.Sorts, ", "))
+	}
+	// The directory's own reading: a repeated parameter, an overlong value
+	// and a cursor of another order are refused as the admin API refuses
+	// them.
+	q, err := directory.ParseListQuery(tenant, params, append(slices.Clone(directory.FilterParams), directory.PageParams...), "")
+	var bad *directory.QueryError
+	if errors.As(err, &bad) {
+		return f, bad.Message + "."
+	}
+	if err != nil {
+		return f, err.Error()
+	}
+	f.Query = q
+	return f, ""
+}
+
+// link is the users page's URL with the filter, its status replaced by
+// status, at the cursor.
+func (f usersFilter) link(tenant, status, cursor string) string {
+	q := url.Values{}
+	for name, v := range f.Params {
+		q[name] = v
+	}
+	q.Del("status")
+	if status != "" {
+		q.Set("status", status)
+	}
+	if cursor != "" {
+		q.Set("cursor", cursor)
+	}
+	base := tenantURL(tenant) + "/users"
+	if len(q) == 0 {
+		return base
+	}
+	return base + "?" + q.Encode()
+}
+
 // users: GET /console/t/{t}/users?status=&q=&cursor= — the tenant's cards,
 // with the status counts as tabs.
 func (c *Console) users(w http.ResponseWriter, r *http.Request, t Tenant) {
-	v := r.URL.Query()
-	for name := range v {
-		if !slices.Contains(userFilters, name) {
-			c.errorPage(w, r, http.StatusBadRequest, fmt.Sprintf("The users page has no parameter %q (it takes %s).", name, strings.Join(userFilters, ", ")))
-			return
-		}
-	}
-	status, query, role, sort := v.Get("status"), strings.TrimSpace(v.Get("q")), strings.TrimSpace(v.Get("role")), v.Get("sort")
-	if !slices.Contains(statusFilters, status) {
-		c.errorPage(w, r, http.StatusBadRequest, fmt.Sprintf("status %q is not one of %s.", status, strings.Join(statusFilters[1:], ", ")))
+	f, problem := parseUsersFilter(t.ID, r.URL.Query())
+	if problem != "" {
+		c.errorPage(w, r, http.StatusBadRequest, problem)
 		return
 	}
-	if !slices.ContainsFunc(userSorts, func(o struct{ Value, Label string }) bool { return o.Value == sort }) {
-		c.errorPage(w, r, http.StatusBadRequest, fmt.Sprintf("sort %q is not one of %s, with or without a leading \"-\".", sort, strings.Join(directory.Sorts, ", ")))
-		return
-	}
+	status, cursor := f.Query.Status, f.Query.Cursor
 	stats, err := c.deps.Directory.Stats(r.Context(), t.ID)
 	if err != nil {
 		c.fail(w, r, err)
 		return
 	}
-	page, err := c.deps.Directory.List(r.Context(), directory.ListQuery{Tenant: t.ID, Status: status, Query: query, Role: role,
-		Sort: sort, Cursor: v.Get("cursor"), Limit: pageSize})
+	q := f.Query
+	q.Limit = pageSize
+	page, err := c.deps.Directory.List(r.Context(), q)
 	if err != nil {
 		c.fail(w, r, err)
 		return
 	}
-	base := tenantURL(t.ID) + "/users"
-	link := func(status, cursor string) string {
-		q := url.Values{}
-		if status != "" {
-			q.Set("status", status)
-		}
-		if query != "" {
-			q.Set("q", query)
-		}
-		if role != "" {
-			q.Set("role", role)
-		}
-		if sort != "" {
-			q.Set("sort", sort)
-		}
-		if cursor != "" {
-			q.Set("cursor", cursor)
-		}
-		if len(q) == 0 {
-			return base
-		}
-		return base + "?" + q.Encode()
-	}
-	view := usersView{Tenant: t, Query: query, Role: role, Self: link(status, v.Get("cursor")), Actions: bulkActions}
+	view := usersView{Tenant: t, Query: f.Params.Get("q"), Role: f.Params.Get("role"), Self: f.link(t.ID, status, cursor),
+		Actions: bulkActions, Filter: f.Params.Encode(), Narrowed: f.narrowed(), MaxBulk: maxBulk}
 	for _, o := range userSorts {
-		view.Sorts = append(view.Sorts, statusOption{Value: o.Value, Label: o.Label, Selected: o.Value == sort})
+		view.Sorts = append(view.Sorts, statusOption{Value: o.Value, Label: o.Label, Selected: o.Value == f.Query.Sort})
 	}
 	total := 0
 	for _, n := range stats {
@@ -134,12 +195,35 @@ func (c *Console) users(w http.ResponseWriter, r *http.Request, t Tenant) {
 		case "enabled":
 			n = total - stats[directory.Disabled]
 		}
-		view.Tabs = append(view.Tabs, tab{Label: statusLabel(directory.Status(s)), URL: link(s, ""), Count: n, Current: s == status})
+		view.Tabs = append(view.Tabs, tab{Label: statusLabel(directory.Status(s)), URL: f.link(t.ID, s, ""), Count: n, Current: s == status})
 		view.Statuses = append(view.Statuses, statusOption{Value: s, Label: statusLabel(directory.Status(s)), Selected: s == status})
 		if s == status {
 			view.Matching = n
 		}
 	}
+	// How many the filter keeps: the tab's count without other filters,
+	// the rows when they are all, else a count of the filter (a pass
+	// over the tab's cards, so only then).
+	view.Filtered = view.Matching
+	switch {
+	case !view.Narrowed:
+	case cursor == "" && page.Next == "":
+		view.Filtered = len(page.Cards)
+	default:
+		cq := f.Query
+		cq.Cursor, cq.Sort = "", ""
+		counts, err := c.deps.Directory.Count(r.Context(), cq)
+		if err != nil {
+			c.fail(w, r, err)
+			return
+		}
+		view.Filtered = 0
+		for _, n := range counts {
+			view.Filtered += n
+		}
+	}
+	view.SelectAll = view.Filtered > len(page.Cards)
+	view.TooMany = view.Filtered > maxBulk
 	now := c.deps.Directory.Now()
 	for _, card := range page.Cards {
 		view.Rows = append(view.Rows, userRow{ID: card.ID, Name: displayName(card), Email: card.Email, Role: card.Attributes.Role,
@@ -147,10 +231,10 @@ func (c *Console) users(w http.ResponseWriter, r *http.Request, t Tenant) {
 			LastLogin: card.LastLoginAt, Created: card.CreatedAt, URL: tenantURL(t.ID) + "/cards/" + url.PathEscape(card.ID)})
 	}
 	if page.Next != "" {
-		view.NextURL = link(status, page.Next)
+		view.NextURL = f.link(t.ID, status, page.Next)
 	}
-	if v.Get("cursor") != "" {
-		view.FirstURL = link(status, "")
+	if cursor != "" {
+		view.FirstURL = f.link(t.ID, status, "")
 	}
 	c.render(w, r, http.StatusOK, "users", "Users · "+t.Name, view)
 }

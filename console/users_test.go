@@ -2,6 +2,7 @@ package console
 
 import (
 	"context"
+	"fmt"
 	"html"
 	"net/http"
 	"net/http/httptest"
@@ -354,4 +355,116 @@ func TestBulkRefusals(t *testing.T) {
 			t.Fatal("a disable without a reason disabled the card")
 		}
 	})
+}
+
+// addMany adds n people of a role to a tenant (emails prefix001@…), in
+// calls of at most directory.MaxPeople.
+func (e *usersEnv) addMany(tenant, prefix, role string, n int) {
+	e.t.Helper()
+	for start := 0; start < n; start += directory.MaxPeople {
+		var batch []directory.Person
+		for i := start; i < min(n, start+directory.MaxPeople); i++ {
+			batch = append(batch, directory.Person{Email: fmt.Sprintf("%s%04d@%s.example", prefix, i, tenant),
+				Attributes: directory.Attributes{GivenName: prefix, FamilyName: fmt.Sprint(i), Role: role}})
+		}
+		out, err := e.svc.InvitePeople(e.ctx, directory.Actor{Name: "test"}, tenant, batch)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		for _, o := range out {
+			if o.Err != nil {
+				e.t.Fatal(o.Err)
+			}
+		}
+	}
+}
+
+// TestBulkAllMatching: when the filter matches more than the page shows,
+// the page offers "Select all N matching" with the filter's count; the
+// confirmation resolves the filter to its cards then and shows their
+// count, and the action applies to exactly them. Above 1,000 the page
+// and the confirmation say to narrow the filter or use the admin API.
+func TestBulkAllMatching(t *testing.T) {
+	storetest.ForEachBackend(t, func(t *testing.T, st store.Backend) {
+		e := newUsersEnv(t, st)
+		e.addMany("acme", "v", "viewer", 55)
+		e.addMany("acme", "a", "admin", 3)
+
+		page := e.must(e.do("GET", "/console/t/acme/users?role=viewer&sort=email", nil), http.StatusOK, "the viewers")
+		if !strings.Contains(page.Body, "Select all 55 matching") || !strings.Contains(page.Body, `name="filter" value="role=viewer&amp;sort=email"`) {
+			t.Fatalf("a filter of 55 over a page of 50 offers no \"Select all 55 matching\" with the filter:\n%s", page.Body)
+		}
+		if !strings.Contains(page.Body, "58 in this tab, 55 matching the filters") {
+			t.Error("the page does not say how many match the filters")
+		}
+		if all := e.must(e.do("GET", "/console/t/acme/users?role=admin", nil), http.StatusOK, "the admins"); strings.Contains(all.Body, "Select all") {
+			t.Error("a filter that fits on the page offers to select all matching")
+		}
+
+		// The page's form: the action, the rows checked, all=matching and
+		// the filter; the rows are ignored for the filter.
+		q := url.Values{"action": {"set_role"}, "all": {"matching"}, "filter": {"role=viewer&sort=email"}, "id": idsOnPage(page.Body)[:2],
+			"back": {"/console/t/acme/users?role=viewer&sort=email"}}
+		conf := e.must(e.do("GET", "/console/t/acme/users/bulk?"+q.Encode(), nil), http.StatusOK, "the confirmation of all matching")
+		if !strings.Contains(conf.Body, "<h1>Set the role of 55 people?</h1>") || !strings.Contains(conf.Body, "All 55 matching the filter: role viewer.") {
+			t.Fatalf("the confirmation of all matching:\n%s", conf.Body)
+		}
+		form := url.Values{"csrf": {e.csrf}, "action": {"set_role"}, "role": {"editor"}, "back": {"/console/t/acme/users"}}
+		for _, m := range hiddenID.FindAllStringSubmatch(conf.Body, -1) {
+			form.Add("id", m[1])
+		}
+		if len(form["id"]) != 55 {
+			t.Fatalf("the confirmation carries %d ids, want 55", len(form["id"]))
+		}
+		r := e.do("POST", "/console/t/acme/users/bulk", form)
+		if got := e.flash(r); got != "Gave 55 people the role editor." {
+			t.Errorf("after setting the role of all matching: %q", got)
+		}
+		got, err := e.svc.Count(e.ctx, directory.ListQuery{Tenant: "acme", Role: "editor"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := sum(got); n != 55 {
+			t.Errorf("%d editors after the bulk, want the 55 viewers", n)
+		}
+		if got, _ := e.svc.Count(e.ctx, directory.ListQuery{Tenant: "acme", Role: "admin"}); sum(got) != 3 {
+			t.Errorf("the admins changed too: %d left", sum(got))
+		}
+
+		// More than 1,000.
+		e.addMany("acme", "m", "viewer", 1000)
+		page = e.must(e.do("GET", "/console/t/acme/users?status=invite_pending", nil), http.StatusOK, "1,058 pending")
+		if !strings.Contains(page.Body, "All 1058 matching are more than the 1000 the console changes at once") ||
+			!strings.Contains(page.Body, "POST /api/v1/tenants/acme/cards/bulk") || strings.Contains(page.Body, `id="all-matching"`) {
+			t.Errorf("a filter of 1,058 does not say to narrow it or use the admin API:\n%s", page.Body)
+		}
+		q = url.Values{"action": {"enable"}, "all": {"matching"}, "filter": {"status=invite_pending"}}
+		r = e.must(e.do("GET", "/console/t/acme/users/bulk?"+q.Encode(), nil), http.StatusBadRequest, "all 1,058 matching")
+		if !strings.Contains(r.Body, "more than 1000 people") || !strings.Contains(r.Body, "/api/v1/tenants/acme/cards/bulk") {
+			t.Errorf("the refusal of 1,058 does not point to the admin API:\n%s", r.Body)
+		}
+		q.Set("filter", "colour=red")
+		r = e.must(e.do("GET", "/console/t/acme/users/bulk?"+q.Encode(), nil), http.StatusBadRequest, "a filter with an unknown parameter")
+		if !strings.Contains(r.Body, "&#34;colour&#34;") {
+			t.Errorf("the refusal does not name the parameter:\n%s", r.Body)
+		}
+	})
+}
+
+var rowID = regexp.MustCompile(`type="checkbox" name="id" value="([^"]+)"`)
+
+func idsOnPage(body string) []string {
+	var out []string
+	for _, m := range rowID.FindAllStringSubmatch(body, -1) {
+		out = append(out, m[1])
+	}
+	return out
+}
+
+func sum(m map[directory.Status]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
 }
