@@ -219,6 +219,21 @@ func describeFilter(f usersFilter) string {
 	if s := f.Params.Get("role"); s != "" {
 		parts = append(parts, "role "+s)
 	}
+	if s := f.Params.Get("group"); s != "" {
+		parts = append(parts, "group "+s)
+	}
+	if s := f.Params.Get("manager"); s != "" {
+		parts = append(parts, "assigned to "+s)
+	}
+	switch f.Params.Get("assigned") {
+	case "yes":
+		parts = append(parts, "assigned staff")
+	case "no":
+		parts = append(parts, "no assigned staff")
+	}
+	if s := f.Params.Get("source"); s != "" {
+		parts = append(parts, "source "+s)
+	}
 	if len(parts) == 0 {
 		return "everybody in the tenant"
 	}

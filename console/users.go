@@ -30,9 +30,11 @@ type statusOption struct {
 
 type userRow struct {
 	ID, Name, Email, Role, Groups string
-	Status                        directory.Status
-	LastLogin, Created            time.Time
-	URL                           string
+	// Manager is the assigned staff member's email.
+	Manager            string
+	Status             directory.Status
+	LastLogin, Created time.Time
+	URL                string
 }
 
 type usersView struct {
@@ -40,7 +42,11 @@ type usersView struct {
 	Tabs     []tab
 	Query    string
 	Role     string
+	Group    string
+	Manager  string
+	Source   string
 	Sorts    []statusOption
+	Assigned []statusOption
 	Statuses []statusOption
 	Rows     []userRow
 	// Actions are the bulk menu's.
@@ -65,7 +71,10 @@ type usersView struct {
 }
 
 // userFilters are the query parameters of the users page.
-var userFilters = []string{"status", "q", "role", "sort", "cursor"}
+var userFilters = []string{"status", "q", "role", "group", "manager", "assigned", "source", "sort", "cursor"}
+
+// assignedFilters are the values of assigned=, as its menu offers them.
+var assignedFilters = []struct{ Value, Label string }{{"", "Either"}, {"yes", "Assigned"}, {"no", "Unassigned"}}
 
 // userSorts are the list's orders as the sort menu offers them.
 var userSorts = []struct{ Value, Label string }{
@@ -74,8 +83,9 @@ var userSorts = []struct{ Value, Label string }{
 }
 
 // statusFilters are the status values the list takes, in the tabs' order.
+// Pending approval has a tab only where a card waits for approval.
 var statusFilters = []string{"", "enabled", string(directory.Active), string(directory.InvitePending),
-	string(directory.InviteExpired), string(directory.Provisioned), string(directory.Disabled)}
+	string(directory.InviteExpired), string(directory.Provisioned), string(directory.PendingApproval), string(directory.Disabled)}
 
 // usersFilter is the users page's filter: as the directory takes it, and
 // as the page's query string spells it (the parameters set, trimmed, no
@@ -120,6 +130,22 @@ func parseUsersFilter(tenant string, v url.Values) (usersFilter, string) {
 	}
 	if !slices.ContainsFunc(userSorts, func(o struct{ Value, Label string }) bool { return o.Value == sort }) {
 		return f, fmt.Sprintf("sort %q is not one of %s, with or without a leading \"-\".", sort, strings.Join(directory.Sorts, ", "))
+	}
+	// assigned is yes or no on the page, a boolean to the directory.
+	switch a := f.Params.Get("assigned"); a {
+	case "", "yes", "no":
+		if a != "" {
+			params["assigned"] = []string{map[string]string{"yes": "true", "no": "false"}[a]}
+		}
+	default:
+		return f, fmt.Sprintf("assigned %q is neither yes nor no.", a)
+	}
+	// manager is the assigned staff member's email (the directory takes a
+	// card id too, which the page does not offer).
+	if m := f.Params.Get("manager"); m != "" {
+		if _, _, err := directory.NormalizeEmail(m); err != nil {
+			return f, fmt.Sprintf("manager %q is not an email address: %v.", m, err)
+		}
 	}
 	// The directory's own reading: a repeated parameter, an overlong value
 	// and a cursor of another order are refused as the admin API refuses
@@ -178,10 +204,14 @@ func (c *Console) users(w http.ResponseWriter, r *http.Request, t Tenant) {
 		c.fail(w, r, err)
 		return
 	}
-	view := usersView{Tenant: t, Query: f.Params.Get("q"), Role: f.Params.Get("role"), Self: f.link(t.ID, status, cursor),
+	view := usersView{Tenant: t, Query: f.Params.Get("q"), Role: f.Params.Get("role"), Group: f.Params.Get("group"),
+		Manager: f.Params.Get("manager"), Source: f.Params.Get("source"), Self: f.link(t.ID, status, cursor),
 		Actions: bulkActions, Filter: f.Params.Encode(), Narrowed: f.narrowed(), MaxBulk: maxBulk}
 	for _, o := range userSorts {
 		view.Sorts = append(view.Sorts, statusOption{Value: o.Value, Label: o.Label, Selected: o.Value == f.Query.Sort})
+	}
+	for _, o := range assignedFilters {
+		view.Assigned = append(view.Assigned, statusOption{Value: o.Value, Label: o.Label, Selected: o.Value == f.Params.Get("assigned")})
 	}
 	total := 0
 	for _, n := range stats {
@@ -193,7 +223,12 @@ func (c *Console) users(w http.ResponseWriter, r *http.Request, t Tenant) {
 		case "":
 			n = total
 		case "enabled":
-			n = total - stats[directory.Disabled]
+			n = total - stats[directory.Disabled] - stats[directory.PendingApproval]
+		case string(directory.PendingApproval):
+			if n == 0 && s != status {
+				// No tab (nor menu entry) where nobody waits.
+				continue
+			}
 		}
 		view.Tabs = append(view.Tabs, tab{Label: statusLabel(directory.Status(s)), URL: f.link(t.ID, s, ""), Count: n, Current: s == status})
 		view.Statuses = append(view.Statuses, statusOption{Value: s, Label: statusLabel(directory.Status(s)), Selected: s == status})
@@ -227,7 +262,8 @@ func (c *Console) users(w http.ResponseWriter, r *http.Request, t Tenant) {
 	now := c.deps.Directory.Now()
 	for _, card := range page.Cards {
 		view.Rows = append(view.Rows, userRow{ID: card.ID, Name: displayName(card), Email: card.Email, Role: card.Attributes.Role,
-			Groups: strings.Join(card.Attributes.Groups, ", "), Status: directory.StatusOf(card, now),
+			Manager: card.Attributes.ManagerEmail,
+			Groups:  strings.Join(card.Attributes.Groups, ", "), Status: directory.StatusOf(card, now),
 			LastLogin: card.LastLoginAt, Created: card.CreatedAt, URL: tenantURL(t.ID) + "/cards/" + url.PathEscape(card.ID)})
 	}
 	if page.Next != "" {

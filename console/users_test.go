@@ -291,6 +291,16 @@ func TestBulkActions(t *testing.T) {
 		if c := e.card("gate", g[0]); directory.StatusOf(c, e.clock.Now()) != directory.PendingApproval {
 			t.Fatalf("a new card of gate is %s, want pending approval", directory.StatusOf(c, e.clock.Now()))
 		}
+		// They have a tab of their own (acme, where nobody waits, has none),
+		// and are not counted as enabled.
+		page = e.must(e.do("GET", "/console/t/gate/users?status=pending_approval", nil), http.StatusOK, "gate's pending approval")
+		if got := idsOnPage(page.Body); len(got) != 3 || !strings.Contains(page.Body, `Pending approval <span class="count">3</span>`) ||
+			!strings.Contains(page.Body, `Enabled <span class="count">0</span>`) {
+			t.Errorf("gate's pending approval tab shows %d rows, or the tabs count them wrong:\n%s", len(got), page.Body)
+		}
+		if strings.Contains(e.do("GET", "/console/t/acme/users", nil).Body, "Pending approval") {
+			t.Error("acme, where nobody waits for approval, has a pending approval tab")
+		}
 		r = e.bulk("gate", "approve", g[:2], "Approve 2 people?", nil)
 		if got := e.flash(r); got != "Approved 2 people." {
 			t.Errorf("after approving two: %q", got)
@@ -467,4 +477,77 @@ func sum(m map[directory.Status]int) int {
 		n += v
 	}
 	return n
+}
+
+// TestUsersFilters: the users page filters by group, assigned staff,
+// assigned or not, and source, each in the filter form; the table shows
+// each card's assigned staff; a bad value or an unknown parameter is the
+// error page naming it; a bulk action on all matching says the filter.
+func TestUsersFilters(t *testing.T) {
+	storetest.ForEachBackend(t, func(t *testing.T, st store.Backend) {
+		e := newUsersEnv(t, st)
+		add := func(email, given, manager string, groups ...string) string {
+			p := person(email, given, "Test")
+			p.Attributes.ManagerEmail, p.Attributes.Groups = manager, groups
+			return e.add("acme", p)[0]
+		}
+		boss := add("boss@acme.example", "Boss", "", "leads")
+		ann := add("ann@acme.example", "Ann", "boss@acme.example", "navy", "research")
+		bob := add("bob@acme.example", "Bob", "boss@acme.example", "research")
+		cy := add("cy@acme.example", "Cy", "", "navy")
+		out, err := e.svc.ApplyClaim(e.ctx, directory.Actor{Name: "file:hr"}, directory.ClaimInput{Tenant: "acme", Source: "file:hr",
+			Email: "hr@acme.example", State: store.Present, Authoritative: true, Attributes: directory.Attributes{GivenName: "Hal"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		hal := out.Card.ID
+
+		rows := func(query string) []string {
+			t.Helper()
+			page := e.must(e.do("GET", "/console/t/acme/users?"+query, nil), http.StatusOK, query)
+			got := idsOnPage(page.Body)
+			slices.Sort(got)
+			return got
+		}
+		sorted := func(ids ...string) []string { return slices.Sorted(slices.Values(ids)) }
+		for _, tc := range []struct {
+			query string
+			want  []string
+		}{
+			{"group=navy", sorted(ann, cy)},
+			{"group=NAVY&manager=boss%40acme.example", sorted(ann)},
+			{"manager=Boss%40Acme.example", sorted(ann, bob)},
+			{"assigned=yes", sorted(ann, bob)},
+			{"assigned=no", sorted(boss, cy, hal)},
+			{"source=file%3Ahr", sorted(hal)},
+			{"source=admin&assigned=no", sorted(boss, cy)},
+			{"group=&manager=&assigned=&source=", sorted(boss, ann, bob, cy, hal)},
+		} {
+			if got := rows(tc.query); !slices.Equal(got, tc.want) {
+				t.Errorf("%s shows %v, want %v", tc.query, got, tc.want)
+			}
+		}
+
+		page := e.must(e.do("GET", "/console/t/acme/users?group=navy&manager=boss%40acme.example&assigned=yes&source=admin", nil), http.StatusOK, "four filters")
+		for _, want := range []string{`id="group" name="group" type="text" value="navy"`, `id="manager" name="manager" type="email" value="boss@acme.example"`,
+			`<option value="yes" selected>Assigned</option>`, `id="source" name="source" type="text" value="admin"`,
+			`<th scope="col">Assigned staff</th>`, `<td>boss@acme.example</td>`} {
+			if !strings.Contains(page.Body, want) {
+				t.Errorf("the filtered page has no %s", want)
+			}
+		}
+
+		for query, name := range map[string]string{"assigned=maybe": "maybe", "manager=boss": "boss", "team=navy": "team", "group=a&group=b": "group"} {
+			r := e.must(e.do("GET", "/console/t/acme/users?"+query, nil), http.StatusBadRequest, query)
+			if !strings.Contains(r.Body, "&#34;"+name+"&#34;") && !strings.Contains(r.Body, name+" is given 2 times") {
+				t.Errorf("%s: the refusal does not name %q:\n%s", query, name, r.Body)
+			}
+		}
+
+		q := url.Values{"action": {"add_groups"}, "all": {"matching"}, "filter": {"group=navy&assigned=no"}}
+		conf := e.must(e.do("GET", "/console/t/acme/users/bulk?"+q.Encode(), nil), http.StatusOK, "all matching two filters")
+		if !strings.Contains(conf.Body, "All 1 matching the filter: group navy, no assigned staff.") || !strings.Contains(conf.Body, cy) {
+			t.Errorf("the confirmation does not say the filter, or not Cy:\n%s", conf.Body)
+		}
+	})
 }

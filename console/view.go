@@ -110,6 +110,8 @@ func statusLabel(s directory.Status) string {
 		return "Provisioned"
 	case directory.Disabled:
 		return "Disabled"
+	case directory.PendingApproval:
+		return "Pending approval"
 	case "enabled":
 		return "Enabled"
 	case "":
