@@ -28,6 +28,9 @@ type Directory interface {
 	Stats(ctx context.Context, tenant string) (map[directory.Status]int, error)
 	Count(ctx context.Context, q directory.ListQuery) (map[directory.Status]int, error)
 	Claims(ctx context.Context, tenant, cardID string) ([]directory.Claim, error)
+	// CustomAttributeNames: the custom attribute names of the cards q
+	// selects (an export's custom.<name> columns).
+	CustomAttributeNames(ctx context.Context, q directory.ListQuery, limit int) ([]string, error)
 	Explain(ctx context.Context, tenant, cardID string) (directory.Explanation, error)
 	Disable(ctx context.Context, actor directory.Actor, tenant, cardID, reason string) (directory.Card, error)
 	Enable(ctx context.Context, actor directory.Actor, tenant, cardID string) (directory.Card, error)
@@ -190,6 +193,8 @@ func (c *Console) routes() []route {
 		{pattern: "GET " + t + "/users", handler: c.inTenant(c.users)},
 		{pattern: "GET " + t + "/users/new", handler: c.inTenant(c.addPersonPage)},
 		{pattern: "POST " + t + "/users/new", handler: c.inTenant(c.addPerson)},
+		{pattern: "GET " + t + "/users/export.csv", handler: c.inTenant(c.usersExportCSV)},
+		{pattern: "GET " + t + "/users/export.xlsx", handler: c.inTenant(c.usersExportXLSX)},
 		{pattern: "GET " + t + "/users/bulk", handler: c.inTenant(c.bulkConfirm)},
 		{pattern: "POST " + t + "/users/bulk", handler: c.inTenant(c.bulkApply)},
 		{pattern: "GET " + t + "/cards/{id}", handler: c.inTenant(c.card)},

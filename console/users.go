@@ -65,6 +65,8 @@ type usersView struct {
 	// Filter is the page's filter as a query string (no cursor), for a
 	// bulk action on all matching.
 	Filter string
+	// ExportCSV and ExportXLSX download every card of the filter.
+	ExportCSV, ExportXLSX string
 	// Self is this page's URL, where a bulk action comes back to.
 	Self              string
 	NextURL, FirstURL string
@@ -207,6 +209,11 @@ func (c *Console) users(w http.ResponseWriter, r *http.Request, t Tenant) {
 	view := usersView{Tenant: t, Query: f.Params.Get("q"), Role: f.Params.Get("role"), Group: f.Params.Get("group"),
 		Manager: f.Params.Get("manager"), Source: f.Params.Get("source"), Self: f.link(t.ID, status, cursor),
 		Actions: bulkActions, Filter: f.Params.Encode(), Narrowed: f.narrowed(), MaxBulk: maxBulk}
+	view.ExportCSV, view.ExportXLSX = tenantURL(t.ID)+"/users/export.csv", tenantURL(t.ID)+"/users/export.xlsx"
+	if view.Filter != "" {
+		view.ExportCSV += "?" + view.Filter
+		view.ExportXLSX += "?" + view.Filter
+	}
 	for _, o := range userSorts {
 		view.Sorts = append(view.Sorts, statusOption{Value: o.Value, Label: o.Label, Selected: o.Value == f.Query.Sort})
 	}
