@@ -115,7 +115,10 @@ type bulkView struct {
 	// Filter says the users page's filter, when the selection is every
 	// card it matched.
 	Filter string
-	Back   string
+	// Preview says whom a dry run found the action would leave as they
+	// are (the actions whose argument does not decide it).
+	Preview string
+	Back    string
 }
 
 // bulkIDs reads the selected card ids (id=…, repeated).
@@ -254,6 +257,16 @@ func (c *Console) renderBulkConfirm(w http.ResponseWriter, r *http.Request, t Te
 		}
 	}
 	view.More = len(cards) - len(view.Rows)
+	// Who would be left as they are, where that does not hang on the
+	// argument still to be given: a dry run, nothing written.
+	if a.Arg == "" || a.Arg == "reason" {
+		results, err := c.deps.Directory.Bulk(r.Context(), actor(r), t.ID, directory.BulkInput{Action: a.Action}, view.IDs, true)
+		if err != nil {
+			c.fail(w, r, err)
+			return
+		}
+		view.Preview = c.bulkPreview(t.ID, a, results)
+	}
 	c.render(w, r, http.StatusOK, "bulk", heading, view)
 }
 
@@ -333,20 +346,62 @@ func (c *Console) bulkApply(w http.ResponseWriter, r *http.Request, t Tenant) {
 	http.Redirect(w, r, back, http.StatusSeeOther)
 }
 
-// refusalsNamed bounds the people a flash names per reason of refusal.
-const refusalsNamed = 3
-
 // bulkOutcome says what a bulk action did: how many changed, how many
 // were so already, and who was refused, grouped by why, in words.
 func (c *Console) bulkOutcome(tenant string, a bulkAction, arg string, results []directory.BulkResult) string {
+	t := c.tally(tenant, a, results)
+	var b strings.Builder
+	fmt.Fprintf(&b, a.done, t.changed, people(t.changed), arg)
+	if t.unchanged > 0 {
+		fmt.Fprintf(&b, "; %d unchanged", t.unchanged)
+	}
+	if t.refused > 0 {
+		fmt.Fprintf(&b, "; %d not: %s", t.refused, t.why)
+	}
+	b.WriteString(".")
+	return b.String()
+}
+
+// bulkPreview says, on the confirmation, what a dry run of the action
+// found that the count alone does not: the cards it would leave as they
+// are. Empty when it would change them all.
+func (c *Console) bulkPreview(tenant string, a bulkAction, results []directory.BulkResult) string {
+	t := c.tally(tenant, a, results)
+	if t.unchanged == 0 && t.refused == 0 {
+		return ""
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "Of these, %d would change", t.changed)
+	if t.unchanged > 0 {
+		fmt.Fprintf(&b, "; %d %s so already", t.unchanged, map[bool]string{true: "is", false: "are"}[t.unchanged == 1])
+	}
+	if t.refused > 0 {
+		fmt.Fprintf(&b, "; %d would not: %s", t.refused, t.why)
+	}
+	b.WriteString(".")
+	return b.String()
+}
+
+// bulkTally counts a bulk's results; why names the refused, grouped by
+// the reason, in the order met.
+type bulkTally struct {
+	changed, unchanged, refused int
+	why                         string
+}
+
+// refusalsNamed bounds the people named per reason of refusal.
+const refusalsNamed = 3
+
+func (c *Console) tally(tenant string, a bulkAction, results []directory.BulkResult) bulkTally {
 	policy, _ := c.deps.Directory.Policy(tenant)
 	now := c.deps.Directory.Now()
-	changed, unchanged := 0, 0
+	var t bulkTally
 	var reasons []string
 	refused := map[string][]string{}
 	for _, res := range results {
 		switch {
 		case res.Err != nil:
+			t.refused++
 			why := refusalWords(a.Action, policy, now, res)
 			if _, ok := refused[why]; !ok {
 				reasons = append(reasons, why)
@@ -357,32 +412,25 @@ func (c *Console) bulkOutcome(tenant string, a bulkAction, arg string, results [
 			}
 			refused[why] = append(refused[why], who)
 		case res.Changed:
-			changed++
+			t.changed++
 		default:
-			unchanged++
+			t.unchanged++
 		}
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, a.done, changed, people(changed), arg)
-	if unchanged > 0 {
-		fmt.Fprintf(&b, "; %d unchanged", unchanged)
-	}
-	if n := len(results) - changed - unchanged; n > 0 {
-		fmt.Fprintf(&b, "; %d not: ", n)
-		for i, why := range reasons {
-			if i > 0 {
-				b.WriteString("; ")
-			}
-			who := refused[why]
-			b.WriteString(strings.Join(who[:min(len(who), refusalsNamed)], ", "))
-			if len(who) > refusalsNamed {
-				fmt.Fprintf(&b, " and %d more", len(who)-refusalsNamed)
-			}
-			b.WriteString(" — " + why)
+	for i, why := range reasons {
+		if i > 0 {
+			b.WriteString("; ")
 		}
+		who := refused[why]
+		b.WriteString(strings.Join(who[:min(len(who), refusalsNamed)], ", "))
+		if len(who) > refusalsNamed {
+			fmt.Fprintf(&b, " and %d more", len(who)-refusalsNamed)
+		}
+		b.WriteString(" — " + why)
 	}
-	b.WriteString(".")
-	return b.String()
+	t.why = b.String()
+	return t
 }
 
 // refusalWords says why the directory refused a card, as a clause.

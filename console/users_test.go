@@ -221,6 +221,12 @@ func TestBulkActions(t *testing.T) {
 			}
 		}
 
+		// The confirmation says, from a dry run, whom it would leave.
+		q = url.Values{"action": {"reinvite"}, "id": {ann, bob, cy}}
+		page = e.must(e.do("GET", "/console/t/acme/users/bulk?"+q.Encode(), nil), http.StatusOK, "the confirmation of re-inviting three")
+		if want := "Of these, 2 would change; 1 would not: ann@acme.example — the person has logged in already."; !strings.Contains(html.UnescapeString(page.Body), want) {
+			t.Errorf("the confirmation does not say %q:\n%s", want, page.Body)
+		}
 		before := e.card("acme", bob).Invite.TokenHash
 		r = e.bulk("acme", "reinvite", []string{ann, bob, cy}, "Re-invite 3 people?", nil)
 		if got := e.flash(r); got != "Re-invited 2 people; 1 not: ann@acme.example — the person has logged in already." {
