@@ -55,6 +55,9 @@ type usersView struct {
 	// no status is chosen); Filtered is how many of them the other
 	// filters keep (Matching without any).
 	Matching, Filtered int
+	// MoreFilters counts the filters set among group, manager, assigned
+	// and source (a fold of the form that opens when any is).
+	MoreFilters int
 	// Narrowed: a filter other than the status is set.
 	Narrowed bool
 	// SelectAll offers the bulk menu every card of the filter, not only
@@ -209,6 +212,11 @@ func (c *Console) users(w http.ResponseWriter, r *http.Request, t Tenant) {
 	view := usersView{Tenant: t, Query: f.Params.Get("q"), Role: f.Params.Get("role"), Group: f.Params.Get("group"),
 		Manager: f.Params.Get("manager"), Source: f.Params.Get("source"), Self: f.link(t.ID, status, cursor),
 		Actions: bulkActions, Filter: f.Params.Encode(), Narrowed: f.narrowed(), MaxBulk: maxBulk}
+	for _, name := range []string{"group", "manager", "assigned", "source"} {
+		if f.Params.Get(name) != "" {
+			view.MoreFilters++
+		}
+	}
 	view.ExportCSV, view.ExportXLSX = tenantURL(t.ID)+"/users/export.csv", tenantURL(t.ID)+"/users/export.xlsx"
 	if view.Filter != "" {
 		view.ExportCSV += "?" + view.Filter

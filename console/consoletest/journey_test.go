@@ -204,13 +204,13 @@ func journeyDisableThree(t *testing.T, r *browsertest.Rosterd, cards []apiCard) 
 		b.Fatalf("the confirmation says %q, want %q", heading, want)
 	}
 	b.CheckA11y("confirm set role")
-	b.Step("give them the role editor",
-		chromedp.SendKeys(chromedp.CSS("#role"), "editor"),
+	b.Step("give them the role auditor",
+		chromedp.SendKeys(chromedp.CSS("#role"), "auditor"),
 		browsertest.Load(chromedp.KeyEvent("\r")),
 		chromedp.WaitVisible(chromedp.CSS("p.flash")),
 	)
 	flash = browsertest.Value(b, "read the role message", chromedp.Text(chromedp.CSS("p.flash")))
-	if want := fmt.Sprintf("Gave %d people the role editor.", len(rows)); flash != want {
+	if want := fmt.Sprintf("Gave %d people the role auditor.", len(rows)); flash != want {
 		b.Fatalf("after setting the role, the page says %q, want %q", flash, want)
 	}
 	for _, id := range rows {
@@ -220,7 +220,7 @@ func journeyDisableThree(t *testing.T, r *browsertest.Rosterd, cards []apiCard) 
 			} `json:"attributes"`
 		}
 		api(t, r, "GET", "/tenants/acme/cards/"+id, nil, &c)
-		if c.Attributes.Role != "editor" {
+		if c.Attributes.Role != "auditor" {
 			t.Errorf("card %s after the bulk set role: role %q", id, c.Attributes.Role)
 		}
 	}
