@@ -127,6 +127,11 @@ func bulkIDs(v url.Values) ([]string, error) {
 	if len(ids) > maxBulk {
 		return nil, fmt.Errorf("At most %d people at once; %d are selected.", maxBulk, len(ids))
 	}
+	for _, id := range ids {
+		if id == "" || len(id) > 64 { // as the admin API's bulk refuses them
+			return nil, fmt.Errorf("%.70q is not a card id.", id)
+		}
+	}
 	slices.Sort(ids)
 	return slices.Compact(ids), nil
 }

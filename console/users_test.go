@@ -362,6 +362,19 @@ func TestBulkRefusals(t *testing.T) {
 		if !strings.Contains(r.Body, "no bulk action &#34;delete&#34;") {
 			t.Errorf("the refusal does not name the action:\n%s", r.Body)
 		}
+		form = url.Values{"csrf": {e.csrf}, "action": {"enable"}, "id": {strings.Repeat("x", 65)}}
+		r = e.must(e.do("POST", "/console/t/acme/users/bulk", form), http.StatusBadRequest, "an id that is no card id")
+		if !strings.Contains(r.Body, "is not a card id") {
+			t.Errorf("the refusal of a bad id does not say so:\n%s", r.Body)
+		}
+		many := url.Values{"csrf": {e.csrf}, "action": {"enable"}}
+		for i := range maxBulk + 1 {
+			many.Add("id", fmt.Sprint(i))
+		}
+		r = e.must(e.do("POST", "/console/t/acme/users/bulk", many), http.StatusBadRequest, "1,001 ids")
+		if !strings.Contains(r.Body, "At most 1000 people at once; 1001 are selected.") {
+			t.Errorf("the refusal of 1,001 ids does not say so:\n%s", r.Body)
+		}
 		form = url.Values{"csrf": {e.csrf}, "action": {"disable"}, "id": ids, "reason": {"  "}}
 		r = e.must(e.do("POST", "/console/t/acme/users/bulk", form), http.StatusBadRequest, "a disable without a reason")
 		if !strings.Contains(r.Body, "Give a reason") {
