@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/rosterd/rosterd/directory"
-	"github.com/rosterd/rosterd/internal/csvsafe"
 	"github.com/rosterd/rosterd/internal/daemon"
 	"github.com/rosterd/rosterd/store"
 )
@@ -238,41 +237,6 @@ var exportColumns = []string{"email", "given_name", "family_name", "display_name
 // some out.
 const maxExportCustomAttributes = 100
 
-// errTooManyCustomAttributes: the selected cards have more custom
-// attribute names than an export writes as columns.
-var errTooManyCustomAttributes = fmt.Errorf("the cards the filters select have more than %d distinct custom attributes, "+
-	"more than an export writes as columns: narrow the filters", maxExportCustomAttributes)
-
-// exportHeader is the header of an export of the cards q selects:
-// exportColumns, then one custom.<name> column per custom attribute name
-// any of them has, sorted by name, which the import reads back as that
-// custom attribute without a mapping. It also returns the names, for
-// exportRow.
-//
-// The export streams page by page, so the names must be known before the
-// first row: one query for the distinct names of the selected cards (see
-// store.CustomAttributeNames), which the database answers in one pass
-// over them keeping only the names, rather than a first pass here over
-// every page. The custom columns come after the others so that every
-// other column keeps its place whatever the custom attributes are. A name
-// first written while the export runs is not in its header (pages are
-// read one after another, the file is no snapshot of one instant).
-func (a *API) exportHeader(ctx context.Context, q directory.ListQuery) (header, custom []string, err error) {
-	custom, err = a.services.Directory.CustomAttributeNames(ctx, q, maxExportCustomAttributes+1)
-	if err != nil {
-		return nil, nil, err
-	}
-	if len(custom) > maxExportCustomAttributes {
-		return nil, nil, errTooManyCustomAttributes
-	}
-	header = make([]string, 0, len(exportColumns)+len(custom))
-	header = append(header, exportColumns...)
-	for _, name := range custom {
-		header = append(header, "custom."+name)
-	}
-	return header, custom, nil
-}
-
 // exportRow is one card's row under exportHeader's columns, custom its
 // custom attribute names, the values as they are (the CSV writer guards
 // them for spreadsheets; an XLSX cell is text).
@@ -301,7 +265,7 @@ func exportRow(c directory.Card, sources []string, now time.Time, custom []strin
 // exportHeaderFailed answers an export whose header could not be made;
 // nothing of the file is written yet.
 func (a *API) exportHeaderFailed(w http.ResponseWriter, r *http.Request, err error) {
-	if errors.Is(err, errTooManyCustomAttributes) {
+	if errors.Is(err, ErrTooManyCustomAttributes) {
 		daemon.WriteError(w, http.StatusBadRequest, "too_many_custom_attributes", "", err.Error())
 		return
 	}
@@ -309,89 +273,38 @@ func (a *API) exportHeaderFailed(w http.ResponseWriter, r *http.Request, err err
 }
 
 // exportCards: GET …/cards/export.csv, the list's filters, every page,
-// streamed: one page of 1,000 cards in memory at a time, flushed as it
-// goes. Export, edit, import is lossless: see exportHeader.
+// streamed (WriteCardsCSV).
 func (a *API) exportCards(w http.ResponseWriter, r *http.Request, tenant string) {
 	q, ok := listQuery(w, r, tenant, exportParams)
 	if !ok {
 		return
 	}
-	q.Limit = 1000
-	ctx := r.Context()
-	dir := a.services.Directory
-	header, custom, err := a.exportHeader(ctx, q)
-	if err != nil {
-		a.exportHeaderFailed(w, r, err)
-		return
-	}
-	page, err := dir.List(ctx, q)
-	if err != nil {
-		a.fail(w, r, err) // nothing is written yet: a clean error
-		return
-	}
-	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="rosterd-%s-cards.csv"`, tenant))
-	w.Header().Set("X-Content-Type-Options", "nosniff")
 	rc := http.NewResponseController(w)
-	cw := csvsafe.NewWriter(w) // every cell made safe for spreadsheets
-	cw.Write(header)
-	now := dir.Now()
-	for {
-		sources, err := a.sourcesOf(ctx, tenant, page.Cards)
-		if err != nil {
-			// Part of the file is out: cut the connection rather than end
-			// it normally, so that a truncated export never looks complete.
-			a.logger.Error("exporting cards", "tenant", tenant, "err", err)
-			panic(http.ErrAbortHandler)
-		}
-		for _, c := range page.Cards {
-			row := exportRow(c, sources[c.ID], now, custom) // the writer guards every cell
-			cw.Write(row)
-		}
-		cw.Flush()
-		if err := cw.Error(); err != nil {
-			return // the client went away
-		}
-		_ = rc.Flush()
-		if page.Next == "" {
-			return
-		}
-		q.Cursor = page.Next
-		if page, err = dir.List(ctx, q); err != nil {
-			a.logger.Error("exporting cards", "tenant", tenant, "err", err)
-			panic(http.ErrAbortHandler)
-		}
+	begun := false
+	err := WriteCardsCSV(r.Context(), a.services.Directory, q, flushWriter{w, rc}, func() {
+		begun = true
+		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+		w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="rosterd-%s-cards.csv"`, tenant))
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+	})
+	switch {
+	case err == nil:
+	case !begun:
+		a.exportHeaderFailed(w, r, err) // nothing is written yet: a clean error
+	case r.Context().Err() != nil:
+		// The client went away.
+	default:
+		// Part of the file is out: cut the connection rather than end it
+		// normally, so that a truncated export never looks complete.
+		a.logger.Error("exporting cards", "tenant", tenant, "err", err)
+		panic(http.ErrAbortHandler)
 	}
 }
 
-// ClaimsOfCards is the batch read a store may offer: the claims of many
-// cards in one query. Without it the export reads each card's claims.
-type ClaimsOfCards interface {
-	ClaimsOfCards(ctx context.Context, tenant string, cardIDs []string) (map[string][]directory.Claim, error)
+// flushWriter sends what is written so far at each Flush.
+type flushWriter struct {
+	http.ResponseWriter
+	rc *http.ResponseController
 }
 
-func (a *API) sourcesOf(ctx context.Context, tenant string, cards []directory.Card) (map[string][]string, error) {
-	out := make(map[string][]string, len(cards))
-	if batch, ok := a.services.Directory.(ClaimsOfCards); ok {
-		ids := make([]string, len(cards))
-		for i, c := range cards {
-			ids[i] = c.ID
-		}
-		claims, err := batch.ClaimsOfCards(ctx, tenant, ids)
-		if err != nil {
-			return nil, err
-		}
-		for id, cs := range claims {
-			out[id] = liveSources(cs)
-		}
-		return out, nil
-	}
-	for _, c := range cards {
-		claims, err := a.services.Directory.Claims(ctx, tenant, c.ID)
-		if err != nil {
-			return nil, err
-		}
-		out[c.ID] = liveSources(claims)
-	}
-	return out, nil
-}
+func (f flushWriter) Flush() error { return f.rc.Flush() }

@@ -8,31 +8,17 @@ import (
 	"os"
 	"strconv"
 
-	"github.com/xuri/excelize/v2"
-
 	"github.com/rosterd/rosterd/internal/daemon"
 )
 
 // exportCardsXLSX: GET …/cards/export.xlsx — export.csv's columns
-// (custom.<name> ones too, see exportHeader),
-// filters and sort as a workbook of one sheet, "Cards". Rows go through
-// sheetWriter straight into a zip in a temporary file, so memory stays
-// flat however many cards there are; the workbook is sent once every row
-// is in, so a failure on the way answers a clean 500, never a truncated
-// file. Every cell is text (an employee id keeps its leading zeros, a
-// value starting with "=" is no formula), and the import reads the file
-// back.
+// (custom.<name> ones too, see exportHeader), filters and sort as a
+// workbook (WriteCardsXLSX), written to a temporary file and sent once
+// every row is in, so a failure on the way answers a clean 500, never a
+// truncated file.
 func (a *API) exportCardsXLSX(w http.ResponseWriter, r *http.Request, tenant string) {
 	q, ok := listQuery(w, r, tenant, exportParams)
 	if !ok {
-		return
-	}
-	q.Limit = 1000
-	ctx := r.Context()
-	dir := a.services.Directory
-	header, custom, err := a.exportHeader(ctx, q)
-	if err != nil {
-		a.exportHeaderFailed(w, r, err)
 		return
 	}
 	tmp, err := os.CreateTemp("", "rosterd-export-*.xlsx")
@@ -44,43 +30,13 @@ func (a *API) exportCardsXLSX(w http.ResponseWriter, r *http.Request, tenant str
 		tmp.Close()
 		os.Remove(tmp.Name())
 	}()
-	sw, err := newSheetWriter(tmp, "Cards")
-	if err == nil {
-		err = sw.Row(header)
-	}
-	if err != nil {
-		a.fail(w, r, fmt.Errorf("writing the XLSX export: %w", err))
+	err = WriteCardsXLSX(r.Context(), a.services.Directory, q, tmp)
+	switch {
+	case errors.Is(err, ErrTooManyRows):
+		daemon.WriteError(w, http.StatusBadRequest, "too_many_rows", "", err.Error())
 		return
-	}
-	now := dir.Now()
-	for {
-		page, err := dir.List(ctx, q)
-		if err != nil {
-			a.fail(w, r, err)
-			return
-		}
-		sources, err := a.sourcesOf(ctx, tenant, page.Cards)
-		if err != nil {
-			a.fail(w, r, err)
-			return
-		}
-		for _, c := range page.Cards {
-			if err := sw.Row(exportRow(c, sources[c.ID], now, custom)); errors.Is(err, errSheetFull) {
-				daemon.WriteError(w, http.StatusBadRequest, "too_many_rows", "", fmt.Sprintf(
-					"the filters select more than %d cards, more than a worksheet holds: narrow them, or use export.csv", excelize.TotalRows-1))
-				return
-			} else if err != nil {
-				a.fail(w, r, fmt.Errorf("writing the XLSX export: %w", err))
-				return
-			}
-		}
-		if page.Next == "" {
-			break
-		}
-		q.Cursor = page.Next
-	}
-	if err := sw.Close(); err != nil {
-		a.fail(w, r, fmt.Errorf("writing the XLSX export: %w", err))
+	case err != nil:
+		a.exportHeaderFailed(w, r, err)
 		return
 	}
 	size, err := tmp.Seek(0, io.SeekEnd)

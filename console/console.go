@@ -26,7 +26,11 @@ type Directory interface {
 	Get(ctx context.Context, tenant, id string) (directory.Card, error)
 	List(ctx context.Context, q directory.ListQuery) (directory.Page, error)
 	Stats(ctx context.Context, tenant string) (map[directory.Status]int, error)
+	Count(ctx context.Context, q directory.ListQuery) (map[directory.Status]int, error)
 	Claims(ctx context.Context, tenant, cardID string) ([]directory.Claim, error)
+	// CustomAttributeNames: the custom attribute names of the cards q
+	// selects (an export's custom.<name> columns).
+	CustomAttributeNames(ctx context.Context, q directory.ListQuery, limit int) ([]string, error)
 	Explain(ctx context.Context, tenant, cardID string) (directory.Explanation, error)
 	Disable(ctx context.Context, actor directory.Actor, tenant, cardID, reason string) (directory.Card, error)
 	Enable(ctx context.Context, actor directory.Actor, tenant, cardID string) (directory.Card, error)
@@ -34,6 +38,7 @@ type Directory interface {
 	Invite(ctx context.Context, actor directory.Actor, in directory.AdminInput) (directory.Outcome, error)
 	Reinvite(ctx context.Context, actor directory.Actor, tenant, cardID string) (directory.Card, error)
 	Remind(ctx context.Context, actor directory.Actor, tenant, cardID string) (directory.Card, error)
+	Bulk(ctx context.Context, actor directory.Actor, tenant string, in directory.BulkInput, ids []string, dryRun bool) ([]directory.BulkResult, error)
 	Policy(tenant string) (directory.Policy, error)
 }
 
@@ -188,8 +193,10 @@ func (c *Console) routes() []route {
 		{pattern: "GET " + t + "/users", handler: c.inTenant(c.users)},
 		{pattern: "GET " + t + "/users/new", handler: c.inTenant(c.addPersonPage)},
 		{pattern: "POST " + t + "/users/new", handler: c.inTenant(c.addPerson)},
-		{pattern: "GET " + t + "/users/disable", handler: c.inTenant(c.bulkDisableConfirm)},
-		{pattern: "POST " + t + "/users/disable", handler: c.inTenant(c.bulkDisable)},
+		{pattern: "GET " + t + "/users/export.csv", handler: c.inTenant(c.usersExportCSV)},
+		{pattern: "GET " + t + "/users/export.xlsx", handler: c.inTenant(c.usersExportXLSX)},
+		{pattern: "GET " + t + "/users/bulk", handler: c.inTenant(c.bulkConfirm)},
+		{pattern: "POST " + t + "/users/bulk", handler: c.inTenant(c.bulkApply)},
 		{pattern: "GET " + t + "/cards/{id}", handler: c.inTenant(c.card)},
 		{pattern: "POST " + t + "/cards/{id}/disable", handler: c.inTenant(c.cardDisable)},
 		{pattern: "POST " + t + "/cards/{id}/enable", handler: c.inTenant(c.cardEnable)},
@@ -238,7 +245,8 @@ func (c *Console) Mount(mux Mux) {
 }
 
 // csp admits the console's own stylesheet and images and nothing else.
-// The one script is the copy button's (static/copy.js).
+// The scripts are the copy button's (static/copy.js) and the users
+// page's selection (static/bulk.js).
 const csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 func securityHeaders(next http.Handler) http.Handler {

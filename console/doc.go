@@ -1,8 +1,10 @@
 // Package console is rosterd's web console under /console/: server-rendered
 // html/template pages with one embedded stylesheet and no front-end build,
 // for the platform's operators, customers' admins, and customers' IT
-// admins (the setup portal). The only script is the copy button's
-// (static/copy.js).
+// admins (the setup portal). The only scripts are the copy button's
+// (static/copy.js) and the users page's selection (static/bulk.js: check
+// a page's rows at once, then offer "Select all N matching"); every page
+// works without them.
 //
 // It is a channel like admin: a page handler decodes the request, calls the
 // directory (Deps) and renders a typed view; a form POSTs and redirects.

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -29,9 +30,11 @@ type statusOption struct {
 
 type userRow struct {
 	ID, Name, Email, Role, Groups string
-	Status                        directory.Status
-	LastLogin, Created            time.Time
-	URL                           string
+	// Manager is the assigned staff member's email.
+	Manager            string
+	Status             directory.Status
+	LastLogin, Created time.Time
+	URL                string
 }
 
 type usersView struct {
@@ -39,19 +42,44 @@ type usersView struct {
 	Tabs     []tab
 	Query    string
 	Role     string
+	Group    string
+	Manager  string
+	Source   string
 	Sorts    []statusOption
+	Assigned []statusOption
 	Statuses []statusOption
 	Rows     []userRow
+	// Actions are the bulk menu's.
+	Actions []bulkAction
 	// Matching is the number of cards of the status tab (all statuses when
-	// no status is chosen); a search narrows the rows, not this count.
-	Matching int
+	// no status is chosen); Filtered is how many of them the other
+	// filters keep (Matching without any).
+	Matching, Filtered int
+	// MoreFilters counts the filters set among group, manager, assigned
+	// and source (a fold of the form that opens when any is).
+	MoreFilters int
+	// Narrowed: a filter other than the status is set.
+	Narrowed bool
+	// SelectAll offers the bulk menu every card of the filter, not only
+	// the rows checked: there are more than this page shows. Above
+	// maxBulk the page says to narrow it or use the admin API.
+	SelectAll, TooMany bool
+	MaxBulk            int
+	// Filter is the page's filter as a query string (no cursor), for a
+	// bulk action on all matching.
+	Filter string
+	// ExportCSV and ExportXLSX download every card of the filter.
+	ExportCSV, ExportXLSX string
 	// Self is this page's URL, where a bulk action comes back to.
 	Self              string
 	NextURL, FirstURL string
 }
 
 // userFilters are the query parameters of the users page.
-var userFilters = []string{"status", "q", "role", "sort", "cursor"}
+var userFilters = []string{"status", "q", "role", "group", "manager", "assigned", "source", "sort", "cursor"}
+
+// assignedFilters are the values of assigned=, as its menu offers them.
+var assignedFilters = []struct{ Value, Label string }{{"", "Either"}, {"yes", "Assigned"}, {"no", "Unassigned"}}
 
 // userSorts are the list's orders as the sort menu offers them.
 var userSorts = []struct{ Value, Label string }{
@@ -60,65 +88,145 @@ var userSorts = []struct{ Value, Label string }{
 }
 
 // statusFilters are the status values the list takes, in the tabs' order.
+// Pending approval has a tab only where a card waits for approval.
 var statusFilters = []string{"", "enabled", string(directory.Active), string(directory.InvitePending),
-	string(directory.InviteExpired), string(directory.Provisioned), string(directory.Disabled)}
+	string(directory.InviteExpired), string(directory.Provisioned), string(directory.PendingApproval), string(directory.Disabled)}
+
+// usersFilter is the users page's filter: as the directory takes it, and
+// as the page's query string spells it (the parameters set, trimmed, no
+// cursor), for its links and for a bulk action on all matching.
+type usersFilter struct {
+	Query  directory.ListQuery
+	Params url.Values
+}
+
+// narrowed reports whether a filter other than the status (and the sort)
+// is set: then the tab's count is not the filter's.
+func (f usersFilter) narrowed() bool {
+	for name := range f.Params {
+		if name != "status" && name != "sort" {
+			return true
+		}
+	}
+	return false
+}
+
+// parseUsersFilter reads the users page's parameters; a problem is said
+// in words that name the parameter, for the error page.
+func parseUsersFilter(tenant string, v url.Values) (usersFilter, string) {
+	f := usersFilter{Params: url.Values{}}
+	params := map[string][]string{}
+	for name, vals := range v {
+		if !slices.Contains(userFilters, name) {
+			return f, fmt.Sprintf("The users page has no parameter %q (it takes %s).", name, strings.Join(userFilters, ", "))
+		}
+		clean := make([]string, len(vals))
+		for i, s := range vals {
+			clean[i] = strings.TrimSpace(s)
+		}
+		params[name] = clean
+		if len(clean) == 1 && clean[0] != "" && name != "cursor" {
+			f.Params.Set(name, clean[0])
+		}
+	}
+	status, sort := f.Params.Get("status"), f.Params.Get("sort")
+	if !slices.Contains(statusFilters, status) {
+		return f, fmt.Sprintf("status %q is not one of %s.", status, strings.Join(statusFilters[1:], ", "))
+	}
+	if !slices.ContainsFunc(userSorts, func(o struct{ Value, Label string }) bool { return o.Value == sort }) {
+		return f, fmt.Sprintf("sort %q is not one of %s, with or without a leading \"-\".", sort, strings.Join(directory.Sorts, ", "))
+	}
+	// assigned is yes or no on the page, a boolean to the directory.
+	switch a := f.Params.Get("assigned"); a {
+	case "", "yes", "no":
+		if a != "" {
+			params["assigned"] = []string{map[string]string{"yes": "true", "no": "false"}[a]}
+		}
+	default:
+		return f, fmt.Sprintf("assigned %q is neither yes nor no.", a)
+	}
+	// manager is the assigned staff member's email (the directory takes a
+	// card id too, which the page does not offer).
+	if m := f.Params.Get("manager"); m != "" {
+		if _, _, err := directory.NormalizeEmail(m); err != nil {
+			return f, fmt.Sprintf("manager %q is not an email address: %v.", m, err)
+		}
+	}
+	// The directory's own reading: a repeated parameter, an overlong value
+	// and a cursor of another order are refused as the admin API refuses
+	// them.
+	q, err := directory.ParseListQuery(tenant, params, append(slices.Clone(directory.FilterParams), directory.PageParams...), "")
+	var bad *directory.QueryError
+	if errors.As(err, &bad) {
+		return f, bad.Message + "."
+	}
+	if err != nil {
+		return f, err.Error()
+	}
+	f.Query = q
+	return f, ""
+}
+
+// link is the users page's URL with the filter, its status replaced by
+// status, at the cursor.
+func (f usersFilter) link(tenant, status, cursor string) string {
+	q := url.Values{}
+	for name, v := range f.Params {
+		q[name] = v
+	}
+	q.Del("status")
+	if status != "" {
+		q.Set("status", status)
+	}
+	if cursor != "" {
+		q.Set("cursor", cursor)
+	}
+	base := tenantURL(tenant) + "/users"
+	if len(q) == 0 {
+		return base
+	}
+	return base + "?" + q.Encode()
+}
 
 // users: GET /console/t/{t}/users?status=&q=&cursor= — the tenant's cards,
 // with the status counts as tabs.
 func (c *Console) users(w http.ResponseWriter, r *http.Request, t Tenant) {
-	v := r.URL.Query()
-	for name := range v {
-		if !slices.Contains(userFilters, name) {
-			c.errorPage(w, r, http.StatusBadRequest, fmt.Sprintf("The users page has no parameter %q (it takes %s).", name, strings.Join(userFilters, ", ")))
-			return
-		}
-	}
-	status, query, role, sort := v.Get("status"), strings.TrimSpace(v.Get("q")), strings.TrimSpace(v.Get("role")), v.Get("sort")
-	if !slices.Contains(statusFilters, status) {
-		c.errorPage(w, r, http.StatusBadRequest, fmt.Sprintf("status %q is not one of %s.", status, strings.Join(statusFilters[1:], ", ")))
+	f, problem := parseUsersFilter(t.ID, r.URL.Query())
+	if problem != "" {
+		c.errorPage(w, r, http.StatusBadRequest, problem)
 		return
 	}
-	if !slices.ContainsFunc(userSorts, func(o struct{ Value, Label string }) bool { return o.Value == sort }) {
-		c.errorPage(w, r, http.StatusBadRequest, fmt.Sprintf("sort %q is not one of %s, with or without a leading \"-\".", sort, strings.Join(directory.Sorts, ", ")))
-		return
-	}
+	status, cursor := f.Query.Status, f.Query.Cursor
 	stats, err := c.deps.Directory.Stats(r.Context(), t.ID)
 	if err != nil {
 		c.fail(w, r, err)
 		return
 	}
-	page, err := c.deps.Directory.List(r.Context(), directory.ListQuery{Tenant: t.ID, Status: status, Query: query, Role: role,
-		Sort: sort, Cursor: v.Get("cursor"), Limit: pageSize})
+	q := f.Query
+	q.Limit = pageSize
+	page, err := c.deps.Directory.List(r.Context(), q)
 	if err != nil {
 		c.fail(w, r, err)
 		return
 	}
-	base := tenantURL(t.ID) + "/users"
-	link := func(status, cursor string) string {
-		q := url.Values{}
-		if status != "" {
-			q.Set("status", status)
+	view := usersView{Tenant: t, Query: f.Params.Get("q"), Role: f.Params.Get("role"), Group: f.Params.Get("group"),
+		Manager: f.Params.Get("manager"), Source: f.Params.Get("source"), Self: f.link(t.ID, status, cursor),
+		Actions: bulkActions, Filter: f.Params.Encode(), Narrowed: f.narrowed(), MaxBulk: maxBulk}
+	for _, name := range []string{"group", "manager", "assigned", "source"} {
+		if f.Params.Get(name) != "" {
+			view.MoreFilters++
 		}
-		if query != "" {
-			q.Set("q", query)
-		}
-		if role != "" {
-			q.Set("role", role)
-		}
-		if sort != "" {
-			q.Set("sort", sort)
-		}
-		if cursor != "" {
-			q.Set("cursor", cursor)
-		}
-		if len(q) == 0 {
-			return base
-		}
-		return base + "?" + q.Encode()
 	}
-	view := usersView{Tenant: t, Query: query, Role: role, Self: link(status, v.Get("cursor"))}
+	view.ExportCSV, view.ExportXLSX = tenantURL(t.ID)+"/users/export.csv", tenantURL(t.ID)+"/users/export.xlsx"
+	if view.Filter != "" {
+		view.ExportCSV += "?" + view.Filter
+		view.ExportXLSX += "?" + view.Filter
+	}
 	for _, o := range userSorts {
-		view.Sorts = append(view.Sorts, statusOption{Value: o.Value, Label: o.Label, Selected: o.Value == sort})
+		view.Sorts = append(view.Sorts, statusOption{Value: o.Value, Label: o.Label, Selected: o.Value == f.Query.Sort})
+	}
+	for _, o := range assignedFilters {
+		view.Assigned = append(view.Assigned, statusOption{Value: o.Value, Label: o.Label, Selected: o.Value == f.Params.Get("assigned")})
 	}
 	total := 0
 	for _, n := range stats {
@@ -130,25 +238,54 @@ func (c *Console) users(w http.ResponseWriter, r *http.Request, t Tenant) {
 		case "":
 			n = total
 		case "enabled":
-			n = total - stats[directory.Disabled]
+			n = total - stats[directory.Disabled] - stats[directory.PendingApproval]
+		case string(directory.PendingApproval):
+			if n == 0 && s != status {
+				// No tab (nor menu entry) where nobody waits.
+				continue
+			}
 		}
-		view.Tabs = append(view.Tabs, tab{Label: statusLabel(directory.Status(s)), URL: link(s, ""), Count: n, Current: s == status})
+		view.Tabs = append(view.Tabs, tab{Label: statusLabel(directory.Status(s)), URL: f.link(t.ID, s, ""), Count: n, Current: s == status})
 		view.Statuses = append(view.Statuses, statusOption{Value: s, Label: statusLabel(directory.Status(s)), Selected: s == status})
 		if s == status {
 			view.Matching = n
 		}
 	}
+	// How many the filter keeps: the tab's count without other filters,
+	// the rows when they are all, else a count of the filter (a pass
+	// over the tab's cards, so only then).
+	view.Filtered = view.Matching
+	switch {
+	case !view.Narrowed:
+	case cursor == "" && page.Next == "":
+		view.Filtered = len(page.Cards)
+	default:
+		cq := f.Query
+		cq.Cursor, cq.Sort = "", ""
+		counts, err := c.deps.Directory.Count(r.Context(), cq)
+		if err != nil {
+			c.fail(w, r, err)
+			return
+		}
+		view.Filtered = 0
+		for _, n := range counts {
+			view.Filtered += n
+		}
+	}
+	view.SelectAll = view.Filtered > len(page.Cards)
+	view.TooMany = view.Filtered > maxBulk
 	now := c.deps.Directory.Now()
 	for _, card := range page.Cards {
 		view.Rows = append(view.Rows, userRow{ID: card.ID, Name: displayName(card), Email: card.Email, Role: card.Attributes.Role,
-			Groups: strings.Join(card.Attributes.Groups, ", "), Status: directory.StatusOf(card, now),
+			Manager: card.Attributes.ManagerEmail,
+			Groups:  strings.Join(card.Attributes.Groups, ", "), Status: directory.StatusOf(card, now),
 			LastLogin: card.LastLoginAt, Created: card.CreatedAt, URL: tenantURL(t.ID) + "/cards/" + url.PathEscape(card.ID)})
 	}
 	if page.Next != "" {
-		view.NextURL = link(status, page.Next)
+		view.NextURL = f.link(t.ID, status, page.Next)
 	}
-	if v.Get("cursor") != "" {
-		view.FirstURL = link(status, "")
+	if cursor != "" {
+		view.FirstURL = f.link(t.ID, status, "")
 	}
 	c.render(w, r, http.StatusOK, "users", "Users · "+t.Name, view)
 }
@@ -163,91 +300,4 @@ func displayName(c directory.Card) string {
 		return n
 	}
 	return c.Email
-}
-
-// maxBulk is the most cards one bulk action takes from the console.
-const maxBulk = 1000
-
-type bulkView struct {
-	Tenant Tenant
-	Rows   []userRow
-	Back   string
-}
-
-// bulkIDs reads the selected card ids (id=…, repeated).
-func bulkIDs(v url.Values) ([]string, error) {
-	ids := v["id"]
-	if len(ids) > maxBulk {
-		return nil, fmt.Errorf("at most %d people at once; %d are selected", maxBulk, len(ids))
-	}
-	slices.Sort(ids)
-	return slices.Compact(ids), nil
-}
-
-// bulkDisableConfirm: GET /console/t/{t}/users/disable?id=…&back=… — asks
-// to confirm, with the count and the names, and a reason.
-func (c *Console) bulkDisableConfirm(w http.ResponseWriter, r *http.Request, t Tenant) {
-	v := r.URL.Query()
-	back := safeNext(v.Get("back"))
-	ids, err := bulkIDs(v)
-	if err != nil {
-		c.errorPage(w, r, http.StatusBadRequest, err.Error())
-		return
-	}
-	if len(ids) == 0 {
-		c.sessions.setFlash(r.Context(), sessionOf(r), "Select at least one person to disable.")
-		http.Redirect(w, r, back, http.StatusSeeOther)
-		return
-	}
-	view := bulkView{Tenant: t, Back: back}
-	now := c.deps.Directory.Now()
-	for _, id := range ids {
-		card, err := c.deps.Directory.Get(r.Context(), t.ID, id)
-		if err != nil {
-			c.fail(w, r, err)
-			return
-		}
-		view.Rows = append(view.Rows, userRow{ID: card.ID, Name: displayName(card), Email: card.Email, Status: directory.StatusOf(card, now)})
-	}
-	c.render(w, r, http.StatusOK, "bulk_disable", fmt.Sprintf("Disable %d people?", len(ids)), view)
-}
-
-// bulkDisable: POST /console/t/{t}/users/disable — disables the selected
-// cards one by one through the directory, with the reason.
-//
-// TODO(issue 16): call the directory's bulk service, one audited change.
-func (c *Console) bulkDisable(w http.ResponseWriter, r *http.Request, t Tenant) {
-	back := safeNext(r.PostForm.Get("back"))
-	ids, err := bulkIDs(r.PostForm)
-	if err != nil {
-		c.errorPage(w, r, http.StatusBadRequest, err.Error())
-		return
-	}
-	reason := strings.TrimSpace(r.PostForm.Get("reason"))
-	if reason == "" {
-		c.errorPage(w, r, http.StatusBadRequest, "Give a reason for disabling them: it goes into the audit trail.")
-		return
-	}
-	done, failed := 0, 0
-	for _, id := range ids {
-		if _, err := c.deps.Directory.Disable(r.Context(), actor(r), t.ID, id, reason); err != nil {
-			failed++
-			c.deps.Logger.Warn("console bulk disable: a card failed", "tenant", t.ID, "card", id, "err", err)
-			continue
-		}
-		done++
-	}
-	msg := fmt.Sprintf("Disabled %d %s.", done, people(done))
-	if failed > 0 {
-		msg += fmt.Sprintf(" %d could not be disabled; the server log names them.", failed)
-	}
-	c.sessions.setFlash(r.Context(), sessionOf(r), msg)
-	http.Redirect(w, r, back, http.StatusSeeOther)
-}
-
-func people(n int) string {
-	if n == 1 {
-		return "person"
-	}
-	return "people"
 }

@@ -34,7 +34,7 @@ type page struct {
 
 // pageNames are the templates New requires, each templates/<name>.html
 // defining "content".
-var pageNames = []string{"signin", "tenants", "users", "bulk_disable", "card", "error", "runs", "run", "setup", "setup_saml", "setup_saml_result", "setup_scim", "setup_feeds", "person_new", "sso", "import", "import_review", "import_summary"}
+var pageNames = []string{"signin", "tenants", "users", "bulk", "card", "error", "runs", "run", "setup", "setup_saml", "setup_saml_result", "setup_scim", "setup_feeds", "person_new", "sso", "import", "import_review", "import_summary"}
 
 var funcs = template.FuncMap{
 	"statusLabel": statusLabel,
@@ -110,6 +110,8 @@ func statusLabel(s directory.Status) string {
 		return "Provisioned"
 	case directory.Disabled:
 		return "Disabled"
+	case directory.PendingApproval:
+		return "Pending approval"
 	case "enabled":
 		return "Enabled"
 	case "":

@@ -17,8 +17,9 @@ const tabCounts = `Object.fromEntries([...document.querySelectorAll('nav[aria-la
 
 // TestJourneyDisableThree is journey 1 of issue 17: an operator signs in
 // with an admin key, opens a tenant, filters by status and role, selects three
-// cards, disables them, and sees the counts change; on SQLite and on
-// PostgreSQL. axe-core checks every page it opens, and the users page is
+// cards, disables them, and sees the counts change; then checks every row
+// of a page at once and sets their role through the bulk menu; on SQLite
+// and on PostgreSQL. axe-core checks every page it opens, and the users page is
 // checked again at 375 px.
 func TestJourneyDisableThree(t *testing.T) {
 	for _, backend := range []string{"sqlite", "postgres"} {
@@ -112,6 +113,7 @@ func journeyDisableThree(t *testing.T, r *browsertest.Rosterd, cards []apiCard) 
 		)
 	}
 	b.Step("ask to disable the selected",
+		chromedp.SetValue(chromedp.CSS("#action"), "disable"),
 		browsertest.Load(chromedp.Click(chromedp.CSS(`#bulk button[type="submit"]`))),
 		chromedp.WaitVisible(chromedp.CSS("#reason")),
 	)
@@ -173,6 +175,65 @@ func journeyDisableThree(t *testing.T, r *browsertest.Rosterd, cards []apiCard) 
 	if !strings.HasPrefix(flash, "Released") {
 		b.Fatalf("after Release, the page says %q", flash)
 	}
+
+	// A bulk action on every row of a page: the header's box checks them
+	// all, the bulk menu sets their role.
+	b.Step("open the provisioned people",
+		chromedp.EmulateViewport(1280, 800),
+		chromedp.Navigate(r.URL+"/console/t/acme/users?status=provisioned"),
+		chromedp.WaitVisible(chromedp.CSS("#select-page")),
+	)
+	rows = browsertest.Value(b, "read the provisioned", chromedp.Evaluate[[]string](
+		`[...document.querySelectorAll('#bulk tbody input[type=checkbox]')].map(c => c.value)`))
+	b.Step("check every row with the header's box, by keyboard",
+		chromedp.Focus(chromedp.CSS("#select-page")),
+		chromedp.KeyEvent(" "),
+	)
+	checked := browsertest.Value(b, "count the checked rows", chromedp.Evaluate[int](
+		`document.querySelectorAll('#bulk tbody input[type=checkbox]:checked').length`))
+	if len(rows) < 2 || checked != len(rows) {
+		b.Fatalf("the header's box checked %d of the %d rows", checked, len(rows))
+	}
+	b.Step("ask to set their role",
+		chromedp.SetValue(chromedp.CSS("#action"), "set_role"),
+		browsertest.Load(chromedp.Click(chromedp.CSS(`#bulk button[type="submit"]`))),
+		chromedp.WaitVisible(chromedp.CSS("#role")),
+	)
+	heading = browsertest.Value(b, "read the role confirmation", chromedp.Text(chromedp.CSS("h1")))
+	if want := fmt.Sprintf("Set the role of %d people?", len(rows)); heading != want {
+		b.Fatalf("the confirmation says %q, want %q", heading, want)
+	}
+	b.CheckA11y("confirm set role")
+	b.Step("give them the role auditor",
+		chromedp.SendKeys(chromedp.CSS("#role"), "auditor"),
+		browsertest.Load(chromedp.KeyEvent("\r")),
+		chromedp.WaitVisible(chromedp.CSS("p.flash")),
+	)
+	flash = browsertest.Value(b, "read the role message", chromedp.Text(chromedp.CSS("p.flash")))
+	if want := fmt.Sprintf("Gave %d people the role auditor.", len(rows)); flash != want {
+		b.Fatalf("after setting the role, the page says %q, want %q", flash, want)
+	}
+	for _, id := range rows {
+		var c struct {
+			Attributes struct {
+				Role string `json:"role"`
+			} `json:"attributes"`
+		}
+		api(t, r, "GET", "/tenants/acme/cards/"+id, nil, &c)
+		if c.Attributes.Role != "auditor" {
+			t.Errorf("card %s after the bulk set role: role %q", id, c.Attributes.Role)
+		}
+	}
+
+	b.Step("a confirmation at 375 px",
+		chromedp.EmulateViewport(375, 800),
+		chromedp.Navigate(r.URL+"/console/t/acme/users/bulk?action=assign_manager&id="+strings.Join(rows, "&id=")),
+		chromedp.WaitVisible(chromedp.CSS("#manager")),
+	)
+	if w := browsertest.Value(b, "measure the confirmation", chromedp.Evaluate[int](`document.documentElement.scrollWidth`)); w > 375 {
+		b.Fatalf("at 375 px the confirmation is %d px wide: it scrolls sideways", w)
+	}
+	b.CheckA11y("confirm assign staff at 375 px")
 
 	b.Step("at 375 px",
 		chromedp.EmulateViewport(375, 800),

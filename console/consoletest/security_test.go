@@ -119,7 +119,7 @@ func TestTenantKeyStaysInItsTenant(t *testing.T) {
 		t.Fatalf("a globex key's tenant list goes to %q, want its own tenant", a.Location)
 	}
 	must(t, c.do("GET", "/console/t/globex/users", nil), http.StatusOK, "its own tenant")
-	for _, p := range []string{"/console/t/acme/users", "/console/t/acme/cards/" + acme[0].ID, "/console/t/acme/users/disable?id=" + acme[0].ID} {
+	for _, p := range []string{"/console/t/acme/users", "/console/t/acme/cards/" + acme[0].ID, "/console/t/acme/users/bulk?action=disable&id=" + acme[0].ID} {
 		a := c.do("GET", p, nil)
 		must(t, a, http.StatusForbidden, p)
 		if strings.Contains(a.Body, "acme01@acme.example") {
@@ -128,7 +128,8 @@ func TestTenantKeyStaysInItsTenant(t *testing.T) {
 	}
 	tok := c.csrf("/console/t/globex/users")
 	must(t, c.do("POST", "/console/t/acme/cards/"+acme[0].ID+"/disable", url.Values{"csrf": {tok}, "reason": {"x"}}), http.StatusForbidden, "disable in another tenant")
-	must(t, c.do("POST", "/console/t/acme/users/disable", url.Values{"csrf": {tok}, "reason": {"x"}, "id": {acme[0].ID}}), http.StatusForbidden, "bulk disable in another tenant")
+	must(t, c.do("POST", "/console/t/acme/users/bulk", url.Values{"csrf": {tok}, "action": {"disable"}, "reason": {"x"}, "id": {acme[0].ID}}),
+		http.StatusForbidden, "bulk disable in another tenant")
 	if got := getCard(t, r, "acme", acme[0].ID); !got.Enabled {
 		t.Fatalf("a globex key disabled an acme card: %+v", got)
 	}

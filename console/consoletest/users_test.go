@@ -83,7 +83,7 @@ func TestDisableNeedsSelectionAndReason(t *testing.T) {
 	cards := seed(t, r, "acme", emails("reason", 1)...)
 	c := newClient(t, r)
 	c.signIn(adminKey)
-	a := c.do("GET", "/console/t/acme/users/disable?back=%2Fconsole%2Ft%2Facme%2Fusers%3Fstatus%3Dprovisioned", nil)
+	a := c.do("GET", "/console/t/acme/users/bulk?action=disable&back=%2Fconsole%2Ft%2Facme%2Fusers%3Fstatus%3Dprovisioned", nil)
 	must(t, a, http.StatusSeeOther, "disable with nobody selected")
 	if a.Location != "/console/t/acme/users?status=provisioned" {
 		t.Fatalf("disable with nobody selected goes to %q, want back to the list", a.Location)
@@ -93,8 +93,8 @@ func TestDisableNeedsSelectionAndReason(t *testing.T) {
 		t.Errorf("the list does not say why nothing happened:\n%s", page.Body)
 	}
 	tok := c.csrf("/console/t/acme/users")
-	for _, p := range []string{"/console/t/acme/users/disable", "/console/t/acme/cards/" + cards[0].ID + "/disable"} {
-		a := c.do("POST", p, url.Values{"csrf": {tok}, "id": {cards[0].ID}, "reason": {"  "}})
+	for _, p := range []string{"/console/t/acme/users/bulk", "/console/t/acme/cards/" + cards[0].ID + "/disable"} {
+		a := c.do("POST", p, url.Values{"csrf": {tok}, "action": {"disable"}, "id": {cards[0].ID}, "reason": {"  "}})
 		must(t, a, http.StatusBadRequest, p+" without a reason")
 		if !strings.Contains(a.Body, "Give a reason") {
 			t.Errorf("%s: the refusal does not say what is missing:\n%s", p, a.Body)
