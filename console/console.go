@@ -27,6 +27,7 @@ type Directory interface {
 	List(ctx context.Context, q directory.ListQuery) (directory.Page, error)
 	Stats(ctx context.Context, tenant string) (map[directory.Status]int, error)
 	Count(ctx context.Context, q directory.ListQuery) (map[directory.Status]int, error)
+	CountUpTo(ctx context.Context, q directory.ListQuery, max int) (int, error)
 	Claims(ctx context.Context, tenant, cardID string) ([]directory.Claim, error)
 	// CustomAttributeNames: the custom attribute names of the cards q
 	// selects (an export's custom.<name> columns).

@@ -53,8 +53,10 @@ type usersView struct {
 	Actions []bulkAction
 	// Matching is the number of cards of the status tab (all statuses when
 	// no status is chosen); Filtered is how many of them the other
-	// filters keep (Matching without any).
+	// filters keep (Matching without any); FilteredMore: more than
+	// maxBulk, counted no further.
 	Matching, Filtered int
+	FilteredMore       bool
 	// MoreFilters counts the filters set among group, manager, assigned
 	// and source (a fold of the form that opens when any is).
 	MoreFilters int
@@ -252,8 +254,9 @@ func (c *Console) users(w http.ResponseWriter, r *http.Request, t Tenant) {
 		}
 	}
 	// How many the filter keeps: the tab's count without other filters,
-	// the rows when they are all, else a count of the filter (a pass
-	// over the tab's cards, so only then).
+	// the rows when they are all, else the filter's cards counted up to
+	// one past what a bulk action takes (never a pass over a million:
+	// above it the page says "more than").
 	view.Filtered = view.Matching
 	switch {
 	case !view.Narrowed:
@@ -262,15 +265,12 @@ func (c *Console) users(w http.ResponseWriter, r *http.Request, t Tenant) {
 	default:
 		cq := f.Query
 		cq.Cursor, cq.Sort = "", ""
-		counts, err := c.deps.Directory.Count(r.Context(), cq)
+		n, err := c.deps.Directory.CountUpTo(r.Context(), cq, maxBulk+1)
 		if err != nil {
 			c.fail(w, r, err)
 			return
 		}
-		view.Filtered = 0
-		for _, n := range counts {
-			view.Filtered += n
-		}
+		view.Filtered, view.FilteredMore = n, n > maxBulk
 	}
 	view.SelectAll = view.Filtered > len(page.Cards)
 	view.TooMany = view.Filtered > maxBulk

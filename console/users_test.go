@@ -463,9 +463,16 @@ func TestBulkAllMatching(t *testing.T) {
 		// More than 1,000.
 		e.addMany("acme", "m", "viewer", 1000)
 		page = e.must(e.do("GET", "/console/t/acme/users?status=invite_pending", nil), http.StatusOK, "1,058 pending")
-		if !strings.Contains(page.Body, "All 1058 matching are more than the 1000 the console changes at once") ||
+		if !strings.Contains(page.Body, "All 1058 matching: more than the 1000 the console changes at once") ||
 			!strings.Contains(page.Body, "POST /api/v1/tenants/acme/cards/bulk") || strings.Contains(page.Body, `id="all-matching"`) {
 			t.Errorf("a filter of 1,058 does not say to narrow it or use the admin API:\n%s", page.Body)
+		}
+		// Narrowed by another filter, the count stops past 1,000 (a page
+		// over a million cards counts no further).
+		page = e.must(e.do("GET", "/console/t/acme/users?status=invite_pending&q=example", nil), http.StatusOK, "1,058 pending, searched")
+		if !strings.Contains(page.Body, "more than 1000 matching the filters") ||
+			!strings.Contains(page.Body, "More than 1000 matching: more than the 1000 the console changes at once") {
+			t.Errorf("a narrowed filter of 1,058 does not say more than 1,000:\n%s", page.Body)
 		}
 		q = url.Values{"action": {"enable"}, "all": {"matching"}, "filter": {"status=invite_pending"}}
 		r = e.must(e.do("GET", "/console/t/acme/users/bulk?"+q.Encode(), nil), http.StatusBadRequest, "all 1,058 matching")

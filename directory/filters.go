@@ -331,6 +331,20 @@ func (s *Service) CustomAttributeNames(ctx context.Context, q ListQuery, limit i
 	return s.store.CustomAttributeNames(ctx, f, limit)
 }
 
+// CountUpTo counts the cards q selects (its paging and order ignored),
+// stopping at max.
+func (s *Service) CountUpTo(ctx context.Context, q ListQuery, max int) (int, error) {
+	if _, err := s.Policy(q.Tenant); err != nil {
+		return 0, err
+	}
+	q.Cursor = ""
+	f, err := s.cardFilter(ctx, q)
+	if err != nil {
+		return 0, err
+	}
+	return s.store.CountCardsUpTo(ctx, f, max)
+}
+
 // Count counts the cards q selects per status, now (its paging and order
 // ignored). Without a filter, the counts are the kept ones (Stats), not a
 // pass over the tenant's cards.

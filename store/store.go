@@ -478,6 +478,10 @@ type Store interface {
 	// CountCardsWhere counts the cards a filter selects (its paging and
 	// sort ignored) the way CountCards does.
 	CountCardsWhere(ctx context.Context, f CardFilter) (CardCounts, error)
+	// CountCardsUpTo counts the cards a filter selects (its paging and
+	// sort ignored), stopping at max: a page can say "4 match" or "more
+	// than 1,000" without a pass over a million cards.
+	CountCardsUpTo(ctx context.Context, f CardFilter, max int) (int, error)
 	// CustomAttributeNames returns the distinct names of the custom
 	// attributes of the cards f selects (its paging and sort ignored), in
 	// byte order, at most limit of them (the first ones); "" is left out.

@@ -750,4 +750,22 @@ func testCardCountsFollowWrites(t *testing.T, s store.Backend) {
 	check("600 more, one a write", store.CardCounts{NeverInvited: 636, Disabled: 3, LoggedIn: 1, InviteExpired: 1})
 	update("after the compaction", "s000", func(c *store.Card) { c.Enabled = false })
 	check("after the compaction", store.CardCounts{NeverInvited: 635, Disabled: 4, LoggedIn: 1, InviteExpired: 1})
+
+	// Counted up to a bound: no further than it, all of them under it,
+	// the filter and the tenant held to.
+	no := false
+	for _, tc := range []struct {
+		f        store.CardFilter
+		max, want int
+	}{
+		{store.CardFilter{Tenant: "acme"}, 100, 100},
+		{store.CardFilter{Tenant: "acme"}, 10_000, 641},
+		{store.CardFilter{Tenant: "acme", Enabled: &no}, 100, 4},
+		{store.CardFilter{Tenant: "acme", Query: "s00", After: "s005", Limit: 3}, 100, 10}, // paging ignored
+		{store.CardFilter{Tenant: "globex"}, 100, 1},
+	} {
+		if n, err := s.CountCardsUpTo(ctx, tc.f, tc.max); err != nil || n != tc.want {
+			t.Errorf("CountCardsUpTo(%+v, %d) = %d, %v; want %d", tc.f, tc.max, n, err, tc.want)
+		}
+	}
 }

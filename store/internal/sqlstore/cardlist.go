@@ -244,6 +244,21 @@ func (s *DB) ListCards(ctx context.Context, f store.CardFilter) ([]store.Card, e
 	return cards, nil
 }
 
+// CountCardsUpTo implements store.Store: the matches read up to max.
+func (s *DB) CountCardsUpTo(ctx context.Context, f store.CardFilter, max int) (int, error) {
+	f.After, f.Limit = "", 0
+	w, err := s.d.cardWhere(f)
+	if err != nil {
+		return 0, err
+	}
+	var n int
+	err = s.queryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM cards WHERE `+w.String()+` LIMIT `+w.arg(max)+`) AS m`, w.args...).Scan(&n)
+	if err != nil {
+		return 0, s.d.MapError(fmt.Errorf("counting cards: %w", err))
+	}
+	return n, nil
+}
+
 // CountCardsWhere implements store.Store: one pass over the matches.
 func (s *DB) CountCardsWhere(ctx context.Context, f store.CardFilter) (store.CardCounts, error) {
 	var c store.CardCounts
