@@ -150,7 +150,7 @@ func (a *app) registryFeed(ctx context.Context, name, tenantID string) (reconcil
 	if tenantID == "" && len(a.cfg.Tenants) == 1 {
 		tenantID = a.cfg.Tenants[0].ID
 	}
-	reg := tenant.New(a.st, tenant.Options{Logger: a.logger, Secrets: func() (*secretbox.Box, error) { return secretsBox(a.cfg, a.logger) }})
+	reg := tenant.New(a.st, tenant.Options{Logger: a.logger, DropBox: a.cfg.APIDropBox(), Secrets: func() (*secretbox.Box, error) { return secretsBox(a.cfg, a.logger) }})
 	if err := reg.Reload(ctx); err != nil {
 		a.logger.Warn("reading the tenant registry", "err", err)
 		return reconcile.Feed{}, nil, false

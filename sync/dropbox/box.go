@@ -49,6 +49,11 @@ type Options struct {
 	RetryBusy time.Duration
 	// Registerer takes the drop box's metrics. Default none.
 	Registerer prometheus.Registerer
+	// Refresh, when set, is called before a feed is looked up (an upload,
+	// a login, a token made), so that a feed this replica's registry has
+	// just changed is served at once rather than at the next SetFeeds
+	// from following the registry. It may call SetFeeds.
+	Refresh func()
 }
 
 // Box is the drop box: the HTTPS handler, the SFTP server and the runs on
@@ -228,6 +233,9 @@ func removeStale(dir string, cutoff time.Time, log *slog.Logger) {
 
 // feed returns the upload feed tenant/name.
 func (b *Box) feed(tenant, name string) (*boxFeed, bool) {
+	if b.opt.Refresh != nil {
+		b.opt.Refresh()
+	}
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	f, ok := b.feeds[tenant+"/"+name]
@@ -293,6 +301,30 @@ func (b *Box) CreateToken(ctx context.Context, by credential.Actor, tenant, feed
 	}
 	b.log.Info("upload token created", "tenant", f.Tenant, "feed", f.Name, "by", by.Name)
 	return secret, nil
+}
+
+// RevokeTokens revokes the upload tokens made through the API for
+// tenant/feed (audited as revoked by by), whether or not the drop box
+// serves the feed still: a feed deleted and made again under its name
+// must not take the tokens of the one before.
+func (b *Box) RevokeTokens(ctx context.Context, by credential.Actor, tenant, feed string) error {
+	if b.opt.Keys == nil {
+		return nil
+	}
+	list, err := b.opt.Keys.List(ctx, CredentialKind)
+	if err != nil {
+		return err
+	}
+	for _, c := range list {
+		if c.Tenant != tenant || c.Name != feed {
+			continue
+		}
+		if err := b.opt.Keys.RevokeBy(ctx, by, c.ID); err != nil && !errors.Is(err, credential.ErrConfigured) {
+			return fmt.Errorf("revoking an upload token of %s/%s: %w", tenant, feed, err)
+		}
+		b.log.Info("upload token revoked with its feed", "tenant", tenant, "feed", feed, "by", by.Name)
+	}
+	return nil
 }
 
 // stored is called once an upload is in the inbox.

@@ -93,6 +93,9 @@ func (b *Box) ServeSFTP(ctx context.Context, ln net.Listener, hostKey ssh.Signer
 
 // userOf returns the feed whose SFTP user is name.
 func (b *Box) userOf(name string) (*boxFeed, bool) {
+	if b.opt.Refresh != nil {
+		b.opt.Refresh()
+	}
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	f, ok := b.users[name]
