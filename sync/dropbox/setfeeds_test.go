@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/crypto/ssh"
+
 	"github.com/rosterd/rosterd/store"
 	"github.com/rosterd/rosterd/store/storetest"
 )
@@ -128,5 +130,62 @@ func TestSetFeedsRefusesABadFeedOnly(t *testing.T) {
 	}
 	if _, ok := e.box.feed("acme", "hr"); !ok {
 		t.Fatal("the good feeds are not served")
+	}
+}
+
+// TestSetFeedsSFTP: a feed SetFeeds adds logs in with its key and
+// password at once; removed, a session open since before may not store
+// another file, and a new login is refused.
+func TestSetFeedsSFTP(t *testing.T) {
+	key := newClientKey(t, "extra")
+	e := newEnv(t, storetest.OpenSQLite(t), envOptions{})
+	s := e.serveSFTP()
+	if _, _, err := s.goClient(t, "acme.extra", ssh.PublicKeys(key.signer)); err == nil {
+		t.Fatal("a login for a feed not yet served")
+	}
+	feeds, _ := FeedsOf(e.cfg)
+	extra := Feed{Tenant: "acme", Name: "extra", Dir: FeedDir(e.cfg, "acme", "extra"), MaxSize: 1 << 20,
+		AuthorizedKeys: []ssh.PublicKey{key.pub}, Password: "extra-sftp-password-0123"}
+	if err := e.box.SetFeeds(append(feeds, extra)); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.goClient(t, "acme.extra", ssh.Password("wrong-password-0123456789")); err == nil {
+		t.Fatal("a wrong password logged in")
+	}
+	pwConn, _, err := s.goClient(t, "acme.extra", ssh.Password("extra-sftp-password-0123"))
+	if err != nil {
+		t.Fatalf("the added feed's password: %v", err)
+	}
+	pwConn.Close()
+	conn, client, err := s.goClient(t, "acme.extra", ssh.PublicKeys(key.signer))
+	if err != nil {
+		t.Fatalf("the added feed's key: %v", err)
+	}
+	defer conn.Close()
+	defer client.Close()
+	put := func(name string) error {
+		f, err := client.Create(name)
+		if err != nil {
+			return err
+		}
+		if _, err := f.Write([]byte(roster)); err != nil {
+			return err
+		}
+		return f.Close()
+	}
+	if err := put("first.csv"); err != nil {
+		t.Fatalf("an upload to the added feed: %v", err)
+	}
+	if err := e.box.SetFeeds(feeds); err != nil {
+		t.Fatal(err)
+	}
+	if err := put("second.csv"); err == nil {
+		t.Fatal("the open session stored a file for the removed feed")
+	}
+	if got := e.files("acme", "extra", "inbox"); len(got) != 1 || !strings.HasSuffix(got[0], "-first.csv") {
+		t.Fatalf("the inbox: %v", got)
+	}
+	if _, _, err := s.goClient(t, "acme.extra", ssh.PublicKeys(key.signer)); err == nil {
+		t.Fatal("a login for the removed feed")
 	}
 }
