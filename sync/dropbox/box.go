@@ -197,6 +197,9 @@ func (b *Box) SetFeeds(feeds []Feed) error {
 	for key, f := range built {
 		if _, ok := b.feeds[key]; !ok {
 			b.log.Info("drop box feed added", "tenant", f.Tenant, "feed", f.Name)
+			// As New does: an API feed's crash leftovers from before a
+			// restart are found here, not there.
+			removeStale(f.incoming(), b.opt.Now().Add(-staleAfter), b.log)
 		}
 	}
 	for key, f := range b.feeds {
@@ -210,8 +213,9 @@ func (b *Box) SetFeeds(feeds []Feed) error {
 }
 
 // staleAfter is the age of a file in incoming that no upload writes any
-// more (one a crash left behind): New removes those. Younger ones may be
-// another replica's upload in progress, on a shared drop_box.dir.
+// more (one a crash left behind): New and SetFeeds (for a feed it adds)
+// remove those. Younger ones may be another replica's upload in progress,
+// on a shared drop_box.dir.
 const staleAfter = 24 * time.Hour
 
 // removeStale removes the files in dir last modified before cutoff.
