@@ -98,7 +98,8 @@ func (c *Config) APIDropBox() *DropBox {
 }
 
 // dropBoxOff reports whether the drop box is turned off: in the file, by
-// drop_box.enabled: false; for the admin API, also by its absence.
+// drop_box.enabled: false; for the admin API also when it is not enabled
+// (DecodeFeed and DecodeTenant then set enabled: false).
 func (c *Config) dropBoxOff() bool {
 	return c.DropBox.Enabled != nil && !*c.DropBox.Enabled
 }
@@ -122,9 +123,12 @@ const MinUploadPasswordLength = 16
 func (v *validator) dropBox() {
 	d := &v.c.DropBox
 	if v.c.dropBoxOff() {
-		for key, set := range map[string]bool{"sftp_listen": d.SFTPListen != "", "dir": d.Dir != "", "host_key_file": d.HostKeyFile != ""} {
-			if set {
-				v.add("drop_box."+key, "the drop box is off (drop_box.enabled: false): remove %s, or turn the drop box on", key)
+		for _, k := range []struct {
+			key string
+			set bool
+		}{{"dir", d.Dir != ""}, {"sftp_listen", d.SFTPListen != ""}, {"host_key_file", d.HostKeyFile != ""}} {
+			if k.set {
+				v.add("drop_box."+k.key, "the drop box is off (drop_box.enabled: false): remove %s, or turn the drop box on", k.key)
 			}
 		}
 		return
