@@ -20,6 +20,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/rosterd/rosterd/config"
 	"github.com/rosterd/rosterd/directory"
 	"github.com/rosterd/rosterd/internal/credential"
 	"github.com/rosterd/rosterd/internal/daemon"
@@ -59,7 +60,11 @@ type env struct {
 	snaps map[string][]reconcile.Record // by feed
 }
 
-func newEnv(t *testing.T, st store.Backend) *env {
+func newEnv(t *testing.T, st store.Backend) *env { t.Helper(); return newEnvWith(t, st, nil) }
+
+// newEnvWith is newEnv on a daemon whose drop box is dropBox (nil: not
+// enabled), as the API's feeds with source: upload are checked against it.
+func newEnvWith(t *testing.T, st store.Backend, dropBox *config.DropBox) *env {
 	t.Helper()
 	clk := testenv.NewClock(time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC))
 	// The SCIM token sits in the keyring; the file's connection says
@@ -72,7 +77,7 @@ tenants:
     safety: {max_disable_percent: 100, max_disable_count: 1000, min_snapshot_ratio: 0}
   - id: globex
     name: Globex
-`, tenant.Options{Resolver: dnsSrv.Resolver()})
+`, tenant.Options{Resolver: dnsSrv.Resolver(), DropBox: dropBox})
 	// The file's defaults: invites by email, 7 days, reminders every 24 h.
 	svc := directory.NewService(st, nil, directory.WithPolicies(tenants), directory.WithClock(clk.Now))
 	keys := credential.NewKeyring(st, []credential.Static{

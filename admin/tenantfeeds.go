@@ -74,6 +74,14 @@ func (a *API) deleteFeed(w http.ResponseWriter, r *http.Request) {
 		a.registryFail(w, r, err)
 		return
 	}
+	// The upload tokens made for the feed go with it: a feed made again
+	// under its name starts without them.
+	if a.services.UploadTokens != nil {
+		if err := a.services.UploadTokens.RevokeTokens(r.Context(), keyActor(r), r.PathValue("t"), r.PathValue("feed")); err != nil {
+			a.fail(w, r, fmt.Errorf("the feed is deleted, but its upload tokens could not all be revoked: %w", err))
+			return
+		}
+	}
 	w.WriteHeader(http.StatusNoContent)
 }
 

@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/rosterd/rosterd/config"
 )
 
 // badFeeds is the file's table of feeds it refuses (config's
@@ -14,9 +16,25 @@ func badFeeds(t *testing.T) []badDoc { return badDocs(t, "bad_feeds.json") }
 
 // badDoc is a document the file refuses and the paths of its problems.
 type badDoc struct {
-	Name  string          `json:"name"`
-	Doc   json.RawMessage `json:"doc"`
-	Paths []string        `json:"paths"`
+	Name string          `json:"name"`
+	Doc  json.RawMessage `json:"doc"`
+	// DropBox is the file's drop_box section the case holds under.
+	DropBox json.RawMessage `json:"drop_box"`
+	Paths   []string        `json:"paths"`
+}
+
+// apiDropBox is the daemon's drop box under a file with that drop_box
+// section (none: nil, not enabled).
+func apiDropBox(t *testing.T, section json.RawMessage) *config.DropBox {
+	t.Helper()
+	if len(section) == 0 {
+		return nil
+	}
+	c, err := config.Parse([]byte("drop_box: "+string(section)+"\n"), "rosterd.yaml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.APIDropBox()
 }
 
 func badDocs(t *testing.T, name string) []badDoc {
@@ -46,8 +64,18 @@ func problemPathsOf(r response) []string {
 func TestFeedValidationIsTheFile(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
 		e.op(201, "POST", "/api/v1/tenants", map[string]any{"id": "initech"})
+		// A case under a drop_box section holds for a daemon whose file
+		// has it.
+		withDropBox := map[string]*env{}
 		for _, tc := range badFeeds(t) {
-			r := e.op(400, "POST", "/api/v1/tenants/initech/feeds", string(tc.Doc))
+			de := e
+			if len(tc.DropBox) > 0 {
+				if de = withDropBox[string(tc.DropBox)]; de == nil {
+					de = newEnvWith(t, e.store, apiDropBox(t, tc.DropBox))
+					withDropBox[string(tc.DropBox)] = de
+				}
+			}
+			r := de.op(400, "POST", "/api/v1/tenants/initech/feeds", string(tc.Doc))
 			if got := problemPathsOf(r); r.errCode() != "invalid_document" || !reflect.DeepEqual(got, tc.Paths) {
 				t.Errorf("%s: %v (%s), the file says %v", tc.Name, got, r.Raw, tc.Paths)
 			}
@@ -177,5 +205,38 @@ func TestFeedsAndWebhooksOverHTTP(t *testing.T) {
 		// Retired, its feeds are managed no more.
 		e.op(200, "DELETE", "/api/v1/tenants/initech", nil)
 		e.op(404, "POST", "/api/v1/tenants/initech/feeds", map[string]any{"name": "x", "kind": "file", "source": "dir:///srv/x/*.csv"})
+	})
+}
+
+// TestUploadFeedNeedsTheDropBox: POST …/feeds with source: upload on a
+// daemon whose file has no drop_box is a 400 at source telling the
+// operator to enable it, and nothing is stored; with the drop box it is
+// created, its upload secrets never shown.
+func TestUploadFeedNeedsTheDropBox(t *testing.T) {
+	const doc = `{"name": "hr", "kind": "file", "source": "upload", "run_on_upload": true,
+		"upload": {"token": "hr-upload-token-0123456789abcdef0123", "password": "hr-sftp-password-0123"}}`
+	forEachBackend(t, func(t *testing.T, e *env) {
+		e.op(201, "POST", "/api/v1/tenants", map[string]any{"id": "initech"})
+		r := e.op(400, "POST", "/api/v1/tenants/initech/feeds", doc)
+		if got := problemPathsOf(r); r.errCode() != "invalid_document" || !reflect.DeepEqual(got, []string{"source"}) || !strings.Contains(r.Raw, "enable drop_box in the configuration") {
+			t.Fatalf("without the drop box: %s", r.Raw)
+		}
+		if r := e.op(200, "GET", "/api/v1/tenants/initech/feeds", nil); len(r.Body["feeds"].([]any)) != 0 {
+			t.Fatalf("a refused feed was stored: %s", r.Raw)
+		}
+		// A tenant document's feeds are held to the same rule.
+		r = e.op(400, "POST", "/api/v1/tenants", `{"id": "hooli", "feeds": [`+doc+`]}`)
+		if got := problemPathsOf(r); !reflect.DeepEqual(got, []string{"feeds[0].source"}) {
+			t.Fatalf("a tenant's upload feed without the drop box: %s", r.Raw)
+		}
+
+		on := newEnvWith(t, e.store, &config.DropBox{SFTPListen: "127.0.0.1:2222"})
+		r = on.op(201, "POST", "/api/v1/tenants/initech/feeds", doc)
+		if strings.Contains(r.Raw, "hr-upload-token") || strings.Contains(r.Raw, "hr-sftp-password") || !strings.Contains(r.Raw, `"source":"upload"`) {
+			t.Fatalf("created: %s", r.Raw)
+		}
+		if r := on.op(200, "GET", "/api/v1/tenants/initech/feeds/hr", nil); strings.Contains(r.Raw, "hr-sftp-password") || !strings.Contains(r.Raw, `"password":"(redacted)"`) {
+			t.Fatalf("shown: %s", r.Raw)
+		}
 	})
 }

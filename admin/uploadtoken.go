@@ -12,9 +12,10 @@ import (
 )
 
 // UploadTokens makes the upload tokens of feeds with source: upload
-// (*dropbox.Box).
+// (*dropbox.Box), and revokes them when their feed is deleted.
 type UploadTokens interface {
 	CreateToken(ctx context.Context, by credential.Actor, tenant, feed string) (string, error)
+	RevokeTokens(ctx context.Context, by credential.Actor, tenant, feed string) error
 }
 
 // uploadTokenRoutes are the drop box's endpoints.

@@ -14,7 +14,17 @@ import (
 const UploadSource = "upload"
 
 // DropBox configures the hosted drop box of the feeds with source: upload.
+//
+// The file's own upload feeds are served whether or not the file has a
+// drop_box section (as before it existed). Feeds the admin API makes with
+// source: upload need the operator's consent: a drop_box section in the
+// file (drop_box: {} is enough) without enabled: false. Read it with
+// DropBoxEnabled.
 type DropBox struct {
+	// Enabled turns the drop box on or off. Default: on when the file
+	// has a drop_box section. Off, no feed (of the file or the API) may
+	// have source: upload.
+	Enabled *bool `yaml:"enabled"`
 	// Dir holds each upload feed's folders: <dir>/<tenant>/<feed>/inbox
 	// (complete uploads, what the feed reads) and …/incoming (uploads in
 	// progress). Default: DataDir/dropbox; read it with DropBoxDir.
@@ -66,6 +76,34 @@ func (c *Config) DropBoxDir() string {
 	return filepath.Join(c.DataDir, "dropbox")
 }
 
+// DropBoxEnabled reports whether the daemon's drop box takes the feeds
+// the admin API makes with source: upload: drop_box.enabled, or, left
+// out, whether the file has a drop_box section.
+func (c *Config) DropBoxEnabled() bool {
+	if c.DropBox.Enabled != nil {
+		return *c.DropBox.Enabled
+	}
+	return c.written("drop_box")
+}
+
+// APIDropBox is the drop box as the admin API checks its feeds against it
+// (config.DecodeFeed): nil when it is not enabled.
+func (c *Config) APIDropBox() *DropBox {
+	if !c.DropBoxEnabled() {
+		return nil
+	}
+	d := c.DropBox
+	d.Enabled = &[]bool{true}[0]
+	return &d
+}
+
+// dropBoxOff reports whether the drop box is turned off: in the file, by
+// drop_box.enabled: false; for the admin API also when it is not enabled
+// (DecodeFeed and DecodeTenant then set enabled: false).
+func (c *Config) dropBoxOff() bool {
+	return c.DropBox.Enabled != nil && !*c.DropBox.Enabled
+}
+
 // DropBoxHostKeyFile returns drop_box.host_key_file, DataDir/
 // dropbox_host_ed25519 when unset.
 func (c *Config) DropBoxHostKeyFile() string {
@@ -75,11 +113,26 @@ func (c *Config) DropBoxHostKeyFile() string {
 	return filepath.Join(c.DataDir, "dropbox_host_ed25519")
 }
 
+// DropBoxOffMessage is the refusal of a feed with source: upload when the
+// daemon's drop box is not enabled.
+const DropBoxOffMessage = "a feed with source: upload needs rosterd's drop box, which is not enabled: the operator must enable drop_box in the configuration file (a drop_box section, e.g. drop_box: {enabled: true}) and restart rosterd"
+
 // MinUploadPasswordLength is the least length of a drop box SFTP password.
 const MinUploadPasswordLength = 16
 
 func (v *validator) dropBox() {
 	d := &v.c.DropBox
+	if v.c.dropBoxOff() {
+		for _, k := range []struct {
+			key string
+			set bool
+		}{{"dir", d.Dir != ""}, {"sftp_listen", d.SFTPListen != ""}, {"host_key_file", d.HostKeyFile != ""}} {
+			if k.set {
+				v.add("drop_box."+k.key, "the drop box is off (drop_box.enabled: false): remove %s, or turn the drop box on", k.key)
+			}
+		}
+		return
+	}
 	if d.SFTPListen != "" {
 		if err := checkListen(d.SFTPListen); err != nil {
 			v.add("drop_box.sftp_listen", "%v", err)
@@ -102,10 +155,15 @@ func (v *validator) uploadFeed(fp string, f *FileFeed) {
 		}
 		return
 	}
+	if v.c.dropBoxOff() {
+		v.add(fp+".source", "%s", DropBoxOffMessage)
+	}
 	if !reflect.ValueOf(f.SFTP).IsZero() {
 		v.add(fp+".sftp", "applies only to an sftp:// source; the drop box's SFTP users are set under upload")
 	}
-	if v.c.written(fp + ".stable_for") {
+	// Written in this document: a patch's base keeps the default the
+	// feed was stored with (line 0), which is not the operator's doing.
+	if v.c.lines[fp+".stable_for"] > 0 {
 		v.add(fp+".stable_for", "not used with source: upload: an upload is read as soon as it is in the inbox, whole")
 	}
 	if f.DoneMarker != "" {
@@ -121,7 +179,7 @@ func (v *validator) uploadFeed(fp string, f *FileFeed) {
 			v.add(fmt.Sprintf("%s.authorized_keys[%d]", up, i), "not an SSH public key in authorized_keys format (\"ssh-ed25519 AAAA… comment\"): %v", err)
 		}
 	}
-	if f.Upload.HasSFTPLogin() && v.c.DropBox.SFTPListen == "" {
+	if f.Upload.HasSFTPLogin() && v.c.DropBox.SFTPListen == "" && !v.c.dropBoxOff() {
 		v.add(up, "SFTP logins are set but drop_box.sftp_listen is not: set it to serve SFTP, or remove them")
 	}
 }

@@ -20,21 +20,24 @@ const (
 // mapping of the keys a feeds[] entry of the file takes, onto a copy of
 // base (nil: a new feed), with DecodeTenant's rules: a key given replaces
 // that key's whole value, *_file keys are refused, every problem at once
-// at its path in the document. The error is an *Error.
-func DecodeFeed(data []byte, base *Feed) (*Feed, error) {
+// at its path in the document. dropBox is the daemon's drop box
+// (Config.APIDropBox): a feed with source: upload, and its SFTP logins,
+// are checked against it as the file's are against its drop_box; nil (not
+// enabled) refuses source: upload. The error is an *Error.
+func DecodeFeed(data []byte, base *Feed, dropBox *DropBox) (*Feed, error) {
 	f := &Feed{}
 	if base != nil {
 		f = base.Clone()
 	}
 	err := decodeOne(data, apiFeedDoc, reflect.ValueOf(f).Elem(), base != nil, func(c *Config, v *validator) {
+		if dropBox != nil {
+			c.DropBox = *dropBox
+		} else {
+			c.DropBox.Enabled = &[]bool{false}[0]
+		}
 		c.feedDefaults(apiFeedDoc, f)
 		v.name(apiFeedDoc+".name", f.Name, map[string]string{}, "feed")
 		v.feed(apiFeedDoc, f)
-		if f.Kind == "file" && f.File.IsUpload() {
-			// The drop box builds its endpoints and SFTP logins from the
-			// file at start; an API feed would get none, silently.
-			v.add(apiFeedDoc+".source", "source: upload feeds are declared in the configuration file for now (the drop box sets up their upload endpoint and SFTP logins at start)")
-		}
 	})
 	if err != nil {
 		return nil, err

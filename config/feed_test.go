@@ -5,7 +5,6 @@ import (
 	"errors"
 	"os"
 	"reflect"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -15,9 +14,37 @@ import (
 // names (relative to the feed). config/testdata/bad_feeds.json is the
 // table; the admin API's tests hold its feed endpoints to the same one.
 type badFeed struct {
-	Name  string          `json:"name"`
-	Doc   json.RawMessage `json:"doc"`
-	Paths []string        `json:"paths"`
+	Name string          `json:"name"`
+	Doc  json.RawMessage `json:"doc"`
+	// DropBox is the file's drop_box section the case is checked under
+	// (none when left out); the API is given the daemon's drop box of
+	// such a file (Config.APIDropBox).
+	DropBox json.RawMessage `json:"drop_box"`
+	Paths   []string        `json:"paths"`
+}
+
+// fileWith is the file that holds doc as acme's one feed, under the
+// drop_box section dropBox (none if empty).
+func fileWith(dropBox json.RawMessage, doc string) string {
+	file := "tenants:\n  - id: acme\n    feeds:\n      - " + doc + "\n"
+	if len(dropBox) > 0 {
+		file = "drop_box: " + string(dropBox) + "\n" + file
+	}
+	return file
+}
+
+// apiDropBox is the daemon's drop box as the API sees it under a file with
+// that drop_box section.
+func apiDropBox(t *testing.T, dropBox json.RawMessage) *DropBox {
+	t.Helper()
+	if len(dropBox) == 0 {
+		return nil
+	}
+	c, err := Parse([]byte("drop_box: "+string(dropBox)+"\n"), "rosterd.yaml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.APIDropBox()
 }
 
 func badFeeds(t *testing.T) []badFeed {
@@ -49,12 +76,12 @@ func problemPaths(err error, prefix string) []string {
 func TestDecodeFeedIsTheFile(t *testing.T) {
 	for _, tc := range badFeeds(t) {
 		t.Run(tc.Name, func(t *testing.T) {
-			_, fileErr := Parse([]byte("tenants:\n  - id: acme\n    feeds:\n      - "+string(tc.Doc)+"\n"), "rosterd.yaml", nil)
+			_, fileErr := Parse([]byte(fileWith(tc.DropBox, string(tc.Doc))), "rosterd.yaml", nil)
 			filePaths := problemPaths(fileErr, "tenants[0].feeds[0]")
 			if !reflect.DeepEqual(filePaths, tc.Paths) {
 				t.Fatalf("the file: %v, want %v (%v)", filePaths, tc.Paths, fileErr)
 			}
-			_, apiErr := DecodeFeed(tc.Doc, nil)
+			_, apiErr := DecodeFeed(tc.Doc, nil, apiDropBox(t, tc.DropBox))
 			if got := problemPaths(apiErr, ""); !reflect.DeepEqual(got, filePaths) {
 				t.Fatalf("DecodeFeed: %v, the file %v (%v)", got, filePaths, apiErr)
 			}
@@ -69,7 +96,7 @@ func TestDecodeFeedIsTheFile(t *testing.T) {
 }
 
 func TestDecodeFeed(t *testing.T) {
-	f, err := DecodeFeed([]byte(`{"name": "hr", "kind": "file", "source": "dir:///srv/drop/*.csv", "schedule": "@every 1s"}`), nil)
+	f, err := DecodeFeed([]byte(`{"name": "hr", "kind": "file", "source": "dir:///srv/drop/*.csv", "schedule": "@every 1s"}`), nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,20 +104,67 @@ func TestDecodeFeed(t *testing.T) {
 		t.Fatalf("defaults not applied: %+v", f)
 	}
 	// A patch replaces the keys it gives and keeps the others.
-	g, err := DecodeFeed([]byte(`{"schedule": "0 6 * * 1", "stable_for": "0s"}`), f)
+	g, err := DecodeFeed([]byte(`{"schedule": "0 6 * * 1", "stable_for": "0s"}`), f, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if g.Schedule != "0 6 * * 1" || g.File.StableFor != 0 || g.File.Source != f.File.Source || f.Schedule != "@every 1s" {
 		t.Fatalf("patched: %+v (base %+v)", g, f)
 	}
-	if _, err := DecodeFeed([]byte(`{"name": "corp", "kind": "ldap", "url": "ldaps://dc.test", "base_dn": "dc=test", "ca_file": "/etc/ca.pem"}`), nil); !reflect.DeepEqual(problemPaths(err, ""), []string{"ca_file"}) {
+	if _, err := DecodeFeed([]byte(`{"name": "corp", "kind": "ldap", "url": "ldaps://dc.test", "base_dn": "dc=test", "ca_file": "/etc/ca.pem"}`), nil, nil); !reflect.DeepEqual(problemPaths(err, ""), []string{"ca_file"}) {
 		t.Fatalf("a *_file key: %v", err)
 	}
-	// An upload feed through the API would have no drop box: refused,
-	// at source, until the drop box follows the registry.
-	if _, err := DecodeFeed([]byte(`{"name": "hr", "kind": "file", "source": "upload", "schedule": "@every 1h"}`), nil); !slices.Contains(problemPaths(err, ""), "source") {
-		t.Fatalf("source: upload through the API: %v", err)
+}
+
+// TestDecodeFeedUpload: an API feed with source: upload depends on the
+// daemon's drop box. Not enabled (no drop_box section in the file, which
+// still serves the file's own upload feeds, or enabled: false): refused
+// at source, saying what the operator must do. Enabled: taken, its SFTP
+// logins only with drop_box.sftp_listen, as in the file.
+func TestDecodeFeedUpload(t *testing.T) {
+	doc := []byte(`{"name": "hr", "kind": "file", "source": "upload", "schedule": "@every 1h", "run_on_upload": true,
+		"upload": {"token": "hr-upload-token-0123456789abcdef0123", "password": "0123456789abcdef-pw"}}`)
+	for _, file := range []string{"listen: 127.0.0.1:8080\n", "drop_box: {enabled: false}\n"} {
+		c, err := Parse([]byte(file), "rosterd.yaml", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.DropBoxEnabled() || c.APIDropBox() != nil {
+			t.Fatalf("%q: the drop box is enabled", file)
+		}
+		_, err = DecodeFeed(doc, nil, c.APIDropBox())
+		var e *Error
+		if !errors.As(err, &e) || !reflect.DeepEqual(problemPaths(err, ""), []string{"source"}) || !strings.Contains(e.Problems[0].Message, "enable drop_box in the configuration") {
+			t.Fatalf("%q: source: upload through the API: %v", file, err)
+		}
+	}
+	// Off means off: no SFTP server either.
+	if _, err := Parse([]byte("drop_box: {enabled: false, sftp_listen: 127.0.0.1:2222}\n"), "rosterd.yaml", nil); !reflect.DeepEqual(problemPaths(err, ""), []string{"drop_box.sftp_listen"}) {
+		t.Fatalf("sftp_listen with the drop box off: %v", err)
+	}
+	// The file's own upload feeds need no drop_box section.
+	if _, err := Parse([]byte(fileWith(nil, `{name: hr, kind: file, source: upload}`)), "rosterd.yaml", nil); err != nil {
+		t.Fatalf("the file's upload feed without drop_box: %v", err)
+	}
+	for _, file := range []string{"drop_box: {}\n", "drop_box: {enabled: true}\n", "drop_box: {dir: /srv/dropbox}\n"} {
+		c, err := Parse([]byte(file), "rosterd.yaml", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := DecodeFeed(doc, nil, c.APIDropBox()); !reflect.DeepEqual(problemPaths(err, ""), []string{"upload"}) {
+			t.Fatalf("%q: an SFTP password without sftp_listen: %v", file, err)
+		}
+	}
+	c, err := Parse([]byte("drop_box: {sftp_listen: 127.0.0.1:2222}\n"), "rosterd.yaml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := DecodeFeed(doc, nil, c.APIDropBox())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !f.File.IsUpload() || !f.File.RunOnUpload || f.File.Upload.Password != "0123456789abcdef-pw" || f.File.Upload.Token == "" {
+		t.Fatalf("decoded: %+v", f.File)
 	}
 }
 
@@ -148,7 +222,7 @@ func FuzzDecodeFeed(f *testing.F) {
 	f.Add([]byte(`{"name": "hr", "kind": "file", "source": "dir:///srv/drop/*.csv", "schedule": "@every 1s"}`))
 	f.Add([]byte(`{"name": "corp", "kind": "ldap", "url": "ldaps://dc.test", "base_dn": "dc=test", "ca": "-----BEGIN CERTIFICATE-----"}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		feed, err := DecodeFeed(data, nil)
+		feed, err := DecodeFeed(data, nil, nil)
 		if err != nil {
 			var e *Error
 			if !errors.As(err, &e) || len(e.Problems) == 0 {

@@ -18,8 +18,10 @@ const tenantDoc = "tenants[0]"
 // validation are the file's own, with every problem at once; a problem's
 // Path is relative to the document ("saml.idp_metadata_url"). Keys that
 // name files (*_file) are refused: the API does not read the server's
-// disk. ${NAME} is not expanded. The error is an *Error.
-func DecodeTenant(data []byte, base *Tenant) (*Tenant, error) {
+// disk. ${NAME} is not expanded. Its feeds with source: upload are
+// checked against dropBox, the daemon's drop box, as DecodeFeed's are.
+// The error is an *Error.
+func DecodeTenant(data []byte, base *Tenant, dropBox *DropBox) (*Tenant, error) {
 	fail := func(problems []Problem) (*Tenant, error) {
 		for i := range problems {
 			p := strings.TrimPrefix(problems[i].Path, tenantDoc)
@@ -44,6 +46,11 @@ func DecodeTenant(data []byte, base *Tenant) (*Tenant, error) {
 		markWritten(reflect.ValueOf(t).Elem(), tenantDoc, baseLines)
 	}
 	c := &Config{lines: map[string]int{}}
+	if dropBox != nil {
+		c.DropBox = *dropBox
+	} else {
+		c.DropBox.Enabled = &[]bool{false}[0]
+	}
 	broken := map[string]bool{}
 	if root != nil {
 		d := &decoder{lookupEnv: func(string) (string, bool) { return "", false }, lines: c.lines, broken: broken}

@@ -30,7 +30,7 @@ func TestDecodeTenantSameProblemsAsTheFile(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := DecodeTenant([]byte(tc.doc), nil)
+			_, err := DecodeTenant([]byte(tc.doc), nil, nil)
 			api := problemLines(t, err, "")
 			var m map[string]any
 			if err := json.Unmarshal([]byte(tc.doc), &m); err != nil {
@@ -73,18 +73,18 @@ func problemLines(t *testing.T, err error, prefix string) []string {
 }
 
 func TestDecodeTenantRefusesFilesAndKeepsExplicitZeros(t *testing.T) {
-	_, err := DecodeTenant([]byte(`{"id": "acme", "saml": {"idp_metadata_file": "/etc/shadow"}, "app_callback_url": "https://app.example/cb"}`), nil)
+	_, err := DecodeTenant([]byte(`{"id": "acme", "saml": {"idp_metadata_file": "/etc/shadow"}, "app_callback_url": "https://app.example/cb"}`), nil, nil)
 	if err == nil || !strings.Contains(err.Error(), "saml.idp_metadata_file: files are not read through the API") {
 		t.Fatalf("a *_file key: %v", err)
 	}
-	base, err := DecodeTenant([]byte(`{"id": "acme", "safety": {"max_disable_count": 0}}`), nil)
+	base, err := DecodeTenant([]byte(`{"id": "acme", "safety": {"max_disable_count": 0}}`), nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if base.Safety.MaxDisableCount != 0 || base.Safety.MaxDisablePercent != 10 || base.Name != "acme" || base.Invite != "email" {
 		t.Fatalf("defaults: %+v", base)
 	}
-	patched, err := DecodeTenant([]byte(`{"name": "Acme Corp", "jit": true}`), base)
+	patched, err := DecodeTenant([]byte(`{"name": "Acme Corp", "jit": true}`), base, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,12 +96,12 @@ func TestDecodeTenantRefusesFilesAndKeepsExplicitZeros(t *testing.T) {
 // A PATCH giving saml to a tenant without it, or replacing its saml,
 // fills the new value's defaults; keys it leaves out keep the base's.
 func TestDecodeTenantGivenKeyTakesItsDefaults(t *testing.T) {
-	base, err := DecodeTenant([]byte(`{"id": "acme", "app_callback_url": "https://app.example/cb", "safety": {"max_disable_count": 0}}`), nil)
+	base, err := DecodeTenant([]byte(`{"id": "acme", "app_callback_url": "https://app.example/cb", "safety": {"max_disable_count": 0}}`), nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, doc := range []string{`{"saml": {"idp_metadata_url": "https://idp.example/md"}}`, `{"saml": {"idp_metadata_url": "https://idp.example/md2", "clock_skew": "0s"}}`} {
-		got, err := DecodeTenant([]byte(doc), base)
+		got, err := DecodeTenant([]byte(doc), base, nil)
 		if err != nil {
 			t.Fatalf("%s: %v", doc, err)
 		}
@@ -113,7 +113,7 @@ func TestDecodeTenantGivenKeyTakesItsDefaults(t *testing.T) {
 	if base.SAML.ClockSkew != 0 {
 		t.Fatalf("the explicit clock_skew: 0s became %s", base.SAML.ClockSkew)
 	}
-	again, err := DecodeTenant([]byte(`{"jit": true}`), base)
+	again, err := DecodeTenant([]byte(`{"jit": true}`), base, nil)
 	if err != nil || again.SAML.ClockSkew != 0 || again.SAML.IDPMetadataURL != "https://idp.example/md2" {
 		t.Fatalf("a PATCH of another key: %+v, %v", again.SAML, err)
 	}
@@ -127,7 +127,7 @@ func TestDomains(t *testing.T) {
 			t.Errorf("no %q in %v", want, err)
 		}
 	}
-	if _, err := DecodeTenant([]byte(`{"id": "a", "domains": ["acme.com", "x"]}`), nil); err == nil || !strings.Contains(err.Error(), `domains[1]: invalid domain "x"`) {
+	if _, err := DecodeTenant([]byte(`{"id": "a", "domains": ["acme.com", "x"]}`), nil, nil); err == nil || !strings.Contains(err.Error(), `domains[1]: invalid domain "x"`) {
 		t.Errorf("API domains: %v", err)
 	}
 }
@@ -146,7 +146,7 @@ func FuzzDecodeTenant(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		tn, err := DecodeTenant(data, nil)
+		tn, err := DecodeTenant(data, nil, nil)
 		if err != nil {
 			var ce *Error
 			if !errors.As(err, &ce) || len(ce.Problems) == 0 {
@@ -157,7 +157,7 @@ func FuzzDecodeTenant(f *testing.F) {
 		if err := ValidateTenant(tn); err != nil {
 			t.Fatalf("accepted %q, then refused: %v", data, err)
 		}
-		again, err := DecodeTenant([]byte(`{}`), tn)
+		again, err := DecodeTenant([]byte(`{}`), tn, nil)
 		if err != nil || !reflect.DeepEqual(again, tn) {
 			t.Fatalf("an empty change to %q: %+v, %v", data, again, err)
 		}

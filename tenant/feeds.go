@@ -23,7 +23,8 @@ import (
 // file declares stay in the file (a tenant's spec); these are rows of
 // their own, so that a file's tenant with api_may_extend keeps them when
 // the file is applied again. Their secrets (SFTP password and key, LDAP
-// bind password, webhook secret) are sealed with AES-GCM under the
+// bind password, the drop box's upload token and SFTP password, webhook
+// secret) are sealed with AES-GCM under the
 // key-encryption key, and no view shows them.
 
 // ErrFeedNotFound: no feed or webhook endpoint of that name or id in the
@@ -80,17 +81,30 @@ type WebhookView struct {
 }
 
 // feedSecrets is what is sealed of a feed.
+// The upload token and password of a source: upload feed are only checked
+// (the drop box keeps their SHA-256), but every replica's drop box must
+// be handed them, so they are sealed like the others rather than hashed
+// here; the token made by POST …/upload-token stays a hash only.
 type feedSecrets struct {
 	SFTPPassword   string `json:"sftp_password,omitempty"`
 	SFTPPrivateKey string `json:"sftp_private_key,omitempty"`
 	BindPassword   string `json:"bind_password,omitempty"`
+	UploadToken    string `json:"upload_token,omitempty"`
+	UploadPassword string `json:"upload_password,omitempty"`
 }
 
 func secretsOf(f *config.Feed) (feedSecrets, *config.Feed) {
 	c := f.Clone()
-	s := feedSecrets{SFTPPassword: c.File.SFTP.Password, SFTPPrivateKey: c.File.SFTP.PrivateKey, BindPassword: c.LDAP.BindPassword}
+	s := feedSecrets{SFTPPassword: c.File.SFTP.Password, SFTPPrivateKey: c.File.SFTP.PrivateKey, BindPassword: c.LDAP.BindPassword,
+		UploadToken: c.File.Upload.Token, UploadPassword: c.File.Upload.Password}
 	c.File.SFTP.Password, c.File.SFTP.PrivateKey, c.LDAP.BindPassword = "", "", ""
+	c.File.Upload.Token, c.File.Upload.Password = "", ""
 	return s, c
+}
+
+// feedSecretFields are the secrets of a feed, as feedJSON redacts them.
+func feedSecretFields(c *config.Feed) []*string {
+	return []*string{&c.File.SFTP.Password, &c.File.SFTP.PrivateKey, &c.LDAP.BindPassword, &c.File.Upload.Token, &c.File.Upload.Password}
 }
 
 func feedAAD(id string) []byte    { return []byte("rosterd feed secrets " + id) }
@@ -161,7 +175,7 @@ func withoutPassword(raw string) string {
 // feedJSON is the feed's settings with the file's keys, secrets redacted.
 func feedJSON(f *config.Feed) json.RawMessage {
 	c := f.Clone()
-	for _, s := range []*string{&c.File.SFTP.Password, &c.File.SFTP.PrivateKey, &c.LDAP.BindPassword} {
+	for _, s := range feedSecretFields(c) {
 		if *s != "" {
 			*s = redacted
 		}
@@ -219,6 +233,7 @@ func (r *Registry) loadFeeds(ctx context.Context) (map[string][]Feed, map[string
 				continue
 			}
 			f.File.SFTP.Password, f.File.SFTP.PrivateKey, f.LDAP.BindPassword = s.SFTPPassword, s.SFTPPrivateKey, s.BindPassword
+			f.File.Upload.Token, f.File.Upload.Password = s.UploadToken, s.UploadPassword
 		}
 		feeds[rec.Tenant] = append(feeds[rec.Tenant], Feed{Feed: f, ID: rec.ID, ManagedBy: store.ManagedByAPI, CreatedAt: rec.CreatedAt,
 			UpdatedAt: rec.UpdatedAt, Version: rec.Version})
@@ -314,7 +329,7 @@ func (r *Registry) CreateFeed(ctx context.Context, actor Actor, tenantID string,
 	if err := r.mayExtend(t, fmt.Sprintf("tenant %q", tenantID)); err != nil {
 		return Feed{}, err
 	}
-	f, err := config.DecodeFeed(doc, nil)
+	f, err := config.DecodeFeed(doc, nil, r.dropBox)
 	if err != nil {
 		return Feed{}, err
 	}
@@ -380,7 +395,7 @@ func (r *Registry) UpdateFeed(ctx context.Context, actor Actor, tenantID, name s
 	if err != nil {
 		return Feed{}, err
 	}
-	f, err := config.DecodeFeed(doc, &old.Feed)
+	f, err := config.DecodeFeed(doc, &old.Feed, r.dropBox)
 	if err = withProblem(nameProblem(doc, "name", name, "feed"), err); err != nil {
 		return Feed{}, err
 	}

@@ -159,7 +159,7 @@ tenants:
 // TestFeedViewKeepsItsKindsKeys: a feed's view holds every key of its
 // kind, zeros too, and none of the other kind's.
 func TestFeedViewKeepsItsKindsKeys(t *testing.T) {
-	f, err := config.DecodeFeed([]byte(`{"name": "hr", "kind": "file", "source": "dir:///srv/drop/*.csv", "archive": "", "sftp": {}}`), nil)
+	f, err := config.DecodeFeed([]byte(`{"name": "hr", "kind": "file", "source": "dir:///srv/drop/*.csv", "archive": "", "sftp": {}}`), nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,6 +210,59 @@ webhooks:
 		}
 		if err := reg.DeleteWebhook(ctx, "ops", "acme", "nope"); !errors.Is(err, tenant.ErrFeedNotFound) {
 			t.Fatalf("deleting no endpoint: %v", err)
+		}
+	})
+}
+
+// TestUploadFeedThroughTheRegistry: an API feed with source: upload is
+// taken only when the daemon's drop box is enabled (Options.DropBox), in a
+// feed document as in a tenant's; its upload token and SFTP password are
+// stored sealed, opened for every replica's drop box, and never shown.
+func TestUploadFeedThroughTheRegistry(t *testing.T) {
+	storetest.ForEachBackend(t, func(t *testing.T, st store.Backend) {
+		ctx := context.Background()
+		secrets := testBox(t)
+		const doc = `{"name": "hr", "kind": "file", "source": "upload", "run_on_upload": true,
+			"upload": {"token": "hr-upload-token-0123456789abcdef0123", "password": "hr-sftp-password-0123"}}`
+		off := tenant.New(st, tenant.Options{Secrets: secrets})
+		if _, err := off.Apply(ctx, parseConfig(t, "tenants: [{id: acme, api_may_extend: true}]\n"), "rosterd.yaml"); err != nil {
+			t.Fatal(err)
+		}
+		var ce *config.Error
+		if _, err := off.CreateFeed(ctx, "ops", "acme", []byte(doc)); !errors.As(err, &ce) || ce.Problems[0].Path != "source" ||
+			!strings.Contains(ce.Problems[0].Message, "enable drop_box") {
+			t.Fatalf("an upload feed without the drop box: %v", err)
+		}
+		if _, err := off.CreateTenant(ctx, "ops", []byte(`{"id": "initech", "feeds": [`+doc+`]}`)); !errors.As(err, &ce) || ce.Problems[0].Path != "feeds[0].source" {
+			t.Fatalf("a tenant's upload feed without the drop box: %v", err)
+		}
+
+		reg := tenant.New(st, tenant.Options{Secrets: secrets, DropBox: &config.DropBox{SFTPListen: "127.0.0.1:2222"}})
+		if err := reg.Reload(ctx); err != nil {
+			t.Fatal(err)
+		}
+		f, err := reg.CreateFeed(ctx, "ops", "acme", []byte(doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v := string(f.View().Settings); strings.Contains(v, "hr-upload-token") || strings.Contains(v, "hr-sftp-password") || strings.Count(v, `"(redacted)"`) != 2 {
+			t.Fatalf("the view: %s", v)
+		}
+		recs, err := st.ListFeeds(ctx)
+		if err != nil || len(recs) != 1 || strings.Contains(string(recs[0].Spec)+string(recs[0].Secrets), "hr-") || !secretbox.IsSealed(recs[0].Secrets) {
+			t.Fatalf("stored: %+v, %v", recs, err)
+		}
+		other := tenant.New(st, tenant.Options{Secrets: secrets})
+		if err := other.Reload(ctx); err != nil {
+			t.Fatal(err)
+		}
+		acme, _ := other.Get(ctx, "acme")
+		if got, ok := acme.Feed("hr"); !ok || got.File.Upload.Token != "hr-upload-token-0123456789abcdef0123" || got.File.Upload.Password != "hr-sftp-password-0123" || !got.File.RunOnUpload {
+			t.Fatalf("the other replica's feed: %+v", got)
+		}
+		// A patch keeps the sealed secrets it leaves out.
+		if f, err = reg.UpdateFeed(ctx, "ops", "acme", "hr", []byte(`{"run_on_upload": false}`)); err != nil || f.File.Upload.Password != "hr-sftp-password-0123" {
+			t.Fatalf("patched: %+v %v", f.File, err)
 		}
 	})
 }

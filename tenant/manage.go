@@ -115,7 +115,7 @@ func (r *Registry) file() string {
 // the keys of a tenants[] entry of the file), managed_by api. The document
 // may not declare SCIM connections: they have endpoints of their own.
 func (r *Registry) CreateTenant(ctx context.Context, actor Actor, doc []byte) (*Tenant, error) {
-	spec, err := config.DecodeTenant(doc, nil)
+	spec, err := config.DecodeTenant(doc, nil, r.dropBox)
 	if err != nil {
 		return nil, err
 	}
@@ -202,7 +202,7 @@ func (r *Registry) UpdateTenant(ctx context.Context, actor Actor, id string, doc
 	if old.managedBy == store.ManagedByConfig {
 		return nil, &ManagedError{File: r.file(), What: fmt.Sprintf("tenant %q", id)}
 	}
-	spec, err := config.DecodeTenant(doc, old.spec)
+	spec, err := config.DecodeTenant(doc, old.spec, r.dropBox)
 	var probe struct {
 		ID *string `json:"id"`
 	}

@@ -38,6 +38,10 @@ type Options struct {
 	// API manages (feed passwords), called when one is stored or read;
 	// nil: such a secret cannot be stored.
 	Secrets func() (*secretbox.Box, error)
+	// DropBox is the daemon's drop box (config.Config.APIDropBox), which
+	// the API's feeds with source: upload are checked against; nil: not
+	// enabled, such a feed is refused.
+	DropBox *config.DropBox
 }
 
 // TXTResolver is what looks up DNS TXT records (*net.Resolver).
@@ -53,6 +57,7 @@ type Registry struct {
 	now      func() time.Time
 	resolver TXTResolver
 	secrets  func() (*secretbox.Box, error)
+	dropBox  *config.DropBox
 
 	snap atomic.Pointer[snapshot]
 	// static is the file's layer: its tenants (with their secrets) and
@@ -99,7 +104,7 @@ func New(st store.Store, opt Options) *Registry {
 	if opt.Resolver == nil {
 		opt.Resolver = net.DefaultResolver
 	}
-	r := &Registry{st: st, logger: opt.Logger, now: opt.Now, resolver: opt.Resolver, secrets: opt.Secrets}
+	r := &Registry{st: st, logger: opt.Logger, now: opt.Now, resolver: opt.Resolver, secrets: opt.Secrets, dropBox: opt.DropBox}
 	r.snap.Store(&snapshot{version: -1, byID: map[string]*Tenant{}, tokens: map[string]tokenRef{}, domains: map[string]string{}})
 	r.static.Store(&staticLayer{tenants: map[string]*config.Tenant{}})
 	return r

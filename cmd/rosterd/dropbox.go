@@ -20,18 +20,22 @@ import (
 // startDropBox serves the drop box of the feeds with source: upload:
 // PUT /drop/{tenant}/{feed} on srv, the SFTP server on drop_box.sftp_listen
 // (its port taken here, so that a busy port fails the start), and the runs
-// of run_on_upload feeds. stop ends them and waits; an upload in progress
-// is abandoned, never stored half. sftp is the SFTP server as the
-// console's setup portal shows it to HR (zero without one).
-func startDropBox(ctx context.Context, cfg *config.Config, keys *credential.Keyring, runner *reconcile.Runner, feeds func() map[string]reconcile.Feed,
+// of run_on_upload feeds. Its feeds are the file's (read here: a bad
+// authorized_keys_file fails the start) and those the admin API makes,
+// which follow the registry with feeds. stop ends them and waits; an
+// upload in progress is abandoned, never stored half. sftp is the SFTP
+// server as the console's setup portal shows it to HR (zero without one).
+func startDropBox(ctx context.Context, cfg *config.Config, keys *credential.Keyring, runner *reconcile.Runner, feeds *liveFeeds,
 	srv *daemon.Server, reg prometheus.Registerer, logger *slog.Logger) (box *dropbox.Box, sftp console.DropBoxSFTP, stop func(), err error) {
 	upload, err := dropbox.FeedsOf(cfg)
 	if err != nil {
 		return nil, sftp, nil, err
 	}
 	box, err = dropbox.New(dropbox.Options{Feeds: upload, Keys: keys, Logger: logger, Registerer: reg,
+		// A feed the API just made on this replica takes uploads at once.
+		Refresh: func() { feeds.current() },
 		Run: func(ctx context.Context, tenant, feed string) error {
-			f, ok := feeds()[tenant+"/"+feed]
+			f, ok := feeds.runnable()[tenant+"/"+feed]
 			if !ok {
 				return fmt.Errorf("no feed %s/%s to run", tenant, feed)
 			}
@@ -41,6 +45,7 @@ func startDropBox(ctx context.Context, cfg *config.Config, keys *credential.Keyr
 	if err != nil {
 		return nil, sftp, nil, err
 	}
+	feeds.serveDropBox(box, upload)
 	box.Mount(srv)
 
 	runCtx, stopRuns := context.WithCancel(ctx)

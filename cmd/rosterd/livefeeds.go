@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"log/slog"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -20,7 +22,8 @@ import (
 // liveFeeds are the runnable feeds of the registry's live tenants (the
 // file's and those the admin API added), rebuilt whenever the registry
 // changes on this replica or another: the scheduler is re-armed with
-// them and the admin API runs them.
+// them, the admin API runs them, and the drop box serves their upload
+// feeds.
 type liveFeeds struct {
 	cfg    *config.Config
 	reg    *tenant.Registry
@@ -29,6 +32,15 @@ type liveFeeds struct {
 	now    func() time.Time
 	logger *slog.Logger
 	cur    atomic.Pointer[feedSet]
+
+	// mu makes rebuilds one at a time, so that the last one handed to
+	// the drop box is built from the newest registry.
+	mu sync.Mutex
+	// box, once set by serveDropBox, is handed fileUploads (the file's
+	// upload feeds, read at start) and the API's upload feeds at every
+	// rebuild.
+	box         *dropbox.Box
+	fileUploads []dropbox.Feed
 }
 
 type feedSet struct {
@@ -45,15 +57,28 @@ func newLiveFeeds(cfg *config.Config, reg *tenant.Registry, st store.Backend, ru
 	return l
 }
 
-// rebuild builds every feed of the registry's live tenants as they are now.
+// rebuild builds every feed of the registry's live tenants as they are
+// now, and hands the drop box its upload feeds.
 func (l *liveFeeds) rebuild() *feedSet {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	set := &feedSet{version: l.reg.Version(), feeds: map[string]reconcile.Feed{}, admin: map[string]admin.Feed{}}
+	uploads := slices.Clone(l.fileUploads)
 	for _, t := range l.reg.List() {
 		if t.Retired() {
 			continue
 		}
 		set.tenants = append(set.tenants, t)
 		for _, fc := range t.Feeds() {
+			// The file's upload feeds are fileUploads; those the API
+			// made (its rows, or in a tenant it manages) are added.
+			if fc.Kind == "file" && fc.File.IsUpload() && (fc.ManagedBy == store.ManagedByAPI || t.ManagedBy() == store.ManagedByAPI) {
+				if f, err := dropbox.FeedOf(l.cfg, t.ID(), fc.Feed); err != nil {
+					l.logger.Error("the drop box leaves out a feed", "tenant", t.ID(), "feed", fc.Name, "err", err)
+				} else {
+					uploads = append(uploads, f)
+				}
+			}
 			f, ok := buildFeed(l.cfg, t, fc, l.now, l.logger)
 			if !ok {
 				continue
@@ -64,8 +89,24 @@ func (l *liveFeeds) rebuild() *feedSet {
 			set.admin[key] = admin.Feed{Run: f, Schedule: fc.Schedule, Location: loc}
 		}
 	}
+	// The drop box first: a caller of current that sees this version
+	// finds its upload feeds served.
+	if l.box != nil {
+		if err := l.box.SetFeeds(uploads); err != nil {
+			l.logger.Error("the drop box leaves out a feed", "err", err)
+		}
+	}
 	l.cur.Store(set)
 	return set
+}
+
+// serveDropBox makes box serve the file's upload feeds (fileUploads) and
+// the API's, from now on at every rebuild.
+func (l *liveFeeds) serveDropBox(box *dropbox.Box, fileUploads []dropbox.Feed) {
+	l.mu.Lock()
+	l.box, l.fileUploads = box, fileUploads
+	l.mu.Unlock()
+	l.rebuild()
 }
 
 // buildFeed makes a tenant's feed runnable; false for an unknown kind. A
@@ -85,7 +126,8 @@ func (l *liveFeeds) runnable() map[string]reconcile.Feed { return l.current().fe
 
 // current is the set for the registry as it is now: rebuilt here when a
 // reload happened that follow has not caught up with yet, so a feed the
-// API just created runs at once on the replica that created it.
+// API just created runs (and takes uploads) at once on the replica that
+// created it.
 func (l *liveFeeds) current() *feedSet {
 	set := l.cur.Load()
 	if set.version != l.reg.Version() {

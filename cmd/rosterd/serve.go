@@ -64,7 +64,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	// The tenant registry: the file's tenants laid over the store's, asked
 	// by every channel per request or per run, kept current by Watch.
-	tenants := tenant.New(st, tenant.Options{Logger: logger.With("component", "tenants"), Secrets: sync.OnceValues(func() (*secretbox.Box, error) { return secretsBox(cfg, logger) })})
+	tenants := tenant.New(st, tenant.Options{Logger: logger.With("component", "tenants"), DropBox: cfg.APIDropBox(), Secrets: sync.OnceValues(func() (*secretbox.Box, error) { return secretsBox(cfg, logger) })})
 	if err := applyTenants(ctx, tenants, cfg, g.config, logger); err != nil {
 		return err
 	}
@@ -141,7 +141,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	// The drop box of source: upload feeds: PUT /drop/{tenant}/{feed}, and
 	// SFTP when drop_box.sftp_listen is set.
-	dropBox, dropBoxSFTP, stopDropBox, err := startDropBox(ctx, cfg, keys, runner, feeds.runnable, srv, reg, logger.With("component", "dropbox"))
+	dropBox, dropBoxSFTP, stopDropBox, err := startDropBox(ctx, cfg, keys, runner, feeds, srv, reg, logger.With("component", "dropbox"))
 	if err != nil {
 		return err
 	}

@@ -147,7 +147,7 @@ func (a *app) registry(ctx context.Context) *tenant.Registry {
 	if a.reg != nil {
 		return a.reg
 	}
-	reg := tenant.New(a.st, tenant.Options{Logger: a.logger, Secrets: func() (*secretbox.Box, error) { return secretsBox(a.cfg, a.logger) }})
+	reg := tenant.New(a.st, tenant.Options{Logger: a.logger, DropBox: a.cfg.APIDropBox(), Secrets: func() (*secretbox.Box, error) { return secretsBox(a.cfg, a.logger) }})
 	if err := reg.Reload(ctx); err != nil {
 		a.logger.Warn("reading the tenant registry", "err", err)
 		return nil

@@ -46,7 +46,7 @@ prune  applies the file's tenants, then retires every tenant the file
 		return err
 	}
 	defer a.st.Close()
-	reg := tenant.New(a.st, tenant.Options{Logger: a.logger, Secrets: func() (*secretbox.Box, error) { return secretsBox(a.cfg, a.logger) }})
+	reg := tenant.New(a.st, tenant.Options{Logger: a.logger, DropBox: a.cfg.APIDropBox(), Secrets: func() (*secretbox.Box, error) { return secretsBox(a.cfg, a.logger) }})
 	if sub == "prune" {
 		retired, err := reg.Prune(ctx, a.cfg, g.config)
 		if err != nil {

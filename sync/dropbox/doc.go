@@ -58,6 +58,13 @@
 //     closed after 10 minutes without a byte from the client. Metrics:
 //     rosterd_dropbox_uploads_total{via,result} and
 //     rosterd_dropbox_sftp_logins_total{method,result}.
+//   - The feeds change while the daemon runs (SetFeeds: the file's upload
+//     feeds and those the admin API made, at every registry change, on
+//     every replica). A request or SFTP session holds the feed it looked
+//     up: an upload already in progress when its feed is removed lands
+//     whole; the next upload, login or file of an open SFTP session is
+//     refused as for an unknown feed. A removed feed's run_on_upload loop
+//     stops after the run in progress; an added one's starts at once.
 //   - Replicas: each replica stores uploads in its own drop_box.dir; with
 //     several replicas put drop_box.dir on storage they share, or route
 //     /drop/ and the SFTP port to one of them.

@@ -68,32 +68,46 @@ func FeedsOf(cfg *config.Config) ([]Feed, error) {
 			if f.Kind != "file" || !f.File.IsUpload() {
 				continue
 			}
-			where := fmt.Sprintf("tenant %s feed %s", t.ID, f.Name)
-			up := f.File.Upload
-			var keys []ssh.PublicKey
-			for i, line := range up.AuthorizedKeys {
-				k, _, _, _, err := ssh.ParseAuthorizedKey([]byte(line))
-				if err != nil {
-					return nil, fmt.Errorf("%s: upload.authorized_keys[%d]: %v", where, i, err)
-				}
-				keys = append(keys, k)
+			bf, err := FeedOf(cfg, t.ID, f)
+			if err != nil {
+				return nil, err
 			}
-			if up.AuthorizedKeysFile != "" {
-				more, err := readAuthorizedKeys(up.AuthorizedKeysFile)
-				if err != nil {
-					return nil, fmt.Errorf("%s: upload.authorized_keys_file: %w", where, err)
-				}
-				keys = append(keys, more...)
-			}
-			max := int64(f.File.MaxFileSize)
-			if max <= 0 {
-				max = config.DefaultMaxFileSize
-			}
-			out = append(out, Feed{Tenant: t.ID, Name: f.Name, Dir: FeedDir(cfg, t.ID, f.Name), MaxSize: max,
-				Token: up.Token, AuthorizedKeys: keys, Password: up.Password, RunOnUpload: f.File.RunOnUpload})
+			out = append(out, bf)
 		}
 	}
 	return out, nil
+}
+
+// FeedOf is a tenant's feed with source: upload as the drop box serves it
+// (a feed of the file, or one the admin API made), its authorized_keys
+// file read; its folder is under cfg's drop_box.dir.
+func FeedOf(cfg *config.Config, tenant string, f config.Feed) (Feed, error) {
+	where := fmt.Sprintf("tenant %s feed %s", tenant, f.Name)
+	if f.Kind != "file" || !f.File.IsUpload() {
+		return Feed{}, fmt.Errorf("%s: not a feed with source: upload", where)
+	}
+	up := f.File.Upload
+	var keys []ssh.PublicKey
+	for i, line := range up.AuthorizedKeys {
+		k, _, _, _, err := ssh.ParseAuthorizedKey([]byte(line))
+		if err != nil {
+			return Feed{}, fmt.Errorf("%s: upload.authorized_keys[%d]: %v", where, i, err)
+		}
+		keys = append(keys, k)
+	}
+	if up.AuthorizedKeysFile != "" {
+		more, err := readAuthorizedKeys(up.AuthorizedKeysFile)
+		if err != nil {
+			return Feed{}, fmt.Errorf("%s: upload.authorized_keys_file: %w", where, err)
+		}
+		keys = append(keys, more...)
+	}
+	max := int64(f.File.MaxFileSize)
+	if max <= 0 {
+		max = config.DefaultMaxFileSize
+	}
+	return Feed{Tenant: tenant, Name: f.Name, Dir: FeedDir(cfg, tenant, f.Name), MaxSize: max,
+		Token: up.Token, AuthorizedKeys: keys, Password: up.Password, RunOnUpload: f.File.RunOnUpload}, nil
 }
 
 // readAuthorizedKeys reads an OpenSSH authorized_keys file: one key a

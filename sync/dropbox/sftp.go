@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"path"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -92,6 +93,11 @@ func (b *Box) ServeSFTP(ctx context.Context, ln net.Listener, hostKey ssh.Signer
 
 // userOf returns the feed whose SFTP user is name.
 func (b *Box) userOf(name string) (*boxFeed, bool) {
+	if b.opt.Refresh != nil {
+		b.opt.Refresh()
+	}
+	b.mu.RLock()
+	defer b.mu.RUnlock()
 	f, ok := b.users[name]
 	return f, ok
 }
@@ -139,8 +145,9 @@ func (b *Box) serveConn(conn net.Conn, cfg *ssh.ServerConfig) {
 	defer sc.Close()
 	conn.SetDeadline(time.Time{})
 	idle.armed.Store(true)
-	f, ok := b.feeds[sc.Permissions.Extensions["feed"]]
-	if !ok { // cannot happen: the callbacks set it
+	tenant, name, _ := strings.Cut(sc.Permissions.Extensions["feed"], "/")
+	f, ok := b.feed(tenant, name)
+	if !ok { // removed by SetFeeds since the login
 		return
 	}
 	remote := sc.RemoteAddr().String()
@@ -254,18 +261,27 @@ func (h *sftpHandlers) Filewrite(r *sftp.Request) (io.WriterAt, error) {
 		h.box.log.Info("sftp: write refused: not a file name in the inbox", "tenant", h.feed.Tenant, "feed", h.feed.Name, "remote", h.remote)
 		return nil, err
 	}
-	up, err := begin(&h.feed.Feed, name, h.box.opt.Now)
+	// A session outlives a change of the feeds: each file is an upload
+	// of the feed as it is now, and of none once the feed is removed.
+	cur, ok := h.box.feed(h.feed.Tenant, h.feed.Name)
+	if !ok {
+		h.box.uploads.WithLabelValues("sftp", resultRefused).Inc()
+		h.box.log.Info("sftp: write refused: the feed was removed", "tenant", h.feed.Tenant, "feed", h.feed.Name, "remote", h.remote)
+		return nil, errDenied
+	}
+	up, err := begin(&cur.Feed, name, h.box.opt.Now)
 	if err != nil {
 		h.box.log.Error("sftp: starting an upload", "tenant", h.feed.Tenant, "feed", h.feed.Name, "err", err)
 		return nil, sftp.ErrSSHFxFailure
 	}
-	return &sftpUpload{upload: up, h: h}, nil
+	return &sftpUpload{upload: up, h: h, feed: cur}, nil
 }
 
 // sftpUpload reports the upload when the client closes it.
 type sftpUpload struct {
 	*upload
-	h *sftpHandlers
+	h    *sftpHandlers
+	feed *boxFeed // as it was when the upload began
 }
 
 func (u *sftpUpload) Close() error {
@@ -280,7 +296,7 @@ func (u *sftpUpload) Close() error {
 		u.h.box.log.Warn("sftp: upload not stored", "tenant", u.h.feed.Tenant, "feed", u.h.feed.Name, "remote", u.h.remote, "bytes", size, "err", err)
 		return sftp.ErrSSHFxFailure
 	}
-	u.h.box.stored(u.h.feed, "sftp", stored, size, u.h.remote)
+	u.h.box.stored(u.feed, "sftp", stored, size, u.h.remote)
 	return nil
 }
 
