@@ -755,7 +755,7 @@ func testCardCountsFollowWrites(t *testing.T, s store.Backend) {
 	// the filter and the tenant held to.
 	no := false
 	for _, tc := range []struct {
-		f        store.CardFilter
+		f         store.CardFilter
 		max, want int
 	}{
 		{store.CardFilter{Tenant: "acme"}, 100, 100},
