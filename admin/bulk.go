@@ -240,6 +240,14 @@ func joinReasons(reasons []string) string {
 	return b.String()
 }
 
+// BulkHold is the brake a bulk action meets that would disable so many
+// of the tenant's cards: the reasons it holds, none when it may go ahead.
+// The console's bulk confirmation asks for the count when there are any,
+// as the API asks for "confirm".
+func (a *API) BulkHold(ctx context.Context, tenant string, disables int) []string {
+	return a.bulkHold(ctx, tenant, map[string]int{"disables": disables})
+}
+
 // bulkHold is the feeds' safety brake over the cards the action would
 // disable, out of the tenant's enabled cards.
 func (a *API) bulkHold(ctx context.Context, tenant string, counts map[string]int) []string {

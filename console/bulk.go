@@ -1,11 +1,13 @@
 package console
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -118,7 +120,34 @@ type bulkView struct {
 	// Preview says whom a dry run found the action would leave as they
 	// are (the actions whose argument does not decide it).
 	Preview string
-	Back    string
+	// Hold: the tenant's safety brake holds this action (the reasons);
+	// Disables is how many it would disable, the number to type in.
+	Hold     []string
+	Disables int
+	Back     string
+}
+
+// mayDisable: actions that can disable cards, which meet the brake.
+func mayDisable(a directory.BulkAction) bool {
+	return a == directory.BulkDisable || a == directory.BulkRelease
+}
+
+// held is what the tenant's brake says of results (a dry run): the
+// reasons it holds, and how many the action would disable.
+func (c *Console) held(ctx context.Context, tenant string, a bulkAction, results []directory.BulkResult) ([]string, int) {
+	if c.deps.Brake == nil || !mayDisable(a.Action) {
+		return nil, 0
+	}
+	n := 0
+	for _, r := range results {
+		if r.Disables {
+			n++
+		}
+	}
+	if n == 0 {
+		return nil, 0
+	}
+	return c.deps.Brake.BulkHold(ctx, tenant, n), n
 }
 
 // bulkIDs reads the selected card ids (id=…, repeated).
@@ -271,6 +300,7 @@ func (c *Console) renderBulkConfirm(w http.ResponseWriter, r *http.Request, t Te
 			return
 		}
 		view.Preview = c.bulkPreview(t.ID, a, results)
+		view.Hold, view.Disables = c.held(r.Context(), t.ID, a, results)
 	}
 	c.render(w, r, http.StatusOK, "bulk", heading, view)
 }
@@ -336,6 +366,21 @@ func (c *Console) bulkApply(w http.ResponseWriter, r *http.Request, t Tenant) {
 	if err := in.Check(); err != nil {
 		c.errorPage(w, r, http.StatusBadRequest, "The action cannot be applied: "+err.Error()+".")
 		return
+	}
+	// Over the tenant's safety limits a disable goes ahead only with the
+	// number it disables typed in, as the admin API's takes "confirm":
+	// counted again now, by a dry run.
+	if mayDisable(a.Action) && c.deps.Brake != nil {
+		dry, err := c.deps.Directory.Bulk(r.Context(), actor(r), t.ID, in, ids, true)
+		if err != nil {
+			c.fail(w, r, err)
+			return
+		}
+		if hold, n := c.held(r.Context(), t.ID, a, dry); len(hold) > 0 && strings.TrimSpace(f.Get("confirm")) != strconv.Itoa(n) {
+			c.errorPage(w, r, http.StatusConflict, fmt.Sprintf("Not applied: this would disable %s, over the tenant's safety limits (%s). Type %d in the confirmation to go ahead.",
+				people(n), strings.Join(hold, "; "), n))
+			return
+		}
 	}
 	// One id ties the job's audit lines and events together, as the admin
 	// API's bulk job does.

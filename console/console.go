@@ -60,6 +60,12 @@ type Tenants interface {
 	ListTenants(ctx context.Context) ([]Tenant, error)
 }
 
+// Brake says why a bulk action that would disable this many of a
+// tenant's cards is held (none: it may go ahead).
+type Brake interface {
+	BulkHold(ctx context.Context, tenant string, disables int) []string
+}
+
 // StaticTenants is a fixed list of tenants.
 type StaticTenants []Tenant
 
@@ -86,6 +92,10 @@ type Deps struct {
 	// Imports serves the import pages (*admin.API); without it they say
 	// imports are not configured.
 	Imports Imports
+	// Brake is the tenant's safety brake over a bulk action that would
+	// disable people (*admin.API): when it holds, the confirmation asks
+	// for the count typed in. Nil: no brake.
+	Brake Brake
 	// DropBoxSFTP is the drop box's SFTP server, for the portal's HR
 	// files page; the zero value when it serves none.
 	DropBoxSFTP DropBoxSFTP

@@ -213,8 +213,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// The web console under /console/: the same directory, signed in with
 	// an admin key.
 	web, err := console.New(console.Deps{Keys: keys, Directory: svc, Audit: st, Tenants: consoleTenants{tenants},
-		Runs:       consoleRuns{st: st, api: adminAPI, runner: runner},
-		Imports:    adminAPI,
+		Runs:    consoleRuns{st: st, api: adminAPI, runner: runner},
+		Imports: adminAPI, Brake: adminAPI,
 		SetupLinks: st, Connections: tenants, SAML: samlServer, Domains: tenants, Sessions: st, DropBoxSFTP: dropBoxSFTP,
 		PublicURL: cfg.PublicURL, Logger: logger.With("component", "console")})
 	if err != nil {
