@@ -122,8 +122,16 @@ func journeyDisableThree(t *testing.T, r *browsertest.Rosterd, cards []apiCard) 
 		b.Fatalf("the confirmation says %q, want %q", heading, "Disable 3 people?")
 	}
 	b.CheckA11y("confirm disable")
-	b.Step("confirm with a reason",
+	// Three of the seven enabled is over the tenant's safety limits (the
+	// default 10 %): the confirmation shows the brake and asks for the
+	// count typed in, as the admin API asks for "confirm".
+	hold := browsertest.Value(b, "read the brake", chromedp.Text(chromedp.CSS("#bulk-hold")))
+	if !strings.Contains(hold, "This would disable 3 people") || !strings.Contains(hold, "max_disable_percent") {
+		b.Fatalf("the confirmation's brake says %q", hold)
+	}
+	b.Step("confirm with a reason and the count",
 		chromedp.SendKeys(chromedp.CSS("#reason"), "contract ended"),
+		chromedp.SendKeys(chromedp.CSS("#confirm"), "3"),
 		browsertest.Load(chromedp.KeyEvent("\r")),
 		chromedp.WaitVisible(chromedp.CSS("p.flash")),
 	)
