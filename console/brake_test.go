@@ -42,7 +42,7 @@ func TestBulkDisableMeetsTheBrake(t *testing.T) {
 		// Three of eleven: held. The confirmation says so and asks for 3.
 		q := url.Values{"action": {"disable"}, "id": ids[1:4]}
 		page := e.must(e.do("GET", "/console/t/acme/users/bulk?"+q.Encode(), nil), http.StatusOK, "the held confirmation")
-		for _, want := range []string{`id="bulk-hold"`, "This would disable 3 people", "max_disable_percent", `<label for="confirm">Type 3 to confirm</label>`} {
+		for _, want := range []string{`id="bulk-hold"`, "This would disable 3 people", "it would disable 3 of the 11 enabled people of the tenant (27.3%), more than max_disable_percent 10%", `<label for="confirm">Type 3 to confirm</label>`} {
 			if !strings.Contains(page.Body, want) {
 				t.Errorf("the held confirmation has no %q:\n%s", want, page.Body)
 			}

@@ -80,6 +80,10 @@ type Plan struct {
 	Counts  map[string]int `json:"counts"`
 	// Present is how many people this source listed as present before.
 	Present int `json:"present"`
+	// PresentAre names who Present counts, for the brake's reasons;
+	// empty: "people the source lists" (a bulk action's plan counts the
+	// tenant's enabled cards instead).
+	PresentAre string `json:"-"`
 	// FullRoster: the snapshot is everyone; those it omits are withdrawn.
 	FullRoster bool `json:"full_roster"`
 	// Partial: the snapshot asserts only the attributes of its Columns;

@@ -32,8 +32,12 @@ func Hold(p Plan, lim Limits, lastApplied int) []string {
 	if disables > 0 && p.Present > 0 {
 		pct := 100 * float64(disables) / float64(p.Present)
 		if pct > lim.MaxDisablePercent {
-			reasons = append(reasons, fmt.Sprintf("it would disable %d of the %d people the source lists (%.1f%%), more than max_disable_percent %g%%",
-				disables, p.Present, pct, lim.MaxDisablePercent))
+			who := p.PresentAre
+			if who == "" {
+				who = "people the source lists"
+			}
+			reasons = append(reasons, fmt.Sprintf("it would disable %d of the %d %s (%.1f%%), more than max_disable_percent %g%%",
+				disables, p.Present, who, pct, lim.MaxDisablePercent))
 		}
 	}
 	if disables > lim.MaxDisableCount {
