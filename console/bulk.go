@@ -150,6 +150,23 @@ func (c *Console) held(ctx context.Context, tenant string, a bulkAction, results
 	return c.deps.Brake.BulkHold(ctx, tenant, n), n
 }
 
+// selected is the ids a bulk form or link carries; with none or bad ones
+// it answers (back to the page with a word, or an error page) and
+// returns false.
+func (c *Console) selected(w http.ResponseWriter, r *http.Request, v url.Values, a bulkAction, back string) ([]string, bool) {
+	ids, err := bulkIDs(v)
+	if err != nil {
+		c.errorPage(w, r, http.StatusBadRequest, err.Error())
+		return nil, false
+	}
+	if len(ids) == 0 {
+		c.sessions.setFlash(r.Context(), sessionOf(r), "Select at least one person to "+a.verb+".")
+		http.Redirect(w, r, back, http.StatusSeeOther)
+		return nil, false
+	}
+	return ids, true
+}
+
 // bulkIDs reads the selected card ids (id=…, repeated).
 func bulkIDs(v url.Values) ([]string, error) {
 	ids := slices.Clone(v["id"])
@@ -184,14 +201,8 @@ func (c *Console) bulkConfirm(w http.ResponseWriter, r *http.Request, t Tenant) 
 		c.bulkConfirmMatching(w, r, t, a, v.Get("filter"), back)
 		return
 	}
-	ids, err := bulkIDs(v)
-	if err != nil {
-		c.errorPage(w, r, http.StatusBadRequest, err.Error())
-		return
-	}
-	if len(ids) == 0 {
-		c.sessions.setFlash(r.Context(), sessionOf(r), "Select at least one person to "+a.verb+".")
-		http.Redirect(w, r, back, http.StatusSeeOther)
+	ids, ok := c.selected(w, r, v, a, back)
+	if !ok {
 		return
 	}
 	cards := make([]directory.Card, 0, len(ids))
@@ -316,14 +327,8 @@ func (c *Console) bulkApply(w http.ResponseWriter, r *http.Request, t Tenant) {
 		c.errorPage(w, r, http.StatusBadRequest, fmt.Sprintf("There is no bulk action %q (there are %s).", f.Get("action"), bulkActionNames()))
 		return
 	}
-	ids, err := bulkIDs(f)
-	if err != nil {
-		c.errorPage(w, r, http.StatusBadRequest, err.Error())
-		return
-	}
-	if len(ids) == 0 {
-		c.sessions.setFlash(r.Context(), sessionOf(r), "Select at least one person to "+a.verb+".")
-		http.Redirect(w, r, back, http.StatusSeeOther)
+	ids, ok := c.selected(w, r, f, a, back)
+	if !ok {
 		return
 	}
 	in := directory.BulkInput{Action: a.Action}
