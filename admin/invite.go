@@ -232,6 +232,8 @@ func itemErrorCode(err error) string {
 		return "not_invitable"
 	case errors.Is(err, directory.ErrNotPending):
 		return "not_pending"
+	case errors.Is(err, directory.ErrWouldDisable):
+		return "would_disable"
 	}
 	return "refused"
 }

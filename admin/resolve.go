@@ -20,11 +20,11 @@ import (
 // (or anything else resolved) changes written, with an audit line
 // "policy.resolve" and an event each.
 //
-// A policy change never disables anyone on its own: a page is dry-run
-// first, and a card the new resolution would disable is left as it is
-// (refused, would_disable) for its sources' next write — a role rule
-// cannot disable, so such a card means something else moved, and that is
-// not this job's to decide without the safety brake.
+// A policy change never disables anyone on its own: the directory
+// refuses, card by card, a resolution that would (directory.ErrWouldDisable,
+// shown as would_disable) — a role rule cannot disable, so such a card means
+// something else moved, and that is not this job's to decide without the
+// safety brake.
 
 // startResolve records the job and runs it after the answer; it returns
 // the run as recorded.
@@ -61,36 +61,21 @@ func (a *API) resolveAll(ctx context.Context, jobs RunWriter, run store.Run, ac 
 			}
 			held := directory.NewBulkHeld()
 			held.Offer(page.Cards)
-			dry, err := a.services.Directory.BulkWithHeld(ctx, ac, tenant, in, ids, true, held)
+			done, err := a.services.Directory.BulkWithHeld(ctx, ac, tenant, in, ids, false, held)
 			if err != nil {
 				return err
 			}
-			var apply []string
-			for _, r := range dry {
+			now := a.services.Directory.Now()
+			for _, r := range done {
 				switch {
-				case r.Disables:
+				case r.Err != nil: // would_disable, or the card went meanwhile
 					counts["refused"]++
-					items = append(items, BulkItem{CardID: r.CardID, Email: r.Card.Email, Error: &ItemError{Code: "would_disable",
-						Message: "resolved again, the card would be disabled; it is left for its sources' next write"}})
+					items = append(items, BulkItem{CardID: r.CardID, Email: r.Card.Email, Error: &ItemError{Code: itemErrorCode(r.Err), Message: r.Err.Error()}})
 				case r.Changed:
-					apply = append(apply, r.CardID)
+					counts["changed"]++
+					items = append(items, BulkItem{CardID: r.CardID, Email: r.Card.Email, Changed: true, Status: directory.StatusOf(r.Card, now)})
 				default:
 					counts["unchanged"]++
-				}
-			}
-			if len(apply) > 0 {
-				done, err := a.services.Directory.BulkWithHeld(ctx, ac, tenant, in, apply, false, held)
-				if err != nil {
-					return err
-				}
-				now := a.services.Directory.Now()
-				for _, r := range done {
-					if r.Changed {
-						counts["changed"]++
-						items = append(items, BulkItem{CardID: r.CardID, Email: r.Card.Email, Changed: true, Status: directory.StatusOf(r.Card, now)})
-					} else {
-						counts["unchanged"]++ // changed back by a write in between
-					}
 				}
 			}
 			counts["selected"] += len(ids)

@@ -3,6 +3,7 @@ package directory
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -230,7 +231,15 @@ type mutation struct {
 	// to an enabled card that has an email and never logged in, whatever
 	// invites it had.
 	forceInvite bool
+	// neverDisable refuses the change (ErrWouldDisable) where it would
+	// disable the card: a resolve under a new policy changes roles, never
+	// who gets in.
+	neverDisable bool
 }
+
+// ErrWouldDisable refuses a change made with neverDisable that would
+// disable the card.
+var ErrWouldDisable = errors.New("resolved again, the card would be disabled; it is left for its sources' next write")
 
 func (b *batch) mutate(ctx context.Context, w *working, action, source string, fn func(*working) error, m mutation) (Outcome, error) {
 	before := w.card
@@ -256,6 +265,10 @@ func (b *batch) mutate(ctx context.Context, w *working, action, source string, f
 	r := resolve(w.claims, Decisions{Pin: w.card.Pin, Approval: w.card.Approval}, b.policy, false)
 	w.card.Enabled, w.card.Reason, w.card.Attributes, w.card.LastKnown = r.Enabled, r.Reason, r.Attributes, r.LastKnown
 	w.card.RoleSource = r.RoleSource
+	if m.neverDisable && before.Enabled && !w.card.Enabled {
+		restore()
+		return Outcome{Card: before, Err: ErrWouldDisable}, nil
+	}
 	if err := selfRelation(w.card); err != nil {
 		restore()
 		return Outcome{Card: before, Err: err}, nil

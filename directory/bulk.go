@@ -37,8 +37,10 @@ const (
 	BulkReject        BulkAction = "reject"
 	// BulkResolve changes nothing an admin said: each card is resolved
 	// again under the tenant's policy as it is now (its role rules, role
-	// set, default role) and written only where that changes it. Not one
-	// of BulkActions: the admin API runs it itself after a change of the
+	// set, default role) and written only where that changes it. It never
+	// disables anyone: a card the new resolution would disable is refused
+	// (ErrWouldDisable) and left for its sources' next write. Not one of
+	// BulkActions: the admin API runs it itself after a change of the
 	// tenant's roles.
 	BulkResolve BulkAction = "resolve"
 )
@@ -327,7 +329,7 @@ func (s *Service) bulkChange(policy Policy, tenant string, actor Actor, in BulkI
 	case BulkReject:
 		return "admin.reject", opt, rejectChange(actor, in.Reason)
 	case BulkResolve:
-		return "policy.resolve", opt, func(*working, time.Time) error { return nil }
+		return "policy.resolve", mutation{emailOptional: true, neverDisable: true}, func(*working, time.Time) error { return nil }
 	}
 	// The attribute actions edit the admin's claim as Edit does.
 	prev, _ := w.claim(KindAdmin)

@@ -1,6 +1,7 @@
 package directory_test
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/rosterd/rosterd/directory"
@@ -69,6 +70,48 @@ func TestBulkWithHeldRereadsCardsChangedSinceTheDryRun(t *testing.T) {
 		cy, err := svc.Get(ctx, "acme", ids[2])
 		if err != nil || cy.Enabled || cy.Pin == nil || cy.Pin.Reason != "in between" {
 			t.Fatalf("cy after the bulk: %v %+v", err, cy)
+		}
+	})
+}
+
+// A resolve under a new policy never disables anyone: a card whose claims
+// now resolve to disabled (here written under the directory's feet, as a
+// rule change in an upgrade might leave it) is refused ErrWouldDisable and
+// stays as it was; the others resolve as usual.
+func TestBulkResolveNeverDisables(t *testing.T) {
+	storetest.ForEachBackend(t, func(t *testing.T, st store.Backend) {
+		svc, _ := newService(st, ssoPolicy())
+		var ids []string
+		for _, email := range []string{"ann@example.com", "bob@example.com"} {
+			out, err := svc.ApplyClaim(ctx, actor("file:hr"), present("file:hr", email))
+			if err != nil || out.Err != nil || !out.Card.Enabled {
+				t.Fatal(err, out.Err)
+			}
+			ids = append(ids, out.Card.ID)
+		}
+		claims, err := st.ListClaims(ctx, "acme", ids[0])
+		if err != nil || len(claims) != 1 {
+			t.Fatalf("ann's claims: %v %v", claims, err)
+		}
+		claims[0].State = store.Deactivated
+		if err := st.InTx(ctx, func(tx store.Tx) error { return tx.Write(ctx, store.Changes{Claims: claims}) }); err != nil {
+			t.Fatal(err)
+		}
+		in := directory.BulkInput{Action: directory.BulkResolve}
+		for _, dry := range []bool{true, false} {
+			res, err := svc.BulkWithHeld(ctx, actor("admin:ops"), "acme", in, ids, dry, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !errors.Is(res[0].Err, directory.ErrWouldDisable) || res[0].Changed || res[0].Disables || !res[0].Card.Enabled {
+				t.Fatalf("dry run %v: ann %+v, want refused ErrWouldDisable and left enabled", dry, res[0])
+			}
+			if res[1].Err != nil || res[1].Changed {
+				t.Fatalf("dry run %v: bob %+v, want unchanged", dry, res[1])
+			}
+		}
+		if c, err := svc.Get(ctx, "acme", ids[0]); err != nil || !c.Enabled {
+			t.Fatalf("ann after the resolve: %+v %v", c, err)
 		}
 	})
 }
