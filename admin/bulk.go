@@ -256,7 +256,7 @@ func (a *API) bulkHold(ctx context.Context, tenant string, counts map[string]int
 	}
 	enabled := 0
 	if got, err := a.services.Directory.Count(ctx, directory.ListQuery{Tenant: tenant}); err == nil { // the kept counts
-		enabled = got[directory.Active] + got[directory.InvitePending] + got[directory.InviteExpired] + got[directory.Provisioned]
+		enabled = directory.EnabledCount(got)
 	}
 	plan := reconcile.Plan{Counts: map[string]int{"disable": counts["disables"]}, Present: enabled, PresentAre: "enabled people of the tenant"}
 	return reconcile.Hold(plan, a.importLimits(ctx, tenant), 0)

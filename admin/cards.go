@@ -79,7 +79,7 @@ func (a *API) cardStats(w http.ResponseWriter, r *http.Request, tenant string) {
 		counts[s] = got[s]
 		total += got[s]
 	}
-	body := map[string]any{"counts": counts, "enabled": total - counts[directory.Disabled] - counts[directory.PendingApproval], "total": total}
+	body := map[string]any{"counts": counts, "enabled": directory.EnabledCount(counts), "total": total}
 	if rs, ok := a.services.Directory.(interface {
 		RoleAndGroupStats(ctx context.Context, q directory.ListQuery) (map[string]int, map[string]int, error)
 	}); ok {

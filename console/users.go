@@ -240,7 +240,7 @@ func (c *Console) users(w http.ResponseWriter, r *http.Request, t Tenant) {
 		case "":
 			n = total
 		case "enabled":
-			n = total - stats[directory.Disabled] - stats[directory.PendingApproval]
+			n = directory.EnabledCount(stats)
 		case string(directory.PendingApproval):
 			if n == 0 && s != status {
 				// No tab (nor menu entry) where nobody waits.

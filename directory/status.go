@@ -28,6 +28,21 @@ const (
 // Statuses lists every status, in the order admins see them.
 var Statuses = []Status{Active, InvitePending, InviteExpired, Provisioned, PendingApproval, Disabled}
 
+// Enabled reports whether a card of this status may get in.
+func (s Status) Enabled() bool { return s != Disabled && s != PendingApproval }
+
+// EnabledCount is how many of counts (by status, as Stats and Count
+// give them) are enabled.
+func EnabledCount(counts map[Status]int) int {
+	n := 0
+	for s, c := range counts {
+		if s.Enabled() {
+			n += c
+		}
+	}
+	return n
+}
+
 // StatusOf derives a card's status at now. An invite's expiry is derived,
 // not swept: a card shows invite_expired the moment its invite runs out.
 func StatusOf(c Card, now time.Time) Status {
