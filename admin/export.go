@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"github.com/xuri/excelize/v2"
@@ -194,4 +195,41 @@ func sourcesOf(ctx context.Context, dir ExportDirectory, tenant string, cards []
 		out[c.ID] = liveSources(claims)
 	}
 	return out, nil
+}
+
+// Spool is a finished export in a temporary file, at its start; Close
+// removes it.
+type Spool struct {
+	*os.File
+	Size int64
+}
+
+// Close closes and removes the file.
+func (s *Spool) Close() error {
+	s.File.Close()
+	return os.Remove(s.Name())
+}
+
+// SpoolCardsXLSX writes the workbook of WriteCardsXLSX to a temporary
+// file, so that a caller sends it, with its length, only once it is
+// whole: a failure on the way is a clean error, never a truncated file.
+// WriteCardsXLSX's errors come back as they are.
+func SpoolCardsXLSX(ctx context.Context, dir ExportDirectory, q directory.ListQuery) (*Spool, error) {
+	tmp, err := os.CreateTemp("", "rosterd-export-*.xlsx")
+	if err != nil {
+		return nil, fmt.Errorf("writing the XLSX export: %w", err)
+	}
+	s := &Spool{File: tmp}
+	if err := WriteCardsXLSX(ctx, dir, q, tmp); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if s.Size, err = tmp.Seek(0, io.SeekEnd); err == nil {
+		_, err = tmp.Seek(0, io.SeekStart)
+	}
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("writing the XLSX export: %w", err)
+	}
+	return s, nil
 }

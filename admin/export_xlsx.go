@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strconv"
 
 	"github.com/rosterd/rosterd/internal/daemon"
@@ -21,16 +20,7 @@ func (a *API) exportCardsXLSX(w http.ResponseWriter, r *http.Request, tenant str
 	if !ok {
 		return
 	}
-	tmp, err := os.CreateTemp("", "rosterd-export-*.xlsx")
-	if err != nil {
-		a.fail(w, r, fmt.Errorf("writing the XLSX export: %w", err))
-		return
-	}
-	defer func() {
-		tmp.Close()
-		os.Remove(tmp.Name())
-	}()
-	err = WriteCardsXLSX(r.Context(), a.services.Directory, q, tmp)
+	spool, err := SpoolCardsXLSX(r.Context(), a.services.Directory, q)
 	switch {
 	case errors.Is(err, ErrTooManyRows):
 		daemon.WriteError(w, http.StatusBadRequest, "too_many_rows", "", err.Error())
@@ -39,19 +29,12 @@ func (a *API) exportCardsXLSX(w http.ResponseWriter, r *http.Request, tenant str
 		a.exportHeaderFailed(w, r, err)
 		return
 	}
-	size, err := tmp.Seek(0, io.SeekEnd)
-	if err == nil {
-		_, err = tmp.Seek(0, io.SeekStart)
-	}
-	if err != nil {
-		a.fail(w, r, fmt.Errorf("writing the XLSX export: %w", err))
-		return
-	}
+	defer spool.Close()
 	w.Header().Set("Content-Type", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="rosterd-%s-cards.xlsx"`, tenant))
 	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.Header().Set("Content-Length", strconv.FormatInt(size, 10))
-	if _, err := io.Copy(w, tmp); err != nil {
+	w.Header().Set("Content-Length", strconv.FormatInt(spool.Size, 10))
+	if _, err := io.Copy(w, spool); err != nil {
 		// Part of the file may be out: cut the connection so that it never
 		// looks complete.
 		a.logger.Error("exporting cards as XLSX", "tenant", tenant, "err", err)

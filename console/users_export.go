@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strconv"
 
 	"github.com/rosterd/rosterd/admin"
@@ -49,30 +48,15 @@ func (c *Console) usersExportXLSX(w http.ResponseWriter, r *http.Request, t Tena
 	if !ok {
 		return
 	}
-	tmp, err := os.CreateTemp("", "rosterd-console-export-*.xlsx")
+	spool, err := admin.SpoolCardsXLSX(r.Context(), c.deps.Directory, f.Query)
 	if err != nil {
-		c.fail(w, r, fmt.Errorf("writing the XLSX export: %w", err))
-		return
-	}
-	defer func() {
-		tmp.Close()
-		os.Remove(tmp.Name())
-	}()
-	if err := admin.WriteCardsXLSX(r.Context(), c.deps.Directory, f.Query, tmp); err != nil {
 		c.exportFailed(w, r, err)
 		return
 	}
-	size, err := tmp.Seek(0, io.SeekEnd)
-	if err == nil {
-		_, err = tmp.Seek(0, io.SeekStart)
-	}
-	if err != nil {
-		c.fail(w, r, fmt.Errorf("writing the XLSX export: %w", err))
-		return
-	}
+	defer spool.Close()
 	c.exportHeaders(w, t, "xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-	w.Header().Set("Content-Length", strconv.FormatInt(size, 10))
-	if _, err := io.Copy(w, tmp); err != nil {
+	w.Header().Set("Content-Length", strconv.FormatInt(spool.Size, 10))
+	if _, err := io.Copy(w, spool); err != nil {
 		c.deps.Logger.Error("console export failed", "tenant", t.ID, "err", err)
 		panic(http.ErrAbortHandler)
 	}
