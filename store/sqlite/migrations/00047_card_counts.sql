@@ -8,6 +8,16 @@
 -- The one fact that changes with time alone — an invite live or expired —
 -- is not a bucket: "invited" counts both, and the reader counts the live
 -- ones on cards_invite_live, which holds only the unanswered invites.
+--
+-- A card's bucket is said once, as a virtual column (computed when read,
+-- stored nowhere); PostgreSQL's migration says it once as card_bucket().
+ALTER TABLE cards ADD COLUMN count_bucket TEXT GENERATED ALWAYS AS (CASE
+        WHEN NOT enabled AND approval_state = 'pending' AND pin_actor IS NULL THEN 'pending_approval'
+        WHEN NOT enabled THEN 'disabled'
+        WHEN first_login_at IS NOT NULL THEN 'logged_in'
+        WHEN invite_sent_at IS NULL THEN 'never_invited'
+        ELSE 'invited' END) VIRTUAL;
+
 CREATE TABLE card_counts (
     tenant TEXT    NOT NULL,
     bucket TEXT    NOT NULL,
@@ -16,54 +26,23 @@ CREATE TABLE card_counts (
 ) WITHOUT ROWID;
 
 INSERT INTO card_counts (tenant, bucket, n)
-SELECT c.tenant, CASE
-        WHEN NOT c.enabled AND c.approval_state = 'pending' AND c.pin_actor IS NULL THEN 'pending_approval'
-        WHEN NOT c.enabled THEN 'disabled'
-        WHEN c.first_login_at IS NOT NULL THEN 'logged_in'
-        WHEN c.invite_sent_at IS NULL THEN 'never_invited'
-        ELSE 'invited' END, count(*)
-FROM cards c GROUP BY 1, 2;
+SELECT tenant, count_bucket, count(*) FROM cards GROUP BY 1, 2;
 
 -- +goose StatementBegin
 CREATE TRIGGER card_counts_insert AFTER INSERT ON cards
 BEGIN
-    INSERT INTO card_counts (tenant, bucket, n) VALUES (NEW.tenant, CASE
-        WHEN NOT NEW.enabled AND NEW.approval_state = 'pending' AND NEW.pin_actor IS NULL THEN 'pending_approval'
-        WHEN NOT NEW.enabled THEN 'disabled'
-        WHEN NEW.first_login_at IS NOT NULL THEN 'logged_in'
-        WHEN NEW.invite_sent_at IS NULL THEN 'never_invited'
-        ELSE 'invited' END, 1)
+    INSERT INTO card_counts (tenant, bucket, n) VALUES (NEW.tenant, NEW.count_bucket, 1)
         ON CONFLICT (tenant, bucket) DO UPDATE SET n = card_counts.n + excluded.n;
 END;
 -- +goose StatementEnd
 
 -- +goose StatementBegin
 CREATE TRIGGER card_counts_update AFTER UPDATE OF tenant, enabled, approval_state, pin_actor, first_login_at, invite_sent_at ON cards
-WHEN OLD.tenant IS NOT NEW.tenant OR (CASE
-        WHEN NOT OLD.enabled AND OLD.approval_state = 'pending' AND OLD.pin_actor IS NULL THEN 'pending_approval'
-        WHEN NOT OLD.enabled THEN 'disabled'
-        WHEN OLD.first_login_at IS NOT NULL THEN 'logged_in'
-        WHEN OLD.invite_sent_at IS NULL THEN 'never_invited'
-        ELSE 'invited' END) IS NOT (CASE
-        WHEN NOT NEW.enabled AND NEW.approval_state = 'pending' AND NEW.pin_actor IS NULL THEN 'pending_approval'
-        WHEN NOT NEW.enabled THEN 'disabled'
-        WHEN NEW.first_login_at IS NOT NULL THEN 'logged_in'
-        WHEN NEW.invite_sent_at IS NULL THEN 'never_invited'
-        ELSE 'invited' END)
+WHEN OLD.tenant IS NOT NEW.tenant OR OLD.count_bucket IS NOT NEW.count_bucket
 BEGIN
-    INSERT INTO card_counts (tenant, bucket, n) VALUES (OLD.tenant, CASE
-        WHEN NOT OLD.enabled AND OLD.approval_state = 'pending' AND OLD.pin_actor IS NULL THEN 'pending_approval'
-        WHEN NOT OLD.enabled THEN 'disabled'
-        WHEN OLD.first_login_at IS NOT NULL THEN 'logged_in'
-        WHEN OLD.invite_sent_at IS NULL THEN 'never_invited'
-        ELSE 'invited' END, -1)
+    INSERT INTO card_counts (tenant, bucket, n) VALUES (OLD.tenant, OLD.count_bucket, -1)
         ON CONFLICT (tenant, bucket) DO UPDATE SET n = card_counts.n + excluded.n;
-    INSERT INTO card_counts (tenant, bucket, n) VALUES (NEW.tenant, CASE
-        WHEN NOT NEW.enabled AND NEW.approval_state = 'pending' AND NEW.pin_actor IS NULL THEN 'pending_approval'
-        WHEN NOT NEW.enabled THEN 'disabled'
-        WHEN NEW.first_login_at IS NOT NULL THEN 'logged_in'
-        WHEN NEW.invite_sent_at IS NULL THEN 'never_invited'
-        ELSE 'invited' END, 1)
+    INSERT INTO card_counts (tenant, bucket, n) VALUES (NEW.tenant, NEW.count_bucket, 1)
         ON CONFLICT (tenant, bucket) DO UPDATE SET n = card_counts.n + excluded.n;
 END;
 -- +goose StatementEnd
@@ -71,12 +50,7 @@ END;
 -- +goose StatementBegin
 CREATE TRIGGER card_counts_delete AFTER DELETE ON cards
 BEGIN
-    INSERT INTO card_counts (tenant, bucket, n) VALUES (OLD.tenant, CASE
-        WHEN NOT OLD.enabled AND OLD.approval_state = 'pending' AND OLD.pin_actor IS NULL THEN 'pending_approval'
-        WHEN NOT OLD.enabled THEN 'disabled'
-        WHEN OLD.first_login_at IS NOT NULL THEN 'logged_in'
-        WHEN OLD.invite_sent_at IS NULL THEN 'never_invited'
-        ELSE 'invited' END, -1)
+    INSERT INTO card_counts (tenant, bucket, n) VALUES (OLD.tenant, OLD.count_bucket, -1)
         ON CONFLICT (tenant, bucket) DO UPDATE SET n = card_counts.n + excluded.n;
 END;
 -- +goose StatementEnd
@@ -90,3 +64,4 @@ DROP TRIGGER card_counts_delete;
 DROP TRIGGER card_counts_update;
 DROP TRIGGER card_counts_insert;
 DROP TABLE card_counts;
+ALTER TABLE cards DROP COLUMN count_bucket;
