@@ -13,14 +13,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"html"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -46,42 +44,16 @@ func tail(b []byte, n int) string {
 	return string(b)
 }
 
-var (
-	formRE  = regexp.MustCompile(`(?is)<form([^>]*)>(.*?)</form>`)
-	attrRE  = regexp.MustCompile(`(?is)\s([a-z-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')`)
-	inputRE = regexp.MustCompile(`(?is)<input[^>]*>`)
-)
-
 type htmlForm struct {
 	action string
 	fields url.Values
 }
 
-func attrs(tag string) map[string]string {
-	out := map[string]string{}
-	for _, m := range attrRE.FindAllStringSubmatch(tag, -1) {
-		out[strings.ToLower(m[1])] = html.UnescapeString(m[2] + m[3])
-	}
-	return out
-}
-
-// firstForm reads a page's first POST form as a browser would submit it,
-// its action resolved against the page's URL.
+// firstForm reads a page's first form as a browser would submit it.
 func firstForm(t *testing.T, page string, at *url.URL) htmlForm {
 	t.Helper()
-	m := formRE.FindStringSubmatch(page)
-	if m == nil {
-		t.Fatalf("no form at %s: %s", at, tail([]byte(page), 1500))
-	}
-	action, _ := url.Parse(attrs(m[1])["action"])
-	f := htmlForm{action: at.ResolveReference(action).String(), fields: url.Values{}}
-	for _, in := range inputRE.FindAllString(m[2], -1) {
-		a := attrs(in)
-		if a["name"] != "" && a["type"] != "submit" {
-			f.fields.Set(a["name"], a["value"])
-		}
-	}
-	return f
+	action, fields := ssptest.Form(t, page, "", at)
+	return htmlForm{action: action, fields: fields}
 }
 
 func TestSimpleSAMLphpEndToEnd(t *testing.T) {

@@ -5,51 +5,17 @@ package main
 // auto-submitting form back to rosterd's ACS, as saml/peer_test.go does.
 
 import (
-	"html"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httputil"
 	"net/url"
-	"regexp"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/rosterd/rosterd/internal/ssptest"
 )
-
-var (
-	browserFormRE  = regexp.MustCompile(`(?is)<form([^>]*)>(.*?)</form>`)
-	browserAttrRE  = regexp.MustCompile(`(?is)\s([a-z-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')`)
-	browserInputRE = regexp.MustCompile(`(?is)<input[^>]*>`)
-)
-
-func browserAttrs(tag string) map[string]string {
-	out := map[string]string{}
-	for _, m := range browserAttrRE.FindAllStringSubmatch(tag, -1) {
-		out[strings.ToLower(m[1])] = html.UnescapeString(m[2] + m[3])
-	}
-	return out
-}
-
-// browserForm reads a page's first form as a browser would submit it: its
-// action resolved against the page's URL, and its fields.
-func browserForm(t *testing.T, page string, at *url.URL) (string, url.Values) {
-	t.Helper()
-	m := browserFormRE.FindStringSubmatch(page)
-	if m == nil {
-		t.Fatalf("no form in the page at %s: %.1500s", at, page)
-	}
-	action, _ := url.Parse(browserAttrs(m[1])["action"])
-	fields := url.Values{}
-	for _, in := range browserInputRE.FindAllString(m[2], -1) {
-		a := browserAttrs(in)
-		if a["name"] != "" && a["type"] != "submit" {
-			fields.Set(a["name"], a["value"])
-		}
-	}
-	return at.ResolveReference(action).String(), fields
-}
 
 // samlLogin signs username in at public's /saml/{tenant}/login through the
 // IdP, and returns rosterd's answer to the ACS post: a redirect to the
@@ -76,14 +42,14 @@ func samlLogin(t *testing.T, public, tenant, username, password string) *http.Re
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("the login page at %s: %d %.1500s", resp.Request.URL, resp.StatusCode, page)
 	}
-	action, fields := browserForm(t, page, resp.Request.URL)
+	action, fields := ssptest.Form(t, page, "", resp.Request.URL)
 	if _, ok := fields["password"]; !ok {
 		t.Fatalf("the IdP's page at %s has no password field: %.1500s", resp.Request.URL, page)
 	}
 	fields.Set("username", username)
 	fields.Set("password", password)
 	resp, page = read(browser.PostForm(action, fields))
-	action, fields = browserForm(t, page, resp.Request.URL)
+	action, fields = ssptest.Form(t, page, "", resp.Request.URL)
 	if action != public+"/saml/"+tenant+"/acs" || fields.Get("SAMLResponse") == "" {
 		t.Fatalf("the IdP answered %d with a form to %s (%v): %.1500s", resp.StatusCode, action, fields, page)
 	}

@@ -254,44 +254,7 @@ func consoleCookie(b *browsertest.Browser, r *browsertest.Rosterd) string {
 	return id
 }
 
-var (
-	formRE    = regexp.MustCompile(`(?is)<form([^>]*)>(.*?)</form>`)
-	attrRE    = regexp.MustCompile(`(?is)\s([a-z-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')`)
-	inputRE   = regexp.MustCompile(`(?is)<input[^>]*>`)
-	continueA = regexp.MustCompile(`<a class="button" id="sso-continue" href="([^"]+)"`)
-)
-
-func attrsOf(tag string) map[string]string {
-	out := map[string]string{}
-	for _, m := range attrRE.FindAllStringSubmatch(tag, -1) {
-		out[strings.ToLower(m[1])] = html.UnescapeString(m[2] + m[3])
-	}
-	return out
-}
-
-// formAt reads the page's form whose action contains action ("" the
-// first form) as a browser would submit it: its action resolved against
-// the page's URL, and its fields.
-func formAt(t *testing.T, page, action string, at *url.URL) (string, url.Values) {
-	t.Helper()
-	for _, m := range formRE.FindAllStringSubmatch(page, -1) {
-		act := attrsOf(m[1])["action"]
-		if !strings.Contains(act, action) {
-			continue
-		}
-		u, _ := url.Parse(act)
-		fields := url.Values{}
-		for _, in := range inputRE.FindAllString(m[2], -1) {
-			a := attrsOf(in)
-			if a["name"] != "" && a["type"] != "submit" {
-				fields.Set(a["name"], a["value"])
-			}
-		}
-		return at.ResolveReference(u).String(), fields
-	}
-	t.Fatalf("no form to %q in the page at %s: %.1500s", action, at, page)
-	return "", nil
-}
+var continueA = regexp.MustCompile(`<a class="button" id="sso-continue" href="([^"]+)"`)
 
 // TestSSOSignInGoesToNext: a customer admin who opened a console page
 // signed out signs in with SSO and lands on that page; a next that is off
@@ -326,7 +289,7 @@ func TestSSOSignInGoesToNext(t *testing.T) {
 			if resp.StatusCode != http.StatusOK || resp.Request.URL.Path != "/console/sign-in" {
 				t.Fatalf("opening %s signed out: %d at %s", open, resp.StatusCode, resp.Request.URL)
 			}
-			action, fields := formAt(t, page, "/console/sso", resp.Request.URL)
+			action, fields := ssptest.Form(t, page, "/console/sso", resp.Request.URL)
 			fields.Set("email", customerAdmin.Email)
 			resp, page = read(browser.PostForm(action, fields))
 			m := continueA.FindStringSubmatch(page)
@@ -337,14 +300,14 @@ func TestSSOSignInGoesToNext(t *testing.T) {
 			start = resp.Request.URL.ResolveReference(u).String()
 		}
 		resp, page := read(browser.Get(start))
-		action, fields := formAt(t, page, "", resp.Request.URL)
+		action, fields := ssptest.Form(t, page, "", resp.Request.URL)
 		if _, ok := fields["password"]; !ok {
 			t.Fatalf("the IdP's page at %s has no password field: %.1500s", resp.Request.URL, page)
 		}
 		fields.Set("username", customerAdmin.Username)
 		fields.Set("password", customerAdmin.Password)
 		resp, page = read(browser.PostForm(action, fields))
-		action, fields = formAt(t, page, "", resp.Request.URL)
+		action, fields = ssptest.Form(t, page, "", resp.Request.URL)
 		if action != r.URL+"/saml/acme/acs" || fields.Get("SAMLResponse") == "" {
 			t.Fatalf("the IdP answered %d with a form to %s: %.1500s", resp.StatusCode, action, page)
 		}
