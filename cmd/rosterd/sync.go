@@ -305,10 +305,10 @@ FEED is the feed's name, or TENANT/FEED when there are several tenants.`
 			var ferr error
 			switch {
 			case run.Kind == "import" && apiTenant != nil:
-				f, ferr = importFeedOfTenant(apiTenant, run)
+				f, ferr = importFeedOf(apiTenant, run)
 			case run.Kind == "import":
 				tc, _ := a.cfg.FindTenant(run.Tenant)
-				f, ferr = importFeedOf(*tc, run)
+				f, ferr = importFeedOf(tenant.FromConfig(tc), run)
 			case apiTenant != nil:
 				var ok bool
 				if f, _, ok = a.registryFeed(ctx, run.Feed, run.Tenant); !ok {
@@ -597,10 +597,9 @@ func (f fileRegistry) List() []*tenant.Tenant { return f }
 func startScheduler(ctx context.Context, tenants []*tenant.Tenant, st store.Backend, runner *reconcile.Runner, feeds map[string]reconcile.Feed, logger *slog.Logger) (*schedule.Scheduler, error) {
 	s := &schedule.Scheduler{Slots: st, Logger: logger}
 	for _, t := range tenants {
-		settings := *t.Settings()
 		// An admin's import is no configured feed: each run left applying
 		// is resumed as the import it was, through the tenant's brake.
-		resumeLeftApplying(ctx, st, runner, t.ID(), "import", func(run store.Run) (reconcile.Feed, error) { return importFeedOf(settings, run) }, logger)
+		resumeLeftApplying(ctx, st, runner, t.ID(), "import", func(run store.Run) (reconcile.Feed, error) { return importFeedOf(t, run) }, logger)
 		// A run of a feed since removed from the configuration cannot be:
 		// it is closed as interrupted rather than left applying.
 		left, err := st.ListRuns(ctx, store.RunQuery{Tenant: t.ID(), Statuses: []string{store.RunApplying}, Limit: 1000})
@@ -713,20 +712,12 @@ func resumeLeftApplying(ctx context.Context, st store.Backend, runner *reconcile
 }
 
 // importFeedOf is the feed an admin's import run was made by, for its
-// approval or its resume: its file's content is in its stored snapshot.
-// importFeedOfTenant is importFeedOf for a tenant of the registry.
-func importFeedOfTenant(t *tenant.Tenant, run store.Run) (reconcile.Feed, error) {
+// approval or its resume: its file's content is in its stored snapshot;
+// the tenant's limits are the brake it meets again.
+func importFeedOf(t *tenant.Tenant, run store.Run) (reconcile.Feed, error) {
 	opts, err := reconcile.ImportChoices(run)
 	if err != nil {
 		return reconcile.Feed{}, err
 	}
 	return filefeed.ImportFeed(t.ID(), run.FileName, nil, opts, t.Limits()), nil
-}
-
-func importFeedOf(t config.Tenant, run store.Run) (reconcile.Feed, error) {
-	opts, err := reconcile.ImportChoices(run)
-	if err != nil {
-		return reconcile.Feed{}, err
-	}
-	return filefeed.ImportFeed(t.ID, run.FileName, nil, opts, tenant.FromConfig(&t).Limits()), nil
 }
