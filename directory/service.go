@@ -163,6 +163,9 @@ type Service struct {
 	logger   *slog.Logger
 	// inviteKey derives invite tokens (InviteKey).
 	inviteKey *InviteKey
+	// gather gathers concurrent ApplyClaim calls into shared
+	// transactions (gather.go).
+	gather gatherer
 }
 
 // Option configures a Service.
@@ -233,12 +236,14 @@ func (s *Service) Policy(tenant string) (Policy, error) {
 func (s *Service) Now() time.Time { return s.now().UTC() }
 
 // ApplyClaim applies one source's statement about one person.
+// Concurrent calls of one tenant and actor share transactions (group
+// commit, gather.go); each gets the outcome it would have had alone.
 func (s *Service) ApplyClaim(ctx context.Context, actor Actor, in ClaimInput) (Outcome, error) {
-	out, err := s.ApplyClaims(ctx, actor, []ClaimInput{in})
+	out, err := s.applyGathered(ctx, actor, in)
 	if err != nil {
 		return Outcome{}, err
 	}
-	return out[0], out[0].Err
+	return out, out.Err
 }
 
 // ApplyClaims applies a batch of statements of one tenant in one

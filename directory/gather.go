@@ -1,0 +1,153 @@
+package directory
+
+import (
+	"context"
+	"sync"
+)
+
+// Group commit. ApplyClaim is one statement about one person — a SCIM
+// POST, PUT, PATCH or DELETE — and an identity provider's first push
+// sends thousands of them at once, each its own transaction: on durable
+// PostgreSQL most of such a write's cost is per transaction and per
+// statement (the write statement's planning and its triggers, the commit,
+// the WAL flush), not per card. So concurrent ApplyClaim calls of one
+// tenant by one actor are gathered: while gatherInflight transactions of
+// theirs are running, newcomers wait, and the next to go takes every
+// waiting call (up to gatherMax) into one ApplyClaims transaction.
+//
+// Nothing about a call's outcome depends on whether it was gathered:
+//   - ApplyClaims already applies its inputs one after the other, each
+//     seeing the ones before it (a second POST of the same userName is
+//     refused as it would be a moment later), and a refused input does not
+//     stop the others;
+//   - an error of the store (a lost race beyond the retries, a constraint
+//     one input breaks) would fail the whole transaction, so then each
+//     call is run again alone, and gets its own outcome;
+//   - a call with no other waiting runs at once, alone, as before.
+//
+// The actor is part of the key because a transaction's audit lines and
+// events name one actor and run.
+
+const (
+	// gatherInflight: transactions of one key running at once. Two keep
+	// both cores of a small machine busy — one batch in the database while
+	// the next is prepared — without the batches queueing on each other's
+	// locks.
+	gatherInflight = 2
+	// gatherMax bounds a gathered transaction.
+	gatherMax = 64
+)
+
+type gatherKey struct{ tenant, actor, run string }
+
+type gatherer struct {
+	mu     sync.Mutex
+	queues map[gatherKey]*gatherQueue
+}
+
+type gatherQueue struct {
+	inflight int
+	pending  []*gatherCall
+}
+
+type gatherCall struct {
+	ctx context.Context
+	in  ClaimInput
+	out Outcome
+	err error
+	// wake receives, once, the batch this call is to run (itself first),
+	// or nil when another call ran it and out and err are set.
+	wake chan []*gatherCall
+}
+
+// applyGathered is ApplyClaims of the one input, gathered with the
+// calls of the same key that wait at the same time.
+func (s *Service) applyGathered(ctx context.Context, actor Actor, in ClaimInput) (Outcome, error) {
+	g := &s.gather
+	k := gatherKey{in.Tenant, actor.Name, actor.RunID}
+	c := &gatherCall{ctx: ctx, in: in}
+	g.mu.Lock()
+	if g.queues == nil {
+		g.queues = map[gatherKey]*gatherQueue{}
+	}
+	q := g.queues[k]
+	if q == nil {
+		q = &gatherQueue{}
+		g.queues[k] = q
+	}
+	if q.inflight < gatherInflight {
+		q.inflight++
+		g.mu.Unlock()
+		s.runGathered(k, actor, []*gatherCall{c})
+		return c.out, c.err
+	}
+	c.wake = make(chan []*gatherCall, 1)
+	q.pending = append(q.pending, c)
+	g.mu.Unlock()
+	if batch := <-c.wake; batch != nil {
+		s.runGathered(k, actor, batch)
+	}
+	return c.out, c.err
+}
+
+// runGathered runs one batch, sets each call's outcome, and hands the
+// key's next batch, if any waits, to its first call.
+func (s *Service) runGathered(k gatherKey, actor Actor, batch []*gatherCall) {
+	s.applyBatch(actor, batch)
+	for _, c := range batch[1:] {
+		c.wake <- nil
+	}
+	g := &s.gather
+	g.mu.Lock()
+	q := g.queues[k]
+	if len(q.pending) == 0 {
+		if q.inflight--; q.inflight == 0 {
+			delete(g.queues, k)
+		}
+		g.mu.Unlock()
+		return
+	}
+	n := min(len(q.pending), gatherMax)
+	next := q.pending[:n:n]
+	q.pending = q.pending[n:]
+	if len(q.pending) == 0 {
+		q.pending = nil // let the backing array go
+	}
+	g.mu.Unlock()
+	next[0].wake <- next
+}
+
+func (s *Service) applyBatch(actor Actor, batch []*gatherCall) {
+	if len(batch) == 1 {
+		c := batch[0]
+		outs, err := s.ApplyClaims(c.ctx, actor, []ClaimInput{c.in})
+		c.out, c.err = first(outs, err)
+		return
+	}
+	// The batch is everyone's: the first caller going away must not
+	// cancel the others' writes.
+	ctx := context.WithoutCancel(batch[0].ctx)
+	ins := make([]ClaimInput, len(batch))
+	for i, c := range batch {
+		ins[i] = c.in
+	}
+	outs, err := s.ApplyClaims(ctx, actor, ins)
+	if err != nil {
+		// Which input broke the transaction is not known: each runs alone.
+		for _, c := range batch {
+			outs, err := s.ApplyClaims(c.ctx, actor, []ClaimInput{c.in})
+			c.out, c.err = first(outs, err)
+		}
+		return
+	}
+	for i, c := range batch {
+		c.out = outs[i]
+	}
+}
+
+func first(outs []Outcome, err error) (Outcome, error) {
+	if err != nil {
+		return Outcome{}, err
+	}
+	return outs[0], nil
+}

@@ -1,0 +1,221 @@
+package directory_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rosterd/rosterd/directory"
+	"github.com/rosterd/rosterd/store"
+	"github.com/rosterd/rosterd/store/storetest"
+)
+
+// heldStore holds its first two write transactions until released (so
+// that the calls after them must wait and be gathered), counts the write
+// transactions, and fails a write that holds a card of failEmail.
+type heldStore struct {
+	store.Store
+	txs       atomic.Int32
+	entered   chan struct{}
+	release   chan struct{}
+	failEmail string
+}
+
+func newHeldStore(st store.Store) *heldStore {
+	return &heldStore{Store: st, entered: make(chan struct{}, 2), release: make(chan struct{})}
+}
+
+func (h *heldStore) InTx(ctx context.Context, fn func(store.Tx) error) error {
+	if h.txs.Add(1) <= 2 {
+		h.entered <- struct{}{}
+		<-h.release
+	}
+	return h.Store.InTx(ctx, func(tx store.Tx) error { return fn(&heldTx{Tx: tx, h: h}) })
+}
+
+type heldTx struct {
+	store.Tx
+	h *heldStore
+}
+
+func (t *heldTx) Write(ctx context.Context, ch store.Changes) error {
+	for _, c := range ch.Cards {
+		if t.h.failEmail != "" && c.EmailNorm == t.h.failEmail {
+			return errInjected
+		}
+	}
+	return t.Tx.Write(ctx, ch)
+}
+
+// gathered runs ins as concurrent ApplyClaim calls of one actor: the
+// first two start alone and are held inside their transactions until
+// the rest wait behind them, in order, so that the rest are gathered.
+func gathered(t *testing.T, svc *directory.Service, h *heldStore, ctxs []context.Context, ins []directory.ClaimInput) ([]directory.Outcome, []error) {
+	t.Helper()
+	outs, errs := make([]directory.Outcome, len(ins)), make([]error, len(ins))
+	var wg sync.WaitGroup
+	call := func(i int) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			outs[i], errs[i] = svc.ApplyClaim(ctxs[i], actor("scim:okta"), ins[i])
+		}()
+	}
+	call(0)
+	call(1)
+	<-h.entered
+	<-h.entered
+	// The rest queue one at a time, in order.
+	deadline := time.Now().Add(10 * time.Second)
+	for i := 2; i < len(ins); i++ {
+		call(i)
+		for directory.GatherWaiting(svc) < i-1 {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d calls waiting, want %d", directory.GatherWaiting(svc), i-1)
+			}
+			time.Sleep(100 * time.Microsecond)
+		}
+	}
+	close(h.release)
+	wg.Wait()
+	return outs, errs
+}
+
+func scimUser(i int) directory.ClaimInput {
+	in := present("scim:okta", fmt.Sprintf("user%02d@example.com", i))
+	in.Login, in.MustBeNew, in.KeepGroups, in.EmailOptional = fmt.Sprintf("user%02d@example.com", i), true, true, true
+	in.Attributes.GivenName = fmt.Sprint("Given ", i)
+	return in
+}
+
+func backgrounds(n int) []context.Context {
+	ctxs := make([]context.Context, n)
+	for i := range ctxs {
+		ctxs[i] = ctx
+	}
+	return ctxs
+}
+
+// TestGatheredWritesShareTransactions: 42 concurrent creates of one
+// connection run in 3 transactions (two alone, then the 40 that waited
+// behind them in one), and each caller gets its own card.
+func TestGatheredWritesShareTransactions(t *testing.T) {
+	storetest.ForEachBackend(t, func(t *testing.T, st store.Backend) {
+		h := newHeldStore(st)
+		svc, _ := newService(h, ssoPolicy())
+		const n = 42
+		ins := make([]directory.ClaimInput, n)
+		for i := range ins {
+			ins[i] = scimUser(i)
+		}
+		outs, errs := gathered(t, svc, h, backgrounds(n), ins)
+		seen := map[string]bool{}
+		for i := range ins {
+			if errs[i] != nil {
+				t.Fatalf("call %d: %v", i, errs[i])
+			}
+			c := outs[i].Card
+			if !outs[i].Created || c.Email != ins[i].Email || c.Attributes.GivenName != ins[i].Attributes.GivenName || seen[c.ID] {
+				t.Fatalf("call %d (%s) got card %s %s %q, created %v", i, ins[i].Email, c.ID, c.Email, c.Attributes.GivenName, outs[i].Created)
+			}
+			seen[c.ID] = true
+			stored, err := st.GetCard(ctx, "acme", c.ID)
+			if err != nil || stored.Email != ins[i].Email {
+				t.Fatalf("card %s stored as %+v, %v", c.ID, stored, err)
+			}
+		}
+		if got := h.txs.Load(); got != 3 {
+			t.Fatalf("%d write transactions for %d calls, want 3", got, n)
+		}
+		if got := directory.GatherWaiting(svc); got != 0 {
+			t.Fatalf("%d calls still waiting", got)
+		}
+	})
+}
+
+// TestGatheredRefusalStopsNoOther: in one gathered transaction, a second
+// POST of a userName is refused as it would be alone, and the calls
+// around it apply.
+func TestGatheredRefusalStopsNoOther(t *testing.T) {
+	storetest.ForEachBackend(t, func(t *testing.T, st store.Backend) {
+		h := newHeldStore(st)
+		svc, _ := newService(h, ssoPolicy())
+		ins := []directory.ClaimInput{scimUser(0), scimUser(1), scimUser(2), scimUser(3), scimUser(2), scimUser(5)}
+		ins[4].Email = "someone.else@example.com" // same userName as ins[2], another address
+		outs, errs := gathered(t, svc, h, backgrounds(len(ins)), ins)
+		refused, won := 4, 2 // the second POST of user02's userName, and the first
+		for i := range ins {
+			switch {
+			case i == refused && !errors.Is(errs[i], directory.ErrLoginTaken):
+				t.Fatalf("second POST of %s: %v, want ErrLoginTaken", ins[i].Login, errs[i])
+			case i != refused && (errs[i] != nil || outs[i].Card.Email != ins[i].Email):
+				t.Fatalf("call %d: %+v, %v", i, outs[i].Card, errs[i])
+			}
+		}
+		if h.txs.Load() != 3 {
+			t.Fatalf("%d transactions, want 3 (the four waiting calls in one)", h.txs.Load())
+		}
+		if _, err := st.GetCardByEmail(ctx, "acme", ins[refused].Email); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("the refused POST left a card: %v", err)
+		}
+		if _, err := st.GetCardByEmail(ctx, "acme", ins[won].Email); err != nil {
+			t.Fatalf("the first POST of the userName: %v", err)
+		}
+	})
+}
+
+// TestGatheredStoreErrorRunsEachAlone: when the store fails a gathered
+// transaction, each of its calls runs again alone: only the one whose
+// write fails gets the error, the others apply. A waiting caller that
+// goes away does not cancel the others' writes.
+func TestGatheredStoreErrorRunsEachAlone(t *testing.T) {
+	storetest.ForEachBackend(t, func(t *testing.T, st store.Backend) {
+		h := newHeldStore(st)
+		svc, _ := newService(h, ssoPolicy())
+		const n = 10
+		ins := make([]directory.ClaimInput, n)
+		for i := range ins {
+			ins[i] = scimUser(i)
+		}
+		h.failEmail = "user06@example.com"
+		ctxs := backgrounds(n)
+		gone, cancel := context.WithCancel(ctx)
+		ctxs[2] = gone // the first waiting call: it runs the gathered batch
+		cancel()
+		outs, errs := gathered(t, svc, h, ctxs, ins)
+		for i := range ins {
+			switch {
+			case i == 6 && !errors.Is(errs[i], errInjected):
+				t.Fatalf("call 6: %v, want the injected fault", errs[i])
+			case i == 2:
+				// Its context was gone when it ran alone: refused or
+				// applied, either is its own outcome.
+			case i != 6 && (errs[i] != nil || !strings.EqualFold(outs[i].Card.Email, ins[i].Email)):
+				t.Fatalf("call %d: %+v, %v", i, outs[i].Card, errs[i])
+			}
+		}
+		// 2 alone, the gathered 8 (failed), then the 8 alone again.
+		if got := h.txs.Load(); got != 2+1+8 {
+			t.Fatalf("%d transactions, want 11", got)
+		}
+		cards, err := st.ListCards(ctx, store.CardFilter{Tenant: "acme"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := n - 1 - boolInt(errs[2] != nil); len(cards) != want {
+			t.Fatalf("%d cards, want %d", len(cards), want)
+		}
+	})
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
