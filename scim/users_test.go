@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/rosterd/rosterd/directory"
 	"github.com/rosterd/rosterd/store"
@@ -326,6 +327,32 @@ func TestListPagesSequentially(t *testing.T) {
 		// Another connection of the tenant lists its own users only.
 		if r := e.do("GET", "acme", acmeOkta, "/Users?startIndex=1&count=5", nil).must(t, http.StatusOK); r.str("totalResults") != "0" {
 			t.Fatalf("okta's list: %s", r.Raw)
+		}
+	})
+}
+
+// TestPostAnswersWhatGetReads: a POST that makes a card answers from
+// what it wrote, without reading it back; the answer must be the GET's,
+// byte for byte — for a new card and for one the POST adopts (which is
+// read back).
+func TestPostAnswersWhatGetReads(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		e.clock.Advance(1234567891 * time.Nanosecond)
+		body := user("Nano.Second@example.com", "Nano", "Second", map[string]any{
+			"externalId": "ext-ns", "title": "Timer",
+			"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": map[string]any{"department": "Clocks"},
+		})
+		created := e.entra("POST", "/Users", body).must(t, http.StatusCreated)
+		got := e.entra("GET", "/Users/"+created.str("id"), nil).must(t, http.StatusOK)
+		if created.Raw != got.Raw || created.Header.Get("ETag") != got.Header.Get("ETag") {
+			t.Fatalf("POST answered\n%s\nGET reads\n%s", created.Raw, got.Raw)
+		}
+		// Okta adopts the card Entra made: that answer is read back.
+		e.clock.Advance(time.Nanosecond)
+		adopted := e.do("POST", "acme", acmeOkta, "/Users", body).must(t, http.StatusCreated)
+		again := e.do("GET", "acme", acmeOkta, "/Users/"+adopted.str("id"), nil).must(t, http.StatusOK)
+		if adopted.str("id") != created.str("id") || adopted.Raw != again.Raw {
+			t.Fatalf("adopting POST answered\n%s\nGET reads\n%s", adopted.Raw, again.Raw)
 		}
 	})
 }
