@@ -176,7 +176,8 @@ type route struct {
 	pattern string
 	handler http.HandlerFunc
 	// public routes are served without a signed-in session (they still get
-	// an anonymous one, for the sign-in form's CSRF token).
+	// an anonymous one, for the sign-in form's CSRF token; stored only once
+	// it has something to keep).
 	public bool
 	// bare routes get no session at all (the stylesheet).
 	bare bool

@@ -31,14 +31,55 @@ type Identity struct {
 func (i Identity) SignedIn() bool { return i.Name != "" }
 
 // session is one browser's state, as read at the start of its request.
-// Anonymous sessions (nobody signed in) exist for the sign-in form's CSRF
-// token.
+//
+// An anonymous session (nobody signed in) is not stored until it has
+// something to keep — the SSO sign-in it waits for, a message for the
+// next page: a visitor, a crawler or a flood of requests to the sign-in
+// page writes nothing. Its CSRF token is derived from its id
+// (anonymousCSRF), so that the form a replica renders for it is
+// accepted by any replica, with or without a stored row; once stored it
+// keeps that token.
 type session struct {
 	rec store.ConsoleSession
 	who Identity
+	// unsaved: an anonymous session that has no row yet.
+	unsaved bool
 }
 
 func (s *session) csrf() string { return s.rec.CSRF }
+
+// anonymousCSRF is the CSRF token of an anonymous session: a hash of its
+// id (secret, in an HttpOnly cookie), from which the id cannot be told.
+// Whoever can plant an id in a browser knows its token either way — as
+// they would a stored session's they started themselves — and signing
+// in rotates the id.
+func anonymousCSRF(id string) string {
+	sum := sha256.Sum256([]byte("rosterd console anonymous csrf\x00" + id))
+	return hex.EncodeToString(sum[:])
+}
+
+// anonymous is the unsaved anonymous session of id.
+func (s *sessions) anonymous(id string) *session {
+	now := s.now()
+	return &session{rec: store.ConsoleSession{Hash: hashID(id), CSRF: anonymousCSRF(id), CreatedAt: now, SeenAt: now}, unsaved: true}
+}
+
+// newSessionID is a fresh session id: 2 × 128 random bits, base32.
+func newSessionID() string { return rand.Text() + rand.Text() }
+
+// validSessionID reports whether id has the form newSessionID gives, so
+// that a cookie of any other shape starts a fresh session.
+func validSessionID(id string) bool {
+	if len(id) != 2*len(rand.Text()) {
+		return false
+	}
+	for _, r := range id {
+		if !(r >= 'A' && r <= 'Z' || r >= '2' && r <= '7') {
+			return false
+		}
+	}
+	return true
+}
 
 // touchEvery bounds the writes a busy session makes: its last-seen time
 // moves at most this often, which is the idle timeout's precision.
@@ -103,7 +144,7 @@ func (s *sessions) lookup(ctx context.Context, id string) (*session, error) {
 
 // create starts a session for who and returns its id, for the cookie.
 func (s *sessions) create(ctx context.Context, who Identity) (string, *session, error) {
-	id := rand.Text() + rand.Text() // 2 × 128 random bits, base32
+	id := newSessionID()
 	now := s.now()
 	rec := store.ConsoleSession{Hash: hashID(id), Version: 1, CSRF: rand.Text() + rand.Text(), Name: who.Name, Tenant: who.Tenant,
 		ReadOnly: who.ReadOnly, CardID: who.CardID, CreatedAt: now, SeenAt: now}
@@ -144,7 +185,7 @@ func (s *sessions) rotate(ctx context.Context, old *session, who Identity) (stri
 
 // end deletes a session.
 func (s *sessions) end(ctx context.Context, ses *session) error {
-	if ses == nil {
+	if ses == nil || ses.unsaved {
 		return nil
 	}
 	return s.st.DeleteConsoleSession(ctx, ses.rec.Hash)
@@ -155,6 +196,29 @@ func (s *sessions) end(ctx context.Context, ses *session) error {
 // to that. fn returns false to write nothing.
 func (s *sessions) modify(ctx context.Context, ses *session, fn func(*store.ConsoleSession) bool) error {
 	rec := ses.rec
+	if ses.unsaved {
+		// The anonymous session has something to keep: it is stored now,
+		// with it. Another request of the same browser may have stored it
+		// first; then fn applies to that one.
+		next := rec
+		if !fn(&next) {
+			return nil
+		}
+		next.Version = 1
+		err := s.st.CreateConsoleSession(ctx, next)
+		if err == nil {
+			ses.rec, ses.unsaved = next, false
+			s.prune(ctx, s.now())
+			return nil
+		}
+		if !errors.Is(err, store.ErrAlreadyExists) && !errors.Is(err, store.ErrConflict) {
+			return err
+		}
+		if rec, err = s.st.GetConsoleSession(ctx, rec.Hash); err != nil {
+			return err
+		}
+		ses.unsaved = false
+	}
 	for range 5 {
 		next := rec
 		if !fn(&next) {
@@ -232,27 +296,28 @@ func identityOf(r *http.Request) Identity {
 	return Identity{}
 }
 
-// withSession finds the request's session, or starts an anonymous one.
+// withSession finds the request's session, or starts an anonymous one
+// (stored only once it has something to keep).
 func (c *Console) withSession(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var ses *session
-		if ck, err := r.Cookie(cookieName); err == nil && ck.Value != "" {
+		if ck, err := r.Cookie(cookieName); err == nil && validSessionID(ck.Value) {
 			s, err := c.sessions.lookup(r.Context(), ck.Value)
 			if err != nil {
 				c.deps.Logger.Error("console: reading the session failed", "err", err)
 				http.Error(w, "the console cannot read its sessions; try again later", http.StatusServiceUnavailable)
 				return
 			}
-			ses = s
+			if ses = s; ses == nil {
+				// Not stored (anonymous, never written; or ended): the
+				// browser's id goes on as an anonymous session, so that the
+				// form it was shown is still its own.
+				ses = c.sessions.anonymous(ck.Value)
+			}
 		}
 		if ses == nil {
-			id, s, err := c.sessions.create(r.Context(), Identity{})
-			if err != nil {
-				c.deps.Logger.Error("console: starting a session failed", "err", err)
-				http.Error(w, "the console cannot start a session; try again later", http.StatusServiceUnavailable)
-				return
-			}
-			ses = s
+			id := newSessionID()
+			ses = c.sessions.anonymous(id)
 			c.setCookie(w, id)
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), sessionKey{}, ses)))

@@ -192,3 +192,79 @@ func TestSessionsSharedByReplicas(t *testing.T) {
 		}
 	})
 }
+
+// TestAnonymousVisitorsStoreNothing: visitors who are not signed in —
+// with no cookie, with a cookie of another shape, with the id of a
+// session that ended — get a sign-in form whose CSRF token holds on any
+// replica, and no session row until there is something to keep; the
+// token of one browser's form is refused with another browser's id.
+func TestAnonymousVisitorsStoreNothing(t *testing.T) {
+	storetest.ForEachBackend(t, func(t *testing.T, st store.Backend) {
+		replica := func() http.Handler {
+			c, err := New(Deps{Keys: oneKey{}, Directory: stubDirectory{}, Audit: stubAudit{}, Tenants: StaticTenants{{ID: "acme"}}, Sessions: st})
+			if err != nil {
+				t.Fatal(err)
+			}
+			mux := http.NewServeMux()
+			c.Mount(mux)
+			return mux
+		}
+		a, b := replica(), replica()
+		csrf := regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+		visit := func(h http.Handler, cookie string) (id, token string) {
+			t.Helper()
+			req := httptest.NewRequest("GET", "/console/sign-in", nil)
+			if cookie != "" {
+				req.AddCookie(&http.Cookie{Name: cookieName, Value: cookie})
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			id = cookie
+			for _, ck := range rec.Result().Cookies() {
+				if ck.Name == cookieName {
+					id = ck.Value
+				}
+			}
+			m := csrf.FindStringSubmatch(rec.Body.String())
+			if rec.Code != http.StatusOK || m == nil {
+				t.Fatalf("sign-in page: %d\n%s", rec.Code, rec.Body)
+			}
+			return id, m[1]
+		}
+		signIn := func(h http.Handler, id, token string) int {
+			t.Helper()
+			form := url.Values{"csrf": {token}, "key": {"good-key"}, "next": {"/console/"}}
+			req := httptest.NewRequest("POST", "/console/sign-in", strings.NewReader(form.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.AddCookie(&http.Cookie{Name: cookieName, Value: id})
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			return rec.Code
+		}
+		for range 20 {
+			visit(a, "")
+		}
+		if id, _ := visit(a, "not-a-session-id"); id == "not-a-session-id" || !validSessionID(id) {
+			t.Fatalf("a malformed cookie was kept as the session id: %q", id)
+		}
+		first, token := visit(a, "")
+		if again, same := visit(b, first); again != first || same != token {
+			t.Fatalf("the other replica gave the same browser id %q token %q, want %q %q", again, same, first, token)
+		}
+		// Twenty visitors and a malformed cookie later, nothing is stored.
+		far := time.Now().Add(100 * 365 * 24 * time.Hour)
+		if n, err := st.PruneConsoleSessions(context.Background(), far, far); err != nil || n != 0 {
+			t.Fatalf("%d sessions stored for anonymous visitors (%v), want 0", n, err)
+		}
+		other, _ := visit(a, "")
+		if code := signIn(b, other, token); code != http.StatusForbidden {
+			t.Fatalf("another browser's form token with this id: %d, want 403", code)
+		}
+		if code := signIn(b, first, token); code != http.StatusSeeOther {
+			t.Fatalf("signing in with the form of replica a on b: %d, want 303", code)
+		}
+		if n, err := st.PruneConsoleSessions(context.Background(), far, far); err != nil || n != 1 {
+			t.Fatalf("%d sessions stored after one sign-in (%v), want 1", n, err)
+		}
+	})
+}
