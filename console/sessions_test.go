@@ -132,16 +132,7 @@ func (oneKey) Check(_ context.Context, _, secret string) (store.Credential, erro
 // flash message too; signed out on one, it is signed out on both.
 func TestSessionsSharedByReplicas(t *testing.T) {
 	storetest.ForEachBackend(t, func(t *testing.T, st store.Backend) {
-		replica := func() http.Handler {
-			c, err := New(Deps{Keys: oneKey{}, Directory: stubDirectory{}, Audit: stubAudit{}, Tenants: StaticTenants{{ID: "acme"}}, Sessions: st})
-			if err != nil {
-				t.Fatal(err)
-			}
-			mux := http.NewServeMux()
-			c.Mount(mux)
-			return mux
-		}
-		a, b := replica(), replica()
+		a, b := replica(t, st), replica(t, st)
 		var cookie *http.Cookie
 		do := func(h http.Handler, method, path string, form url.Values) *httptest.ResponseRecorder {
 			t.Helper()
@@ -200,16 +191,7 @@ func TestSessionsSharedByReplicas(t *testing.T) {
 // token of one browser's form is refused with another browser's id.
 func TestAnonymousVisitorsStoreNothing(t *testing.T) {
 	storetest.ForEachBackend(t, func(t *testing.T, st store.Backend) {
-		replica := func() http.Handler {
-			c, err := New(Deps{Keys: oneKey{}, Directory: stubDirectory{}, Audit: stubAudit{}, Tenants: StaticTenants{{ID: "acme"}}, Sessions: st})
-			if err != nil {
-				t.Fatal(err)
-			}
-			mux := http.NewServeMux()
-			c.Mount(mux)
-			return mux
-		}
-		a, b := replica(), replica()
+		a, b := replica(t, st), replica(t, st)
 		csrf := regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 		visit := func(h http.Handler, cookie string) (id, token string) {
 			t.Helper()
@@ -267,4 +249,17 @@ func TestAnonymousVisitorsStoreNothing(t *testing.T) {
 			t.Fatalf("%d sessions stored after one sign-in (%v), want 1", n, err)
 		}
 	})
+}
+
+// replica is a console over the session table st, as one replica of
+// several serves it.
+func replica(t *testing.T, st store.ConsoleSessions) http.Handler {
+	t.Helper()
+	c, err := New(Deps{Keys: oneKey{}, Directory: stubDirectory{}, Audit: stubAudit{}, Tenants: StaticTenants{{ID: "acme"}}, Sessions: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	c.Mount(mux)
+	return mux
 }
