@@ -2,6 +2,7 @@ package directory
 
 import (
 	"context"
+	"slices"
 	"sync"
 )
 
@@ -83,6 +84,24 @@ func (s *Service) applyGathered(ctx context.Context, actor Actor, in ClaimInput)
 	}
 	c.wake = make(chan []*gatherCall, 1)
 	q.pending = append(q.pending, c)
+	g.mu.Unlock()
+	select {
+	case batch := <-c.wake:
+		if batch != nil {
+			s.runGathered(k, actor, batch)
+		}
+		return c.out, c.err
+	case <-ctx.Done():
+	}
+	// The caller went away while waiting: if no batch has taken the call
+	// yet, it leaves the queue unwritten; once taken, its write goes on
+	// and it waits for the outcome like the others.
+	g.mu.Lock()
+	if i := slices.Index(q.pending, c); i >= 0 {
+		q.pending = slices.Delete(q.pending, i, i+1)
+		g.mu.Unlock()
+		return Outcome{}, ctx.Err()
+	}
 	g.mu.Unlock()
 	if batch := <-c.wake; batch != nil {
 		s.runGathered(k, actor, batch)
