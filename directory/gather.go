@@ -126,14 +126,39 @@ func (s *Service) runGathered(k gatherKey, actor Actor, batch []*gatherCall) {
 		g.mu.Unlock()
 		return
 	}
-	n := min(len(q.pending), gatherMax)
-	next := q.pending[:n:n]
-	q.pending = q.pending[n:]
-	if len(q.pending) == 0 {
-		q.pending = nil // let the backing array go
-	}
+	next := take(q)
 	g.mu.Unlock()
 	next[0].wake <- next
+}
+
+// take removes from q the calls of its next batch: the waiting calls in
+// order, up to gatherMax, but at most one per card named by id (a PUT,
+// PATCH or DELETE). A card is written once per transaction with one
+// version, and each change must have its own (the ETag a PATCH answers
+// with names exactly the card it left): a second call of the same card
+// waits for the next batch.
+func take(q *gatherQueue) []*gatherCall {
+	var (
+		next  []*gatherCall
+		rest  = q.pending[:0:0]
+		cards = map[string]bool{}
+	)
+	for _, c := range q.pending {
+		id := c.in.CardID
+		if len(next) == gatherMax || id != "" && cards[id] {
+			rest = append(rest, c)
+			continue
+		}
+		if id != "" {
+			cards[id] = true
+		}
+		next = append(next, c)
+	}
+	q.pending = rest
+	if len(rest) == 0 {
+		q.pending = nil
+	}
+	return next
 }
 
 func (s *Service) applyBatch(actor Actor, batch []*gatherCall) {

@@ -248,3 +248,42 @@ func TestGatheredCallerGoneLeavesTheQueue(t *testing.T) {
 		}
 	})
 }
+
+// TestGatheredOneCallPerCard: calls that name the same card go in
+// separate transactions, each change with its own version; calls of
+// other cards still share.
+func TestGatheredOneCallPerCard(t *testing.T) {
+	storetest.ForEachBackend(t, func(t *testing.T, st store.Backend) {
+		h := newHeldStore(st)
+		svc, _ := newService(st, ssoPolicy())
+		var ids []string
+		for i := range 2 {
+			out, err := svc.ApplyClaim(ctx, actor("scim:okta"), scimUser(10+i))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, out.Card.ID)
+		}
+		svc, _ = newService(h, ssoPolicy())
+		edit := func(id, title string) directory.ClaimInput {
+			in := scimUser(0)
+			in.CardID, in.MustBeNew, in.Login, in.Email = id, false, "", ""
+			in.Attributes.Title = title
+			return in
+		}
+		ins := []directory.ClaimInput{scimUser(0), scimUser(1), edit(ids[0], "first"), edit(ids[0], "second"), edit(ids[1], "other")}
+		outs, errs := gathered(t, svc, h, backgrounds(len(ins)), ins)
+		for i := range ins {
+			if errs[i] != nil {
+				t.Fatalf("call %d: %v", i, errs[i])
+			}
+		}
+		if v2, v3 := outs[2].Card.Version, outs[3].Card.Version; v2 != 2 || v3 != 3 {
+			t.Fatalf("two changes of one card at versions %d and %d, want 2 and 3", v2, v3)
+		}
+		// 2 alone; then the first change of card 0 with card 1's; then the second.
+		if got := h.txs.Load(); got != 4 {
+			t.Fatalf("%d transactions, want 4", got)
+		}
+	})
+}
