@@ -133,6 +133,15 @@ type ClaimInput struct {
 	// IfVersion, when not zero, is the card version the caller last read:
 	// a card at another version refuses the input with ErrVersionMismatch.
 	IfVersion int64
+	// Patch, when set, makes the statement from what the source says now,
+	// read and locked in the transaction that writes it (a SCIM PATCH:
+	// read, patch and write with no other write in between, and no read
+	// before the transaction): CardID names the card, the source's claim
+	// on it must be live (else ErrNotFound), and the input Patch returns
+	// replaces this one (its CardID and Patch are this one's; its
+	// IfVersion is ignored: Patch itself checks the card's version). An
+	// error of Patch refuses the change, as Outcome.Err.
+	Patch func(card Card, claim Claim) (ClaimInput, error)
 }
 
 // Outcome is what one ClaimInput did.
@@ -275,33 +284,36 @@ func (s *Service) applyClaims(ctx context.Context, actor Actor, ins []ClaimInput
 	if err != nil {
 		return nil, err
 	}
-	type prepared struct {
-		in                 *ClaimInput // in ins, which is only read
-		display, emailNorm string
+	prepare := func(in *ClaimInput) (p prepared, err error) {
+		p.in = in
+		switch {
+		case in.Tenant != tenant:
+			return p, fmt.Errorf("batch mixes tenants %q and %q", tenant, in.Tenant)
+		case in.Source == "":
+			return p, errors.New("claim has no source")
+		case in.Patch != nil && in.CardID == "":
+			return p, errors.New("a patch names no card")
+		case in.Patch != nil:
+			return p, nil // prepared once Patch has made it
+		case !in.State.Valid():
+			return p, fmt.Errorf("invalid claim state %q", in.State)
+		}
+		p.display, p.emailNorm, err = NormalizeEmail(in.Email)
+		if err != nil && in.State == store.Withdrawn && (in.ExternalID != "" || in.CardID != "") {
+			err = nil // a withdrawal needs no email when the claim is known otherwise
+		}
+		if err != nil && in.EmailOptional {
+			err, p.display, p.emailNorm = nil, "", ""
+		}
+		if err == nil {
+			p.in, err = s.vetInput(policy, p.in, p.emailNorm)
+		}
+		return p, err
 	}
 	preps := make([]prepared, len(ins))
 	refused := make([]error, len(ins))
-	for i, in := range ins {
-		preps[i].in = &ins[i]
-		switch {
-		case in.Tenant != tenant:
-			refused[i] = fmt.Errorf("batch mixes tenants %q and %q", tenant, in.Tenant)
-		case in.Source == "":
-			refused[i] = errors.New("claim has no source")
-		case !in.State.Valid():
-			refused[i] = fmt.Errorf("invalid claim state %q", in.State)
-		default:
-			preps[i].display, preps[i].emailNorm, refused[i] = NormalizeEmail(in.Email)
-			if refused[i] != nil && in.State == store.Withdrawn && (in.ExternalID != "" || in.CardID != "") {
-				refused[i] = nil // a withdrawal needs no email when the claim is known otherwise
-			}
-			if refused[i] != nil && in.EmailOptional {
-				refused[i], preps[i].display, preps[i].emailNorm = nil, "", ""
-			}
-			if refused[i] == nil {
-				preps[i].in, refused[i] = s.vetInput(policy, preps[i].in, preps[i].emailNorm)
-			}
-		}
+	for i := range ins {
+		preps[i], refused[i] = prepare(&ins[i])
 	}
 
 	var outcomes []Outcome
@@ -382,6 +394,15 @@ func (s *Service) applyClaims(ctx context.Context, actor Actor, ins []ClaimInput
 		for i, p := range preps {
 			if outcomes[i].Err != nil {
 				continue
+			}
+			if p.in.Patch != nil {
+				var err error
+				if p, outcomes[i], err = b.patched(ctx, p, prepare, loginCards); err != nil {
+					return err
+				}
+				if outcomes[i].Err != nil {
+					continue
+				}
 			}
 			w := b.find(p.in.CardID, extCards[p.in.Source][p.in.ExternalID], p.emailNorm)
 			if p.in.CardID != "" && w == nil {
@@ -476,6 +497,53 @@ func (s *Service) applyClaims(ctx context.Context, actor Actor, ins []ClaimInput
 		return nil, err
 	}
 	return outcomes, nil
+}
+
+// prepared is an input of applyClaims with its email normalized.
+type prepared struct {
+	in                 *ClaimInput // in the caller's inputs, which are only read
+	display, emailNorm string
+}
+
+// patched makes a Patch input's statement from the card's live claim of
+// its source, as the batch read and locked it, and prepares it as the
+// other inputs were (prepare). A login the statement gives that no
+// loaded card holds is looked up, as the batch looked up the others'.
+// A refusal is the Outcome's Err; the error is the store's.
+func (b *batch) patched(ctx context.Context, p prepared, prepare func(*ClaimInput) (prepared, error),
+	loginCards map[string]map[string]string) (prepared, Outcome, error) {
+	in := p.in
+	w := b.byID[in.CardID]
+	var (
+		claim Claim
+		ok    bool
+	)
+	if w != nil {
+		claim, ok = w.claim(in.Source)
+	}
+	if !ok || claim.State == store.Withdrawn {
+		return p, Outcome{Err: fmt.Errorf("card %s: %w", in.CardID, ErrNotFound)}, nil
+	}
+	next, err := in.Patch(w.card, claim)
+	if err != nil {
+		return p, Outcome{Card: w.card, Err: err}, nil
+	}
+	next.CardID, next.Patch, next.IfVersion = in.CardID, nil, 0
+	np, err := prepare(&next)
+	if err != nil {
+		return p, Outcome{Card: w.card, Err: err}, nil
+	}
+	if login := strings.ToLower(next.Login); login != "" && loginCards[next.Source][login] == "" {
+		found, err := b.tx.LoginCardIDs(ctx, b.tenant, next.Source, []string{next.Login})
+		if err != nil {
+			return p, Outcome{}, err
+		}
+		if loginCards[next.Source] == nil {
+			loginCards[next.Source] = map[string]string{}
+		}
+		maps.Copy(loginCards[next.Source], found)
+	}
+	return np, Outcome{}, nil
 }
 
 // setClaim puts the input's claim on the working card.

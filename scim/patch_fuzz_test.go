@@ -45,7 +45,16 @@ func (d *patchFuzzDir) QueryClaims(_ context.Context, q store.ClaimQuery) ([]sto
 	}}, 1, nil
 }
 
-func (d *patchFuzzDir) ApplyClaim(_ context.Context, _ directory.Actor, in directory.ClaimInput) (directory.Outcome, error) {
+func (d *patchFuzzDir) ApplyClaim(ctx context.Context, _ directory.Actor, in directory.ClaimInput) (directory.Outcome, error) {
+	if in.Patch != nil {
+		// As the directory does: the patch made from the user as it is.
+		rows, _, _ := d.QueryClaims(ctx, store.ClaimQuery{Tenant: in.Tenant, Source: in.Source})
+		next, err := in.Patch(rows[0].Card, rows[0].Claim)
+		if err != nil {
+			return directory.Outcome{Card: rows[0].Card, Err: err}, err
+		}
+		in = next
+	}
 	d.wrote = in.Raw
 	return directory.Outcome{Card: store.Card{ID: patchFuzzID, Tenant: in.Tenant, Version: 4}, Changed: true}, nil
 }

@@ -145,40 +145,32 @@ func (u *users) Replace(r *http.Request, id string, attrs elimity.ResourceAttrib
 
 func (u *users) Patch(r *http.Request, id string, ops []elimity.PatchOperation) (elimity.Resource, error) {
 	ctx, c := r.Context(), connFrom(r.Context())
-	// Read, patch, write with the version read; if another writer came in
-	// between (and the client named no version of its own), do it again.
-	for attempt := 1; ; attempt++ {
-		card, claim, err := u.live(ctx, c, id)
-		if err != nil {
-			return elimity.Resource{}, err
-		}
-		want, err := ifMatch(r, card.Version)
-		if err != nil {
-			return elimity.Resource{}, err
-		}
-		current := recordOf(claim)
-		next, err := applyPatch(current, ops, userSchemas)
-		if err != nil {
-			return elimity.Resource{}, err
-		}
-		attrs, scimErr := validateUser(next)
-		if scimErr != nil {
-			return elimity.Resource{}, *scimErr
-		}
-		in, err := u.claimInput(ctx, c, attrs)
-		if err != nil {
-			return elimity.Resource{}, err
-		}
-		in.CardID, in.IfVersion = id, card.Version
-		out, err := u.s.dir.ApplyClaim(ctx, actorOf(c), in)
-		if errors.Is(err, directory.ErrVersionMismatch) && want == 0 && attempt < 5 {
-			continue
-		}
-		if err != nil {
-			return elimity.Resource{}, u.s.fail(ctx, err, "patch user")
-		}
-		return u.s.patchResult(r, out.Card.Version, func() (elimity.Resource, error) { return u.resource(ctx, c, id) })
+	// The claim is read, patched and written in one transaction (the
+	// directory's Patch): no read before it, and no other write between
+	// the read and the write.
+	in := directory.ClaimInput{Tenant: c.Tenant, Source: c.source, CardID: id,
+		Patch: func(card directory.Card, claim store.Claim) (directory.ClaimInput, error) {
+			if _, err := ifMatch(r, card.Version); err != nil {
+				return directory.ClaimInput{}, err
+			}
+			next, err := applyPatch(recordOf(claim), ops, userSchemas)
+			if err != nil {
+				return directory.ClaimInput{}, err
+			}
+			attrs, scimErr := validateUser(next)
+			if scimErr != nil {
+				return directory.ClaimInput{}, *scimErr
+			}
+			return u.claimInput(ctx, c, attrs)
+		}}
+	out, err := u.s.dir.ApplyClaim(ctx, actorOf(c), in)
+	if errors.Is(err, directory.ErrNotFound) {
+		return elimity.Resource{}, notFound("User", id)
 	}
+	if err != nil {
+		return elimity.Resource{}, u.s.fail(ctx, err, "patch user")
+	}
+	return u.s.patchResult(r, out.Card.Version, func() (elimity.Resource, error) { return u.resource(ctx, c, id) })
 }
 
 func (u *users) Delete(r *http.Request, id string) error {

@@ -356,3 +356,35 @@ func TestPostAnswersWhatGetReads(t *testing.T) {
 		}
 	})
 }
+
+// TestConcurrentPatchesLoseNothing: twenty PATCHes of one user at once,
+// each adding a phone number, all apply: each is read, patched and
+// written in one transaction, so none writes over another's.
+func TestConcurrentPatchesLoseNothing(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		id := e.entra("POST", "/Users", user("many.phones@example.com", "Many", "Phones")).must(t, http.StatusCreated).str("id")
+		const n = 20
+		codes := make(chan int, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				codes <- e.entra("PATCH", "/Users/"+id, patchOp(map[string]any{"op": "add", "path": "phoneNumbers",
+					"value": []any{map[string]any{"type": "work", "value": fmt.Sprintf("+1 555 0100 %02d", i)}}})).Status
+			}()
+		}
+		wg.Wait()
+		close(codes)
+		for c := range codes {
+			if c != http.StatusNoContent {
+				t.Fatalf("a concurrent PATCH answered %d", c)
+			}
+		}
+		got := e.entra("GET", "/Users/"+id, nil).must(t, http.StatusOK)
+		phones, _ := got.Body["phoneNumbers"].([]any)
+		if len(phones) != n || got.Header.Get("ETag") != fmt.Sprintf(`W/"%d"`, n+1) {
+			t.Fatalf("%d phone numbers at %s after %d PATCHes, want %d at W/\"%d\": %s", len(phones), got.Header.Get("ETag"), n, n, n+1, got.Raw)
+		}
+	})
+}
