@@ -220,10 +220,10 @@ func (r *Runner) Run(ctx context.Context, f Feed, opt RunOptions) (store.Run, er
 		return r.finish(ctx, run, store.RunFailed, err, log)
 	}
 	run.Counts, run.Fingerprint = plan.Counts, plan.Fingerprint
-	if opt.Planned != nil {
-		opt.Planned(plan)
-	}
 	if opt.DryRun {
+		if opt.Planned != nil {
+			opt.Planned(plan)
+		}
 		st := stored{Plan: plan}
 		if f.Kind == "import" {
 			// An import's dry run is its review: what ApplyReview applies,
@@ -238,10 +238,30 @@ func (r *Runner) Run(ctx context.Context, f Feed, opt RunOptions) (store.Run, er
 		}
 		return r.finish(ctx, run, store.RunPlanned, nil, log)
 	}
-	if reasons := Hold(plan, f.Limits, lastApplied.Counts["records"]); len(reasons) > 0 {
+	reasons := Hold(plan, f.Limits, lastApplied.Counts["records"])
+	if len(reasons) == 0 {
+		// Applied at once, the plan is reviewed by nobody: what each card
+		// will be (an import's Card and CardChanges) is neither shown nor
+		// kept. For an import of new people that is a third of the plan's
+		// memory, held through the apply. A held plan keeps it for
+		// whoever approves it.
+		dropCards(&plan)
+	}
+	if opt.Planned != nil {
+		opt.Planned(plan)
+	}
+	if len(reasons) > 0 {
 		return r.hold(ctx, f, run, plan, snap, lastApplied, reasons, log)
 	}
 	return r.apply(ctx, f, run, plan, snap, done, opt, log)
+}
+
+// dropCards is leanPlan in place: p's changes without what they say the
+// cards will be.
+func dropCards(p *Plan) {
+	for i := range p.Changes {
+		p.Changes[i].Card, p.Changes[i].CardChanges = nil, nil
+	}
 }
 
 // apply applies a plan in bounded transactions. The run is recorded as
