@@ -507,8 +507,9 @@ type prepared struct {
 
 // patched makes a Patch input's statement from the card's live claim of
 // its source, as the batch read and locked it, and prepares it as the
-// other inputs were (prepare). A login the statement gives that no
-// loaded card holds is looked up, as the batch looked up the others'.
+// other inputs were (prepare). A new login the statement gives that no
+// loaded card holds is looked up, as the batch looked up the others'
+// (the claim's own login is its card's already).
 // A refusal is the Outcome's Err; the error is the store's.
 func (b *batch) patched(ctx context.Context, p prepared, prepare func(*ClaimInput) (prepared, error),
 	loginCards map[string]map[string]string) (prepared, Outcome, error) {
@@ -533,7 +534,7 @@ func (b *batch) patched(ctx context.Context, p prepared, prepare func(*ClaimInpu
 	if err != nil {
 		return p, Outcome{Card: w.card, Err: err}, nil
 	}
-	if login := strings.ToLower(next.Login); login != "" && loginCards[next.Source][login] == "" {
+	if login := strings.ToLower(next.Login); login != "" && !strings.EqualFold(next.Login, claim.Login) && loginCards[next.Source][login] == "" {
 		found, err := b.tx.LoginCardIDs(ctx, b.tenant, next.Source, []string{next.Login})
 		if err != nil {
 			return p, Outcome{}, err

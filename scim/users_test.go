@@ -3,6 +3,7 @@ package scim_test
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -386,5 +387,30 @@ func TestConcurrentPatchesLoseNothing(t *testing.T) {
 		if len(phones) != n || got.Header.Get("ETag") != fmt.Sprintf(`W/"%d"`, n+1) {
 			t.Fatalf("%d phone numbers at %s after %d PATCHes, want %d at W/\"%d\": %s", len(phones), got.Header.Get("ETag"), n, n, n+1, got.Raw)
 		}
+	})
+}
+
+// TestPatchUserNameStaysUnique: a PATCH may change userName, and keep it
+// in any case; to another user's is 409 uniqueness, which writes nothing.
+func TestPatchUserNameStaysUnique(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		ann := e.entra("POST", "/Users", user("ann@example.com", "Ann", "A")).must(t, http.StatusCreated).str("id")
+		e.entra("POST", "/Users", user("bob@example.com", "Bob", "B")).must(t, http.StatusCreated)
+		rename := func(name string) response {
+			return e.entra("PATCH", "/Users/"+ann, patchOp(map[string]any{"op": "replace", "path": "userName", "value": name}))
+		}
+		r := rename("BOB@example.com").must(t, http.StatusConflict)
+		if r.str("scimType") != "uniqueness" {
+			t.Fatalf("renamed to another user's userName: %s", r.Raw)
+		}
+		if got := e.entra("GET", "/Users/"+ann, nil).must(t, http.StatusOK); got.str("userName") != "ann@example.com" || got.Header.Get("ETag") != `W/"1"` {
+			t.Fatalf("the refused PATCH wrote: %s", got.Raw)
+		}
+		rename("Ann@Example.com").must(t, http.StatusNoContent) // its own, in another case
+		rename("ann.lee@example.com").must(t, http.StatusNoContent)
+		if got := e.entra("GET", "/Users?filter="+url.QueryEscape(`userName eq "ann.lee@example.com"`), nil).must(t, http.StatusOK); got.str("totalResults") != "1" {
+			t.Fatalf("the new userName finds: %s", got.Raw)
+		}
+		e.entra("POST", "/Users", user("ann@example.com", "Another", "Ann")).must(t, http.StatusCreated) // the old one is free
 	})
 }
