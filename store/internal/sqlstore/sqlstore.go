@@ -371,6 +371,10 @@ func (s *DB) InTx(ctx context.Context, fn func(store.Tx) error) error {
 		if err != nil {
 			return s.d.MapError(fmt.Errorf("beginning transaction: %w", err))
 		}
+		// Rolled back on every way out but a commit — a panic in fn too,
+		// which would otherwise leave the connection in its transaction
+		// (on SQLite, holding the database's write lock for good).
+		defer sqlTx.Rollback() //nolint:errcheck // after a commit: sql.ErrTxDone
 		var q queryer = sqlTx
 		if s.stmts != nil {
 			q = &cachedTx{tx: sqlTx, cache: s.stmts}
@@ -379,7 +383,6 @@ func (s *DB) InTx(ctx context.Context, fn func(store.Tx) error) error {
 			q = tracedTx{q, s.trace}
 		}
 		if err := fn(&tx{tx: sqlTx, q: q, d: s.d}); err != nil {
-			_ = sqlTx.Rollback()
 			return err
 		}
 		if err := sqlTx.Commit(); err != nil {
