@@ -2,6 +2,7 @@ package directory
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sync"
 )
@@ -109,13 +110,35 @@ func (s *Service) applyGathered(ctx context.Context, actor Actor, in ClaimInput)
 	return c.out, c.err
 }
 
+// errGatherPanic is the outcome of the calls of a batch whose
+// transaction panicked in another call's goroutine.
+var errGatherPanic = errors.New("directory: the shared transaction of this write failed unexpectedly; nothing of it was written")
+
 // runGathered runs one batch, sets each call's outcome, and hands the
-// key's next batch, if any waits, to its first call.
+// key's next batch, if any waits, to its first call. Whatever happens —
+// a panic too, which goes on up the first call's goroutine — the batch's
+// other calls are answered and the key's queue moves on: one bad write
+// must not leave a tenant's SCIM writes waiting for ever.
 func (s *Service) runGathered(k gatherKey, actor Actor, batch []*gatherCall) {
+	defer s.handOn(k)
+	applied := false
+	defer func() {
+		if !applied {
+			for _, c := range batch {
+				c.out, c.err = Outcome{}, errGatherPanic
+			}
+		}
+		for _, c := range batch[1:] {
+			c.wake <- nil
+		}
+	}()
 	s.applyBatch(actor, batch)
-	for _, c := range batch[1:] {
-		c.wake <- nil
-	}
+	applied = true
+}
+
+// handOn hands the key's next batch, if any waits, to its first call, or
+// gives up the key's slot.
+func (s *Service) handOn(k gatherKey) {
 	g := &s.gather
 	g.mu.Lock()
 	q := g.queues[k]

@@ -24,6 +24,8 @@ type heldStore struct {
 	entered   chan struct{}
 	release   chan struct{}
 	failEmail string
+	// panicEmail: a write holding a card of it panics.
+	panicEmail atomic.Value
 }
 
 func newHeldStore(st store.Store) *heldStore {
@@ -48,6 +50,9 @@ func (t *heldTx) Write(ctx context.Context, ch store.Changes) error {
 		if t.h.failEmail != "" && c.EmailNorm == t.h.failEmail {
 			return errInjected
 		}
+		if e, _ := t.h.panicEmail.Load().(string); e != "" && c.EmailNorm == e {
+			panic("injected panic writing " + e)
+		}
 	}
 	return t.Tx.Write(ctx, ch)
 }
@@ -70,6 +75,11 @@ func gatheredUntil(t *testing.T, svc *directory.Service, h *heldStore, ctxs []co
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer func() {
+				if p := recover(); p != nil {
+					errs[i] = fmt.Errorf("panicked: %v", p)
+				}
+			}()
 			outs[i], errs[i] = svc.ApplyClaim(ctxs[i], actor("scim:okta"), ins[i])
 		}()
 	}
@@ -284,6 +294,45 @@ func TestGatheredOneCallPerCard(t *testing.T) {
 		// 2 alone; then the first change of card 0 with card 1's; then the second.
 		if got := h.txs.Load(); got != 4 {
 			t.Fatalf("%d transactions, want 4", got)
+		}
+	})
+}
+
+// TestGatheredPanicAnswersEveryone: when a gathered transaction panics
+// (in the goroutine of the call that runs it), the batch's other calls
+// are answered with an error, nothing of the batch is written, and the
+// connection's next writes go on: nobody waits for ever.
+func TestGatheredPanicAnswersEveryone(t *testing.T) {
+	storetest.ForEachBackend(t, func(t *testing.T, st store.Backend) {
+		h := newHeldStore(st)
+		svc, _ := newService(h, ssoPolicy())
+		ins := []directory.ClaimInput{scimUser(0), scimUser(1), scimUser(2), scimUser(3), scimUser(4)}
+		h.panicEmail.Store("user03@example.com")
+		_, errs := gathered(t, svc, h, backgrounds(len(ins)), ins)
+		if errs[0] != nil || errs[1] != nil {
+			t.Fatalf("the calls alone: %v, %v", errs[0], errs[1])
+		}
+		if errs[2] == nil || !strings.Contains(errs[2].Error(), "panicked") {
+			t.Fatalf("the call that ran the batch: %v, want its panic", errs[2])
+		}
+		for _, i := range []int{3, 4} {
+			if errs[i] == nil || !strings.Contains(errs[i].Error(), "failed unexpectedly") {
+				t.Fatalf("call %d of the batch that panicked: %v", i, errs[i])
+			}
+			if _, err := st.GetCardByEmail(ctx, "acme", ins[i].Email); !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("call %d's card was written: %v", i, err)
+			}
+		}
+		h.panicEmail.Store("")
+		done := make(chan error, 1)
+		go func() { _, err := svc.ApplyClaim(ctx, actor("scim:okta"), scimUser(5)); done <- err }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("the next write: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("the next write of the connection waits for ever after a panic")
 		}
 	})
 }
