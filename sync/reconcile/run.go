@@ -256,8 +256,8 @@ func (r *Runner) Run(ctx context.Context, f Feed, opt RunOptions) (store.Run, er
 	return r.apply(ctx, f, run, plan, snap, done, opt, log)
 }
 
-// dropCards is leanPlan in place: p's changes without what they say the
-// cards will be.
+// dropCards takes from p's changes what they say the cards will be (an
+// import's Card and CardChanges), in place.
 func dropCards(p *Plan) {
 	for i := range p.Changes {
 		p.Changes[i].Card, p.Changes[i].CardChanges = nil, nil
@@ -540,11 +540,7 @@ func (r *Runner) Interrupt(ctx context.Context, tenant, feed, runID, why string)
 // leanPlan is p without what its changes say the cards will be (Card,
 // CardChanges), for storing.
 func leanPlan(p Plan) Plan {
-	changes := make([]Change, len(p.Changes))
-	for i, ch := range p.Changes {
-		ch.Card, ch.CardChanges = nil, nil
-		changes[i] = ch
-	}
-	p.Changes = changes
+	p.Changes = slices.Clone(p.Changes)
+	dropCards(&p)
 	return p
 }
