@@ -86,25 +86,25 @@ func (s *Service) applyGathered(ctx context.Context, actor Actor, in ClaimInput)
 	c.wake = make(chan []*gatherCall, 1)
 	q.pending = append(q.pending, c)
 	g.mu.Unlock()
+	var batch []*gatherCall
 	select {
-	case batch := <-c.wake:
-		if batch != nil {
-			s.runGathered(k, actor, batch)
-		}
-		return c.out, c.err
+	case batch = <-c.wake:
 	case <-ctx.Done():
-	}
-	// The caller went away while waiting: if no batch has taken the call
-	// yet, it leaves the queue unwritten; once taken, its write goes on
-	// and it waits for the outcome like the others.
-	g.mu.Lock()
-	if i := slices.Index(q.pending, c); i >= 0 {
-		q.pending = slices.Delete(q.pending, i, i+1)
+		// The caller went away while waiting: if no batch has taken the
+		// call yet, it leaves the queue unwritten; once taken, its write
+		// goes on and it waits for the outcome like the others.
+		g.mu.Lock()
+		i := slices.Index(q.pending, c)
+		if i >= 0 {
+			q.pending = slices.Delete(q.pending, i, i+1)
+		}
 		g.mu.Unlock()
-		return Outcome{}, ctx.Err()
+		if i >= 0 {
+			return Outcome{}, ctx.Err()
+		}
+		batch = <-c.wake
 	}
-	g.mu.Unlock()
-	if batch := <-c.wake; batch != nil {
+	if batch != nil {
 		s.runGathered(k, actor, batch)
 	}
 	return c.out, c.err
@@ -161,11 +161,8 @@ func (s *Service) handOn(k gatherKey) {
 // with names exactly the card it left): a second call of the same card
 // waits for the next batch.
 func take(q *gatherQueue) []*gatherCall {
-	var (
-		next  []*gatherCall
-		rest  = q.pending[:0:0]
-		cards = map[string]bool{}
-	)
+	var next, rest []*gatherCall
+	cards := map[string]bool{}
 	for _, c := range q.pending {
 		id := c.in.CardID
 		if len(next) == gatherMax || id != "" && cards[id] {
@@ -178,43 +175,34 @@ func take(q *gatherQueue) []*gatherCall {
 		next = append(next, c)
 	}
 	q.pending = rest
-	if len(rest) == 0 {
-		q.pending = nil
-	}
 	return next
 }
 
+// applyBatch runs the batch's inputs in one ApplyClaims. A batch of more
+// than one is everyone's: the first caller going away must not cancel
+// the others' writes; and when the store fails it, which input broke the
+// transaction is not known, so each runs again alone.
 func (s *Service) applyBatch(actor Actor, batch []*gatherCall) {
-	if len(batch) == 1 {
-		c := batch[0]
-		outs, err := s.ApplyClaims(c.ctx, actor, []ClaimInput{c.in})
-		c.out, c.err = first(outs, err)
-		return
+	ctx := batch[0].ctx
+	if len(batch) > 1 {
+		ctx = context.WithoutCancel(ctx)
 	}
-	// The batch is everyone's: the first caller going away must not
-	// cancel the others' writes.
-	ctx := context.WithoutCancel(batch[0].ctx)
 	ins := make([]ClaimInput, len(batch))
 	for i, c := range batch {
 		ins[i] = c.in
 	}
 	outs, err := s.ApplyClaims(ctx, actor, ins)
-	if err != nil {
-		// Which input broke the transaction is not known: each runs alone.
-		for _, c := range batch {
-			outs, err := s.ApplyClaims(c.ctx, actor, []ClaimInput{c.in})
-			c.out, c.err = first(outs, err)
-		}
-		return
-	}
 	for i, c := range batch {
-		c.out = outs[i]
+		switch {
+		case err == nil:
+			c.out = outs[i]
+		case len(batch) == 1:
+			c.err = err
+		default:
+			alone, err := s.ApplyClaims(c.ctx, actor, []ClaimInput{c.in})
+			if c.err = err; err == nil {
+				c.out = alone[0]
+			}
+		}
 	}
-}
-
-func first(outs []Outcome, err error) (Outcome, error) {
-	if err != nil {
-		return Outcome{}, err
-	}
-	return outs[0], nil
 }

@@ -284,36 +284,10 @@ func (s *Service) applyClaims(ctx context.Context, actor Actor, ins []ClaimInput
 	if err != nil {
 		return nil, err
 	}
-	prepare := func(in *ClaimInput) (p prepared, err error) {
-		p.in = in
-		switch {
-		case in.Tenant != tenant:
-			return p, fmt.Errorf("batch mixes tenants %q and %q", tenant, in.Tenant)
-		case in.Source == "":
-			return p, errors.New("claim has no source")
-		case in.Patch != nil && in.CardID == "":
-			return p, errors.New("a patch names no card")
-		case in.Patch != nil:
-			return p, nil // prepared once Patch has made it
-		case !in.State.Valid():
-			return p, fmt.Errorf("invalid claim state %q", in.State)
-		}
-		p.display, p.emailNorm, err = NormalizeEmail(in.Email)
-		if err != nil && in.State == store.Withdrawn && (in.ExternalID != "" || in.CardID != "") {
-			err = nil // a withdrawal needs no email when the claim is known otherwise
-		}
-		if err != nil && in.EmailOptional {
-			err, p.display, p.emailNorm = nil, "", ""
-		}
-		if err == nil {
-			p.in, err = s.vetInput(policy, p.in, p.emailNorm)
-		}
-		return p, err
-	}
 	preps := make([]prepared, len(ins))
 	refused := make([]error, len(ins))
 	for i := range ins {
-		preps[i], refused[i] = prepare(&ins[i])
+		preps[i], refused[i] = s.prepare(policy, tenant, &ins[i])
 	}
 
 	var outcomes []Outcome
@@ -397,7 +371,7 @@ func (s *Service) applyClaims(ctx context.Context, actor Actor, ins []ClaimInput
 			}
 			if p.in.Patch != nil {
 				var err error
-				if p, outcomes[i], err = b.patched(ctx, p, prepare, loginCards); err != nil {
+				if p, outcomes[i], err = b.patched(ctx, p, loginCards); err != nil {
 					return err
 				}
 				if outcomes[i].Err != nil {
@@ -505,14 +479,42 @@ type prepared struct {
 	display, emailNorm string
 }
 
+// prepare checks an input of a batch of tenant and normalizes its email
+// (a Patch input is prepared once its patch has made it).
+func (s *Service) prepare(policy Policy, tenant string, in *ClaimInput) (p prepared, err error) {
+	p.in = in
+	switch {
+	case in.Tenant != tenant:
+		return p, fmt.Errorf("batch mixes tenants %q and %q", tenant, in.Tenant)
+	case in.Source == "":
+		return p, errors.New("claim has no source")
+	case in.Patch != nil && in.CardID == "":
+		return p, errors.New("a patch names no card")
+	case in.Patch != nil:
+		return p, nil
+	case !in.State.Valid():
+		return p, fmt.Errorf("invalid claim state %q", in.State)
+	}
+	p.display, p.emailNorm, err = NormalizeEmail(in.Email)
+	if err != nil && in.State == store.Withdrawn && (in.ExternalID != "" || in.CardID != "") {
+		err = nil // a withdrawal needs no email when the claim is known otherwise
+	}
+	if err != nil && in.EmailOptional {
+		err, p.display, p.emailNorm = nil, "", ""
+	}
+	if err == nil {
+		p.in, err = s.vetInput(policy, p.in, p.emailNorm)
+	}
+	return p, err
+}
+
 // patched makes a Patch input's statement from the card's live claim of
 // its source, as the batch read and locked it, and prepares it as the
-// other inputs were (prepare). A new login the statement gives that no
+// other inputs were. A new login the statement gives that no
 // loaded card holds is looked up, as the batch looked up the others'
 // (the claim's own login is its card's already).
 // A refusal is the Outcome's Err; the error is the store's.
-func (b *batch) patched(ctx context.Context, p prepared, prepare func(*ClaimInput) (prepared, error),
-	loginCards map[string]map[string]string) (prepared, Outcome, error) {
+func (b *batch) patched(ctx context.Context, p prepared, loginCards map[string]map[string]string) (prepared, Outcome, error) {
 	in := p.in
 	w := b.byID[in.CardID]
 	var (
@@ -530,7 +532,7 @@ func (b *batch) patched(ctx context.Context, p prepared, prepare func(*ClaimInpu
 		return p, Outcome{Card: w.card, Err: err}, nil
 	}
 	next.CardID, next.Patch, next.IfVersion = in.CardID, nil, 0
-	np, err := prepare(&next)
+	np, err := b.s.prepare(b.policy, b.tenant, &next)
 	if err != nil {
 		return p, Outcome{Card: w.card, Err: err}, nil
 	}
