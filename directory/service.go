@@ -159,6 +159,9 @@ type Outcome struct {
 	// Before is the card as it was, in a preview of a change to a card
 	// that exists (what an import's review shows changing).
 	Before *Card
+	// Claim is the input's source's claim on the card after it (what a
+	// SCIM POST answers with); zero when the input was refused.
+	Claim Claim
 }
 
 // Service is the only code that changes cards. Every method that writes does
@@ -448,6 +451,9 @@ func (s *Service) applyClaims(ctx context.Context, actor Actor, ins []ClaimInput
 			}, mutation{invite: invite, emailOptional: in.EmailOptional})
 			if err != nil {
 				return err
+			}
+			if outcomes[i].Err == nil {
+				outcomes[i].Claim, _ = w.claim(in.Source)
 			}
 			if outcomes[i].Err == nil && in.State == store.Withdrawn && prev.State != store.Withdrawn && len(prev.Attributes.Groups) > 0 {
 				// A person the source no longer lists leaves its groups.

@@ -40,9 +40,8 @@ func (u *users) Create(r *http.Request, attrs elimity.ResourceAttributes) (elimi
 	u.s.logger.Info("scim user created", "tenant", c.Tenant, "connection", c.Name, "card", out.Card.ID, "adopted", !out.Created)
 	if out.Created {
 		// A card this POST made is in none of the connection's groups, and
-		// its claim is the record just sent: the answer needs no read.
-		claim := store.Claim{State: in.State, Raw: in.Raw, FirstSeen: out.Card.CreatedAt}
-		return u.s.userResource(c, claim, out.Card, nil), nil
+		// the outcome holds its claim: the answer needs no read.
+		return u.s.userResource(c, out.Claim, out.Card, nil), nil
 	}
 	return u.resource(ctx, c, out.Card.ID)
 }
