@@ -849,6 +849,14 @@ type BatchOptions struct {
 // committed, and applying the same inputs again finishes the rest (a
 // claim already applied is unchanged and writes nothing).
 func (s *Service) ApplyAll(ctx context.Context, actor Actor, ins []ClaimInput, opt BatchOptions) ([]Outcome, error) {
+	return s.ApplyInputs(ctx, actor, len(ins), func(lo, hi int) []ClaimInput { return ins[lo:hi] }, opt)
+}
+
+// ApplyInputs is ApplyAll of n inputs that inputs makes a batch at a time:
+// inputs(lo, hi) returns inputs lo to hi-1, and is called from the
+// workers, several at once. An apply of a million claims then holds only
+// the batches in flight, not a million inputs.
+func (s *Service) ApplyInputs(ctx context.Context, actor Actor, n int, inputs func(lo, hi int) []ClaimInput, opt BatchOptions) ([]Outcome, error) {
 	size, workers := opt.Size, opt.Workers
 	if size <= 0 {
 		size = 1000
@@ -858,7 +866,7 @@ func (s *Service) ApplyAll(ctx context.Context, actor Actor, ins []ClaimInput, o
 	}
 	var outcomes []Outcome
 	if opt.Each == nil {
-		outcomes = make([]Outcome, len(ins))
+		outcomes = make([]Outcome, n)
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -871,13 +879,13 @@ func (s *Service) ApplyAll(ctx context.Context, actor Actor, ins []ClaimInput, o
 	// Statistics go stale when a batch apply grows the tables fast: refresh
 	// them after the 1st, 4th, 16th, 64th… batch, where the store can.
 	an, canAnalyze := s.store.(interface{ Analyze(context.Context) error })
-	for range min(workers, (len(ins)+size-1)/size) {
+	for range min(workers, (n+size-1)/size) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for lo := range jobs {
-				hi := min(lo+size, len(ins))
-				out, err := s.ApplyClaims(ctx, actor, ins[lo:hi])
+				hi := min(lo+size, n)
+				out, err := s.ApplyClaims(ctx, actor, inputs(lo, hi))
 				if err != nil {
 					cancel(err)
 					continue
@@ -895,7 +903,7 @@ func (s *Service) ApplyAll(ctx context.Context, actor Actor, ins []ClaimInput, o
 					}
 					doneMu.Unlock()
 				}
-				if n := committed.Add(1); canAnalyze && n&(n-1) == 0 && bits.TrailingZeros64(uint64(n))%2 == 0 && len(ins) > size {
+				if c := committed.Add(1); canAnalyze && c&(c-1) == 0 && bits.TrailingZeros64(uint64(c))%2 == 0 && n > size {
 					if err := an.Analyze(ctx); err != nil {
 						s.logger.Warn("refreshing statistics", "err", err)
 					}
@@ -903,7 +911,7 @@ func (s *Service) ApplyAll(ctx context.Context, actor Actor, ins []ClaimInput, o
 			}
 		}()
 	}
-	for lo := 0; lo < len(ins); lo += size {
+	for lo := 0; lo < n; lo += size {
 		select {
 		case jobs <- lo:
 		case <-ctx.Done():

@@ -27,14 +27,14 @@ type dyingDirectory struct {
 	left int
 }
 
-func (d *dyingDirectory) ApplyAll(ctx context.Context, actor directory.Actor, ins []directory.ClaimInput, opt directory.BatchOptions) ([]directory.Outcome, error) {
+func (d *dyingDirectory) ApplyInputs(ctx context.Context, actor directory.Actor, n int, inputs func(lo, hi int) []directory.ClaimInput, opt directory.BatchOptions) ([]directory.Outcome, error) {
 	var all []directory.Outcome
-	for lo := 0; lo < len(ins); lo += opt.Size {
+	for lo := 0; lo < n; lo += opt.Size {
 		if d.left == 0 {
 			return all, errors.New("killed")
 		}
 		d.left--
-		out, err := d.Service.ApplyClaims(ctx, actor, ins[lo:min(lo+opt.Size, len(ins))])
+		out, err := d.Service.ApplyClaims(ctx, actor, inputs(lo, min(lo+opt.Size, n)))
 		if err != nil {
 			return all, err
 		}

@@ -97,16 +97,84 @@ type Plan struct {
 	// Review is the dry run whose plan this one applies (ApplyReview).
 	Review string `json:"review,omitempty"`
 
-	// ins[i] is the claim Changes[i] applies (one slice, so that the
-	// directory is handed batches of it as they are, not copies). A stored
-	// plan has none: it is made again from its snapshot to be applied.
-	ins []directory.ClaimInput
+	// What Changes[i] applies is made when it is previewed or applied, a
+	// batch at a time (input): a million claim inputs held from the plan
+	// to the end of its apply were a third of an import's memory. from[i]
+	// ≥ 0 is the snapshot's record the change states, -1-k the k-th
+	// withdrawal. A stored plan has none: it is made again from its
+	// snapshot to be applied.
+	from      []int32
+	records   []Record
+	withdrawn []store.Claim
+	src       Source
+	partial   *directory.Partial
+	// bound: each change applies only to the card at the version it has
+	// (ApplyReview: the version the review showed).
+	bound bool
+	// cards: the changes say what each card will be (Card, CardChanges).
+	cards bool
+}
+
+// applies reports whether p was made by MakePlan, so that it knows what
+// each of its changes applies. A stored plan does not.
+func (p *Plan) applies() bool { return len(p.from) == len(p.Changes) }
+
+// noteCards notes on each change what its card will be, on a plan made
+// without: a held import's, for whoever approves it.
+func (p *Plan) noteCards(ctx context.Context, dir Directory) error {
+	if p.cards || !p.src.Import || !p.applies() {
+		return nil
+	}
+	if err := p.preview(ctx, dir, true); err != nil {
+		return fmt.Errorf("previewing the cards: %w", err)
+	}
+	p.cards = true
+	return nil
+}
+
+// input is the claim Changes[i] applies.
+func (p *Plan) input(i int) directory.ClaimInput {
+	src := p.src
+	if k := p.from[i]; k < 0 {
+		c := p.withdrawn[-1-k]
+		return directory.ClaimInput{Tenant: src.Tenant, Source: src.Name, ExternalID: c.ExternalID, CardID: c.CardID,
+			Email: c.Email, State: store.Withdrawn, Authoritative: c.Authoritative}
+	}
+	rec := &p.records[p.from[i]]
+	state := store.Present
+	if rec.Deactivated {
+		state = store.Deactivated
+	}
+	in := directory.ClaimInput{Tenant: src.Tenant, Source: src.Name, ExternalID: rec.Key, Email: rec.Email,
+		State: state, Authoritative: src.Authoritative, Attributes: rec.Attributes, Partial: p.partial, Import: src.Import, Invite: src.Invite}
+	if p.bound {
+		in.IfVersion = p.Changes[i].Version
+	}
+	return in
+}
+
+// inputs are the claims of the changes at, in order.
+func (p *Plan) inputs(at []int32) []directory.ClaimInput {
+	ins := make([]directory.ClaimInput, len(at))
+	for j, i := range at {
+		ins[j] = p.input(int(i))
+	}
+	return ins
+}
+
+// span is lo, lo+1, … hi-1.
+func span(lo, hi int) []int32 {
+	s := make([]int32, hi-lo)
+	for i := range s {
+		s[i] = int32(lo + i)
+	}
+	return s
 }
 
 // Directory is what reconcile needs of the directory service.
 type Directory interface {
 	Preview(ctx context.Context, actor directory.Actor, ins []directory.ClaimInput) ([]directory.Outcome, error)
-	ApplyAll(ctx context.Context, actor directory.Actor, ins []directory.ClaimInput, opt directory.BatchOptions) ([]directory.Outcome, error)
+	ApplyInputs(ctx context.Context, actor directory.Actor, n int, inputs func(lo, hi int) []directory.ClaimInput, opt directory.BatchOptions) ([]directory.Outcome, error)
 }
 
 // Claims is what reconcile needs of the store.
@@ -148,8 +216,16 @@ const previewBatch = 1000
 
 // MakePlan diffs a snapshot against the source's claims: who is new, who
 // changed, who left. Which cards would be enabled or disabled is asked of
-// the directory (Preview), never decided here.
+// the directory (Preview), never decided here. An import's plan is its
+// review: each change says what the card will be (Card, CardChanges).
 func MakePlan(ctx context.Context, dir Directory, claims Claims, src Source, snap Snapshot) (Plan, error) {
+	return makePlan(ctx, dir, claims, src, snap, src.Import)
+}
+
+// makePlan is MakePlan; with cards, each change says what its card will be.
+// A plan that is applied at once is read by nobody, and for a million new
+// people what each card will be was half of the plan's memory.
+func makePlan(ctx context.Context, dir Directory, claims Claims, src Source, snap Snapshot, cards bool) (Plan, error) {
 	fingerprint, err := claims.SourceFingerprint(ctx, src.Tenant, src.Name)
 	if err != nil {
 		return Plan{}, err
@@ -209,7 +285,8 @@ func MakePlan(ctx context.Context, dir Directory, claims Claims, src Source, sna
 	}
 
 	p := Plan{Tenant: src.Tenant, Source: src.Name, Records: len(snap.Records), Flagged: snap.Flagged,
-		Counts: map[string]int{}, Present: present, Fingerprint: fingerprint, FullRoster: src.Withdraw}
+		Counts: map[string]int{}, Present: present, Fingerprint: fingerprint, FullRoster: src.Withdraw,
+		records: snap.Records, src: src, partial: partial, cards: cards && src.Import}
 	if partial != nil {
 		p.Partial, p.Columns, p.ClearEmpty = true, partial.Attributes, partial.ClearEmpty
 	}
@@ -220,18 +297,12 @@ func MakePlan(ctx context.Context, dir Directory, claims Claims, src Source, sna
 		}
 	}
 	p.Changes = make([]Change, 0, len(snap.Records)-same+len(gone))
-	p.ins = make([]directory.ClaimInput, 0, cap(p.Changes))
+	p.from = make([]int32, 0, cap(p.Changes))
 	for i, rec := range snap.Records {
 		if unchanged[i] {
 			p.Counts[string(Unchanged)]++
 			continue
 		}
-		state := store.Present
-		if rec.Deactivated {
-			state = store.Deactivated
-		}
-		in := directory.ClaimInput{Tenant: src.Tenant, Source: src.Name, ExternalID: rec.Key, Email: rec.Email,
-			State: state, Authoritative: src.Authoritative, Attributes: rec.Attributes, Partial: partial, Import: src.Import, Invite: src.Invite}
 		c, had := differ[int32(i)]
 		ch := Change{Key: rec.Key, Email: rec.Email, Line: rec.Line}
 		switch {
@@ -254,7 +325,7 @@ func MakePlan(ctx context.Context, dir Directory, claims Claims, src Source, sna
 				ch.Attributes = append([]directory.AttributeChange{{Name: "email", Old: c.Email, New: rec.Email}}, ch.Attributes...)
 			}
 		}
-		p.Changes, p.ins = append(p.Changes, ch), append(p.ins, in)
+		p.Changes, p.from = append(p.Changes, ch), append(p.from, int32(i))
 	}
 	if src.Withdraw {
 		// After the snapshot's own changes, by key (they come from a map),
@@ -268,26 +339,19 @@ func MakePlan(ctx context.Context, dir Directory, claims Claims, src Source, sna
 			ws[i] = withdrawal{claimKey(c), c}
 		}
 		slices.SortFunc(ws, func(a, b withdrawal) int { return strings.Compare(a.key, b.key) })
-		for _, w := range ws {
+		p.withdrawn = make([]store.Claim, len(ws))
+		for k, w := range ws {
 			c := w.c
+			p.withdrawn[k] = c
 			p.Changes = append(p.Changes, Change{Action: Withdraw, Key: w.key, Email: c.Email, CardID: c.CardID})
-			p.ins = append(p.ins, directory.ClaimInput{Tenant: src.Tenant, Source: src.Name, ExternalID: c.ExternalID, CardID: c.CardID,
-				Email: c.Email, State: store.Withdrawn, Authoritative: c.Authoritative})
+			p.from = append(p.from, int32(-1-k))
 		}
 	}
 
 	// Ask the directory what the changes would do, a batch at a time. Each
 	// preview is a read-only transaction of its own, so the batches do not
 	// see each other and several run at once.
-	actor := directory.Actor{Name: src.Name}
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(previewWorkers())
-	for lo := 0; lo < len(p.Changes); lo += previewBatch {
-		hi := min(lo+previewBatch, len(p.Changes))
-		part, ins := p.Changes[lo:hi], p.ins[lo:hi]
-		g.Go(func() error { return preview(gctx, dir, actor, part, ins, src.Import) })
-	}
-	if err := g.Wait(); err != nil {
+	if err := p.preview(ctx, dir, false); err != nil {
 		return Plan{}, fmt.Errorf("previewing the plan: %w", err)
 	}
 	// What the directory would not write at all is unchanged, not a change.
@@ -297,10 +361,10 @@ func MakePlan(ctx context.Context, dir Directory, claims Claims, src Source, sna
 			p.Counts[string(Unchanged)]++
 			continue
 		}
-		p.Changes[kept], p.ins[kept] = ch, p.ins[i]
+		p.Changes[kept], p.from[kept] = ch, p.from[i]
 		kept++
 	}
-	p.Changes, p.ins = p.Changes[:kept], p.ins[:kept]
+	p.Changes, p.from = p.Changes[:kept], p.from[:kept]
 	for _, ch := range p.Changes {
 		p.Counts[string(ch.Action)]++
 		if ch.Effect != "" {
@@ -321,23 +385,54 @@ func MakePlan(ctx context.Context, dir Directory, claims Claims, src Source, sna
 // at most 4 (each holds a database connection).
 func previewWorkers() int { return min(runtime.GOMAXPROCS(0), 4) }
 
-// preview asks the directory what part's changes (their claims: ins) would
-// do, and notes it on them: a refusal, a create that would claim an
+// preview asks the directory what the plan's changes would do, a batch
+// at a time, and notes it on them (previewPart). Each preview is a
+// read-only transaction of its own, so the batches do not see each other
+// and several run at once. onlyCards notes what each card will be and
+// nothing else, on a plan previewed before (NoteCards).
+func (p *Plan) preview(ctx context.Context, dir Directory, onlyCards bool) error {
+	actor := directory.Actor{Name: p.src.Name}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(previewWorkers())
+	for lo := 0; lo < len(p.Changes); lo += previewBatch {
+		hi := min(lo+previewBatch, len(p.Changes))
+		g.Go(func() error {
+			outs, err := dir.Preview(gctx, actor, p.inputs(span(lo, hi)))
+			if err != nil {
+				return err
+			}
+			part := p.Changes[lo:hi]
+			if onlyCards {
+				for i, o := range outs {
+					if o.Err == nil && o.Changed {
+						noteCard(&part[i], o)
+					}
+				}
+				return nil
+			}
+			previewPart(part, outs, p.src.Import, p.cards)
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// previewPart notes on part's changes what the directory's preview of
+// them (outs) says they would do: a refusal, a create that would claim an
 // existing card, the effect on the card's access, or nothing at all
 // (Unchanged, which MakePlan then counts rather than lists).
 //
-// With review (an import), it notes what the card will be too: its
-// version now, its attributes after, what of them change, and whether
-// the person would be invited.
-func preview(ctx context.Context, dir Directory, actor directory.Actor, part []Change, ins []directory.ClaimInput, review bool) error {
-	outs, err := dir.Preview(ctx, actor, ins)
-	if err != nil {
-		return err
-	}
+// With review (an import), it notes the card's version now and whether
+// the person would be invited; with cards too, what the card will be:
+// its attributes after, and what of them change.
+func previewPart(part []Change, outs []directory.Outcome, review, cards bool) {
 	for i, o := range outs {
 		ch := &part[i]
 		if review && o.Err == nil && o.Changed {
 			noteReview(ch, o)
+			if cards {
+				noteCard(ch, o)
+			}
 		}
 		switch {
 		case o.Err != nil:
@@ -359,7 +454,6 @@ func preview(ctx context.Context, dir Directory, actor directory.Actor, part []C
 			}
 		}
 	}
-	return nil
 }
 
 // sameClaim reports whether the source's claim already says what the
@@ -381,24 +475,34 @@ func claimKey(c store.Claim) string {
 	return strings.ToLower(strings.TrimSpace(c.Email))
 }
 
-// noteReview notes on ch what its preview o says the card will be.
+// noteReview notes on ch what its preview o says an import's review
+// holds it to: the card's version now (0 for a card it creates), and
+// whether the person would be invited.
 func noteReview(ch *Change, o directory.Outcome) {
+	ch.Invite = o.Created && o.Card.Invite != nil
+	switch {
+	case o.Before != nil:
+		ch.Version = o.Before.Version
+	case !o.Created:
+		ch.Version = o.Card.Version
+	}
+}
+
+// noteCard notes on ch what its preview o says the card will be.
+func noteCard(ch *Change, o directory.Outcome) {
 	after := o.Card.Attributes
 	ch.Card = &after
-	ch.Invite = o.Created && o.Card.Invite != nil
+	ch.CardChanges = nil
 	if o.Before == nil && o.Created {
 		ch.CardChanges = newCardChanges(after)
 		return
 	}
 	var before directory.Attributes
 	if o.Before != nil {
-		ch.Version = o.Before.Version
 		before = o.Before.Attributes
 		if o.Before.Email != o.Card.Email {
 			ch.CardChanges = append(ch.CardChanges, directory.AttributeChange{Name: "email", Old: o.Before.Email, New: o.Card.Email})
 		}
-	} else if !o.Created {
-		ch.Version = o.Card.Version
 	}
 	ch.CardChanges = append(ch.CardChanges, directory.AttributeChanges(before, after)...)
 }

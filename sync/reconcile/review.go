@@ -61,18 +61,14 @@ func (r *Runner) ApplyReview(ctx context.Context, f Feed, reviewID string, opt R
 		return review, fmt.Errorf("%w: run %s keeps no snapshot to apply; run the dry run again", ErrNotReview, reviewID)
 	}
 	snap := *st.Snapshot
-	plan, err := MakePlan(ctx, r.Dir, r.Store, f.Source, snap)
+	plan, err := makePlan(ctx, r.Dir, r.Store, f.Source, snap, false)
 	if err != nil {
 		return review, err
 	}
 	if changes := reviewChanges(st.Plan, plan); len(changes) > 0 {
 		return review, &ReviewChangedError{RunID: reviewID, Changes: changes}
 	}
-	for i, ch := range plan.Changes {
-		if ch.Version != 0 {
-			plan.ins[i].IfVersion = ch.Version
-		}
-	}
+	plan.bound = true // each change to the card version the review showed
 	plan.Review = reviewID
 	run := store.Run{ID: uuid.Must(uuid.NewV7()).String(), Tenant: review.Tenant, Feed: review.Feed, Kind: review.Kind,
 		Status: store.RunPlanned, Trigger: "review", Actor: opt.Actor, Started: r.now(),

@@ -149,6 +149,9 @@ func (r *Runner) finish(ctx context.Context, run store.Run, status string, err e
 func (r *Runner) hold(ctx context.Context, f Feed, run store.Run, plan Plan, snap Snapshot, lastApplied store.Run, reasons []string, log *slog.Logger) (store.Run, error) {
 	run.HoldReasons = reasons
 	run.Counts, run.Fingerprint = plan.Counts, plan.Fingerprint
+	if err := plan.noteCards(ctx, r.Dir); err != nil {
+		return r.finish(ctx, run, store.RunFailed, err, log)
+	}
 	st := storedOf(f, plan, &snap)
 	st.LastApplied = lastApplied.ID
 	var err error
@@ -215,7 +218,10 @@ func (r *Runner) Run(ctx context.Context, f Feed, opt RunOptions) (store.Run, er
 		return run, r.Store.PutRun(ctx, run)
 	}
 
-	plan, err := MakePlan(ctx, r.Dir, r.Store, f.Source, snap)
+	// What each card will be is an import's review: a dry run shows it,
+	// and a held plan notes it for whoever approves it (hold). A plan
+	// applied at once is read by nobody.
+	plan, err := makePlan(ctx, r.Dir, r.Store, f.Source, snap, opt.DryRun)
 	if err != nil {
 		return r.finish(ctx, run, store.RunFailed, err, log)
 	}
@@ -239,14 +245,6 @@ func (r *Runner) Run(ctx context.Context, f Feed, opt RunOptions) (store.Run, er
 		return r.finish(ctx, run, store.RunPlanned, nil, log)
 	}
 	reasons := Hold(plan, f.Limits, lastApplied.Counts["records"])
-	if len(reasons) == 0 {
-		// Applied at once, the plan is reviewed by nobody: what each card
-		// will be (an import's Card and CardChanges) is neither shown nor
-		// kept. For an import of new people that is a third of the plan's
-		// memory, held through the apply. A held plan keeps it for
-		// whoever approves it.
-		dropCards(&plan)
-	}
 	if opt.Planned != nil {
 		opt.Planned(plan)
 	}
@@ -276,17 +274,19 @@ func (r *Runner) apply(ctx context.Context, f Feed, run store.Run, plan Plan, sn
 	if err := r.Store.PutRun(ctx, run); err != nil {
 		return run, err
 	}
-	if len(plan.ins) != len(plan.Changes) {
-		return run, fmt.Errorf("plan of %d changes carries %d claims: only a plan made by MakePlan applies", len(plan.Changes), len(plan.ins))
+	if !plan.applies() {
+		return run, fmt.Errorf("plan of %d changes knows none of their claims: only a plan made by MakePlan applies", len(plan.Changes))
 	}
-	ins := plan.ins // all of them, unless the preview refused some
+	total, inputs := len(plan.Changes), func(lo, hi int) []directory.ClaimInput { return plan.inputs(span(lo, hi)) }
 	if plan.Counts["refused"] > 0 {
-		ins = make([]directory.ClaimInput, 0, len(plan.ins))
+		// All of them but those the preview refused.
+		var todo []int32
 		for i, ch := range plan.Changes {
 			if ch.Refused == "" {
-				ins = append(ins, plan.ins[i])
+				todo = append(todo, int32(i))
 			}
 		}
+		total, inputs = len(todo), func(lo, hi int) []directory.ClaimInput { return plan.inputs(todo[lo:hi]) }
 	}
 	if run.Counts == nil {
 		run.Counts = map[string]int{}
@@ -307,13 +307,13 @@ func (r *Runner) apply(ctx context.Context, f Feed, run store.Run, plan Plan, sn
 	}
 	// Outcomes are counted batch by batch (Each) rather than kept: a
 	// million-card apply would otherwise hold a card per input to the end.
-	outs, err := r.Dir.ApplyAll(ctx, directory.Actor{Name: f.Source.Name, RunID: run.ID}, ins, directory.BatchOptions{
+	outs, err := r.Dir.ApplyInputs(ctx, directory.Actor{Name: f.Source.Name, RunID: run.ID}, total, inputs, directory.BatchOptions{
 		Size: r.Batch, Workers: r.Workers,
 		Each: func(_ int, outs []directory.Outcome) { tally(outs) },
 		Done: func(n int) {
 			applied += n
 			if opt.Progress != nil {
-				opt.Progress(applied, len(ins))
+				opt.Progress(applied, total)
 			}
 		},
 	})
@@ -369,7 +369,7 @@ func (r *Runner) Approve(ctx context.Context, f Feed, runID, actor string) (stor
 			return run, err
 		}
 		// The stored plan keeps no claim inputs: plan again to apply.
-		plan, err := MakePlan(ctx, r.Dir, r.Store, f.Source, *st.Snapshot)
+		plan, err := makePlan(ctx, r.Dir, r.Store, f.Source, *st.Snapshot, false)
 		if err != nil {
 			return run, err
 		}
@@ -508,7 +508,7 @@ func (r *Runner) Resume(ctx context.Context, f Feed, stale store.Run) (store.Run
 			log.Error("a run left applying cannot be resumed", "err", err)
 			return r.finish(ctx, run, store.RunInterrupted, nil, log)
 		}
-		plan, err := MakePlan(ctx, r.Dir, r.Store, f.Source, *st.Snapshot)
+		plan, err := makePlan(ctx, r.Dir, r.Store, f.Source, *st.Snapshot, false)
 		if err != nil {
 			return run, err
 		}

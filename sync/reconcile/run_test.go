@@ -78,9 +78,20 @@ func TestRunApplyHoldApproveReject(t *testing.T) {
 	storetest.ForEachBackend(t, func(t *testing.T, st store.Backend) {
 		e := newEnv(t, st)
 		e.snap = roster(0, 40, nil)
-		run, err := e.runner.Run(ctx, e.feed, reconcile.RunOptions{Trigger: "manual"})
+		var progress []string
+		run, err := e.runner.Run(ctx, e.feed, reconcile.RunOptions{Trigger: "manual", Progress: func(done, total int) {
+			if total != 40 {
+				done = -1
+			}
+			progress = append(progress, fmt.Sprint(done))
+		}})
 		if err != nil || run.Status != store.RunApplied || run.Counts["create"] != 40 || run.Counts["enable"] != 40 || e.enabled(t) != 40 || e.done != 1 {
 			t.Fatalf("first run: %+v, %v; %d enabled, done %d", run, err, e.enabled(t), e.done)
+		}
+		// Six batches of at most 7, each told of all 40 (-1 if not), in
+		// whatever order the two workers commit them.
+		if len(progress) != 6 || progress[5] != "40" || slices.Contains(progress, "-1") {
+			t.Fatalf("progress %v, want six ticks of 40, the last at 40", progress)
 		}
 		// The same content again: skipped.
 		again, err := e.runner.Run(ctx, e.feed, reconcile.RunOptions{Trigger: "manual"})
@@ -204,20 +215,20 @@ func TestApplyIsIdempotentAndResumes(t *testing.T) {
 	})
 }
 
-// failAfter lets a number of ApplyAll batches through, then fails.
+// failAfter lets a number of ApplyInputs batches through, then fails.
 type failAfter struct {
 	*directory.Service
 	left int
 }
 
-func (f *failAfter) ApplyAll(ctx context.Context, actor directory.Actor, ins []directory.ClaimInput, opt directory.BatchOptions) ([]directory.Outcome, error) {
+func (f *failAfter) ApplyInputs(ctx context.Context, actor directory.Actor, n int, inputs func(lo, hi int) []directory.ClaimInput, opt directory.BatchOptions) ([]directory.Outcome, error) {
 	var all []directory.Outcome
-	for lo := 0; lo < len(ins); lo += opt.Size {
+	for lo := 0; lo < n; lo += opt.Size {
 		if f.left == 0 {
 			return all, errors.New("killed")
 		}
 		f.left--
-		out, err := f.Service.ApplyClaims(ctx, actor, ins[lo:min(lo+opt.Size, len(ins))])
+		out, err := f.Service.ApplyClaims(ctx, actor, inputs(lo, min(lo+opt.Size, n)))
 		if err != nil {
 			return all, err
 		}
@@ -332,6 +343,27 @@ func TestImportAppliedAtOnceKeepsNoCardPreviews(t *testing.T) {
 				if ch.Card != nil || ch.CardChanges != nil {
 					t.Fatalf("an import applied at once kept %s's card preview: %+v", ch.Email, ch)
 				}
+			}
+		}
+
+		// A held import keeps them for whoever approves it: two of the
+		// five disabled trips the brake (10 %).
+		e.snap = roster(0, 5, func(i int, r *reconcile.Record) {
+			r.Deactivated = i < 2
+			r.Attributes.Department = "Sales"
+		})
+		run, err = e.runner.Run(ctx, e.feed, reconcile.RunOptions{Trigger: "import"})
+		if err != nil || run.Status != store.RunHeld {
+			t.Fatalf("import: %+v, %v", run, err)
+		}
+		held, err := reconcile.LoadPlan(run)
+		if err != nil || len(held.Changes) != 5 {
+			t.Fatalf("held plan: %+v, %v", held, err)
+		}
+		for _, ch := range held.Changes {
+			want := []directory.AttributeChange{{Name: "department", Old: "R&D", New: "Sales"}}
+			if ch.Card == nil || ch.Card.Department != "Sales" || !slices.Equal(ch.CardChanges, want) || ch.Version == 0 {
+				t.Fatalf("the held import does not say what %s's card will be: %+v", ch.Email, ch)
 			}
 		}
 	})
