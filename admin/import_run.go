@@ -69,6 +69,7 @@ func (a *API) Import(ctx context.Context, tenant, actor string, in ImportInput) 
 		return ImportBody{}, err
 	}
 	snap, header, perr := filefeed.ParseImport(in.Name, in.Data, filefeed.ParseOptions{Feed: "import", Columns: columns, ColumnsOptional: remembered})
+	in.Data = nil // parsed: the snapshot is what the run needs of it
 	if perr == nil && in.Columns != nil {
 		a.rememberColumns(ctx, tenant, actor, in.Columns)
 	}
@@ -79,10 +80,18 @@ func (a *API) Import(ctx context.Context, tenant, actor string, in ImportInput) 
 	if in.Interruptible {
 		runCtx = ctx
 	}
-	run, err := runner.Run(runCtx, f, reconcile.RunOptions{DryRun: in.DryRun, Trigger: "import", Actor: actor, Progress: in.Progress,
-		Planned: func(p reconcile.Plan) { plan = &p }})
+	dryRun := in.DryRun
+	run, err := runner.Run(runCtx, f, reconcile.RunOptions{DryRun: dryRun, Trigger: "import", Actor: actor, Progress: in.Progress,
+		Planned: func(p reconcile.Plan) {
+			if !dryRun {
+				// Applied or held, only its summary is read here: its
+				// changes are not kept through the apply.
+				p = reconcile.Plan{Flagged: p.Flagged, Review: p.Review}
+			}
+			plan = &p
+		}})
 	var review *ImportReview
-	if in.DryRun && plan != nil {
+	if dryRun && plan != nil {
 		review = makeReview(plan, header, remembered)
 	}
 	return a.importResult(run, err, plan, review)

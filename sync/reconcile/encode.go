@@ -65,13 +65,73 @@ func encodePlan(st stored) ([]byte, error) {
 	// BestSpeed: a plan is written once and rarely read again; for 100,000
 	// creates the default level took 73 ms against 44, for 4 % fewer bytes.
 	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
-	if err := writeStored(zw, st); err != nil {
+	if err := writeStored(&splicer{buf: &buf, zw: zw}, st); err != nil {
 		return nil, err
 	}
 	if err := zw.Close(); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+// splicer is the writer encodePlan writes through: gzip, into buf, and a
+// gzip member made before (a plan's listed changes) can go in between as
+// it is. A gzip stream may be several members one after the other (RFC
+// 1952 §2.2); gzip.Reader reads them as one.
+type splicer struct {
+	buf *bytes.Buffer
+	zw  *gzip.Writer
+}
+
+func (s *splicer) Write(b []byte) (int, error) { return s.zw.Write(b) }
+
+// splice ends the member being written, adds member, and begins the next.
+func (s *splicer) splice(member []byte) error {
+	if err := s.zw.Close(); err != nil {
+		return err
+	}
+	s.buf.Write(member)
+	s.zw.Reset(s.buf)
+	return nil
+}
+
+// changeStream encodes a plan's changes as they are made, as writeList
+// would write them, into a gzip member of their own (Plan.listed).
+type changeStream struct {
+	buf bytes.Buffer
+	zw  *gzip.Writer
+	bw  *bufio.Writer
+	enc *json.Encoder
+	n   int
+}
+
+func newChangeStream() *changeStream {
+	s := &changeStream{}
+	s.zw, _ = gzip.NewWriterLevel(&s.buf, gzip.BestSpeed)
+	s.bw = bufio.NewWriterSize(s.zw, 64<<10)
+	s.enc = json.NewEncoder(s.bw)
+	s.bw.WriteByte('[')
+	return s
+}
+
+func (s *changeStream) add(ch *Change) error {
+	if s.n > 0 {
+		s.bw.WriteByte(',')
+	}
+	s.n++
+	return s.enc.Encode(ch)
+}
+
+// close ends the list and returns the member.
+func (s *changeStream) close() ([]byte, error) {
+	s.bw.WriteByte(']')
+	if err := s.bw.Flush(); err != nil {
+		return nil, err
+	}
+	if err := s.zw.Close(); err != nil {
+		return nil, err
+	}
+	return s.buf.Bytes(), nil
 }
 
 // writeStored writes st as encoding/json does (and a newline), the plan's
@@ -101,7 +161,19 @@ func writeStored(w io.Writer, st stored) error {
 	}
 	bw.Write(head)
 	bw.WriteString(`"changes":`)
-	if err := writeList(bw, changes); err != nil {
+	if member := st.Plan.listed; member != nil {
+		// Encoded as they were made: spliced in as they are.
+		sp, ok := w.(*splicer)
+		if !ok {
+			return errors.New("encoding a plan: its changes are encoded already, and only encodePlan splices them in")
+		}
+		if err := bw.Flush(); err != nil {
+			return err
+		}
+		if err := sp.splice(member); err != nil {
+			return err
+		}
+	} else if err := writeList(bw, changes); err != nil {
 		return err
 	}
 	if st.Snapshot != nil {

@@ -71,6 +71,39 @@ func TestEncodePlanIsEncodingJSON(t *testing.T) {
 		if !bytes.Equal(again, want) {
 			t.Fatalf("read back\n%s\nwant\n%s", again, want)
 		}
+
+		// The same plan with its changes encoded as they were made (not
+		// listed) is stored as the same JSON, and lists them again.
+		if st.Plan.Changes == nil {
+			continue
+		}
+		cs := newChangeStream()
+		for i := range st.Plan.Changes {
+			if err := cs.add(&st.Plan.Changes[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		streamed := st
+		if streamed.Plan.listed, err = cs.close(); err != nil {
+			t.Fatal(err)
+		}
+		streamed.Plan.Changes = nil
+		enc, err = encodePlan(streamed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		zr, err = gzip.NewReader(bytes.NewReader(enc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ = io.ReadAll(zr)
+		compact.Reset()
+		if err := json.Compact(&compact, got); err != nil || !bytes.Equal(compact.Bytes(), want) {
+			t.Fatalf("spliced (%v)\n%s\njson.Marshal\n%s", err, got, want)
+		}
+		if err := streamed.Plan.list(); err != nil || !reflect.DeepEqual(streamed.Plan.Changes, back.Plan.Changes) {
+			t.Fatalf("listed again (%v): %+v, want %+v", err, streamed.Plan.Changes, back.Plan.Changes)
+		}
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/csv"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -17,13 +18,17 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/rosterd/rosterd/admin"
+	"github.com/rosterd/rosterd/config"
 	"github.com/rosterd/rosterd/directory"
 	"github.com/rosterd/rosterd/internal/pgtest"
 	"github.com/rosterd/rosterd/store"
 	"github.com/rosterd/rosterd/store/storetest"
 	"github.com/rosterd/rosterd/sync/filefeed"
 	"github.com/rosterd/rosterd/sync/reconcile"
+	"github.com/rosterd/rosterd/tenant"
 )
 
 // importRows is the size of BenchmarkImportSQLite (BENCH_IMPORT_ROWS
@@ -86,9 +91,9 @@ func cpuTime() time.Duration {
 
 // BenchmarkImportSQLite is `rosterd import FILE --tenant default` into a
 // new embedded default: a fresh, migrated SQLite file store, the file read
-// from disk, filefeed.ImportFeed and the Runner (parse, plan with the
-// directory's preview, apply, the stored run), as importCommand wires
-// them. The raw floor, measured in the same iteration on the same disk:
+// from disk, and admin.API.Import over the directory and the Runner
+// (parse, plan with the directory's preview, apply, the stored run), as
+// importCommand wires them. The raw floor, measured in the same iteration on the same disk:
 // SQLite (the same driver and pragmas) inserting the same rows into one
 // table, one transaction, one prepared INSERT. Peak RSS is the import's:
 // the high-water mark is reset before it (Linux clear_refs 5).
@@ -109,6 +114,9 @@ func BenchmarkImportSQLite(b *testing.B) {
 		st := storetest.Migrated(b, storetest.OpenSQLite)
 		dir := directory.NewService(st, map[string]directory.Policy{"default": directory.DefaultPolicy()})
 		runner := &reconcile.Runner{Dir: dir, Store: st}
+		tenants := defaultTenant{tenant.FromConfig(&config.Default().Tenants[0])}
+		api := admin.New(nil, tenants, slog.New(slog.DiscardHandler), prometheus.NewRegistry()).
+			With(admin.Services{Directory: dir, Store: st, Runner: runner})
 		runtime.GC()
 		debug.FreeOSMemory()
 		os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
@@ -118,15 +126,13 @@ func BenchmarkImportSQLite(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		f := filefeed.ImportFeed("default", path, data, filefeed.ImportOptions{}, reconcile.Limits{MaxDisablePercent: 5, MaxDisableCount: 100, MinSnapshotRatio: 0.5})
-		run, err := runner.Run(ctx, f, reconcile.RunOptions{Trigger: "import", Actor: "cli"})
+		body, err := api.Import(ctx, "default", "cli", admin.ImportInput{Name: filepath.Base(path), Data: data, Interruptible: true})
 		imp += time.Since(start)
 		impCPU += cpuTime() - c0
 		b.StopTimer()
 		peak = max(peak, vmHWM())
-		data = nil
-		if err != nil || run.Counts["create"] != n || run.Status != store.RunApplied {
-			b.Fatalf("import: %s %+v, %v", run.Status, run.Counts, err)
+		if err != nil || body.Failed() || body.Counts["create"] != n || body.Status != store.RunApplied {
+			b.Fatalf("import: %s %+v, %v, %v", body.Status, body.Counts, err, body.Failure)
 		}
 		d, dc := sqliteFloor(b, csvRows(b, importCSV(n)))
 		floor += d
@@ -245,3 +251,16 @@ func copyFloor(b testing.TB, rows [][]string) time.Duration {
 	}
 	return time.Since(start)
 }
+
+// defaultTenant is the embedded default's one tenant, as the admin API
+// looks tenants up.
+type defaultTenant struct{ t *tenant.Tenant }
+
+func (d defaultTenant) Get(_ context.Context, id string) (*tenant.Tenant, error) {
+	if id != d.t.ID() {
+		return nil, store.ErrNotFound
+	}
+	return d.t, nil
+}
+
+func (d defaultTenant) List() []*tenant.Tenant { return []*tenant.Tenant{d.t} }

@@ -1,7 +1,10 @@
 package reconcile
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
+	"encoding/json"
 	"fmt"
 	"runtime"
 	"slices"
@@ -108,6 +111,12 @@ type Plan struct {
 	withdrawn []store.Claim
 	src       Source
 	partial   *directory.Partial
+	// listed, for a plan made not to list its changes, is them as the
+	// stored run keeps them: a gzip member of their JSON array (encodePlan
+	// splices it in). refused are the changes the preview refused, by
+	// index: the apply skips them.
+	listed  []byte
+	refused []int32
 	// bound: each change applies only to the card at the version it has
 	// (ApplyReview: the version the review showed).
 	bound bool
@@ -117,7 +126,24 @@ type Plan struct {
 
 // applies reports whether p was made by MakePlan, so that it knows what
 // each of its changes applies. A stored plan does not.
-func (p *Plan) applies() bool { return len(p.from) == len(p.Changes) }
+func (p *Plan) applies() bool { return p.listed != nil || len(p.from) == len(p.Changes) }
+
+// list lists a plan's changes (Changes) that it kept only encoded.
+func (p *Plan) list() error {
+	if p.listed == nil {
+		return nil
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(p.listed))
+	if err != nil {
+		return err
+	}
+	var chs []Change
+	if err := json.NewDecoder(zr).Decode(&chs); err != nil {
+		return fmt.Errorf("listing the plan's changes: %w", err)
+	}
+	p.Changes, p.listed = chs, nil
+	return nil
+}
 
 // noteCards notes on each change what its card will be, on a plan made
 // without: a held import's, for whoever approves it.
@@ -132,25 +158,33 @@ func (p *Plan) noteCards(ctx context.Context, dir Directory) error {
 	return nil
 }
 
-// input is the claim Changes[i] applies.
+// input is the claim the plan's i-th change applies.
 func (p *Plan) input(i int) directory.ClaimInput {
+	var version int64
+	if p.bound {
+		version = p.Changes[i].Version
+	}
+	return p.inputAt(p.from[i], version)
+}
+
+// inputAt is the claim of the change of at (a record's index in the
+// snapshot, or -1-k for the k-th withdrawal), bound to the card's version
+// when it is not 0.
+func (p *Plan) inputAt(at int32, version int64) directory.ClaimInput {
 	src := p.src
-	if k := p.from[i]; k < 0 {
-		c := p.withdrawn[-1-k]
+	if at < 0 {
+		c := p.withdrawn[-1-at]
 		return directory.ClaimInput{Tenant: src.Tenant, Source: src.Name, ExternalID: c.ExternalID, CardID: c.CardID,
 			Email: c.Email, State: store.Withdrawn, Authoritative: c.Authoritative}
 	}
-	rec := &p.records[p.from[i]]
+	rec := &p.records[at]
 	state := store.Present
 	if rec.Deactivated {
 		state = store.Deactivated
 	}
-	in := directory.ClaimInput{Tenant: src.Tenant, Source: src.Name, ExternalID: rec.Key, Email: rec.Email,
-		State: state, Authoritative: src.Authoritative, Attributes: rec.Attributes, Partial: p.partial, Import: src.Import, Invite: src.Invite}
-	if p.bound {
-		in.IfVersion = p.Changes[i].Version
-	}
-	return in
+	return directory.ClaimInput{Tenant: src.Tenant, Source: src.Name, ExternalID: rec.Key, Email: rec.Email,
+		State: state, Authoritative: src.Authoritative, Attributes: rec.Attributes, Partial: p.partial, Import: src.Import,
+		Invite: src.Invite, IfVersion: version}
 }
 
 // inputs are the claims of the changes at, in order.
@@ -219,13 +253,24 @@ const previewBatch = 1000
 // the directory (Preview), never decided here. An import's plan is its
 // review: each change says what the card will be (Card, CardChanges).
 func MakePlan(ctx context.Context, dir Directory, claims Claims, src Source, snap Snapshot) (Plan, error) {
-	return makePlan(ctx, dir, claims, src, snap, src.Import)
+	return makePlan(ctx, dir, claims, src, snap, planFor{cards: src.Import, list: true})
 }
 
-// makePlan is MakePlan; with cards, each change says what its card will be.
-// A plan that is applied at once is read by nobody, and for a million new
-// people what each card will be was half of the plan's memory.
-func makePlan(ctx context.Context, dir Directory, claims Claims, src Source, snap Snapshot, cards bool) (Plan, error) {
+// planFor says what a plan made by makePlan is read for.
+type planFor struct {
+	// cards: each change says what its card will be (an import's review).
+	cards bool
+	// list: the plan lists its changes (Changes). Otherwise they are kept
+	// only as the stored run keeps them, encoded (a plan applied at once:
+	// a million changes in memory for nobody; the run is where they are
+	// read).
+	list bool
+}
+
+// makePlan is MakePlan, made for how. A plan that is applied at once is
+// read by nobody: for a million new people, what each card would be was
+// half of its memory, and its changes listed another third.
+func makePlan(ctx context.Context, dir Directory, claims Claims, src Source, snap Snapshot, how planFor) (Plan, error) {
 	fingerprint, err := claims.SourceFingerprint(ctx, src.Tenant, src.Name)
 	if err != nil {
 		return Plan{}, err
@@ -241,9 +286,18 @@ func makePlan(ctx context.Context, dir Directory, claims Claims, src Source, sna
 	// Claims are compared with the records as they stream in, and only the
 	// ones that differ are kept: a roster of a million unchanged people
 	// holds the snapshot, an index of it, and little else.
-	index := make(map[string]int32, len(snap.Records))
-	for i, rec := range snap.Records {
-		index[rec.Key] = int32(i)
+	// The index is made at the first claim: a source that has none yet (a
+	// first import, a new feed) needs no index of a million keys.
+	var index map[string]int32
+	find := func(key string) (int32, bool) {
+		if index == nil {
+			index = make(map[string]int32, len(snap.Records))
+			for i, rec := range snap.Records {
+				index[rec.Key] = int32(i)
+			}
+		}
+		i, ok := index[key]
+		return i, ok
 	}
 	// A bad row that names its person keeps them as they are.
 	flaggedKeys := map[string]bool{}
@@ -267,7 +321,7 @@ func makePlan(ctx context.Context, dir Directory, claims Claims, src Source, sna
 			present++
 		}
 		key := claimKey(c)
-		i, listed := index[key]
+		i, listed := find(key)
 		switch {
 		case !listed:
 			if src.Withdraw && c.State != store.Withdrawn && !flaggedKeys[key] {
@@ -286,50 +340,22 @@ func makePlan(ctx context.Context, dir Directory, claims Claims, src Source, sna
 
 	p := Plan{Tenant: src.Tenant, Source: src.Name, Records: len(snap.Records), Flagged: snap.Flagged,
 		Counts: map[string]int{}, Present: present, Fingerprint: fingerprint, FullRoster: src.Withdraw,
-		records: snap.Records, src: src, partial: partial, cards: cards && src.Import}
+		records: snap.Records, src: src, partial: partial, cards: how.cards && src.Import}
 	if partial != nil {
 		p.Partial, p.Columns, p.ClearEmpty = true, partial.Attributes, partial.ClearEmpty
 	}
-	same := 0
-	for _, u := range unchanged {
-		if u {
-			same++
-		}
-	}
-	p.Changes = make([]Change, 0, len(snap.Records)-same+len(gone))
-	p.from = make([]int32, 0, cap(p.Changes))
-	for i, rec := range snap.Records {
+	// The changes to preview, in the plan's order: the records that are
+	// new or differ, in snapshot order, then the withdrawals by key (they
+	// come from a map), so that a plan reads the same every time.
+	todo := make([]int32, 0, len(snap.Records)+len(gone))
+	for i := range snap.Records {
 		if unchanged[i] {
 			p.Counts[string(Unchanged)]++
 			continue
 		}
-		c, had := differ[int32(i)]
-		ch := Change{Key: rec.Key, Email: rec.Email, Line: rec.Line}
-		switch {
-		case !had:
-			ch.Action = Create // or Claim, once the directory has said whether a card exists
-		case c.State == store.Withdrawn:
-			ch.Action, ch.CardID = Claim, c.CardID
-		case c.State == store.Present && rec.Deactivated:
-			ch.Action, ch.CardID = Deactivate, c.CardID
-		case c.State == store.Deactivated && !rec.Deactivated:
-			ch.Action, ch.CardID = Reactivate, c.CardID
-		default:
-			ch.Action, ch.CardID = Update, c.CardID
-		}
-		if had {
-			next := directory.ClaimAttributes(c.Attributes, rec.Attributes, partial)
-			ch.Attributes = directory.AttributeChanges(c.Attributes, next)
-			ch.Cleared = directory.ClearedAttributes(c.Attributes, next)
-			if c.Email != rec.Email {
-				ch.Attributes = append([]directory.AttributeChange{{Name: "email", Old: c.Email, New: rec.Email}}, ch.Attributes...)
-			}
-		}
-		p.Changes, p.from = append(p.Changes, ch), append(p.from, int32(i))
+		todo = append(todo, int32(i))
 	}
 	if src.Withdraw {
-		// After the snapshot's own changes, by key (they come from a map),
-		// so a plan reads the same every time.
 		type withdrawal struct {
 			key string
 			c   store.Claim
@@ -341,44 +367,146 @@ func makePlan(ctx context.Context, dir Directory, claims Claims, src Source, sna
 		slices.SortFunc(ws, func(a, b withdrawal) int { return strings.Compare(a.key, b.key) })
 		p.withdrawn = make([]store.Claim, len(ws))
 		for k, w := range ws {
-			c := w.c
-			p.withdrawn[k] = c
-			p.Changes = append(p.Changes, Change{Action: Withdraw, Key: w.key, Email: c.Email, CardID: c.CardID})
-			p.from = append(p.from, int32(-1-k))
+			p.withdrawn[k] = w.c
+			todo = append(todo, int32(-1-k))
 		}
 	}
-
-	// Ask the directory what the changes would do, a batch at a time. Each
-	// preview is a read-only transaction of its own, so the batches do not
-	// see each other and several run at once.
-	if err := p.preview(ctx, dir, false); err != nil {
-		return Plan{}, fmt.Errorf("previewing the plan: %w", err)
+	p.from = make([]int32, 0, len(todo))
+	var stream *changeStream
+	if how.list {
+		p.Changes = make([]Change, 0, len(todo))
+	} else {
+		stream = newChangeStream()
 	}
 	// What the directory would not write at all is unchanged, not a change.
-	kept := 0
-	for i, ch := range p.Changes {
-		if ch.Action == Unchanged {
-			p.Counts[string(Unchanged)]++
-			continue
+	err = p.previewInOrder(ctx, dir, todo, differ, func(chs []Change, from []int32) error {
+		for j := range chs {
+			ch := &chs[j]
+			if ch.Action == Unchanged {
+				p.Counts[string(Unchanged)]++
+				continue
+			}
+			p.Counts[string(ch.Action)]++
+			if ch.Effect != "" {
+				p.Counts[ch.Effect]++
+			}
+			if ch.Refused != "" {
+				p.Counts["refused"]++
+				p.refused = append(p.refused, int32(len(p.from)))
+			}
+			if ch.Invite {
+				p.Counts["invited"]++
+			}
+			p.from = append(p.from, from[j])
+			if how.list {
+				p.Changes = append(p.Changes, *ch)
+			} else if err := stream.add(ch); err != nil {
+				return err
+			}
 		}
-		p.Changes[kept], p.from[kept] = ch, p.from[i]
-		kept++
+		return nil
+	})
+	if err != nil {
+		return Plan{}, fmt.Errorf("previewing the plan: %w", err)
 	}
-	p.Changes, p.from = p.Changes[:kept], p.from[:kept]
-	for _, ch := range p.Changes {
-		p.Counts[string(ch.Action)]++
-		if ch.Effect != "" {
-			p.Counts[ch.Effect]++
-		}
-		if ch.Refused != "" {
-			p.Counts["refused"]++
-		}
-		if ch.Invite {
-			p.Counts["invited"]++
+	if stream != nil {
+		if p.listed, err = stream.close(); err != nil {
+			return Plan{}, err
 		}
 	}
 	p.Counts["records"], p.Counts["flagged"] = len(snap.Records), len(snap.Flagged)
 	return p, nil
+}
+
+// change is what the plan's change of at (a record's index in the
+// snapshot, or -1-k for the k-th withdrawal) is before its preview.
+// differ is the source's claims that differ from their records.
+func (p *Plan) change(at int32, differ map[int32]store.Claim) Change {
+	if at < 0 {
+		c := p.withdrawn[-1-at]
+		return Change{Action: Withdraw, Key: claimKey(c), Email: c.Email, CardID: c.CardID}
+	}
+	rec := &p.records[at]
+	c, had := differ[at]
+	ch := Change{Key: rec.Key, Email: rec.Email, Line: rec.Line}
+	switch {
+	case !had:
+		ch.Action = Create // or Claim, once the directory has said whether a card exists
+	case c.State == store.Withdrawn:
+		ch.Action, ch.CardID = Claim, c.CardID
+	case c.State == store.Present && rec.Deactivated:
+		ch.Action, ch.CardID = Deactivate, c.CardID
+	case c.State == store.Deactivated && !rec.Deactivated:
+		ch.Action, ch.CardID = Reactivate, c.CardID
+	default:
+		ch.Action, ch.CardID = Update, c.CardID
+	}
+	if had {
+		next := directory.ClaimAttributes(c.Attributes, rec.Attributes, p.partial)
+		ch.Attributes = directory.AttributeChanges(c.Attributes, next)
+		ch.Cleared = directory.ClearedAttributes(c.Attributes, next)
+		if c.Email != rec.Email {
+			ch.Attributes = append([]directory.AttributeChange{{Name: "email", Old: c.Email, New: rec.Email}}, ch.Attributes...)
+		}
+	}
+	return ch
+}
+
+// previewInOrder asks the directory what the changes of todo would do, a
+// batch at a time, and hands each batch, previewed (previewPart), to emit
+// in todo's order, one call at a time. Each preview is a read-only
+// transaction of its own, so the batches do not see each other, and
+// previewWorkers of them run at once; no more wait for their turn.
+func (p *Plan) previewInOrder(ctx context.Context, dir Directory, todo []int32, differ map[int32]store.Claim, emit func(chs []Change, from []int32) error) error {
+	type batch struct {
+		from []int32
+		chs  []Change
+		err  error
+		done chan struct{}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	actor := directory.Actor{Name: p.src.Name}
+	// One batch is waited on, the queue holds the others in flight.
+	queue := make(chan *batch, previewWorkers()-1)
+	go func() {
+		defer close(queue)
+		for lo := 0; lo < len(todo); lo += previewBatch {
+			b := &batch{from: todo[lo:min(lo+previewBatch, len(todo))], done: make(chan struct{})}
+			select {
+			case queue <- b:
+			case <-ctx.Done():
+				return
+			}
+			go func() {
+				defer close(b.done)
+				b.chs = make([]Change, len(b.from))
+				ins := make([]directory.ClaimInput, len(b.from))
+				for j, at := range b.from {
+					b.chs[j], ins[j] = p.change(at, differ), p.inputAt(at, 0)
+				}
+				outs, err := dir.Preview(ctx, actor, ins)
+				if err != nil {
+					b.err = err
+					return
+				}
+				previewPart(b.chs, outs, p.src.Import, p.cards)
+			}()
+		}
+	}()
+	var err error
+	for b := range queue {
+		<-b.done
+		if err == nil {
+			if err = b.err; err == nil {
+				err = emit(b.chs, b.from)
+			}
+		}
+		if err != nil {
+			cancel() // the rest are drained, not emitted
+		}
+	}
+	return err
 }
 
 // previewWorkers is how many previews a plan runs at once: one per CPU,

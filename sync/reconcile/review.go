@@ -61,7 +61,9 @@ func (r *Runner) ApplyReview(ctx context.Context, f Feed, reviewID string, opt R
 		return review, fmt.Errorf("%w: run %s keeps no snapshot to apply; run the dry run again", ErrNotReview, reviewID)
 	}
 	snap := *st.Snapshot
-	plan, err := makePlan(ctx, r.Dir, r.Store, f.Source, snap, false)
+	// Listed: it is compared with the review, change by change, and each
+	// change binds its card's version.
+	plan, err := makePlan(ctx, r.Dir, r.Store, f.Source, snap, planFor{list: true})
 	if err != nil {
 		return review, err
 	}

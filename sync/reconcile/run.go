@@ -64,7 +64,9 @@ type RunOptions struct {
 	// Progress, when set, is told how many changes were applied so far.
 	Progress func(done, total int)
 	// Planned, when set, is handed the plan once it is made (an import's
-	// review is read from it).
+	// review is read from it). Only a dry run's lists its changes: those
+	// of a plan applied or held at once are read from the run that keeps
+	// them (LoadPlan), not held in memory for the apply's length.
 	Planned func(Plan)
 }
 
@@ -149,6 +151,9 @@ func (r *Runner) finish(ctx context.Context, run store.Run, status string, err e
 func (r *Runner) hold(ctx context.Context, f Feed, run store.Run, plan Plan, snap Snapshot, lastApplied store.Run, reasons []string, log *slog.Logger) (store.Run, error) {
 	run.HoldReasons = reasons
 	run.Counts, run.Fingerprint = plan.Counts, plan.Fingerprint
+	if err := plan.list(); err != nil {
+		return r.finish(ctx, run, store.RunFailed, err, log)
+	}
 	if err := plan.noteCards(ctx, r.Dir); err != nil {
 		return r.finish(ctx, run, store.RunFailed, err, log)
 	}
@@ -218,10 +223,11 @@ func (r *Runner) Run(ctx context.Context, f Feed, opt RunOptions) (store.Run, er
 		return run, r.Store.PutRun(ctx, run)
 	}
 
-	// What each card will be is an import's review: a dry run shows it,
-	// and a held plan notes it for whoever approves it (hold). A plan
-	// applied at once is read by nobody.
-	plan, err := makePlan(ctx, r.Dir, r.Store, f.Source, snap, opt.DryRun)
+	// A dry run is read: its changes, and an import's what each card will
+	// be (its review). A plan applied at once is read by nobody, its
+	// changes only in the run that keeps them; a held one is listed, and
+	// an import's cards noted, for whoever approves it (hold).
+	plan, err := makePlan(ctx, r.Dir, r.Store, f.Source, snap, planFor{cards: opt.DryRun, list: opt.DryRun})
 	if err != nil {
 		return r.finish(ctx, run, store.RunFailed, err, log)
 	}
@@ -277,14 +283,19 @@ func (r *Runner) apply(ctx context.Context, f Feed, run store.Run, plan Plan, sn
 	if !plan.applies() {
 		return run, fmt.Errorf("plan of %d changes knows none of their claims: only a plan made by MakePlan applies", len(plan.Changes))
 	}
-	total, inputs := len(plan.Changes), func(lo, hi int) []directory.ClaimInput { return plan.inputs(span(lo, hi)) }
-	if plan.Counts["refused"] > 0 {
+	// Stored, the run's plan and snapshot are not held through the apply
+	// too: a failed apply encodes them again.
+	run.Plan = nil
+	total, inputs := len(plan.from), func(lo, hi int) []directory.ClaimInput { return plan.inputs(span(lo, hi)) }
+	if len(plan.refused) > 0 {
 		// All of them but those the preview refused.
-		var todo []int32
-		for i, ch := range plan.Changes {
-			if ch.Refused == "" {
-				todo = append(todo, int32(i))
+		todo := make([]int32, 0, len(plan.from)-len(plan.refused))
+		for i, refused := 0, plan.refused; i < len(plan.from); i++ {
+			if len(refused) > 0 && refused[0] == int32(i) {
+				refused = refused[1:]
+				continue
 			}
+			todo = append(todo, int32(i))
 		}
 		total, inputs = len(todo), func(lo, hi int) []directory.ClaimInput { return plan.inputs(todo[lo:hi]) }
 	}
@@ -324,6 +335,7 @@ func (r *Runner) apply(ctx context.Context, f Feed, run store.Run, plan Plan, sn
 	if err != nil {
 		run.Status, run.Finished, run.Error = store.RunFailed, r.now(), "applying: "+err.Error()
 		// Keep the snapshot: the same plan applies again idempotently.
+		run.Plan, _ = encodePlan(storedOf(f, plan, &snap))
 		_ = r.Store.PutRun(context.WithoutCancel(ctx), run)
 		return run, fmt.Errorf("applying: %w", err)
 	}
@@ -368,8 +380,9 @@ func (r *Runner) Approve(ctx context.Context, f Feed, runID, actor string) (stor
 		if err != nil {
 			return run, err
 		}
-		// The stored plan keeps no claim inputs: plan again to apply.
-		plan, err := makePlan(ctx, r.Dir, r.Store, f.Source, *st.Snapshot, false)
+		// The stored plan keeps no claim inputs: plan again to apply,
+		// listed to be compared with the held one.
+		plan, err := makePlan(ctx, r.Dir, r.Store, f.Source, *st.Snapshot, planFor{list: true})
 		if err != nil {
 			return run, err
 		}
@@ -508,7 +521,7 @@ func (r *Runner) Resume(ctx context.Context, f Feed, stale store.Run) (store.Run
 			log.Error("a run left applying cannot be resumed", "err", err)
 			return r.finish(ctx, run, store.RunInterrupted, nil, log)
 		}
-		plan, err := makePlan(ctx, r.Dir, r.Store, f.Source, *st.Snapshot, false)
+		plan, err := makePlan(ctx, r.Dir, r.Store, f.Source, *st.Snapshot, planFor{})
 		if err != nil {
 			return run, err
 		}

@@ -335,14 +335,19 @@ func TestImportAppliedAtOnceKeepsNoCardPreviews(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, p := range []reconcile.Plan{applied, stored} {
-			if len(p.Changes) != 5 {
-				t.Fatalf("%d changes, want 5", len(p.Changes))
+		// Applied at once, the plan lists its changes only in the run.
+		if applied.Changes != nil || applied.Counts["create"] != 5 {
+			t.Fatalf("the plan applied at once, as Planned is handed it: %d changes, counts %v", len(applied.Changes), applied.Counts)
+		}
+		if len(stored.Changes) != 5 {
+			t.Fatalf("%d changes stored, want 5", len(stored.Changes))
+		}
+		for i, ch := range stored.Changes {
+			if ch.Card != nil || ch.CardChanges != nil {
+				t.Fatalf("an import applied at once kept %s's card preview: %+v", ch.Email, ch)
 			}
-			for _, ch := range p.Changes {
-				if ch.Card != nil || ch.CardChanges != nil {
-					t.Fatalf("an import applied at once kept %s's card preview: %+v", ch.Email, ch)
-				}
+			if want := fmt.Sprintf("p%03d@example.com", i); ch.Action != reconcile.Create || ch.Email != want || ch.Effect != "enable" {
+				t.Fatalf("stored change %d: %+v, want a create of %s", i, ch, want)
 			}
 		}
 
