@@ -100,11 +100,11 @@ type Plan struct {
 	// Review is the dry run whose plan this one applies (ApplyReview).
 	Review string `json:"review,omitempty"`
 
-	// What Changes[i] applies is made when it is previewed or applied, a
-	// batch at a time (input): a million claim inputs held from the plan
-	// to the end of its apply were a third of an import's memory. from[i]
-	// ≥ 0 is the snapshot's record the change states, -1-k the k-th
-	// withdrawal. A stored plan has none: it is made again from its
+	// What the i-th change applies is made when it is previewed or
+	// applied, a batch at a time (input): a million claim inputs held from
+	// the plan to the end of its apply were a third of an import's memory.
+	// from[i] ≥ 0 is the snapshot's record the change states, -1-k the
+	// k-th withdrawal. A stored plan has none: it is made again from its
 	// snapshot to be applied.
 	from      []int32
 	records   []Record
@@ -151,7 +151,26 @@ func (p *Plan) noteCards(ctx context.Context, dir Directory) error {
 	if p.cards || !p.src.Import || !p.applies() {
 		return nil
 	}
-	if err := p.preview(ctx, dir, true); err != nil {
+	// The changes are previewed again, a batch at a time, some at once.
+	actor := directory.Actor{Name: p.src.Name}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(previewWorkers())
+	for lo := 0; lo < len(p.Changes); lo += previewBatch {
+		hi := min(lo+previewBatch, len(p.Changes))
+		g.Go(func() error {
+			outs, err := dir.Preview(gctx, actor, p.inputs(span(lo, hi)))
+			if err != nil {
+				return err
+			}
+			for i, o := range outs {
+				if o.Err == nil && o.Changed {
+					noteCard(&p.Changes[lo+i], o)
+				}
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
 		return fmt.Errorf("previewing the cards: %w", err)
 	}
 	p.cards = true
@@ -512,38 +531,6 @@ func (p *Plan) previewInOrder(ctx context.Context, dir Directory, todo []int32, 
 // previewWorkers is how many previews a plan runs at once: one per CPU,
 // at most 4 (each holds a database connection).
 func previewWorkers() int { return min(runtime.GOMAXPROCS(0), 4) }
-
-// preview asks the directory what the plan's changes would do, a batch
-// at a time, and notes it on them (previewPart). Each preview is a
-// read-only transaction of its own, so the batches do not see each other
-// and several run at once. onlyCards notes what each card will be and
-// nothing else, on a plan previewed before (NoteCards).
-func (p *Plan) preview(ctx context.Context, dir Directory, onlyCards bool) error {
-	actor := directory.Actor{Name: p.src.Name}
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(previewWorkers())
-	for lo := 0; lo < len(p.Changes); lo += previewBatch {
-		hi := min(lo+previewBatch, len(p.Changes))
-		g.Go(func() error {
-			outs, err := dir.Preview(gctx, actor, p.inputs(span(lo, hi)))
-			if err != nil {
-				return err
-			}
-			part := p.Changes[lo:hi]
-			if onlyCards {
-				for i, o := range outs {
-					if o.Err == nil && o.Changed {
-						noteCard(&part[i], o)
-					}
-				}
-				return nil
-			}
-			previewPart(part, outs, p.src.Import, p.cards)
-			return nil
-		})
-	}
-	return g.Wait()
-}
 
 // previewPart notes on part's changes what the directory's preview of
 // them (outs) says they would do: a refusal, a create that would claim an
