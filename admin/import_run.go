@@ -30,8 +30,9 @@ type ImportInput struct {
 	// (rosterd import's Ctrl-C); by default a caller that goes away (an
 	// HTTP client hanging up) does not stop an apply midway.
 	Interruptible bool
-	// Progress, when set, is told how far the apply is.
-	Progress func(done, total int)
+	// Progress, when set, is told how far the import is: reading the
+	// file, planning, applying (reconcile.RunOptions.Progress).
+	Progress func(phase reconcile.Phase, done, total int)
 }
 
 // PastedName is the file name pasted text is read under.
@@ -67,6 +68,9 @@ func (a *API) Import(ctx context.Context, tenant, actor string, in ImportInput) 
 	columns, remembered, err := a.importColumns(ctx, tenant, in.Columns)
 	if err != nil {
 		return ImportBody{}, err
+	}
+	if in.Progress != nil {
+		in.Progress(reconcile.Reading, 0, 0)
 	}
 	snap, header, perr := filefeed.ParseImport(in.Name, in.Data, filefeed.ParseOptions{Feed: "import", Columns: columns, ColumnsOptional: remembered})
 	in.Data = nil // parsed: the snapshot is what the run needs of it

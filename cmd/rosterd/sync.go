@@ -19,7 +19,6 @@ import (
 	"github.com/rosterd/rosterd/admin"
 	"github.com/rosterd/rosterd/config"
 	"github.com/rosterd/rosterd/directory"
-	"github.com/rosterd/rosterd/internal/daemon"
 	"github.com/rosterd/rosterd/internal/secretbox"
 	"github.com/rosterd/rosterd/store"
 	"github.com/rosterd/rosterd/sync/dropbox"
@@ -265,7 +264,7 @@ FEED is the feed's name, or TENANT/FEED when there are several tenants.`
 			}
 			f, runner = rf, rr
 		}
-		opt := reconcile.RunOptions{DryRun: sub == "plan", Trigger: "manual", Actor: "cli", Progress: progress(stderr, "applying")}
+		opt := reconcile.RunOptions{DryRun: sub == "plan", Trigger: "manual", Actor: "cli", Progress: progress(stderr)}
 		run, err := runner.Run(ctx, f, opt)
 		printRun(stdout, run)
 		if err != nil {
@@ -449,25 +448,6 @@ func writePlan(run store.Run, path string) error {
 	return err
 }
 
-// progress returns a progress reporter that draws a bar on a terminal and
-// nothing elsewhere.
-func progress(w io.Writer, what string) func(done, total int) {
-	if !daemon.IsTerminal(w) {
-		return nil
-	}
-	return func(done, total int) {
-		if total == 0 {
-			return
-		}
-		const width = 30
-		filled := width * done / total
-		fmt.Fprintf(w, "\r%s [%s%s] %d/%d", what, strings.Repeat("#", filled), strings.Repeat(".", width-filled), done, total)
-		if done >= total {
-			fmt.Fprintln(w)
-		}
-	}
-}
-
 // importCommand is the admin's one-off import: the admin API's own import
 // (admin.API.Import, as POST …/imports and the console's import pages run
 // it), with the admin as the source; it adds and updates, and disables
@@ -525,7 +505,7 @@ Usage: rosterd import FILE|- --tenant T [--columns JSON] [--dry-run] [--invite] 
 	api := admin.New(nil, fileRegistry(fileTenants(a.cfg)), a.logger, prometheus.NewRegistry()).
 		With(admin.Services{Directory: a.dir, Store: a.st, Runner: a.runner()})
 	body, err := api.Import(ctx, t, "cli", admin.ImportInput{Name: name, Data: data, Columns: columns, DryRun: *dryRun, Invite: *invite,
-		FullRoster: *fullRoster, ClearEmpty: *clearEmpty, Interruptible: true, Progress: progress(stderr, "importing")})
+		FullRoster: *fullRoster, ClearEmpty: *clearEmpty, Interruptible: true, Progress: progress(stderr)})
 	var refused *admin.ImportError
 	if errors.As(err, &refused) {
 		if refused.Status == http.StatusBadRequest {

@@ -284,6 +284,9 @@ type planFor struct {
 	// a million changes in memory for nobody; the run is where they are
 	// read).
 	list bool
+	// progress, when set, is told how many changes are previewed
+	// (RunOptions.Progress, Planning).
+	progress func(phase Phase, done, total int)
 }
 
 // makePlan is MakePlan, made for how. A plan that is applied at once is
@@ -397,8 +400,15 @@ func makePlan(ctx context.Context, dir Directory, claims Claims, src Source, sna
 	} else {
 		stream = newChangeStream()
 	}
+	previewed := 0
+	if how.progress != nil {
+		how.progress(Planning, 0, len(todo))
+	}
 	// What the directory would not write at all is unchanged, not a change.
 	err = p.previewInOrder(ctx, dir, todo, differ, func(chs []Change, from []int32) error {
+		if previewed += len(chs); how.progress != nil {
+			defer how.progress(Planning, previewed, len(todo))
+		}
 		for j := range chs {
 			ch := &chs[j]
 			if ch.Action == Unchanged {

@@ -61,13 +61,35 @@ type RunOptions struct {
 	DryRun  bool
 	Trigger string // schedule | manual | import
 	Actor   string
-	// Progress, when set, is told how many changes were applied so far.
-	Progress func(done, total int)
+	// Progress, when set, is told how far the run is: each phase as it
+	// begins (0 done), as it goes and when it ends (done = total). Calls
+	// come one at a time.
+	Progress func(phase Phase, done, total int)
 	// Planned, when set, is handed the plan once it is made (an import's
 	// review is read from it). Only a dry run's lists its changes: those
 	// of a plan applied or held at once are read from the run that keeps
 	// them (LoadPlan), not held in memory for the apply's length.
 	Planned func(Plan)
+}
+
+// Phase is the part of a run that RunOptions.Progress is told of.
+type Phase string
+
+const (
+	// Reading: the source is read and parsed; total is 0 until it has
+	// been, then its records.
+	Reading Phase = "reading"
+	// Planning: the changes are previewed, done of total.
+	Planning Phase = "planning"
+	// Applying: the changes are applied, done of total.
+	Applying Phase = "applying"
+)
+
+// tell tells progress, when it is set.
+func (opt RunOptions) tell(phase Phase, done, total int) {
+	if opt.Progress != nil {
+		opt.Progress(phase, done, total)
+	}
 }
 
 // Runner runs feeds: fetch, plan, brake, apply, and records each run.
@@ -198,7 +220,11 @@ func (r *Runner) Run(ctx context.Context, f Feed, opt RunOptions) (store.Run, er
 		Status: store.RunPlanned, DryRun: opt.DryRun, Trigger: opt.Trigger, Actor: opt.Actor, Started: r.now()}
 	log := r.runLogger(run)
 
+	opt.tell(Reading, 0, 0)
 	snap, done, err := f.Fetch(ctx)
+	if err == nil {
+		opt.tell(Reading, len(snap.Records), len(snap.Records))
+	}
 	if errors.Is(err, ErrNothingNew) {
 		return r.finish(ctx, run, store.RunSkipped, nil, log)
 	}
@@ -227,7 +253,7 @@ func (r *Runner) Run(ctx context.Context, f Feed, opt RunOptions) (store.Run, er
 	// be (its review). A plan applied at once is read by nobody, its
 	// changes only in the run that keeps them; a held one is listed, and
 	// an import's cards noted, for whoever approves it (hold).
-	plan, err := makePlan(ctx, r.Dir, r.Store, f.Source, snap, planFor{cards: opt.DryRun, list: opt.DryRun})
+	plan, err := makePlan(ctx, r.Dir, r.Store, f.Source, snap, planFor{cards: opt.DryRun, list: opt.DryRun, progress: opt.Progress})
 	if err != nil {
 		return r.finish(ctx, run, store.RunFailed, err, log)
 	}
@@ -316,6 +342,7 @@ func (r *Runner) apply(ctx context.Context, f Feed, run store.Run, plan Plan, sn
 			}
 		}
 	}
+	opt.tell(Applying, 0, total)
 	// Outcomes are counted batch by batch (Each) rather than kept: a
 	// million-card apply would otherwise hold a card per input to the end.
 	outs, err := r.Dir.ApplyInputs(ctx, directory.Actor{Name: f.Source.Name, RunID: run.ID}, total, inputs, directory.BatchOptions{
@@ -323,9 +350,7 @@ func (r *Runner) apply(ctx context.Context, f Feed, run store.Run, plan Plan, sn
 		Each: func(_ int, outs []directory.Outcome) { tally(outs) },
 		Done: func(n int) {
 			applied += n
-			if opt.Progress != nil {
-				opt.Progress(applied, total)
-			}
+			opt.tell(Applying, applied, total)
 		},
 	})
 	tally(outs) // none with Each, unless the directory is one that ignores it

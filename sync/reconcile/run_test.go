@@ -79,19 +79,23 @@ func TestRunApplyHoldApproveReject(t *testing.T) {
 		e := newEnv(t, st)
 		e.snap = roster(0, 40, nil)
 		var progress []string
-		run, err := e.runner.Run(ctx, e.feed, reconcile.RunOptions{Trigger: "manual", Progress: func(done, total int) {
-			if total != 40 {
-				done = -1
-			}
-			progress = append(progress, fmt.Sprint(done))
+		run, err := e.runner.Run(ctx, e.feed, reconcile.RunOptions{Trigger: "manual", Progress: func(phase reconcile.Phase, done, total int) {
+			progress = append(progress, fmt.Sprintf("%s %d/%d", phase, done, total))
 		}})
 		if err != nil || run.Status != store.RunApplied || run.Counts["create"] != 40 || run.Counts["enable"] != 40 || e.enabled(t) != 40 || e.done != 1 {
 			t.Fatalf("first run: %+v, %v; %d enabled, done %d", run, err, e.enabled(t), e.done)
 		}
-		// Six batches of at most 7, each told of all 40 (-1 if not), in
+		// Read, then previewed in one batch (1,000 a preview), then
+		// applied in six batches of at most 7, each told of all 40, in
 		// whatever order the two workers commit them.
-		if len(progress) != 6 || progress[5] != "40" || slices.Contains(progress, "-1") {
-			t.Fatalf("progress %v, want six ticks of 40, the last at 40", progress)
+		want := []string{"reading 0/0", "reading 40/40", "planning 0/40", "planning 40/40", "applying 0/40"}
+		if len(progress) != len(want)+6 || !slices.Equal(progress[:len(want)], want) || progress[len(progress)-1] != "applying 40/40" {
+			t.Fatalf("progress %q, want %q, then six batches applied to 40/40", progress, want)
+		}
+		for _, p := range progress[len(want):] {
+			if !strings.HasPrefix(p, "applying ") || !strings.HasSuffix(p, "/40") {
+				t.Fatalf("progress %q: %q is not a batch of the apply", progress, p)
+			}
 		}
 		// The same content again: skipped.
 		again, err := e.runner.Run(ctx, e.feed, reconcile.RunOptions{Trigger: "manual"})
