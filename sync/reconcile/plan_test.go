@@ -84,6 +84,24 @@ func TestPlanFailsWhenOnePreviewFails(t *testing.T) {
 	}
 }
 
+// TestRunFailsWhenOnePreviewFails: a run that would apply at once (its
+// plan streamed, never listed) fails when one preview batch fails, and
+// applies nothing: not the batches previewed before it either.
+func TestRunFailsWhenOnePreviewFails(t *testing.T) {
+	storetest.ForEachBackend(t, func(t *testing.T, st store.Backend) {
+		e := newEnv(t, st)
+		e.runner.Dir = failingPreview{e.dir, "p1500@example.com"}
+		e.snap = roster(0, 2500, nil)
+		run, err := e.runner.Run(ctx, e.feed, reconcile.RunOptions{Trigger: "manual"})
+		if err == nil || run.Status != store.RunFailed || !strings.Contains(run.Error, "the store went away") {
+			t.Fatalf("run: %s %q, %v; want failed with the preview's error", run.Status, run.Error, err)
+		}
+		if n := e.enabled(t); n != 0 {
+			t.Fatalf("%d cards enabled after a failed plan, want none", n)
+		}
+	})
+}
+
 // TestApplySkipsWhatThePreviewRefused: a change the directory refuses (an
 // email another card holds) is not applied, and the changes around it are.
 func TestApplySkipsWhatThePreviewRefused(t *testing.T) {
