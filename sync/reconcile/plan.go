@@ -307,9 +307,9 @@ func makePlan(ctx context.Context, dir Directory, claims Claims, src Source, sna
 	}
 	// Claims are compared with the records as they stream in, and only the
 	// ones that differ are kept: a roster of a million unchanged people
-	// holds the snapshot, an index of it, and little else.
-	// The index is made at the first claim: a source that has none yet (a
-	// first import, a new feed) needs no index of a million keys.
+	// holds the snapshot, an index of it, and little else. The index is
+	// made at the first claim: a source that has none yet (a first
+	// import, a new feed) needs no index of a million keys.
 	var index map[string]int32
 	find := func(key string) (int32, bool) {
 		if index == nil {
