@@ -15,12 +15,30 @@ import (
 // while they work: a line for each phase of the run (reading the source,
 // planning, applying), drawn again in place as it goes with a bar, the
 // rate and the time left, and left once the phase is done with how many
-// in how long. Not on a terminal (a log file, a pipe) it shows nothing.
-func progress(w io.Writer) func(phase reconcile.Phase, done, total int) {
+// in how long. Not on a terminal (a log file, a pipe) it shows nothing:
+// it is nil, and its methods do nothing.
+func progress(w io.Writer) *progressLine {
 	if !daemon.IsTerminal(w) {
 		return nil
 	}
-	return (&progressLine{w: w, now: time.Now}).tell
+	return &progressLine{w: w, now: time.Now}
+}
+
+// report is what a run tells (RunOptions.Progress); nil for no line.
+func (p *progressLine) report() func(phase reconcile.Phase, done, total int) {
+	if p == nil {
+		return nil
+	}
+	return p.tell
+}
+
+// end ends a line the run left unfinished (a source with nothing new, a
+// run that failed), so that what is printed next starts a line of its own.
+func (p *progressLine) end() {
+	if p != nil && p.open {
+		fmt.Fprintln(p.w)
+		p.open = false
+	}
 }
 
 // redrawEvery bounds how often a phase's line is drawn again.

@@ -46,6 +46,19 @@ func TestProgressLine(t *testing.T) {
 			t.Errorf("%s %d/%d after %v:\n got %q\nwant %q", c.phase, c.done, c.total, c.d, got, c.want)
 		}
 	}
+	// The run ends with the planning line unfinished (it failed): end
+	// ends it, once.
+	out.Reset()
+	p.end()
+	p.end()
+	if out.String() != "\n" {
+		t.Errorf("end wrote %q, want one newline", out.String())
+	}
+	var none *progressLine // not a terminal
+	if none.report() != nil {
+		t.Error("no line reports")
+	}
+	none.end()
 	if got := seconds(125 * time.Second); got != "2 min 5 s" {
 		t.Errorf("seconds(125 s) = %q", got)
 	}

@@ -264,8 +264,10 @@ FEED is the feed's name, or TENANT/FEED when there are several tenants.`
 			}
 			f, runner = rf, rr
 		}
-		opt := reconcile.RunOptions{DryRun: sub == "plan", Trigger: "manual", Actor: "cli", Progress: progress(stderr)}
+		line := progress(stderr)
+		opt := reconcile.RunOptions{DryRun: sub == "plan", Trigger: "manual", Actor: "cli", Progress: line.report()}
 		run, err := runner.Run(ctx, f, opt)
+		line.end()
 		printRun(stdout, run)
 		if err != nil {
 			return err
@@ -504,8 +506,10 @@ Usage: rosterd import FILE|- --tenant T [--columns JSON] [--dry-run] [--invite] 
 	}
 	api := admin.New(nil, fileRegistry(fileTenants(a.cfg)), a.logger, prometheus.NewRegistry()).
 		With(admin.Services{Directory: a.dir, Store: a.st, Runner: a.runner()})
+	line := progress(stderr)
 	body, err := api.Import(ctx, t, "cli", admin.ImportInput{Name: name, Data: data, Columns: columns, DryRun: *dryRun, Invite: *invite,
-		FullRoster: *fullRoster, ClearEmpty: *clearEmpty, Interruptible: true, Progress: progress(stderr)})
+		FullRoster: *fullRoster, ClearEmpty: *clearEmpty, Interruptible: true, Progress: line.report()})
+	line.end()
 	var refused *admin.ImportError
 	if errors.As(err, &refused) {
 		if refused.Status == http.StatusBadRequest {
