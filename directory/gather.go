@@ -25,7 +25,11 @@ import (
 //   - an error of the store (a lost race beyond the retries, a constraint
 //     one input breaks) would fail the whole transaction, so then each
 //     call is run again alone, and gets its own outcome;
-//   - a call with no other waiting runs at once, alone, as before.
+//   - a call with no other waiting runs at once, alone, as before;
+//   - one card's changes (by id: a PUT, PATCH or DELETE) apply in the
+//     order they came, one transaction after the other, each at a version
+//     of its own: a change of a card that a running transaction writes
+//     waits for it, even while a slot is free.
 //
 // The actor is part of the key because a transaction's audit lines and
 // events name one actor and run.
@@ -50,6 +54,34 @@ type gatherer struct {
 type gatherQueue struct {
 	inflight int
 	pending  []*gatherCall
+	// busy counts, by card id, the calls of running batches that name
+	// that card: a later call of the card waits until they are done, so
+	// that one card's changes apply in the order they came.
+	busy map[string]int
+}
+
+// mark counts the batch's cards as busy (add 1) or done (add -1).
+func (q *gatherQueue) mark(batch []*gatherCall, add int) {
+	for _, c := range batch {
+		if id := c.in.CardID; id != "" {
+			if q.busy[id] += add; q.busy[id] == 0 {
+				delete(q.busy, id)
+			}
+		}
+	}
+}
+
+// waits reports whether c must wait for a call of its card before it:
+// one running, or one waiting.
+func (q *gatherQueue) waits(c *gatherCall) bool {
+	id := c.in.CardID
+	if id == "" {
+		return false
+	}
+	if q.busy[id] > 0 {
+		return true
+	}
+	return slices.ContainsFunc(q.pending, func(p *gatherCall) bool { return p.in.CardID == id })
 }
 
 type gatherCall struct {
@@ -74,13 +106,15 @@ func (s *Service) applyGathered(ctx context.Context, actor Actor, in ClaimInput)
 	}
 	q := g.queues[k]
 	if q == nil {
-		q = &gatherQueue{}
+		q = &gatherQueue{busy: map[string]int{}}
 		g.queues[k] = q
 	}
-	if q.inflight < gatherInflight {
+	if q.inflight < gatherInflight && !q.waits(c) {
 		q.inflight++
+		batch := []*gatherCall{c}
+		q.mark(batch, 1)
 		g.mu.Unlock()
-		s.runGathered(k, actor, []*gatherCall{c})
+		s.runGathered(k, actor, batch)
 		return c.out, c.err
 	}
 	c.wake = make(chan []*gatherCall, 1)
@@ -120,7 +154,7 @@ var errGatherPanic = errors.New("directory: the shared transaction of this write
 // other calls are answered and the key's queue moves on: one bad write
 // must not leave a tenant's SCIM writes waiting for ever.
 func (s *Service) runGathered(k gatherKey, actor Actor, batch []*gatherCall) {
-	defer s.handOn(k)
+	defer s.handOn(k, batch)
 	applied := false
 	defer func() {
 		if !applied {
@@ -136,36 +170,45 @@ func (s *Service) runGathered(k gatherKey, actor Actor, batch []*gatherCall) {
 	applied = true
 }
 
-// handOn hands the key's next batch, if any waits, to its first call, or
-// gives up the key's slot.
-func (s *Service) handOn(k gatherKey) {
+// handOn, once done's batch has run, hands the key's next batch, if one
+// may go, to its first call, or gives up the key's slot. A waiting call
+// whose card is in the other running batch is left for that batch's
+// handOn: its slot is the one that goes on.
+func (s *Service) handOn(k gatherKey, done []*gatherCall) {
 	g := &s.gather
 	g.mu.Lock()
 	q := g.queues[k]
-	if len(q.pending) == 0 {
-		if q.inflight--; q.inflight == 0 {
+	q.mark(done, -1)
+	next := take(q)
+	if len(next) == 0 {
+		// When none runs, none waits: a call waits only behind a running one.
+		if q.inflight--; q.inflight == 0 && len(q.pending) == 0 {
 			delete(g.queues, k)
 		}
 		g.mu.Unlock()
 		return
 	}
-	next := take(q)
+	q.mark(next, 1)
 	g.mu.Unlock()
 	next[0].wake <- next
 }
 
 // take removes from q the calls of its next batch: the waiting calls in
 // order, up to gatherMax, but at most one per card named by id (a PUT,
-// PATCH or DELETE). A card is written once per transaction with one
-// version, and each change must have its own (the ETag a PATCH answers
-// with names exactly the card it left): a second call of the same card
-// waits for the next batch.
+// PATCH or DELETE), and none of a card a running batch writes. A card is
+// written once per transaction with one version, and each change must
+// have its own (the ETag a PATCH answers with names exactly the card it
+// left), in the order the changes came: a later call of the same card
+// waits for a later batch.
 func take(q *gatherQueue) []*gatherCall {
 	var next, rest []*gatherCall
 	cards := map[string]bool{}
 	for _, c := range q.pending {
 		id := c.in.CardID
-		if len(next) == gatherMax || id != "" && cards[id] {
+		if len(next) == gatherMax || id != "" && (cards[id] || q.busy[id] > 0) {
+			if id != "" {
+				cards[id] = true // and every later call of it waits too
+			}
 			rest = append(rest, c)
 			continue
 		}

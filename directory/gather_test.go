@@ -26,10 +26,16 @@ type heldStore struct {
 	failEmail string
 	// panicEmail: a write holding a card of it panics.
 	panicEmail atomic.Value
+	// blockEmail: a write holding a card of it says so on blocked, then
+	// waits, inside its transaction, until unblock is closed.
+	blockEmail atomic.Value
+	blocked    chan struct{}
+	unblock    chan struct{}
 }
 
 func newHeldStore(st store.Store) *heldStore {
-	return &heldStore{Store: st, entered: make(chan struct{}, 2), release: make(chan struct{})}
+	return &heldStore{Store: st, entered: make(chan struct{}, 2), release: make(chan struct{}),
+		blocked: make(chan struct{}, 1), unblock: make(chan struct{})}
 }
 
 func (h *heldStore) InTx(ctx context.Context, fn func(store.Tx) error) error {
@@ -52,6 +58,10 @@ func (t *heldTx) Write(ctx context.Context, ch store.Changes) error {
 		}
 		if e, _ := t.h.panicEmail.Load().(string); e != "" && c.EmailNorm == e {
 			panic("injected panic writing " + e)
+		}
+		if e, _ := t.h.blockEmail.Load().(string); e != "" && c.EmailNorm == e {
+			t.h.blocked <- struct{}{}
+			<-t.h.unblock
 		}
 	}
 	return t.Tx.Write(ctx, ch)
@@ -294,6 +304,59 @@ func TestGatheredOneCallPerCard(t *testing.T) {
 		// 2 alone; then the first change of card 0 with card 1's; then the second.
 		if got := h.txs.Load(); got != 4 {
 			t.Fatalf("%d transactions, want 4", got)
+		}
+	})
+}
+
+// TestGatheredCardWaitsForItsRunningChange: a change of a card waits
+// while a transaction writing that card runs, even with a slot free, so
+// that one card's changes apply in the order they came (two in flight
+// at once could commit in either order).
+func TestGatheredCardWaitsForItsRunningChange(t *testing.T) {
+	storetest.ForEachBackend(t, func(t *testing.T, st store.Backend) {
+		h := newHeldStore(st)
+		h.txs.Store(2) // none held: only the blocked write below waits
+		svc, _ := newService(h, ssoPolicy())
+		out, err := svc.ApplyClaim(ctx, actor("scim:okta"), scimUser(0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		edit := func(title string) directory.ClaimInput {
+			in := scimUser(0)
+			in.CardID, in.MustBeNew, in.Login, in.Email = out.Card.ID, false, "", ""
+			in.Attributes.Title = title
+			return in
+		}
+		h.blockEmail.Store("user00@example.com")
+		var once sync.Once
+		unblock := func() { once.Do(func() { h.blockEmail.Store(""); close(h.unblock) }) }
+		t.Cleanup(unblock) // a failed test leaves no write waiting
+		type result struct {
+			out directory.Outcome
+			err error
+		}
+		first, second := make(chan result, 1), make(chan result, 1)
+		go func() {
+			o, err := svc.ApplyClaim(ctx, actor("scim:okta"), edit("first"))
+			first <- result{o, err}
+		}()
+		<-h.blocked // the first change is in its transaction, writing
+		go func() {
+			o, err := svc.ApplyClaim(ctx, actor("scim:okta"), edit("second"))
+			second <- result{o, err}
+		}()
+		deadline := time.Now().Add(10 * time.Second)
+		for directory.GatherWaiting(svc) != 1 {
+			if time.Now().After(deadline) {
+				t.Fatalf("the second change of the card does not wait for the first (%d waiting)", directory.GatherWaiting(svc))
+			}
+			time.Sleep(100 * time.Microsecond)
+		}
+		unblock()
+		a, b := <-first, <-second
+		if a.err != nil || b.err != nil || a.out.Card.Version != 2 || b.out.Card.Version != 3 || b.out.Card.Attributes.Title != "second" {
+			t.Fatalf("first: version %d, %v; second: version %d %q, %v; want 2, then 3 with the second title",
+				a.out.Card.Version, a.err, b.out.Card.Version, b.out.Card.Attributes.Title, b.err)
 		}
 	})
 }

@@ -159,6 +159,25 @@ func FuzzStoredPlan(f *testing.F) {
 		if err := json.Compact(&compact, got); err != nil || !bytes.Equal(compact.Bytes(), want) {
 			t.Fatalf("streamed (%v)\n%s\njson.Marshal\n%s", err, got, want)
 		}
+
+		// Its changes encoded as they were made, and spliced in: the same.
+		cs := newChangeStream()
+		for i := range st.Plan.Changes {
+			if err := cs.add(&st.Plan.Changes[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		spliced := st
+		if spliced.Plan.listed, err = cs.close(); err != nil {
+			t.Fatal(err)
+		}
+		spliced.Plan.Changes = nil
+		if enc, err = encodePlan(spliced); err != nil {
+			t.Fatalf("encoding, spliced: %v", err)
+		}
+		if back, err = decodePlan(enc); err != nil || !reflect.DeepEqual(back, st) {
+			t.Fatalf("read back, spliced (%v)\n%#v\nwant\n%#v", err, back, st)
+		}
 	})
 }
 
