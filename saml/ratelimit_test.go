@@ -10,75 +10,10 @@ import (
 	"github.com/beevik/etree"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/rosterd/rosterd/internal/ratelimit"
 	"github.com/rosterd/rosterd/internal/testenv"
 	"github.com/rosterd/rosterd/store/storetest"
 )
-
-func TestAuditLimiter(t *testing.T) {
-	clk := testenv.NewClock(fixNow)
-	l := newAuditLimiter(clk.Now, 3, 10*time.Second, 100)
-	allowed := func(tenant, addr string, n int) int {
-		got := 0
-		for range n {
-			if l.allow(tenant, addr) {
-				got++
-			}
-		}
-		return got
-	}
-	if n := allowed("acme", "192.0.2.1:1000", 10); n != 3 {
-		t.Fatalf("burst of 10 from one address: %d audited, want 3", n)
-	}
-	// Another port of that address is the same source; another address or
-	// another tenant is not.
-	if n := allowed("acme", "192.0.2.1:2000", 1); n != 0 {
-		t.Fatalf("another port of a limited address: %d audited, want 0", n)
-	}
-	if n := allowed("acme", "192.0.2.2:1000", 5); n != 3 {
-		t.Fatalf("another address: %d audited, want 3", n)
-	}
-	if n := allowed("globex", "192.0.2.1:1000", 5); n != 3 {
-		t.Fatalf("another tenant: %d audited, want 3", n)
-	}
-	// An IPv6 /64 is one source: one host owns all of it.
-	if n := allowed("acme", "[2001:db8:1:2::1]:1", 2) + allowed("acme", "[2001:db8:1:2:ffff::9]:1", 5); n != 3 {
-		t.Fatalf("addresses of one /64: %d audited, want 3", n)
-	}
-	// Tokens come back with time: one per 10 s, up to the burst.
-	clk.Advance(9 * time.Second)
-	if n := allowed("acme", "192.0.2.1:1000", 1); n != 0 {
-		t.Fatalf("after 9 s: %d audited, want 0", n)
-	}
-	clk.Advance(time.Second)
-	if n := allowed("acme", "192.0.2.1:1000", 5); n != 1 {
-		t.Fatalf("after 10 s: %d audited, want 1", n)
-	}
-	clk.Advance(time.Hour)
-	if n := allowed("acme", "192.0.2.1:1000", 5); n != 3 {
-		t.Fatalf("after an hour: %d audited, want the burst of 3", n)
-	}
-}
-
-// TestAuditLimiterIsBounded: a flood from ever new addresses does not grow
-// the limiter without bound; beyond its size new sources are not audited
-// until old ones have refilled and are forgotten.
-func TestAuditLimiterIsBounded(t *testing.T) {
-	clk := testenv.NewClock(fixNow)
-	l := newAuditLimiter(clk.Now, 2, time.Second, 50)
-	audited := 0
-	for i := range 1000 {
-		if l.allow("acme", fmt.Sprintf("198.51.%d.%d:1", i/256, i%256)) {
-			audited++
-		}
-	}
-	if len(l.buckets) > 50 || audited > 50 {
-		t.Fatalf("%d buckets, %d audited; want at most 50 of each", len(l.buckets), audited)
-	}
-	clk.Advance(2 * time.Second) // every bucket is full again: forgettable
-	if !l.allow("acme", "203.0.113.9:1") {
-		t.Fatal("a new source after the old ones refilled was not audited")
-	}
-}
 
 // TestRefusalAuditsRateLimited: refusals that reach no card are answered
 // and counted every time, but audited only up to the limit per tenant and
@@ -86,7 +21,7 @@ func TestAuditLimiterIsBounded(t *testing.T) {
 func TestRefusalAuditsRateLimited(t *testing.T) {
 	e := newEnv(t, storetest.Migrated(t, storetest.OpenSQLite), defaultTenants())
 	clk := testenv.NewClock(time.Now())
-	e.srv.auditLimit = newAuditLimiter(clk.Now, 5, time.Minute, 1000)
+	e.srv.auditLimit = ratelimit.New(clk.Now, 5, time.Minute, 1000)
 	unsigned := buildResponse(t, respOpts{unsigned: true}, time.Now())
 	for i := range 12 {
 		resp := e.postRaw("acme", unsigned)

@@ -25,6 +25,7 @@ import (
 	dsig "github.com/russellhaering/goxmldsig"
 
 	"github.com/rosterd/rosterd/directory"
+	"github.com/rosterd/rosterd/internal/ratelimit"
 	"github.com/rosterd/rosterd/internal/secretbox"
 	"github.com/rosterd/rosterd/store"
 	"github.com/rosterd/rosterd/tenant"
@@ -196,6 +197,15 @@ type Options struct {
 	RefusalAuditEvery time.Duration
 }
 
+// The refusal audit limit's defaults: a burst of 20 audit lines per
+// tenant and source, then one every 3 s (20 a minute); at most 10,000
+// sources remembered.
+const (
+	defaultAuditBurst   = 20
+	defaultAuditEvery   = 3 * time.Second
+	defaultAuditSources = 10_000
+)
+
 // Server is the SAML service provider of every tenant that has one.
 type Server struct {
 	dir     Directory
@@ -218,9 +228,12 @@ type Server struct {
 	mdFailures *prometheus.CounterVec
 	mdStale    *prometheus.GaugeVec
 	mdLoaded   *prometheus.GaugeVec
-	// auditLimit bounds the audit lines of refusals that reach no card;
-	// auditsDropped counts those past it.
-	auditLimit    *auditLimiter
+	// auditLimit bounds the audit lines of refusals that reach no card,
+	// per tenant and source: anyone can post to an ACS, and each post must
+	// not be able to add a line to the audit trail. Past the limit a
+	// refusal is still answered, logged and counted (auditsDropped), just
+	// not audited.
+	auditLimit    *ratelimit.Limiter
 	auditsDropped *prometheus.CounterVec
 	// handoff ends the logins the console started (HandOffTo).
 	handoff Handoff
@@ -275,7 +288,7 @@ func New(ctx context.Context, dir Directory, st store.SAMLStore, tenants Tenants
 	}
 	s := &Server{dir: dir, st: st, opt: opt, logger: opt.Logger, now: opt.Now, secure: base.Scheme == "https", base: base,
 		tenants: tenants, cache: map[string]*provider{}}
-	s.auditLimit = newAuditLimiter(opt.Now, opt.RefusalAuditBurst, opt.RefusalAuditEvery, defaultAuditSources)
+	s.auditLimit = ratelimit.New(opt.Now, opt.RefusalAuditBurst, opt.RefusalAuditEvery, defaultAuditSources)
 	s.logins = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rosterd_saml_logins_total",
 		Help: "SAML logins by tenant and outcome (success, refused, disabled, pending_approval, unknown_person, error)."}, []string{"tenant", "outcome"})
 	s.refusals = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rosterd_saml_refusals_total",
@@ -1069,7 +1082,7 @@ func (s *Server) refused(req *http.Request, w http.ResponseWriter, p *provider, 
 	// logged, not written to the audit trail, and the others only up to
 	// the rate limit of their tenant and source address.
 	if s.opt.Auditor != nil && outcome == "refused" && r.Reason != ReasonMalformed {
-		if !s.auditLimit.allow(tenant, req.RemoteAddr) {
+		if !s.auditLimit.Allow(tenant, req.RemoteAddr) {
 			s.auditsDropped.WithLabelValues(tenant).Inc()
 		} else if err := s.opt.Auditor.AuditLoginRefusal(req.Context(), tenant, r.Reason, r.Detail+" (ref "+ref+")"); err != nil {
 			s.logger.Error("auditing a refused saml login", "tenant", tenant, "err", err)
