@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rosterd/rosterd/directory"
+	"github.com/rosterd/rosterd/internal/ratelimit"
 	"github.com/rosterd/rosterd/store"
 )
 
@@ -123,6 +124,10 @@ type Console struct {
 	pages    map[string]*page
 	sessions *sessions
 	secure   bool
+	// ssoStarts bounds the sign-ins with SSO a source starts from a
+	// browser with no stored session: each stores one (the login it waits
+	// for), which anyone could otherwise make by the thousand.
+	ssoStarts *ratelimit.Limiter
 }
 
 // Mux is where routes are registered (daemon.Server, http.ServeMux).
@@ -168,7 +173,8 @@ func New(d Deps) (*Console, error) {
 		return nil, err
 	}
 	return &Console{deps: d, pages: pages, sessions: newSessions(d.Sessions, d.Now, d.SessionIdle, d.SessionMax, d.Logger),
-		secure: strings.HasPrefix(strings.ToLower(d.PublicURL), "https://")}, nil
+		secure:    strings.HasPrefix(strings.ToLower(d.PublicURL), "https://"),
+		ssoStarts: ratelimit.New(d.Now, ssoStartBurst, ssoStartEvery, ssoStartSources)}, nil
 }
 
 // route is one page or form action of the console.

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/rosterd/rosterd/directory"
 	"github.com/rosterd/rosterd/store"
@@ -76,12 +78,30 @@ func (c *Console) ssoFind(w http.ResponseWriter, r *http.Request) {
 	c.render(w, r, http.StatusOK, "sso", "Sign in with SSO", ssoView{TenantName: name, StartURL: start})
 }
 
+// The sign-ins with SSO one source (an address, an IPv6 /64) may start
+// from browsers with no stored session: a burst of 30, then one every
+// 2 s; at most 10,000 sources remembered. Behind a reverse proxy the
+// source is the proxy, shared by everyone, which is why the burst is
+// generous: a console is for a few admins of each organization.
+const (
+	ssoStartBurst   = 30
+	ssoStartEvery   = 2 * time.Second
+	ssoStartSources = 10_000
+)
+
 // ssoStart: GET /console/sso/start?tenant=&next= — sends the browser to
 // the tenant's IdP, the session waiting for the login and keeping next
 // (checked by safeNext here and again at the end) for after it.
 func (c *Console) ssoStart(w http.ResponseWriter, r *http.Request) {
 	if !c.ssoEnabled() {
 		c.errorPage(w, r, http.StatusNotFound, "Sign-in with SSO is not available in this rosterd.")
+		return
+	}
+	// Each start stores a session for a browser that has none yet; a
+	// source that starts too many is asked to wait.
+	if ses := sessionOf(r); (ses == nil || ses.unsaved) && !c.ssoStarts.Allow("", r.RemoteAddr) {
+		w.Header().Set("Retry-After", strconv.Itoa(int(ssoStartEvery/time.Second)))
+		c.errorPage(w, r, http.StatusTooManyRequests, "Too many sign-ins were started from your network just now. Wait a moment, then sign in again.")
 		return
 	}
 	id := r.URL.Query().Get("tenant")
