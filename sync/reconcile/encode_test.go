@@ -77,17 +77,7 @@ func TestEncodePlanIsEncodingJSON(t *testing.T) {
 		if st.Plan.Changes == nil {
 			continue
 		}
-		cs := newChangeStream()
-		for i := range st.Plan.Changes {
-			if err := cs.add(&st.Plan.Changes[i]); err != nil {
-				t.Fatal(err)
-			}
-		}
-		streamed := st
-		if streamed.Plan.listed, err = cs.close(); err != nil {
-			t.Fatal(err)
-		}
-		streamed.Plan.Changes = nil
+		streamed := spliced(t, st)
 		enc, err = encodePlan(streamed)
 		if err != nil {
 			t.Fatal(err)
@@ -105,6 +95,24 @@ func TestEncodePlanIsEncodingJSON(t *testing.T) {
 			t.Fatalf("listed again (%v): %+v, want %+v", err, streamed.Plan.Changes, back.Plan.Changes)
 		}
 	}
+}
+
+// spliced is st with its plan's changes not listed but encoded as a run
+// that streams them has them (Plan.listed).
+func spliced(t *testing.T, st stored) stored {
+	t.Helper()
+	cs := newChangeStream()
+	for i := range st.Plan.Changes {
+		if err := cs.add(&st.Plan.Changes[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var err error
+	if st.Plan.listed, err = cs.close(); err != nil {
+		t.Fatal(err)
+	}
+	st.Plan.Changes = nil
+	return st
 }
 
 // FuzzStoredPlan: a stored plan read back from any bytes (raw, or gzip'd
@@ -161,18 +169,7 @@ func FuzzStoredPlan(f *testing.F) {
 		}
 
 		// Its changes encoded as they were made, and spliced in: the same.
-		cs := newChangeStream()
-		for i := range st.Plan.Changes {
-			if err := cs.add(&st.Plan.Changes[i]); err != nil {
-				t.Fatal(err)
-			}
-		}
-		spliced := st
-		if spliced.Plan.listed, err = cs.close(); err != nil {
-			t.Fatal(err)
-		}
-		spliced.Plan.Changes = nil
-		if enc, err = encodePlan(spliced); err != nil {
+		if enc, err = encodePlan(spliced(t, st)); err != nil {
 			t.Fatalf("encoding, spliced: %v", err)
 		}
 		if back, err = decodePlan(enc); err != nil || !reflect.DeepEqual(back, st) {
