@@ -10,8 +10,6 @@ import (
 	"slices"
 	"strings"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/rosterd/rosterd/directory"
 	"github.com/rosterd/rosterd/store"
 )
@@ -151,26 +149,17 @@ func (p *Plan) noteCards(ctx context.Context, dir Directory) error {
 	if p.cards || !p.src.Import || !p.applies() {
 		return nil
 	}
-	// The changes are previewed again, a batch at a time, some at once.
-	actor := directory.Actor{Name: p.src.Name}
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(previewWorkers())
-	for lo := 0; lo < len(p.Changes); lo += previewBatch {
-		hi := min(lo+previewBatch, len(p.Changes))
-		g.Go(func() error {
-			outs, err := dir.Preview(gctx, actor, p.inputs(span(lo, hi)))
-			if err != nil {
-				return err
+	// The changes are previewed again, as they were when planned.
+	prepare := func(lo, hi int) ([]Change, []directory.ClaimInput) { return p.Changes[lo:hi], p.inputs(span(lo, hi)) }
+	err := p.previewInOrder(ctx, dir, len(p.Changes), prepare, func(_ int, chs []Change, outs []directory.Outcome) error {
+		for i, o := range outs {
+			if o.Err == nil && o.Changed {
+				noteCard(&chs[i], o)
 			}
-			for i, o := range outs {
-				if o.Err == nil && o.Changed {
-					noteCard(&p.Changes[lo+i], o)
-				}
-			}
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
+		}
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("previewing the cards: %w", err)
 	}
 	p.cards = true
@@ -405,7 +394,16 @@ func makePlan(ctx context.Context, dir Directory, claims Claims, src Source, sna
 		how.progress(Planning, 0, len(todo))
 	}
 	// What the directory would not write at all is unchanged, not a change.
-	err = p.previewInOrder(ctx, dir, todo, differ, func(chs []Change, from []int32) error {
+	prepare := func(lo, hi int) ([]Change, []directory.ClaimInput) {
+		chs, ins := make([]Change, hi-lo), make([]directory.ClaimInput, hi-lo)
+		for j, at := range todo[lo:hi] {
+			chs[j], ins[j] = p.change(at, differ), p.inputAt(at, 0)
+		}
+		return chs, ins
+	}
+	err = p.previewInOrder(ctx, dir, len(todo), prepare, func(lo int, chs []Change, outs []directory.Outcome) error {
+		previewPart(chs, outs, p.src.Import, p.cards)
+		from := todo[lo:]
 		if previewed += len(chs); how.progress != nil {
 			defer how.progress(Planning, previewed, len(todo))
 		}
@@ -481,15 +479,19 @@ func (p *Plan) change(at int32, differ map[int32]store.Claim) Change {
 	return ch
 }
 
-// previewInOrder asks the directory what the changes of todo would do, a
-// batch at a time, and hands each batch, previewed (previewPart), to emit
-// in todo's order, one call at a time. Each preview is a read-only
-// transaction of its own, so the batches do not see each other, and
-// previewWorkers of them run at once; no more wait for their turn.
-func (p *Plan) previewInOrder(ctx context.Context, dir Directory, todo []int32, differ map[int32]store.Claim, emit func(chs []Change, from []int32) error) error {
+// previewInOrder asks the directory what n changes would do, a batch at
+// a time: prepare(lo, hi) makes a batch's changes and their claims, in
+// one of previewWorkers goroutines, and emit is handed each batch's
+// changes and outcomes in order, one call at a time. Each preview is a
+// read-only transaction of its own, so the batches do not see each
+// other; no more than previewWorkers are made before their turn.
+func (p *Plan) previewInOrder(ctx context.Context, dir Directory, n int,
+	prepare func(lo, hi int) ([]Change, []directory.ClaimInput),
+	emit func(lo int, chs []Change, outs []directory.Outcome) error) error {
 	type batch struct {
-		from []int32
+		lo   int
 		chs  []Change
+		outs []directory.Outcome
 		err  error
 		done chan struct{}
 	}
@@ -500,8 +502,8 @@ func (p *Plan) previewInOrder(ctx context.Context, dir Directory, todo []int32, 
 	queue := make(chan *batch, previewWorkers()-1)
 	go func() {
 		defer close(queue)
-		for lo := 0; lo < len(todo); lo += previewBatch {
-			b := &batch{from: todo[lo:min(lo+previewBatch, len(todo))], done: make(chan struct{})}
+		for lo := 0; lo < n; lo += previewBatch {
+			b := &batch{lo: lo, done: make(chan struct{})}
 			select {
 			case queue <- b:
 			case <-ctx.Done():
@@ -509,17 +511,9 @@ func (p *Plan) previewInOrder(ctx context.Context, dir Directory, todo []int32, 
 			}
 			go func() {
 				defer close(b.done)
-				b.chs = make([]Change, len(b.from))
-				ins := make([]directory.ClaimInput, len(b.from))
-				for j, at := range b.from {
-					b.chs[j], ins[j] = p.change(at, differ), p.inputAt(at, 0)
-				}
-				outs, err := dir.Preview(ctx, actor, ins)
-				if err != nil {
-					b.err = err
-					return
-				}
-				previewPart(b.chs, outs, p.src.Import, p.cards)
+				var ins []directory.ClaimInput
+				b.chs, ins = prepare(lo, min(lo+previewBatch, n))
+				b.outs, b.err = dir.Preview(ctx, actor, ins)
 			}()
 		}
 	}()
@@ -528,7 +522,7 @@ func (p *Plan) previewInOrder(ctx context.Context, dir Directory, todo []int32, 
 		<-b.done
 		if err == nil {
 			if err = b.err; err == nil {
-				err = emit(b.chs, b.from)
+				err = emit(b.lo, b.chs, b.outs)
 			}
 		}
 		if err != nil {
