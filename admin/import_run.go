@@ -84,18 +84,10 @@ func (a *API) Import(ctx context.Context, tenant, actor string, in ImportInput) 
 	if in.Interruptible {
 		runCtx = ctx
 	}
-	dryRun := in.DryRun
-	run, err := runner.Run(runCtx, f, reconcile.RunOptions{DryRun: dryRun, Trigger: "import", Actor: actor, Progress: in.Progress,
-		Planned: func(p reconcile.Plan) {
-			if !dryRun {
-				// Applied or held, only its summary is read here: its
-				// changes are not kept through the apply.
-				p = reconcile.Plan{Flagged: p.Flagged, Review: p.Review}
-			}
-			plan = &p
-		}})
+	run, err := runner.Run(runCtx, f, reconcile.RunOptions{DryRun: in.DryRun, Trigger: "import", Actor: actor, Progress: in.Progress,
+		Planned: func(p reconcile.Plan) { plan = &p }})
 	var review *ImportReview
-	if dryRun && plan != nil {
+	if in.DryRun && plan != nil {
 		review = makeReview(plan, header, remembered)
 	}
 	return a.importResult(run, err, plan, review)

@@ -98,11 +98,7 @@ func ImportFeed(tenant, name string, data []byte, opt ImportOptions, limits reco
 		Kind:   "import",
 		Limits: limits,
 		Fetch: func(ctx context.Context) (reconcile.Snapshot, func(context.Context) error, error) {
-			if data == nil {
-				return reconcile.Snapshot{}, nil, fmt.Errorf("import %s: the file was read already", name)
-			}
 			snap, err := Parse(name, data, ParseOptions{Feed: "import"})
-			data = nil // parsed: the snapshot is what the run needs of it
 			return snap, nil, err
 		},
 	}
