@@ -71,19 +71,6 @@ func (q *gatherQueue) mark(batch []*gatherCall, add int) {
 	}
 }
 
-// waits reports whether c must wait for a call of its card before it:
-// one running, or one waiting.
-func (q *gatherQueue) waits(c *gatherCall) bool {
-	id := c.in.CardID
-	if id == "" {
-		return false
-	}
-	if q.busy[id] > 0 {
-		return true
-	}
-	return slices.ContainsFunc(q.pending, func(p *gatherCall) bool { return p.in.CardID == id })
-}
-
 type gatherCall struct {
 	ctx context.Context
 	in  ClaimInput
@@ -109,7 +96,10 @@ func (s *Service) applyGathered(ctx context.Context, actor Actor, in ClaimInput)
 		q = &gatherQueue{busy: map[string]int{}}
 		g.queues[k] = q
 	}
-	if q.inflight < gatherInflight && !q.waits(c) {
+	// A change of a card a running batch writes waits for it. (A waiting
+	// change of the card is behind such a batch too: when a slot frees,
+	// handOn takes every call that may go.)
+	if q.inflight < gatherInflight && q.busy[c.in.CardID] == 0 {
 		q.inflight++
 		batch := []*gatherCall{c}
 		q.mark(batch, 1)
