@@ -286,14 +286,6 @@ func (r *Runner) Run(ctx context.Context, f Feed, opt RunOptions) (store.Run, er
 	return r.apply(ctx, f, run, plan, snap, done, opt, log)
 }
 
-// dropCards takes from p's changes what they say the cards will be (an
-// import's Card and CardChanges), in place.
-func dropCards(p *Plan) {
-	for i := range p.Changes {
-		p.Changes[i].Card, p.Changes[i].CardChanges = nil, nil
-	}
-}
-
 // apply applies a plan in bounded transactions. The run is recorded as
 // applying first, with its snapshot, so that a crash midway resumes
 // (Resume) rather than leaving half a plan and no record of it.
@@ -579,6 +571,8 @@ func (r *Runner) Interrupt(ctx context.Context, tenant, feed, runID, why string)
 // CardChanges), for storing.
 func leanPlan(p Plan) Plan {
 	p.Changes = slices.Clone(p.Changes)
-	dropCards(&p)
+	for i := range p.Changes {
+		p.Changes[i].Card, p.Changes[i].CardChanges = nil, nil
+	}
 	return p
 }
