@@ -57,4 +57,18 @@ func testEmailLookupFollowsWrites(t *testing.T, s store.Backend) {
 	find("raw an array, and none", "ann@home.example")
 	write(t, s, store.Changes{Claims: []store.Claim{claimWith("c2", `{"emails":[{"value":"ann@home.example"}]}`)}})
 	find("raw again", "ann@home.example", "c2")
+
+	// A change that leaves the emails alone (a PATCH of active) keeps
+	// them found; one that changes only an email's case or order is a
+	// change like any other.
+	write(t, s, store.Changes{Claims: []store.Claim{claimWith("c2", `{"active":false,"emails":[{"value":"ann@home.example"}]}`)}})
+	find("other attributes changed", "ann@home.example", "c2")
+	write(t, s, store.Changes{Claims: []store.Claim{claimWith("c2", `{"active":true, "emails": [ {"value": "ann@home.example"} ]}`)}})
+	find("spacing changed", "ann@home.example", "c2")
+	write(t, s, store.Changes{Claims: []store.Claim{claimWith("c2", `{"active":true,"emails":[{"value":"Second@Example.com"},{"value":"ann@home.example"}]}`)}})
+	find("an email added, the old one", "ann@home.example", "c2")
+	find("an email added, the new one", "second@example.com", "c2")
+	write(t, s, store.Changes{Claims: []store.Claim{claimWith("c2", `{"active":false,"emails":[{"value":"ann@home.example"}]}`)}})
+	find("an email removed", "second@example.com")
+	find("an email removed, the one kept", "ann@home.example", "c2")
 }
