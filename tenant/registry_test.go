@@ -152,18 +152,19 @@ func TestWatchReloadsAnotherReplicasChange(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// The reload reads the version before the rest, so b may take the
+		// connection while still reporting the older version (its next
+		// poll reloads again). Wait for both: the token, then a's version.
 		deadline := time.Now().Add(5 * time.Second)
 		for {
-			if _, _, err := b.CheckSCIMToken(ctx, "initech", token); err == nil {
+			_, _, err := b.CheckSCIMToken(ctx, "initech", token)
+			if err == nil && b.Version() == a.Version() {
 				break
 			}
 			if time.Now().After(deadline) {
-				t.Fatal("the other registry never took the new connection")
+				t.Fatalf("the other registry never caught up: token %v, versions %d and %d", err, b.Version(), a.Version())
 			}
 			time.Sleep(5 * time.Millisecond)
-		}
-		if b.Version() != a.Version() {
-			t.Fatalf("versions %d and %d", b.Version(), a.Version())
 		}
 		cancel()
 		<-done
